@@ -1,0 +1,1 @@
+"""Call router for Japan's #9999 loneliness and isolation hotline."""

@@ -1,0 +1,70 @@
+"""create_app(): settings, config, database engine and routers, wired in one place."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from hotline import config as config_mod
+from hotline.config import HotlineConfig
+from hotline.db import check_at_head, make_engine, session_factory
+from hotline.ivr import webhooks
+from hotline.ivr.twiml import Renderer, Urls
+from hotline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def create_app(
+    settings: Settings | None = None,
+    cfg: HotlineConfig | None = None,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> FastAPI:
+    settings = settings or Settings()
+    cfg = cfg or config_mod.load(settings.config_path)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.warn_if_development()
+        engine = make_engine(settings.database_url)
+        try:
+            await check_at_head(engine)  # refuse to serve on a schema the code does not know
+            app.state.engine = engine
+            app.state.sessions = session_factory(engine)
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(title="#9999 hotline router", version="0.1.0", lifespan=lifespan)
+    app.state.settings, app.state.cfg, app.state.clock = settings, cfg, clock
+    app.state.renderer = Renderer(cfg, Urls(settings.public_base), settings.hold_segment_seconds)
+    app.state.webhook_errors = 0
+    app.include_router(webhooks.router)
+    _health(app)
+    return app
+
+
+def _health(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "not ready"}})
+    async def readyz() -> JSONResponse:
+        """The database is reachable and migrated to head."""
+        try:
+            await check_at_head(app.state.engine)
+        except Exception as e:  # unreachable database or wrong revision
+            log.warning("not ready: %s", e)
+            return JSONResponse({"status": "not ready", "reason": str(e)[:300]}, 503)
+        return JSONResponse({"status": "ready"})

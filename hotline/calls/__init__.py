@@ -1,0 +1,1 @@
+"""Calls: the stored state of each call and its append-only event log."""

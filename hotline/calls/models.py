@@ -1,0 +1,76 @@
+"""ORM models of a call and its event log. The caller is kept only as a keyed hash."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hotline.db import Base, UTCDateTime
+
+
+class CallState(enum.StrEnum):
+    MENU = "menu"  # hearing the voice guidance
+    WAITING = "waiting"  # held in the queue of its option
+    RESERVED = "reserved"  # a line is held for it; its next hold poll leaves the queue
+    RINGING = "ringing"  # the counsellor's line is being dialled
+    CONNECTED = "connected"  # the counsellor accepted: counts as 接続完了
+    COMPLETED = "completed"  # ended after being connected
+    ABANDONED = "abandoned"  # the caller hung up before being connected
+    CLOSED = "closed"  # no staffed line could serve the option: heard the closed message
+
+
+OPEN_STATES = (
+    CallState.MENU,
+    CallState.WAITING,
+    CallState.RESERVED,
+    CallState.RINGING,
+    CallState.CONNECTED,
+)
+
+
+class Call(Base):
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    entry: Mapped[str] = mapped_column(String(16))  # "9999", "0120" or "other"
+    period_id: Mapped[str] = mapped_column(String(48))  # "none" outside every period
+    caller_hash: Mapped[str | None] = mapped_column(String(64))
+    menu_id: Mapped[str] = mapped_column(String(48))
+    option_id: Mapped[str | None] = mapped_column(String(48))
+    language: Mapped[str | None] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default=CallState.MENU)
+    end_stage: Mapped[str | None] = mapped_column(String(16))  # where an abandoned call was
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    line_id: Mapped[str | None] = mapped_column(String(48))  # reserved, ringing or talking
+    org_id: Mapped[str | None] = mapped_column(String(48))  # organisation that connected
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    waiting_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    reserved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    connected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    status_seq: Mapped[int] = mapped_column(Integer, default=-1)  # last SequenceNumber applied
+
+    __table_args__ = (
+        Index("ix_calls_state_option", "state", "option_id"),
+        Index("ix_calls_period_created", "period_id", "created_at"),
+    )
+
+
+class CallEvent(Base):
+    """Append-only: one row per applied step; the unique step makes retries no-ops."""
+
+    __tablename__ = "call_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    step: Mapped[str] = mapped_column(String(96))
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("call_id", "step"),)

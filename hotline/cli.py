@@ -1,0 +1,113 @@
+"""`hotline`: serve, migrate, call (the terminal phone), routes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from hotline import config as config_mod
+from hotline.db import is_sqlite, upgrade
+from hotline.settings import Settings, SettingsError
+
+
+def _settings_and_config() -> tuple[Settings, config_mod.HotlineConfig]:
+    try:
+        settings = Settings()
+        return settings, config_mod.load(settings.config_path)
+    except (SettingsError, config_mod.ConfigError) as e:
+        sys.exit(f"hotline: {e}")
+    except ValueError as e:  # pydantic's ValidationError of a setting
+        sys.exit(f"hotline: invalid setting: {e}")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hotline.app import create_app
+
+    settings, cfg = _settings_and_config()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    if is_sqlite(settings.database_url):
+        upgrade(settings.database_url)  # the embedded database needs no separate step
+    if settings.public_url is None:
+        settings = settings.model_copy(update={"public_url": f"http://{args.host}:{args.port}"})
+    app = create_app(settings, cfg)
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level=settings.log_level.lower(), access_log=False
+    )  # access logs would carry nothing sensitive, but add noise
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings, _ = _settings_and_config()
+    upgrade(settings.database_url, args.revision)
+    print(f"database at {args.revision}")
+    return 0
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    from hotline.ivr.phone_cli import run_calls
+
+    settings, cfg = _settings_and_config()
+    return asyncio.run(run_calls(args, settings, cfg))
+
+
+def cmd_routes(args: argparse.Namespace) -> int:
+    from hotline.app import utcnow
+    from hotline.routing.table import describe
+
+    _, cfg = _settings_and_config()
+    print(describe(cfg, utcnow()))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hotline", description="#9999 hotline router")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="run the service (migrates the embedded SQLite first)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(func=cmd_serve)
+    m = sub.add_parser("migrate", help="migrate the database (HOTLINE_DATABASE_URL) to head")
+    m.add_argument("revision", nargs="?", default="head")
+    m.set_defaults(func=cmd_migrate)
+    c = sub.add_parser("call", help="the terminal phone: call a running service as Twilio would")
+    c.add_argument("--url", default=None, help="where the service listens (default: public URL)")
+    c.add_argument("--to", default="9999", help="9999, 0120 or a number (default 9999)")
+    c.add_argument("--from", dest="caller", default="+819012345678", help="the caller's number")
+    c.add_argument(
+        "--press",
+        action="append",
+        default=None,
+        help="a key to press at the next menu; repeat; '-' for silence",
+    )
+    c.add_argument(
+        "--hold",
+        type=int,
+        default=None,
+        help="hold polls before the caller gives up (default 20; 3 when scripted)",
+    )
+    c.add_argument(
+        "--counsellor",
+        default="accept",
+        choices=["accept", "refuse", "no-answer", "busy", "silent"],
+        help="what the counsellor does when their line rings",
+    )
+    c.add_argument("--callers", type=int, default=1, help="several callers at once")
+    c.add_argument("--fallback", action="store_true", help="call the fallback URL directly")
+    c.set_defaults(func=cmd_call)
+    r = sub.add_parser("routes", help="who answers each key in the current period")
+    r.set_defaults(func=cmd_routes)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

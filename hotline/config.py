@@ -1,0 +1,360 @@
+"""The operators' file, config/menus.yaml: its schema, its cross-checks and its loader.
+
+A bad file stops the service at start-up with `ConfigError`, whose message names the field
+(as a dotted path into the YAML) and says what is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+KEY_RE = re.compile(r"^[0-9*#]$")
+E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+SIP_RE = re.compile(r"^sip:[^@\s]+@[^\s]+$")
+ID_RE = r"^[a-z0-9][a-z0-9_\-]*$"
+Id = Annotated[str, Field(pattern=ID_RE, max_length=48)]
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ConfigError(ValueError):
+    """menus.yaml is unreadable or invalid; the message names the field."""
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Speech(Model):
+    """One spoken sentence. Language and voice default to the file's `voice` section."""
+
+    text: str = Field(min_length=1, max_length=3000)
+    language: str | None = None
+    voice: str | None = None
+
+
+Prompt = Annotated[list[Speech], Field(min_length=1)]
+
+
+class Voice(Model):
+    language: str = "ja-JP"
+    voice: str = "Polly.Mizuki"
+
+
+class Language(Model):
+    """A language a caller may choose under the foreign-language key."""
+
+    name: str
+    tts: str  # Twilio <Say language=...>, e.g. en-US
+    voice: str | None = None
+    hold: Prompt
+    connecting: Prompt
+
+
+class EntryNumber(Model):
+    id: Literal["9999", "0120"] | Id  # metric label: keep it short and bounded
+    label: str
+    numbers: list[str] = Field(min_length=1)
+
+    @field_validator("numbers")
+    @classmethod
+    def _e164(cls, numbers: list[str]) -> list[str]:
+        for n in numbers:
+            if not E164_RE.match(n):
+                raise ValueError(f"{n!r} is not an E.164 number such as +81120494949")
+        return numbers
+
+
+class Hours(Model):
+    """A weekly staffed window in Asia/Tokyo; end may pass midnight (22:00-06:00)."""
+
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = list(DAYS)
+    start: dt.time
+    end: dt.time
+
+
+class Line(Model):
+    id: Id
+    target: str  # E.164 number or SIP URI
+    languages: list[str] | None = None  # None: the organisation's languages
+    hours: list[Hours] | None = None  # None: the organisation's hours
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, target: str) -> str:
+        if not (E164_RE.match(target) or SIP_RE.match(target)):
+            raise ValueError(f"{target!r} is neither an E.164 number nor a sip: URI")
+        return target
+
+
+class Organisation(Model):
+    id: Id
+    name: str
+    languages: list[str] = ["ja"]
+    hours: list[Hours] | Literal["24h"] = "24h"
+    lines: list[Line] = Field(min_length=1)
+
+
+class Tier(Model):
+    after_seconds: int = Field(default=0, ge=0)
+    orgs: list[Id] = Field(min_length=1)
+    any_language: bool = False  # True: serves callers of every language (interpreters)
+
+
+class Tiers(Model):
+    primary: list[Id] = Field(min_length=1)
+    overflow: Tier | None = None
+    backup: Tier | None = None
+
+
+class Option(Model):
+    id: Id
+    name: str  # read to the counsellor in the whisper and shown in reports
+    priority: int = 0
+    tiers: Tiers
+
+
+class Choice(Model):
+    """What a key does: select an option (with a language), or open another menu."""
+
+    option: Id | None = None
+    language: str | None = None
+    menu: Id | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Choice:
+        if (self.option is None) == (self.menu is None):
+            raise ValueError("give exactly one of 'option' or 'menu'")
+        if self.menu is not None and self.language is not None:
+            raise ValueError("'language' goes with 'option', not with 'menu'")
+        return self
+
+
+class Menu(Model):
+    prompt: Prompt
+    keys: dict[str, Choice] = Field(min_length=1)
+    repeat_key: str = "9"
+    retries: int = Field(default=3, ge=1, le=10)
+    timeout_seconds: int = Field(default=6, ge=1, le=30)
+    default: Choice
+    language: str | None = None  # language of this menu's notices, e.g. en for the language menu
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _keys(cls, keys: object) -> object:
+        if isinstance(keys, dict):
+            for key in keys:
+                if not isinstance(key, str | int) or not KEY_RE.match(str(key)):
+                    raise ValueError(f"key {key!r} is not a single digit 0-9, * or #")
+            seen = [str(k) for k in keys]
+            if len(seen) != len(set(seen)):
+                raise ValueError("duplicate key")
+            return {str(k): v for k, v in keys.items()}
+        return keys
+
+    @field_validator("repeat_key", mode="before")
+    @classmethod
+    def _repeat(cls, key: object) -> str:
+        if not KEY_RE.match(str(key)):
+            raise ValueError(f"repeat_key {key!r} is not a single digit 0-9, * or #")
+        return str(key)
+
+    @model_validator(mode="after")
+    def _repeat_free(self) -> Menu:
+        if self.repeat_key in self.keys:
+            raise ValueError(f"repeat_key {self.repeat_key!r} is also a choice key")
+        return self
+
+
+class Period(Model):
+    """A trial period: half-open [start, end) in Asia/Tokyo, dates as in trials.yaml."""
+
+    id: Id
+    name: str
+    start: dt.date
+    end: dt.date  # exclusive
+    menu: Id
+
+    @model_validator(mode="after")
+    def _order(self) -> Period:
+        if self.end <= self.start:
+            raise ValueError("end must be after start (end is exclusive)")
+        return self
+
+    def covers(self, when: dt.datetime) -> bool:
+        local = when.astimezone(TOKYO).date()
+        return self.start <= local < self.end
+
+
+class Messages(Model):
+    greeting: Prompt
+    invalid: Prompt
+    no_input: Prompt
+    default_chosen: Prompt
+    hold: Prompt
+    position: Prompt  # {ahead} is replaced by the number of callers before this one
+    position_next: Prompt  # said instead when nobody is before this caller
+    connecting: Prompt
+    closed: Prompt
+    apology: Prompt
+    goodbye: Prompt
+
+
+class HotlineConfig(Model):
+    voice: Voice = Voice()
+    entry_numbers: list[EntryNumber] = Field(min_length=1)
+    languages: dict[str, Language] = {}
+    organisations: list[Organisation] = Field(min_length=1)
+    backup_org: Id
+    options: list[Option] = Field(min_length=1)
+    menus: dict[Id, Menu] = Field(min_length=1)
+    default_menu: Id
+    periods: list[Period] = []
+    messages: Messages
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> HotlineConfig:
+        problems = list(_cross_problems(self))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # Lookups used everywhere; cheap enough to compute on demand.
+    def org(self, org_id: str) -> Organisation:
+        return next(o for o in self.organisations if o.id == org_id)
+
+    def option(self, option_id: str) -> Option:
+        return next(o for o in self.options if o.id == option_id)
+
+    def has_option(self, option_id: str) -> bool:
+        return any(o.id == option_id for o in self.options)
+
+    def period_at(self, when: dt.datetime) -> Period | None:
+        return next((p for p in self.periods if p.covers(when)), None)
+
+    def menu_at(self, when: dt.datetime) -> str:
+        period = self.period_at(when)
+        return period.menu if period else self.default_menu
+
+    def entry_for(self, to_number: str) -> str:
+        for entry in self.entry_numbers:
+            if to_number in entry.numbers:
+                return entry.id
+        return "other"
+
+    def lines(self) -> Iterable[tuple[Organisation, Line]]:
+        for org in self.organisations:
+            for line in org.lines:
+                yield org, line
+
+
+def _unique(kind: str, ids: list[str]) -> Iterable[str]:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            yield f"{kind}: duplicate id {i!r}"
+        seen.add(i)
+
+
+def _cross_problems(cfg: HotlineConfig) -> Iterable[str]:
+    org_ids = {o.id for o in cfg.organisations}
+    option_ids = {o.id for o in cfg.options}
+    yield from _unique("organisations", [o.id for o in cfg.organisations])
+    yield from _unique("options", [o.id for o in cfg.options])
+    yield from _unique("periods", [p.id for p in cfg.periods])
+    yield from _unique("lines", [line.id for _, line in cfg.lines()])
+    if cfg.backup_org not in org_ids:
+        yield f"backup_org: unknown organisation {cfg.backup_org!r}"
+    for o in cfg.options:
+        tiers = [("primary", o.tiers.primary)]
+        tiers += [
+            (n, t.orgs)
+            for n, t in (("overflow", o.tiers.overflow), ("backup", o.tiers.backup))
+            if t
+        ]
+        for name, orgs in tiers:
+            for org in orgs:
+                if org not in org_ids:
+                    yield f"options.{o.id}.tiers.{name}: unknown organisation {org!r}"
+    yield from _menu_problems(cfg, option_ids)
+    for p in cfg.periods:
+        if p.menu not in cfg.menus:
+            yield f"periods.{p.id}.menu: unknown menu {p.menu!r}"
+
+
+def _menu_problems(cfg: HotlineConfig, option_ids: set[str]) -> Iterable[str]:
+    if cfg.default_menu not in cfg.menus:
+        yield f"default_menu: unknown menu {cfg.default_menu!r}"
+    for menu_id, menu in cfg.menus.items():
+        choices = [(f"keys.{k!r}", c) for k, c in menu.keys.items()] + [("default", menu.default)]
+        for where, choice in choices:
+            at = f"menus.{menu_id}.{where}"
+            if choice.option is not None and choice.option not in option_ids:
+                yield f"{at}.option: unknown option {choice.option!r}"
+            if choice.menu is not None and choice.menu not in cfg.menus:
+                yield f"{at}.menu: unknown menu {choice.menu!r}"
+            if choice.language is not None and choice.language not in cfg.languages:
+                yield f"{at}.language: unknown language {choice.language!r}"
+        if menu.default.menu is not None:
+            yield f"menus.{menu_id}.default: the default must be an option, not a menu"
+    for lang_id, lang in cfg.languages.items():
+        if not lang.tts:
+            yield f"languages.{lang_id}.tts: missing"
+
+
+def _format(error: ValidationError, source: str) -> str:
+    lines = [f"{source} is invalid:"]
+    for err in error.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  {where}: {msg}")
+    return "\n".join(lines)
+
+
+def parse(data: object, source: str = "menus.yaml") -> HotlineConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source} is invalid: the top level must be a mapping")
+    try:
+        return HotlineConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format(e, source)) from None
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping (YAML keeps the last silently)."""
+
+
+def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    keys: set[object] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if str(key) in keys:
+            line = key_node.start_mark.line + 1
+            raise ConfigError(f"duplicate key {key!r} at line {line}")
+        keys.add(str(key))
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+
+
+def load(path: Path) -> HotlineConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except ConfigError as e:
+        raise ConfigError(f"{path} is invalid: {e}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML: {e}") from None
+    return parse(data, str(path))

@@ -1,0 +1,37 @@
+"""FastAPI dependencies shared by the routers: the unit-of-work session, config and clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline.config import HotlineConfig
+from hotline.db import session_scope
+from hotline.settings import Settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async for session in session_scope(request.app.state.sessions):
+        yield session
+
+
+def get_config(request: Request) -> HotlineConfig:
+    return request.app.state.cfg
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_now(request: Request) -> dt.datetime:
+    return request.app.state.clock()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+ConfigDep = Annotated[HotlineConfig, Depends(get_config)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+NowDep = Annotated[dt.datetime, Depends(get_now)]

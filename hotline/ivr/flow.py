@@ -1,0 +1,99 @@
+"""The caller's path through the voice guidance, as pure decisions: no I/O, no Twilio objects.
+
+Webhooks turn Twilio's parameters into these inputs, call a function here, store what it
+decided and render the decision with `twiml.py`. Every function is deterministic in its
+inputs, so a retried webhook gets the same answer.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from hotline.config import HotlineConfig
+
+
+class Notice(enum.StrEnum):
+    INVALID = "invalid"  # a key the menu does not offer
+    NO_INPUT = "no_input"  # silence until the Gather timed out
+    DEFAULT_CHOSEN = "default_chosen"  # retries used up: sent to the default option
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """Play a menu and gather one key."""
+
+    menu_id: str
+    attempt: int
+    notice: Notice | None = None
+    greet: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueue:
+    """Hold the caller in the queue of an option."""
+
+    option_id: str
+    language: str | None
+    priority: int
+    notice: Notice | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """One short hold segment; `ahead` is said when given (callers before this one)."""
+
+    option_id: str
+    language: str | None
+    segment: int
+    ahead: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveQueue:
+    """A line is reserved for this caller: leave the hold and dial it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """No staffed line may serve the option: say so, with other numbers to call, and end."""
+
+
+Decision = Ask | Enqueue | Hold | LeaveQueue | Closed
+
+
+def start(cfg: HotlineConfig, menu_id: str) -> Ask:
+    return Ask(menu_id=menu_id, attempt=1, greet=True)
+
+
+def choose(cfg: HotlineConfig, menu_id: str, attempt: int, digits: str | None) -> Ask | Enqueue:
+    """What a key (or silence, `digits` None or empty) does in a menu at a given attempt."""
+    menu = cfg.menus.get(menu_id) or cfg.menus[cfg.default_menu]
+    key = (digits or "").strip()
+    if key and key == menu.repeat_key:
+        return Ask(menu_id=menu_id, attempt=attempt)
+    choice = menu.keys.get(key) if len(key) == 1 else None
+    if choice is not None:
+        if choice.menu is not None:
+            return Ask(menu_id=choice.menu, attempt=1)
+        return _enqueue(cfg, choice.option, choice.language)
+    notice = Notice.INVALID if key else Notice.NO_INPUT
+    if attempt >= menu.retries:
+        default = menu.default
+        return _enqueue(cfg, default.option, default.language, Notice.DEFAULT_CHOSEN)
+    return Ask(menu_id=menu_id, attempt=attempt + 1, notice=notice)
+
+
+def _enqueue(
+    cfg: HotlineConfig, option_id: str | None, language: str | None, notice: Notice | None = None
+) -> Enqueue:
+    assert option_id is not None  # config validation guarantees options on option choices
+    return Enqueue(option_id, language, cfg.option(option_id).priority, notice)
+
+
+def hold(
+    option_id: str, language: str | None, segment: int, ahead: int | None, announce_every: int
+) -> Hold:
+    """Reassure every segment; say the honest place in line now and then, never a promise."""
+    announce = ahead is not None and announce_every > 0 and segment % announce_every == 1
+    return Hold(option_id, language, segment, ahead if announce else None)

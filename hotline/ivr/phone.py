@@ -1,0 +1,287 @@
+"""The terminal phone: plays Twilio's part against a running service.
+
+It signs every request as Twilio does, prints what the caller (and the counsellor) hear,
+takes keys from the keyboard or a script, and follows Gather, Redirect, Enqueue (waitUrl
+loop), Leave, Dial (with the whisper on the counsellor's leg), Hangup, then sends the final
+status callback. Nothing here touches the database: it only speaks HTTP.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+from twilio.request_validator import RequestValidator
+
+Printer = Callable[[str], None]
+
+
+class CallEnded(Exception):
+    """The call is over (hung up by either side or by the end of a document)."""
+
+
+@dataclass
+class Script:
+    """What the simulated people do. Keys run out: the caller stays silent."""
+
+    presses: list[str] = field(default_factory=list)
+    interactive: bool = False
+    hold_segments: int = 20  # hold polls before the caller gives up and hangs up
+    counsellor: str = "accept"  # accept | refuse | no-answer | busy | silent
+    talk_seconds: int = 120
+
+
+def new_sid(prefix: str = "CA") -> str:
+    return prefix + secrets.token_hex(16)
+
+
+class Phone:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        base_url: str,
+        public_url: str,
+        token: str,
+        caller: str,
+        to: str,
+        script: Script,
+        out: Printer,
+        call_sid: str | None = None,
+    ) -> None:
+        self.client, self.base, self.public = client, base_url.rstrip("/"), public_url.rstrip("/")
+        self.validator, self.script, self.out = RequestValidator(token), script, out
+        self.sid = call_sid or new_sid()
+        self.common = {
+            "CallSid": self.sid,
+            "AccountSid": "AC" + "0" * 32,
+            "From": caller,
+            "To": to,
+            "Caller": caller,
+            "Called": to,
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+            "CallStatus": "ringing",
+            "FromCountry": "JP",
+            "ToCountry": "JP",
+        }
+        self.seq = itertools.count()
+        self.presses = list(script.presses)
+        self.queue_name: str | None = None
+        self.outcome = "hung up"
+        self.bridged = False
+
+    # -- HTTP as Twilio does it -------------------------------------------------------------
+    def _local(self, url: str) -> str:
+        """Twilio requests the public URL; we reach the same path on the local server."""
+        return self.base + url[len(self.public) :] if url.startswith(self.public) else url
+
+    async def post(
+        self, url: str, extra: dict[str, str] | None = None, common: dict[str, str] | None = None
+    ) -> httpx.Response:
+        url = url if url.startswith("http") else self.public + url
+        params = {**(common or self.common), **(extra or {})}
+        sig = self.validator.compute_signature(url, params)
+        return await self.client.post(
+            self._local(url),
+            data=params,
+            headers={"X-Twilio-Signature": sig, "I-Twilio-Idempotency-Token": secrets.token_hex(8)},
+        )
+
+    async def fetch(self, url: str, extra: dict[str, str] | None = None) -> ET.Element:
+        resp = await self.post(url, extra)
+        if resp.status_code != 200 or "xml" not in resp.headers.get("content-type", ""):
+            self.out(f"[twilio] {url} answered {resp.status_code}: trying the fallback URL")
+            resp = await self.post("/voice/fallback", {"ErrorCode": "11200", "ErrorUrl": url})
+            if resp.status_code != 200:
+                self.out("[twilio] An application error has occurred. Goodbye.")
+                raise CallEnded
+        return ET.fromstring(resp.content)
+
+    # -- the call ---------------------------------------------------------------------------
+    async def run(self) -> str:
+        self.out(f"[call] {self.sid} dials {self.common['To']}")
+        try:
+            doc = await self.fetch("/voice/incoming")
+            self.common["CallStatus"] = "in-progress"
+            while doc is not None:
+                doc = await self.execute(doc)
+        except CallEnded:
+            pass
+        self.out(f"[hangup] {self.outcome}")
+        await self.post(
+            "/voice/status",
+            {
+                "CallStatus": "completed",
+                "CallDuration": "60",
+                "SequenceNumber": str(next(self.seq)),
+                "CallbackSource": "call-progress-events",
+            },
+        )
+        return self.outcome
+
+    async def execute(self, doc: ET.Element) -> ET.Element | None:
+        """Run one TwiML document; return the next document, or None when the call ends."""
+        if doc.tag != "Response":
+            self.out(f"[twilio] error 12102: root element is <{doc.tag}>")
+            raise CallEnded
+        for verb in doc:
+            nxt = await self.verb(verb)
+            if nxt is not None:
+                return nxt
+        self.outcome = "the document ended"
+        return None
+
+    async def verb(self, v: ET.Element) -> ET.Element | None:
+        if v.tag == "Say":
+            self.out(f"[say {v.get('language', 'en-US')}] {(v.text or '').strip()}")
+        elif v.tag == "Play":
+            self.out(f"[play] {v.text}")
+        elif v.tag == "Pause":
+            self.out(f"[pause {v.get('length', '1')}s]")
+        elif v.tag == "Gather":
+            return await self.gather(v)
+        elif v.tag == "Redirect":
+            return await self.fetch(v.text or "")
+        elif v.tag == "Enqueue":
+            return await self.enqueue(v)
+        elif v.tag == "Dial":
+            return await self.dial(v)
+        elif v.tag in {"Hangup", "Reject"}:
+            self.outcome = "the service hung up"
+            raise CallEnded
+        elif v.tag == "Leave":
+            self.out("[leave] (not in a queue: ignored)")
+        else:
+            self.out(f"[twilio] warning 12200: unknown verb <{v.tag}>")
+        return None
+
+    def _key(self) -> str:
+        if self.presses:
+            return self.presses.pop(0)
+        if self.script.interactive:
+            try:
+                return input("press a key (Enter for silence, q to hang up)> ").strip()
+            except EOFError:
+                return "q"
+        return ""
+
+    async def gather(self, g: ET.Element) -> ET.Element | None:
+        for child in g:
+            await self.verb(child)
+        key = self._key()
+        if key == "q":
+            raise CallEnded
+        if key in {"", "-", "silence"}:
+            self.out("[gather] (silence)")
+            return None  # falls through to the next verb, as Twilio does
+        self.out(f"[gather] pressed {key}")
+        return await self.fetch(g.get("action") or "", {"Digits": key})
+
+    async def enqueue(self, e: ET.Element) -> ET.Element | None:
+        self.queue_name = (e.text or "").strip()
+        self.out(f"[enqueue {self.queue_name}]")
+        action, wait_url = e.get("action"), e.get("waitUrl")
+        for position in range(self.script.hold_segments):
+            info = {
+                "QueuePosition": "1",
+                "QueueSid": "QU" + "0" * 32,
+                "QueueTime": str(position * 5),
+                "AvgQueueTime": "0",
+                "CurrentQueueSize": "1",
+                "MaxQueueSize": "1000",
+            }
+            doc = await self.fetch(wait_url or "", info) if wait_url else None
+            left, wait_url = await self._hold(doc)
+            if left:
+                self.out("[leave] the caller leaves the queue")
+                return await self.fetch(action, {"QueueResult": "leave"}) if action else None
+        self.out("[hold] the caller gives up waiting")
+        if action:
+            await self.post(action, {"QueueResult": "hangup", "QueueTime": "60"})
+        self.outcome = "the caller hung up while waiting"
+        raise CallEnded
+
+    async def _hold(self, doc: ET.Element | None) -> tuple[bool, str | None]:
+        """Play a waitUrl document; (left the queue?, the next waitUrl)."""
+        next_url = None
+        for v in doc if doc is not None else []:
+            if v.tag == "Leave":
+                return True, None
+            if v.tag == "Redirect":
+                next_url = v.text
+                break
+            if v.tag in {"Say", "Play", "Pause"}:
+                await self.verb(v)
+            elif v.tag == "Hangup":
+                raise CallEnded
+            else:
+                self.out(f"[twilio] <{v.tag}> is not allowed in waitUrl TwiML")
+        return False, next_url
+
+    async def dial(self, d: ET.Element) -> ET.Element | None:
+        target = next(iter(d), None)
+        if target is None:
+            return None
+        self.bridged = True
+        status = await self.counsellor(target)
+        if status == "completed" and self.bridged:
+            self.out(f"[talk] connected with {target.text}; they talk")
+        extra = {
+            "DialCallStatus": status,
+            "DialCallSid": new_sid(),
+            "DialCallDuration": str(self.script.talk_seconds if self.bridged else 0),
+            "DialBridged": "true" if status == "completed" and self.bridged else "false",
+        }
+        if status == "completed" and self.bridged:
+            self.outcome = "connected to a counsellor"
+        action = d.get("action")
+        return await self.fetch(action, extra) if action else None
+
+    async def counsellor(self, target: ET.Element) -> str:
+        """The counsellor's leg: ring, whisper, key. Returns Twilio's DialCallStatus."""
+        self.out(f"[dial {target.tag.lower()}] {target.text}")
+        mode = self.script.counsellor
+        if mode in {"no-answer", "busy"}:
+            self.out(f"[counsellor] {mode}")
+            return mode
+        url = target.get("url")
+        if not url:
+            return "completed"
+        leg = {
+            **self.common,
+            "CallSid": new_sid(),
+            "Direction": "outbound-dial",
+            "ParentCallSid": self.sid,
+            "From": self.common["To"],
+            "To": target.text or "",
+        }
+        resp = await self.post(url, common=leg)
+        doc = ET.fromstring(resp.content)
+        return await self._whisper(doc, leg, mode)
+
+    async def _whisper(self, doc: ET.Element, leg: dict[str, str], mode: str) -> str:
+        for v in doc:
+            if v.tag == "Say":
+                self.out(f"[counsellor hears] {(v.text or '').strip()}")
+            elif v.tag == "Gather":
+                for child in v:
+                    self.out(f"[counsellor hears] {(child.text or '').strip()}")
+                key = {"accept": "1", "refuse": "2"}.get(mode, "")
+                if not key:
+                    self.out("[counsellor] (no key: voicemail or missed)")
+                    continue
+                self.out(f"[counsellor] presses {key}")
+                resp = await self.post(v.get("action") or "", {"Digits": key}, common=leg)
+                return await self._whisper(ET.fromstring(resp.content), leg, "silent")
+            elif v.tag == "Hangup":
+                # The whisper hung up the counsellor's leg: Twilio still says "completed",
+                # but nobody was bridged (the service knows from the missing acceptance).
+                self.out("[counsellor] the whisper ended the counsellor's leg")
+                self.bridged = False
+                return "completed"
+        return "completed" if mode == "silent" else "no-answer"

@@ -1,0 +1,179 @@
+"""Renders flow decisions as TwiML with twilio's VoiceResponse; the only place TwiML is made."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from hotline.config import HotlineConfig, Speech
+from hotline.ivr import flow
+
+
+@dataclass(frozen=True, slots=True)
+class Urls:
+    """Absolute URLs of our webhooks, as Twilio will request (and sign) them."""
+
+    base: str
+
+    def _u(self, path: str, **query: object) -> str:
+        q = {k: v for k, v in query.items() if v is not None}
+        return f"{self.base}/voice/{path}" + (f"?{urlencode(q)}" if q else "")
+
+    def menu(self, menu_id: str, attempt: int) -> str:
+        return self._u("menu", m=menu_id, t=attempt)
+
+    def wait(self, option_id: str, language: str | None, segment: int) -> str:
+        return self._u("wait", o=option_id, l=language, n=segment)
+
+    def queue_result(self, option_id: str, language: str | None) -> str:
+        return self._u("queue-result", o=option_id, l=language)
+
+    def dial_result(self, line_id: str) -> str:
+        return self._u("dial-result", line=line_id)
+
+    def whisper(self, call_sid: str, line_id: str) -> str:
+        return self._u("whisper", call=call_sid, line=line_id)
+
+    def whisper_accept(self, call_sid: str, line_id: str) -> str:
+        return self._u("whisper-accept", call=call_sid, line=line_id)
+
+    def fallback(self, step: str) -> str:
+        return self._u("fallback", step=step)
+
+
+def queue_name(option_id: str) -> str:
+    return f"hotline-{option_id}"[:64]  # Twilio's limit on queue names
+
+
+class Renderer:
+    """Turns decisions into VoiceResponse documents in the configured voices."""
+
+    def __init__(self, cfg: HotlineConfig, urls: Urls, hold_seconds: int) -> None:
+        self.cfg, self.urls, self.hold_seconds = cfg, urls, hold_seconds
+
+    def _say(
+        self,
+        parent: VoiceResponse,
+        prompt: Sequence[Speech],
+        language: str | None = None,
+        **fmt: object,
+    ) -> None:
+        lang = self.cfg.languages.get(language) if language else None
+        for speech in prompt:
+            tts = speech.language or (lang.tts if lang else self.cfg.voice.language)
+            voice = speech.voice or (lang.voice if lang and tts == lang.tts else None)
+            if voice is None and tts == self.cfg.voice.language:
+                voice = self.cfg.voice.voice
+            text = speech.text.format(**fmt) if fmt else speech.text
+            # No voice attribute: Twilio picks its default voice for that language.
+            parent.say(text, language=tts, **({"voice": voice} if voice else {}))
+
+    def ask(self, d: flow.Ask) -> VoiceResponse:
+        menu = self.cfg.menus[d.menu_id]
+        r = VoiceResponse()
+        if d.greet:
+            self._say(r, self.cfg.messages.greeting)
+        if d.notice is not None:
+            self._say(r, getattr(self.cfg.messages, d.notice.value), menu.language)
+        action = self.urls.menu(d.menu_id, d.attempt)
+        gather = r.gather(
+            input="dtmf", num_digits=1, timeout=menu.timeout_seconds, action=action, method="POST"
+        )
+        self._say(gather, menu.prompt)
+        # Gather falls through on silence without a request: come back to the same step,
+        # without Digits, which the flow reads as no input.
+        r.redirect(action, method="POST")
+        return r
+
+    def enqueue(self, d: flow.Enqueue) -> VoiceResponse:
+        r = VoiceResponse()
+        if d.notice is not None:
+            self._say(r, self.cfg.messages.default_chosen, d.language)
+        r.enqueue(
+            queue_name(d.option_id),
+            wait_url=self.urls.wait(d.option_id, d.language, 1),
+            wait_url_method="POST",
+            action=self.urls.queue_result(d.option_id, d.language),
+            method="POST",
+        )
+        return r
+
+    def hold(self, d: flow.Hold) -> VoiceResponse:
+        r = VoiceResponse()
+        lang = self.cfg.languages.get(d.language) if d.language else None
+        self._say(r, lang.hold if lang else self.cfg.messages.hold, d.language)
+        if d.ahead is not None and lang is None:
+            if d.ahead == 0:
+                self._say(r, self.cfg.messages.position_next)
+            else:
+                self._say(r, self.cfg.messages.position, ahead=d.ahead)
+        # Short segments: a freed line is found at the next poll, seconds later.
+        r.pause(length=self.hold_seconds)
+        r.redirect(self.urls.wait(d.option_id, d.language, d.segment + 1), method="POST")
+        return r
+
+    def leave(self) -> VoiceResponse:
+        r = VoiceResponse()
+        r.leave()
+        return r
+
+    def closed(self, language: str | None = None) -> VoiceResponse:
+        r = VoiceResponse()
+        self._say(r, self.cfg.messages.closed)
+        r.hangup()
+        return r
+
+    def fallback_menu(self) -> VoiceResponse:
+        """Twilio's fallback: the usual greeting and menu, then the backup organisation."""
+        r = VoiceResponse()
+        self._say(r, self.cfg.messages.greeting)
+        menu = self.cfg.menus[self.cfg.default_menu]
+        action = self.urls.fallback("chosen")
+        gather = r.gather(
+            input="dtmf", num_digits=1, timeout=menu.timeout_seconds, action=action, method="POST"
+        )
+        self._say(gather, menu.prompt)
+        r.redirect(action, method="POST")
+        return r
+
+    def fallback(self) -> VoiceResponse:
+        """Apology, then straight to the backup organisation's lines; needs no database."""
+        r = VoiceResponse()
+        self._say(r, self.cfg.messages.apology)
+        dial = Dial(action=self.urls.fallback("after-dial"), method="POST", timeout=30)
+        for line in self.cfg.org(self.cfg.backup_org).lines[:10]:  # Twilio rings <= 10 at once
+            _dial_target(dial, line.target, None)
+        r.append(dial)
+        return r
+
+    def after_fallback_dial(self) -> VoiceResponse:
+        r = VoiceResponse()
+        self._say(r, self.cfg.messages.closed)
+        r.hangup()
+        return r
+
+    def dial(
+        self, target: str, *, line_id: str, call_sid: str, language: str | None, timeout: int = 25
+    ) -> VoiceResponse:
+        r = VoiceResponse()
+        lang = self.cfg.languages.get(language) if language else None
+        self._say(r, lang.connecting if lang else self.cfg.messages.connecting, language)
+        dial = Dial(action=self.urls.dial_result(line_id), method="POST", timeout=timeout)
+        _dial_target(dial, target, self.urls.whisper(call_sid, line_id))
+        r.append(dial)
+        return r
+
+
+def _dial_target(dial: Dial, target: str, whisper_url: str | None) -> None:
+    kw = {"url": whisper_url, "method": "POST"} if whisper_url else {}
+    if target.startswith("sip:"):
+        dial.sip(target, **kw)
+    else:
+        dial.number(target, **kw)
+
+
+def empty() -> VoiceResponse:
+    return VoiceResponse()

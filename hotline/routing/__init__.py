@@ -1,0 +1,1 @@
+"""Who gets which line: the pure engine and the store around it."""

@@ -1,0 +1,74 @@
+"""Environment settings: one pydantic-settings object, read once at start-up."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Development-only values. They are public (they are in this file), so production refuses them.
+DEV_AUTH_TOKEN = "dev-twilio-auth-token-not-secret"
+DEV_CALLER_SECRET = "dev-caller-hash-secret-not-secret"
+
+
+class SettingsError(ValueError):
+    """The environment is not fit to run the service; the message says what to set."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = f"sqlite+aiosqlite:///{ROOT / 'var' / 'hotline.db'}"
+    # The URL Twilio uses to reach us (signatures are over it). Unset: where we listen.
+    public_url: str | None = None
+    config_path: Path = ROOT / "config" / "menus.yaml"
+    # Twilio's auth token has no HOTLINE_ prefix: it is the name Twilio's own tools use.
+    twilio_auth_token: str = Field(default="", validation_alias="TWILIO_AUTH_TOKEN")
+    caller_hash_secret: str = ""
+    max_body_bytes: int = 64 * 1024
+    hold_segment_seconds: int = 5
+    announce_every: int = 3
+    reservation_timeout_seconds: int = 30
+    line_cooldown_seconds: int = 60
+    tick_seconds: float = 2.0
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _secrets(self) -> Settings:
+        if self.env == "production":
+            if not self.twilio_auth_token or self.twilio_auth_token == DEV_AUTH_TOKEN:
+                raise SettingsError(
+                    "TWILIO_AUTH_TOKEN must be set to the account's auth token in production"
+                )
+            if not self.caller_hash_secret or self.caller_hash_secret == DEV_CALLER_SECRET:
+                raise SettingsError("HOTLINE_CALLER_HASH_SECRET must be set in production")
+        return self
+
+    @property
+    def auth_token(self) -> str:
+        return self.twilio_auth_token or DEV_AUTH_TOKEN
+
+    @property
+    def caller_secret(self) -> bytes:
+        return (self.caller_hash_secret or DEV_CALLER_SECRET).encode()
+
+    @property
+    def public_base(self) -> str:
+        return (self.public_url or "http://127.0.0.1:8000").rstrip("/")
+
+    def warn_if_development(self) -> None:
+        if not self.twilio_auth_token:
+            log.warning(
+                "TWILIO_AUTH_TOKEN is not set: using the public development token; "
+                "never expose this service to Twilio like this"
+            )
+        if not self.caller_hash_secret:
+            log.warning("HOTLINE_CALLER_HASH_SECRET is not set: callers hashed with a dev secret")

@@ -1,0 +1,209 @@
+"""The voice webhooks through the app, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from sqlalchemy import select, text
+
+from hotline.calls.models import Call, CallEvent
+from tests.conftest import CALLER, NUMBER_0120, PUBLIC, Twilio, new_sid, says
+
+
+async def _call(app, sid: str) -> Call:  # type: ignore[no-untyped-def]
+    async with app.state.sessions() as s:
+        return (await s.execute(select(Call).where(Call.call_sid == sid))).scalar_one()
+
+
+async def _events(app, sid: str) -> list[CallEvent]:  # type: ignore[no-untyped-def]
+    call = await _call(app, sid)
+    async with app.state.sessions() as s:
+        stmt = select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.id)
+        return list((await s.execute(stmt)).scalars())
+
+
+async def test_incoming_greets_in_japanese_and_reads_the_menu(twilio: Twilio, app, sid) -> None:
+    doc = await twilio.call("/voice/incoming", sid)
+    gather = doc.find("Gather")
+    assert gather is not None and gather.get("numDigits") == "1"
+    assert gather.get("action") == f"{PUBLIC}/voice/menu?m=period-5&t=1"
+    assert all(s.get("language") == "ja-JP" for s in doc.iter("Say"))
+    assert "シャープ9999" in says(doc)[0]
+    assert "孤独・孤立でお悩みの方は8" in "".join(says(gather))
+    # Silence falls through the Gather: the Redirect brings the caller back, never a hang-up.
+    assert doc[-1].tag == "Redirect" and doc[-1].text == gather.get("action")
+    call = await _call(app, sid)
+    assert (call.state, call.entry, call.period_id) == ("menu", "9999", "period_5")
+
+
+async def test_caller_number_is_stored_only_as_a_keyed_hash(twilio: Twilio, app, sid) -> None:
+    await twilio.call("/voice/incoming", sid, To=NUMBER_0120)
+    call = await _call(app, sid)
+    assert call.entry == "0120"
+    assert call.caller_hash and len(call.caller_hash) == 64
+    async with app.state.engine.connect() as conn:
+        for table in ("calls", "call_events"):
+            rows = (await conn.execute(text(f"SELECT * FROM {table}"))).all()
+            assert CALLER not in repr(rows) and CALLER[1:] not in repr(rows)
+
+
+async def test_pressing_8_holds_the_caller_in_the_loneliness_queue(twilio: Twilio, app, sid):
+    await twilio.call("/voice/incoming", sid)
+    doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    enqueue = doc.find("Enqueue")
+    assert enqueue is not None and enqueue.text == "hotline-loneliness"
+    assert enqueue.get("waitUrl", "").startswith(f"{PUBLIC}/voice/wait?o=loneliness")
+    call = await _call(app, sid)
+    assert (call.state, call.option_id, call.language) == ("waiting", "loneliness", None)
+    assert call.waiting_since is not None
+
+
+async def test_key_2_opens_the_language_menu_each_in_its_own_language(twilio, app, sid) -> None:
+    doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="2")
+    langs = [s.get("language") for s in doc.iter("Say")]
+    for lang in ("en-US", "cmn-CN", "ko-KR", "vi-VN", "pt-BR", "es-ES", "fil-PH", "ne-NP"):
+        assert lang in langs
+    doc = await twilio.call("/voice/menu?m=languages&t=1", sid, Digits="6")
+    assert doc.find("Enqueue").text == "hotline-foreign"
+    call = await _call(app, sid)
+    assert (call.option_id, call.language) == ("foreign", "es")
+    hold = await twilio.call(doc.find("Enqueue").get("waitUrl"), sid)
+    assert {s.get("language") for s in hold.iter("Say")} == {"es-ES"}
+
+
+async def test_invalid_key_and_silence_replay_then_default_to_loneliness(twilio, app, sid):
+    doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="5")
+    assert "その番号は選べません" in says(doc)[0]
+    assert doc.find("Gather").get("action").endswith("t=2")
+    doc = await twilio.call("/voice/menu?m=period-5&t=2", sid)  # silence: no Digits
+    assert "ボタンが押されなかった" in says(doc)[0]
+    doc = await twilio.call("/voice/menu?m=period-5&t=3", sid, Digits="#")
+    assert doc.find("Enqueue").text == "hotline-loneliness"
+    assert (await _call(app, sid)).state == "waiting"
+
+
+async def test_repeat_key_replays_without_using_a_try(twilio: Twilio, sid: str) -> None:
+    doc = await twilio.call("/voice/menu?m=period-5&t=2", sid, Digits="9")
+    assert doc.find("Gather").get("action").endswith("t=2")
+    assert not any("選べません" in s for s in says(doc))
+
+
+async def test_a_retried_webhook_changes_nothing_twice(twilio: Twilio, app, sid) -> None:
+    first = await twilio.call("/voice/incoming", sid)
+    again = await twilio.call("/voice/incoming", sid)
+    a = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="1")
+    b = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="1")
+    assert ET.tostring(first) == ET.tostring(again) and ET.tostring(a) == ET.tostring(b)
+    kinds = [e.kind for e in await _events(app, sid)]
+    assert kinds == ["incoming", "queued"]
+    async with app.state.sessions() as s:
+        assert len((await s.execute(select(Call))).all()) == 1
+
+
+async def test_unknown_callsid_mid_menu_continues_the_call(twilio: Twilio, app, sid) -> None:
+    doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="3")
+    assert doc.find("Enqueue").text == "hotline-women"
+    assert (await _call(app, sid)).option_id == "women"
+
+
+async def test_unknown_callsid_on_hold_is_kept_waiting(twilio: Twilio, app, sid) -> None:
+    doc = await twilio.call("/voice/wait?o=gender&n=1", sid)
+    assert doc.find("Pause") is not None and doc[-1].tag == "Redirect"
+    call = await _call(app, sid)
+    assert (call.state, call.option_id) == ("waiting", "gender")
+
+
+async def test_hold_says_place_in_line_now_and_then(twilio: Twilio, sid: str) -> None:
+    other = new_sid()
+    await twilio.call("/voice/menu?m=period-5&t=1", other, Digits="4")
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="4")
+    first = await twilio.call("/voice/wait?o=gender&n=1", sid)
+    assert any("前に1人" in s for s in says(first))
+    second = await twilio.call("/voice/wait?o=gender&n=2", sid)
+    assert not any("人の方" in s for s in says(second))
+
+
+async def test_bad_or_missing_signature_is_refused_without_twiml(twilio: Twilio, sid) -> None:
+    resp = await twilio.client.post(
+        "/voice/incoming", data={"CallSid": sid}, headers={"X-Twilio-Signature": "forged"}
+    )
+    assert resp.status_code == 403 and b"<Response" not in resp.content
+    resp = await twilio.client.post("/voice/incoming", data={"CallSid": sid})
+    assert resp.status_code == 403
+    # Signed for the local URL instead of the public one Twilio used: refused too.
+    from twilio.request_validator import RequestValidator
+
+    from hotline.settings import DEV_AUTH_TOKEN
+
+    sig = RequestValidator(DEV_AUTH_TOKEN).compute_signature(
+        "http://testserver/voice/incoming", {"CallSid": sid}
+    )
+    resp = await twilio.client.post(
+        "/voice/incoming", data={"CallSid": sid}, headers={"X-Twilio-Signature": sig}
+    )
+    assert resp.status_code == 403
+
+
+async def test_huge_body_gets_413(twilio: Twilio, sid: str) -> None:
+    resp = await twilio.post("/voice/incoming", CallSid=sid, Junk="x" * 70_000)
+    assert resp.status_code == 413
+
+
+async def test_empty_form_gets_a_clear_error(twilio: Twilio) -> None:
+    resp = await twilio.post("/voice/incoming")
+    assert resp.status_code == 400 and "CallSid" in resp.text
+
+
+async def test_unknown_to_number_still_serves_the_caller(twilio: Twilio, app, sid) -> None:
+    doc = await twilio.call("/voice/incoming", sid, To="+81300000000")
+    assert doc.find("Gather") is not None
+    assert (await _call(app, sid)).entry == "other"
+
+
+async def test_an_internal_error_answers_fallback_twiml_with_200(twilio, app, sid, monkeypatch):
+    from hotline.calls import store
+
+    async def broken(*a, **k):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(store, "ensure_call", broken)
+    doc = await twilio.call("/voice/incoming", sid)
+    assert "申し訳ありません" in says(doc)[0]
+    targets = [el.text for el in doc.find("Dial")]
+    assert targets and all("sisc" in t for t in targets)
+
+
+async def test_caller_hanging_up_on_hold_is_abandoned_once(twilio: Twilio, app, sid) -> None:
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    for _ in range(2):
+        resp = await twilio.post(
+            "/voice/queue-result?o=loneliness", CallSid=sid, QueueResult="hangup", From=CALLER
+        )
+        assert resp.status_code == 200
+    call = await _call(app, sid)
+    assert (call.state, call.end_stage) == ("abandoned", "waiting")
+    assert [e.kind for e in await _events(app, sid)].count("queue-result") == 1
+
+
+async def test_unknown_queue_result_puts_the_caller_back_in_line(twilio, app, sid) -> None:
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="1")
+    doc = await twilio.call("/voice/queue-result?o=under18", sid, QueueResult="system-error")
+    assert doc.find("Enqueue").text == "hotline-under18"
+    assert (await _call(app, sid)).state == "waiting"
+
+
+async def test_status_callbacks_close_a_call_once_in_any_order(twilio, app, sid) -> None:
+    await twilio.call("/voice/incoming", sid)
+    for seq, status in ((1, "completed"), (0, "in-progress"), (1, "completed")):
+        resp = await twilio.post(
+            "/voice/status", CallSid=sid, CallStatus=status, SequenceNumber=str(seq)
+        )
+        assert resp.status_code == 204
+    call = await _call(app, sid)
+    assert (call.state, call.end_stage) == ("abandoned", "menu")
+    assert [e.kind for e in await _events(app, sid)].count("status") == 2
+
+
+async def test_health_and_readiness(client) -> None:  # type: ignore[no-untyped-def]
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/readyz")).json() == {"status": "ready"}
