@@ -15,6 +15,9 @@ from hotline.config import HotlineConfig
 from hotline.db import check_at_head, make_engine, session_factory
 from hotline.ivr import webhooks
 from hotline.ivr.twiml import Renderer, Urls
+from hotline.routing import endpoints as lines_api
+from hotline.routing.store import Router
+from hotline.routing.ticker import start_ticker
 from hotline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,15 +43,26 @@ def create_app(
             await check_at_head(engine)  # refuse to serve on a schema the code does not know
             app.state.engine = engine
             app.state.sessions = session_factory(engine)
+            async with app.state.sessions.begin() as session:
+                await app.state.router.sync_lines(session, clock())
+            ticker = start_ticker(app, settings.tick_seconds)
             yield
         finally:
+            if "ticker" in locals() and ticker is not None:
+                ticker.cancel()
             await engine.dispose()
 
     app = FastAPI(title="#9999 hotline router", version="0.1.0", lifespan=lifespan)
     app.state.settings, app.state.cfg, app.state.clock = settings, cfg, clock
     app.state.renderer = Renderer(cfg, Urls(settings.public_base), settings.hold_segment_seconds)
+    app.state.router = Router(
+        cfg,
+        reservation_timeout=settings.reservation_timeout_seconds,
+        cooldown=settings.line_cooldown_seconds,
+    )
     app.state.webhook_errors = 0
     app.include_router(webhooks.router)
+    app.include_router(lines_api.router)
     _health(app)
     return app
 

@@ -64,6 +64,47 @@ def cmd_routes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    from hotline.auth.cli import run_keys
+
+    settings, cfg = _settings_and_config()
+    return asyncio.run(run_keys(args, settings, cfg))
+
+
+def _keys_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    k = sub.add_parser("keys", help="API keys: create, list, revoke")
+    ks = k.add_subparsers(dest="keys_command", required=True)
+    create = ks.add_parser("create", help="create a key; prints it once, on the last line")
+    create.add_argument("--org", required=True, help="organisation id from menus.yaml")
+    create.add_argument(
+        "--role", required=True, choices=["counsellor", "coordinator", "operator", "admin"]
+    )
+    create.add_argument("--name", default="", help="who or what uses the key")
+    ks.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = ks.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id", type=int)
+    k.set_defaults(func=cmd_keys)
+
+
+def _modes(value: str) -> str:
+    allowed = {"accept", "refuse", "no-answer", "busy", "silent"}
+    bad = [m for m in value.split(",") if m not in allowed]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(bad)}: choose from {', '.join(sorted(allowed))}"
+        )
+    return value
+
+
+def _modes(value: str) -> str:
+    allowed = {"accept", "refuse", "no-answer", "busy", "silent"}
+    bad = [m for m in value.split(",") if m not in allowed]
+    if bad:
+        choices = ", ".join(sorted(allowed))
+        raise argparse.ArgumentTypeError(f"{', '.join(bad)}: choose from {choices}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hotline", description="#9999 hotline router")
     sub = p.add_subparsers(dest="command", required=True)
@@ -93,12 +134,22 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--counsellor",
         default="accept",
-        choices=["accept", "refuse", "no-answer", "busy", "silent"],
-        help="what the counsellor does when their line rings",
+        type=_modes,
+        help="what counsellors do when a line rings: accept, refuse, no-answer, busy or "
+        "silent (no key); a comma-separated list is used in turn",
     )
+    c.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="1 plays hold pauses and talk time in real time, 0 skips them "
+        "(default 0, or 1 with --callers)",
+    )
+    c.add_argument("--talk", type=int, default=120, help="seconds each conversation lasts")
     c.add_argument("--callers", type=int, default=1, help="several callers at once")
     c.add_argument("--fallback", action="store_true", help="call the fallback URL directly")
     c.set_defaults(func=cmd_call)
+    _keys_parser(sub)
     r = sub.add_parser("routes", help="who answers each key in the current period")
     r.set_defaults(func=cmd_routes)
     return p

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import string
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal
@@ -205,6 +206,8 @@ class Messages(Model):
     connecting: Prompt
     closed: Prompt
     apology: Prompt
+    whisper: Prompt  # {option}, {language}, {waited}: said to the counsellor
+    whisper_declined: Prompt
     goodbye: Prompt
 
 
@@ -288,6 +291,7 @@ def _cross_problems(cfg: HotlineConfig) -> Iterable[str]:
     for p in cfg.periods:
         if p.menu not in cfg.menus:
             yield f"periods.{p.id}.menu: unknown menu {p.menu!r}"
+    yield from _placeholder_problems(cfg)
 
 
 def _menu_problems(cfg: HotlineConfig, option_ids: set[str]) -> Iterable[str]:
@@ -310,11 +314,35 @@ def _menu_problems(cfg: HotlineConfig, option_ids: set[str]) -> Iterable[str]:
             yield f"languages.{lang_id}.tts: missing"
 
 
+# The placeholders each message may use; any other {name} is a mistake caught at start-up
+# (it would otherwise fail when the message is first said, to a caller).
+PLACEHOLDERS = {"position": {"ahead"}, "whisper": {"option", "language", "waited"}}
+
+
+def _placeholder_problems(cfg: HotlineConfig) -> Iterable[str]:
+    for name in Messages.model_fields:
+        allowed = PLACEHOLDERS.get(name, set())
+        for i, speech in enumerate(getattr(cfg.messages, name)):
+            try:
+                fields = {
+                    f for _, f, _, _ in string.Formatter().parse(speech.text) if f is not None
+                }
+            except ValueError as e:
+                yield f"messages.{name}.{i}.text: {e}"
+                continue
+            for bad in sorted(fields - allowed):
+                ok = ", ".join("{" + a + "}" for a in sorted(allowed)) or "none"
+                yield f"messages.{name}.{i}.text: unknown placeholder {{{bad}}} (allowed: {ok})"
+
+
 def _format(error: ValidationError, source: str) -> str:
     lines = [f"{source} is invalid:"]
     for err in error.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
+        if not err["loc"]:  # cross-checks: each problem already names its field
+            lines.extend(f"  {problem}" for problem in msg.split("; "))
+            continue
+        where = ".".join(str(p) for p in err["loc"])
         lines.append(f"  {where}: {msg}")
     return "\n".join(lines)
 

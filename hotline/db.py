@@ -70,6 +70,7 @@ def make_engine(url: str, **kwargs: object) -> AsyncEngine:
         _ensure_sqlite_dir(url)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
@@ -82,8 +83,15 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+def _sqlite_begin(conn: Connection) -> None:
+    # Take the write lock at BEGIN: a transaction that reads then writes cannot then fail
+    # with "database is locked" half-way, and SQLite's single writer serialises routing.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     # WAL lets readers go on while one writer writes; foreign keys are off by default in SQLite.
+    dbapi_conn.isolation_level = None  # type: ignore[attr-defined]  # we issue BEGIN ourselves
     cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")

@@ -124,6 +124,7 @@ def clock() -> Clock:
 
 
 def make_settings(db_url: str, **kw: object) -> Settings:
+    kw.setdefault("tick_seconds", 0)  # tests run passes through events, not a clock
     return Settings(env="test", database_url=db_url, public_url=PUBLIC, **kw)
 
 
@@ -177,3 +178,31 @@ def says(doc: ET.Element) -> list[str]:
 @pytest.fixture
 def sid() -> Iterator[str]:
     yield new_sid()
+
+
+async def occupy_all_lines(app) -> None:  # type: ignore[no-untyped-def]
+    """Every line staffed but talking to someone else: new callers must hold."""
+    from sqlalchemy import update
+
+    from hotline.calls.models import Call
+    from hotline.routing.models import Line
+
+    async with app.state.sessions.begin() as s:
+        busy = Call(
+            call_sid=new_sid(),
+            entry="9999",
+            period_id="none",
+            menu_id="period-5",
+            state="connected",
+            priority=0,
+            status_seq=-1,
+            created_at=app.state.clock(),
+        )
+        s.add(busy)
+        await s.flush()
+        await s.execute(update(Line).values(call_id=busy.id))
+
+
+@pytest.fixture
+async def busy(app) -> None:  # type: ignore[no-untyped-def]
+    await occupy_all_lines(app)

@@ -8,10 +8,11 @@ status callback. Nothing here touches the database: it only speaks HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -31,8 +32,9 @@ class Script:
     presses: list[str] = field(default_factory=list)
     interactive: bool = False
     hold_segments: int = 20  # hold polls before the caller gives up and hangs up
-    counsellor: str = "accept"  # accept | refuse | no-answer | busy | silent
+    counsellors: Iterator[str] = field(default_factory=lambda: itertools.cycle(["accept"]))
     talk_seconds: int = 120
+    speed: float = 0.0  # 1.0 plays pauses and talk in real time; 0 skips them
 
 
 def new_sid(prefix: str = "CA") -> str:
@@ -74,6 +76,7 @@ class Phone:
         self.queue_name: str | None = None
         self.outcome = "hung up"
         self.bridged = False
+        self.connected = False
 
     # -- HTTP as Twilio does it -------------------------------------------------------------
     def _local(self, url: str) -> str:
@@ -112,6 +115,8 @@ class Phone:
                 doc = await self.execute(doc)
         except CallEnded:
             pass
+        if self.connected:
+            self.outcome = "connected to a counsellor"
         self.out(f"[hangup] {self.outcome}")
         await self.post(
             "/voice/status",
@@ -143,6 +148,8 @@ class Phone:
             self.out(f"[play] {v.text}")
         elif v.tag == "Pause":
             self.out(f"[pause {v.get('length', '1')}s]")
+            if self.script.speed > 0:  # the terminal phone plays the hold in real time
+                await asyncio.sleep(float(v.get("length", "1")) * self.script.speed)
         elif v.tag == "Gather":
             return await self.gather(v)
         elif v.tag == "Redirect":
@@ -231,21 +238,22 @@ class Phone:
         status = await self.counsellor(target)
         if status == "completed" and self.bridged:
             self.out(f"[talk] connected with {target.text}; they talk")
+            self.connected = True
+            if self.script.speed > 0:
+                await asyncio.sleep(self.script.talk_seconds * self.script.speed)
         extra = {
             "DialCallStatus": status,
             "DialCallSid": new_sid(),
             "DialCallDuration": str(self.script.talk_seconds if self.bridged else 0),
             "DialBridged": "true" if status == "completed" and self.bridged else "false",
         }
-        if status == "completed" and self.bridged:
-            self.outcome = "connected to a counsellor"
         action = d.get("action")
         return await self.fetch(action, extra) if action else None
 
     async def counsellor(self, target: ET.Element) -> str:
         """The counsellor's leg: ring, whisper, key. Returns Twilio's DialCallStatus."""
         self.out(f"[dial {target.tag.lower()}] {target.text}")
-        mode = self.script.counsellor
+        mode = next(self.script.counsellors)
         if mode in {"no-answer", "busy"}:
             self.out(f"[counsellor] {mode}")
             return mode

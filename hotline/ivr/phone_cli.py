@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import sys
 
 import httpx
@@ -33,6 +34,8 @@ async def run_calls(args: argparse.Namespace, settings: Settings, cfg: HotlineCo
     hold = args.hold if args.hold is not None else (3 if scripted and args.callers == 1 else 20)
     base = (args.url or settings.public_base).rstrip("/")
     public = settings.public_url or base  # Twilio signs the URL it was given
+    modes = itertools.cycle(args.counsellor.split(","))  # shared: each ringing line in turn
+    speed = args.speed if args.speed is not None else (1.0 if args.callers > 1 else 0.0)
     async with httpx.AsyncClient(timeout=20) as client:
         phones = [
             Phone(
@@ -46,7 +49,9 @@ async def run_calls(args: argparse.Namespace, settings: Settings, cfg: HotlineCo
                     presses=list(presses),
                     interactive=not scripted,
                     hold_segments=hold,
-                    counsellor=args.counsellor,
+                    counsellors=modes,
+                    speed=speed,
+                    talk_seconds=args.talk,
                 ),
                 out=_printer(f"caller {i + 1}: " if args.callers > 1 else ""),
             )

@@ -58,10 +58,10 @@ class Renderer:
         self,
         parent: VoiceResponse,
         prompt: Sequence[Speech],
-        language: str | None = None,
+        lang_id: str | None = None,
         **fmt: object,
     ) -> None:
-        lang = self.cfg.languages.get(language) if language else None
+        lang = self.cfg.languages.get(lang_id) if lang_id else None
         for speech in prompt:
             tts = speech.language or (lang.tts if lang else self.cfg.voice.language)
             voice = speech.voice or (lang.voice if lang and tts == lang.tts else None)
@@ -164,6 +164,37 @@ class Renderer:
         dial = Dial(action=self.urls.dial_result(line_id), method="POST", timeout=timeout)
         _dial_target(dial, target, self.urls.whisper(call_sid, line_id))
         r.append(dial)
+        return r
+
+    def whisper(
+        self, *, option: str, language: str | None, waited: float, accept_url: str
+    ) -> VoiceResponse:
+        """The counsellor's leg: who is calling, then press 1 to accept. No key: hang up."""
+        r = VoiceResponse()
+        lang = self.cfg.languages.get(language) if language else None
+        gather = r.gather(input="dtmf", num_digits=1, timeout=8, action=accept_url, method="POST")
+        self._say(
+            gather,
+            self.cfg.messages.whisper,
+            option=option,
+            waited="1分未満" if waited < 60 else f"約{round(waited / 60)}分",
+            language=f"{lang.name}でのご相談です。" if lang else "",
+        )
+        # No key (voicemail, missed): end the counsellor's leg; the caller is not bridged.
+        r.hangup()
+        return r
+
+    def whisper_declined(self) -> VoiceResponse:
+        r = VoiceResponse()
+        self._say(r, self.cfg.messages.whisper_declined)
+        r.hangup()
+        return r
+
+    def goodbye(self, language: str | None) -> VoiceResponse:
+        r = VoiceResponse()
+        if not language:
+            self._say(r, self.cfg.messages.goodbye)
+        r.hangup()
         return r
 
 

@@ -21,6 +21,8 @@ from hotline.deps import ConfigDep, NowDep, SessionDep
 from hotline.ivr import flow
 from hotline.ivr.signature import TwilioParams
 from hotline.ivr.twiml import Renderer
+from hotline.routing import calls as routing
+from hotline.routing.store import Router
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +49,20 @@ class VoiceRoute(APIRoute):
             except Exception:
                 log.exception("voice webhook %s failed; answering fallback TwiML", request.url.path)
                 request.app.state.webhook_errors += 1
-                return twiml(request.app.state.renderer.fallback())
+                return _failure_answer(request)
 
         return safe
+
+
+def _failure_answer(request: Request) -> Response:
+    """What to answer when a webhook failed, by whose leg it is."""
+    r: Renderer = request.app.state.renderer
+    path = request.url.path
+    if path.startswith("/voice/whisper"):
+        return twiml(r.whisper_declined())  # the counsellor's leg: end it, never dial from it
+    if path == "/voice/status":
+        return Response(status_code=204)  # status callbacks control nothing
+    return twiml(r.fallback())  # the caller: apology, then the backup organisation
 
 
 router = APIRouter(prefix="/voice", route_class=VoiceRoute)
@@ -131,14 +144,28 @@ async def _join_queue(
         },
     )
     if new and call.state == CallState.MENU:
-        store.queue(
+        await routing.join(
+            session,
+            _router(request),
             call,
             option_id=decision.option_id,
             language=decision.language,
             priority=decision.priority,
             now=now,
         )
+    if call.state == CallState.CLOSED:
+        return twiml(renderer(request).closed())
     return twiml(renderer(request).enqueue(decision))
+
+
+def _router(request: Request) -> Router:
+    return request.app.state.router
+
+
+def _option_or_default(cfg: ConfigDep, option_id: str | None) -> str:
+    if option_id and cfg.has_option(option_id):
+        return option_id
+    return cfg.menus[cfg.default_menu].default.option or cfg.options[0].id
 
 
 @router.post("/wait")
@@ -146,23 +173,40 @@ async def wait(
     request: Request, p: TwilioParams, session: SessionDep, cfg: ConfigDep, now: NowDep
 ) -> TwiML:
     call = await _call(session, cfg, request, p, now)
-    option_id = request.query_params.get("o", "")
+    option_id = _option_or_default(cfg, request.query_params.get("o") or call.option_id)
     language = request.query_params.get("l") or None
-    if not cfg.has_option(option_id):
-        option_id = call.option_id or cfg.menus[cfg.default_menu].default.option or ""
+    if language not in cfg.languages:
+        language = None
     if call.state == CallState.MENU:  # lost state: the caller is on hold, so they waited
-        store.queue(
+        await routing.join(
+            session,
+            _router(request),
             call,
             option_id=option_id,
             language=language,
             priority=cfg.option(option_id).priority,
             now=now,
         )
+    if call.state == CallState.RESERVED:
+        return twiml(renderer(request).leave())  # a line is held: leave the hold and dial it
     segment = _int(request.query_params.get("n"), 1)
-    ahead = await store.waiting_ahead(session, call)
     settings = request.app.state.settings
+    checks = segment % max(settings.announce_every, 1) == 1
+    if call.state == CallState.CLOSED or (
+        checks and not await routing.still_staffed(session, _router(request), call, now)
+    ):
+        return twiml(renderer(request).closed())
+    ahead = await store.waiting_ahead(session, call)
     decision = flow.hold(option_id, language, segment, ahead, settings.announce_every)
     return twiml(renderer(request).hold(decision))
+
+
+def _requeue_twiml(request: Request, cfg: ConfigDep, call: Call) -> TwiML:
+    if call.state == CallState.CLOSED:
+        return twiml(renderer(request).closed())
+    option_id = _option_or_default(cfg, call.option_id)
+    decision = flow.Enqueue(option_id, call.language, cfg.option(option_id).priority)
+    return twiml(renderer(request).enqueue(decision))
 
 
 @router.post("/queue-result")
@@ -172,17 +216,88 @@ async def queue_result(
     call = await _call(session, cfg, request, p, now)
     result = p.get("QueueResult", "")
     await store.add_event(
-        session, call, f"queue-result:{result}", "queue-result", now, {"result": result[:32]}
+        session, call, f"queue-result:{result[:32]}", "queue-result", now, {"result": result[:32]}
     )
     if result == "hangup":
-        store.end(call, now)
+        await routing.end(session, _router(request), call, now)
         return twiml(VoiceResponse())
-    # Anything else (error, queue-full, system-error, an unknown value): never drop the
-    # caller; put them back in the same queue, their waiting time kept.
-    log.warning("QueueResult %r for call %s: re-queueing", result[:32], call.call_sid)
-    option_id = call.option_id or cfg.menus[cfg.default_menu].default.option or ""
-    decision = flow.Enqueue(option_id, call.language, cfg.option(option_id).priority)
-    return twiml(renderer(request).enqueue(decision))
+    if result == "leave":
+        line_id = call.line_id
+        target = routing.leave(_router(request), call)
+        if target is not None and line_id is not None:
+            return twiml(
+                renderer(request).dial(
+                    target, line_id=line_id, call_sid=call.call_sid, language=call.language
+                )
+            )
+    else:
+        # error, queue-full, system-error, or a value we do not know: never drop the caller;
+        # back in the same queue, waiting time kept.
+        log.warning("QueueResult %r for call %s: re-queueing", result[:32], call.call_sid)
+    await routing.requeue(session, _router(request), call, now)
+    return _requeue_twiml(request, cfg, call)
+
+
+async def _parent(session: SessionDep, request: Request) -> Call | None:
+    return await store.get_call(session, request.query_params.get("call", ""), lock=True)
+
+
+@router.post("/whisper")
+async def whisper(
+    request: Request, p: TwilioParams, session: SessionDep, cfg: ConfigDep, now: NowDep
+) -> TwiML:
+    """Runs on the counsellor's leg once it answers (Dial <Number url=...>)."""
+    call, line_id = await _parent(session, request), request.query_params.get("line", "")
+    if call is None or call.line_id != line_id or call.state != CallState.RINGING:
+        return twiml(renderer(request).whisper_declined())  # the caller is gone
+    waited = (now - (call.waiting_since or call.created_at)).total_seconds()
+    option = cfg.option(call.option_id).name if call.option_id else ""
+    return twiml(
+        renderer(request).whisper(
+            option=option,
+            language=call.language,
+            waited=waited,
+            accept_url=renderer(request).urls.whisper_accept(call.call_sid, line_id),
+        )
+    )
+
+
+@router.post("/whisper-accept")
+async def whisper_accept(
+    request: Request, p: TwilioParams, session: SessionDep, cfg: ConfigDep, now: NowDep
+) -> TwiML:
+    call, line_id = await _parent(session, request), request.query_params.get("line", "")
+    accepted = call is not None and p.get("Digits") == "1"
+    if accepted and routing.accept(_router(request), call, line_id, now):
+        await store.add_event(
+            session, call, f"accepted:{line_id}", "accepted", now, {"line": line_id}
+        )
+        return twiml(VoiceResponse())  # an empty document: Twilio bridges the call
+    return twiml(renderer(request).whisper_declined())
+
+
+@router.post("/dial-result")
+async def dial_result(
+    request: Request, p: TwilioParams, session: SessionDep, cfg: ConfigDep, now: NowDep
+) -> TwiML:
+    call = await _call(session, cfg, request, p, now)
+    line_id, status = request.query_params.get("line", ""), p.get("DialCallStatus", "")[:32]
+    fresh = await store.add_event(
+        session,
+        call,
+        f"dial-result:{line_id}:{p.get('DialCallSid')}",
+        "dial-result",
+        now,
+        {"line": line_id, "status": status},
+    )
+    if not fresh and call.state not in store.TERMINAL:
+        return _requeue_twiml(request, cfg, call)  # a retry: same answer, nothing changed
+    outcome = await routing.dial_result(session, _router(request), call, line_id, status, now)
+    if outcome == routing.DialOutcome.TALKED:
+        return twiml(renderer(request).goodbye(call.language))
+    if outcome == routing.DialOutcome.GONE:
+        return twiml(VoiceResponse())
+    return _requeue_twiml(request, cfg, call)
 
 
 @router.post("/status")
@@ -190,7 +305,7 @@ async def status(
     request: Request, p: TwilioParams, session: SessionDep, cfg: ConfigDep, now: NowDep
 ) -> Response:
     call = await _call(session, cfg, request, p, now)
-    call_status = p.get("CallStatus", "")
+    call_status = p.get("CallStatus", "")[:32]
     seq = _int(p.get("SequenceNumber"), 0)
     await store.add_event(
         session,
@@ -198,10 +313,10 @@ async def status(
         f"status:{call_status}:{seq}",
         "status",
         now,
-        {"status": call_status[:32], "seq": seq},
+        {"status": call_status, "seq": seq},
     )
     if call_status in {"completed", "busy", "failed", "no-answer", "canceled"}:
-        store.end(call, now)
+        await routing.end(session, _router(request), call, now)
     return Response(status_code=204)
 
 

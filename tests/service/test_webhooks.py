@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import pytest
 from sqlalchemy import select, text
 
 from hotline.calls.models import Call, CallEvent
@@ -47,6 +48,7 @@ async def test_caller_number_is_stored_only_as_a_keyed_hash(twilio: Twilio, app,
             assert CALLER not in repr(rows) and CALLER[1:] not in repr(rows)
 
 
+@pytest.mark.usefixtures("busy")
 async def test_pressing_8_holds_the_caller_in_the_loneliness_queue(twilio: Twilio, app, sid):
     await twilio.call("/voice/incoming", sid)
     doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
@@ -58,6 +60,7 @@ async def test_pressing_8_holds_the_caller_in_the_loneliness_queue(twilio: Twili
     assert call.waiting_since is not None
 
 
+@pytest.mark.usefixtures("busy")
 async def test_key_2_opens_the_language_menu_each_in_its_own_language(twilio, app, sid) -> None:
     doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="2")
     langs = [s.get("language") for s in doc.iter("Say")]
@@ -71,6 +74,7 @@ async def test_key_2_opens_the_language_menu_each_in_its_own_language(twilio, ap
     assert {s.get("language") for s in hold.iter("Say")} == {"es-ES"}
 
 
+@pytest.mark.usefixtures("busy")
 async def test_invalid_key_and_silence_replay_then_default_to_loneliness(twilio, app, sid):
     doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="5")
     assert "その番号は選べません" in says(doc)[0]
@@ -106,6 +110,7 @@ async def test_unknown_callsid_mid_menu_continues_the_call(twilio: Twilio, app, 
     assert (await _call(app, sid)).option_id == "women"
 
 
+@pytest.mark.usefixtures("busy")
 async def test_unknown_callsid_on_hold_is_kept_waiting(twilio: Twilio, app, sid) -> None:
     doc = await twilio.call("/voice/wait?o=gender&n=1", sid)
     assert doc.find("Pause") is not None and doc[-1].tag == "Redirect"
@@ -113,6 +118,7 @@ async def test_unknown_callsid_on_hold_is_kept_waiting(twilio: Twilio, app, sid)
     assert (call.state, call.option_id) == ("waiting", "gender")
 
 
+@pytest.mark.usefixtures("busy")
 async def test_hold_says_place_in_line_now_and_then(twilio: Twilio, sid: str) -> None:
     other = new_sid()
     await twilio.call("/voice/menu?m=period-5&t=1", other, Digits="4")
@@ -173,6 +179,7 @@ async def test_an_internal_error_answers_fallback_twiml_with_200(twilio, app, si
     assert targets and all("sisc" in t for t in targets)
 
 
+@pytest.mark.usefixtures("busy")
 async def test_caller_hanging_up_on_hold_is_abandoned_once(twilio: Twilio, app, sid) -> None:
     await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
     for _ in range(2):
@@ -185,6 +192,7 @@ async def test_caller_hanging_up_on_hold_is_abandoned_once(twilio: Twilio, app, 
     assert [e.kind for e in await _events(app, sid)].count("queue-result") == 1
 
 
+@pytest.mark.usefixtures("busy")
 async def test_unknown_queue_result_puts_the_caller_back_in_line(twilio, app, sid) -> None:
     await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="1")
     doc = await twilio.call("/voice/queue-result?o=under18", sid, QueueResult="system-error")

@@ -1,0 +1,1 @@
+"""The JSON API for counsellors, coordinators, operators and admins (Bearer API keys)."""

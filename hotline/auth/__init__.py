@@ -1,0 +1,1 @@
+"""Who is asking: organisation-scoped API keys with a role, stored hashed."""

@@ -1,0 +1,31 @@
+"""ORM model of an API key. Only the SHA-256 of the key is stored; the key is shown once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hotline.db import Base, UTCDateTime
+
+
+class Role(enum.StrEnum):
+    COUNSELLOR = "counsellor"  # own organisation's lines, calls and records
+    COORDINATOR = "coordinator"  # linkage cases across organisations
+    OPERATOR = "operator"  # aggregates and pseudonymous exports only
+    ADMIN = "admin"  # keys and configuration
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(48))
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(120), default="")
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))  # first characters, to tell keys apart
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,222 @@
+"""Queue and line state in the database, and the transaction around the routing engine.
+
+Every pass locks the rows it may change with SELECT ... FOR UPDATE SKIP LOCKED (PostgreSQL),
+so that several instances never give one line to two callers nor one caller two lines: what
+one instance has locked, the others skip and leave for the next pass. SQLite has one writer
+at a time (BEGIN IMMEDIATE, see hotline.db), which gives the same guarantee.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline.calls.models import Call, CallState
+from hotline.config import HotlineConfig, Organisation
+from hotline.config import Line as LineConfig
+from hotline.routing import engine
+from hotline.routing.models import Line, LineStatus
+from hotline.routing.schedule import scheduled
+
+log = logging.getLogger(__name__)
+JAPANESE = "ja"
+
+
+def routing_table(cfg: HotlineConfig) -> dict[str, engine.OptionRouting]:
+    table = {}
+    for option in cfg.options:
+        tiers = [engine.TierRule(0, 0, frozenset(option.tiers.primary))]
+        for level, tier in ((1, option.tiers.overflow), (2, option.tiers.backup)):
+            if tier is not None:
+                tiers.append(
+                    engine.TierRule(
+                        level,
+                        tier.after_seconds,
+                        frozenset(tier.orgs),
+                        require_language=not tier.any_language,
+                    )
+                )
+        table[option.id] = engine.OptionRouting(option.id, option.priority, tuple(tiers))
+    return table
+
+
+class Router:
+    """Routing over the stored state, for one configuration."""
+
+    def __init__(self, cfg: HotlineConfig, *, reservation_timeout: int, cooldown: int) -> None:
+        self.cfg, self.table = cfg, routing_table(cfg)
+        self.reservation_timeout = dt.timedelta(seconds=reservation_timeout)
+        self.cooldown = dt.timedelta(seconds=cooldown)
+        self.lines: dict[str, tuple[Organisation, LineConfig]] = {
+            line.id: (org, line) for org, line in cfg.lines()
+        }
+        self.languages = {
+            line_id: frozenset(line.languages or org.languages)
+            for line_id, (org, line) in self.lines.items()
+        }
+
+    # -- lines ------------------------------------------------------------------------------
+    async def sync_lines(self, session: AsyncSession, now: dt.datetime) -> None:
+        """Give every configured line a state row (available); keep existing rows as they are."""
+        known = set((await session.execute(select(Line.id))).scalars())
+        for line_id, (org, _) in self.lines.items():
+            if line_id not in known:
+                session.add(
+                    Line(
+                        id=line_id,
+                        org_id=org.id,
+                        status=LineStatus.AVAILABLE,
+                        idle_since=now,
+                        status_changed_at=now,
+                    )
+                )
+        await session.flush()
+
+    def scheduled_ids(self, now: dt.datetime) -> list[str]:
+        return [i for i, (org, line) in self.lines.items() if scheduled(org, line, now)]
+
+    def _may_serve(self, option_id: str, language: str | None, line_id: str) -> bool:
+        option, org = self.table.get(option_id), self.lines[line_id][0].id
+        lang = language or JAPANESE
+        return option is not None and any(
+            org in t.orgs and (not t.require_language or lang in self.languages[line_id])
+            for t in option.tiers
+        )
+
+    async def staffed_for(
+        self, session: AsyncSession, option_id: str, language: str | None, now: dt.datetime
+    ) -> bool:
+        """Is any line that may serve this option staffed now (busy or not)?"""
+        candidates = [i for i in self.scheduled_ids(now) if self._may_serve(option_id, language, i)]
+        if not candidates:
+            return False
+        stmt = (
+            select(func.count())
+            .select_from(Line)
+            .where(Line.id.in_(candidates), Line.status == LineStatus.AVAILABLE)
+        )
+        return bool((await session.execute(stmt)).scalar_one())
+
+    async def set_status(
+        self, session: AsyncSession, line: Line, status: LineStatus, now: dt.datetime
+    ) -> None:
+        if line.status != status:
+            line.status, line.status_changed_at = status, now
+            if status == LineStatus.AVAILABLE and line.call_id is None:
+                line.idle_since = now
+
+    async def free_line(
+        self, session: AsyncSession, call: Call, now: dt.datetime, *, cooldown: bool = False
+    ) -> None:
+        """Release the line held for `call`; a line that did not answer rests a while."""
+        if call.line_id is None:
+            return
+        line = await session.get(Line, call.line_id, with_for_update=True)
+        if line is not None and line.call_id == call.id:
+            line.call_id, line.idle_since = None, now
+            if cooldown:
+                line.cooldown_until = now + self.cooldown
+        call.line_id = None
+
+    # -- the pass ---------------------------------------------------------------------------
+    async def assign(self, session: AsyncSession, now: dt.datetime) -> list[engine.Reservation]:
+        """Expire stale reservations, then give free staffed lines to waiting callers."""
+        await self._expire(session, now)
+        lines = await self._free_lines(session, now)
+        if not lines:
+            return []
+        calls = await self._waiting(session, limit=len(lines))
+        reservations = engine.assign(calls, lines, self.table, now)
+        if reservations:
+            await session.execute(
+                update(Call),
+                [
+                    {
+                        "id": r.call_id,
+                        "state": CallState.RESERVED,
+                        "line_id": r.line_id,
+                        "reserved_at": now,
+                    }
+                    for r in reservations
+                ],
+            )
+            await session.execute(
+                update(Line), [{"id": r.line_id, "call_id": r.call_id} for r in reservations]
+            )
+        return reservations
+
+    async def _expire(self, session: AsyncSession, now: dt.datetime) -> None:
+        stmt = (
+            select(Call)
+            .where(
+                Call.state == CallState.RESERVED, Call.reserved_at <= now - self.reservation_timeout
+            )
+            .with_for_update(skip_locked=True)
+        )
+        for call in (await session.execute(stmt)).scalars():
+            log.info("reservation of call %s on line %s expired", call.call_sid, call.line_id)
+            await self.free_line(session, call, now)
+            call.state, call.reserved_at = CallState.WAITING, None
+
+    async def _free_lines(self, session: AsyncSession, now: dt.datetime) -> list[engine.FreeLine]:
+        stmt = (
+            select(Line)
+            .where(
+                Line.call_id.is_(None),
+                Line.status == LineStatus.AVAILABLE,
+                or_(Line.cooldown_until.is_(None), Line.cooldown_until <= now),
+                Line.id.in_(self.scheduled_ids(now)),
+            )
+            .with_for_update(skip_locked=True)
+        )
+        rows = (await session.execute(stmt)).scalars()
+        return [
+            engine.FreeLine(r.id, r.org_id, self.languages[r.id], r.idle_since)
+            for r in rows
+            if r.id in self.lines
+        ]
+
+    async def _waiting(self, session: AsyncSession, limit: int) -> list[engine.WaitingCall]:
+        """The first `limit` waiting calls of each (option, language) class.
+
+        Within a class the engine serves a prefix in queue order (a call that waited longer
+        may use every tier a later one may), and a pass makes at most `limit` reservations,
+        so nobody further back could be served in this pass.
+        """
+        classes = (
+            await session.execute(
+                select(Call.option_id, Call.language)
+                .where(Call.state == CallState.WAITING)
+                .distinct()
+            )
+        ).all()
+        calls: list[engine.WaitingCall] = []
+        for option_id, language in classes:
+            stmt = (
+                select(Call.id, Call.waiting_since, Call.priority)
+                .where(
+                    Call.state == CallState.WAITING,
+                    Call.option_id == option_id,
+                    _same(Call.language, language),
+                )
+                .order_by(Call.priority.desc(), Call.waiting_since, Call.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True, of=Call)
+            )
+            for call_id, since, priority in (await session.execute(stmt)).all():
+                calls.append(
+                    engine.WaitingCall(call_id, option_id, language or JAPANESE, since, priority)
+                )
+        return calls
+
+
+def _same(column, value):  # type: ignore[no-untyped-def]
+    return column.is_(None) if value is None else column == value
+
+
+def org_of(router: Router, line_ids: Iterable[str]) -> dict[str, str]:
+    return {i: router.lines[i][0].id for i in line_ids if i in router.lines}
