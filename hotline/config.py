@@ -69,7 +69,7 @@ class EntryNumber(Model):
     @classmethod
     def _e164(cls, numbers: list[str]) -> list[str]:
         for n in numbers:
-            if not E164_RE.match(n):
+            if not E164_RE.fullmatch(n):
                 raise ValueError(f"{n!r} is not an E.164 number such as +81120494949")
         return numbers
 
@@ -91,7 +91,7 @@ class Line(Model):
     @field_validator("target")
     @classmethod
     def _target(cls, target: str) -> str:
-        if not (E164_RE.match(target) or SIP_RE.match(target)):
+        if not (E164_RE.fullmatch(target) or SIP_RE.fullmatch(target)):
             raise ValueError(f"{target!r} is neither an E.164 number nor a sip: URI")
         return target
 
@@ -146,14 +146,13 @@ class Menu(Model):
     retries: int = Field(default=3, ge=1, le=10)
     timeout_seconds: int = Field(default=6, ge=1, le=30)
     default: Choice
-    language: str | None = None  # language of this menu's notices, e.g. en for the language menu
 
     @field_validator("keys", mode="before")
     @classmethod
     def _keys(cls, keys: object) -> object:
         if isinstance(keys, dict):
             for key in keys:
-                if not isinstance(key, str | int) or not KEY_RE.match(str(key)):
+                if not isinstance(key, str | int) or not KEY_RE.fullmatch(str(key)):
                     raise ValueError(f"key {key!r} is not a single digit 0-9, * or #")
             seen = [str(k) for k in keys]
             if len(seen) != len(set(seen)):
@@ -164,7 +163,7 @@ class Menu(Model):
     @field_validator("repeat_key", mode="before")
     @classmethod
     def _repeat(cls, key: object) -> str:
-        if not KEY_RE.match(str(key)):
+        if not KEY_RE.fullmatch(str(key)):
             raise ValueError(f"repeat_key {key!r} is not a single digit 0-9, * or #")
         return str(key)
 
@@ -379,6 +378,8 @@ def load(path: Path) -> HotlineConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot read {path}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path} is not UTF-8 (byte {e.start}); save it as UTF-8") from None
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except ConfigError as e:

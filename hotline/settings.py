@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Development-only values. They are public (they are in this file), so production refuses them.
 DEV_AUTH_TOKEN = "dev-twilio-auth-token-not-secret"
 DEV_CALLER_SECRET = "dev-caller-hash-secret-not-secret"
+DEV_RECORDS_KEY = "ZGV2LXJlY29yZHMta2V5LW5vdC1zZWNyZXQtMDAwMDA="  # Fernet key, public, dev only
 
 
 class SettingsError(ValueError):
@@ -40,6 +41,9 @@ class Settings(BaseSettings):
     line_cooldown_seconds: int = 60
     tick_seconds: float = 2.0
     log_level: str = "INFO"
+    # Fernet keys for consultation free text, comma-separated, newest first (rotation: put a
+    # new key first, run `hotline records rotate-key`, then drop the old one).
+    records_keys: str = ""
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:
@@ -50,6 +54,8 @@ class Settings(BaseSettings):
                 )
             if not self.caller_hash_secret or self.caller_hash_secret == DEV_CALLER_SECRET:
                 raise SettingsError("HOTLINE_CALLER_HASH_SECRET must be set in production")
+            if not self.records_keys or DEV_RECORDS_KEY in self.records_keys:
+                raise SettingsError("HOTLINE_RECORDS_KEYS must be set in production")
         return self
 
     @property
@@ -59,6 +65,11 @@ class Settings(BaseSettings):
     @property
     def caller_secret(self) -> bytes:
         return (self.caller_hash_secret or DEV_CALLER_SECRET).encode()
+
+    @property
+    def record_keys(self) -> list[str]:
+        keys = [k.strip() for k in self.records_keys.split(",") if k.strip()]
+        return keys or [DEV_RECORDS_KEY]
 
     @property
     def public_base(self) -> str:

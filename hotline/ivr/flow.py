@@ -68,7 +68,9 @@ def start(cfg: HotlineConfig, menu_id: str) -> Ask:
 
 def choose(cfg: HotlineConfig, menu_id: str, attempt: int, digits: str | None) -> Ask | Enqueue:
     """What a key (or silence, `digits` None or empty) does in a menu at a given attempt."""
-    menu = cfg.menus.get(menu_id) or cfg.menus[cfg.default_menu]
+    if menu_id not in cfg.menus:
+        menu_id = cfg.default_menu
+    menu = cfg.menus[menu_id]
     key = (digits or "").strip()
     if key and key == menu.repeat_key:
         return Ask(menu_id=menu_id, attempt=attempt)
@@ -95,5 +97,5 @@ def hold(
     option_id: str, language: str | None, segment: int, ahead: int | None, announce_every: int
 ) -> Hold:
     """Reassure every segment; say the honest place in line now and then, never a promise."""
-    announce = ahead is not None and announce_every > 0 and segment % announce_every == 1
+    announce = ahead is not None and announce_every > 0 and (segment - 1) % announce_every == 0
     return Hold(option_id, language, segment, ahead if announce else None)

@@ -77,7 +77,8 @@ class Renderer:
         if d.greet:
             self._say(r, self.cfg.messages.greeting)
         if d.notice is not None:
-            self._say(r, getattr(self.cfg.messages, d.notice.value), menu.language)
+            # Notices exist in Japanese only: said in the Japanese voice, whatever the menu.
+            self._say(r, getattr(self.cfg.messages, d.notice.value))
         action = self.urls.menu(d.menu_id, d.attempt)
         gather = r.gather(
             input="dtmf", num_digits=1, timeout=menu.timeout_seconds, action=action, method="POST"
@@ -91,7 +92,7 @@ class Renderer:
     def enqueue(self, d: flow.Enqueue) -> VoiceResponse:
         r = VoiceResponse()
         if d.notice is not None:
-            self._say(r, self.cfg.messages.default_chosen, d.language)
+            self._say(r, self.cfg.messages.default_chosen)
         r.enqueue(
             queue_name(d.option_id),
             wait_url=self.urls.wait(d.option_id, d.language, 1),

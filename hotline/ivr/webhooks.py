@@ -191,7 +191,7 @@ async def wait(
         return twiml(renderer(request).leave())  # a line is held: leave the hold and dial it
     segment = _int(request.query_params.get("n"), 1)
     settings = request.app.state.settings
-    checks = segment % max(settings.announce_every, 1) == 1
+    checks = (segment - 1) % max(settings.announce_every, 1) == 0
     if call.state == CallState.CLOSED or (
         checks and not await routing.still_staffed(session, _router(request), call, now)
     ):

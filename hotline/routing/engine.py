@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from heapq import heapify, heappop, heapreplace
+from operator import attrgetter
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,10 +159,6 @@ def _has_waited(waiting_since: datetime, cutoff: datetime | None) -> bool:
     return cutoff is not None and waiting_since <= cutoff
 
 
-# A waiting call in its queue, in call order within it: (waiting_since, call_id).
-_Entry = tuple[datetime, int]
-
-
 def _call_queues(
     calls: Sequence[WaitingCall],
     routing: Mapping[str, OptionRouting],
@@ -174,15 +171,13 @@ def _call_queues(
     (own priority None, or equal to the option's); the merge orders them anyway.
     """
     # One dict lookup per call: the option is resolved per group, not per call.
-    # An entry holds only a datetime and an int, so the garbage collector
-    # stops tracking it: ten thousand of them do not bring on a full collection.
-    groups: defaultdict[tuple[str, str, int | None], list[_Entry]] = defaultdict(list)
+    groups: defaultdict[tuple[str, str, int | None], list[WaitingCall]] = defaultdict(list)
     for call in calls:
-        groups[call.option, call.language, call.priority].append((call.waiting_since, call.call_id))
+        groups[call.option, call.language, call.priority].append(call)
     classes: dict[tuple[str, str], _CallClass] = {}
     cutoffs: dict[float, datetime | None] = {}
     queues = []
-    for (name, language, own_priority), entries in groups.items():
+    for (name, language, own_priority), group in groups.items():
         option = routing.get(name)
         if option is None:
             continue  # an option the table does not know is never routed
@@ -190,7 +185,7 @@ def _call_queues(
         cls = classes.get((name, language))
         if cls is None:
             cls = classes[name, language] = _CallClass(option, language, pool, now, cutoffs)
-        queues.append(_CallQueue(priority, entries, cls))
+        queues.append(_CallQueue(priority, group, cls))
     return queues
 
 
@@ -203,25 +198,51 @@ class _CallQueue:
     its remaining calls cost nothing.
     """
 
-    __slots__ = ("cls", "_heap", "_negated_priority")
+    __slots__ = ("cls", "_calls", "_next", "_settled", "_negated_priority")
 
-    def __init__(self, priority: int, entries: list[_Entry], cls: "_CallClass") -> None:
+    def __init__(self, priority: int, calls: list[WaitingCall], cls: "_CallClass") -> None:
         self.cls = cls
-        # A heap, not a sort: most calls in a long queue are never reached in
-        # a pass (the lines run out first), so only the ones served pay log n.
-        heapify(entries)
-        self._heap = entries
+        # Sorted on the field itself, not on a key tuple per call: no garbage for
+        # the collector. The store hands calls over in queue order, which Timsort
+        # takes in linear time.
+        calls.sort(key=_WAITING_SINCE)
+        self._calls = calls
+        self._next = 0
+        self._settled = 0  # calls before this index are in call order, ties included
         self._negated_priority = -priority  # the heap of heads puts the smallest first
+        self._settle()
 
     def head_key(self, index: int) -> tuple[int, datetime, int, int]:
         """The head call's place in call order; `index` finds the queue again."""
-        waiting_since, call_id = self._heap[0]
-        return (self._negated_priority, waiting_since, call_id, index)
+        call = self._calls[self._next]
+        return (self._negated_priority, call.waiting_since, call.call_id, index)
 
     def advance(self) -> bool:
         """Drop the head (it was served); False if the queue is now empty."""
-        heappop(self._heap)
-        return bool(self._heap)
+        self._next += 1
+        if self._next == len(self._calls):
+            return False
+        self._settle()
+        return True
+
+    def _settle(self) -> None:
+        # Equal waits go by call id. Each run of them is ordered once, when it
+        # reaches the head, so a pass pays only for the runs it gets to.
+        start = self._next
+        if start < self._settled:
+            return
+        calls = self._calls
+        since = calls[start].waiting_since
+        end = start + 1
+        while end < len(calls) and calls[end].waiting_since == since:
+            end += 1
+        if end - start > 1:
+            calls[start:end] = sorted(calls[start:end], key=_CALL_ID)
+        self._settled = end
+
+
+_WAITING_SINCE = attrgetter("waiting_since")
+_CALL_ID = attrgetter("call_id")
 
 
 class _LinePool:

@@ -1,0 +1,214 @@
+"""config/menus.yaml: what the shipped file offers, and what an operator's mistake is told."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hotline.config import TOKYO, ConfigError, HotlineConfig, load, parse
+from tests.conftest import NUMBER_0120, NUMBER_9999
+
+ROOT = Path(__file__).resolve().parents[2]
+MENUS = ROOT / "config" / "menus.yaml"
+TRIALS = ROOT.parent / "shared" / "trials.yaml"
+RAW = yaml.safe_load(MENUS.read_text(encoding="utf-8"))
+
+
+def edited(change: Callable[[dict], object]) -> dict:
+    data = copy.deepcopy(RAW)
+    change(data)
+    return data
+
+
+def period(cfg: HotlineConfig, period_id: str):  # type: ignore[no-untyped-def]
+    return next(p for p in cfg.periods if p.id == period_id)
+
+
+# --- the shipped file ---------------------------------------------------------
+
+
+def test_the_shipped_file_offers_the_fifth_period_menu() -> None:
+    cfg = load(MENUS)
+    assert cfg.default_menu == "period-5"
+    assert set(cfg.menus["period-5"].keys) == {"1", "2", "3", "4", "8"}
+
+
+def test_the_language_menu_offers_the_eight_foreign_languages(cfg: HotlineConfig) -> None:
+    chosen = {c.language for c in cfg.menus["languages"].keys.values() if c.option}
+    assert chosen == {"en", "zh", "ko", "vi", "pt", "es", "tl", "ne"}
+    assert chosen <= set(cfg.languages)
+
+
+def test_every_trial_period_is_configured_with_its_published_dates(cfg: HotlineConfig) -> None:
+    trials = yaml.safe_load(TRIALS.read_text(encoding="utf-8"))["periods"]
+    assert [p.id for p in cfg.periods] == [t["id"] for t in trials]
+    assert [t["id"] for t in trials] == [
+        "period_1",
+        "period_2",
+        "day_of_life",
+        "year_end_2022",
+        "period_5",
+        "awareness_month_2024",
+    ]
+    for t in trials:
+        if t["start"] is not None:  # period_5's dates were never published
+            p = period(cfg, t["id"])
+            # trials.yaml gives the last day; menus.yaml the day after (half-open).
+            assert (p.start, p.end) == (t["start"], t["end"] + dt.timedelta(days=1)), t["id"]
+
+
+# --- a bad file is refused, naming the field ----------------------------------
+
+
+BAD = [
+    pytest.param(
+        lambda d: d["options"][0]["tiers"]["primary"].append("nobody"),
+        "options.under18.tiers.primary",
+        "unknown organisation 'nobody'",
+        id="unknown-organisation-in-tier",
+    ),
+    pytest.param(
+        lambda d: d["menus"]["period-5"]["keys"].update({"12": {"option": "women"}}),
+        "menus.period-5.keys",
+        "key '12' is not a single digit",
+        id="two-digit-key",
+    ),
+    pytest.param(
+        lambda d: d["menus"]["period-5"]["keys"].update({"a": {"option": "women"}}),
+        "menus.period-5.keys",
+        "key 'a' is not a single digit",
+        id="letter-key",
+    ),
+    pytest.param(
+        lambda d: d["menus"]["period-5"].pop("prompt"),
+        "menus.period-5.prompt",
+        "Field required",
+        id="missing-prompt",
+    ),
+    pytest.param(
+        lambda d: d["organisations"][0]["lines"][0].update(target="0120-279-338"),
+        "organisations.0.lines.0.target",
+        "'0120-279-338' is neither an E.164 number nor a sip: URI",
+        id="line-target-not-e164-nor-sip",
+    ),
+    pytest.param(
+        lambda d: d["periods"][0].update(menu="nine-options"),
+        "periods.period_1.menu",
+        "unknown menu 'nine-options'",
+        id="unknown-menu-in-period",
+    ),
+    pytest.param(
+        lambda d: d["menus"]["period-5"].update(repeat_key="8"),
+        "menus.period-5",
+        "repeat_key '8' is also a choice key",
+        id="repeat-key-is-a-choice",
+    ),
+    pytest.param(
+        lambda d: d["periods"][0].update(end=dt.date(2022, 7, 7)),
+        "periods.0",
+        "end must be after start",
+        id="period-ends-when-it-starts",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "where", "problem"), BAD)
+def test_a_bad_file_is_refused_with_the_field_and_the_problem(change, where, problem) -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse(edited(change))
+    assert f"{where}: " in str(refused.value) and problem in str(refused.value)
+
+
+def test_a_line_target_with_a_trailing_newline_is_refused() -> None:
+    # What `target: >` (a folded YAML scalar) gives: Twilio would be asked to dial it.
+    data = copy.deepcopy(RAW)
+    data["organisations"][0]["lines"][0]["target"] = "+81312345678\n"
+    with pytest.raises(ConfigError, match="organisations.0.lines.0.target"):
+        parse(data)
+
+
+def test_a_key_given_twice_in_a_menu_is_refused_naming_the_key(tmp_path: Path) -> None:
+    text = MENUS.read_text(encoding="utf-8")
+    doubled = '"3": {option: women}\n      "3": {option: gender}'
+    path = tmp_path / "menus.yaml"
+    path.write_text(text.replace('"3": {option: women}', doubled, 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match="duplicate key '3'") as refused:
+        load(path)
+    assert str(path) in str(refused.value)
+
+
+def test_a_top_level_section_given_twice_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "menus.yaml"
+    path.write_text(MENUS.read_text(encoding="utf-8") + "\ndefault_menu: languages\n")
+    with pytest.raises(ConfigError, match="duplicate key 'default_menu'"):
+        load(path)
+
+
+def test_an_unreadable_file_is_refused_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "menus.yaml"
+    with pytest.raises(ConfigError, match="cannot read") as refused:
+        load(missing)
+    assert str(missing) in str(refused.value)
+
+
+def test_invalid_yaml_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "menus.yaml"
+    path.write_text("menus:\n  period-5: {prompt: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="is not valid YAML") as refused:
+        load(path)
+    assert str(path) in str(refused.value)
+
+
+def test_a_file_saved_in_shift_jis_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "menus.yaml"
+    path.write_bytes(MENUS.read_text(encoding="utf-8").encode("shift_jis", errors="replace"))
+    with pytest.raises(ConfigError) as refused:
+        load(path)
+    assert str(path) in str(refused.value)
+
+
+# --- periods, menus and entry numbers ------------------------------------------
+
+
+def test_a_period_ends_at_midnight_tokyo_time(cfg: HotlineConfig) -> None:
+    period_1 = period(cfg, "period_1")
+    assert period_1.covers(dt.datetime(2022, 7, 14, 23, 59, tzinfo=TOKYO))
+    assert not period_1.covers(dt.datetime(2022, 7, 15, 0, 0, tzinfo=TOKYO))
+
+
+def test_a_period_starts_at_midnight_tokyo_time_not_utc(cfg: HotlineConfig) -> None:
+    # 2022-07-06 15:30 UTC is 2022-07-07 00:30 in Tokyo: the first minutes of 第1期.
+    assert period(cfg, "period_1").covers(dt.datetime(2022, 7, 6, 15, 30, tzinfo=dt.UTC))
+
+
+@pytest.mark.parametrize(
+    ("when", "period_id", "menu_id"),
+    [
+        (dt.datetime(2022, 7, 10, 12, 0, tzinfo=TOKYO), "period_1", "eight-options"),
+        (dt.datetime(2022, 12, 1, 9, 0, tzinfo=TOKYO), "day_of_life", "day-of-life"),
+        (dt.datetime(2023, 1, 1, 0, 0, tzinfo=TOKYO), "year_end_2022", "year-end-2022"),
+        (dt.datetime(2024, 1, 10, 23, 59, tzinfo=TOKYO), "period_5", "period-5"),
+        (dt.datetime(2024, 3, 1, 12, 0, tzinfo=TOKYO), None, "period-5"),
+    ],
+)
+def test_a_caller_hears_the_menu_of_the_period_they_call_in(
+    cfg: HotlineConfig, when: dt.datetime, period_id: str | None, menu_id: str
+) -> None:
+    found = cfg.period_at(when)
+    assert (found.id if found else None) == period_id
+    assert cfg.menu_at(when) == menu_id
+
+
+@pytest.mark.parametrize(
+    ("number", "entry"),
+    [(NUMBER_9999, "9999"), (NUMBER_0120, "0120"), ("+81312345678", "other"), ("", "other")],
+)
+def test_each_public_number_is_labelled_by_its_entry(
+    cfg: HotlineConfig, number: str, entry: str
+) -> None:
+    assert cfg.entry_for(number) == entry

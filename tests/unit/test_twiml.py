@@ -1,0 +1,171 @@
+"""The TwiML documents Twilio plays to callers, as rendered by hotline.ivr.twiml."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+from twilio.twiml.voice_response import VoiceResponse
+
+from hotline.config import HotlineConfig
+from hotline.ivr.flow import Ask, Enqueue, Hold, Notice
+from hotline.ivr.twiml import Renderer, Urls
+
+BASE = "https://h.example"
+KANA = re.compile(r"[\u3040-\u30ff]")  # hiragana or katakana: Japanese, not Chinese
+
+
+@pytest.fixture
+def render(cfg: HotlineConfig) -> Renderer:
+    return Renderer(cfg, Urls(BASE), hold_seconds=5)
+
+
+def xml(doc: VoiceResponse) -> ET.Element:
+    return ET.fromstring(doc.to_xml().encode("utf-8"))
+
+
+def says(el: ET.Element) -> list[str]:
+    return [s.text or "" for s in el.iter("Say")]
+
+
+def sisc_lines(cfg: HotlineConfig) -> list[str]:
+    return [line.target for line in cfg.org(cfg.backup_org).lines]
+
+
+def test_a_menu_gathers_one_key_in_the_japanese_voice_then_comes_back(render) -> None:
+    doc = xml(render.ask(Ask("period-5", attempt=2)))
+    gather = doc.find("Gather")
+    assert gather is not None
+    action = f"{BASE}/voice/menu?m=period-5&t=2"
+    assert (gather.get("numDigits"), gather.get("input"), gather.get("action")) == (
+        "1",
+        "dtmf",
+        action,
+    )
+    say = gather.find("Say")
+    assert say is not None and "8を押してください" in (say.text or "")
+    assert (say.get("language"), say.get("voice")) == ("ja-JP", "Polly.Mizuki")
+    assert [el.tag for el in doc] == ["Gather", "Redirect"]
+    assert doc[-1].text == action
+
+
+def test_only_the_first_menu_of_a_call_greets_the_caller(render) -> None:
+    greeted = xml(render.ask(Ask("period-5", attempt=1, greet=True)))
+    assert greeted[0].tag == "Say" and "シャープ9999" in (greeted[0].text or "")
+    again = xml(render.ask(Ask("period-5", attempt=2)))
+    assert not any("シャープ9999" in s for s in says(again))
+
+
+def test_the_notice_is_said_before_the_menu_is_read_again(render) -> None:
+    doc = xml(render.ask(Ask("period-5", attempt=2, notice=Notice.INVALID)))
+    assert [el.tag for el in doc] == ["Say", "Gather", "Redirect"]
+    assert "その番号は選べません" in (doc[0].text or "")
+
+
+@pytest.mark.parametrize(
+    "decision",
+    [
+        Ask("languages", attempt=2, notice=Notice.INVALID),
+        Ask("languages", attempt=2, notice=Notice.NO_INPUT),
+        Enqueue("foreign", "en", 0, notice=Notice.DEFAULT_CHOSEN),
+    ],
+    ids=["invalid", "no-input", "default-chosen"],
+)
+def test_japanese_text_is_never_read_in_a_foreign_voice(render, decision) -> None:
+    doc = render.ask(decision) if isinstance(decision, Ask) else render.enqueue(decision)
+    japanese = [s for s in xml(doc).iter("Say") if KANA.search(s.text or "")]
+    assert japanese and all(s.get("language") == "ja-JP" for s in japanese)
+
+
+def test_queueing_names_the_option_queue_and_keeps_option_and_language(render) -> None:
+    doc = xml(render.enqueue(Enqueue("foreign", "pt", priority=0)))
+    enqueue = doc.find("Enqueue")
+    assert enqueue is not None and enqueue.text == "hotline-foreign"
+    assert enqueue.get("waitUrl") == f"{BASE}/voice/wait?o=foreign&l=pt&n=1"
+    assert enqueue.get("action") == f"{BASE}/voice/queue-result?o=foreign&l=pt"
+
+
+def test_a_foreign_language_caller_on_hold_hears_only_their_language(render) -> None:
+    doc = xml(render.hold(Hold("foreign", "en", segment=1, ahead=3)))
+    assert {s.get("language") for s in doc.iter("Say")} == {"en-US"}
+    assert says(doc) == [render.cfg.languages["en"].hold[0].text]
+    assert not any(KANA.search(s) for s in says(doc))
+
+
+@pytest.mark.parametrize(
+    ("ahead", "heard", "not_heard"),
+    [
+        (0, ["次はあなたの番"], ["人の方"]),
+        (3, ["前に3人"], ["次はあなたの番"]),
+        (None, [], ["人の方", "次はあなたの番"]),
+    ],
+)
+def test_a_japanese_caller_on_hold_hears_their_place_when_given(
+    render, ahead, heard, not_heard
+) -> None:
+    doc = xml(render.hold(Hold("loneliness", None, segment=1, ahead=ahead)))
+    spoken = "".join(says(doc))
+    assert "お待たせしています" in spoken
+    assert all(h in spoken for h in heard)
+    assert not any(n in spoken for n in not_heard)
+    assert [el.tag for el in doc][-2:] == ["Pause", "Redirect"]
+    assert doc[-1].text == f"{BASE}/voice/wait?o=loneliness&n=2"
+
+
+def test_the_fallback_apologises_and_dials_the_backup_organisation(render, cfg) -> None:
+    doc = xml(render.fallback())
+    assert "申し訳ありません" in says(doc)[0]
+    dial = doc.find("Dial")
+    assert dial is not None and dial.get("action") == f"{BASE}/voice/fallback?step=after-dial"
+    assert [el.text for el in dial] == sisc_lines(cfg)
+
+
+def test_the_fallback_menu_gathers_a_key_for_the_fallback_url(render) -> None:
+    doc = xml(render.fallback_menu())
+    gather = doc.find("Gather")
+    assert gather is not None and gather.get("action") == f"{BASE}/voice/fallback?step=chosen"
+    assert "8を押してください" in "".join(says(gather))
+
+
+@pytest.mark.parametrize(
+    ("target", "noun"), [("+81312345678", "Number"), ("sip:a01@x.example.invalid", "Sip")]
+)
+def test_dialling_a_line_plays_the_whisper_to_the_counsellor(render, target, noun) -> None:
+    doc = xml(render.dial(target, line_id="mca-01", call_sid="CA1", language=None))
+    assert "相談員におつなぎします" in says(doc)[0]
+    dial = doc.find("Dial")
+    assert dial is not None and dial.get("action") == f"{BASE}/voice/dial-result?line=mca-01"
+    (called,) = list(dial)
+    assert (called.tag, called.text) == (noun, target)
+    assert called.get("url") == f"{BASE}/voice/whisper?call=CA1&line=mca-01"
+
+
+def test_closed_gives_other_numbers_then_hangs_up(render) -> None:
+    doc = xml(render.closed())
+    assert "0120-783-556" in says(doc)[0]
+    assert doc[-1].tag == "Hangup"
+
+
+def _documents(render: Renderer) -> list[VoiceResponse]:
+    return [
+        render.ask(Ask("languages", attempt=1, greet=True)),
+        render.enqueue(Enqueue("women", None, 0, notice=Notice.DEFAULT_CHOSEN)),
+        render.hold(Hold("foreign", "ne", segment=4, ahead=1)),
+        render.hold(Hold("women", None, segment=1, ahead=2)),
+        render.leave(),
+        render.closed(),
+        render.fallback(),
+        render.fallback_menu(),
+        render.after_fallback_dial(),
+        render.dial("sip:x@y.example.invalid", line_id="l", call_sid="CA1", language="zh"),
+    ]
+
+
+def test_every_document_is_a_response_with_no_stray_text(render) -> None:
+    for doc in _documents(render):
+        root = xml(doc)
+        assert root.tag == "Response"
+        for el in root.iter():
+            assert not (el.tail or "").strip(), ET.tostring(root)
+        assert not (root.text or "").strip()
