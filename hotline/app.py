@@ -15,6 +15,8 @@ from hotline.config import HotlineConfig
 from hotline.db import check_at_head, make_engine, session_factory
 from hotline.ivr import webhooks
 from hotline.ivr.twiml import Renderer, Urls
+from hotline.metrics import endpoints as metrics_api
+from hotline.records import endpoints as records_api
 from hotline.routing import endpoints as lines_api
 from hotline.routing.store import Router
 from hotline.routing.ticker import start_ticker
@@ -63,6 +65,8 @@ def create_app(
     app.state.webhook_errors = 0
     app.include_router(webhooks.router)
     app.include_router(lines_api.router)
+    app.include_router(records_api.router)
+    app.include_router(metrics_api.router)
     _health(app)
     return app
 

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from hotline import config as config_mod
 from hotline.db import is_sqlite, upgrade
+from hotline.metrics import cli as metrics_cli
+from hotline.records import cli as records_cli
 from hotline.settings import Settings, SettingsError
 
 
@@ -150,6 +152,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--fallback", action="store_true", help="call the fallback URL directly")
     c.set_defaults(func=cmd_call)
     _keys_parser(sub)
+    records_cli.add_parsers(sub)
+    metrics_cli.add_parsers(sub)
     r = sub.add_parser("routes", help="who answers each key in the current period")
     r.set_defaults(func=cmd_routes)
     return p
