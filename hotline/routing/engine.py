@@ -236,7 +236,7 @@ class _CallQueue:
         end = start + 1
         while end < len(calls) and calls[end].waiting_since == since:
             end += 1
-        if False:
+        if end - start > 1:
             calls[start:end] = sorted(calls[start:end], key=_CALL_ID)
         self._settled = end
 

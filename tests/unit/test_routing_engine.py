@@ -184,10 +184,10 @@ def reference_assign(calls, lines, routing):
     for c in sorted(
         (c for c in calls if c.option in routing), key=lambda c: call_order(c, routing)
     ):
-        options = [(eligible_tier(c, ln, routing, NOW), ln) for ln in free]
-        options = [line_preference(ln, tier) + (ln,) for tier, ln in options if tier is not None]
-        if options:
-            tier, _, _, best = min(options)
+        tiers_by_line = [(eligible_tier(c, ln, routing, NOW), ln) for ln in free]
+        candidates = [line_preference(ln, t) + (ln,) for t, ln in tiers_by_line if t is not None]
+        if candidates:
+            tier, _, _, best = min(candidates)
             free.remove(best)
             reservations.append(Reservation(c.call_id, best.line_id, tier))
     return reservations
@@ -199,8 +199,10 @@ def run(scenario):
     by_call = {c.call_id: c for c in calls}
     by_line = {ln.line_id: ln for ln in lines}
     served = [(by_call[r.call_id], by_line[r.line_id], r.tier) for r in reservations]
-    waiting = [c for c in calls if c.call_id not in {r.call_id for r in reservations}]
-    free = [ln for ln in lines if ln.line_id not in {r.line_id for r in reservations}]
+    served_ids = {r.call_id for r in reservations}
+    used_ids = {r.line_id for r in reservations}
+    waiting = [c for c in calls if c.call_id not in served_ids]
+    free = [ln for ln in lines if ln.line_id not in used_ids]
     return routing, reservations, served, waiting, free
 
 
