@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Development-only values. They are public (they are in this file), so production refuses them.
 DEV_AUTH_TOKEN = "dev-twilio-auth-token-not-secret"
 DEV_CALLER_SECRET = "dev-caller-hash-secret-not-secret"
+DEV_SESSION_SECRET = "dev-console-session-secret-not-secret-at-all"
 DEV_RECORDS_KEY = "ZGV2LXJlY29yZHMta2V5LW5vdC1zZWNyZXQtMDAwMDA="  # Fernet key, public, dev only
 
 
@@ -44,6 +45,11 @@ class Settings(BaseSettings):
     # Fernet keys for consultation free text, comma-separated, newest first (rotation: put a
     # new key first, run `hotline records rotate-key`, then drop the old one).
     records_keys: str = ""
+    # Signs the web console's session cookies.
+    session_secret: str = ""
+    session_hours: float = 8.0
+    login_attempts: int = 5  # wrong passwords in a row before the account is locked
+    lockout_minutes: int = 15
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:
@@ -56,6 +62,15 @@ class Settings(BaseSettings):
                 raise SettingsError("HOTLINE_CALLER_HASH_SECRET must be set in production")
             if not self.records_keys or DEV_RECORDS_KEY in self.records_keys:
                 raise SettingsError("HOTLINE_RECORDS_KEYS must be set in production")
+            if len(self.session_secret) < 32 or self.session_secret == DEV_SESSION_SECRET:
+                raise SettingsError(
+                    "HOTLINE_SESSION_SECRET must be set (32 characters or more) in production"
+                )
+            if not self.public_url or not self.public_url.startswith("https://"):
+                # Without it every signature is checked against the wrong URL: all 403.
+                raise SettingsError(
+                    "HOTLINE_PUBLIC_URL must be set to the https:// URL Twilio uses in production"
+                )
         return self
 
     @property
@@ -65,6 +80,10 @@ class Settings(BaseSettings):
     @property
     def caller_secret(self) -> bytes:
         return (self.caller_hash_secret or DEV_CALLER_SECRET).encode()
+
+    @property
+    def console_secret(self) -> str:
+        return self.session_secret or DEV_SESSION_SECRET
 
     @property
     def record_keys(self) -> list[str]:

@@ -8,7 +8,13 @@ import pytest
 from pydantic import ValidationError
 
 from hotline.calls.store import caller_hash
-from hotline.settings import DEV_AUTH_TOKEN, DEV_CALLER_SECRET, Settings, SettingsError
+from hotline.settings import (
+    DEV_AUTH_TOKEN,
+    DEV_CALLER_SECRET,
+    DEV_RECORDS_KEY,
+    Settings,
+    SettingsError,
+)
 
 REFUSED = (SettingsError, ValidationError)
 TOKEN = "a-real-looking-twilio-auth-token"
@@ -43,13 +49,42 @@ def test_production_without_a_private_caller_secret_refuses_to_start(monkeypatch
         Settings(env="production")
 
 
+@pytest.mark.parametrize("keys", [None, DEV_RECORDS_KEY])
+def test_production_without_private_records_keys_refuses_to_start(monkeypatch, keys) -> None:
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("HOTLINE_CALLER_HASH_SECRET", SECRET)
+    if keys is not None:
+        monkeypatch.setenv("HOTLINE_RECORDS_KEYS", keys)
+    with pytest.raises(REFUSED, match="HOTLINE_RECORDS_KEYS"):
+        Settings(env="production")
+
+
 def test_production_starts_with_both_secrets_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
     monkeypatch.setenv("HOTLINE_CALLER_HASH_SECRET", SECRET)
     monkeypatch.setenv("HOTLINE_RECORDS_KEYS", "bm90LWEtcmVhbC1rZXktYnV0LTMyLWJ5dGVzLWxvbmc=")
+    monkeypatch.setenv("HOTLINE_SESSION_SECRET", "a-real-session-secret-of-forty-characters")
+    monkeypatch.setenv("HOTLINE_PUBLIC_URL", "https://hotline.example.jp")
     settings = Settings(env="production")
     assert settings.auth_token == TOKEN
     assert settings.caller_secret == SECRET.encode()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("HOTLINE_SESSION_SECRET", "short"), ("HOTLINE_PUBLIC_URL", "http://plain.example.jp")],
+)
+def test_production_refuses_a_weak_session_secret_or_a_plain_public_url(
+    monkeypatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("HOTLINE_CALLER_HASH_SECRET", SECRET)
+    monkeypatch.setenv("HOTLINE_RECORDS_KEYS", "bm90LWEtcmVhbC1rZXktYnV0LTMyLWJ5dGVzLWxvbmc=")
+    monkeypatch.setenv("HOTLINE_SESSION_SECRET", "a-real-session-secret-of-forty-characters")
+    monkeypatch.setenv("HOTLINE_PUBLIC_URL", "https://hotline.example.jp")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(REFUSED, match=name):
+        Settings(env="production")
 
 
 def test_development_falls_back_to_the_development_secrets() -> None:

@@ -1,0 +1,396 @@
+"""Webhook throughput and latency on PostgreSQL, beside a bare FastAPI endpoint.
+
+Not a test: a script that prints figures. It starts `hotline serve` (uvicorn) as a subprocess
+on a free loopback port against a fresh PostgreSQL database (or --database-url), and drives
+many concurrent scripted calls through it as Twilio would, with signed requests:
+
+    POST /voice/incoming  ->  POST /voice/menu (Digits=8)  ->  POST the first /voice/wait
+
+Then it starts a bare FastAPI app (one POST endpoint answering a fixed TwiML document) under
+uvicorn the same way and drives the same number of requests at the same concurrency, so the
+cost of our code (signature, database, flow, TwiML) can be read off against the framework's.
+
+    .venv/bin/python bench/webhooks.py --calls 1000 --concurrency 50
+
+Both servers and the load generator share this machine's CPUs: read the ratio, not the
+absolute numbers. Targets: p99 < 50 ms per webhook; our throughput >= 30% of the bare one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from twilio.request_validator import RequestValidator
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("HOTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+NUMBER_9999 = "+815055559999"
+READY_WITHIN = 30.0  # seconds for a server to start
+TARGET_P99_MS = 50.0
+TARGET_RATIO = 0.30
+WEBHOOKS = ("incoming", "menu", "wait")
+
+
+# -- the bare endpoint ----------------------------------------------------------------------
+def bare_app():  # type: ignore[no-untyped-def]
+    """FastAPI with one POST endpoint answering a fixed TwiML document."""
+    from fastapi import FastAPI
+    from starlette.responses import Response
+    from twilio.twiml.voice_response import VoiceResponse
+
+    doc = VoiceResponse()
+    doc.say("お待たせしています。相談員が空き次第おつなぎします。", language="ja-JP")
+    doc.pause(length=5)
+    doc.redirect("http://127.0.0.1/voice/bare", method="POST")
+    body = doc.to_xml()
+
+    app = FastAPI()
+
+    @app.post("/voice/bare")
+    async def bare() -> Response:
+        return Response(body, media_type="application/xml")
+
+    return app
+
+
+def serve_bare(port: int) -> None:
+    import uvicorn
+
+    # As `hotline serve` runs uvicorn: one process, no access log.
+    uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# -- processes and the database -------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server(cmd: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[tuple[str, int]]:
+    """Run a server subprocess until /readyz (or any answer, for the bare app) responds."""
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + READY_WITHIN
+            with httpx.Client(timeout=2) as client:
+                while True:
+                    if proc.poll() is not None:
+                        sys.exit(f"{cmd[2:]} exited with {proc.returncode}:\n{_tail(log)}")
+                    if time.monotonic() > deadline:
+                        sys.exit(f"{cmd[2:]} not ready within {READY_WITHIN:.0f}s:\n{_tail(log)}")
+                    with suppress(httpx.HTTPError):
+                        if client.get(f"{url}/readyz").status_code in {200, 404}:
+                            break
+                    time.sleep(0.1)
+            yield url, proc.pid
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
+
+
+async def _admin(*statements: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN, timeout=5)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A new PostgreSQL database migrated to head, dropped afterwards (as the tests make)."""
+    from hotline.db import upgrade
+
+    name = f"hotline_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except OSError as e:
+        sys.exit(f"PostgreSQL is not reachable at {PG_ADMIN} (set HOTLINE_TEST_PG): {e}")
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    url = f"{base}/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(
+            _admin(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'",
+                f'DROP DATABASE IF EXISTS "{name}"',
+            )
+        )
+
+
+# -- the load -------------------------------------------------------------------------------
+@dataclass
+class Stats:
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    examples: list[str] = field(default_factory=list)
+    wall: float = 0.0
+    server_cpu: float = 0.0  # seconds of the server process during the measured run
+    client_cpu: float = 0.0  # seconds of this process (the load generator)
+
+    def ok(self, hook: str, seconds: float) -> None:
+        self.latencies.setdefault(hook, []).append(seconds)
+
+    def error(self, hook: str, what: str) -> None:
+        self.errors[hook] = self.errors.get(hook, 0) + 1
+        if len(self.examples) < 5:
+            self.examples.append(f"{hook}: {what}")
+
+
+class Caller:
+    """Signs and posts webhooks as Twilio does; the public URL is where the server listens."""
+
+    def __init__(self, client: httpx.AsyncClient, token: str, stats: Stats) -> None:
+        self.client, self.validator, self.stats = client, RequestValidator(token), stats
+
+    async def post(self, hook: str, url: str, params: dict[str, str]) -> ET.Element | None:
+        headers = {"X-Twilio-Signature": self.validator.compute_signature(url, params)}
+        start = time.perf_counter()
+        try:
+            resp = await self.client.post(url, data=params, headers=headers)
+        except httpx.HTTPError as e:
+            self.stats.error(hook, repr(e))
+            return None
+        elapsed = time.perf_counter() - start
+        if resp.status_code != 200 or "xml" not in resp.headers.get("content-type", ""):
+            self.stats.error(hook, f"{resp.status_code} {resp.text[:200]}")
+            return None
+        try:
+            doc = ET.fromstring(resp.content)
+        except ET.ParseError as e:
+            self.stats.error(hook, f"not XML: {e}")
+            return None
+        self.stats.ok(hook, elapsed)
+        return doc
+
+
+def _params(i: int) -> dict[str, str]:
+    caller = f"+8190{i % 100_000_000:08d}"
+    return {
+        "CallSid": "CA" + uuid.uuid4().hex,
+        "AccountSid": "AC" + "0" * 32,
+        "From": caller,
+        "To": NUMBER_9999,
+        "Caller": caller,
+        "Called": NUMBER_9999,
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+        "CallStatus": "in-progress",
+    }
+
+
+async def hotline_call(phone: Caller, base: str, i: int) -> None:
+    """incoming -> menu (8) -> the first wait, following the URLs the TwiML gives."""
+    p = _params(i)
+    doc = await phone.post("incoming", f"{base}/voice/incoming", p)
+    gather = doc.find("Gather") if doc is not None else None
+    if doc is None or gather is None or not gather.get("action"):
+        if doc is not None:
+            phone.stats.error("incoming", "no <Gather action=...> (fallback TwiML?)")
+        return
+    doc = await phone.post("menu", gather.get("action", ""), {**p, "Digits": "8"})
+    enqueue = doc.find("Enqueue") if doc is not None else None
+    if doc is None or enqueue is None or not enqueue.get("waitUrl"):
+        if doc is not None:
+            phone.stats.error("menu", "no <Enqueue waitUrl=...> (fallback TwiML?)")
+        return
+    info = {"QueuePosition": "1", "QueueTime": "0", "CurrentQueueSize": "1"}
+    doc = await phone.post("wait", enqueue.get("waitUrl", ""), {**p, **info})
+    if doc is not None and not any(v.tag in {"Say", "Pause", "Redirect", "Leave"} for v in doc):
+        phone.stats.error("wait", "neither hold nor leave (fallback or closed TwiML?)")
+
+
+async def bare_call(phone: Caller, base: str, i: int) -> None:
+    """The same three requests, with the same parameters, to the bare endpoint."""
+    p = _params(i)
+    for hook, extra in zip(WEBHOOKS, ({}, {"Digits": "8"}, {"QueueTime": "0"}), strict=True):
+        await phone.post(hook, f"{base}/voice/bare", {**p, **extra})
+
+
+async def drive(kind: str, base: str, pid: int, token: str, calls: int, concurrency: int) -> Stats:
+    stats = Stats()
+    # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them under
+    # us (httpx's default expiry is also 5 s: a race that shows as ReadError).
+    limits = httpx.Limits(
+        max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=2.0
+    )
+    run = hotline_call if kind == "hotline" else bare_call
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        phone = Caller(client, token, stats)
+        # A short warm-up (connections, caches, the database pool), not counted.
+        warm = Caller(client, token, Stats())
+        await asyncio.gather(*(run(warm, base, calls + i) for i in range(min(concurrency, 50))))
+        counter = iter(range(calls))
+
+        async def worker() -> None:
+            for i in counter:  # bounded: the shared iterator hands out each call once
+                await run(phone, base, i)
+
+        start, cpu, server_cpu = time.perf_counter(), time.process_time(), cpu_seconds(pid)
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        stats.wall = time.perf_counter() - start
+        stats.client_cpu = time.process_time() - cpu
+        stats.server_cpu = cpu_seconds(pid) - server_cpu
+    return stats
+
+
+# -- the report -----------------------------------------------------------------------------
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, -(-len(sorted_values) * q // 100))  # nearest rank
+    return sorted_values[int(rank) - 1]
+
+
+def report(title: str, stats: Stats, hooks: tuple[str, ...]) -> float:
+    """Print the figures; return the overall throughput (successful requests/s)."""
+    print(f"\n{title}  (wall {stats.wall:.2f} s)")
+    print(f"  {'webhook':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  target")
+    everything: list[float] = []
+    for hook in (*hooks, "all"):
+        if hook == "all":
+            values = sorted(everything)
+            errors = sum(stats.errors.values())
+        else:
+            values = sorted(stats.latencies.get(hook, []))
+            everything.extend(values)
+            errors = stats.errors.get(hook, 0)
+        rate = len(values) / stats.wall if stats.wall else 0.0
+        p50, p99 = percentile(values, 50) * 1000, percentile(values, 99) * 1000
+        verdict = "ok" if p99 < TARGET_P99_MS else "MISSED"
+        print(
+            f"  {hook:<10} {rate:>9.1f} {p50:>8.1f} {p99:>8.1f} {errors:>7}"
+            f"  p99 < {TARGET_P99_MS:.0f} ms: {verdict}"
+        )
+    n = max(len(everything), 1)
+    print(
+        f"  CPU per request: server {stats.server_cpu / n * 1000:.2f} ms, "
+        f"load generator {stats.client_cpu / n * 1000:.2f} ms "
+        f"(busy: server {stats.server_cpu / stats.wall:.0%}, "
+        f"load generator {stats.client_cpu / stats.wall:.0%} of one CPU)"
+    )
+    if stats.client_cpu / stats.wall > 0.85:
+        print("  note: the load generator is saturated; this server could answer more")
+    for example in stats.examples:
+        print(f"  error: {example}")
+    return len(everything) / stats.wall if stats.wall else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--calls", type=int, default=2000, help="scripted calls (3 requests each)")
+    p.add_argument("--concurrency", type=int, default=50, help="calls in flight at once")
+    p.add_argument("--database-url", default=None, help="a migrated postgresql+asyncpg URL")
+    p.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.serve_bare:
+        serve_bare(args.serve_bare)
+        return 0
+    if args.calls < 1 or args.concurrency < 1:
+        p.error("--calls and --concurrency must be at least 1")
+
+    from hotline.settings import DEV_AUTH_TOKEN
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_"))}
+    env.update(HOTLINE_ENV="development", HOTLINE_LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+    print(
+        f"{args.calls} calls x 3 webhooks at concurrency {args.concurrency}; "
+        f"{os.cpu_count()} CPUs shared by the servers and the load generator"
+    )
+    with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
+        with fresh_database() if args.database_url is None else _given(args.database_url) as db:
+            port = free_port()
+            cmd = [sys.executable, "-m", "hotline.cli", "serve", "--port", str(port)]
+            hotline_env = {**env, "HOTLINE_DATABASE_URL": db}
+            with server(cmd, hotline_env, port, Path(tmp, "hotline.log")) as (base, pid):
+                ours = asyncio.run(
+                    drive("hotline", base, pid, DEV_AUTH_TOKEN, args.calls, args.concurrency)
+                )
+            if ours.errors:
+                problems = [
+                    line
+                    for line in _tail(Path(tmp, "hotline.log")).splitlines()
+                    if line.startswith(("ERROR", "WARNING", "Traceback"))
+                ]
+                print("server log (errors and warnings):", *problems[-10:], sep="\n  ")
+        port = free_port()
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(port)]
+        with server(cmd, env, port, Path(tmp, "bare.log")) as (base, pid):
+            bare = asyncio.run(
+                drive("bare", base, pid, DEV_AUTH_TOKEN, args.calls, args.concurrency)
+            )
+
+    ours_rate = report("hotline on PostgreSQL", ours, WEBHOOKS)
+    bare_rate = report("bare FastAPI endpoint (fixed TwiML)", bare, WEBHOOKS)
+    ratio = ours_rate / bare_rate if bare_rate else 0.0
+    verdict = "ok" if ratio >= TARGET_RATIO else "MISSED"
+    print(
+        f"\nthroughput: hotline {ours_rate:.1f} req/s, bare {bare_rate:.1f} req/s, "
+        f"ratio {ratio:.0%}  (target >= {TARGET_RATIO:.0%}: {verdict})"
+    )
+    ours_n = sum(len(v) for v in ours.latencies.values()) or 1
+    bare_n = sum(len(v) for v in bare.latencies.values()) or 1
+    ours_cpu, bare_cpu = ours.server_cpu / ours_n, bare.server_cpu / bare_n
+    if ours_cpu > 0:
+        print(
+            f"server CPU per request: hotline {ours_cpu * 1000:.2f} ms, bare "
+            f"{bare_cpu * 1000:.2f} ms: hotline at {bare_cpu / ours_cpu:.0%} of the bare "
+            "server's CPU efficiency (independent of the load generator)"
+        )
+    print(
+        f"latency under a closed loop is mostly queueing: {args.concurrency} calls in flight "
+        f"at {ours_rate:.0f} req/s wait ~{args.concurrency / max(ours_rate, 1e-9) * 1000:.0f} ms "
+        "each (Little's law); --concurrency 1 shows the service time alone"
+    )
+    return 0
+
+
+@contextmanager
+def _given(url: str) -> Iterator[str]:
+    yield url
+
+
+if __name__ == "__main__":
+    sys.exit(main())
