@@ -68,6 +68,7 @@ def create_app(
     app.include_router(records_api.router)
     app.include_router(metrics_api.router)
     _health(app)
+    metrics_api.install(app)  # per-app registry, stored totals, webhook latency middleware
     return app
 
 

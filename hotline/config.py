@@ -210,6 +210,82 @@ class Messages(Model):
     goodbye: Prompt
 
 
+Label = Annotated[str, Field(min_length=1, max_length=64)]
+Labels = Annotated[list[Label], Field(min_length=1)]
+
+# Statuses the code gives meaning to (a new case opens as `open`; `linked` counts as つなぎ
+# in reports). Operators may add others and relabel these, never remove them.
+CASE_STATUSES = ("open", "in_progress", "linked", "closed", "unreachable")
+
+
+class RecordsExport(Model):
+    # Aggregate counts below this are shown as "<min_cell>": a cell of 1 or 2 callers could
+    # point at a person.
+    min_cell: int = Field(default=5, ge=1, le=100)
+
+
+class Records(Model):
+    """The shared record form's lists (共通の相談記録票): stored and exported as written here."""
+
+    age_groups: Labels = ["10代以下", "20代", "30代", "40代", "50代", "60代", "70代以上", "不明"]
+    genders: Labels = ["男性", "女性", "その他", "回答なし"]
+    categories: Labels = [
+        "心の病気や不調",
+        "自分の悩みを話せる場所がない",
+        "暮らし・お金",
+        "家庭や家族",
+        "同居人との関係",
+        "死にたい・消えたい気持ち",
+        "孤独・孤立",
+        "その他",
+    ]
+    support: Labels = ["気持ちの整理", "支援制度等の情報提供", "その他"]
+    seriousness: Labels = ["低い", "中程度", "高い", "緊急"]
+    destination_types: Labels = [
+        "自治体",
+        "自立相談支援機関",
+        "福祉事務所",
+        "警察",
+        "地域の支援団体",
+        "その他",
+    ]
+    action_kinds: Labels = ["連絡", "面談", "同行支援", "その他"]
+    case_statuses: dict[Id, Label] = {
+        "open": "未着手",
+        "in_progress": "対応中",
+        "linked": "つなぎ完了",
+        "closed": "終了",
+        "unreachable": "連絡がつかない",
+    }
+    export: RecordsExport = RecordsExport()
+
+    @field_validator(
+        "age_groups",
+        "genders",
+        "categories",
+        "support",
+        "seriousness",
+        "destination_types",
+        "action_kinds",
+    )
+    @classmethod
+    def _distinct(cls, labels: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for label in labels:
+            if label in seen:
+                raise ValueError(f"duplicate value {label!r}")
+            seen.add(label)
+        return labels
+
+    @field_validator("case_statuses")
+    @classmethod
+    def _statuses(cls, statuses: dict[str, str]) -> dict[str, str]:
+        missing = [s for s in CASE_STATUSES if s not in statuses]
+        if missing:
+            raise ValueError(f"missing {', '.join(missing)} (these may be relabelled, not removed)")
+        return statuses
+
+
 class HotlineConfig(Model):
     voice: Voice = Voice()
     entry_numbers: list[EntryNumber] = Field(min_length=1)
@@ -221,6 +297,7 @@ class HotlineConfig(Model):
     default_menu: Id
     periods: list[Period] = []
     messages: Messages
+    records: Records = Records()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> HotlineConfig:

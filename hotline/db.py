@@ -6,7 +6,6 @@ Times are stored in UTC (`UTCDateTime`), whatever the database, and shown in Asi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from alembic.config import Config as AlembicConfig
@@ -101,17 +100,6 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit on success, roll back on error. Stores only flush."""
-    async with factory() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
 
 
 def alembic_config(url: str) -> AlembicConfig:

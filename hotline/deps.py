@@ -10,13 +10,22 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.config import HotlineConfig
-from hotline.db import session_scope
 from hotline.settings import Settings
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async for session in session_scope(request.app.state.sessions):
-        yield session
+    """The request's unit of work: commit when the handler succeeds, else roll back at once.
+
+    (Written out rather than delegating to another generator: an error thrown in here must
+    reach the rollback now, not when the garbage collector closes an inner generator.)
+    """
+    async with request.app.state.sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
 
 
 def get_config(request: Request) -> HotlineConfig:

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls.models import Call, CallEvent, CallState
+from hotline.metrics import observe
 
 ANONYMOUS = {"", "anonymous", "unknown", "restricted", "private", "unavailable"}
 TERMINAL = {CallState.COMPLETED, CallState.ABANDONED, CallState.CLOSED}
@@ -48,6 +49,9 @@ async def ensure_call(
     now: dt.datetime,
 ) -> Call:
     """The call with this CallSid, created if new; a retry or a race creates nothing twice."""
+    call = await get_call(session, call_sid, lock=True)
+    if call is not None:  # every webhook after the first: one statement, not two
+        return call
     values = dict(
         call_sid=call_sid,
         entry=entry,
@@ -62,9 +66,10 @@ async def ensure_call(
     stmt = (
         _insert(session)(Call).values(**values).on_conflict_do_nothing(index_elements=["call_sid"])
     )
-    await session.execute(stmt)
+    inserted = await session.execute(stmt)
     call = await get_call(session, call_sid, lock=True)
     assert call is not None
+    observe.call_received(call, inserted.rowcount)  # never raises; counts a new CallSid only
     return call
 
 
@@ -111,6 +116,7 @@ def end(call: Call, now: dt.datetime) -> None:
         call.end_stage = "waiting" if call.state in WAITING else call.state
         call.state = CallState.ABANDONED
     call.ended_at = now
+    observe.ended(call)  # never raises
 
 
 async def waiting_ahead(session: AsyncSession, call: Call) -> int:

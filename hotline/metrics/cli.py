@@ -1,9 +1,85 @@
-"""`hotline` subcommands of hotline.metrics."""
+"""`hotline report`: a trial period's published table, from the stored calls."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from hotline import config as config_mod
+from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
+from hotline.settings import Settings, SettingsError
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add this room's subcommands to the `hotline` parser."""
+    r = sub.add_parser(
+        "report",
+        help="a period's calls, connected and answer rates (応答率), from the stored calls",
+        description="Figures as defined in docs/metrics.md; periods are those of menus.yaml, "
+        "and `none` holds the calls outside every period.",
+    )
+    which = r.add_mutually_exclusive_group(required=True)
+    which.add_argument("--period", help="a period id from menus.yaml (e.g. period_5), or none")
+    which.add_argument("--all", action="store_true", help="every period side by side")
+    r.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    r.add_argument("--chart", type=Path, help="also write the period's chart to this PNG file")
+    r.set_defaults(func=cmd_report)
+
+
+def _settings_and_config() -> tuple[Settings, config_mod.HotlineConfig]:
+    # As hotline.cli does; not imported from it, which would bring the app (and twilio) in.
+    try:
+        settings = Settings()
+        return settings, config_mod.load(settings.config_path)
+    except (SettingsError, config_mod.ConfigError) as e:
+        sys.exit(f"hotline: {e}")
+    except ValueError as e:  # pydantic's ValidationError of a setting
+        sys.exit(f"hotline: invalid setting: {e}")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    settings, cfg = _settings_and_config()
+    if args.chart and args.all:
+        sys.exit("hotline report: --chart goes with --period (one chart per period)")
+    return asyncio.run(_run(args, settings.database_url, cfg))
+
+
+async def _run(args: argparse.Namespace, url: str, cfg) -> int:  # type: ignore[no-untyped-def]
+    from hotline.metrics import render, report
+
+    engine = make_engine(url)
+    try:
+        await check_at_head(engine)
+        sessions = session_factory(engine)
+        async with sessions() as session:
+            if args.all:
+                reports = await report.build_all(session, cfg)
+            else:
+                reports = [await report.build(session, cfg, args.period, sessions=sessions)]
+    except SchemaNotAtHead as e:
+        print(f"hotline report: {e}", file=sys.stderr)
+        return 1
+    except report.UnknownPeriod as e:
+        print(f"hotline report: {e}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+    if args.format == "json":
+        sys.stdout.write(render.to_json(reports if args.all else reports[0]))
+    elif args.format == "csv":
+        sys.stdout.write(render.to_csv(reports))
+    else:
+        sys.stdout.write(render.table_all(reports) if args.all else render.table(reports[0]))
+    if args.chart:
+        _write_chart(args.chart, reports[0])
+    return 0
+
+
+def _write_chart(path: Path, data: dict) -> None:  # type: ignore[type-arg]
+    from hotline.metrics import chart
+
+    path.write_bytes(chart.png(data))
+    note = "" if chart.cjk_font() else " (no Japanese font found: English labels and option ids)"
+    print(f"chart written to {path}{note}", file=sys.stderr)

@@ -1,1 +1,111 @@
-"""ORM models of hotline.records."""
+"""ORM models of hotline.records: consultation records, linkage cases and their actions, and
+the append-only audit log.
+
+Free text (a record's summary, a case's notes, an action's note) is stored only as Fernet
+tokens (`*_enc`); the box in `crypto.py` seals and opens them. Choice values are the labels of
+config/menus.yaml's `records:` lists, as written on the shared form (共通の相談記録票).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hotline.db import Base, UTCDateTime
+
+CHOICE = 64  # longest configured label; config.py enforces the same bound
+
+
+class ConsultationRecord(Base):
+    """One per connected call and organisation: the common record form."""
+
+    __tablename__ = "consultation_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"))
+    org_id: Mapped[str] = mapped_column(String(48))
+    author_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    age_group: Mapped[str] = mapped_column(String(CHOICE))
+    gender: Mapped[str | None] = mapped_column(String(CHOICE))
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    support: Mapped[list[str]] = mapped_column(JSON)
+    seriousness: Mapped[str] = mapped_column(String(CHOICE))
+    linkage_needed: Mapped[bool] = mapped_column(Boolean)
+    summary_enc: Mapped[str | None] = mapped_column(Text)
+    consent_history: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("call_id", "org_id"),
+        Index("ix_consultation_records_org_created", "org_id", "created_at"),
+    )
+
+
+class LinkageCase(Base):
+    """A record that needs linkage support, worked by a coordinator (つなぎ支援)."""
+
+    __tablename__ = "linkage_cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("consultation_records.id"), unique=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"))
+    status: Mapped[str] = mapped_column(String(CHOICE))
+    destination_type: Mapped[str | None] = mapped_column(String(CHOICE))
+    destination_name: Mapped[str | None] = mapped_column(String(200))
+    notes_enc: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_linkage_cases_status", "status"),)
+
+
+class LinkageAction(Base):
+    """One step taken on a case: a contact, an interview (面談), an accompanied visit."""
+
+    __tablename__ = "linkage_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("linkage_cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(CHOICE))
+    on_date: Mapped[dt.date] = mapped_column(Date)
+    note_enc: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    author_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+
+
+class AuditEntry(Base):
+    """Append-only: who read, changed or exported which record or case, when, from where.
+
+    The code only inserts and selects; the migration adds a trigger that refuses UPDATE on
+    both databases. DELETE stays possible for a retention policy; in production, grant the
+    service's database role INSERT and SELECT only on this table.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    key_id: Mapped[int | None] = mapped_column(Integer)  # None: the command line
+    org_id: Mapped[str] = mapped_column(String(48))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_audit_log_at", "at"),)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls import store
 from hotline.calls.models import Call, CallState
+from hotline.metrics import observe
 from hotline.routing.store import Router
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ async def join(
     now: dt.datetime,
 ) -> bool:
     """Queue the call and run a pass; False (call closed) when nobody may serve it now."""
+    observe.menu_selected(call, option_id)  # never raises
     if not await router.staffed_for(session, option_id, language, now):
         call.option_id, call.language = option_id, language
         close(call, now)
@@ -49,6 +51,7 @@ async def join(
 
 def close(call: Call, now: dt.datetime) -> None:
     call.state, call.ended_at = CallState.CLOSED, now
+    observe.closed(call)  # never raises
 
 
 async def still_staffed(
@@ -90,6 +93,7 @@ def accept(router: Router, call: Call, line_id: str, now: dt.datetime) -> bool:
         return False
     call.state, call.connected_at = CallState.CONNECTED, now
     call.org_id = router.lines[line_id][0].id
+    observe.connected(call)  # never raises
     return True
 
 

@@ -1,0 +1,108 @@
+"""Every Prometheus metric of the service, in one place, on a registry of each app's own.
+
+Two kinds of metric:
+- Process counters and histograms (this module), incremented where a call changes state
+  (`observe.py`). They reset when the process restarts and each instance has its own, so
+  use them for rates (`increase(...[1h])`, summed over instances).
+- Stored totals and live gauges (`collector.py`), read from the database at each scrape.
+  They survive restarts and are the same on every instance, so use them for period totals
+  (`max` over instances, never `sum`).
+
+Label values come from closed sets (`labels.Closed`): configured periods, options, entry
+numbers and organisations, plus `none` / `other`. No label ever carries a caller. Series
+start at zero for each configured period and the options its menu offers, so dashboards
+show zeros rather than gaps.
+"""
+
+from __future__ import annotations
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from hotline.config import HotlineConfig
+from hotline.metrics import labels
+from hotline.metrics.definitions import NONE
+
+# Seconds. 10-120 give the service levels the helpline literature uses (answered within
+# 20, 30, 60 s); the long tail is real during peaks (the trials answered under 10%).
+WAIT_BUCKETS = (5, 10, 20, 30, 60, 90, 120, 300, 600, 1200, 1800, 3600)
+TALK_BUCKETS = (30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400)
+WEBHOOK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+OUTCOMES = ("connected", "abandoned")
+
+
+class Metrics:
+    """The app's registry and its process metrics (names end in _total / _seconds)."""
+
+    def __init__(self, cfg: HotlineConfig) -> None:
+        # The *_created series double the output and no dashboard of ours reads them.
+        prometheus_client.disable_created_metrics()
+        self.cfg, self.closed = cfg, labels.Closed(cfg)
+        self.registry = CollectorRegistry(auto_describe=False)
+        r = self.registry
+        self.received = Counter(
+            "hotline_calls_received", "Calls that reached the service (呼出件数)",
+            ["period", "entry"], registry=r,
+        )  # fmt: skip
+        self.selected = Counter(
+            "hotline_menu_selections", "Calls that chose an option (per-option denominator)",
+            ["period", "option"], registry=r,
+        )  # fmt: skip
+        self.connected = Counter(
+            "hotline_calls_connected", "Calls a counsellor accepted (接続完了)",
+            ["period", "option", "entry", "org"], registry=r,
+        )  # fmt: skip
+        self.abandoned = Counter(
+            "hotline_calls_abandoned", "Callers who hung up before a counsellor accepted",
+            ["period", "option", "stage"], registry=r,
+        )  # fmt: skip
+        self.closed_calls = Counter(
+            "hotline_calls_closed", "Calls that heard the closed message (no staffed line)",
+            ["period", "option"], registry=r,
+        )  # fmt: skip
+        # No period label on histograms: a period is a time range, and 12 buckets x periods
+        # x options would be most of the series for little gain.
+        self.wait = Histogram(
+            "hotline_wait_seconds", "Queue wait: to the counsellor's accept, or to hanging up",
+            ["option", "outcome"], buckets=WAIT_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.talk = Histogram(
+            "hotline_talk_seconds", "Conversation length of completed calls",
+            ["option"], buckets=TALK_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.webhook = Histogram(
+            "hotline_webhook_duration_seconds", "Time to answer a Twilio webhook, by route",
+            ["route"], buckets=WEBHOOK_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.responses = Counter(
+            "hotline_webhook_responses", "Webhook answers by route and HTTP status",
+            ["route", "status"], registry=r,
+        )  # fmt: skip
+        self._zeros(cfg)
+
+    def _zeros(self, cfg: HotlineConfig) -> None:
+        # Every configured period x offered option starts at zero. Organisations and the
+        # `other` entry only get a first series (the first one to answer the option): with
+        # every combination, 50 periods would make 20,000 series and a slow scrape.
+        entries = [e.id for e in cfg.entry_numbers]
+        for period in labels.periods(cfg):
+            p, offered = period.id, labels.offered_options(cfg, period.menu)
+            for e in entries:
+                self.received.labels(p, e)
+            self.abandoned.labels(p, NONE, "menu")
+            for o in offered:
+                self.selected.labels(p, o)
+                self.closed_calls.labels(p, o)
+                for stage in ("waiting", "ringing"):
+                    self.abandoned.labels(p, o, stage)
+                for e in entries:
+                    self.connected.labels(p, o, e, labels.serving_orgs(cfg, o)[0])
+        for o in labels.option_ids(cfg):
+            self.talk.labels(o)
+            for outcome in OUTCOMES:
+                self.wait.labels(o, outcome)
+
+    def routes(self, paths: list[str]) -> None:
+        """Start the webhook series of these route templates at zero."""
+        for path in paths:
+            self.webhook.labels(path)

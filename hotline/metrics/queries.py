@@ -1,0 +1,153 @@
+"""SQL over stored calls, records and lines: every query the reports and /metrics run.
+
+Each function takes a session and returns plain values; the definitions of what is counted
+live in `definitions.py`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, literal_column, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline.calls.models import Call, CallState
+from hotline.metrics import definitions as d
+from hotline.records.models import ConsultationRecord, LinkageCase
+from hotline.routing.models import Line
+
+WAITING = (CallState.WAITING, CallState.RESERVED)
+COUNTS = ("calls", "connected", "closed", *(f"abandoned_{s}" for s in d.STAGES))
+ANON = ("anonymous", "anonymous_connected")
+
+
+def dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name
+
+
+def _counts(row: Any) -> dict[str, int]:
+    return {k: int(getattr(row, k)) for k in (*COUNTS, *ANON)}
+
+
+# -- one period --------------------------------------------------------------------------------
+async def period_groups(session: AsyncSession, period_id: str) -> list[dict[str, Any]]:
+    """Counts by (option, entry, Tokyo day): every total of the report adds these up."""
+    option, day = d.option_label(), d.tokyo_day(dialect(session))
+    stmt = (
+        select(option.label("option"), Call.entry, day.label("day"), *d.counts())
+        .where(Call.period_id == period_id)
+        .group_by(option, Call.entry, day)
+    )
+    rows = (await session.execute(stmt)).all()
+    return [{"option": r.option, "entry": r.entry, "day": str(r.day), **_counts(r)} for r in rows]
+
+
+async def caller_days(session: AsyncSession, period_id: str) -> tuple[int, int]:
+    """Distinct (caller hash, Tokyo day) pairs, and how many of them were connected at least
+    once. Anonymous calls are left out here: each counts as a caller of its own (`counts`)."""
+    if dialect(session) == "postgresql":
+        # One hash table of up to a row per call: let it stay in memory for this query.
+        await session.execute(text("SET LOCAL work_mem = '128MB'"))
+    day = d.tokyo_day(dialect(session))
+    per_day = (
+        select(d.any_connected().label("reached"))
+        .where(Call.period_id == period_id, Call.caller_hash.is_not(None))
+        .group_by(Call.caller_hash, day)
+        .subquery()
+    )
+    stmt = select(func.count(), func.coalesce(func.sum(per_day.c.reached), literal_column("0")))
+    total, reached = (await session.execute(stmt)).one()
+    return int(total), int(reached)
+
+
+async def waits(session: AsyncSession, period_id: str) -> list[float]:
+    """Wait in seconds of each connected call of the period."""
+    stmt = select(d.wait_seconds(dialect(session))).where(
+        Call.period_id == period_id, d.CONNECTED, Call.waiting_since.is_not(None)
+    )
+    return [float(w) for w in (await session.execute(stmt)).scalars()]
+
+
+async def serious_cases(session: AsyncSession, period_id: str) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(LinkageCase)
+        .join(Call, Call.id == LinkageCase.call_id)
+        .where(Call.period_id == period_id)
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def records(session: AsyncSession, period_id: str) -> tuple[Counter[str], Counter[str]]:
+    """Estimated age groups and consultation types of the period's consultation records."""
+    stmt = (
+        select(ConsultationRecord.age_group, ConsultationRecord.categories)
+        .join(Call, Call.id == ConsultationRecord.call_id)
+        .where(Call.period_id == period_id)
+    )
+    ages: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    for age, categories in (await session.execute(stmt)).all():
+        ages[age] += 1
+        # Counted in Python: JSON arrays unnest differently on each database, and a period
+        # has at most a few thousand records.
+        kinds.update(json.loads(categories) if isinstance(categories, str) else categories or [])
+    return ages, kinds
+
+
+# -- every period at once (the /metrics collector) ------------------------------------------
+async def totals(session: AsyncSession) -> list[dict[str, Any]]:
+    """Counts by (period, option, entry) over every stored call."""
+    option = d.option_label()
+    stmt = select(Call.period_id, option.label("option"), Call.entry, *d.counts()).group_by(
+        Call.period_id, option, Call.entry
+    )
+    rows = (await session.execute(stmt)).all()
+    return [
+        {"period": r.period_id, "option": r.option, "entry": r.entry, **_counts(r)} for r in rows
+    ]
+
+
+async def serious_cases_by_period(session: AsyncSession) -> dict[str, int]:
+    stmt = (
+        select(Call.period_id, func.count())
+        .select_from(LinkageCase)
+        .join(Call, Call.id == LinkageCase.call_id)
+        .group_by(Call.period_id)
+    )
+    return {p: int(n) for p, n in (await session.execute(stmt)).all()}
+
+
+# -- now ---------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Queue:
+    waiting: int
+    oldest: dt.datetime | None
+
+
+async def queues(session: AsyncSession) -> dict[str, Queue]:
+    """Callers waiting (or reserved, not yet on the line) per option, and the longest wait."""
+    stmt = (
+        select(Call.option_id, func.count(), func.min(Call.waiting_since))
+        .where(Call.state.in_(WAITING))
+        .group_by(Call.option_id)
+    )
+    out = {}
+    for option, n, oldest in (await session.execute(stmt)).all():
+        # min() over a UTCDateTime column comes back untyped on SQLite: a naive UTC string.
+        if isinstance(oldest, str):
+            oldest = dt.datetime.fromisoformat(oldest)
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=dt.UTC)
+        out[option or d.NONE] = Queue(int(n), oldest)
+    return out
+
+
+async def lines(session: AsyncSession) -> list[tuple[str, str, str, bool]]:
+    """(line, organisation, status, busy) of every line with a state row."""
+    stmt = select(Line.id, Line.org_id, Line.status, Line.call_id.is_not(None))
+    return [(i, o, s, bool(b)) for i, o, s, b in (await session.execute(stmt)).all()]

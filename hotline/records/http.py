@@ -1,0 +1,71 @@
+"""What the records routers share: the route class that keeps input out of error messages,
+the dependencies (acting principal, sealing box, configured lists), and the documented errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from hotline.auth.deps import PrincipalDep
+from hotline.config import Records
+from hotline.deps import ConfigDep, SettingsDep
+from hotline.records.audit import Actor
+from hotline.records.crypto import Box, box_for
+
+
+class NoEchoRoute(APIRoute):
+    """FastAPI's 422 repeats the rejected input; here that could be a caller's story (an
+    oversized summary). Re-raise the same errors without their input, so that the session
+    dependency still rolls back and the app's own handler still answers."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def no_echo(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as e:
+                errors = [{k: v for k, v in err.items() if k != "input"} for err in e.errors()]
+                raise RequestValidationError(errors) from None
+
+        return no_echo
+
+
+def acting(request: Request, who: PrincipalDep) -> Actor:
+    return Actor.of(who, request.client.host if request.client else None)
+
+
+def sealing_box(settings: SettingsDep) -> Box:
+    return box_for(settings)
+
+
+def record_lists(cfg: ConfigDep) -> Records:
+    return cfg.records
+
+
+ActorDep = Annotated[Actor, Depends(acting)]
+BoxDep = Annotated[Box, Depends(sealing_box)]
+ListsDep = Annotated[Records, Depends(record_lists)]
+
+E401 = {401: {"description": "missing, unknown or revoked API key"}}
+E403 = {403: {"description": "wrong role, or another organisation's call or record"}}
+E404 = {404: {"description": "unknown call, record or case"}}
+E409 = {409: {"description": "the call already has a record of this organisation: its id"}}
+E422 = {
+    422: {
+        "description": "a value outside the configured lists (the field and allowed values "
+        "are named), text too long, or a malformed body"
+    }
+}
+E500 = {500: {"description": "stored text cannot be decrypted with HOTLINE_RECORDS_KEYS"}}
+
+
+def errors(*codes: dict[int, dict[str, str]]) -> dict[int | str, dict[str, Any]]:
+    merged: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        merged.update(code)
+    return merged

@@ -1,0 +1,157 @@
+"""API models of hotline.records (separate from the ORM models).
+
+Choice fields are plain strings here: their allowed values live in config (`records:`) and
+are checked by the service, which answers 422 naming the field and the allowed values.
+Free text is bounded; a longer text is refused with 422 (never truncated, never echoed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SUMMARY_MAX = 4000
+NOTES_MAX = 4000
+NOTE_MAX = 1000
+
+Choice = Annotated[str, Field(min_length=1, max_length=64)]
+Choices = Annotated[list[Choice], Field(max_length=20)]
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RecordIn(In):
+    call_sid: str = Field(min_length=1, max_length=64)
+    age_group: Choice
+    gender: Choice | None = None
+    categories: Annotated[list[Choice], Field(min_length=1, max_length=20)]
+    support: Choices = []
+    seriousness: Choice
+    linkage_needed: bool = False
+    summary: str | None = Field(default=None, max_length=SUMMARY_MAX)
+    # The caller agreed that counsellors of this organisation may see that they called before.
+    consent_history: bool = False
+
+
+class RecordPatch(In):
+    """Only the fields given change; the call and organisation never do."""
+
+    age_group: Choice | None = None
+    gender: Choice | None = None
+    categories: Annotated[list[Choice], Field(min_length=1, max_length=20)] | None = None
+    support: Choices | None = None
+    seriousness: Choice | None = None
+    linkage_needed: bool | None = None
+    summary: str | None = Field(default=None, max_length=SUMMARY_MAX)
+    consent_history: bool | None = None
+
+
+class RecordOut(BaseModel):
+    id: int
+    call_sid: str
+    org_id: str
+    age_group: str
+    gender: str | None
+    categories: list[str]
+    support: list[str]
+    seriousness: str
+    linkage_needed: bool
+    summary: str | None
+    consent_history: bool
+    case_id: int | None
+    case_status: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class CallOut(BaseModel):
+    """A call the organisation took, and whether it has its record yet."""
+
+    call_sid: str
+    connected_at: dt.datetime | None
+    option_id: str | None
+    language: str | None
+    waited_seconds: int | None
+    record_id: int | None
+
+
+class HistoryOut(BaseModel):
+    """Earlier records of the same caller in this organisation (with the caller's consent)."""
+
+    earlier_records: int
+    dates: list[dt.date]  # the days of those consultations (calls), Asia/Tokyo
+    caller_known: bool  # False: the number was withheld, so no earlier call can be found
+
+
+class ActionIn(In):
+    kind: Choice
+    on_date: dt.date
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
+
+
+class ActionOut(BaseModel):
+    id: int
+    kind: str
+    on_date: dt.date
+    note: str | None
+    created_at: dt.datetime
+
+
+class CasePatch(In):
+    status: Annotated[str, Field(min_length=1, max_length=48)] | None = None
+    destination_type: Choice | None = None
+    destination_name: Annotated[str, Field(max_length=200)] | None = None
+    notes: str | None = Field(default=None, max_length=NOTES_MAX)
+
+
+class CaseSummary(BaseModel):
+    """A case in a list: no notes (they are read one case at a time, and audited)."""
+
+    id: int
+    record_id: int
+    call_sid: str
+    org_id: str
+    period_id: str
+    option_id: str | None
+    seriousness: str
+    status: str
+    status_label: str
+    destination_type: str | None
+    destination_name: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class CaseOut(CaseSummary):
+    notes: str | None
+    actions: list[ActionOut]
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: dt.datetime
+    key_id: int | None
+    org_id: str
+    role: str
+    action: str
+    entity: str
+    entity_id: str | None
+    client: str
+    detail: dict[str, object]
+
+
+class FormOut(BaseModel):
+    """The configured lists, so that a client can draw the form."""
+
+    age_groups: list[str]
+    genders: list[str]
+    categories: list[str]
+    support: list[str]
+    seriousness: list[str]
+    destination_types: list[str]
+    action_kinds: list[str]
+    case_statuses: dict[str, str]
