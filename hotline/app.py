@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from hotline import config as config_mod
 from hotline.config import HotlineConfig
+from hotline.console import setup as console
 from hotline.db import check_at_head, make_engine, session_factory
 from hotline.ivr import webhooks
 from hotline.ivr.twiml import Renderer, Urls
@@ -67,6 +68,7 @@ def create_app(
     app.include_router(lines_api.router)
     app.include_router(records_api.router)
     app.include_router(metrics_api.router)
+    console.install(app, settings)
     _health(app)
     metrics_api.install(app)  # per-app registry, stored totals, webhook latency middleware
     return app

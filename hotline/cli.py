@@ -8,21 +8,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from hotline import config as config_mod
+from hotline.console import cli as console_cli
 from hotline.db import is_sqlite, upgrade
 from hotline.metrics import cli as metrics_cli
 from hotline.records import cli as records_cli
-from hotline.settings import Settings, SettingsError
-
-
-def _settings_and_config() -> tuple[Settings, config_mod.HotlineConfig]:
-    try:
-        settings = Settings()
-        return settings, config_mod.load(settings.config_path)
-    except (SettingsError, config_mod.ConfigError) as e:
-        sys.exit(f"hotline: {e}")
-    except ValueError as e:  # pydantic's ValidationError of a setting
-        sys.exit(f"hotline: invalid setting: {e}")
+from hotline.startup import settings_and_config
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -30,7 +20,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from hotline.app import create_app
 
-    settings, cfg = _settings_and_config()
+    settings, cfg = settings_and_config()
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)  # the embedded database needs no separate step
@@ -51,7 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    settings, _ = _settings_and_config()
+    settings, _ = settings_and_config()
     upgrade(settings.database_url, args.revision)
     print(f"database at {args.revision}")
     return 0
@@ -60,7 +50,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_call(args: argparse.Namespace) -> int:
     from hotline.ivr.phone_cli import run_calls
 
-    settings, cfg = _settings_and_config()
+    settings, cfg = settings_and_config()
     return asyncio.run(run_calls(args, settings, cfg))
 
 
@@ -68,7 +58,7 @@ def cmd_routes(args: argparse.Namespace) -> int:
     from hotline.app import utcnow
     from hotline.routing.table import describe
 
-    _, cfg = _settings_and_config()
+    _, cfg = settings_and_config()
     print(describe(cfg, utcnow()))
     return 0
 
@@ -76,7 +66,7 @@ def cmd_routes(args: argparse.Namespace) -> int:
 def cmd_keys(args: argparse.Namespace) -> int:
     from hotline.auth.cli import run_keys
 
-    settings, cfg = _settings_and_config()
+    settings, cfg = settings_and_config()
     return asyncio.run(run_keys(args, settings, cfg))
 
 
@@ -151,6 +141,7 @@ def parser() -> argparse.ArgumentParser:
     _keys_parser(sub)
     records_cli.add_parsers(sub)
     metrics_cli.add_parsers(sub)
+    console_cli.add_parsers(sub)
     r = sub.add_parser("routes", help="who answers each key in the current period")
     r.set_defaults(func=cmd_routes)
     return p

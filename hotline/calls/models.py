@@ -58,6 +58,8 @@ class Call(Base):
     __table_args__ = (
         Index("ix_calls_state_option", "state", "option_id"),
         Index("ix_calls_period_created", "period_id", "created_at"),
+        # Repeat callers (a counsellor's consented history, unique callers per day).
+        Index("ix_calls_caller_hash", "caller_hash"),
     )
 
 

@@ -7,9 +7,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from hotline import config as config_mod
 from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
-from hotline.settings import Settings, SettingsError
+from hotline.startup import settings_and_config
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -28,19 +27,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     r.set_defaults(func=cmd_report)
 
 
-def _settings_and_config() -> tuple[Settings, config_mod.HotlineConfig]:
-    # As hotline.cli does; not imported from it, which would bring the app (and twilio) in.
-    try:
-        settings = Settings()
-        return settings, config_mod.load(settings.config_path)
-    except (SettingsError, config_mod.ConfigError) as e:
-        sys.exit(f"hotline: {e}")
-    except ValueError as e:  # pydantic's ValidationError of a setting
-        sys.exit(f"hotline: invalid setting: {e}")
-
-
 def cmd_report(args: argparse.Namespace) -> int:
-    settings, cfg = _settings_and_config()
+    settings, cfg = settings_and_config()
     if args.chart and args.all:
         sys.exit("hotline report: --chart goes with --period (one chart per period)")
     return asyncio.run(_run(args, settings.database_url, cfg))

@@ -27,6 +27,7 @@ class Actor:
     org_id: str
     role: str
     client: str
+    user_id: int | None = None  # a console account, when not an API key
 
     @classmethod
     def of(cls, who: Principal, client: str | None) -> Actor:

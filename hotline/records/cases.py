@@ -129,6 +129,7 @@ async def add_action(
         note_enc=box.seal(data.note),
         created_at=now,
         author_key_id=who.key_id,
+        author_user_id=who.user_id,
     )
     await store.add(session, action)
     row.case.updated_at = now

@@ -17,7 +17,8 @@ from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_fact
 from hotline.records import audit, export, store
 from hotline.records.audit import Actor
 from hotline.records.crypto import Box, KeysUnfit, box_for
-from hotline.settings import Settings, SettingsError
+from hotline.settings import Settings
+from hotline.startup import settings_and_config
 
 ROTATION = """\
 Rotating the key that seals summaries and notes:
@@ -57,13 +58,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 def _run(command, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    try:
-        settings = Settings()
-        cfg = config_mod.load(settings.config_path)
-    except (SettingsError, config_mod.ConfigError) as e:
-        sys.exit(f"hotline: {e}")
-    except ValueError as e:  # pydantic's ValidationError of a setting
-        sys.exit(f"hotline: invalid setting: {e}")
+    settings, cfg = settings_and_config()
     return asyncio.run(command(args, settings, cfg))
 
 

@@ -37,7 +37,9 @@ class ConsultationRecord(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"))
     org_id: Mapped[str] = mapped_column(String(48))
-    author_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    # The author: an API key, or a console account (one of the two).
+    author_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("console_users.id"))
     age_group: Mapped[str] = mapped_column(String(CHOICE))
     gender: Mapped[str | None] = mapped_column(String(CHOICE))
     categories: Mapped[list[str]] = mapped_column(JSON)
@@ -84,7 +86,9 @@ class LinkageAction(Base):
     on_date: Mapped[dt.date] = mapped_column(Date)
     note_enc: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    author_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    # The author: an API key, or a console account (one of the two).
+    author_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("console_users.id"))
 
 
 class AuditEntry(Base):

@@ -57,6 +57,7 @@ async def create(
             call_id=call.id,
             org_id=who.org_id,
             author_key_id=who.key_id,
+            author_user_id=who.user_id,
             **data.model_dump(exclude={"call_sid", "summary"}),
             summary_enc=box.seal(data.summary),
             created_at=now,

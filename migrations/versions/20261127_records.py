@@ -42,7 +42,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("call_id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.String(length=48), nullable=False),
-        sa.Column("author_key_id", sa.Integer(), nullable=False),
+        sa.Column("author_key_id", sa.Integer(), nullable=True),
         sa.Column("age_group", sa.String(length=64), nullable=False),
         sa.Column("gender", sa.String(length=64), nullable=True),
         sa.Column("categories", sa.JSON(), nullable=False),
@@ -104,7 +104,7 @@ def upgrade() -> None:
         sa.Column("on_date", sa.Date(), nullable=False),
         sa.Column("note_enc", sa.Text(), nullable=True),
         sa.Column("created_at", hotline.db.UTCDateTime(), nullable=False),
-        sa.Column("author_key_id", sa.Integer(), nullable=False),
+        sa.Column("author_key_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["author_key_id"],
             ["api_keys.id"],

@@ -1,0 +1,1 @@
+"""The web console: server-rendered pages for counsellors, coordinators and operators."""

@@ -1,0 +1,71 @@
+"""Form handling shared by the console pages: who acts, and errors placed beside their field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import HTTPException, Request
+from pydantic import ValidationError
+
+from hotline.console.models import ConsoleUser
+from hotline.records.audit import Actor
+
+FIELD_LABELS = {
+    "age_group": "推定年代",
+    "gender": "性別",
+    "categories": "相談の類型",
+    "support": "対応内容",
+    "seriousness": "深刻度",
+    "summary": "概要",
+    "status": "状態",
+    "destination_type": "つなぎ先の種類",
+    "destination_name": "つなぎ先の名称",
+    "notes": "メモ",
+    "kind": "対応",
+    "on_date": "日付",
+    "note": "メモ",
+}
+
+
+def actor(request: Request, user: ConsoleUser) -> Actor:
+    """A console user acts like an API key of their organisation and role, for the audit log."""
+    ip = request.client.host if request.client else "unknown"
+    return Actor(None, user.org_id, user.role, f"web:{user.name}@{ip}"[:64], user_id=user.id)
+
+
+def field_errors(exc: Exception) -> dict[str, str]:
+    """{field: message in Japanese} from a pydantic error or the records service's 422."""
+    if isinstance(exc, ValidationError):
+        errors = exc.errors()
+    elif isinstance(exc, HTTPException) and exc.status_code == 422:
+        errors = exc.detail if isinstance(exc.detail, list) else []
+    else:
+        raise exc
+    out: dict[str, str] = {}
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+        field = loc[0] if loc else "form"
+        out[field] = _message(err)
+    return out or {"form": "入力を確認してください。"}
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = str(err.get("type", ""))
+    if "too_long" in kind:
+        return "長すぎます。短くしてください。"
+    if kind in {"missing", "too_short", "string_type", "list_type"}:  # left empty
+        return "この項目は必須です。"
+    if "allowed" in (err.get("ctx") or {}):
+        return "選択肢から選んでください。"
+    if "date" in kind:
+        return "日付を正しく入力してください。"
+    return "入力を確認してください。"
+
+
+def one(form: Any, name: str) -> str | None:
+    value = str(form.get(name, "")).strip()
+    return value or None
+
+
+def many(form: Any, name: str) -> list[str]:
+    return [str(v) for v in form.getlist(name) if str(v).strip()]

@@ -1,0 +1,89 @@
+"""Operator pages: the current period at a glance (refreshed every few seconds), and each
+period's report with its chart. Aggregates only: no record, no caller."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from starlette.responses import Response
+
+from hotline.auth.models import Role
+from hotline.console.web import UserDep, page, require
+from hotline.deps import ConfigDep, NowDep, SessionDep
+from hotline.metrics import chart, queries, report
+from hotline.metrics.definitions import NONE
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+OPS = (Role.OPERATOR, Role.ADMIN)
+
+
+async def _now_figures(
+    request: Request, session: SessionDep, cfg: ConfigDep, now: dt.datetime
+) -> dict[str, Any]:
+    period = cfg.period_at(now)
+    data = await report.build(session, cfg, period.id if period else NONE)
+    waiting = await queries.queues(session)
+    staffed_ids = set(request.app.state.router.scheduled_ids(now))
+    lines = await queries.lines(session)
+    oldest = [q.oldest for q in waiting.values() if q.oldest is not None]
+    return {
+        "report": data,
+        "waiting": sum(q.waiting for q in waiting.values()),
+        "longest_wait": int((now - min(oldest)).total_seconds()) if oldest else 0,
+        "staffed": sum(1 for i, _, s, _ in lines if s == "available" and i in staffed_ids),
+        "busy": sum(1 for *_, busy in lines if busy),
+        "updated": now,
+    }
+
+
+@router.get("/dashboard")
+async def dashboard(
+    request: Request, user: UserDep, session: SessionDep, cfg: ConfigDep, now: NowDep
+) -> Response:
+    require(user, *OPS)
+    figures = await _now_figures(request, session, cfg, now)
+    return page(request, "dashboard.html", user, f=figures)
+
+
+@router.get("/dashboard/figures")
+async def dashboard_figures(
+    request: Request, user: UserDep, session: SessionDep, cfg: ConfigDep, now: NowDep
+) -> Response:
+    """The figures alone, for the page's refresh."""
+    require(user, *OPS)
+    figures = await _now_figures(request, session, cfg, now)
+    return page(request, "_figures.html", user, f=figures)
+
+
+@router.get("/reports")
+async def reports(request: Request, user: UserDep, session: SessionDep, cfg: ConfigDep) -> Response:
+    require(user, *OPS)
+    rows = await report.build_all(session, cfg)
+    return page(request, "reports.html", user, reports=rows)
+
+
+async def _report(session: SessionDep, cfg: ConfigDep, period_id: str) -> dict[str, Any]:
+    try:
+        return await report.build(session, cfg, period_id)
+    except report.UnknownPeriod:
+        raise HTTPException(404, "unknown period") from None
+
+
+@router.get("/reports/{period_id}")
+async def one_report(
+    period_id: str, request: Request, user: UserDep, session: SessionDep, cfg: ConfigDep
+) -> Response:
+    require(user, *OPS)
+    return page(request, "report.html", user, r=await _report(session, cfg, period_id))
+
+
+@router.get("/reports/{period_id}/chart.png")
+async def report_chart(
+    period_id: str, user: UserDep, session: SessionDep, cfg: ConfigDep
+) -> Response:
+    require(user, *OPS)
+    data = await _report(session, cfg, period_id)
+    return Response(await asyncio.to_thread(chart.png, data), media_type="image/png")

@@ -1,0 +1,116 @@
+"""Console plumbing: templates, the signed session, CSRF, and who is logged in.
+
+Sessions are Starlette's signed cookies (itsdangerous): HttpOnly, SameSite=Strict, Secure in
+production, limited to /console, and expire after HOTLINE_SESSION_HOURS. Every form carries
+a per-session CSRF token; a POST without the right one is refused with 403.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline.auth.models import Role
+from hotline.config import TOKYO
+from hotline.console.models import ConsoleUser
+from hotline.deps import SessionDep
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def _tokyo(value: dt.datetime | None) -> str:
+    return value.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def _waited(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes, sec = divmod(int(seconds), 60)
+    return f"{minutes}分{sec:02d}秒" if minutes else f"{sec}秒"
+
+
+templates.env.filters.update(tokyo=_tokyo, waited=_waited)
+ROLE_HOME = {
+    Role.COUNSELLOR: "/console/calls",
+    Role.COORDINATOR: "/console/cases",
+    Role.OPERATOR: "/console/dashboard",
+    Role.ADMIN: "/console/dashboard",
+}
+
+
+class LoginRequired(Exception):
+    """No valid session: the handler sends the browser to the login page, then back."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+def login_url(next_url: str) -> str:
+    return f"/console/login?next={quote(next_url, safe='/')}"
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(24)
+    return token
+
+
+def check_csrf(request: Request, form: Any) -> None:
+    sent, expected = str(form.get("csrf", "")), request.session.get("csrf", "")
+    if not expected or not hmac.compare_digest(sent, expected):
+        raise HTTPException(403, "the form's security token is missing or wrong; reload the page")
+
+
+def start_session(request: Request, user: ConsoleUser, now: dt.datetime) -> None:
+    request.session.clear()  # a new session id on login: no fixation
+    request.session.update(uid=user.id, at=now.timestamp(), csrf=secrets.token_urlsafe(24))
+
+
+async def current_user(request: Request, session: SessionDep) -> ConsoleUser:
+    now: dt.datetime = request.app.state.clock()
+    uid, at = request.session.get("uid"), request.session.get("at", 0)
+    hours = request.app.state.settings.session_hours
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if uid is None or now.timestamp() - float(at) > hours * 3600:
+        request.session.clear()
+        raise LoginRequired(target)
+    user = await session.get(ConsoleUser, int(uid))
+    if user is None or user.disabled_at is not None:
+        request.session.clear()
+        raise LoginRequired(target)
+    return user
+
+
+UserDep = Annotated[ConsoleUser, Depends(current_user)]
+
+
+def require(user: ConsoleUser, *roles: Role) -> None:
+    if user.role not in roles:
+        raise HTTPException(403, "this page is not for your role")
+
+
+def page(request: Request, template: str, user: ConsoleUser | None, **context: Any):  # type: ignore[no-untyped-def]
+    return templates.TemplateResponse(
+        request,
+        template,
+        {"user": user, "csrf": csrf_token(request), "role_home": ROLE_HOME, **context},
+    )
+
+
+async def form_of(request: Request) -> Any:
+    form = await request.form()
+    check_csrf(request, form)
+    return form
+
+
+__all__ = ["AsyncSession", "LoginRequired", "UserDep", "check_csrf", "csrf_token", "page"]

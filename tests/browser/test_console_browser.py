@@ -1,0 +1,141 @@
+"""The console in a real browser: a counsellor, a coordinator and an operator at work.
+
+One story, in order, against one live server: a call reaches the line the counsellor staffed,
+the counsellor records it, another organisation cannot see it, the coordinator closes the
+linkage case, and the operator watches the answer rate change.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.browser.conftest import PASSWORD, hotline
+from tests.e2e.conftest import ROOT, LiveServer, hotline_env
+
+pytestmark = pytest.mark.e2e
+
+
+async def log_in(page: Page, name: str, shots: Path | None = None) -> None:
+    await page.goto("/console/login")
+    # Keyboard only from the name field (autofocus is not dependable in a background
+    # headless window): type, Tab to the password, Enter submits.
+    await page.focus("#name")
+    await page.keyboard.type(name)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    if shots:
+        await page.screenshot(path=shots / "01-login.png", full_page=True)
+    async with page.expect_navigation():
+        await page.keyboard.press("Enter")
+    await expect(page.locator("#login-error")).to_have_count(0)
+
+
+def set_all_lines(live: LiveServer, db_file: Path, status: str, only: str | None = None) -> None:
+    key = hotline(db_file, "keys", "create", "--org", "sisc", "--role", "admin").split()[-1]
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=live.url, headers=headers, timeout=10) as c:
+        for line in c.get("/api/lines").json():
+            if only is None or line["id"] == only:
+                c.post(f"/api/lines/{line['id']}/status", json={"status": status})
+
+
+def call(live: LiveServer, *presses: str) -> str:
+    args = ["call", "--url", live.url]
+    for key in presses:
+        args += ["--press", key]
+    done = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", *args],
+        cwd=ROOT,
+        env=hotline_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.stdout
+
+
+async def test_the_console_story(new_page, live, db_file, accounts, shots) -> None:  # type: ignore[no-untyped-def]
+    set_all_lines(live, db_file, "off")
+    counsellor = await new_page()
+    await log_in(counsellor, "tanaka", shots)
+    await expect(counsellor.locator("h1")).to_have_text("受けた電話（この1週間）")
+
+    # The counsellor staffs their line; a call for loneliness reaches exactly that line.
+    await counsellor.click("text=回線の状態")
+    row = counsellor.locator("#line-inochi-01")
+    await row.get_by_role("button", name="受付中").click()
+    await expect(counsellor.locator("#line-inochi-01 .status-available")).to_be_visible()
+    await counsellor.screenshot(path=shots / "02-lines.png", full_page=True)
+    transcript = call(live, "8")
+    assert "[dial sip] sip:line01@inochi.example.invalid" in transcript, transcript
+    assert "connected to a counsellor" in transcript, transcript
+
+    # The call is listed without a record; the counsellor writes it.
+    await counsellor.click("text=受けた電話")
+    await expect(counsellor.locator("text=記録なし")).to_have_count(1)
+    await counsellor.screenshot(path=shots / "03-calls-without-record.png", full_page=True)
+    await counsellor.click("text=記録を書く")
+    await counsellor.check("text=孤独・孤立")
+    await counsellor.select_option("#seriousness", "高い")
+    await counsellor.fill("#summary", "仕事を失い、誰とも話していないとのこと。")
+    await counsellor.click("button:has-text('保存する')")  # no age group yet
+    await expect(counsellor.locator("#age_group-error")).to_be_visible()
+    await expect(counsellor.locator("#summary")).to_have_value(
+        "仕事を失い、誰とも話していないとのこと。"
+    )
+    await counsellor.screenshot(path=shots / "04-record-form-error.png", full_page=True)
+    await counsellor.select_option("#age_group", "50代")
+    await counsellor.check("text=つなぎ支援が必要")
+    await counsellor.click("button:has-text('保存する')")
+    await expect(counsellor.locator(".flash")).to_have_text("記録を保存しました。")
+    record_url = counsellor.url.split("?")[0]
+    await counsellor.screenshot(path=shots / "05-record-saved.png", full_page=True)
+    await counsellor.click("text=受けた電話")
+    await expect(counsellor.locator("text=記録あり")).to_have_count(1)
+
+    # A counsellor of another organisation sees neither the call nor the record.
+    other = await new_page(width=390)  # and on a small screen
+    await log_in(other, "suzuki")
+    await expect(other.locator("text=記録あり")).to_have_count(0)
+    await other.screenshot(path=shots / "06-other-org-calls-small-screen.png", full_page=True)
+    response = await other.goto(record_url)
+    assert response is not None and response.status == 403
+
+    # The coordinator works the linkage case to closed.
+    coordinator = await new_page()
+    await log_in(coordinator, "sato")
+    await expect(coordinator.locator("h1")).to_have_text("つなぎ支援の案件")
+    await coordinator.locator("tr[data-case] a").first.click()
+    await coordinator.select_option("#kind", "面談")
+    await coordinator.fill("#note", "福祉事務所で面談した")
+    await coordinator.click("button:has-text('対応を記録する')")
+    await coordinator.select_option("#destination_type", "福祉事務所")
+    await coordinator.fill("#destination_name", "長野市福祉事務所")
+    await coordinator.select_option("#status", "closed")
+    await coordinator.click("button:has-text('案件を更新する')")
+    await expect(coordinator.locator("#case-status")).to_have_text("終了")
+    await expect(coordinator.locator("text=福祉事務所で面談した")).to_be_visible()
+    await coordinator.screenshot(path=shots / "07-case-closed.png", full_page=True)
+
+    # The operator watches the answer rate: 100% now, 50% after a call nobody could take.
+    operator = await new_page()
+    await log_in(operator, "ito")
+    await expect(operator.locator("#fig-rate")).to_have_text("100.0%")
+    await operator.screenshot(path=shots / "08-dashboard.png", full_page=True)
+    set_all_lines(live, db_file, "off", only="inochi-01")
+    assert "受付時間外" in call(live, "8")
+    await expect(operator.locator("#fig-rate")).to_have_text("50.0%", timeout=15_000)
+    await expect(operator.locator("#fig-calls")).to_have_text("2")
+    await operator.screenshot(path=shots / "09-dashboard-updated.png", full_page=True)
+    await operator.click("text=期間報告")
+    await operator.click("a[href='/console/reports/none']")
+    await expect(operator.locator("img.chart")).to_be_visible()
+    await operator.screenshot(path=shots / "10-report.png", full_page=True)
+    assert json.dumps(accounts)  # the accounts fixture created everyone above
