@@ -323,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calls", type=int, default=2000, help="scripted calls (3 requests each)")
     p.add_argument("--concurrency", type=int, default=50, help="calls in flight at once")
     p.add_argument("--database-url", default=None, help="a migrated postgresql+asyncpg URL")
+    p.add_argument("--workers", type=int, default=1, help="`hotline serve --workers`")
     p.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.serve_bare:
@@ -342,7 +343,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
         with fresh_database() if args.database_url is None else _given(args.database_url) as db:
             port = free_port()
-            cmd = [sys.executable, "-m", "hotline.cli", "serve", "--port", str(port)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "hotline.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ]
             hotline_env = {**env, "HOTLINE_DATABASE_URL": db}
             with server(cmd, hotline_env, port, Path(tmp, "hotline.log")) as (base, pid):
                 ours = asyncio.run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -25,18 +26,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)  # the embedded database needs no separate step
     if settings.public_url is None:
-        settings = settings.model_copy(update={"public_url": f"http://{args.host}:{args.port}"})
-    app = create_app(settings, cfg)
+        os.environ["HOTLINE_PUBLIC_URL"] = f"http://{args.host}:{args.port}"  # for workers too
+        settings = settings.model_copy(update={"public_url": os.environ["HOTLINE_PUBLIC_URL"]})
     # No access log: it adds noise, and CallSids are enough in our own log lines. Keep-alive
     # longer than a load balancer's idle timeout, or it gets a closed socket now and then.
-    uvicorn.run(
-        app,
+    options = dict(
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),
         access_log=False,
         timeout_keep_alive=75,
     )
+    if args.workers > 1:
+        # Several processes, as several instances would be: each builds its own app from the
+        # environment; the database is the only shared state.
+        uvicorn.run("hotline.app:create_app", factory=True, workers=args.workers, **options)
+    else:
+        uvicorn.run(create_app(settings, cfg), **options)
     return 0
 
 
@@ -100,6 +106,12 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the service (migrates the embedded SQLite first)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (e.g. one per core); state is in the database",
+    )
     s.set_defaults(func=cmd_serve)
     m = sub.add_parser("migrate", help="migrate the database (HOTLINE_DATABASE_URL) to head")
     m.add_argument("revision", nargs="?", default="head")

@@ -28,15 +28,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-def get_config(request: Request) -> HotlineConfig:
+async def get_config(request: Request) -> HotlineConfig:
     return request.app.state.cfg
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_now(request: Request) -> dt.datetime:
+async def get_now(request: Request) -> dt.datetime:
     return request.app.state.clock()
 
 

@@ -180,27 +180,40 @@ def sid() -> Iterator[str]:
     yield new_sid()
 
 
-async def occupy_all_lines(app) -> None:  # type: ignore[no-untyped-def]
-    """Every line staffed but talking to someone else: new callers must hold."""
+async def talking_on(app, line_id: str | None = None, org: str = "inochi") -> str:  # type: ignore[no-untyped-def]
+    """A caller in conversation on `line_id` (every line when None); returns their CallSid."""
     from sqlalchemy import update
 
     from hotline.calls.models import Call
     from hotline.routing.models import Line
 
+    sid, now = new_sid(), app.state.clock()
     async with app.state.sessions.begin() as s:
         busy = Call(
-            call_sid=new_sid(),
+            call_sid=sid,
             entry="9999",
             period_id="none",
             menu_id="period-5",
+            option_id="loneliness",
             state="connected",
             priority=0,
             status_seq=-1,
-            created_at=app.state.clock(),
+            created_at=now,
+            waiting_since=now,
+            connected_at=now,
+            line_id=line_id,
+            org_id=org,
         )
         s.add(busy)
         await s.flush()
-        await s.execute(update(Line).values(call_id=busy.id))
+        lines = update(Line) if line_id is None else update(Line).where(Line.id == line_id)
+        await s.execute(lines.values(call_id=busy.id))
+    return sid
+
+
+async def occupy_all_lines(app) -> None:  # type: ignore[no-untyped-def]
+    """Every line staffed but talking to someone else: new callers must hold."""
+    await talking_on(app)
 
 
 @pytest.fixture

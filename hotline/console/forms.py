@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline.config import HotlineConfig, Records
 from hotline.console.models import ConsoleUser
+from hotline.console.web import UserDep
+from hotline.deps import ConfigDep, NowDep, SessionDep, SettingsDep
 from hotline.records.audit import Actor
+from hotline.records.crypto import Box, box_for
+from hotline.settings import Settings
 
 FIELD_LABELS = {
     "age_group": "推定年代",
@@ -33,8 +41,47 @@ def actor(request: Request, user: ConsoleUser) -> Actor:
     return Actor(None, user.org_id, user.role, f"web:{user.name}@{ip}"[:64], user_id=user.id)
 
 
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    """What a console page handler works with, gathered by one dependency."""
+
+    request: Request
+    user: ConsoleUser
+    session: AsyncSession
+    cfg: HotlineConfig
+    settings: Settings
+    now: dt.datetime
+
+    @property
+    def who(self) -> Actor:
+        return actor(self.request, self.user)
+
+    @property
+    def box(self) -> Box:
+        return box_for(self.settings)
+
+    @property
+    def lists(self) -> Records:
+        return self.cfg.records
+
+
+async def context(
+    request: Request,
+    user: UserDep,
+    session: SessionDep,
+    cfg: ConfigDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Ctx:
+    return Ctx(request, user, session, cfg, settings, now)
+
+
+CtxDep = Annotated[Ctx, Depends(context)]
+
+
 def field_errors(exc: Exception) -> dict[str, str]:
-    """{field: message in Japanese} from a pydantic error or the records service's 422."""
+    """{field: message in Japanese} from a pydantic error or the records service's 422;
+    any other refusal (403, 404...) is raised again."""
     if isinstance(exc, ValidationError):
         errors = exc.errors()
     elif isinstance(exc, HTTPException) and exc.status_code == 422:

@@ -35,15 +35,15 @@ class NoEchoRoute(APIRoute):
         return no_echo
 
 
-def acting(request: Request, who: PrincipalDep) -> Actor:
+async def acting(request: Request, who: PrincipalDep) -> Actor:
     return Actor.of(who, request.client.host if request.client else None)
 
 
-def sealing_box(settings: SettingsDep) -> Box:
+async def sealing_box(settings: SettingsDep) -> Box:
     return box_for(settings)
 
 
-def record_lists(cfg: ConfigDep) -> Records:
+async def record_lists(cfg: ConfigDep) -> Records:
     return cfg.records
 
 

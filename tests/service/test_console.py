@@ -41,6 +41,7 @@ async def login(
 
 
 async def connected_call(app, org: str, clock: Clock) -> str:  # type: ignore[no-untyped-def]
+    """A call of period_5 that `org` took and finished."""
     sid = new_sid()
     async with app.state.sessions.begin() as s:
         s.add(

@@ -14,7 +14,7 @@ from hotline.auth import store as keys
 from hotline.auth.models import ApiKey, Role
 from hotline.calls.models import Call
 from hotline.routing.models import Line
-from tests.conftest import ROOT, Twilio, new_sid
+from tests.conftest import ROOT, Twilio, new_sid, talking_on
 
 
 async def make_key(app, org: str, role: Role = Role.COUNSELLOR) -> str:  # type: ignore[no-untyped-def]
@@ -51,19 +51,7 @@ async def test_a_line_made_available_is_offered_to_a_waiting_caller_at_once(
     async with app.state.sessions.begin() as s:
         await s.execute(update(Line).values(status="off"))
         await s.execute(update(Line).where(Line.id == "inochi-01").values(status="available"))
-        busy = Call(
-            call_sid=new_sid(),
-            entry="9999",
-            period_id="none",
-            menu_id="period-5",
-            state="connected",
-            priority=0,
-            status_seq=-1,
-            created_at=app.state.clock(),
-        )
-        s.add(busy)
-        await s.flush()
-        await s.execute(update(Line).where(Line.id == "inochi-01").values(call_id=busy.id))
+    await talking_on(app, "inochi-01")
     sid = new_sid()
     await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
     resp = await client.post(

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from hotline.calls.models import Call
 from hotline.routing.models import Line
 from hotline.routing.ticker import tick_once
-from tests.conftest import PUBLIC, Clock, Twilio, new_sid, says
+from tests.conftest import PUBLIC, Clock, Twilio, new_sid, says, talking_on
 
 
 async def _call(app, sid: str) -> Call:  # type: ignore[no-untyped-def]
@@ -31,29 +31,6 @@ async def only_lines(app, *line_ids: str) -> None:  # type: ignore[no-untyped-de
     async with app.state.sessions.begin() as s:
         await s.execute(update(Line).values(status="off"))
         await s.execute(update(Line).where(Line.id.in_(line_ids)).values(status="available"))
-
-
-async def talking_on(app, line_id: str, clock: Clock) -> str:  # type: ignore[no-untyped-def]
-    """Put `line_id` in a conversation with another caller; returns that caller's CallSid."""
-    sid = new_sid()
-    async with app.state.sessions.begin() as s:
-        busy = Call(
-            call_sid=sid,
-            entry="9999",
-            period_id="none",
-            menu_id="period-5",
-            option_id="loneliness",
-            state="connected",
-            priority=0,
-            status_seq=-1,
-            created_at=clock(),
-            line_id=line_id,
-            org_id="inochi",
-        )
-        s.add(busy)
-        await s.flush()
-        await s.execute(update(Line).where(Line.id == line_id).values(call_id=busy.id))
-    return sid
 
 
 async def queue(tw: Twilio, sid: str, *keys: str) -> ET.Element:
@@ -131,7 +108,7 @@ async def test_a_line_that_does_not_accept_rests_and_the_caller_keeps_their_plac
 
 async def test_overflow_and_backup_tiers_open_after_their_delays(twilio, app, clock) -> None:
     await only_lines(app, "inochi-01", "mcc-01", "sisc-01")
-    await talking_on(app, "inochi-01", clock)  # the primary is talking to someone else
+    await talking_on(app, "inochi-01")  # the primary is talking to someone else
     sid = new_sid()
     await queue(twilio, sid, "8")
     assert (await _call(app, sid)).state == "waiting"
@@ -161,7 +138,7 @@ async def test_a_language_is_served_by_lines_that_speak_it_then_the_backup(
 async def test_higher_priority_callers_are_offered_a_line_first(twilio, app, clock) -> None:
     clock.now = dt.datetime(2022, 7, 8, 3, 0, tzinfo=dt.UTC)  # 第1期: the 8-option menu
     await only_lines(app, "inochi-01")
-    talking = await talking_on(app, "inochi-01", clock)
+    talking = await talking_on(app, "inochi-01")
     lonely, crisis = new_sid(), new_sid()
     await queue(twilio, lonely, "9")
     clock.advance(30)
