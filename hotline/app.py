@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from hotline import config as config_mod
 from hotline.config import HotlineConfig
 from hotline.console import setup as console
-from hotline.db import check_at_head, make_engine, session_factory
+from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
 from hotline.ivr import webhooks
 from hotline.ivr.twiml import Renderer, Urls
 from hotline.metrics import endpoints as metrics_api
@@ -86,6 +86,7 @@ def _health(app: FastAPI) -> None:
         try:
             await check_at_head(app.state.engine)
         except Exception as e:  # unreachable database or wrong revision
-            log.warning("not ready: %s", e)
-            return JSONResponse({"status": "not ready", "reason": str(e)[:300]}, 503)
+            log.warning("not ready: %s", e)  # the detail (host, revision) stays in the log
+            reason = "schema not at head" if isinstance(e, SchemaNotAtHead) else "database"
+            return JSONResponse({"status": "not ready", "reason": reason}, 503)
         return JSONResponse({"status": "ready"})

@@ -26,7 +26,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)  # the embedded database needs no separate step
     if settings.public_url is None:
-        os.environ["HOTLINE_PUBLIC_URL"] = f"http://{args.host}:{args.port}"  # for workers too
+        # Listening on every interface: this machine still reaches it as 127.0.0.1, which is
+        # what `hotline call` signs for. Behind a proxy, set HOTLINE_PUBLIC_URL.
+        host = "127.0.0.1" if args.host in {"0.0.0.0", "::", ""} else args.host
+        os.environ["HOTLINE_PUBLIC_URL"] = f"http://{host}:{args.port}"  # for workers too
         settings = settings.model_copy(update={"public_url": os.environ["HOTLINE_PUBLIC_URL"]})
     # No access log: it adds noise, and CallSids are enough in our own log lines. Keep-alive
     # longer than a load balancer's idle timeout, or it gets a closed socket now and then.

@@ -20,6 +20,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     reach the rollback now, not when the garbage collector closes an inner generator.)
     """
     async with request.app.state.sessions() as session:
+        request.state.session = session  # the voice routes commit or roll back themselves
         try:
             yield session
             await session.commit()
@@ -40,7 +41,9 @@ async def get_now(request: Request) -> dt.datetime:
     return request.app.state.clock()
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the commit happens before the response is sent, so a client is never
+# told of a change that then failed to commit.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ConfigDep = Annotated[HotlineConfig, Depends(get_config)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 NowDep = Annotated[dt.datetime, Depends(get_now)]

@@ -54,6 +54,9 @@ class Call(Base):
     connected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     status_seq: Mapped[int] = mapped_column(Integer, default=-1)  # last SequenceNumber applied
+    # The caller's last hold poll: a caller who stopped polling is gone, even if Twilio's
+    # hang-up and status callbacks were lost.
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         Index("ix_calls_state_option", "state", "option_id"),

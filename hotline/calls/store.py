@@ -101,7 +101,7 @@ def queue(
 ) -> None:
     """The call joins its option's queue; a call queued before keeps its first waiting time."""
     call.option_id, call.language, call.priority = option_id, language, priority
-    call.state = CallState.WAITING
+    call.state, call.last_seen_at = CallState.WAITING, now
     if call.waiting_since is None:
         call.waiting_since = now
 

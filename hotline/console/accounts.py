@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
@@ -55,11 +56,17 @@ async def by_name(session: AsyncSession, name: str) -> ConsoleUser | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-def _verify(hashed: str, password: str) -> bool:
+def _verify_now(hashed: str, password: str) -> bool:
     try:
         return _hasher.verify(hashed, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def _verify(hashed: str, password: str) -> bool:
+    # argon2 takes ~0.2 s of CPU by design: off the event loop, or every login (and every
+    # guess) would stall the voice webhooks of every caller for that long.
+    return await asyncio.to_thread(_verify_now, hashed, password)
 
 
 async def authenticate(
@@ -71,12 +78,12 @@ async def authenticate(
     """
     user = await by_name(session, name.strip())
     if user is None or user.disabled_at is not None:
-        _verify(_DUMMY, password)
+        await _verify(_DUMMY, password)
         return None
     if user.locked_until is not None and user.locked_until > now:
-        _verify(_DUMMY, password)
+        await _verify(_DUMMY, password)
         return None
-    if not _verify(user.password_hash, password):
+    if not await _verify(user.password_hash, password):
         user.failed_logins += 1
         if user.failed_logins >= lockout.attempts:
             user.locked_until = now + dt.timedelta(minutes=lockout.minutes)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from hotline.auth.models import Role
+from hotline.config import TOKYO
 from hotline.console.forms import Ctx, CtxDep, field_errors, one
 from hotline.console.web import form_of, page, require
 from hotline.records import cases
@@ -54,7 +55,7 @@ async def _show(
         lists=c.lists,
         errors=errors or {},
         flash=flash,
-        today=c.now.date().isoformat(),
+        today=c.now.astimezone(TOKYO).date().isoformat(),
     )
     response.status_code = 422 if errors else 200
     return response

@@ -43,11 +43,20 @@ class VoiceRoute(APIRoute):
 
         async def safe(request: Request) -> Response:
             try:
-                return await handler(request)
+                response = await handler(request)
+                # Commit here, before Twilio hears the answer: a failed commit must become
+                # the fallback TwiML, not an answer describing changes that were lost.
+                session = getattr(request.state, "session", None)
+                if session is not None:
+                    await session.commit()
+                return response
             except HTTPException:
                 raise
             except Exception:
                 log.exception("voice webhook %s failed; answering fallback TwiML", request.url.path)
+                session = getattr(request.state, "session", None)
+                if session is not None:
+                    await session.rollback()  # nothing half-done is kept
                 request.app.state.webhook_errors += 1
                 return _failure_answer(request)
 
@@ -62,6 +71,10 @@ def _failure_answer(request: Request) -> Response:
         return twiml(r.whisper_declined())  # the counsellor's leg: end it, never dial from it
     if path == "/voice/status":
         return Response(status_code=204)  # status callbacks control nothing
+    if path == "/voice/wait":
+        # waitUrl TwiML may not <Dial>: leave the hold; the Enqueue action then dials the
+        # backup directly (see queue_result), instead of looping on a failing hold.
+        return twiml(r.leave())
     return twiml(r.fallback())  # the caller: apology, then the backup organisation
 
 
@@ -114,7 +127,9 @@ async def menu(
         menu_id = call.menu_id
     attempt = _int(request.query_params.get("t"), 1)
     decision = flow.choose(cfg, menu_id, attempt, p.get("Digits"))
-    step = f"menu:{menu_id}:{attempt}"
+    # The key pressed is part of the step: a repeat (9) and then a choice at the same try are
+    # two steps, while a retried request with the same key is the same one.
+    step = f"menu:{menu_id}:{attempt}:{(p.get('Digits') or '-')[:4]}"
     if isinstance(decision, flow.Ask):
         await store.add_event(
             session, call, step, "menu", now, {"digits_valid": False, "notice": decision.notice}
@@ -187,6 +202,7 @@ async def wait(
             priority=cfg.option(option_id).priority,
             now=now,
         )
+    call.last_seen_at = now  # still holding: may be offered a line (and is not swept)
     if call.state == CallState.RESERVED:
         return twiml(renderer(request).leave())  # a line is held: leave the hold and dial it
     segment = _int(request.query_params.get("n"), 1)
@@ -214,22 +230,31 @@ async def queue_result(
     request: Request, p: TwilioParams, session: SessionDep, cfg: ConfigDep, now: NowDep
 ) -> TwiML:
     call = await _call(session, cfg, request, p, now)
-    result = p.get("QueueResult", "")
-    await store.add_event(
-        session, call, f"queue-result:{result[:32]}", "queue-result", now, {"result": result[:32]}
+    result = p.get("QueueResult", "")[:32]
+    # A call may leave the hold several times (a line that did not answer): the reservation
+    # is part of the step, so only a true retry of this leave is recognised as one.
+    held = f"{call.line_id}:{call.reserved_at.timestamp() if call.reserved_at else ''}"
+    fresh = await store.add_event(
+        session, call, f"queue-result:{result}:{held}", "queue-result", now, {"result": result}
     )
     if result == "hangup":
         await routing.end(session, _router(request), call, now)
         return twiml(VoiceResponse())
     if result == "leave":
         line_id = call.line_id
-        target = routing.leave(_router(request), call)
+        if not fresh and call.state == CallState.RINGING and line_id is not None:
+            target = _router(request).lines[line_id][1].target  # a retry: the same Dial
+        else:
+            target = routing.leave(_router(request), call)
         if target is not None and line_id is not None:
             return twiml(
                 renderer(request).dial(
                     target, line_id=line_id, call_sid=call.call_sid, language=call.language
                 )
             )
+        # Left the hold without a reservation (the hold itself failed): straight to the
+        # backup organisation rather than back into a hold that may fail again.
+        return twiml(renderer(request).fallback())
     else:
         # error, queue-full, system-error, or a value we do not know: never drop the caller;
         # back in the same queue, waiting time kept.

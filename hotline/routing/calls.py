@@ -79,7 +79,8 @@ async def requeue(session: AsyncSession, router: Router, call: Call, now: dt.dat
     if call.state in store.TERMINAL:
         return
     await router.free_line(session, call, now)
-    call.state, call.reserved_at = CallState.WAITING, None
+    # Twilio just spoke for this caller: they are here, so they may be offered a line at once.
+    call.state, call.reserved_at, call.last_seen_at = CallState.WAITING, None, now
     await session.flush()
     await router.assign(session, now)
     await session.refresh(call)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline.calls import store as calls_store
 from hotline.calls.models import Call, CallState
 from hotline.config import HotlineConfig, Organisation
 from hotline.config import Line as LineConfig
@@ -47,9 +48,21 @@ def routing_table(cfg: HotlineConfig) -> dict[str, engine.OptionRouting]:
 class Router:
     """Routing over the stored state, for one configuration."""
 
-    def __init__(self, cfg: HotlineConfig, *, reservation_timeout: int, cooldown: int) -> None:
+    def __init__(
+        self,
+        cfg: HotlineConfig,
+        *,
+        reservation_timeout: int,
+        cooldown: int,
+        stale_after: int = 90,
+        ringing_timeout: int = 180,
+    ) -> None:
         self.cfg, self.table = cfg, routing_table(cfg)
         self.reservation_timeout = dt.timedelta(seconds=reservation_timeout)
+        # A holding caller polls every hold segment (~10 s): one silent for this long is gone.
+        self.stale_after = dt.timedelta(seconds=stale_after)
+        # Dial timeout plus the whisper, with room: a line ringing longer lost its result.
+        self.ringing_timeout = dt.timedelta(seconds=ringing_timeout)
         self.cooldown = dt.timedelta(seconds=cooldown)
         self.lines: dict[str, tuple[Organisation, LineConfig]] = {
             line.id: (org, line) for org, line in cfg.lines()
@@ -129,7 +142,7 @@ class Router:
         lines = await self._free_lines(session, now)
         if not lines:
             return []
-        calls = await self._waiting(session, limit=len(lines))
+        calls = await self._waiting(session, limit=len(lines), now=now)
         reservations = engine.assign(calls, lines, self.table, now)
         if reservations:
             await session.execute(
@@ -161,6 +174,26 @@ class Router:
             log.info("reservation of call %s on line %s expired", call.call_sid, call.line_id)
             await self.free_line(session, call, now)
             call.state, call.reserved_at = CallState.WAITING, None
+        await self._sweep(session, now)
+
+    async def _sweep(self, session: AsyncSession, now: dt.datetime) -> None:
+        """End calls whose caller is gone though Twilio's callbacks never said so."""
+        stmt = (
+            select(Call)
+            .where(
+                or_(
+                    Call.state.in_(calls_store.WAITING)
+                    & (Call.last_seen_at < now - self.stale_after),
+                    (Call.state == CallState.RINGING)
+                    & (Call.reserved_at < now - self.ringing_timeout),
+                )
+            )
+            .with_for_update(skip_locked=True)
+        )
+        for call in (await session.execute(stmt)).scalars():
+            log.warning("call %s silent in state %s: ended as abandoned", call.call_sid, call.state)
+            await self.free_line(session, call, now)
+            calls_store.end(call, now)
 
     async def _free_lines(self, session: AsyncSession, now: dt.datetime) -> list[engine.FreeLine]:
         stmt = (
@@ -180,13 +213,16 @@ class Router:
             if r.id in self.lines
         ]
 
-    async def _waiting(self, session: AsyncSession, limit: int) -> list[engine.WaitingCall]:
+    async def _waiting(
+        self, session: AsyncSession, limit: int, now: dt.datetime
+    ) -> list[engine.WaitingCall]:
         """The first `limit` waiting calls of each (option, language) class.
 
         Within a class the engine serves a prefix in queue order (a call that waited longer
         may use every tier a later one may), and a pass makes at most `limit` reservations,
         so nobody further back could be served in this pass.
         """
+        fresh = now - self.reservation_timeout
         classes = (
             await session.execute(
                 select(Call.option_id, Call.language)
@@ -202,6 +238,8 @@ class Router:
                     Call.state == CallState.WAITING,
                     Call.option_id == option_id,
                     _same(Call.language, language),
+                    # Only callers still polling: a line held for one who is gone is wasted.
+                    or_(Call.last_seen_at.is_(None), Call.last_seen_at >= fresh),
                 )
                 .order_by(Call.priority.desc(), Call.waiting_since, Call.id)
                 .limit(limit)

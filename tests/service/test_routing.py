@@ -40,6 +40,11 @@ async def queue(tw: Twilio, sid: str, *keys: str) -> ET.Element:
     return doc
 
 
+async def hold(tw: Twilio, sid: str) -> ET.Element:
+    """One hold poll, as Twilio makes every hold segment."""
+    return await tw.call("/voice/wait?o=loneliness&n=2", sid)
+
+
 async def poll(tw: Twilio, sid: str, doc: ET.Element) -> ET.Element:
     return await tw.call(doc.find("Enqueue").get("waitUrl"), sid)
 
@@ -113,6 +118,7 @@ async def test_overflow_and_backup_tiers_open_after_their_delays(twilio, app, cl
     await queue(twilio, sid, "8")
     assert (await _call(app, sid)).state == "waiting"
     clock.advance(59)
+    await hold(twilio, sid)
     await tick_once(app)
     assert (await _call(app, sid)).state == "waiting"
     clock.advance(1)  # 60 s: the overflow tier (メンタルケア協議会) may serve
@@ -131,6 +137,7 @@ async def test_a_language_is_served_by_lines_that_speak_it_then_the_backup(
     assert (await _call(app, ko)).line_id == "foreign-ko-01"
     assert (await _call(app, vi)).state == "waiting"  # nobody speaks Vietnamese at once
     clock.advance(30)
+    await hold(twilio, vi)
     await tick_once(app)
     assert (await _call(app, vi)).line_id == "sisc-01"  # the backup, with interpreters
 
@@ -165,13 +172,42 @@ async def test_an_untaken_reservation_expires_and_the_line_is_offered_again(
     clock.advance(1)
     await queue(twilio, next_one, "8")
     clock.advance(31)
+    await hold(twilio, next_one)  # still on hold, polling as Twilio does
     await tick_once(app)
-    assert (await _call(app, next_one)).line_id is None  # the lost caller is still first
-    assert (await _call(app, lost)).state in {"waiting", "reserved"}
-    await twilio.post("/voice/status", CallSid=lost, CallStatus="completed", SequenceNumber="2")
+    # The lost caller's reservation expired; as they no longer poll, they are not offered
+    # the line again (it would be held for nobody): the caller still holding gets it.
+    assert (await _call(app, lost)).state == "waiting"
     call = await _call(app, next_one)
     assert (call.state, call.line_id) == ("reserved", "inochi-01")
-    assert (await _call(app, lost)).state == "abandoned"
+
+
+async def test_a_caller_silent_on_hold_is_ended_even_without_callbacks(
+    twilio: Twilio, app, clock: Clock
+) -> None:
+    await only_lines(app, "inochi-01")
+    await talking_on(app, "inochi-01")
+    gone = new_sid()
+    await queue(twilio, gone, "8")
+    clock.advance(60)
+    await tick_once(app)
+    assert (await _call(app, gone)).state == "waiting"  # a minute without a poll: still kept
+    clock.advance(31)
+    await tick_once(app)  # 91 s without a poll: Twilio's hang-up callbacks were lost
+    call = await _call(app, gone)
+    assert (call.state, call.end_stage, call.connected_at) == ("abandoned", "waiting", None)
+
+
+async def test_a_line_whose_dial_result_never_came_is_freed(twilio, app, clock) -> None:
+    await only_lines(app, "inochi-01")
+    sid = new_sid()
+    await leave_and_ring(twilio, sid, await queue(twilio, sid, "8"))
+    clock.advance(181)
+    await tick_once(app)
+    assert ((await _call(app, sid)).state, (await _call(app, sid)).end_stage) == (
+        "abandoned",
+        "ringing",
+    )
+    assert (await _line(app, "inochi-01")).call_id is None
 
 
 async def test_a_caller_who_hangs_up_while_reserved_frees_the_line(twilio, app, clock) -> None:

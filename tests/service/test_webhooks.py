@@ -215,3 +215,46 @@ async def test_status_callbacks_close_a_call_once_in_any_order(twilio, app, sid)
 async def test_health_and_readiness(client) -> None:  # type: ignore[no-untyped-def]
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     assert (await client.get("/readyz")).json() == {"status": "ready"}
+
+
+@pytest.mark.usefixtures("busy")
+async def test_a_choice_after_the_repeat_key_joins_the_queue_at_once(twilio, app, sid) -> None:
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="9")
+    doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    assert doc.find("Enqueue") is not None
+    assert (await _call(app, sid)).state == "waiting"
+    assert "queued" in [e.kind for e in await _events(app, sid)]
+
+
+async def test_a_failure_leaves_nothing_half_done(twilio, app, sid, monkeypatch) -> None:
+    from hotline.routing import calls as routing
+
+    async def broken(*a, **k):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    await twilio.call("/voice/incoming", sid)
+    monkeypatch.setattr(routing, "join", broken)
+    doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    assert doc.find("Dial") is not None  # the apology, then the backup organisation
+    call = await _call(app, sid)
+    assert call.state == "menu" and call.option_id is None  # the step was rolled back
+    assert [e.kind for e in await _events(app, sid)] == ["incoming"]
+
+
+@pytest.mark.usefixtures("busy")
+async def test_a_failing_hold_leaves_the_queue_for_the_backup_never_a_dial_in_wait(
+    twilio, app, sid, monkeypatch
+) -> None:
+    from hotline.calls import store
+
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+
+    async def broken(*a, **k):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(store, "waiting_ahead", broken)
+    hold = await twilio.call("/voice/wait?o=loneliness&n=1", sid)
+    assert [el.tag for el in hold] == ["Leave"]  # waitUrl TwiML may not <Dial>
+    after = await twilio.call("/voice/queue-result?o=loneliness", sid, QueueResult="leave")
+    targets = [el.text for el in after.find("Dial")]
+    assert targets and all("sisc" in t for t in targets)
