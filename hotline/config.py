@@ -58,6 +58,7 @@ class Language(Model):
     voice: str | None = None
     hold: Prompt
     connecting: Prompt
+    closed: list[Speech] = []  # said before the Japanese closed message, if given
 
 
 class EntryNumber(Model):
@@ -77,7 +78,9 @@ class EntryNumber(Model):
 class Hours(Model):
     """A weekly staffed window in Asia/Tokyo; end may pass midnight (22:00-06:00)."""
 
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = list(DAYS)
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default=list(DAYS), min_length=1
+    )
     start: dt.time
     end: dt.time
 
@@ -368,6 +371,27 @@ def _cross_problems(cfg: HotlineConfig) -> Iterable[str]:
         if p.menu not in cfg.menus:
             yield f"periods.{p.id}.menu: unknown menu {p.menu!r}"
     yield from _placeholder_problems(cfg)
+    yield from _staffing_problems(cfg)
+
+
+def _staffing_problems(cfg: HotlineConfig) -> Iterable[str]:
+    """Mistakes that would silently leave a line unused or a call in the wrong period."""
+    spoken = {"ja", *cfg.languages}
+    for org in cfg.organisations:
+        for lang in org.languages:
+            if lang not in spoken:
+                yield f"organisations.{org.id}.languages: unknown language {lang!r}"
+        for line in org.lines:
+            for lang in line.languages or []:
+                if lang not in spoken:
+                    yield f"organisations.{org.id}.lines.{line.id}.languages: unknown {lang!r}"
+    periods = sorted(cfg.periods, key=lambda p: p.start)
+    for a, b in zip(periods, periods[1:], strict=False):
+        if b.start < a.end:
+            yield f"periods.{b.id}: overlaps periods.{a.id} (a call belongs to one period)"
+    numbers = [n for e in cfg.entry_numbers for n in e.numbers]
+    for n in sorted({n for n in numbers if numbers.count(n) > 1}):
+        yield f"entry_numbers: {n} is listed under two entries"
 
 
 def _menu_problems(cfg: HotlineConfig, option_ids: set[str]) -> Iterable[str]:

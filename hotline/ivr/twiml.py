@@ -122,7 +122,11 @@ class Renderer:
         return r
 
     def closed(self, language: str | None = None) -> VoiceResponse:
+        """The closed message, in the caller's language when config has it, then Japanese."""
         r = VoiceResponse()
+        lang = self.cfg.languages.get(language) if language else None
+        if lang is not None and lang.closed:
+            self._say(r, lang.closed, language)
         self._say(r, self.cfg.messages.closed)
         r.hangup()
         return r

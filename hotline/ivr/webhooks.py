@@ -169,7 +169,7 @@ async def _join_queue(
             now=now,
         )
     if call.state == CallState.CLOSED:
-        return twiml(renderer(request).closed())
+        return twiml(renderer(request).closed(call.language))
     return twiml(renderer(request).enqueue(decision))
 
 
@@ -211,15 +211,16 @@ async def wait(
     if call.state == CallState.CLOSED or (
         checks and not await routing.still_staffed(session, _router(request), call, now)
     ):
-        return twiml(renderer(request).closed())
-    ahead = await store.waiting_ahead(session, call)
+        return twiml(renderer(request).closed(call.language))
+    # Counting the callers ahead is the costly part of a poll: only when it will be said.
+    ahead = await store.waiting_ahead(session, call) if checks else None
     decision = flow.hold(option_id, language, segment, ahead, settings.announce_every)
     return twiml(renderer(request).hold(decision))
 
 
 def _requeue_twiml(request: Request, cfg: ConfigDep, call: Call) -> TwiML:
     if call.state == CallState.CLOSED:
-        return twiml(renderer(request).closed())
+        return twiml(renderer(request).closed(call.language))
     option_id = _option_or_default(cfg, call.option_id)
     decision = flow.Enqueue(option_id, call.language, cfg.option(option_id).priority)
     return twiml(renderer(request).enqueue(decision))

@@ -196,21 +196,23 @@ class Router:
             calls_store.end(call, now)
 
     async def _free_lines(self, session: AsyncSession, now: dt.datetime) -> list[engine.FreeLine]:
+        scheduled = set(self.scheduled_ids(now))
         stmt = (
-            select(Line)
+            select(Line.id, Line.org_id, Line.idle_since)
             .where(
                 Line.call_id.is_(None),
                 Line.status == LineStatus.AVAILABLE,
                 or_(Line.cooldown_until.is_(None), Line.cooldown_until <= now),
-                Line.id.in_(self.scheduled_ids(now)),
             )
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, of=Line)
         )
-        rows = (await session.execute(stmt)).scalars()
+        if len(scheduled) < len(self.lines):  # binding every id costs more than it saves
+            stmt = stmt.where(Line.id.in_(scheduled))
+        rows = (await session.execute(stmt)).all()
         return [
-            engine.FreeLine(r.id, r.org_id, self.languages[r.id], r.idle_since)
-            for r in rows
-            if r.id in self.lines
+            engine.FreeLine(line_id, org_id, self.languages[line_id], idle_since)
+            for line_id, org_id, idle_since in rows
+            if line_id in scheduled
         ]
 
     async def _waiting(
@@ -223,37 +225,28 @@ class Router:
         so nobody further back could be served in this pass.
         """
         fresh = now - self.reservation_timeout
-        classes = (
-            await session.execute(
-                select(Call.option_id, Call.language)
-                .where(Call.state == CallState.WAITING)
-                .distinct()
-            )
-        ).all()
-        calls: list[engine.WaitingCall] = []
-        for option_id, language in classes:
-            stmt = (
-                select(Call.id, Call.waiting_since, Call.priority)
-                .where(
-                    Call.state == CallState.WAITING,
-                    Call.option_id == option_id,
-                    _same(Call.language, language),
-                    # Only callers still polling: a line held for one who is gone is wasted.
-                    or_(Call.last_seen_at.is_(None), Call.last_seen_at >= fresh),
-                )
-                .order_by(Call.priority.desc(), Call.waiting_since, Call.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True, of=Call)
-            )
-            for call_id, since, priority in (await session.execute(stmt)).all():
-                calls.append(
-                    engine.WaitingCall(call_id, option_id, language or JAPANESE, since, priority)
-                )
-        return calls
-
-
-def _same(column, value):  # type: ignore[no-untyped-def]
-    return column.is_(None) if value is None else column == value
+        waiting = (
+            Call.state == CallState.WAITING,
+            # Only callers still polling: a line held for one who is gone is wasted.
+            or_(Call.last_seen_at.is_(None), Call.last_seen_at >= fresh),
+        )
+        # One statement: rank each class in queue order, keep the first `limit`, lock them
+        # (the window runs in a sub-select: FOR UPDATE applies to the outer rows).
+        rank = func.row_number().over(
+            partition_by=(Call.option_id, Call.language),
+            order_by=(Call.priority.desc(), Call.waiting_since, Call.id),
+        )
+        ranked = select(Call.id, rank.label("rank")).where(*waiting).subquery()
+        firsts = select(ranked.c.id).where(ranked.c.rank <= limit)
+        stmt = (
+            select(Call.id, Call.option_id, Call.language, Call.waiting_since, Call.priority)
+            .where(Call.id.in_(firsts), *waiting)
+            .with_for_update(skip_locked=True, of=Call)
+        )
+        return [
+            engine.WaitingCall(call_id, option_id, language or JAPANESE, since, priority)
+            for call_id, option_id, language, since, priority in (await session.execute(stmt))
+        ]
 
 
 def org_of(router: Router, line_ids: Iterable[str]) -> dict[str, str]:

@@ -212,3 +212,34 @@ def test_each_public_number_is_labelled_by_its_entry(
     cfg: HotlineConfig, number: str, entry: str
 ) -> None:
     assert cfg.entry_for(number) == entry
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda d: d["organisations"][0]["lines"][0].update(languages=["english"]),
+            "unknown 'english'",
+        ),
+        (
+            lambda d: d["organisations"][1].update(languages=["klingon"]),
+            "unknown language 'klingon'",
+        ),
+        (lambda d: d["periods"][1].update(start=dt.date(2022, 7, 10)), "overlaps periods.period_1"),
+        (
+            lambda d: d["entry_numbers"][1]["numbers"].append(d["entry_numbers"][0]["numbers"][0]),
+            "listed under two entries",
+        ),
+        (
+            lambda d: d["organisations"][1].update(
+                hours=[{"days": [], "start": "09:00", "end": "17:00"}]
+            ),
+            "days",
+        ),
+    ],
+)
+def test_staffing_mistakes_are_refused_naming_the_field(change, message) -> None:  # type: ignore[no-untyped-def]
+    data = yaml.safe_load((ROOT / "config" / "menus.yaml").read_text(encoding="utf-8"))
+    change(data)
+    with pytest.raises(ConfigError, match=message):
+        parse(data)
