@@ -38,10 +38,8 @@ import gc
 import importlib.util
 import os
 import random
-import socket
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -70,7 +68,9 @@ from hotline.routing.models import Line
 from hotline.routing.store import Router
 from hotline.settings import DEV_AUTH_TOKEN
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from webhooks import ROOT, cpu_seconds, free_port, server  # noqa: E402
+
 NUMBER_9999 = "+815055559999"
 READY_WITHIN = 30.0  # seconds for the service to start
 TWILIO_TIMEOUT = 15.0  # Twilio gives up on a webhook after 15 s (then the fallback URL)
@@ -110,12 +110,6 @@ def big_config(lines: int) -> HotlineConfig:
 
 
 # -- processes and databases ----------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _admin(pg: str, *statements: str) -> None:
     conn = await asyncpg.connect(pg, timeout=5)
     try:
@@ -153,9 +147,8 @@ def plain_url(url: str) -> str:
 
 @contextmanager
 def serve(db_url: str, log: Path) -> Iterator[tuple[str, int]]:
-    """`hotline serve` on a free loopback port until GET /readyz answers 200."""
+    """`hotline serve` on a free loopback port until GET /readyz answers."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_"))}
     env.update(
         HOTLINE_ENV="development",
@@ -164,48 +157,12 @@ def serve(db_url: str, log: Path) -> Iterator[tuple[str, int]]:
         PYTHONUNBUFFERED="1",
     )
     cmd = [sys.executable, "-m", "hotline.cli", "serve", "--port", str(port)]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
-        )
-        try:
-            deadline = time.monotonic() + READY_WITHIN
-            with httpx.Client(timeout=2) as client:
-                while True:
-                    if proc.poll() is not None:
-                        raise SystemExit(
-                            f"hotline serve exited with {proc.returncode}:\n{tail(log)}"
-                        )
-                    if time.monotonic() > deadline:
-                        raise SystemExit(
-                            f"hotline serve not ready in {READY_WITHIN:.0f}s:\n{tail(log)}"
-                        )
-                    with suppress(httpx.HTTPError):
-                        if client.get(f"{url}/readyz").status_code == 200:
-                            break
-                    time.sleep(0.1)
-            yield url, proc.pid
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
+    with server(cmd, env, port, log) as running:
+        yield running
 
 
 def tail(log: Path) -> str:
     return log.read_text(errors="replace")[-3000:]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_cpu() -> float:
