@@ -172,9 +172,9 @@ def test_every_document_is_a_response_with_no_stray_text(render) -> None:
 
 
 def test_a_foreign_language_caller_hears_the_closed_message_in_their_language(cfg) -> None:  # type: ignore[no-untyped-def]
-    from hotline.ivr.twiml import Renderer, Urls
-
     import xml.etree.ElementTree as ET
+
+    from hotline.ivr.twiml import Renderer, Urls
 
     doc = ET.fromstring(Renderer(cfg, Urls("https://h.example"), 5).closed("en").to_xml())
     languages = [say.get("language") for say in doc.iter("Say")]
