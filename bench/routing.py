@@ -62,14 +62,14 @@ from twilio.request_validator import RequestValidator
 
 from hotline.calls.models import Call
 from hotline.config import HotlineConfig, parse
-from hotline.db import make_engine, session_factory, upgrade
+from hotline.db import make_engine, session_factory
 from hotline.routing import engine
 from hotline.routing.models import Line
 from hotline.routing.store import Router
 from hotline.settings import DEV_AUTH_TOKEN
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from webhooks import ROOT, cpu_seconds, free_port, server  # noqa: E402
+from webhooks import ROOT, cpu_seconds, free_port, fresh_database, server  # noqa: E402
 
 NUMBER_9999 = "+815055559999"
 READY_WITHIN = 30.0  # seconds for the service to start
@@ -110,37 +110,6 @@ def big_config(lines: int) -> HotlineConfig:
 
 
 # -- processes and databases ----------------------------------------------------------------
-async def _admin(pg: str, *statements: str) -> None:
-    conn = await asyncpg.connect(pg, timeout=5)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-@contextmanager
-def fresh_database(pg: str) -> Iterator[str]:
-    """A new PostgreSQL database migrated to head (a postgresql+asyncpg URL), then dropped."""
-    name = f"hotline_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        asyncio.run(_admin(pg, f'CREATE DATABASE "{name}"'))
-    except OSError as e:
-        raise SystemExit(f"PostgreSQL is not reachable at {pg} (see --pg): {e}") from None
-    base = pg.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    try:
-        upgrade(f"{base}/{name}")
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(
-            _admin(
-                pg,
-                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'",
-                f'DROP DATABASE IF EXISTS "{name}"',
-            )
-        )
-
-
 def plain_url(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
 

@@ -125,10 +125,10 @@ def _tail(log: Path) -> str:
     return log.read_text(errors="replace")[-3000:]
 
 
-async def _admin(*statements: str) -> None:
+async def _admin(pg: str, *statements: str) -> None:
     import asyncpg
 
-    conn = await asyncpg.connect(PG_ADMIN, timeout=5)
+    conn = await asyncpg.connect(pg, timeout=5)
     try:
         for statement in statements:
             await conn.execute(statement)
@@ -137,16 +137,16 @@ async def _admin(*statements: str) -> None:
 
 
 @contextmanager
-def fresh_database() -> Iterator[str]:
+def fresh_database(pg: str = PG_ADMIN) -> Iterator[str]:
     """A new PostgreSQL database migrated to head, dropped afterwards (as the tests make)."""
     from hotline.db import upgrade
 
     name = f"hotline_bench_{uuid.uuid4().hex[:10]}"
     try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+        asyncio.run(_admin(pg, f'CREATE DATABASE "{name}"'))
     except OSError as e:
-        sys.exit(f"PostgreSQL is not reachable at {PG_ADMIN} (set HOTLINE_TEST_PG): {e}")
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        sys.exit(f"PostgreSQL is not reachable at {pg} (set HOTLINE_TEST_PG or --pg): {e}")
+    base = pg.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     url = f"{base}/{name}"
     try:
         upgrade(url)
@@ -154,6 +154,7 @@ def fresh_database() -> Iterator[str]:
     finally:
         asyncio.run(
             _admin(
+                pg,
                 f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'",
                 f'DROP DATABASE IF EXISTS "{name}"',
             )

@@ -86,17 +86,10 @@ async def create_record(call_sid: str, c: CtxDep) -> Response:
             data=RecordIn(call_sid=call_sid, **values),
             now=c.now,
         )
-    except HTTPException as e:
-        if e.status_code == 409 and isinstance(e.detail, dict):  # written already: show it
+    except (ValidationError, HTTPException) as e:
+        if isinstance(e, HTTPException) and e.status_code == 409 and isinstance(e.detail, dict):
+            # Written already (by a colleague, or a second tab): show that record.
             return RedirectResponse(f"/console/records/{e.detail.get('record_id')}?exists=1", 303)
-        return _form(
-            c,
-            f"/console/calls/{call_sid}/record",
-            values,
-            title="相談記録を書く",
-            errors=field_errors(e),
-        )
-    except ValidationError as e:
         return _form(
             c,
             f"/console/calls/{call_sid}/record",
