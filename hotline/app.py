@@ -11,12 +11,14 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from hotline import config as config_mod
+from hotline.calls.lifecycle import Limits
 from hotline.config import HotlineConfig
 from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
 from hotline.ivr import webhooks
 from hotline.ivr.twiml import Renderer, Urls
 from hotline.metrics import endpoints as metrics_api
+from hotline.metrics import observe
 from hotline.records import endpoints as records_api
 from hotline.routing import endpoints as lines_api
 from hotline.routing.store import Router
@@ -45,7 +47,8 @@ def create_app(
         try:
             await check_at_head(engine)  # refuse to serve on a schema the code does not know
             app.state.engine = engine
-            app.state.sessions = session_factory(engine)
+            # Metric facts are published after their transaction commits, never before.
+            app.state.sessions = session_factory(engine, observe.publisher(app.state.metrics))
             async with app.state.sessions.begin() as session:
                 await app.state.router.sync_lines(session, clock())
             ticker = start_ticker(app, settings.tick_seconds)
@@ -63,6 +66,10 @@ def create_app(
         reservation_timeout=settings.reservation_timeout_seconds,
         cooldown=settings.line_cooldown_seconds,
     )
+    app.state.limits = Limits(
+        queue_errors=settings.queue_error_limit,
+        queue_error_window=dt.timedelta(seconds=settings.queue_error_window_seconds),
+    )
     app.state.webhook_errors = 0
     app.include_router(webhooks.router)
     app.include_router(lines_api.router)
@@ -70,6 +77,7 @@ def create_app(
     app.include_router(metrics_api.router)
     console.install(app, settings)
     _health(app)
+    app.add_middleware(webhooks.VoiceGuard)  # inside the metrics: a fallback is counted as 200
     metrics_api.install(app)  # per-app registry, stored totals, webhook latency middleware
     return app
 

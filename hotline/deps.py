@@ -20,7 +20,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     reach the rollback now, not when the garbage collector closes an inner generator.)
     """
     async with request.app.state.sessions() as session:
-        request.state.session = session  # the voice routes commit or roll back themselves
         try:
             yield session
             await session.commit()

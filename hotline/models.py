@@ -3,7 +3,6 @@
 from hotline.auth.models import ApiKey
 from hotline.calls.models import Call, CallEvent
 from hotline.console.models import ConsoleUser
-from hotline.metrics import models as _metrics  # noqa: F401
 from hotline.records import models as _records  # noqa: F401
 from hotline.routing.models import Line
 

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     reservation_timeout_seconds: int = 30
     line_cooldown_seconds: int = 60
     tick_seconds: float = 2.0
+    # Twilio answers a full or failing queue at once: after this many failures within the
+    # window the caller goes to the backup organisation instead of looping in silence.
+    queue_error_limit: int = 2
+    queue_error_window_seconds: int = 60
     log_level: str = "INFO"
     # Fernet keys for consultation free text, comma-separated, newest first (rotation: put a
     # new key first, run `hotline records rotate-key`, then drop the old one).

@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hotline.calls.lifecycle import OPEN, CallState
 from hotline.db import Base, UTCDateTime
 
-
-class CallState(enum.StrEnum):
-    MENU = "menu"  # hearing the voice guidance
-    WAITING = "waiting"  # held in the queue of its option
-    RESERVED = "reserved"  # a line is held for it; its next hold poll leaves the queue
-    RINGING = "ringing"  # the counsellor's line is being dialled
-    CONNECTED = "connected"  # the counsellor accepted: counts as 接続完了
-    COMPLETED = "completed"  # ended after being connected
-    ABANDONED = "abandoned"  # the caller hung up before being connected
-    CLOSED = "closed"  # no staffed line could serve the option: heard the closed message
-
-
-OPEN_STATES = (
-    CallState.MENU,
-    CallState.WAITING,
-    CallState.RESERVED,
-    CallState.RINGING,
-    CallState.CONNECTED,
-)
+__all__ = ["OPEN_STATES", "Call", "CallEvent", "CallState"]
+OPEN_STATES = OPEN
 
 
 class Call(Base):
@@ -57,6 +40,9 @@ class Call(Base):
     # The caller's last hold poll: a caller who stopped polling is gone, even if Twilio's
     # hang-up and status callbacks were lost.
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Queue failures in a row (Twilio's queue-full, error): capped, then the backup serves.
+    queue_errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    queue_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         Index("ix_calls_state_option", "state", "option_id"),

@@ -11,12 +11,13 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.calls.models import Call, CallEvent, CallState
-from hotline.metrics import observe
+from hotline.calls import lifecycle
+from hotline.calls.models import Call, CallEvent
+from hotline.db import outbox
 
 ANONYMOUS = {"", "anonymous", "unknown", "restricted", "private", "unavailable"}
-TERMINAL = {CallState.COMPLETED, CallState.ABANDONED, CallState.CLOSED}
-WAITING = (CallState.WAITING, CallState.RESERVED)
+TERMINAL = lifecycle.TERMINAL
+WAITING = lifecycle.HOLDING
 
 
 def caller_hash(secret: bytes, number: str | None) -> str | None:
@@ -52,16 +53,13 @@ async def ensure_call(
     call = await get_call(session, call_sid, lock=True)
     if call is not None:  # every webhook after the first: one statement, not two
         return call
-    values = dict(
+    values, received = lifecycle.new_call(
         call_sid=call_sid,
         entry=entry,
         period_id=period_id,
-        caller_hash=caller,
+        caller=caller,
         menu_id=menu_id,
-        state=CallState.MENU,
-        priority=0,
-        status_seq=-1,
-        created_at=now,
+        now=now,
     )
     stmt = (
         _insert(session)(Call).values(**values).on_conflict_do_nothing(index_elements=["call_sid"])
@@ -69,8 +67,15 @@ async def ensure_call(
     inserted = await session.execute(stmt)
     call = await get_call(session, call_sid, lock=True)
     assert call is not None
-    observe.call_received(call, inserted.rowcount)  # never raises; counts a new CallSid only
+    if inserted.rowcount:  # a new CallSid, not one a concurrent request created
+        outbox(session).append(received)
     return call
+
+
+def apply_changes(call: Call, changes: dict[str, Any]) -> None:
+    """Write a transition's changes on the call (the lifecycle decided them)."""
+    for name, value in changes.items():
+        setattr(call, name, value)
 
 
 async def add_event(
@@ -91,32 +96,16 @@ async def add_event(
     return bool(result.rowcount)
 
 
+async def step_detail(session: AsyncSession, call: Call, step: str) -> dict[str, Any]:
+    """What was logged for an applied step (its decision, for a retry)."""
+    stmt = select(CallEvent.detail).where(CallEvent.call_id == call.id, CallEvent.step == step[:96])
+    detail = (await session.execute(stmt)).scalar_one_or_none()
+    return dict(detail or {})
+
+
 async def events(session: AsyncSession, call: Call) -> list[CallEvent]:
     stmt = select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.id)
     return list((await session.execute(stmt)).scalars())
-
-
-def queue(
-    call: Call, *, option_id: str, language: str | None, priority: int, now: dt.datetime
-) -> None:
-    """The call joins its option's queue; a call queued before keeps its first waiting time."""
-    call.option_id, call.language, call.priority = option_id, language, priority
-    call.state, call.last_seen_at = CallState.WAITING, now
-    if call.waiting_since is None:
-        call.waiting_since = now
-
-
-def end(call: Call, now: dt.datetime) -> None:
-    """The call is over: connected calls complete, the others were abandoned where they were."""
-    if call.state in TERMINAL:
-        return
-    if call.state == CallState.CONNECTED:
-        call.state = CallState.COMPLETED
-    else:
-        call.end_stage = "waiting" if call.state in WAITING else call.state
-        call.state = CallState.ABANDONED
-    call.ended_at = now
-    observe.ended(call)  # never raises
 
 
 async def waiting_ahead(session: AsyncSession, call: Call) -> int:

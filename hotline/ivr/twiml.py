@@ -3,45 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from hotline.config import HotlineConfig, Speech
 from hotline.ivr import flow
+from hotline.ivr.urls import Urls
 
-
-@dataclass(frozen=True, slots=True)
-class Urls:
-    """Absolute URLs of our webhooks, as Twilio will request (and sign) them."""
-
-    base: str
-
-    def _u(self, path: str, **query: object) -> str:
-        q = {k: v for k, v in query.items() if v is not None}
-        return f"{self.base}/voice/{path}" + (f"?{urlencode(q)}" if q else "")
-
-    def menu(self, menu_id: str, attempt: int) -> str:
-        return self._u("menu", m=menu_id, t=attempt)
-
-    def wait(self, option_id: str, language: str | None, segment: int) -> str:
-        return self._u("wait", o=option_id, l=language, n=segment)
-
-    def queue_result(self, option_id: str, language: str | None) -> str:
-        return self._u("queue-result", o=option_id, l=language)
-
-    def dial_result(self, line_id: str) -> str:
-        return self._u("dial-result", line=line_id)
-
-    def whisper(self, call_sid: str, line_id: str) -> str:
-        return self._u("whisper", call=call_sid, line=line_id)
-
-    def whisper_accept(self, call_sid: str, line_id: str) -> str:
-        return self._u("whisper-accept", call=call_sid, line=line_id)
-
-    def fallback(self, step: str) -> str:
-        return self._u("fallback", step=step)
+__all__ = ["Renderer", "Urls", "queue_name"]
 
 
 def queue_name(option_id: str) -> str:

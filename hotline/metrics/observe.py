@@ -1,120 +1,63 @@
-"""Hooks that count a call's transitions in the process metrics. They never raise.
+"""Publishes the lifecycle's metric facts (`lifecycle.Count`) to Prometheus, after commit.
 
-The stores call them where a call changes state, each hook on a line of its own:
-
-    hotline.calls.store.ensure_call  -> call_received   (a new CallSid)
-    hotline.calls.store.end          -> ended           (completed, or abandoned at a stage)
-    hotline.routing.calls.join       -> menu_selected   (the caller chose an option)
-    hotline.routing.calls.close      -> closed          (no staffed line: closed message)
-    hotline.routing.calls.accept     -> connected       (the counsellor pressed 1)
-
-Each of those places runs once per call (it is guarded by the call's state or by the
-step's idempotency), so a Twilio retry counts nothing twice. Metrics never block a call: a
-failing hook logs and returns, and the caller's TwiML is the same.
-
-The hooks find the app's metrics through a context variable that the metrics middleware
-sets for each request; outside a request (a script, the ticker) they count nothing. The
-counters run ahead of the database when a transaction is rolled back after a hook; the
-stored totals of `collector.py` are the figures of record.
+The calls service and the routing pass put a `Count` in the session's outbox for each fact
+(a call received, an option selected, closed, connected, completed, abandoned); the session
+hands the outbox here once its transaction has committed (`hotline.db.session_factory`), and
+drops it on rollback, so a rolled-back webhook counts nothing. Each fact comes from one
+transition, guarded by the call's state and the step's idempotency, so a Twilio retry counts
+nothing twice. Metrics never block a call: a failing fact is logged and the rest go on.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Any, ParamSpec
+from collections.abc import Callable, Iterable
 
-from hotline.calls.models import Call, CallState
-from hotline.metrics.definitions import NONE
+from hotline.calls.lifecycle import Count
 from hotline.metrics.prom import Metrics
 
 log = logging.getLogger(__name__)
-P = ParamSpec("P")
-
-current: ContextVar[Metrics | None] = ContextVar("hotline_metrics", default=None)
-
-
-@contextmanager
-def bound(metrics: Metrics) -> Iterator[None]:
-    """Count into these metrics in this block (the middleware does this per request)."""
-    token = current.set(metrics)
-    try:
-        yield
-    finally:
-        current.reset(token)
+NONE = "none"
+STAGES = ("menu", "waiting", "ringing")
 
 
-def _safe(fn: Callable[P, None]) -> Callable[P, None]:
-    @functools.wraps(fn)
-    def hook(*args: P.args, **kwargs: P.kwargs) -> None:
+def publisher(metrics: Metrics) -> Callable[[list[object]], None]:
+    """The session factory's after-commit hook for these metrics."""
+
+    def publish_all(facts: list[object]) -> None:
+        publish(metrics, (f for f in facts if isinstance(f, Count)))
+
+    return publish_all
+
+
+def publish(m: Metrics, facts: Iterable[Count]) -> None:
+    for fact in facts:
         try:
-            fn(*args, **kwargs)
+            _one(m, fact)
         except Exception:  # metrics never block a call
-            log.exception("metrics hook %s failed; the call goes on", fn.__name__)
-
-    return hook
+            log.exception("metrics for %s failed; the call goes on", fact.kind)
 
 
-def _labels(m: Metrics, call: Call) -> tuple[str, str]:
-    return m.closed.period(call.period_id), m.closed.option(call.option_id)
-
-
-def _seconds(start: Any, end: Any) -> float | None:
-    return None if start is None or end is None else max((end - start).total_seconds(), 0.0)
-
-
-@_safe
-def call_received(call: Call, created: int | bool = True) -> None:
-    """A call reached the service; `created` is false for a CallSid seen before."""
-    m = current.get()
-    if m is not None and created:
-        m.received.labels(m.closed.period(call.period_id), m.closed.entry(call.entry)).inc()
-
-
-@_safe
-def menu_selected(call: Call, option_id: str) -> None:
-    m = current.get()
-    if m is not None:
-        m.selected.labels(m.closed.period(call.period_id), m.closed.option(option_id)).inc()
-
-
-@_safe
-def closed(call: Call) -> None:
-    m = current.get()
-    if m is not None:
-        m.closed_calls.labels(*_labels(m, call)).inc()
-
-
-@_safe
-def connected(call: Call) -> None:
-    """The counsellor accepted: 接続完了, and the wait it took."""
-    m = current.get()
-    if m is None:
-        return
-    period, option = _labels(m, call)
-    m.connected.labels(period, option, m.closed.entry(call.entry), m.closed.org(call.org_id)).inc()
-    waited = _seconds(call.waiting_since, call.connected_at)
-    if waited is not None:
-        m.wait.labels(option, "connected").observe(waited)
-
-
-@_safe
-def ended(call: Call) -> None:
-    """The call is over: talk time if it was connected, else where the caller gave up."""
-    m = current.get()
-    if m is None:
-        return
-    period, option = _labels(m, call)
-    if call.state == CallState.COMPLETED:
-        talked = _seconds(call.connected_at, call.ended_at)
-        if talked is not None:
-            m.talk.labels(option).observe(talked)
-    elif call.state == CallState.ABANDONED:
-        stage = call.end_stage if call.end_stage in ("menu", "waiting", "ringing") else NONE
-        m.abandoned.labels(period, option, stage).inc()
-        waited = _seconds(call.waiting_since, call.ended_at)
-        if stage == "waiting" and waited is not None:
-            m.wait.labels(option, "abandoned").observe(waited)
+def _one(m: Metrics, f: Count) -> None:
+    period, option = m.closed.period(f.period), m.closed.option(f.option)
+    match f.kind:
+        case "received":
+            m.received.labels(period, m.closed.entry(f.entry)).inc()
+        case "selected":
+            m.selected.labels(period, option).inc()
+        case "closed":
+            m.closed_calls.labels(period, option).inc()
+        case "connected":
+            m.connected.labels(period, option, m.closed.entry(f.entry), m.closed.org(f.org)).inc()
+            if f.seconds is not None:
+                m.wait.labels(option, "connected").observe(f.seconds)
+        case "completed":
+            if f.seconds is not None:
+                m.talk.labels(option).observe(f.seconds)
+        case "abandoned":
+            stage = f.stage if f.stage in STAGES else NONE
+            m.abandoned.labels(period, option, stage).inc()
+            if stage == "waiting" and f.seconds is not None:
+                m.wait.labels(option, "abandoned").observe(f.seconds)
+        case _:
+            log.warning("unknown metric fact %r", f.kind)

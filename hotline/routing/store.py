@@ -11,14 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline.calls import lifecycle
 from hotline.calls import store as calls_store
 from hotline.calls.models import Call, CallState
 from hotline.config import HotlineConfig, Organisation
 from hotline.config import Line as LineConfig
+from hotline.db import outbox
 from hotline.routing import engine
 from hotline.routing.models import Line, LineStatus
 from hotline.routing.schedule import scheduled
@@ -45,6 +48,22 @@ def routing_table(cfg: HotlineConfig) -> dict[str, engine.OptionRouting]:
     return table
 
 
+@dataclass(frozen=True, slots=True)
+class RoutedLine:
+    """A configured line with its organisation."""
+
+    org: Organisation
+    line: LineConfig
+
+    @property
+    def org_id(self) -> str:
+        return self.org.id
+
+    @property
+    def target(self) -> str:
+        return self.line.target
+
+
 class Router:
     """Routing over the stored state, for one configuration."""
 
@@ -56,6 +75,7 @@ class Router:
         cooldown: int,
         stale_after: int = 90,
         ringing_timeout: int = 180,
+        menu_timeout: int = 600,
     ) -> None:
         self.cfg, self.table = cfg, routing_table(cfg)
         self.reservation_timeout = dt.timedelta(seconds=reservation_timeout)
@@ -64,24 +84,27 @@ class Router:
         # Dial timeout plus the whisper, with room: a line ringing longer lost its result.
         self.ringing_timeout = dt.timedelta(seconds=ringing_timeout)
         self.cooldown = dt.timedelta(seconds=cooldown)
-        self.lines: dict[str, tuple[Organisation, LineConfig]] = {
-            line.id: (org, line) for org, line in cfg.lines()
+        # The voice guidance takes a minute or two even with every retry: a call still in the
+        # menu after this long lost its callbacks.
+        self.menu_timeout = dt.timedelta(seconds=menu_timeout)
+        self.lines: dict[str, RoutedLine] = {
+            line.id: RoutedLine(org, line) for org, line in cfg.lines()
         }
         self.languages = {
-            line_id: frozenset(line.languages or org.languages)
-            for line_id, (org, line) in self.lines.items()
+            line_id: frozenset(r.line.languages or r.org.languages)
+            for line_id, r in self.lines.items()
         }
 
     # -- lines ------------------------------------------------------------------------------
     async def sync_lines(self, session: AsyncSession, now: dt.datetime) -> None:
         """Give every configured line a state row (available); keep existing rows as they are."""
         known = set((await session.execute(select(Line.id))).scalars())
-        for line_id, (org, _) in self.lines.items():
+        for line_id, routed in self.lines.items():
             if line_id not in known:
                 session.add(
                     Line(
                         id=line_id,
-                        org_id=org.id,
+                        org_id=routed.org_id,
                         status=LineStatus.AVAILABLE,
                         idle_since=now,
                         status_changed_at=now,
@@ -90,10 +113,10 @@ class Router:
         await session.flush()
 
     def scheduled_ids(self, now: dt.datetime) -> list[str]:
-        return [i for i, (org, line) in self.lines.items() if scheduled(org, line, now)]
+        return [i for i, r in self.lines.items() if scheduled(r.org, r.line, now)]
 
     def _may_serve(self, option_id: str, language: str | None, line_id: str) -> bool:
-        option, org = self.table.get(option_id), self.lines[line_id][0].id
+        option, org = self.table.get(option_id), self.lines[line_id].org_id
         lang = language or JAPANESE
         return option is not None and any(
             org in t.orgs and (not t.require_language or lang in self.languages[line_id])
@@ -122,18 +145,33 @@ class Router:
             if status == LineStatus.AVAILABLE and line.call_id is None:
                 line.idle_since = now
 
-    async def free_line(
-        self, session: AsyncSession, call: Call, now: dt.datetime, *, cooldown: bool = False
+    async def release(
+        self,
+        session: AsyncSession,
+        line_id: str,
+        call_id: int,
+        now: dt.datetime,
+        *,
+        cooldown: bool = False,
     ) -> None:
-        """Release the line held for `call`; a line that did not answer rests a while."""
-        if call.line_id is None:
-            return
-        line = await session.get(Line, call.line_id, with_for_update=True)
-        if line is not None and line.call_id == call.id:
+        """Free the line held for the call; a line that did not answer rests a while."""
+        line = await session.get(Line, line_id, with_for_update=True)
+        if line is not None and line.call_id == call_id:
             line.call_id, line.idle_since = None, now
             if cooldown:
                 line.cooldown_until = now + self.cooldown
-        call.line_id = None
+
+    async def _carry_out(
+        self, session: AsyncSession, call: Call, event: lifecycle.Event, now: dt.datetime
+    ) -> None:
+        """A pass's own transition of a call: expiries and sweeps (no pass inside a pass)."""
+        t = lifecycle.transition(call, event, now)
+        calls_store.apply_changes(call, t.changes)
+        for effect in t.effects:
+            if isinstance(effect, lifecycle.ReleaseLine):
+                await self.release(session, effect.line_id, call.id, now, cooldown=effect.cooldown)
+            elif isinstance(effect, lifecycle.Count):
+                outbox(session).append(effect)
 
     # -- the pass ---------------------------------------------------------------------------
     async def assign(self, session: AsyncSession, now: dt.datetime) -> list[engine.Reservation]:
@@ -145,14 +183,15 @@ class Router:
         calls = await self._waiting(session, limit=len(lines), now=now)
         reservations = engine.assign(calls, lines, self.table, now)
         if reservations:
+            waiting = lifecycle.CallView(state=CallState.WAITING)  # what the pass selected
             await session.execute(
                 update(Call),
                 [
                     {
                         "id": r.call_id,
-                        "state": CallState.RESERVED,
-                        "line_id": r.line_id,
-                        "reserved_at": now,
+                        **lifecycle.transition(
+                            waiting, lifecycle.LineReserved(r.line_id), now
+                        ).changes,
                     }
                     for r in reservations
                 ],
@@ -172,8 +211,7 @@ class Router:
         )
         for call in (await session.execute(stmt)).scalars():
             log.info("reservation of call %s on line %s expired", call.call_sid, call.line_id)
-            await self.free_line(session, call, now)
-            call.state, call.reserved_at = CallState.WAITING, None
+            await self._carry_out(session, call, lifecycle.ReservationExpired(), now)
         await self._sweep(session, now)
 
     async def _sweep(self, session: AsyncSession, now: dt.datetime) -> None:
@@ -182,7 +220,8 @@ class Router:
             select(Call)
             .where(
                 or_(
-                    Call.state.in_(calls_store.WAITING)
+                    (Call.state == CallState.MENU) & (Call.created_at < now - self.menu_timeout),
+                    Call.state.in_(lifecycle.HOLDING)
                     & (Call.last_seen_at < now - self.stale_after),
                     (Call.state == CallState.RINGING)
                     & (Call.reserved_at < now - self.ringing_timeout),
@@ -192,8 +231,7 @@ class Router:
         )
         for call in (await session.execute(stmt)).scalars():
             log.warning("call %s silent in state %s: ended as abandoned", call.call_sid, call.state)
-            await self.free_line(session, call, now)
-            calls_store.end(call, now)
+            await self._carry_out(session, call, lifecycle.WentSilent(), now)
 
     async def _free_lines(self, session: AsyncSession, now: dt.datetime) -> list[engine.FreeLine]:
         scheduled = set(self.scheduled_ids(now))
@@ -250,4 +288,4 @@ class Router:
 
 
 def org_of(router: Router, line_ids: Iterable[str]) -> dict[str, str]:
-    return {i: router.lines[i][0].id for i in line_ids if i in router.lines}
+    return {i: router.lines[i].org_id for i in line_ids if i in router.lines}

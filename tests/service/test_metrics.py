@@ -135,7 +135,7 @@ async def test_a_failing_metric_never_blocks_a_call(
     sid = new_sid()
     with caplog.at_level(logging.ERROR, logger="hotline.metrics.observe"):
         await talk(twilio, app, clock, sid)
-    assert "metrics hook" in caplog.text
+    assert "the call goes on" in caplog.text
     s = await scrape(client)  # the database still knows: the call was connected
     stored = dict(period="period_5", option="loneliness", entry="9999")
     assert value(s, "hotline_period_connected", **stored) == 1
@@ -151,3 +151,21 @@ async def test_stored_totals_survive_a_restart(twilio, app, client, clock, db_ur
     stored = dict(period="period_5", option="loneliness", entry="9999")
     assert value(s, "hotline_period_connected", **stored) == 1
     assert total(s, "hotline_calls_connected_total") == 0  # the new process counted nothing
+
+
+async def test_a_rolled_back_webhook_counts_nothing(twilio: Twilio, app, client, monkeypatch):
+    """Metric facts are published after commit: a step that failed and was rolled back
+    leaves no trace in the counters, while the call itself goes on (the backup serves)."""
+    from hotline.routing.store import Router
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the pass failed")
+
+    sid = new_sid()
+    await twilio.call("/voice/incoming", sid)
+    monkeypatch.setattr(Router, "assign", broken)  # fails after the call joined the queue
+    doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    assert doc.find("Dial") is not None  # the apology, then the backup organisation
+    s = await scrape(client)
+    assert value(s, "hotline_calls_received_total", period="period_5", entry="9999") == 1
+    assert total(s, "hotline_menu_selections_total") == 0

@@ -28,13 +28,13 @@ import yaml
 from sqlalchemy import insert
 
 from hotline.auth.models import ApiKey
-from hotline.calls import store
-from hotline.calls.models import Call, CallState
+from hotline.calls import lifecycle as lc
+from hotline.calls import service, store
+from hotline.calls.models import Call
 from hotline.config import TOKYO, HotlineConfig
 from hotline.db import make_engine, session_factory
 from hotline.metrics import labels, report
 from hotline.records.models import ConsultationRecord, LinkageCase
-from hotline.routing import calls as routing
 from hotline.routing.store import Router
 from tests.conftest import ROOT
 
@@ -188,11 +188,25 @@ def scripts(cfg: HotlineConfig, p: Plan, seed: int = 7) -> list[Script]:
 
 def _line_of(router: Router, cfg: HotlineConfig, option: str) -> str:
     orgs = labels.serving_orgs(cfg, option)
-    return next(i for i, (org, _) in router.lines.items() if org.id in orgs)
+    return next(i for i, r in router.lines.items() if r.org_id in orgs)
+
+
+class ScriptedRouting:
+    """The replay scripts each call's outcome: no assignment pass may change it."""
+
+    async def release(self, *args: object, **kwargs: object) -> None:
+        return None
+
+    async def assign(self, *args: object) -> list[object]:
+        return []
+
+    async def staffed_for(self, *args: object) -> bool:
+        return True
 
 
 async def record_through_store(session, cfg: HotlineConfig, router: Router, s: Script) -> Call:  # type: ignore[no-untyped-def]
-    """One call as the webhooks record it: arrive, choose, wait, ring, accept, end."""
+    """One call as the webhooks record it, through the lifecycle: arrive, choose, wait, ring,
+    accept, end."""
     period = cfg.period_at(s.arrived)
     call = await store.ensure_call(
         session,
@@ -203,25 +217,33 @@ async def record_through_store(session, cfg: HotlineConfig, router: Router, s: S
         menu_id=cfg.menu_at(s.arrived),
         now=s.arrived,
     )
+    fake = ScriptedRouting()
+
+    async def step(event: lc.Event, at: dt.datetime) -> None:
+        await service.apply(session, fake, call, event, at)
+
+    hung_up = lc.StatusReported("completed", 1, final=True)
     if s.option is None:
-        store.end(call, s.arrived + dt.timedelta(seconds=40))  # hung up in the menu
+        await step(hung_up, s.arrived + dt.timedelta(seconds=40))  # hung up in the menu
         return call
     chose = s.arrived + dt.timedelta(seconds=25)
     language = "en" if s.option == "foreign" else None
-    if s.outcome == "closed":
-        call.option_id, call.language = s.option, language
-        routing.close(call, chose)
-        return call
     priority = cfg.option(s.option).priority
-    store.queue(call, option_id=s.option, language=language, priority=priority, now=chose)
-    if s.outcome == "waiting":
-        store.end(call, chose + dt.timedelta(seconds=200))
+    staffed = s.outcome != "closed"
+    await step(lc.OptionChosen(s.option, language, priority, staffed), chose)
+    if s.outcome == "closed":
         return call
-    call.state, call.line_id = CallState.RINGING, _line_of(router, cfg, s.option)
+    if s.outcome == "waiting":
+        await step(hung_up, chose + dt.timedelta(seconds=200))
+        return call
+    line = _line_of(router, cfg, s.option)
+    await step(lc.LineReserved(line), chose + dt.timedelta(seconds=60))
+    await step(lc.QueueLeft(lc.QueueOutcome.LEAVE, "leave"), chose + dt.timedelta(seconds=65))
     if s.outcome == "connected":
-        assert routing.accept(router, call, call.line_id, chose + dt.timedelta(seconds=90))
-    call.line_id = None
-    store.end(call, chose + dt.timedelta(seconds=600))
+        accepted = lc.Accepted(line, router.lines[line].org_id)
+        await step(accepted, chose + dt.timedelta(seconds=90))
+        assert call.state == lc.CallState.CONNECTED
+    await step(hung_up, chose + dt.timedelta(seconds=600))
     return call
 
 
@@ -326,7 +348,7 @@ def bulk_rows(cfg: HotlineConfig, p: Plan) -> list[dict[str, Any]]:
             row.update(waiting_since=chose)
             if s.outcome == "connected":
                 line = _line_of(router, cfg, s.option or "")
-                row.update(state="completed", org_id=router.lines[line][0].id,
+                row.update(state="completed", org_id=router.lines[line].org_id,
                            connected_at=chose + dt.timedelta(seconds=90),
                            ended_at=chose + dt.timedelta(seconds=600))  # fmt: skip
             else:

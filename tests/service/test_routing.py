@@ -269,3 +269,17 @@ async def test_urls_in_twiml_are_public(twilio: Twilio, app, sid) -> None:
     dial = await leave_and_ring(twilio, sid, await queue(twilio, sid, "8"))
     _, whisper_url, action = dialled(dial)
     assert whisper_url.startswith(PUBLIC) and action.startswith(PUBLIC)
+
+
+async def test_a_call_left_in_the_menu_is_ended_when_its_callbacks_were_lost(
+    twilio: Twilio, app, clock: Clock
+) -> None:
+    sid = new_sid()
+    await twilio.call("/voice/incoming", sid)  # then nothing: no key, no status callback
+    clock.advance(300)
+    await tick_once(app)
+    assert (await _call(app, sid)).state == "menu"  # a slow caller is still in the menu
+    clock.advance(301)
+    await tick_once(app)
+    call = await _call(app, sid)
+    assert (call.state, call.end_stage) == ("abandoned", "menu")

@@ -227,13 +227,15 @@ async def test_a_choice_after_the_repeat_key_joins_the_queue_at_once(twilio, app
 
 
 async def test_a_failure_leaves_nothing_half_done(twilio, app, sid, monkeypatch) -> None:
-    from hotline.routing import calls as routing
+    from hotline.routing.store import Router
 
     async def broken(*a, **k):  # type: ignore[no-untyped-def]
         raise RuntimeError("boom")
 
     await twilio.call("/voice/incoming", sid)
-    monkeypatch.setattr(routing, "join", broken)
+    # The pass that follows joining the queue fails: the call has already changed in the
+    # session, and all of it must be rolled back.
+    monkeypatch.setattr(Router, "assign", broken)
     doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
     assert doc.find("Dial") is not None  # the apology, then the backup organisation
     call = await _call(app, sid)

@@ -1,0 +1,713 @@
+"""A call's life as one pure function: `transition(call, event, now, limits)`.
+
+Everything that happens to a call is an event (`OptionChosen`, `QueueLeft`, `DialEnded`,
+`StatusReported`, `LineReserved`, `WentSilent`, ...). `transition` answers with the changes to
+store, the decision for the caller (rendered to TwiML by `hotline.ivr`) and the effects for
+the service to carry out (release a line, run an assignment pass, count a metric). No I/O, no
+clock, no Twilio, no SQLAlchemy: the webhooks, the routing pass, the sweeps and the simulator
+all move calls through this one function, and this module is the only place that says what
+state a call is in next.
+
+Invariants (tested exhaustively and with a hypothesis state machine):
+- a terminal state (completed, abandoned, closed) never changes;
+- a call is connected at most once, and only from ringing on the line it rang;
+- a line is released once: only the transition that takes a call off its line releases it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class CallState(enum.StrEnum):
+    MENU = "menu"  # hearing the voice guidance
+    WAITING = "waiting"  # held in the queue of its option
+    RESERVED = "reserved"  # a line is held for it; its next hold poll leaves the queue
+    RINGING = "ringing"  # the counsellor's line is being dialled
+    CONNECTED = "connected"  # the counsellor accepted: counts as 接続完了
+    COMPLETED = "completed"  # ended after being connected
+    ABANDONED = "abandoned"  # the caller hung up before being connected
+    CLOSED = "closed"  # no staffed line could serve the option: heard the closed message
+
+
+S = CallState
+TERMINAL = frozenset({S.COMPLETED, S.ABANDONED, S.CLOSED})
+OPEN = tuple(s for s in S if s not in TERMINAL)
+HOLDING = (S.WAITING, S.RESERVED)  # in the queue, as far as the caller knows
+ON_A_LINE = (S.RESERVED, S.RINGING, S.CONNECTED)  # a line is held for the call
+
+
+class CallFacts(Protocol):
+    """What the lifecycle reads of a call (the ORM row fits, and so does `CallView`)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def period_id(self) -> str: ...
+    @property
+    def entry(self) -> str: ...
+    @property
+    def option_id(self) -> str | None: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def line_id(self) -> str | None: ...
+    @property
+    def org_id(self) -> str | None: ...
+    @property
+    def waiting_since(self) -> dt.datetime | None: ...
+    @property
+    def connected_at(self) -> dt.datetime | None: ...
+    @property
+    def queue_errors(self) -> int: ...
+    @property
+    def queue_error_at(self) -> dt.datetime | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallView:
+    """A call as plain data: for tests, the simulator, and the routing pass."""
+
+    state: str = S.MENU
+    period_id: str = "none"
+    entry: str = "9999"
+    option_id: str | None = None
+    language: str | None = None
+    line_id: str | None = None
+    org_id: str | None = None
+    waiting_since: dt.datetime | None = None
+    connected_at: dt.datetime | None = None
+    queue_errors: int = 0
+    queue_error_at: dt.datetime | None = None
+
+    def with_changes(self, changes: dict[str, Any]) -> CallView:
+        known = {f.name for f in dataclasses.fields(self)}
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if k in known})
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The bounds the lifecycle applies (from settings)."""
+
+    # Twilio answers a full or failing queue at once: a caller re-enqueued each time would
+    # loop in silence. After this many queue failures within the window, the backup serves.
+    queue_errors: int = 2
+    queue_error_window: dt.timedelta = dt.timedelta(seconds=60)
+
+
+# -- events -----------------------------------------------------------------------------------
+
+
+class QueueOutcome(enum.StrEnum):
+    """Why the caller left the hold (Twilio's QueueResult, mapped at the edge)."""
+
+    LEAVE = "leave"  # our <Leave/>: a line is held
+    HANGUP = "hangup"  # the caller hung up while holding
+    FAILED = "failed"  # the queue failed (full, error, system error, a value we do not know)
+
+
+class DialOutcome(enum.StrEnum):
+    """How the counsellor's leg ended (Twilio's DialCallStatus, mapped at the edge)."""
+
+    COMPLETED = "completed"  # answered: by the counsellor, a voicemail, or refused in whisper
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    CANCELED = "canceled"  # the caller hung up while the line rang
+
+
+@dataclass(frozen=True, slots=True)
+class Arrived:
+    """A webhook for the call came in (the first creates it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MenuAnswered:
+    """A key (or silence) in a menu that leads to another menu prompt, not to a queue."""
+
+    menu_id: str
+    attempt: int
+    digits: str
+
+
+@dataclass(frozen=True, slots=True)
+class OptionChosen:
+    """The caller chose an option (or was given the default): join its queue.
+
+    `staffed` says whether any line that may serve it is on duty now.
+    """
+
+    option_id: str
+    language: str | None
+    priority: int
+    staffed: bool
+    menu_id: str = ""
+    attempt: int = 0
+    digits: str = ""
+    default: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HoldPolled:
+    """Twilio asked for the next hold segment; `staffed` is None when not checked this time.
+
+    The option is the one in the hold's URL, for a call whose state was lost.
+    """
+
+    option_id: str
+    language: str | None
+    priority: int
+    staffed: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLeft:
+    outcome: QueueOutcome
+    result: str = ""  # Twilio's word, for the event log and the idempotency key
+
+
+@dataclass(frozen=True, slots=True)
+class WhisperAnswered:
+    """The counsellor's leg answered; the whisper is about to play."""
+
+    line_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The counsellor pressed 1 in the whisper; `org_id` owns the line."""
+
+    line_id: str
+    org_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The counsellor pressed another key, or none (voicemail, missed)."""
+
+    line_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialEnded:
+    line_id: str
+    outcome: DialOutcome
+    dial_sid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReported:
+    """Twilio's status callback; `final` for completed, busy, failed, no-answer, canceled."""
+
+    status: str
+    sequence: int
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LineReserved:
+    """An assignment pass gave the call a line."""
+
+    line_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationExpired:
+    """The caller did not take the reserved line in time (hung up, lost poll)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WentSilent:
+    """No hold poll, or no dial result, for too long: Twilio's callbacks were lost."""
+
+
+Event = (
+    Arrived
+    | MenuAnswered
+    | OptionChosen
+    | HoldPolled
+    | QueueLeft
+    | WhisperAnswered
+    | Accepted
+    | Refused
+    | DialEnded
+    | StatusReported
+    | LineReserved
+    | ReservationExpired
+    | WentSilent
+)
+EVENTS: tuple[type[Any], ...] = Event.__args__  # type: ignore[attr-defined]  # a UnionType
+
+
+# -- decisions: what the caller (or the counsellor's leg) hears next ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Greet:
+    """The greeting and the first menu."""
+
+
+@dataclass(frozen=True, slots=True)
+class AskAgain:
+    """The menu prompt the voice guidance decided (hotline.ivr.flow)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueue:
+    """Hold the caller in the queue of the option (joining, or back after a failed offer)."""
+
+    option_id: str
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """One more hold segment."""
+
+    option_id: str
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveQueue:
+    """A line is held: leave the hold (the queue's action then dials it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dial:
+    """Ring the reserved line, with the whisper on the counsellor's leg."""
+
+    line_id: str
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Backup:
+    """Straight to the backup organisation, with an apology (no line held, queue failing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """No staffed line may serve the option: the closed message, other numbers, goodbye."""
+
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Whisper:
+    """Tell the counsellor who is calling; press 1 to accept."""
+
+    line_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bridge:
+    """The counsellor accepted: an empty document, and Twilio joins the two."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decline:
+    """End the counsellor's leg without joining (the caller is gone, or the key was not 1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Goodbye:
+    """The conversation is over."""
+
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Nothing:
+    """Nothing to say: an empty document (the caller is gone), or 204 to a status callback."""
+
+
+Decision = (
+    Greet
+    | AskAgain
+    | Enqueue
+    | Hold
+    | LeaveQueue
+    | Dial
+    | Backup
+    | Closed
+    | Whisper
+    | Bridge
+    | Decline
+    | Goodbye
+    | Nothing
+)
+DECISIONS: dict[str, type[Any]] = {t.__name__: t for t in Decision.__args__}  # type: ignore[attr-defined]
+
+
+def dump_decision(d: Decision) -> dict[str, Any]:
+    """The decision as JSON, kept in the event log so that a retried step hears the same."""
+    return {"kind": type(d).__name__, **dataclasses.asdict(d)}
+
+
+def load_decision(data: dict[str, Any]) -> Decision | None:
+    kind = DECISIONS.get(str(data.get("kind")))
+    if kind is None:
+        return None
+    fields = {f.name for f in dataclasses.fields(kind)}
+    result: Decision = kind(**{k: v for k, v in data.items() if k in fields})
+    return result
+
+
+# -- effects ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseLine:
+    """Free the line held for the call; a line that did not take the call rests first."""
+
+    line_id: str
+    cooldown: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RunPass:
+    """Supply or demand changed: run an assignment pass."""
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """A fact for the live metrics, published after the transaction commits."""
+
+    kind: str  # received, selected, closed, connected, completed, abandoned
+    period: str
+    option: str | None = None
+    entry: str | None = None
+    org: str | None = None
+    stage: str | None = None  # where an abandoned call was
+    seconds: float | None = None  # waited (connected, abandoned) or talked (completed)
+
+
+Effect = ReleaseLine | RunPass | Count
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    changes: dict[str, Any]
+    decision: Decision
+    effects: tuple[Effect, ...] = ()
+
+    @property
+    def state(self) -> str | None:
+        """The state the call moves to, or None if it stays."""
+        value = self.changes.get("state")
+        return None if value is None else str(value)
+
+
+# -- the function -----------------------------------------------------------------------------
+
+
+def new_call(
+    *, call_sid: str, entry: str, period_id: str, caller: str | None, menu_id: str, now: dt.datetime
+) -> tuple[dict[str, Any], Count]:
+    """The stored values of a call that just arrived, and the count of it."""
+    values: dict[str, Any] = dict(
+        call_sid=call_sid,
+        entry=entry,
+        period_id=period_id,
+        caller_hash=caller,
+        menu_id=menu_id,
+        state=S.MENU,
+        priority=0,
+        status_seq=-1,
+        queue_errors=0,
+        created_at=now,
+    )
+    return values, Count("received", period_id, entry=entry)
+
+
+def transition(
+    call: CallFacts, event: Event, now: dt.datetime, limits: Limits = Limits()
+) -> Transition:
+    """What `event` does to `call` at `now`: changes, the decision, and the effects."""
+    state = S(call.state)
+    match event:
+        case Arrived():
+            return Transition({}, Greet())
+        case MenuAnswered():
+            return Transition({}, AskAgain())
+        case OptionChosen():
+            return _join(call, state, event, now, event.staffed, event.priority)
+        case HoldPolled():
+            return _hold(call, state, event, now)
+        case QueueLeft():
+            return _left_queue(call, state, event, now, limits)
+        case WhisperAnswered(line_id=line):
+            ok = state == S.RINGING and call.line_id == line
+            return Transition({}, Whisper(line) if ok else Decline())
+        case Accepted(line_id=line, org_id=org):
+            return _accept(call, state, line, org, now)
+        case Refused():
+            return Transition({}, Decline())
+        case DialEnded():
+            return _dial_ended(call, state, event, now)
+        case StatusReported(final=final):
+            if not final or state in TERMINAL:
+                return Transition({}, Nothing())
+            return _end(call, state, now, Nothing())
+        case LineReserved(line_id=line):
+            if state != S.WAITING or call.line_id is not None:
+                return Transition({}, Nothing())  # the pass only offers waiting callers
+            changes = {"state": S.RESERVED, "line_id": line, "reserved_at": now}
+            return Transition(changes, LeaveQueue())
+        case ReservationExpired():
+            if state != S.RESERVED:
+                return Transition({}, Nothing())
+            line = call.line_id
+            changes = {"state": S.WAITING, "reserved_at": None, "line_id": None}
+            return Transition(changes, Nothing(), _release(line))
+        case WentSilent():
+            if state not in (S.MENU, S.WAITING, S.RESERVED, S.RINGING):
+                return Transition({}, Nothing())
+            return _end(call, state, now, Nothing())
+    raise TypeError(f"not a call event: {event!r}")  # pragma: no cover - typing guards it
+
+
+def _release(line_id: str | None, cooldown: bool = False) -> tuple[Effect, ...]:
+    return () if line_id is None else (ReleaseLine(line_id, cooldown),)
+
+
+def _seconds(start: dt.datetime | None, end: dt.datetime) -> float | None:
+    return None if start is None else max((end - start).total_seconds(), 0.0)
+
+
+def _join(
+    call: CallFacts,
+    state: S,
+    event: OptionChosen | HoldPolled,
+    now: dt.datetime,
+    staffed: bool | None,
+    priority: int,
+) -> Transition:
+    """Join the option's queue from the menu; in any other state, say what the state says."""
+    if state != S.MENU:
+        return Transition({}, _holding_answer(call, state))
+    option, language = event.option_id, event.language
+    selected = Count("selected", call.period_id, option=option)
+    if staffed is False:
+        changes = {"state": S.CLOSED, "option_id": option, "language": language, "ended_at": now}
+        closed = Count("closed", call.period_id, option=option)
+        return Transition(changes, Closed(language), (selected, closed))
+    changes = {
+        "state": S.WAITING,
+        "option_id": option,
+        "language": language,
+        "priority": priority,
+        "last_seen_at": now,
+        "waiting_since": call.waiting_since or now,
+    }
+    return Transition(changes, Enqueue(option, language), (selected, RunPass()))
+
+
+def _holding_answer(call: CallFacts, state: S) -> Decision:
+    if state == S.CLOSED:
+        return Closed(call.language)
+    if state in TERMINAL or call.option_id is None:
+        return Nothing()
+    return Enqueue(call.option_id, call.language)
+
+
+def _hold(call: CallFacts, state: S, event: HoldPolled, now: dt.datetime) -> Transition:
+    if state == S.MENU:  # lost state: the caller is on hold, so they chose and waited
+        joined = _join(call, state, event, now, event.staffed, event.priority)
+        if joined.state == S.WAITING:
+            option, language = event.option_id, event.language
+            return dataclasses.replace(joined, decision=Hold(option, language))
+        return joined
+    if state == S.RESERVED:
+        return Transition({"last_seen_at": now}, LeaveQueue())
+    if state == S.CLOSED:
+        return Transition({}, Closed(call.language))
+    if state in TERMINAL:
+        # Ended while still on hold (a polling gap swept it): no line will be offered to a
+        # finished call, so leave the hold for the backup rather than hold for ever.
+        return Transition({}, LeaveQueue())
+    option = call.option_id or event.option_id
+    if state == S.WAITING and event.staffed is False:  # every line for it went off duty
+        changes = {"state": S.CLOSED, "ended_at": now, "last_seen_at": now}
+        return Transition(
+            changes, Closed(call.language), (Count("closed", call.period_id, option=option),)
+        )
+    # Still holding: may be offered a line (and is not swept as silent).
+    return Transition({"last_seen_at": now}, Hold(option, call.language))
+
+
+def _left_queue(
+    call: CallFacts, state: S, event: QueueLeft, now: dt.datetime, limits: Limits
+) -> Transition:
+    if event.outcome == QueueOutcome.HANGUP:
+        if state in TERMINAL:
+            return Transition({}, Nothing())
+        return _end(call, state, now, Nothing())
+    if event.outcome == QueueOutcome.LEAVE:
+        if state == S.RESERVED and call.line_id is not None:
+            return Transition({"state": S.RINGING}, Dial(call.line_id, call.language))
+        return _to_backup(call, state, now)  # left the hold without a line: the hold failed
+    # The queue failed: back in the same queue, waiting time kept, unless it keeps failing.
+    if state in TERMINAL:
+        return Transition({}, _holding_answer(call, state))
+    if state == S.MENU:
+        return Transition({}, Backup())  # lost state: no queue known, the backup serves
+    if state not in HOLDING:
+        return Transition({}, Nothing())  # a line has the call already
+    recent = call.queue_error_at is not None and now - call.queue_error_at <= (
+        limits.queue_error_window
+    )
+    errors = (call.queue_errors if recent else 0) + 1
+    counted = {"queue_errors": errors, "queue_error_at": now}
+    if errors <= limits.queue_errors:
+        return _requeue(call, state, now, cooldown=False, extra=counted)
+    # Twilio answers a full or failing queue at once: re-enqueueing again would loop the
+    # caller in silence. A held line is dialled directly; otherwise the backup serves.
+    if state == S.RESERVED and call.line_id is not None:
+        changes = {**counted, "state": S.RINGING}
+        return Transition(changes, Dial(call.line_id, call.language))
+    out = _to_backup(call, state, now)
+    return dataclasses.replace(out, changes={**counted, **out.changes})
+
+
+def _to_backup(call: CallFacts, state: S, now: dt.datetime) -> Transition:
+    """Straight to the backup organisation, outside our queue. A holding call leaves the
+    queue for good (abandoned while waiting, as far as our lines go): no line is offered to a
+    caller who is talking to the backup, and none is held for them."""
+    if state in HOLDING:
+        return _end(call, state, now, Backup())
+    return Transition({}, Backup())
+
+
+def _requeue(
+    call: CallFacts,
+    state: S,
+    now: dt.datetime,
+    *,
+    cooldown: bool,
+    extra: dict[str, Any] | None = None,
+) -> Transition:
+    """Back to the head of the queue with the original waiting time; the line is let go."""
+    changes: dict[str, Any] = {
+        **(extra or {}),
+        "state": S.WAITING,
+        "line_id": None,
+        "reserved_at": None,
+        # Twilio just spoke for this caller: they are here, and may be offered a line at once.
+        "last_seen_at": now,
+    }
+    effects = (*_release(call.line_id, cooldown), RunPass())
+    option = call.option_id
+    decision: Decision = Enqueue(option, call.language) if option else Backup()
+    return Transition(changes, decision, effects)
+
+
+def _accept(call: CallFacts, state: S, line: str, org: str, now: dt.datetime) -> Transition:
+    if state == S.CONNECTED and call.line_id == line:
+        return Transition({}, Bridge())  # a retried accept
+    if state != S.RINGING or call.line_id != line:
+        return Transition({}, Decline())
+    changes = {"state": S.CONNECTED, "connected_at": now, "org_id": org}
+    count = Count(
+        "connected",
+        call.period_id,
+        option=call.option_id,
+        entry=call.entry,
+        org=org,
+        seconds=_seconds(call.waiting_since, now),
+    )
+    return Transition(changes, Bridge(), (count,))
+
+
+def _dial_ended(call: CallFacts, state: S, event: DialEnded, now: dt.datetime) -> Transition:
+    if state in TERMINAL:
+        return Transition({}, Nothing())
+    if state == S.MENU:  # lost state: after a conversation say goodbye, else the backup
+        done = event.outcome == DialOutcome.COMPLETED
+        return Transition({}, Goodbye(call.language) if done else Backup())
+    if call.line_id != event.line_id:
+        # A late result of an earlier offer: the call has moved on.
+        return Transition({}, _holding_answer(call, state))
+    if state == S.CONNECTED:
+        return _end(call, state, now, Goodbye(call.language))
+    if event.outcome == DialOutcome.CANCELED:  # the caller hung up while the line rang
+        return _end(call, state, now, Nothing())
+    # Not accepted in the whisper (busy, missed, voicemail, refused): the line rests and
+    # the caller goes back to the head of the queue.
+    return _requeue(call, state, now, cooldown=True)
+
+
+def _end(call: CallFacts, state: S, now: dt.datetime, decision: Decision) -> Transition:
+    """The call is over: connected calls complete, the others were abandoned where they were."""
+    effects: list[Effect] = list(_release(call.line_id))
+    if call.line_id is not None:
+        effects.append(RunPass())  # the line is free for the next caller
+    changes: dict[str, Any] = {"ended_at": now, "line_id": None}
+    if state == S.CONNECTED:
+        changes["state"] = S.COMPLETED
+        effects.append(
+            Count(
+                "completed",
+                call.period_id,
+                option=call.option_id,
+                org=call.org_id,
+                seconds=_seconds(call.connected_at, now),
+            )
+        )
+    else:
+        stage = "waiting" if state in HOLDING else str(state)
+        changes.update(state=S.ABANDONED, end_stage=stage)
+        waited = _seconds(call.waiting_since, now) if stage == "waiting" else None
+        effects.append(
+            Count("abandoned", call.period_id, option=call.option_id, stage=stage, seconds=waited)
+        )
+    return Transition(changes, decision, tuple(effects))
+
+
+# -- idempotency ------------------------------------------------------------------------------
+
+
+def step_key(call: CallFacts, event: Event, offer: str = "") -> str | None:
+    """The event log's key for this event: a retried webhook has the same key, so it is
+    applied once and answered with the stored decision. None: not logged (hold polls and the
+    routing pass repeat by nature and are idempotent by state). `offer` names the current offer
+    of a line to this call (line and time reserved), so that a second offer of the same line
+    is a new step.
+    """
+    match event:
+        case Arrived():
+            return "incoming"
+        case (
+            MenuAnswered(menu_id=m, attempt=a, digits=d)
+            | OptionChosen(menu_id=m, attempt=a, digits=d)
+        ) if m:
+            # The key pressed is part of the step: a repeat (9) and then a choice at the same
+            # try are two steps, while a retried request with the same key is the same one.
+            return f"menu:{m}:{a}:{(d or '-')[:4]}"
+        case QueueLeft(result=r):
+            return f"queue-result:{r}:{offer}"
+        case Accepted(line_id=line):
+            return f"accepted:{line}:{offer}"
+        case DialEnded(line_id=line, dial_sid=sid):
+            return f"dial-result:{line}:{sid}"
+        case StatusReported(status=status, sequence=seq):
+            return f"status:{status}:{seq}"
+    return None
+
+
+def event_kind(event: Event) -> str:
+    """The event log's `kind` column."""
+    return {
+        Arrived: "incoming",
+        MenuAnswered: "menu",
+        OptionChosen: "queued",
+        QueueLeft: "queue-result",
+        Accepted: "accepted",
+        DialEnded: "dial-result",
+        StatusReported: "status",
+    }.get(type(event), type(event).__name__.lower())

@@ -1,0 +1,107 @@
+"""The calls service: applies the lifecycle to a stored call, once per step.
+
+`apply` loads nothing itself (the caller passes the locked call), asks `lifecycle.transition`
+what the event does, writes the changes and the event-log row under the lifecycle's step key,
+and carries out the effects: lines released, an assignment pass, metric facts queued in the
+session's outbox (published by `hotline.db`'s session after the commit). A step already
+applied (a Twilio retry) changes nothing and is answered with the decision stored the first
+time. Only flushes: the request's session dependency commits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline.calls import lifecycle, store
+from hotline.calls.models import Call
+from hotline.db import outbox
+
+
+class Routing(Protocol):
+    """What the service needs of the router (hotline.routing.store.Router)."""
+
+    async def release(
+        self,
+        session: AsyncSession,
+        line_id: str,
+        call_id: int,
+        now: dt.datetime,
+        *,
+        cooldown: bool = False,
+    ) -> None: ...
+
+    async def assign(self, session: AsyncSession, now: dt.datetime) -> list[Any]: ...
+
+    async def staffed_for(
+        self, session: AsyncSession, option_id: str, language: str | None, now: dt.datetime
+    ) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    call: Call
+    decision: lifecycle.Decision
+    repeated: bool = False  # a retried step: nothing changed, the first answer again
+
+
+def offer_of(call: Call) -> str:
+    """The current offer of a line to the call: a second offer of the same line is new."""
+    held = call.reserved_at.timestamp() if call.reserved_at else ""
+    return f"{call.line_id}:{held}"
+
+
+async def apply(
+    session: AsyncSession,
+    router: Routing,
+    call: Call,
+    event: lifecycle.Event,
+    now: dt.datetime,
+    *,
+    limits: lifecycle.Limits = lifecycle.Limits(),
+) -> Outcome:
+    """Apply `event` to the (locked) call and carry out what the lifecycle decided."""
+    t = lifecycle.transition(call, event, now, limits)
+    step = lifecycle.step_key(call, event, offer_of(call))
+    if step is not None:
+        detail = {**_fields(event), "decision": lifecycle.dump_decision(t.decision)}
+        kind = lifecycle.event_kind(event)
+        if not await store.add_event(session, call, step, kind, now, detail):
+            stored = (await store.step_detail(session, call, step)).get("decision", {})
+            return Outcome(call, lifecycle.load_decision(stored) or t.decision, repeated=True)
+    store.apply_changes(call, t.changes)
+    run_pass = False
+    for effect in t.effects:
+        if isinstance(effect, lifecycle.ReleaseLine):
+            await router.release(session, effect.line_id, call.id, now, cooldown=effect.cooldown)
+        elif isinstance(effect, lifecycle.Count):
+            outbox(session).append(effect)
+        else:
+            run_pass = True
+    if run_pass:
+        await session.flush()
+        await router.assign(session, now)
+        await session.refresh(call)  # the pass may have given it a line
+    return Outcome(call, t.decision)
+
+
+def _fields(event: lifecycle.Event) -> dict[str, Any]:
+    return {k: v for k, v in dataclasses.asdict(event).items() if v not in ("", None)}
+
+
+async def staffed(
+    session: AsyncSession,
+    router: Routing,
+    call: Call,
+    option_id: str,
+    language: str | None,
+    now: dt.datetime,
+) -> bool | None:
+    """Whether the option is staffed, asked only when the answer can change the call."""
+    if call.state not in (lifecycle.CallState.MENU, lifecycle.CallState.WAITING):
+        return None
+    return await router.staffed_for(session, option_id, language, now)

@@ -1,0 +1,75 @@
+"""The lifecycle as a table (state x event -> next state, decision): for the README and tests.
+
+Generated from `lifecycle.transition` itself, on one typical call per state, so the table in
+the README cannot drift from the code (a test compares them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hotline.calls import lifecycle as lc
+
+LINE = "line-1"
+NOW = dt.datetime(2024, 1, 1, 12, 0, tzinfo=dt.UTC)
+SINCE = NOW - dt.timedelta(minutes=3)
+
+
+def typical_call(state: lc.CallState) -> lc.CallView:
+    """A call in `state` as the service would have it (a line when one is held)."""
+    chosen = state != lc.CallState.MENU
+    return lc.CallView(
+        state=state,
+        option_id="loneliness" if chosen else None,
+        waiting_since=SINCE if chosen else None,
+        line_id=LINE if state in lc.ON_A_LINE else None,
+        org_id="org" if state in (lc.CallState.CONNECTED, lc.CallState.COMPLETED) else None,
+        connected_at=SINCE if state in (lc.CallState.CONNECTED, lc.CallState.COMPLETED) else None,
+    )
+
+
+# One row per event kind (the outcomes that lead somewhere different get rows of their own).
+EVENTS: dict[str, lc.Event] = {
+    "key pressed (menu again)": lc.MenuAnswered("m", 1, "5"),
+    "option chosen, staffed": lc.OptionChosen("loneliness", None, 0, staffed=True),
+    "option chosen, nobody on duty": lc.OptionChosen("loneliness", None, 0, staffed=False),
+    "hold poll": lc.HoldPolled("loneliness", None, 0, staffed=None),
+    "hold poll, nobody on duty": lc.HoldPolled("loneliness", None, 0, staffed=False),
+    "line reserved (pass)": lc.LineReserved(LINE),
+    "reservation expired": lc.ReservationExpired(),
+    "queue: leave": lc.QueueLeft(lc.QueueOutcome.LEAVE),
+    "queue: hangup": lc.QueueLeft(lc.QueueOutcome.HANGUP),
+    "queue: failed": lc.QueueLeft(lc.QueueOutcome.FAILED),
+    "whisper answered": lc.WhisperAnswered(LINE),
+    "accepted (1)": lc.Accepted(LINE, "org"),
+    "refused (other key, none)": lc.Refused(LINE),
+    "dial: completed": lc.DialEnded(LINE, lc.DialOutcome.COMPLETED),
+    "dial: busy, no-answer, failed": lc.DialEnded(LINE, lc.DialOutcome.NO_ANSWER),
+    "dial: canceled": lc.DialEnded(LINE, lc.DialOutcome.CANCELED),
+    "status: final": lc.StatusReported("completed", 1, final=True),
+    "silent too long (sweep)": lc.WentSilent(),
+}
+
+
+def cell(state: lc.CallState, event: lc.Event) -> str:
+    t = lc.transition(typical_call(state), event, NOW)
+    decision = type(t.decision).__name__
+    effects = [
+        "release" + ("+cool" if e.cooldown else "")
+        for e in t.effects
+        if isinstance(e, lc.ReleaseLine)
+    ]
+    effects += ["pass" for e in t.effects if isinstance(e, lc.RunPass)]
+    moved = f"**{t.state}**" if t.state is not None and t.state != state else "·"
+    return " ".join([moved, decision, *(f"({e})" for e in effects)])
+
+
+def markdown() -> str:
+    """Rows: events; columns: states. A cell: next state (· = stays), decision, effects."""
+    states = [s for s in lc.CallState if s not in (lc.CallState.COMPLETED, lc.CallState.CLOSED)]
+    head = "| event | " + " | ".join(str(s) for s in states) + " |"
+    rule = "|---" * (len(states) + 1) + "|"
+    rows = [
+        f"| {name} | " + " | ".join(cell(s, e) for s in states) + " |" for name, e in EVENTS.items()
+    ]
+    return "\n".join([head, rule, *rows])

@@ -1,0 +1,134 @@
+"""Twilio's words, typed at the edge: form fields in, domain values out.
+
+Twilio's parameters become a pydantic model (`VoiceParams`) and their values enums, mapped at
+once to the lifecycle's events. A value we do not know maps to a documented default and is
+logged (truncated, with control characters escaped), never raised: Twilio adds values over
+time, and a caller must not lose their call to a new word.
+
+Sources: Twilio's TwiML docs for `<Enqueue>` (QueueResult), `<Dial>` (DialCallStatus) and the
+voice status callback (CallStatus, SequenceNumber), read 2026-11.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from hotline.calls.lifecycle import DialOutcome, QueueOutcome
+
+log = logging.getLogger(__name__)
+
+
+def printable(value: object, limit: int = 32) -> str:
+    """A value safe for a log line: truncated, control characters escaped."""
+    text = str(value)[:limit]
+    return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+
+
+class QueueResult(enum.StrEnum):
+    BRIDGED = "bridged"
+    BRIDGING_IN_PROCESS = "bridging-in-process"
+    ERROR = "error"
+    HANGUP = "hangup"
+    LEAVE = "leave"
+    REDIRECTED = "redirected"
+    REDIRECTED_FROM_BRIDGED = "redirected-from-bridged"
+    QUEUE_FULL = "queue-full"
+    SYSTEM_ERROR = "system-error"
+
+
+class DialCallStatus(enum.StrEnum):
+    COMPLETED = "completed"
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class CallStatus(enum.StrEnum):
+    QUEUED = "queued"
+    INITIATED = "initiated"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    FAILED = "failed"
+    NO_ANSWER = "no-answer"
+    CANCELED = "canceled"
+
+
+FINAL_STATUSES = frozenset(
+    {
+        CallStatus.COMPLETED,
+        CallStatus.BUSY,
+        CallStatus.FAILED,
+        CallStatus.NO_ANSWER,
+        CallStatus.CANCELED,
+    }
+)
+
+
+def _text(limit: int) -> BeforeValidator:
+    return BeforeValidator(lambda v: "" if v is None else str(v).strip()[:limit])
+
+
+def _count(value: object) -> int:
+    text = str(value or "")
+    return int(text) if text.isdigit() and len(text) < 10 else 0
+
+
+class VoiceParams(BaseModel):
+    """The fields of a Twilio voice request that this service reads."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    call_sid: Annotated[str, _text(200)] = Field("", alias="CallSid")
+    caller: Annotated[str, _text(64)] = Field("", alias="From")  # hashed at once, never stored
+    to: Annotated[str, _text(64)] = Field("", alias="To")
+    digits: Annotated[str, _text(8)] = Field("", alias="Digits")
+    queue_result: Annotated[str, _text(32)] = Field("", alias="QueueResult")
+    dial_call_status: Annotated[str, _text(32)] = Field("", alias="DialCallStatus")
+    dial_call_sid: Annotated[str, _text(64)] = Field("", alias="DialCallSid")
+    call_status: Annotated[str, _text(32)] = Field("", alias="CallStatus")
+    sequence_number: Annotated[int, BeforeValidator(_count)] = Field(0, alias="SequenceNumber")
+    error_code: Annotated[str, _text(8)] = Field("", alias="ErrorCode")
+
+    def valid_call_sid(self) -> bool:
+        """A CallSid we may store and log: present, short, printable ASCII."""
+        sid = self.call_sid
+        return 0 < len(sid) <= 64 and sid.isascii() and sid.isprintable() and " " not in sid
+
+
+def queue_outcome(value: str, call_sid: str = "") -> QueueOutcome:
+    """`QueueResult` as the lifecycle's outcome; anything but leave or hangup is a failure."""
+    if value == QueueResult.LEAVE:
+        return QueueOutcome.LEAVE
+    if value == QueueResult.HANGUP:
+        return QueueOutcome.HANGUP
+    if value not in {r.value for r in QueueResult}:
+        log.warning("unknown QueueResult %r for call %s", printable(value), printable(call_sid))
+    else:
+        log.warning("QueueResult %s for call %s", value, printable(call_sid))
+    return QueueOutcome.FAILED
+
+
+def dial_outcome(value: str, call_sid: str = "") -> DialOutcome:
+    """`DialCallStatus` as the lifecycle's outcome; an unknown word counts as failed."""
+    if value == DialCallStatus.ANSWERED:
+        return DialOutcome.COMPLETED
+    try:
+        return DialOutcome(value)
+    except ValueError:
+        log.warning("unknown DialCallStatus %r for call %s", printable(value), printable(call_sid))
+        return DialOutcome.FAILED
+
+
+def status_is_final(value: str) -> bool:
+    """Does `CallStatus` end the call? Unknown words do not (a later callback will)."""
+    if value not in {s.value for s in CallStatus}:
+        log.warning("unknown CallStatus %r", printable(value))
+    return value in FINAL_STATUSES

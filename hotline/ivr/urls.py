@@ -1,0 +1,80 @@
+"""Our own webhook URLs: built for TwiML and read back from Twilio's request, in one place.
+
+The query parameters are short (Twilio signs the whole URL, and they show in its logs): `m`
+menu, `t` try, `o` option, `l` language, `n` hold segment, `line`, `call` (the caller's
+CallSid, on the counsellor's leg), `step` (fallback). Reading never fails: a missing or
+malformed value reads as its default, and the handlers fall back to the call's stored state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+
+@dataclass(frozen=True, slots=True)
+class Urls:
+    """Absolute URLs of our webhooks, as Twilio will request (and sign) them."""
+
+    base: str
+
+    def _u(self, path: str, **query: object) -> str:
+        q = {k: v for k, v in query.items() if v is not None}
+        return f"{self.base}/voice/{path}" + (f"?{urlencode(q)}" if q else "")
+
+    def menu(self, menu_id: str, attempt: int) -> str:
+        return self._u("menu", m=menu_id, t=attempt)
+
+    def wait(self, option_id: str, language: str | None, segment: int) -> str:
+        return self._u("wait", o=option_id, l=language, n=segment)
+
+    def queue_result(self, option_id: str, language: str | None) -> str:
+        return self._u("queue-result", o=option_id, l=language)
+
+    def dial_result(self, line_id: str) -> str:
+        return self._u("dial-result", line=line_id)
+
+    def whisper(self, call_sid: str, line_id: str) -> str:
+        return self._u("whisper", call=call_sid, line=line_id)
+
+    def whisper_accept(self, call_sid: str, line_id: str) -> str:
+        return self._u("whisper-accept", call=call_sid, line=line_id)
+
+    def fallback(self, step: str) -> str:
+        return self._u("fallback", step=step)
+
+
+def _number(value: str | None, default: int = 1) -> int:
+    return int(value) if value and value.isdigit() and len(value) < 6 else default
+
+
+def _word(value: str | None, limit: int = 64) -> str:
+    return (value or "")[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """The query parameters of one of our URLs, read back."""
+
+    menu_id: str = ""
+    attempt: int = 1
+    option_id: str = ""
+    language: str = ""
+    segment: int = 1
+    line_id: str = ""
+    call_sid: str = ""
+    step: str = ""
+
+    @classmethod
+    def parse(cls, q: Mapping[str, str]) -> Query:
+        return cls(
+            menu_id=_word(q.get("m")),
+            attempt=_number(q.get("t")),
+            option_id=_word(q.get("o")),
+            language=_word(q.get("l"), 16),
+            segment=_number(q.get("n")),
+            line_id=_word(q.get("line")),
+            call_sid=_word(q.get("call")),
+            step=_word(q.get("step"), 32),
+        )

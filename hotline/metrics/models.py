@@ -1,1 +1,0 @@
-"""ORM models of hotline.metrics."""
