@@ -28,7 +28,7 @@ from contextvars import ContextVar
 from typing import Any, ParamSpec
 
 from hotline.calls.models import Call, CallState
-from hotline.metrics.definitions import NONE
+from hotline.metrics.labels import NONE
 from hotline.metrics.prom import Metrics
 
 log = logging.getLogger(__name__)

@@ -32,8 +32,9 @@ from hotline.calls import store
 from hotline.calls.models import Call, CallState
 from hotline.config import TOKYO, HotlineConfig
 from hotline.db import make_engine, session_factory
-from hotline.metrics import labels, report
+from hotline.metrics import labels
 from hotline.records.models import ConsultationRecord, LinkageCase
+from hotline.reports import report
 from hotline.routing import calls as routing
 from hotline.routing.store import Router
 from tests.conftest import ROOT

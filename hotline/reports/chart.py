@@ -12,7 +12,7 @@ import functools
 import io
 from typing import Any
 
-from hotline.metrics.definitions import FIGURES
+from hotline.reports.definitions import FIGURES
 
 # Families with Japanese glyphs, best first; matplotlib lists installed fonts by family name.
 CJK_FAMILIES = (

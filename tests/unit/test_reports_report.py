@@ -8,7 +8,8 @@ import io
 import pytest
 
 from hotline.config import HotlineConfig
-from hotline.metrics import chart, definitions, labels, render, report
+from hotline.metrics import labels
+from hotline.reports import chart, definitions, render, report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

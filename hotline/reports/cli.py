@@ -35,7 +35,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace, url: str, cfg) -> int:  # type: ignore[no-untyped-def]
-    from hotline.metrics import render, report
+    from hotline.reports import render, report
 
     engine = make_engine(url)
     try:
@@ -66,7 +66,7 @@ async def _run(args: argparse.Namespace, url: str, cfg) -> int:  # type: ignore[
 
 
 def _write_chart(path: Path, data: dict) -> None:  # type: ignore[type-arg]
-    from hotline.metrics import chart
+    from hotline.reports import chart
 
     path.write_bytes(chart.png(data))
     note = "" if chart.cjk_font() else " (no Japanese font found: English labels and option ids)"
