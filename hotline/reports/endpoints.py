@@ -7,7 +7,7 @@ coordinators and admins may all see (docs/metrics.md).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from starlette.responses import Response
@@ -57,9 +57,14 @@ async def period_report(
     response_class=Response,
 )
 async def period_chart(
-    period_id: str, request: Request, who: PrincipalDep, session: SessionDep, cfg: ConfigDep
+    period_id: str,
+    request: Request,
+    who: PrincipalDep,
+    session: SessionDep,
+    cfg: ConfigDep,
+    lang: Literal["ja", "en"] = "ja",
 ) -> Response:
-    """Answer rate per option, and calls and connected per day, as a PNG."""
+    """Answer rate per option, and calls and connected per day, as a PNG (labels in `lang`)."""
     data = await _report(request, session, cfg, period_id)
     # matplotlib works for a few hundred milliseconds: keep the event loop free for calls.
-    return Response(await asyncio.to_thread(chart.png, data), media_type="image/png")
+    return Response(await asyncio.to_thread(chart.png, data, lang), media_type="image/png")
