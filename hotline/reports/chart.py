@@ -28,6 +28,8 @@ WORDS = ("answer_rate", "calls", "connected", "options", "days")
 @functools.cache
 def japanese_font() -> FontProperties:
     """IPAexGothic from matplotlib-fontja (Japanese and Latin glyphs in one font)."""
+    # Importing matplotlib_fontja also makes IPAexGothic matplotlib's default family; the
+    # charts are the only matplotlib users here, and each text gets the font explicitly.
     from matplotlib.font_manager import FontProperties
     from matplotlib_fontja import get_font_ttf_path
 
