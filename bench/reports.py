@@ -4,7 +4,7 @@ Not a test: a script that prints figures. It creates a fresh PostgreSQL database
 the end), migrates it, inserts 1,000,000 calls in one SQL statement (the fields the webhooks
 write; callers redial, as in the trials), then times:
 
-- period reports (`hotline.metrics.report.build`) of 第5期 (a tenth of the calls) and of
+- period reports (`hotline.reports.report.build`) of 第5期 (a tenth of the calls) and of
   `none` (the other nine tenths): target < 1 s;
 - a /metrics scrape with 50 periods configured: target < 100 ms. The first scrape after a
   start waits for the stored totals; later ones serve the totals read in the background.
@@ -30,7 +30,7 @@ from hotline import config as config_mod
 from hotline.app import create_app
 from hotline.config import Period
 from hotline.db import make_engine, session_factory, upgrade
-from hotline.metrics import report
+from hotline.reports import report
 from hotline.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,6 +20,7 @@ from hotline.ivr.twiml import Renderer, Urls
 from hotline.metrics import endpoints as metrics_api
 from hotline.metrics import observe
 from hotline.records import endpoints as records_api
+from hotline.reports import endpoints as reports_api
 from hotline.routing import endpoints as lines_api
 from hotline.routing.store import Router
 from hotline.routing.ticker import start_ticker
@@ -75,6 +76,7 @@ def create_app(
     app.include_router(lines_api.router)
     app.include_router(records_api.router)
     app.include_router(metrics_api.router)
+    app.include_router(reports_api.router)
     console.install(app, settings)
     _health(app)
     app.add_middleware(webhooks.VoiceGuard)  # inside the metrics: a fallback is counted as 200

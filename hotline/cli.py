@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from hotline.console import cli as console_cli
 from hotline.db import is_sqlite, upgrade
-from hotline.metrics import cli as metrics_cli
 from hotline.records import cli as records_cli
+from hotline.reports import cli as reports_cli
 from hotline.startup import settings_and_config
 
 
@@ -155,7 +155,7 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_call)
     _keys_parser(sub)
     records_cli.add_parsers(sub)
-    metrics_cli.add_parsers(sub)
+    reports_cli.add_parsers(sub)
     console_cli.add_parsers(sub)
     r = sub.add_parser("routes", help="who answers each key in the current period")
     r.set_defaults(func=cmd_routes)

@@ -13,8 +13,8 @@ from starlette.responses import Response
 from hotline.auth.models import Role
 from hotline.console.web import UserDep, page, require
 from hotline.deps import ConfigDep, NowDep, SessionDep
-from hotline.metrics import chart, queries, report
-from hotline.metrics.definitions import NONE
+from hotline.reports import chart, queries, report
+from hotline.reports.definitions import NONE
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 OPS = (Role.OPERATOR, Role.ADMIN)

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from hotline.config import HotlineConfig
-from hotline.metrics.definitions import NONE
+from hotline.reports.definitions import NONE
 
 OTHER_ENTRY = "other"  # a call to a number that is not configured as #9999 or 0120
 NONE_NAME = "期間外"

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from hotline.config import HotlineConfig
 from hotline.metrics import labels
-from hotline.metrics.definitions import NONE
+from hotline.reports.definitions import NONE
 
 # Seconds. 10-120 give the service levels the helpline literature uses (answered within
 # 20, 30, 60 s); the long tail is real during peaks (the trials answered under 10%).

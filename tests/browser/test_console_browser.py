@@ -139,3 +139,30 @@ async def test_the_console_story(new_page, live, db_file, accounts, shots) -> No
     await expect(operator.locator("img.chart")).to_be_visible()
     await operator.screenshot(path=shots / "10-report.png", full_page=True)
     assert json.dumps(accounts)  # the accounts fixture created everyone above
+
+
+# Each distinct character of an element, drawn alone in the element's own font: its advance
+# width and its pixels. A missing font draws the same box for every character.
+GLYPHS_JS = """(el) => {
+  const style = getComputedStyle(el);
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 64;
+  const ctx = canvas.getContext("2d");
+  ctx.font = `${style.fontWeight} 40px ${style.fontFamily}`;
+  return [...new Set(el.textContent.trim())].map((c) => {
+    ctx.clearRect(0, 0, 64, 64);
+    ctx.fillText(c, 8, 48);
+    return { c, width: ctx.measureText(c).width, pixels: canvas.toDataURL() };
+  });
+}"""
+
+
+async def test_japanese_headings_render_with_real_glyphs(new_page, live, shots) -> None:  # type: ignore[no-untyped-def]
+    page = await new_page()
+    await page.goto("/console/login")
+    glyphs = await page.locator("h1").evaluate(GLYPHS_JS)
+    assert "".join(g["c"] for g in glyphs) == "ログイン"
+    # Japanese glyphs are full width (about one em at 40px), and each looks like itself.
+    assert all(36 <= g["width"] <= 44 for g in glyphs), [(g["c"], g["width"]) for g in glyphs]
+    assert len({g["pixels"] for g in glyphs}) == len(glyphs), "the same box for every character"
+    await page.screenshot(path=shots / "00-login-heading.png", full_page=True)

@@ -78,6 +78,14 @@ async def test_the_chart_is_a_png(twilio, app, client, clock) -> None:
     resp = await client.get("/api/reports/periods/period_5/chart.png", headers=bearer(key))
     assert resp.status_code == 200 and resp.headers["content-type"] == "image/png"
     assert resp.content.startswith(PNG)
+    english = await client.get(
+        "/api/reports/periods/period_5/chart.png", params={"lang": "en"}, headers=bearer(key)
+    )
+    assert english.content.startswith(PNG) and english.content != resp.content
+    wrong = await client.get(
+        "/api/reports/periods/period_5/chart.png", params={"lang": "fr"}, headers=bearer(key)
+    )
+    assert wrong.status_code == 422
 
 
 # -- the command line -----------------------------------------------------------------------
@@ -101,6 +109,10 @@ def test_report_formats(cli_db: str, capsys: pytest.CaptureFixture[str], tmp_pat
     chart = tmp_path / "p5.png"
     assert main(["report", "--period", "period_5", "--chart", str(chart)]) == 0
     assert chart.read_bytes().startswith(PNG)
+    english = tmp_path / "p5-en.png"
+    args = ["report", "--period", "period_5", "--chart", str(english), "--lang", "en"]
+    assert main(args) == 0
+    assert english.read_bytes().startswith(PNG) and english.read_bytes() != chart.read_bytes()
 
 
 def test_report_of_an_unknown_period(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,9 +8,8 @@ import io
 import pytest
 
 from hotline.config import HotlineConfig
-from hotline.metrics import chart, definitions, labels, render, report
-
-PNG = b"\x89PNG\r\n\x1a\n"
+from hotline.metrics import labels
+from hotline.reports import definitions, render, report
 
 
 def test_percentiles_interpolate_like_percentile_cont() -> None:
@@ -79,14 +78,3 @@ def test_csv_has_one_figure_per_line(cfg: HotlineConfig) -> None:
     rate = next(r for r in rows if r["figure"] == "answer_rate" and r["section"] == "total")
     assert (rate["figure_ja"], rate["value"]) == ("応答率", "0.0")
     assert "第5期" in render.table_all(reports) and "期間外" in render.table_all(reports)
-
-
-def test_the_chart_renders_without_a_japanese_font(cfg: HotlineConfig) -> None:
-    data = empty(cfg, "period_5")
-    assert chart.png(data, font=None).startswith(PNG)
-
-
-def test_the_chart_uses_a_japanese_font_when_there_is_one(cfg: HotlineConfig) -> None:
-    if chart.cjk_font() is None:
-        pytest.skip("no font with Japanese glyphs here (apt-get install fonts-noto-cjk)")
-    assert chart.png(empty(cfg, "period_5")).startswith(PNG)

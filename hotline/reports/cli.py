@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
+from hotline.reports.chart import LANGS
 from hotline.startup import settings_and_config
 
 
@@ -24,6 +25,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     which.add_argument("--all", action="store_true", help="every period side by side")
     r.add_argument("--format", choices=["table", "csv", "json"], default="table")
     r.add_argument("--chart", type=Path, help="also write the period's chart to this PNG file")
+    r.add_argument(
+        "--lang",
+        choices=LANGS,
+        default="ja",
+        help="labels of the chart: Japanese (default) or English with option ids",
+    )
     r.set_defaults(func=cmd_report)
 
 
@@ -35,7 +42,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace, url: str, cfg) -> int:  # type: ignore[no-untyped-def]
-    from hotline.metrics import render, report
+    from hotline.reports import render, report
 
     engine = make_engine(url)
     try:
@@ -61,13 +68,12 @@ async def _run(args: argparse.Namespace, url: str, cfg) -> int:  # type: ignore[
     else:
         sys.stdout.write(render.table_all(reports) if args.all else render.table(reports[0]))
     if args.chart:
-        _write_chart(args.chart, reports[0])
+        _write_chart(args.chart, reports[0], args.lang)
     return 0
 
 
-def _write_chart(path: Path, data: dict) -> None:  # type: ignore[type-arg]
-    from hotline.metrics import chart
+def _write_chart(path: Path, data: dict, lang: str) -> None:  # type: ignore[type-arg]
+    from hotline.reports import chart
 
-    path.write_bytes(chart.png(data))
-    note = "" if chart.cjk_font() else " (no Japanese font found: English labels and option ids)"
-    print(f"chart written to {path}{note}", file=sys.stderr)
+    path.write_bytes(chart.png(data, lang))
+    print(f"chart written to {path}", file=sys.stderr)

@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.config import HotlineConfig
-from hotline.metrics import definitions as d
-from hotline.metrics import labels, queries
-from hotline.metrics.definitions import NONE, STAGES
+from hotline.metrics import labels
+from hotline.reports import definitions as d
+from hotline.reports import queries
+from hotline.reports.definitions import NONE, STAGES
 
 Sessions = async_sessionmaker[AsyncSession]
 

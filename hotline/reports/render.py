@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from hotline.metrics.definitions import FIGURES, STAGES
+from hotline.reports.definitions import FIGURES, STAGES
 
 Report = dict[str, Any]
 SCALARS = ("calls", "connected", "answer_rate", "closed", "serious_cases")

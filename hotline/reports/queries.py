@@ -16,8 +16,8 @@ from sqlalchemy import func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls.models import Call, CallState
-from hotline.metrics import definitions as d
 from hotline.records.models import ConsultationRecord, LinkageCase
+from hotline.reports import definitions as d
 from hotline.routing.models import Line
 
 WAITING = (CallState.WAITING, CallState.RESERVED)
