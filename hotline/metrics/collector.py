@@ -25,8 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.config import HotlineConfig
-from hotline.metrics import labels
-from hotline.reports import queries
+from hotline.reports import labels, queries
 from hotline.reports.definitions import NONE, STAGES
 from hotline.routing.models import LineStatus
 from hotline.routing.store import Router

@@ -20,7 +20,7 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from hotline.config import HotlineConfig
-from hotline.metrics import labels
+from hotline.reports import labels
 from hotline.reports.definitions import NONE
 
 # Seconds. 10-120 give the service levels the helpline literature uses (answered within

@@ -14,8 +14,7 @@ from starlette.responses import Response
 
 from hotline.auth.deps import PrincipalDep
 from hotline.deps import ConfigDep, SessionDep
-from hotline.metrics import labels
-from hotline.reports import chart, report
+from hotline.reports import chart, labels, report
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.config import HotlineConfig
-from hotline.metrics import labels
 from hotline.reports import definitions as d
-from hotline.reports import queries
+from hotline.reports import labels, queries
 from hotline.reports.definitions import NONE, STAGES
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -33,9 +33,8 @@ from hotline.calls import service, store
 from hotline.calls.models import Call
 from hotline.config import TOKYO, HotlineConfig
 from hotline.db import make_engine, session_factory
-from hotline.metrics import labels
 from hotline.records.models import ConsultationRecord, LinkageCase
-from hotline.reports import report
+from hotline.reports import labels, report
 from hotline.routing.store import Router
 from tests.conftest import ROOT
 

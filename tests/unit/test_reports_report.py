@@ -8,8 +8,7 @@ import io
 import pytest
 
 from hotline.config import HotlineConfig
-from hotline.metrics import labels
-from hotline.reports import definitions, render, report
+from hotline.reports import definitions, labels, render, report
 
 
 def test_percentiles_interpolate_like_percentile_cont() -> None:
