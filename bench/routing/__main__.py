@@ -39,6 +39,7 @@ import sys
 from typing import Any
 
 from hotline.testing.databases import PG_ADMIN, PostgresUnavailable
+from hotline.testing.servers import ServerFailed
 
 from . import assignment, hold
 from .assignment import STEADY_FREE
@@ -88,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             sustained, burst = hold.run(args)
     except PostgresUnavailable as e:
         sys.exit(f"{e} (set HOTLINE_TEST_PG or --pg)")
+    except ServerFailed as e:
+        sys.exit(str(e))
     summary(args, pass_result, sustained, burst)
     return 0
 
