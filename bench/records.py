@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import datetime as dt
 import hashlib
-import os
 import random
 import sys
 import time
@@ -29,8 +28,11 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from webhooks import ROOT, free_port, fresh_database, server  # noqa: E402
+from hotline.testing.databases import PostgresUnavailable, fresh_postgres
+from hotline.testing.rows import call_row
+from hotline.testing.servers import ServerFailed, hotline_serve
+
+ROOT = Path(__file__).resolve().parent.parent
 
 TARGET_EXPORT_S = 5.0
 PERIOD = "period_5"
@@ -55,18 +57,15 @@ async def seed_calls(url: str, n: int) -> None:
         at = START + dt.timedelta(seconds=rng.randrange(20 * 86400))
         caller = hashlib.sha256(f"caller-{rng.randrange(max(1, n // 3))}".encode()).hexdigest()
         rows.append(
-            dict(
+            call_row(
+                at,
                 call_sid=f"CA{i:032x}",
                 entry=rng.choice(("9999", "0120")),
                 period_id=PERIOD,
                 caller_hash=caller,
-                menu_id="period-5",
                 option_id=rng.choice(OPTIONS),
                 state="completed",
-                priority=0,
-                status_seq=-1,
                 org_id=rng.choice(ORGS),
-                created_at=at,
                 waiting_since=at + dt.timedelta(seconds=15),
                 connected_at=at + dt.timedelta(seconds=15 + rng.randrange(600)),
             )
@@ -184,10 +183,13 @@ def main() -> int:
         "--database-url", default=None, help="an empty database at head (default: fresh)"
     )
     args = p.parse_args()
-    if args.database_url:
-        return run(args, args.database_url)
-    with fresh_database() as url:
-        return run(args, url)
+    try:
+        if args.database_url:
+            return run(args, args.database_url)
+        with fresh_postgres(prefix="hotline_bench") as url:
+            return run(args, url)
+    except (PostgresUnavailable, ServerFailed) as e:
+        sys.exit(f"{e} (set HOTLINE_TEST_PG or --database-url)")
 
 
 def run(args: argparse.Namespace, url: str) -> int:
@@ -198,13 +200,11 @@ def run(args: argparse.Namespace, url: str) -> int:
     print(f"writing {n:,} records with {args.concurrency} workers ...", flush=True)
     took = asyncio.run(write_records(url, n, args.concurrency, key_ids))
     print(f"records written: {n:,} in {took:.1f} s = {n / took:,.0f} records/s")
-    port = free_port()
-    env = {**os.environ, "HOTLINE_DATABASE_URL": url, "HOTLINE_LOG_LEVEL": "WARNING"}
-    cmd = [sys.executable, "-m", "hotline.cli", "serve", "--port", str(port)]
     log = Path(ROOT / "var" / "bench-records-server.log")
     log.parent.mkdir(exist_ok=True)
     ok = True
-    with server(cmd, env, port, log) as (base, pid):
+    with hotline_serve(url, log, cwd=ROOT, HOTLINE_LOG_LEVEL="WARNING") as live:
+        base, pid = live.url, live.pid
         download(base, pid, operator, f"period={PERIOD}&format=csv&table=counts")  # warm up
         for fmt in ("csv", "json"):
             seconds, size, lines, grew = download(

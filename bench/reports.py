@@ -17,10 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import statistics
+import sys
 import time
-import uuid
 from pathlib import Path
 
 import asyncpg
@@ -29,12 +28,12 @@ import httpx
 from hotline import config as config_mod
 from hotline.app import create_app
 from hotline.config import Period
-from hotline.db import make_engine, session_factory, upgrade
+from hotline.db import make_engine, session_factory
 from hotline.reports import report
 from hotline.settings import Settings
+from hotline.testing.databases import PostgresUnavailable, fresh_postgres, plain_url
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = os.environ.get("HOTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGET_REPORT_S, TARGET_SCRAPE_MS = 1.0, 100.0
 
 # One row per call, with the states the webhooks leave: 9% connected and completed, 5%
@@ -72,16 +71,8 @@ FROM (SELECT g, floor(150000 * power(random(), 2))::int AS c,
 """
 
 
-async def admin(statement: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 async def fill(url: str, calls: int) -> float:
-    conn = await asyncpg.connect(url.replace("+asyncpg", ""))
+    conn = await asyncpg.connect(plain_url(url))
     try:
         start = time.perf_counter()
         await conn.execute(FILL.replace(":n", str(calls)))
@@ -153,23 +144,24 @@ async def time_scrapes(url: str, cfg: config_mod.HotlineConfig, runs: int) -> No
     print(f"  background read of the stored totals: {background:.0f} ms (every 15 s at most)")
 
 
-async def main(args: argparse.Namespace) -> None:
+async def measure(url: str, args: argparse.Namespace) -> None:
     cfg = config_mod.load(ROOT / "config" / "menus.yaml")
-    name = f"hotline_bench_{uuid.uuid4().hex[:8]}"
-    await admin(f'CREATE DATABASE "{name}"')
-    url = f"{PG_ADMIN.rsplit('/', 1)[0].replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+    print(f"inserted {args.calls:,} calls in {await fill(url, args.calls):.1f} s")
+    for period in ("period_5", "none"):
+        await time_reports(url, cfg, period, args.runs)
+    await time_scrapes(url, fifty_periods(cfg), args.runs)
+
+
+def main(args: argparse.Namespace) -> None:
     try:
-        await asyncio.to_thread(upgrade, url)
-        print(f"inserted {args.calls:,} calls in {await fill(url, args.calls):.1f} s")
-        for period in ("period_5", "none"):
-            await time_reports(url, cfg, period, args.runs)
-        await time_scrapes(url, fifty_periods(cfg), args.runs)
-    finally:
-        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with fresh_postgres(prefix="hotline_bench") as url:  # dropped at the end
+            asyncio.run(measure(url, args))
+    except PostgresUnavailable as e:
+        sys.exit(f"{e} (set HOTLINE_TEST_PG)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
-    asyncio.run(main(parser.parse_args()))
+    main(parser.parse_args())

@@ -21,25 +21,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from twilio.request_validator import RequestValidator
+
+from hotline.testing.databases import PostgresUnavailable, fresh_postgres
+from hotline.testing.measure import cpu_seconds, percentile
+from hotline.testing.servers import ServerFailed, free_port, hotline_env, hotline_serve, running
+from hotline.testing.twilio_requests import Signer, inbound_params, numbered_caller
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = os.environ.get("HOTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-NUMBER_9999 = "+815055559999"
-READY_WITHIN = 30.0  # seconds for a server to start
 TARGET_P99_MS = 50.0
 TARGET_RATIO = 0.30
 WEBHOOKS = ("incoming", "menu", "wait")
@@ -64,6 +63,10 @@ def bare_app():  # type: ignore[no-untyped-def]
     async def bare() -> Response:
         return Response(body, media_type="application/xml")
 
+    @app.get("/readyz")  # what the bench waits for before driving it, as for hotline serve
+    async def ready() -> dict[str, str]:
+        return {"status": "ready"}
+
     return app
 
 
@@ -72,93 +75,6 @@ def serve_bare(port: int) -> None:
 
     # As `hotline serve` runs uvicorn: one process, no access log.
     uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-# -- processes and the database -------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def server(cmd: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[tuple[str, int]]:
-    """Run a server subprocess until /readyz (or any answer, for the bare app) responds."""
-    url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
-        )
-        try:
-            deadline = time.monotonic() + READY_WITHIN
-            with httpx.Client(timeout=2) as client:
-                while True:
-                    if proc.poll() is not None:
-                        sys.exit(f"{cmd[2:]} exited with {proc.returncode}:\n{_tail(log)}")
-                    if time.monotonic() > deadline:
-                        sys.exit(f"{cmd[2:]} not ready within {READY_WITHIN:.0f}s:\n{_tail(log)}")
-                    with suppress(httpx.HTTPError):
-                        if client.get(f"{url}/readyz").status_code in {200, 404}:
-                            break
-                    time.sleep(0.1)
-            yield url, proc.pid
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-3000:]
-
-
-async def _admin(pg: str, *statements: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(pg, timeout=5)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-@contextmanager
-def fresh_database(pg: str = PG_ADMIN) -> Iterator[str]:
-    """A new PostgreSQL database migrated to head, dropped afterwards (as the tests make)."""
-    from hotline.db import upgrade
-
-    name = f"hotline_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        asyncio.run(_admin(pg, f'CREATE DATABASE "{name}"'))
-    except OSError as e:
-        sys.exit(f"PostgreSQL is not reachable at {pg} (set HOTLINE_TEST_PG or --pg): {e}")
-    base = pg.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        asyncio.run(
-            _admin(
-                pg,
-                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'",
-                f'DROP DATABASE IF EXISTS "{name}"',
-            )
-        )
 
 
 # -- the load -------------------------------------------------------------------------------
@@ -183,11 +99,12 @@ class Stats:
 class Caller:
     """Signs and posts webhooks as Twilio does; the public URL is where the server listens."""
 
-    def __init__(self, client: httpx.AsyncClient, token: str, stats: Stats) -> None:
-        self.client, self.validator, self.stats = client, RequestValidator(token), stats
+    def __init__(self, client: httpx.AsyncClient, stats: Stats) -> None:
+        # The public development token: the service runs in development (hotline_env).
+        self.client, self.signer, self.stats = client, Signer(), stats
 
     async def post(self, hook: str, url: str, params: dict[str, str]) -> ET.Element | None:
-        headers = {"X-Twilio-Signature": self.validator.compute_signature(url, params)}
+        headers = self.signer.headers(url, params)
         start = time.perf_counter()
         try:
             resp = await self.client.post(url, data=params, headers=headers)
@@ -208,18 +125,7 @@ class Caller:
 
 
 def _params(i: int) -> dict[str, str]:
-    caller = f"+8190{i % 100_000_000:08d}"
-    return {
-        "CallSid": "CA" + uuid.uuid4().hex,
-        "AccountSid": "AC" + "0" * 32,
-        "From": caller,
-        "To": NUMBER_9999,
-        "Caller": caller,
-        "Called": NUMBER_9999,
-        "Direction": "inbound",
-        "ApiVersion": "2010-04-01",
-        "CallStatus": "in-progress",
-    }
+    return inbound_params("CA" + uuid.uuid4().hex, numbered_caller(i))
 
 
 async def hotline_call(phone: Caller, base: str, i: int) -> None:
@@ -250,7 +156,7 @@ async def bare_call(phone: Caller, base: str, i: int) -> None:
         await phone.post(hook, f"{base}/voice/bare", {**p, **extra})
 
 
-async def drive(kind: str, base: str, pid: int, token: str, calls: int, concurrency: int) -> Stats:
+async def drive(kind: str, base: str, pid: int, calls: int, concurrency: int) -> Stats:
     stats = Stats()
     # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them under
     # us (httpx's default expiry is also 5 s: a race that shows as ReadError).
@@ -259,9 +165,9 @@ async def drive(kind: str, base: str, pid: int, token: str, calls: int, concurre
     )
     run = hotline_call if kind == "hotline" else bare_call
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        phone = Caller(client, token, stats)
+        phone = Caller(client, stats)
         # A short warm-up (connections, caches, the database pool), not counted.
-        warm = Caller(client, token, Stats())
+        warm = Caller(client, Stats())
         await asyncio.gather(*(run(warm, base, calls + i) for i in range(min(concurrency, 50))))
         counter = iter(range(calls))
 
@@ -278,13 +184,6 @@ async def drive(kind: str, base: str, pid: int, token: str, calls: int, concurre
 
 
 # -- the report -----------------------------------------------------------------------------
-def percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, -(-len(sorted_values) * q // 100))  # nearest rank
-    return sorted_values[int(rank) - 1]
-
-
 def report(title: str, stats: Stats, hooks: tuple[str, ...]) -> float:
     """Print the figures; return the overall throughput (successful requests/s)."""
     print(f"\n{title}  (wall {stats.wall:.2f} s)")
@@ -333,46 +232,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.calls < 1 or args.concurrency < 1:
         p.error("--calls and --concurrency must be at least 1")
 
-    from hotline.settings import DEV_AUTH_TOKEN
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_"))}
-    env.update(HOTLINE_ENV="development", HOTLINE_LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
     print(
         f"{args.calls} calls x 3 webhooks at concurrency {args.concurrency}; "
         f"{os.cpu_count()} CPUs shared by the servers and the load generator"
     )
-    with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
-        with fresh_database() if args.database_url is None else _given(args.database_url) as db:
-            port = free_port()
-            cmd = [
-                sys.executable,
-                "-m",
-                "hotline.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                str(args.workers),
-            ]
-            hotline_env = {**env, "HOTLINE_DATABASE_URL": db}
-            with server(cmd, hotline_env, port, Path(tmp, "hotline.log")) as (base, pid):
-                ours = asyncio.run(
-                    drive("hotline", base, pid, DEV_AUTH_TOKEN, args.calls, args.concurrency)
-                )
-            if ours.errors:
-                problems = [
-                    line
-                    for line in _tail(Path(tmp, "hotline.log")).splitlines()
-                    if line.startswith(("ERROR", "WARNING", "Traceback"))
-                ]
-                print("server log (errors and warnings):", *problems[-10:], sep="\n  ")
-        port = free_port()
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(port)]
-        with server(cmd, env, port, Path(tmp, "bare.log")) as (base, pid):
-            bare = asyncio.run(
-                drive("bare", base, pid, DEV_AUTH_TOKEN, args.calls, args.concurrency)
-            )
-
+    try:
+        with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
+            ours = drive_hotline(args, Path(tmp, "hotline.log"))
+            bare = drive_bare(args, Path(tmp, "bare.log"))
+    except (PostgresUnavailable, ServerFailed) as e:
+        sys.exit(f"{e} (set HOTLINE_TEST_PG or --database-url)")
     ours_rate = report("hotline on PostgreSQL", ours, WEBHOOKS)
     bare_rate = report("bare FastAPI endpoint (fixed TwiML)", bare, WEBHOOKS)
     ratio = ours_rate / bare_rate if bare_rate else 0.0
@@ -396,6 +265,37 @@ def main(argv: list[str] | None = None) -> int:
         "each (Little's law); --concurrency 1 shows the service time alone"
     )
     return 0
+
+
+def drive_hotline(args: argparse.Namespace, log: Path) -> Stats:
+    """`hotline serve` on a fresh PostgreSQL database (or --database-url), driven."""
+    with (
+        fresh_postgres(prefix="hotline_bench")
+        if args.database_url is None
+        else _given(args.database_url) as db
+    ):
+        serving = hotline_serve(
+            db, log, cwd=ROOT, args=["--workers", str(args.workers)], HOTLINE_LOG_LEVEL="WARNING"
+        )
+        with serving as live:
+            ours = asyncio.run(drive("hotline", live.url, live.pid, args.calls, args.concurrency))
+    if ours.errors:
+        problems = [
+            line
+            for line in log.read_text(errors="replace")[-3000:].splitlines()
+            if line.startswith(("ERROR", "WARNING", "Traceback"))
+        ]
+        print("server log (errors and warnings):", *problems[-10:], sep="\n  ")
+    return ours
+
+
+def drive_bare(args: argparse.Namespace, log: Path) -> Stats:
+    """The bare endpoint (this script with --serve-bare) under the same load."""
+    port = free_port()
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(port)]
+    env = hotline_env(HOTLINE_LOG_LEVEL="WARNING")
+    with running(cmd, port=port, env=env, cwd=ROOT, log=log) as live:
+        return asyncio.run(drive("bare", live.url, live.pid, args.calls, args.concurrency))
 
 
 @contextmanager

@@ -1,32 +1,39 @@
-"""Shared fixtures: real databases (SQLite file and PostgreSQL), the app, a signing Twilio."""
+"""Shared fixtures: real databases (SQLite file and PostgreSQL), the app, a signing Twilio.
+
+The databases, signing and call rows come from `hotline.testing`, which the benchmarks use too.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import os
-import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
-from twilio.request_validator import RequestValidator
 
 from hotline import config as config_mod
 from hotline.app import create_app
-from hotline.db import Base, make_engine, upgrade
+from hotline.db import Base, make_engine
 from hotline.settings import DEV_AUTH_TOKEN, Settings
+from hotline.testing.databases import (
+    PG_ADMIN,
+    PostgresUnavailable,
+    fresh_postgres,
+    fresh_sqlite,
+    postgres_reachable,
+)
+from hotline.testing.rows import connected_row, new_sid
+from hotline.testing.twilio_requests import CALLER, NUMBER_0120, NUMBER_9999, Signer
+
+__all__ = ["CALLER", "NUMBER_0120", "NUMBER_9999", "PG_ADMIN", "new_sid"]
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = os.environ.get("HOTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 PUBLIC = "https://hotline.example.jp"  # as behind a TLS proxy: not the URL the app sees
-NUMBER_9999 = "+815055559999"
-NUMBER_0120 = "+81120494949"
-CALLER = "+819011112222"
 
 
 @pytest.fixture(scope="session")
@@ -34,47 +41,22 @@ def cfg() -> config_mod.HotlineConfig:
     return config_mod.load(ROOT / "config" / "menus.yaml")
 
 
-def _pg_reachable() -> bool:
-    async def probe() -> None:
-        conn = await asyncpg.connect(PG_ADMIN, timeout=3)
-        await conn.close()
-
-    try:
-        asyncio.run(probe())
-    except (OSError, asyncpg.PostgresError):
-        return False
-    return True
-
-
-async def _admin(*statements: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 def pg_database() -> Iterator[str]:
-    """Create a fresh PostgreSQL database migrated to head; drop it afterwards."""
-    if not _pg_reachable():
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN}; CI must run these tests")
-        pytest.skip("PostgreSQL is not reachable (set HOTLINE_TEST_PG)")
-    name = f"hotline_test_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
+    """A fresh PostgreSQL database migrated to head; dropped afterwards. Skips without
+    PostgreSQL on a developer's machine, fails under CI."""
+    if not postgres_reachable():
+        _no_postgres(f"PostgreSQL is not reachable at {PG_ADMIN}")
     try:
-        upgrade(url)
-        yield url
-    finally:
-        asyncio.run(
-            _admin(
-                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'",
-                f'DROP DATABASE IF EXISTS "{name}"',
-            )
-        )
+        with fresh_postgres() as url:
+            yield url
+    except PostgresUnavailable as e:
+        _no_postgres(str(e))
+
+
+def _no_postgres(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must run these tests")
+    pytest.skip(f"{reason} (set HOTLINE_TEST_PG)")
 
 
 @pytest.fixture(scope="session")
@@ -84,9 +66,7 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'hotline.db'}"
-    upgrade(url)
-    return url
+    return fresh_sqlite(tmp_path_factory.mktemp("db") / "hotline.db")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -146,13 +126,12 @@ class Twilio:
     """Posts webhooks signed as Twilio signs them, over the public URL."""
 
     def __init__(self, client: httpx.AsyncClient, token: str = DEV_AUTH_TOKEN) -> None:
-        self.client, self.validator = client, RequestValidator(token)
+        self.client, self.signer = client, Signer(token)
 
     async def post(self, path_or_url: str, **params: str) -> httpx.Response:
         url = path_or_url if path_or_url.startswith("http") else PUBLIC + path_or_url
-        sig = self.validator.compute_signature(url, params)
         local = url.replace(PUBLIC, "")
-        return await self.client.post(local, data=params, headers={"X-Twilio-Signature": sig})
+        return await self.client.post(local, data=params, headers=self.signer.headers(url, params))
 
     async def call(self, path: str, sid: str, **params: str) -> ET.Element:
         params = {"CallSid": sid, "From": CALLER, "To": NUMBER_9999, **params}
@@ -165,10 +144,6 @@ class Twilio:
 @pytest.fixture
 def twilio(client: httpx.AsyncClient) -> Twilio:
     return Twilio(client)
-
-
-def new_sid() -> str:
-    return "CA" + uuid.uuid4().hex
 
 
 def says(doc: ET.Element) -> list[str]:
@@ -187,28 +162,14 @@ async def talking_on(app, line_id: str | None = None, org: str = "inochi") -> st
     from hotline.calls.models import Call
     from hotline.routing.models import Line
 
-    sid, now = new_sid(), app.state.clock()
+    now = app.state.clock()
     async with app.state.sessions.begin() as s:
-        busy = Call(
-            call_sid=sid,
-            entry="9999",
-            period_id="none",
-            menu_id="period-5",
-            option_id="loneliness",
-            state="connected",
-            priority=0,
-            status_seq=-1,
-            created_at=now,
-            waiting_since=now,
-            connected_at=now,
-            line_id=line_id,
-            org_id=org,
-        )
+        busy = Call(**connected_row(now, line_id=line_id, org_id=org))
         s.add(busy)
         await s.flush()
         lines = update(Line) if line_id is None else update(Line).where(Line.id == line_id)
         await s.execute(lines.values(call_id=busy.id))
-    return sid
+    return busy.call_sid
 
 
 async def occupy_all_lines(app) -> None:  # type: ignore[no-untyped-def]

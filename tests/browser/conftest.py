@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests.e2e.conftest import ROOT, LiveServer, hotline_env, serve
+from hotline.testing.servers import LiveServer, hotline_env
+from tests.e2e.conftest import CONFIG, ROOT, serve
 
 CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "a long console password"
@@ -32,7 +33,7 @@ def live(db_file: Path) -> Iterator[LiveServer]:
 
 
 def hotline(db_file: Path, *args: str, stdin: str = "") -> str:
-    env = hotline_env(f"sqlite+aiosqlite:///{db_file}")
+    env = hotline_env(f"sqlite+aiosqlite:///{db_file}", config=CONFIG)
     done = subprocess.run(
         [sys.executable, "-m", "hotline.cli", *args],
         cwd=ROOT,

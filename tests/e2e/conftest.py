@@ -6,111 +6,31 @@ see exactly what an operator sees: the printed transcript.
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from hotline.testing.servers import LiveServer, ServerFailed, hotline_env, hotline_serve
 from tests.conftest import pg_database
+
+__all__ = ["LiveServer", "hotline_env"]
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "menus.yaml"
-READY_WITHIN = 30.0  # seconds for the process to start and migrate; not a timed assertion
-POLL_EVERY = 0.1
 CALL_TIMEOUT = 60
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def hotline_env(database_url: str | None = None) -> dict[str, str]:
-    """The environment of `hotline serve` and `hotline call`: development, no public URL."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    env.update(
-        HOTLINE_ENV="development",
-        HOTLINE_CONFIG_PATH=str(CONFIG),
-        PYTHONUNBUFFERED="1",
-        PYTHONIOENCODING="utf-8",
-    )
-    if database_url is not None:
-        env["HOTLINE_DATABASE_URL"] = database_url
-    return env
-
-
-@dataclass(frozen=True)
-class LiveServer:
-    url: str
-    log: Path
-
-    def log_tail(self, chars: int = 4000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-chars:]
-        except OSError:
-            return "(no server log)"
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], server: LiveServer) -> None:
-    deadline = time.monotonic() + READY_WITHIN
-    last = "no answer yet"
-    with httpx.Client(timeout=2) as client:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"hotline serve exited with {proc.returncode} before it was ready:\n"
-                    f"{server.log_tail()}"
-                )
-            try:
-                resp = client.get(f"{server.url}/readyz")
-                if resp.status_code == 200:
-                    return
-                last = f"{resp.status_code} {resp.text[:300]}"
-            except httpx.HTTPError as e:
-                last = repr(e)
-            time.sleep(POLL_EVERY)
-    pytest.fail(
-        f"hotline serve not ready at {server.url} within {READY_WITHIN:.0f}s ({last}):\n"
-        f"{server.log_tail()}"
-    )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def serve(database_url: str, log: Path) -> Iterator[LiveServer]:
     """Run `hotline serve` on a free port until the generator is closed."""
-    port = free_port()
-    server = LiveServer(url=f"http://127.0.0.1:{port}", log=log)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hotline.cli", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=hotline_env(database_url),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_ready(proc, server)
-            yield server
-        finally:
-            _stop(proc)
+    try:
+        with hotline_serve(database_url, log, cwd=ROOT, HOTLINE_CONFIG_PATH=str(CONFIG)) as live:
+            yield live
+    except ServerFailed as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="session")
@@ -174,7 +94,7 @@ def hotline_call() -> Caller:
         done = subprocess.run(
             [sys.executable, "-m", "hotline.cli", *args],
             cwd=ROOT,
-            env=hotline_env(),
+            env=hotline_env(config=CONFIG),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=CALL_TIMEOUT,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,8 +37,7 @@ from hotline.reports import labels, report
 from hotline.routing.store import Router
 from tests.conftest import ROOT
 
-SHARED = ROOT.parent / "shared" / "trials.yaml"
-TRIALS_FILE = SHARED if SHARED.exists() else ROOT / "tests" / "data" / "trials.yaml"
+TRIALS_FILE = ROOT / "tests" / "data" / "trials.yaml"  # the published figures, kept in the repo
 # The published option names of trials.yaml, and the option of menus.yaml each one is.
 OPTION_OF = {
     "孤独・孤立での悩み": "loneliness",
@@ -385,11 +383,3 @@ async def test_period_5_at_full_size_on_postgresql(pg_url: str, cfg: HotlineConf
         await engine.dispose()
     check(result, trial, p, scale=1)
     assert (result["calls"], result["connected"], result["answer_rate"]) == (34315, 3032, 8.8)
-
-
-def test_the_replay_reads_the_shared_trials_or_its_copy() -> None:
-    copy = ROOT / "tests" / "data" / "trials.yaml"
-    assert copy.exists()
-    if SHARED.exists():
-        assert yaml.safe_load(copy.read_text()) == yaml.safe_load(SHARED.read_text())
-    assert Path(TRIALS_FILE).exists()

@@ -15,7 +15,7 @@ from tests.conftest import NUMBER_0120, NUMBER_9999
 
 ROOT = Path(__file__).resolve().parents[2]
 MENUS = ROOT / "config" / "menus.yaml"
-TRIALS = ROOT.parent / "shared" / "trials.yaml"
+TRIALS = ROOT / "tests" / "data" / "trials.yaml"  # the repository's copy of the published figures
 RAW = yaml.safe_load(MENUS.read_text(encoding="utf-8"))
 
 

@@ -1,0 +1,30 @@
+"""Targets and the rows of figures every part prints."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hotline.testing.measure import percentile
+
+TARGET_PASS_P99_MS = 20.0
+TARGET_HOLD_P99_MS = 50.0
+
+
+def spread(seconds: Sequence[float]) -> dict[str, float]:
+    values = sorted(s * 1000 for s in seconds)
+    return {
+        "p50": percentile(values, 50),
+        "p90": percentile(values, 90),
+        "p99": percentile(values, 99),
+        "max": values[-1] if values else float("nan"),
+    }
+
+
+def ms_row(label: str, seconds: Sequence[float], extra: str = "") -> str:
+    s = spread(seconds)
+    return f"  {label:<34} {s['p50']:>8.2f} {s['p90']:>8.2f} {s['p99']:>8.2f} {s['max']:>8.2f}" + (
+        f"  {extra}" if extra else ""
+    )
+
+
+MS_HEADER = f"  {'':<34} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}"
