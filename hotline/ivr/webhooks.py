@@ -344,17 +344,3 @@ async def status(
     if call_status in {"completed", "busy", "failed", "no-answer", "canceled"}:
         await routing.end(session, _router(request), call, now)
     return Response(status_code=204)
-
-
-@router.post("/fallback")
-async def fallback(request: Request, p: TwilioParams) -> TwiML:
-    """Twilio's fallback URL: straight to the backup organisation, no database at all."""
-    step = request.query_params.get("step", "")
-    if step == "after-dial":
-        if p.get("DialCallStatus") == "completed":
-            return twiml(VoiceResponse())
-        return twiml(renderer(request).after_fallback_dial())
-    if step == "chosen":  # whatever was pressed, even nothing: the backup serves every option
-        return twiml(renderer(request).fallback())
-    log.error("Twilio used the fallback URL (ErrorCode %s)", p.get("ErrorCode", "?")[:8])
-    return twiml(renderer(request).fallback_menu())
