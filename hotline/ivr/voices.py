@@ -3,9 +3,12 @@
 Source: Twilio's "Text-to-Speech" voice table, https://www.twilio.com/docs/voice/twiml/say/text-speech
 (linked from https://www.twilio.com/docs/voice/twiml/say, whose note reads "Using an invalid
 combination of voice and language may result in error and <Say> instruction failure"),
-read on 2026-11-28 for the languages this hotline offers and a few neighbours. Amazon Polly
-voices are named `Polly.<Name>` (`Polly.<Name>-Neural` for the neural engine) and Google
-voices `Google.<locale>-<Standard|Wavenet|Neural2>-<letter>`. A language missing here is
+compiled on 2026-11-28 for the languages this hotline offers and a few neighbours (from that
+page as we know it and the <Say> page's excerpts consulted that day: the full table was not
+retrievable from the build machine, so confirm a voice in Twilio's console before relying on
+one this table has not carried before). Amazon Polly voices are named `Polly.<Name>`
+(`Polly.<Name>-Neural` for the neural engine) and Google voices
+`Google.<locale>-<Standard|Wavenet|Neural2>-<letter>`. A language missing here is
 refused at start-up, not guessed: Twilio has no voice for Nepali (ne-NP), so the shipped
 file reads the Nepali choice in English and offers recordings (`play:`) instead.
 
