@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from hotline import config as config_mod
 from hotline.calls.lifecycle import Limits
 from hotline.config import HotlineConfig
 from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
-from hotline.ivr import webhooks
+from hotline.ivr import fallback, webhooks
 from hotline.ivr.twiml import Renderer, Urls
 from hotline.metrics import endpoints as metrics_api
 from hotline.metrics import observe
@@ -73,6 +74,8 @@ def create_app(
     )
     app.state.webhook_errors = 0
     app.include_router(webhooks.router)
+    app.include_router(fallback.router)  # needs no database: Twilio's fallback URL
+    _audio(app, settings)
     app.include_router(lines_api.router)
     app.include_router(records_api.router)
     app.include_router(metrics_api.router)
@@ -82,6 +85,13 @@ def create_app(
     app.add_middleware(webhooks.VoiceGuard)  # inside the metrics: a fallback is counted as 200
     metrics_api.install(app)  # per-app registry, stored totals, webhook latency middleware
     return app
+
+
+def _audio(app: FastAPI, settings: Settings) -> None:
+    """Recordings named in menus.yaml (`play:`), fetched by Twilio for <Play>."""
+    audio = settings.config_path.parent / "audio"
+    if audio.is_dir():
+        app.mount("/audio", StaticFiles(directory=audio), name="audio")
 
 
 def _health(app: FastAPI) -> None:

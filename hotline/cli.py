@@ -1,4 +1,4 @@
-"""`hotline`: serve, migrate, call (the terminal phone), routes."""
+"""`hotline`: serve, migrate, call (the terminal phone), routes, fallback-twiml, ..."""
 
 from __future__ import annotations
 
@@ -69,6 +69,19 @@ def cmd_routes(args: argparse.Namespace) -> int:
 
     _, cfg = settings_and_config()
     print(describe(cfg, utcnow()))
+    return 0
+
+
+def cmd_fallback_twiml(args: argparse.Namespace) -> int:
+    """Print the document for Twilio's fallback URL, to host apart from this service."""
+    from hotline.ivr.twiml import static_fallback
+
+    _, cfg = settings_and_config()
+    try:
+        doc = static_fallback(cfg, ring_seconds=args.ring_seconds)
+    except ValueError as e:
+        sys.exit(f"hotline fallback-twiml: {e}")
+    print(doc.to_xml())
     return 0
 
 
@@ -157,6 +170,15 @@ def parser() -> argparse.ArgumentParser:
     records_cli.add_parsers(sub)
     reports_cli.add_parsers(sub)
     console_cli.add_parsers(sub)
+    f = sub.add_parser(
+        "fallback-twiml",
+        help="print the TwiML for Twilio's fallback URL (a TwiML Bin): apology, then the "
+        "backup organisation's lines one after another; no URL of this service",
+    )
+    f.add_argument(
+        "--ring-seconds", type=int, default=20, help="how long each line rings (default 20)"
+    )
+    f.set_defaults(func=cmd_fallback_twiml)
     r = sub.add_parser("routes", help="who answers each key in the current period")
     r.set_defaults(func=cmd_routes)
     return p

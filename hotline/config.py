@@ -7,20 +7,35 @@ A bad file stops the service at start-up with `ConfigError`, whose message names
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from hotline.config_checks import (
+    audio_problems,
+    check_number,
+    check_play,
+    check_sip_uri,
+    voice_problems,
+)
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 KEY_RE = re.compile(r"^[0-9*#]$")
-E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-SIP_RE = re.compile(r"^sip:[^@\s]+@[^\s]+$")
 ID_RE = r"^[a-z0-9][a-z0-9_\-]*$"
 Id = Annotated[str, Field(pattern=ID_RE, max_length=48)]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -35,11 +50,21 @@ class Model(BaseModel):
 
 
 class Speech(Model):
-    """One spoken sentence. Language and voice default to the file's `voice` section."""
+    """One spoken sentence (`text`, in a language and voice that default to the file's
+    `voice` section) or a recording (`play`: a file in config/audio/, or an https URL)."""
 
-    text: str = Field(min_length=1, max_length=3000)
+    text: str | None = Field(default=None, min_length=1, max_length=3000)
+    play: str | None = None
     language: str | None = None
     voice: str | None = None
+
+    @model_validator(mode="after")
+    def _text_or_play(self) -> Speech:
+        if (self.text is None) == (self.play is None):
+            raise ValueError("give exactly one of 'text' or 'play'")
+        if self.play is not None:
+            check_play(self.play)
+        return self
 
 
 Prompt = Annotated[list[Speech], Field(min_length=1)]
@@ -54,10 +79,10 @@ class Language(Model):
     """A language a caller may choose under the foreign-language key."""
 
     name: str
+    name_ja: str = Field(min_length=1)  # read to the counsellor in the whisper: 英語
     tts: str  # Twilio <Say language=...>, e.g. en-US
     voice: str | None = None
     hold: Prompt
-    connecting: Prompt
     closed: list[Speech] = []  # said before the Japanese closed message, if given
 
 
@@ -70,8 +95,7 @@ class EntryNumber(Model):
     @classmethod
     def _e164(cls, numbers: list[str]) -> list[str]:
         for n in numbers:
-            if not E164_RE.fullmatch(n):
-                raise ValueError(f"{n!r} is not an E.164 number such as +81120494949")
+            check_number(n)
         return numbers
 
 
@@ -85,23 +109,70 @@ class Hours(Model):
     end: dt.time
 
 
+class SipAuth(Model):
+    """Credentials of a SIP line (`<Sip username password>`); the password stays out of
+    menus.yaml: `password_env` names the environment variable that holds it."""
+
+    username: str = Field(min_length=1, max_length=128)
+    password_env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$", max_length=128)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password(cls, data: object) -> object:
+        if isinstance(data, dict) and "password" in data:
+            raise ValueError(
+                "a password never goes in menus.yaml: put it in an environment variable "
+                "and name that variable in password_env"
+            )
+        return data
+
+
 class Line(Model):
     id: Id
-    target: str  # E.164 number or SIP URI
+    target: str  # E.164 number, or a SIP URI with Twilio's parameters (;transport=tls ...)
+    sip: SipAuth | None = None
     languages: list[str] | None = None  # None: the organisation's languages
     hours: list[Hours] | None = None  # None: the organisation's hours
+    _password: str | None = PrivateAttr(default=None)
 
     @field_validator("target")
     @classmethod
     def _target(cls, target: str) -> str:
-        if not (E164_RE.fullmatch(target) or SIP_RE.fullmatch(target)):
+        if target.startswith("sip:"):
+            check_sip_uri(target)
+        elif target.startswith("+"):
+            check_number(target)
+        else:
             raise ValueError(f"{target!r} is neither an E.164 number nor a sip: URI")
         return target
+
+    @model_validator(mode="after")
+    def _credentials(self) -> Line:
+        if self.sip is None:
+            return self
+        if not self.target.startswith("sip:"):
+            raise ValueError(f"line {self.id!r}: 'sip' credentials go with a sip: target")
+        # Read once at start-up: a missing variable stops the service, naming the line,
+        # rather than failing the first caller put through to it.
+        password = os.environ.get(self.sip.password_env)
+        if not password:
+            raise ValueError(
+                f"line {self.id!r}: environment variable {self.sip.password_env} "
+                "(its SIP password) is not set"
+            )
+        self._password = password
+        return self
+
+    @property
+    def sip_password(self) -> str | None:
+        return self._password
 
 
 class Organisation(Model):
     id: Id
     name: str
+    # Shown to this organisation's lines instead of the hotline's number (see caller_id).
+    caller_id: str | None = None
     languages: list[str] = ["ja"]
     hours: list[Hours] | Literal["24h"] = "24h"
     lines: list[Line] = Field(min_length=1)
@@ -205,11 +276,12 @@ class Messages(Model):
     hold: Prompt
     position: Prompt  # {ahead} is replaced by the number of callers before this one
     position_next: Prompt  # said instead when nobody is before this caller
-    connecting: Prompt
     closed: Prompt
     apology: Prompt
     whisper: Prompt  # {option}, {language}, {waited}: said to the counsellor
     whisper_declined: Prompt
+    # The whisper of a fallback dial (no database: no option, language or wait to tell).
+    fallback_whisper: Prompt
     goodbye: Prompt
 
 
@@ -292,6 +364,9 @@ class Records(Model):
 class HotlineConfig(Model):
     voice: Voice = Voice()
     entry_numbers: list[EntryNumber] = Field(min_length=1)
+    # The number every forwarded leg shows (<Dial callerId>): a Twilio number of the account
+    # or a verified caller ID, never the caller's. Default: the first entry number.
+    caller_id: str | None = None
     languages: dict[str, Language] = {}
     organisations: list[Organisation] = Field(min_length=1)
     backup_org: Id
@@ -337,6 +412,34 @@ class HotlineConfig(Model):
             for line in org.lines:
                 yield org, line
 
+    def line(self, line_id: str) -> tuple[Organisation, Line] | None:
+        return next(((o, li) for o, li in self.lines() if li.id == line_id), None)
+
+    def caller_id_for(self, org: Organisation | None) -> str:
+        """What a forwarded leg shows the counsellor: never the caller's own number."""
+        if org is not None and org.caller_id:
+            return org.caller_id
+        return self.caller_id or self.entry_numbers[0].numbers[0]
+
+    def speaker(self, speech: Speech, lang_id: str | None) -> tuple[str, str | None]:
+        """The <Say> language and voice of a sentence said to a caller of `lang_id`."""
+        lang = self.languages.get(lang_id) if lang_id else None
+        tts = speech.language or (lang.tts if lang else self.voice.language)
+        voice = speech.voice or (lang.voice if lang and tts == lang.tts else None)
+        if voice is None and tts == self.voice.language:
+            voice = self.voice.voice
+        return tts, voice
+
+    def prompts(self) -> Iterable[tuple[str, Sequence[Speech], str | None]]:
+        """Every prompt with its place in the file and the caller language it is said in."""
+        for name in Messages.model_fields:
+            yield f"messages.{name}", getattr(self.messages, name), None
+        for menu_id, menu in self.menus.items():
+            yield f"menus.{menu_id}.prompt", menu.prompt, None
+        for lang_id, lang in self.languages.items():
+            yield f"languages.{lang_id}.hold", lang.hold, lang_id
+            yield f"languages.{lang_id}.closed", lang.closed, lang_id
+
 
 def _unique(kind: str, ids: list[str]) -> Iterable[str]:
     seen: set[str] = set()
@@ -372,6 +475,20 @@ def _cross_problems(cfg: HotlineConfig) -> Iterable[str]:
             yield f"periods.{p.id}.menu: unknown menu {p.menu!r}"
     yield from _placeholder_problems(cfg)
     yield from _staffing_problems(cfg)
+    yield from voice_problems(cfg)
+    yield from _caller_id_problems(cfg)
+
+
+def _caller_id_problems(cfg: HotlineConfig) -> Iterable[str]:
+    places = [("caller_id", cfg.caller_id)]
+    places += [(f"organisations.{o.id}.caller_id", o.caller_id) for o in cfg.organisations]
+    for where, number in places:
+        if number is None:
+            continue
+        try:
+            check_number(number)
+        except ValueError as e:
+            yield f"{where}: {e}"
 
 
 def _staffing_problems(cfg: HotlineConfig) -> Iterable[str]:
@@ -423,6 +540,8 @@ def _placeholder_problems(cfg: HotlineConfig) -> Iterable[str]:
     for name in Messages.model_fields:
         allowed = PLACEHOLDERS.get(name, set())
         for i, speech in enumerate(getattr(cfg.messages, name)):
+            if speech.text is None:
+                continue
             try:
                 fields = {
                     f for _, f, _, _ in string.Formatter().parse(speech.text) if f is not None
@@ -487,4 +606,8 @@ def load(path: Path) -> HotlineConfig:
         raise ConfigError(f"{path} is invalid: {e}") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path} is not valid YAML: {e}") from None
-    return parse(data, str(path))
+    cfg = parse(data, str(path))
+    problems = list(audio_problems(cfg, path.parent / "audio"))
+    if problems:
+        raise ConfigError("\n  ".join([f"{path} is invalid:", *problems]))
+    return cfg

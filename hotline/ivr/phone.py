@@ -145,7 +145,7 @@ class Phone:
         if v.tag == "Say":
             self.out(f"[say {v.get('language', 'en-US')}] {(v.text or '').strip()}")
         elif v.tag == "Play":
-            self.out(f"[play] {v.text}")
+            self.out(f"[play {(v.text or '').strip()}]")
         elif v.tag == "Pause":
             self.out(f"[pause {v.get('length', '1')}s]")
             if self.script.speed > 0:  # the terminal phone plays the hold in real time
@@ -235,7 +235,7 @@ class Phone:
         if target is None:
             return None
         self.bridged = True
-        status = await self.counsellor(target)
+        status = await self.counsellor(target, d.get("callerId"))
         if status == "completed" and self.bridged:
             self.out(f"[talk] connected with {target.text}; they talk")
             self.connected = True
@@ -250,9 +250,13 @@ class Phone:
         action = d.get("action")
         return await self.fetch(action, extra) if action else None
 
-    async def counsellor(self, target: ET.Element) -> str:
+    async def counsellor(self, target: ET.Element, caller_id: str | None) -> str:
         """The counsellor's leg: ring, whisper, key. Returns Twilio's DialCallStatus."""
-        self.out(f"[dial {target.tag.lower()}] {target.text}")
+        # Without callerId Twilio shows the line the caller's own number, as we do here.
+        shown = caller_id or self.common["From"]
+        seen = f"caller ID {shown}" if caller_id else "no callerId: the caller's own number"
+        user = f", SIP user {target.get('username')}" if target.get("username") else ""
+        self.out(f"[dial {target.tag.lower()}] {target.text} ({seen}{user})")
         mode = next(self.script.counsellors)
         if mode in {"no-answer", "busy"}:
             self.out(f"[counsellor] {mode}")
@@ -265,7 +269,7 @@ class Phone:
             "CallSid": new_sid(),
             "Direction": "outbound-dial",
             "ParentCallSid": self.sid,
-            "From": self.common["To"],
+            "From": shown,
             "To": target.text or "",
         }
         resp = await self.post(url, common=leg)
@@ -274,11 +278,11 @@ class Phone:
 
     async def _whisper(self, doc: ET.Element, leg: dict[str, str], mode: str) -> str:
         for v in doc:
-            if v.tag == "Say":
-                self.out(f"[counsellor hears] {(v.text or '').strip()}")
+            if v.tag in {"Say", "Play"}:
+                self.out(f"[counsellor hears] {_heard(v)}")
             elif v.tag == "Gather":
                 for child in v:
-                    self.out(f"[counsellor hears] {(child.text or '').strip()}")
+                    self.out(f"[counsellor hears] {_heard(child)}")
                 key = {"accept": "1", "refuse": "2"}.get(mode, "")
                 if not key:
                     self.out("[counsellor] (no key: voicemail or missed)")
@@ -293,3 +297,8 @@ class Phone:
                 self.bridged = False
                 return "completed"
         return "completed" if mode == "silent" else "no-answer"
+
+
+def _heard(v: ET.Element) -> str:
+    text = (v.text or "").strip()
+    return f"[play {text}]" if v.tag == "Play" else text

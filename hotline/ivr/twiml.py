@@ -6,11 +6,15 @@ from collections.abc import Sequence
 
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from hotline.config import HotlineConfig, Speech
+from hotline.config import HotlineConfig, Line, Organisation, Speech
 from hotline.ivr import flow
 from hotline.ivr.urls import Urls
 
 __all__ = ["Renderer", "Urls", "queue_name"]
+
+# The ringback a caller hears while a line rings: the Japanese one, not Twilio's default for
+# SIP (US), so the wait sounds like the hold it continues rather than a call abroad.
+RING_TONE = "jp"
 
 
 def queue_name(option_id: str) -> str:
@@ -30,14 +34,14 @@ class Renderer:
         lang_id: str | None = None,
         **fmt: object,
     ) -> None:
-        lang = self.cfg.languages.get(lang_id) if lang_id else None
         for speech in prompt:
-            tts = speech.language or (lang.tts if lang else self.cfg.voice.language)
-            voice = speech.voice or (lang.voice if lang and tts == lang.tts else None)
-            if voice is None and tts == self.cfg.voice.language:
-                voice = self.cfg.voice.voice
+            if speech.play is not None:
+                parent.play(self.urls.audio(speech.play))
+                continue
+            assert speech.text is not None  # config: exactly one of text and play
+            tts, voice = self.cfg.speaker(speech, lang_id)
             text = speech.text.format(**fmt) if fmt else speech.text
-            # No voice attribute: Twilio picks its default voice for that language.
+            # Config refuses a sentence whose language has no voice named (voices.py).
             parent.say(text, language=tts, **({"voice": voice} if voice else {}))
 
     def ask(self, d: flow.Ask) -> VoiceResponse:
@@ -114,31 +118,62 @@ class Renderer:
         return r
 
     def fallback(self) -> VoiceResponse:
-        """Apology, then straight to the backup organisation's lines; needs no database."""
+        """Apology, then the backup organisation's first line; needs no database."""
         r = VoiceResponse()
         self._say(r, self.cfg.messages.apology)
-        dial = Dial(action=self.urls.fallback("after-dial"), method="POST", timeout=30)
-        for line in self.cfg.org(self.cfg.backup_org).lines[:10]:  # Twilio rings <= 10 at once
-            _dial_target(dial, line.target, None)
+        return self.fallback_dial(0, r)
+
+    def fallback_dial(self, index: int, r: VoiceResponse | None = None) -> VoiceResponse:
+        """Ring the backup's line `index`, with the database-free whisper. One line at a
+        time: rung together, the first voicemail to pick up would take the caller."""
+        r = r or VoiceResponse()
+        backup = self.cfg.org(self.cfg.backup_org)
+        if index >= len(backup.lines):
+            return self.after_fallback_dial(r)
+        line = backup.lines[index]
+        dial = self._dial_verb(self.urls.fallback("after-dial", index), backup)
+        _dial_target(dial, line.target, line, self.urls.fallback_whisper())
         r.append(dial)
         return r
 
-    def after_fallback_dial(self) -> VoiceResponse:
-        r = VoiceResponse()
+    def after_fallback_dial(self, r: VoiceResponse | None = None) -> VoiceResponse:
+        r = r or VoiceResponse()
         self._say(r, self.cfg.messages.closed)
         r.hangup()
+        return r
+
+    def fallback_whisper(self) -> VoiceResponse:
+        """The counsellor's leg of a fallback dial: no call state, so no option or wait."""
+        r = VoiceResponse()
+        gather = r.gather(
+            input="dtmf",
+            num_digits=1,
+            timeout=8,
+            action=self.urls.fallback_whisper("accept"),
+            method="POST",
+        )
+        self._say(gather, self.cfg.messages.fallback_whisper)
+        r.hangup()  # no key (voicemail, missed): the caller is not bridged
         return r
 
     def dial(
         self, target: str, *, line_id: str, call_sid: str, language: str | None, timeout: int = 25
     ) -> VoiceResponse:
+        """Ring one line. Nothing is said first: nobody has accepted yet, and a caller
+        offered three lines in turn would hear a promise three times (the ringback is the
+        only sound, continuing the hold)."""
         r = VoiceResponse()
-        lang = self.cfg.languages.get(language) if language else None
-        self._say(r, lang.connecting if lang else self.cfg.messages.connecting, language)
-        dial = Dial(action=self.urls.dial_result(line_id), method="POST", timeout=timeout)
-        _dial_target(dial, target, self.urls.whisper(call_sid, line_id))
+        org, line = self.cfg.line(line_id) or (None, None)
+        dial = self._dial_verb(self.urls.dial_result(line_id), org, timeout)
+        _dial_target(dial, target, line, self.urls.whisper(call_sid, line_id))
         r.append(dial)
         return r
+
+    def _dial_verb(self, action: str | None, org: Organisation | None, timeout: int = 20) -> Dial:
+        """A Dial that shows the hotline's number to the line, never the caller's."""
+        kw = {"action": action, "method": "POST"} if action else {}
+        caller_id = self.cfg.caller_id_for(org)
+        return Dial(caller_id=caller_id, timeout=timeout, ring_tone=RING_TONE, **kw)
 
     def whisper(
         self, *, option: str, language: str | None, waited: float, accept_url: str
@@ -152,7 +187,7 @@ class Renderer:
             self.cfg.messages.whisper,
             option=option,
             waited="1分未満" if waited < 60 else f"約{round(waited / 60)}分",
-            language=f"{lang.name}でのご相談です。" if lang else "",
+            language=f"{lang.name_ja}でのご相談です。" if lang else "",
         )
         # No key (voicemail, missed): end the counsellor's leg; the caller is not bridged.
         r.hangup()
@@ -172,9 +207,11 @@ class Renderer:
         return r
 
 
-def _dial_target(dial: Dial, target: str, whisper_url: str | None) -> None:
+def _dial_target(dial: Dial, target: str, line: Line | None, whisper_url: str | None) -> None:
     kw = {"url": whisper_url, "method": "POST"} if whisper_url else {}
     if target.startswith("sip:"):
+        if line is not None and line.sip is not None:  # for the line's digest challenge
+            kw |= {"username": line.sip.username, "password": line.sip_password}
         dial.sip(target, **kw)
     else:
         dial.number(target, **kw)
@@ -182,3 +219,28 @@ def _dial_target(dial: Dial, target: str, whisper_url: str | None) -> None:
 
 def empty() -> VoiceResponse:
     return VoiceResponse()
+
+
+def static_fallback(cfg: HotlineConfig, ring_seconds: int = 20) -> VoiceResponse:
+    """The document for Twilio's fallback URL, hosted apart from us (a TwiML Bin): the
+    apology, then the backup's lines one after another, then other numbers to call. It
+    holds no URL of ours, so it works while this service is unreachable."""
+    served = [
+        f"messages.{name}"
+        for name in ("apology", "closed")
+        if any(s.play and not s.play.startswith("https://") for s in getattr(cfg.messages, name))
+    ]
+    if served:
+        where = ", ".join(served)
+        raise ValueError(f"{where}: a recording we serve is gone when we are; use an https URL")
+    r, say = VoiceResponse(), Renderer(cfg, Urls(""), 0)._say
+    say(r, cfg.messages.apology)
+    backup = cfg.org(cfg.backup_org)
+    for line in backup.lines:
+        # No action: when a line does not answer, Twilio goes on to the next verb.
+        dial = Dial(caller_id=cfg.caller_id_for(backup), timeout=ring_seconds, ring_tone=RING_TONE)
+        _dial_target(dial, line.target, line, None)
+        r.append(dial)
+    say(r, cfg.messages.closed)
+    r.hangup()
+    return r

@@ -2,15 +2,16 @@
 
 The query parameters are short (Twilio signs the whole URL, and they show in its logs): `m`
 menu, `t` try, `o` option, `l` language, `n` hold segment, `line`, `call` (the caller's
-CallSid, on the counsellor's leg), `step` (fallback). Reading never fails: a missing or
-malformed value reads as its default, and the handlers fall back to the call's stored state.
+CallSid, on the counsellor's leg), `step` and `i` (the fallback's place in its chain).
+Reading never fails: a missing or malformed value reads as its default, and the handlers fall
+back to the call's stored state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +42,17 @@ class Urls:
     def whisper_accept(self, call_sid: str, line_id: str) -> str:
         return self._u("whisper-accept", call=call_sid, line=line_id)
 
-    def fallback(self, step: str) -> str:
-        return self._u("fallback", step=step)
+    def fallback(self, step: str, line: int | None = None) -> str:
+        return self._u("fallback", step=step, i=line)
+
+    def fallback_whisper(self, step: str | None = None) -> str:
+        return self._u("fallback-whisper", step=step)
+
+    def audio(self, play: str) -> str:
+        """A recording: an https URL as given, or a file of config/audio/ that we serve."""
+        if play.startswith("https://"):
+            return play
+        return f"{self.base}/audio/{quote(play)}"
 
 
 def _number(value: str | None, default: int = 1) -> int:
@@ -65,6 +75,7 @@ class Query:
     line_id: str = ""
     call_sid: str = ""
     step: str = ""
+    index: int = 0
 
     @classmethod
     def parse(cls, q: Mapping[str, str]) -> Query:
@@ -77,4 +88,5 @@ class Query:
             line_id=_word(q.get("line")),
             call_sid=_word(q.get("call")),
             step=_word(q.get("step"), 32),
+            index=_number(q.get("i"), 0),
         )

@@ -163,10 +163,6 @@ class Edge:
 EdgeDep = Annotated[Edge, Depends()]
 
 
-def renderer(request: Request) -> Renderer:
-    return request.app.state.renderer
-
-
 def _option_or_default(cfg: HotlineConfig, option_id: str | None) -> str:
     if option_id and cfg.has_option(option_id):
         return option_id
@@ -289,17 +285,3 @@ async def status(e: EdgeDep, p: Params) -> Response:
     final = params.status_is_final(p.call_status)
     await e.apply(call, lc.StatusReported(p.call_status, p.sequence_number, final))
     return Response(status_code=204)
-
-
-@router.post("/fallback")
-async def fallback(request: Request, p: TwilioParams) -> TwiML:
-    """Twilio's fallback URL: straight to the backup organisation, no database at all."""
-    step = request.query_params.get("step", "")
-    if step == "after-dial":
-        if p.get("DialCallStatus") == "completed":
-            return twiml(VoiceResponse())
-        return twiml(renderer(request).after_fallback_dial())
-    if step == "chosen":  # whatever was pressed, even nothing: the backup serves every option
-        return twiml(renderer(request).fallback())
-    log.error("Twilio used the fallback URL (ErrorCode %s)", p.get("ErrorCode", "?")[:8])
-    return twiml(renderer(request).fallback_menu())

@@ -18,10 +18,12 @@ GREETING = "お電話ありがとうございます"
 PERIOD_5_PROMPT = "[say ja-JP] 18歳以下の方は1を"
 INVALID = "選べません"
 NO_INPUT = "ボタンが押されなかった"
-DEFAULT_CHOSEN = "相談員におつなぎします"
+DEFAULT_CHOSEN = "相談員をお探しします"
 APPLICATION_ERROR = "[twilio] An application error"
 # The language menu (key 2), in the order it is read.
-LANGUAGE_TAGS = ["en-US", "cmn-CN", "ko-KR", "vi-VN", "pt-BR", "es-ES", "fil-PH", "ne-NP"]
+# Nepali has no Twilio voice: its line is read in English.
+LANGUAGE_TAGS = ["en-US", "cmn-CN", "ko-KR", "vi-VN", "pt-BR", "es-ES", "fil-PH", "en-US"]
+HOTLINE_NUMBER = "+815055559999"  # config/menus.yaml caller_id: what every line is shown
 
 
 def up_to_queue(t: Transcript, option: str) -> list[str]:
@@ -134,6 +136,18 @@ def test_the_fallback_url_greets_and_dials_the_backup_organisation(
     lines = t.lines
     assert said(lines[:1], GREETING), str(t)
     dials = [x for x in lines if x.startswith("[dial")]
-    assert dials and re.fullmatch(r"\[dial sip\] sip:[^@\s]+@sisc\.\S+", dials[0]), str(t)
+    first = rf"\[dial sip\] sip:[^@\s]+@sisc\.\S+ \(caller ID \{HOTLINE_NUMBER}\)"
+    assert dials and re.fullmatch(first, dials[0]), str(t)
     assert not [x for x in lines if x.startswith(APPLICATION_ERROR)], str(t)
     assert not [x for x in lines[: lines.index(dials[0])] if "hung up" in x], str(t)
+
+
+def test_each_forwarded_leg_shows_the_hotline_number_never_the_callers(
+    sqlite_server: LiveServer, hotline_call: Caller
+) -> None:
+    t = hotline_call(sqlite_server, "8")
+    dials = [x for x in t.lines if x.startswith("[dial")]
+    assert dials, str(t)
+    assert all(x.endswith(f"(caller ID {HOTLINE_NUMBER})") for x in dials), str(t)
+    heard = [x for x in t.lines if x.startswith("[counsellor hears]")]
+    assert heard and not any("おつなぎします" in x for x in t.lines if x.startswith("[say")), str(t)

@@ -92,7 +92,7 @@ async def test_a_caller_in_an_outage_hears_an_apology_and_reaches_the_backup(
     doc = await Twilio(outage_client).call("/voice/incoming", new_sid())
     assert "申し訳ありません" in says(doc)[0]
     dial = doc.find("Dial")
-    assert dial is not None and [el.text for el in dial] == sisc_lines(cfg)
+    assert dial is not None and [el.text for el in dial] == sisc_lines(cfg)[:1]
 
 
 async def test_twilios_fallback_url_works_without_the_database(outage_client, cfg) -> None:
@@ -103,4 +103,4 @@ async def test_twilios_fallback_url_works_without_the_database(outage_client, cf
     assert gather.get("action") == f"{PUBLIC}/voice/fallback?step=chosen"
     doc = await twilio.call(gather.get("action", ""), sid, Digits="8")
     dial = doc.find("Dial")
-    assert dial is not None and [el.text for el in dial] == sisc_lines(cfg)
+    assert dial is not None and [el.text for el in dial] == sisc_lines(cfg)[:1]

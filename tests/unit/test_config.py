@@ -243,3 +243,78 @@ def test_staffing_mistakes_are_refused_naming_the_field(change, message) -> None
     change(data)
     with pytest.raises(ConfigError, match=message):
         parse(data)
+
+
+# --- what Twilio accepts: numbers, SIP lines and their credentials --------------
+
+
+def _sisc_line(d: dict, **fields: object) -> None:
+    d["organisations"][0]["lines"][0].update(fields)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "sip:line01@sisc.example.jp;transport=tls",
+        "sip:line01@sisc.example.jp;region=jp1;edge=tokyo;transport=tls",
+        "sip:line01@sisc.example.jp;edge=tokyo?X-Line=01",
+        "+81312345678",
+    ],
+)
+def test_a_line_may_carry_twilios_sip_parameters(target: str) -> None:
+    cfg = parse(edited(lambda d: _sisc_line(d, target=target)))
+    assert cfg.organisations[0].lines[0].target == target
+
+
+@pytest.mark.parametrize(
+    ("target", "problem"),
+    [
+        ("sip:l@x.example.jp;transport=sctp", "transport='sctp'"),
+        ("sip:l@x.example.jp;edge=roaming", "edge='roaming'"),
+        ("sip:l@x.example.jp;lr", "unknown SIP URI parameter 'lr'"),
+        ("+8131234567", "not a valid number of country code +81"),
+        ("+81-3-1234-5678", "is not an E.164 number"),
+    ],
+)
+def test_a_line_twilio_could_not_reach_is_refused(target: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match="organisations.0.lines.0.target") as refused:
+        parse(edited(lambda d: _sisc_line(d, target=target)))
+    assert problem in str(refused.value)
+
+
+def test_a_sip_line_reads_its_password_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("SISC_SIP_PASSWORD", "s3cret-from-env")
+    sip = {"username": "hotline", "password_env": "SISC_SIP_PASSWORD"}
+    cfg = parse(edited(lambda d: _sisc_line(d, sip=sip)))
+    line = cfg.organisations[0].lines[0]
+    assert (line.sip.username, line.sip_password) == ("hotline", "s3cret-from-env")
+    assert "s3cret" not in repr(cfg) and "s3cret" not in cfg.model_dump_json()
+
+
+def test_a_missing_sip_password_stops_start_up_naming_the_line(monkeypatch) -> None:
+    monkeypatch.delenv("SISC_SIP_PASSWORD", raising=False)
+    sip = {"username": "hotline", "password_env": "SISC_SIP_PASSWORD"}
+    with pytest.raises(ConfigError) as refused:
+        parse(edited(lambda d: _sisc_line(d, sip=sip)))
+    assert "line 'sisc-01': environment variable SISC_SIP_PASSWORD" in str(refused.value)
+
+
+def test_a_password_written_in_the_file_is_refused() -> None:
+    sip = {"username": "hotline", "password": "oops"}
+    with pytest.raises(ConfigError, match="never goes in menus.yaml") as refused:
+        parse(edited(lambda d: _sisc_line(d, sip=sip)))
+    assert "oops" not in str(refused.value)
+
+
+@pytest.mark.parametrize("where", ["top", "organisation"])
+def test_a_caller_id_that_is_not_a_number_is_refused(where: str) -> None:
+    def change(d: dict) -> None:
+        (d if where == "top" else d["organisations"][1])["caller_id"] = "+81 3 1234"
+
+    with pytest.raises(ConfigError, match="caller_id: '\\+81 3 1234' is not an E.164"):
+        parse(edited(change))
+
+
+def test_every_forwarded_leg_shows_the_hotline_number_by_default() -> None:
+    cfg = parse(edited(lambda d: d.pop("caller_id")))
+    assert {cfg.caller_id_for(org) for org in cfg.organisations} == {NUMBER_9999}

@@ -10,7 +10,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.config import HotlineConfig
 from hotline.ivr.flow import Ask, Enqueue, Hold, Notice
-from hotline.ivr.twiml import Renderer, Urls
+from hotline.ivr.twiml import Renderer, Urls, static_fallback
 
 BASE = "https://h.example"
 KANA = re.compile(r"[\u3040-\u30ff]")  # hiragana or katakana: Japanese, not Chinese
@@ -113,12 +113,34 @@ def test_a_japanese_caller_on_hold_hears_their_place_when_given(
     assert doc[-1].text == f"{BASE}/voice/wait?o=loneliness&n=2"
 
 
-def test_the_fallback_apologises_and_dials_the_backup_organisation(render, cfg) -> None:
+def test_the_fallback_apologises_and_rings_the_backup_lines_one_at_a_time(render, cfg) -> None:
     doc = xml(render.fallback())
     assert "申し訳ありません" in says(doc)[0]
-    dial = doc.find("Dial")
-    assert dial is not None and dial.get("action") == f"{BASE}/voice/fallback?step=after-dial"
-    assert [el.text for el in dial] == sisc_lines(cfg)
+    (dial,) = doc.findall("Dial")
+    assert dial.get("action") == f"{BASE}/voice/fallback?step=after-dial&i=0"
+    (called,) = list(dial)  # one line: rung together, the first voicemail would take the call
+    assert called.text == sisc_lines(cfg)[0]
+    assert called.get("url") == f"{BASE}/voice/fallback-whisper"
+
+
+def test_the_fallback_dial_goes_on_to_the_next_line_then_other_numbers(render, cfg) -> None:
+    second = xml(render.fallback_dial(1))
+    assert [el.text for el in second.iter("Sip")] == [sisc_lines(cfg)[1]]
+    assert second.find("Dial").get("action") == f"{BASE}/voice/fallback?step=after-dial&i=1"
+    assert not says(second)  # the apology was said once, before the first line
+    past = xml(render.fallback_dial(len(sisc_lines(cfg))))
+    assert past.find("Dial") is None and "0120-783-556" in says(past)[0]
+    assert past[-1].tag == "Hangup"
+
+
+def test_the_fallback_whisper_asks_the_counsellor_to_press_1(render) -> None:
+    doc = xml(render.fallback_whisper())
+    gather = doc.find("Gather")
+    assert (
+        gather is not None and gather.get("action") == f"{BASE}/voice/fallback-whisper?step=accept"
+    )
+    assert "1を押して" in "".join(says(gather))
+    assert doc[-1].tag == "Hangup"
 
 
 def test_the_fallback_menu_gathers_a_key_for_the_fallback_url(render) -> None:
@@ -133,12 +155,76 @@ def test_the_fallback_menu_gathers_a_key_for_the_fallback_url(render) -> None:
 )
 def test_dialling_a_line_plays_the_whisper_to_the_counsellor(render, target, noun) -> None:
     doc = xml(render.dial(target, line_id="mca-01", call_sid="CA1", language=None))
-    assert "相談員におつなぎします" in says(doc)[0]
     dial = doc.find("Dial")
     assert dial is not None and dial.get("action") == f"{BASE}/voice/dial-result?line=mca-01"
     (called,) = list(dial)
     assert (called.tag, called.text) == (noun, target)
     assert called.get("url") == f"{BASE}/voice/whisper?call=CA1&line=mca-01"
+
+
+@pytest.mark.parametrize("language", [None, "en", "zh", "ne"])
+def test_nothing_is_promised_before_a_counsellor_accepts(render, language) -> None:
+    # Offered to three lines in turn, a caller would hear a promise three times: the
+    # ringback continues the hold, in Japan's ringback tone.
+    doc = xml(render.dial("sip:l@x.example.invalid", line_id="l", call_sid="C", language=language))
+    assert [el.tag for el in doc] == ["Dial"]
+    assert doc.find("Dial").get("ringTone") == "jp"
+
+
+PROMISES = ("相談員におつなぎします", "直接おつなぎします")  # said before anyone accepted
+
+
+def test_no_document_says_a_counsellor_is_on_the_way(render, cfg) -> None:
+    for doc in _documents(render):
+        spoken = "".join(says(xml(doc)))
+        assert not any(p in spoken for p in PROMISES), doc.to_xml()
+
+
+def test_every_forwarded_leg_shows_the_hotline_number(render, cfg) -> None:
+    dials = [
+        d
+        for doc in [*_documents(render), render.fallback_dial(1), static_fallback(cfg)]
+        for d in xml(doc).iter("Dial")
+    ]
+    assert len(dials) >= 3 + len(sisc_lines(cfg))
+    assert {d.get("callerId") for d in dials} == {cfg.entry_numbers[0].numbers[0]}
+
+
+def test_an_organisation_may_show_its_own_caller_id(cfg) -> None:
+    orgs = [o.model_copy(update={"caller_id": "+81312345678"}) if o.id == "inochi" else o
+            for o in cfg.organisations]  # fmt: skip
+    render = Renderer(cfg.model_copy(update={"organisations": orgs}), Urls(BASE), 5)
+    inochi = xml(render.dial("sip:line01@inochi.example.invalid", line_id="inochi-01",
+                             call_sid="C", language=None))  # fmt: skip
+    other = xml(render.dial("sip:line01@mca.example.invalid", line_id="mca-01",
+                            call_sid="C", language=None))  # fmt: skip
+    assert inochi.find("Dial").get("callerId") == "+81312345678"
+    assert other.find("Dial").get("callerId") == cfg.caller_id_for(None)
+
+
+@pytest.mark.parametrize(
+    ("language", "name"), [("en", "英語"), ("zh", "中国語"), ("ne", "ネパール語")]
+)
+def test_the_whisper_names_the_language_in_japanese_in_the_japanese_voice(
+    render, language, name
+) -> None:
+    doc = xml(
+        render.whisper(option="外国語での相談", language=language, waited=200, accept_url="u")
+    )
+    (say,) = doc.iter("Say")
+    assert f"{name}でのご相談です" in (say.text or "")
+    assert (say.get("language"), say.get("voice")) == ("ja-JP", "Polly.Mizuki")
+
+
+def test_the_static_fallback_needs_nothing_of_ours(cfg) -> None:
+    doc = xml(static_fallback(cfg, ring_seconds=15))
+    urls = [v for el in doc.iter() for v in el.attrib.values() if "://" in v or v.startswith("/")]
+    assert urls == []  # no action, no whisper, no recording of ours: it works while we are down
+    assert "申し訳ありません" in says(doc)[0]
+    dials = doc.findall("Dial")
+    assert [[t.text for t in d] for d in dials] == [[line] for line in sisc_lines(cfg)]
+    assert {d.get("timeout") for d in dials} == {"15"}
+    assert doc[-1].tag == "Hangup"
 
 
 def test_closed_gives_other_numbers_then_hangs_up(render) -> None:
@@ -158,7 +244,9 @@ def _documents(render: Renderer) -> list[VoiceResponse]:
         render.fallback(),
         render.fallback_menu(),
         render.after_fallback_dial(),
+        render.fallback_whisper(),
         render.dial("sip:x@y.example.invalid", line_id="l", call_sid="CA1", language="zh"),
+        render.dial("+81312345678", line_id="mca-01", call_sid="CA1", language=None),
     ]
 
 

@@ -1,0 +1,66 @@
+"""Twilio's fallback for a failing database: `/voice/fallback` and its whisper, no database.
+
+Twilio asks the fallback URL only when the voice URL failed, so when the whole service is
+down this router is down too: that case is the static document of `hotline fallback-twiml`
+(`twiml.static_fallback`), hosted elsewhere. These routes cover the service answering
+without its database: the caller hears the menu, then the backup organisation's lines are
+rung one after another, each counsellor hearing a whisper and pressing 1 to take the call.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+from twilio.twiml.voice_response import VoiceResponse
+
+from hotline.ivr.params import printable
+from hotline.ivr.signature import TwilioParams
+from hotline.ivr.twiml import Renderer
+from hotline.ivr.urls import Query
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/voice")
+
+
+def _twiml(doc: VoiceResponse) -> Response:
+    return Response(doc.to_xml(), media_type="application/xml")
+
+
+def _renderer(request: Request) -> Renderer:
+    return request.app.state.renderer
+
+
+def _talked(p: dict[str, str]) -> bool:
+    """Whether the dialled line took the call (then the caller must not be offered another).
+    A whisper that hangs up still ends `completed`; DialBridged tells them apart. Without it,
+    assume a conversation rather than ring the next line at its end."""
+    return p.get("DialCallStatus") == "completed" and p.get("DialBridged") != "false"
+
+
+@router.post("/fallback")
+async def fallback(request: Request, p: TwilioParams) -> Response:
+    """Twilio's fallback URL: the menu, then the backup organisation, no database at all."""
+    q, r = Query.parse(request.query_params), _renderer(request)
+    step = q.step
+    if step == "after-dial":
+        if _talked(p):
+            return _twiml(VoiceResponse())
+        return _twiml(r.fallback_dial(q.index + 1))
+    if step == "chosen":  # whatever was pressed, even nothing: the backup serves every option
+        return _twiml(r.fallback())
+    log.error("Twilio used the fallback URL (ErrorCode %s)", printable(p.get("ErrorCode", "?"), 8))
+    return _twiml(r.fallback_menu())
+
+
+@router.post("/fallback-whisper")
+async def fallback_whisper(request: Request, p: TwilioParams) -> Response:
+    """The counsellor's leg of a fallback dial: press 1 to take the call, else it ends."""
+    r = _renderer(request)
+    if Query.parse(request.query_params).step != "accept":
+        return _twiml(r.fallback_whisper())
+    if p.get("Digits") == "1":
+        return _twiml(VoiceResponse())  # an empty document: Twilio bridges the call
+    return _twiml(r.whisper_declined())
