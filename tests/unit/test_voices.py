@@ -11,8 +11,7 @@ import pytest
 import yaml
 from twilio.twiml.voice_response import VoiceResponse
 
-from hotline.config import ConfigError, HotlineConfig, load, parse
-from hotline.ivr import voices
+from hotline.config import ConfigError, HotlineConfig, load, parse, voices
 from hotline.ivr.flow import Ask, Enqueue, Hold, Notice
 from hotline.ivr.twiml import Renderer, Urls, static_fallback
 

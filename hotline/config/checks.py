@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import phonenumbers
 
-from hotline.ivr import voices
+from hotline.config import voices
 
 if TYPE_CHECKING:
     from hotline.config import HotlineConfig

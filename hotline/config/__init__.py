@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from hotline.config_checks import (
+from hotline.config.checks import (
     audio_problems,
     check_number,
     check_play,
