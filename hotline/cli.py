@@ -57,7 +57,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_call(args: argparse.Namespace) -> int:
-    from hotline.ivr.phone_cli import run_calls
+    from hotline.phone.cli import run_calls
 
     settings, cfg = settings_and_config()
     return asyncio.run(run_calls(args, settings, cfg))
