@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from hotline import config as config_mod
+from hotline import http_errors
 from hotline.config import HotlineConfig
 from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
@@ -64,6 +65,7 @@ def create_app(
         cooldown=settings.line_cooldown_seconds,
     )
     app.state.webhook_errors = 0
+    http_errors.install(app)  # the domain's refusals (hotline.errors) as HTTP, in one place
     app.include_router(webhooks.router)
     app.include_router(lines_api.router)
     app.include_router(records_api.router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from starlette.responses import Response
@@ -13,6 +13,7 @@ from hotline.auth.models import Role
 from hotline.config import TOKYO
 from hotline.console.forms import Ctx, CtxDep, field_errors, one
 from hotline.console.web import form_of, page, require
+from hotline.errors import HotlineError
 from hotline.records import cases
 from hotline.records.schemas import ActionIn, CasePatch
 from hotline.records.store import CaseFilter
@@ -79,7 +80,7 @@ async def update_case(case_id: int, c: CtxDep) -> Response:
         await cases.update(
             c.session, who=c.who, lists=c.lists, box=c.box, case_id=case_id, data=data, now=c.now
         )
-    except (ValidationError, HTTPException) as e:
+    except (ValidationError, HotlineError) as e:
         return await _show(c, case_id, errors=field_errors(e))
     return RedirectResponse(f"/console/cases/{case_id}?saved=1", 303)
 
@@ -95,6 +96,6 @@ async def add_action(case_id: int, c: CtxDep) -> Response:
         await cases.add_action(
             c.session, who=c.who, lists=c.lists, box=c.box, case_id=case_id, data=data, now=c.now
         )
-    except (ValidationError, HTTPException) as e:
+    except (ValidationError, HotlineError) as e:
         return await _show(c, case_id, errors=field_errors(e))
     return RedirectResponse(f"/console/cases/{case_id}?saved=1", 303)

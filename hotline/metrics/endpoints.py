@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from hotline.auth.deps import PrincipalDep
 from hotline.deps import ConfigDep, NowDep, SessionDep
+from hotline.errors import NotFound
 from hotline.metrics import chart, labels, report
 from hotline.metrics.collector import StoredTotals
 from hotline.metrics.middleware import MetricsMiddleware
@@ -68,7 +69,7 @@ async def _report(
     try:
         return await report.build(session, cfg, period_id, sessions=request.app.state.sessions)
     except report.UnknownPeriod as e:
-        raise HTTPException(404, {"error": str(e), "known_periods": e.known}) from None
+        raise NotFound(str(e), known_periods=e.known) from None
 
 
 @router.get("/api/reports/periods/{period_id}", tags=["reports"], responses=ERRORS)

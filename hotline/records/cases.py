@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.auth.models import Role
 from hotline.config import Records as Lists
+from hotline.errors import NotFound, check_one
 from hotline.records import audit, store
 from hotline.records.audit import Actor
 from hotline.records.crypto import Box
-from hotline.records.errors import NotFound, check_one
 from hotline.records.models import LinkageAction
 from hotline.records.schemas import (
     ActionIn,
@@ -63,7 +63,7 @@ async def _case(session: AsyncSession, who: Actor, case_id: int, *, lock: bool) 
     who.require(Role.COORDINATOR)
     row = await store.get_case(session, case_id, lock=lock)
     if row is None:
-        raise NotFound("case")
+        raise NotFound("unknown case")
     return row
 
 

@@ -14,10 +14,10 @@ from pydantic import AwareDatetime
 
 from hotline.auth.models import Role
 from hotline.deps import ConfigDep, NowDep, SessionDep
+from hotline.errors import not_allowed
 from hotline.records import audit, export, service
 from hotline.records.audit import AuditFilter
 from hotline.records.case_endpoints import router as cases_router
-from hotline.records.errors import not_allowed
 from hotline.records.http import (
     E401,
     E403,

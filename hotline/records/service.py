@@ -17,10 +17,10 @@ from hotline.auth.models import Role
 from hotline.calls.models import Call
 from hotline.config import TOKYO
 from hotline.config import Records as Lists
+from hotline.errors import Conflict, Forbidden, Invalid, NotFound, check_many, check_one
 from hotline.records import audit, store
 from hotline.records.audit import Actor
 from hotline.records.crypto import Box
-from hotline.records.errors import Conflict, Forbidden, Invalid, NotFound, check_many, check_one
 from hotline.records.models import ConsultationRecord, LinkageCase
 from hotline.records.schemas import CallOut, HistoryOut, RecordIn, RecordOut, RecordPatch
 
@@ -40,7 +40,7 @@ async def _taken_call(session: AsyncSession, who: Actor, call_sid: str) -> Call:
     who.require(Role.COUNSELLOR)
     call = await store.call_by_sid(session, call_sid)
     if call is None:
-        raise NotFound("call")
+        raise NotFound("unknown call")
     if call.org_id != who.org_id:  # another organisation's call, or never connected
         raise Forbidden("this call was not taken by your organisation")
     return call
@@ -129,7 +129,7 @@ async def read(
 ) -> RecordOut:
     found = await store.get_record(session, record_id)
     if found is None:
-        raise NotFound("record")
+        raise NotFound("unknown record")
     row, call = found
     case = await store.case_of_record(session, row.id)
     _may_read(who, row, case)
@@ -157,7 +157,7 @@ async def update(
             raise Invalid(field, "may not be null")
     found = await store.get_record(session, record_id, lock=True)
     if found is None:
-        raise NotFound("record")
+        raise NotFound("unknown record")
     row, call = found
     if row.org_id != who.org_id:
         raise Forbidden("this record belongs to another organisation")
@@ -243,7 +243,7 @@ async def history(
     call = await _taken_call(session, who, call_sid)
     row = await store.record_of(session, call_id=call.id, org_id=who.org_id)
     if row is None:
-        raise NotFound("record for this call (write it first, with the caller's consent)")
+        raise NotFound("unknown record for this call (write it first, with the caller's consent)")
     if not row.consent_history:
         raise Forbidden("the caller has not consented to their earlier records being looked up")
     times: list[dt.datetime] = []
