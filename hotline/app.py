@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from hotline import config as config_mod
 from hotline import http_errors
+from hotline.cases import endpoints as cases_api
 from hotline.config import HotlineConfig
 from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
@@ -69,6 +70,7 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(lines_api.router)
     app.include_router(records_api.router)
+    app.include_router(cases_api.router)
     app.include_router(metrics_api.router)
     console.install(app, settings)
     _health(app)

@@ -10,13 +10,13 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from hotline.auth.models import Role
+from hotline.cases import service as cases
+from hotline.cases.schemas import ActionIn, CasePatch
+from hotline.cases.store import CaseFilter
 from hotline.config import TOKYO
 from hotline.console.forms import Ctx, CtxDep, field_errors, one
 from hotline.console.web import form_of, page, require
 from hotline.errors import HotlineError
-from hotline.records import cases
-from hotline.records.schemas import ActionIn, CasePatch
-from hotline.records.store import CaseFilter
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 

@@ -16,8 +16,9 @@ from sqlalchemy import func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls.models import Call, CallState
+from hotline.cases.models import LinkageCase
 from hotline.metrics import definitions as d
-from hotline.records.models import ConsultationRecord, LinkageCase
+from hotline.records.models import ConsultationRecord
 from hotline.routing.models import Line
 
 WAITING = (CallState.WAITING, CallState.RESERVED)

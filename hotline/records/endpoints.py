@@ -1,7 +1,7 @@
 """HTTP endpoints of hotline.records: records, the calls that need them, a consenting caller's
-history, the period export and the audit log. Linkage cases are in `case_endpoints.py`.
+history, the period export and the audit log. Linkage cases are in `hotline.cases`.
 
-Handlers only translate HTTP to service calls; the rules are in `service.py` and `cases.py`.
+Handlers only translate HTTP to service calls; the rules are in `service.py`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from hotline.deps import ConfigDep, NowDep, SessionDep
 from hotline.errors import not_allowed
 from hotline.records import audit, export, service
 from hotline.records.audit import AuditFilter
-from hotline.records.case_endpoints import router as cases_router
 from hotline.records.http import (
     E401,
     E403,
@@ -190,6 +189,3 @@ async def audit_log(
     f = AuditFilter(since, until, key_id, entity, entity_id, limit, before_id)
     rows = await audit.entries(session, f)
     return [AuditOut.model_validate(r, from_attributes=True) for r in rows]
-
-
-router.include_router(cases_router)

@@ -15,13 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.auth.models import Role
 from hotline.calls.models import Call
+from hotline.cases import service as cases
+from hotline.cases.models import LinkageCase
 from hotline.config import TOKYO
 from hotline.config import Records as Lists
 from hotline.errors import Conflict, Forbidden, Invalid, NotFound, check_many, check_one
 from hotline.records import audit, store
 from hotline.records.audit import Actor
 from hotline.records.crypto import Box
-from hotline.records.models import ConsultationRecord, LinkageCase
+from hotline.records.models import ConsultationRecord
 from hotline.records.schemas import CallOut, HistoryOut, RecordIn, RecordOut, RecordPatch
 
 REQUIRED = ("age_group", "categories", "seriousness", "linkage_needed", "consent_history")
@@ -80,36 +82,19 @@ async def create(
         now=now,
         call_sid=call.call_sid,
     )
-    case = await _open_case(session, who, row, now) if row.linkage_needed else None
+    case = (
+        await cases.open_for(session, who=who, record=row, now=now) if row.linkage_needed else None
+    )
     return out(row, call, case, box)
 
 
 async def _open_case_if_needed(
     session: AsyncSession, who: Actor, row: ConsultationRecord, now: dt.datetime
 ) -> LinkageCase | None:
-    existing = await store.case_of_record(session, row.id)
+    existing = await cases.of_record(session, row.id)
     if not row.linkage_needed or existing is not None:
         return existing
-    return await _open_case(session, who, row, now)
-
-
-async def _open_case(
-    session: AsyncSession, who: Actor, row: ConsultationRecord, now: dt.datetime
-) -> LinkageCase:
-    case = LinkageCase(
-        record_id=row.id, call_id=row.call_id, status="open", created_at=now, updated_at=now
-    )
-    await store.add(session, case)
-    await audit.write(
-        session,
-        who,
-        action="case.create",
-        entity="case",
-        entity_id=case.id,
-        now=now,
-        record_id=row.id,
-    )
-    return case
+    return await cases.open_for(session, who=who, record=row, now=now)
 
 
 def _may_read(who: Actor, row: ConsultationRecord, case: LinkageCase | None) -> None:
@@ -131,7 +116,7 @@ async def read(
     if found is None:
         raise NotFound("unknown record")
     row, call = found
-    case = await store.case_of_record(session, row.id)
+    case = await cases.of_record(session, row.id)
     _may_read(who, row, case)
     await audit.write(
         session, who, action="record.read", entity="record", entity_id=row.id, now=now

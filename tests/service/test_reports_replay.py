@@ -30,10 +30,11 @@ from sqlalchemy import insert
 from hotline.auth.models import ApiKey
 from hotline.calls import store
 from hotline.calls.models import Call, CallState
+from hotline.cases.models import LinkageCase
 from hotline.config import TOKYO, HotlineConfig
 from hotline.db import make_engine, session_factory
 from hotline.metrics import labels, report
-from hotline.records.models import ConsultationRecord, LinkageCase
+from hotline.records.models import ConsultationRecord
 from hotline.routing import calls as routing
 from hotline.routing.store import Router
 from tests.conftest import ROOT
