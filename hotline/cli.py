@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hotline.console import cli as console_cli
+from hotline.auth import cli as auth_cli
 from hotline.db import is_sqlite, upgrade
 from hotline.metrics import cli as metrics_cli
 from hotline.records import cli as records_cli
@@ -156,7 +156,7 @@ def parser() -> argparse.ArgumentParser:
     _keys_parser(sub)
     records_cli.add_parsers(sub)
     metrics_cli.add_parsers(sub)
-    console_cli.add_parsers(sub)
+    auth_cli.add_parsers(sub)
     r = sub.add_parser("routes", help="who answers each key in the current period")
     r.set_defaults(func=cmd_routes)
     return p

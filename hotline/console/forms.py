@@ -10,8 +10,8 @@ from fastapi import Depends, Request
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline.auth.models import ConsoleUser
 from hotline.config import HotlineConfig, Records
-from hotline.console.models import ConsoleUser
 from hotline.console.web import UserDep
 from hotline.deps import ConfigDep, NowDep, SessionDep, SettingsDep
 from hotline.errors import Invalid

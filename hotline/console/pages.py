@@ -7,8 +7,8 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
+from hotline.auth import accounts
 from hotline.auth.models import Role
-from hotline.console import accounts
 from hotline.console.web import ROLE_HOME, UserDep, form_of, page, require, start_session
 from hotline.deps import NowDep, SessionDep
 from hotline.errors import not_allowed

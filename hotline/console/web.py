@@ -18,9 +18,8 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.auth.models import Role
+from hotline.auth.models import ConsoleUser, Role
 from hotline.config import TOKYO
-from hotline.console.models import ConsoleUser
 from hotline.deps import SessionDep
 from hotline.errors import Forbidden
 
