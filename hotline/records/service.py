@@ -19,7 +19,15 @@ from hotline.cases import service as cases
 from hotline.cases.models import LinkageCase
 from hotline.config import TOKYO
 from hotline.config import Records as Lists
-from hotline.errors import Conflict, Forbidden, Invalid, NotFound, check_many, check_one
+from hotline.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    check_many,
+    check_one,
+    not_allowed,
+)
 from hotline.records import audit, store
 from hotline.records.audit import Actor
 from hotline.records.crypto import Box
@@ -249,4 +257,30 @@ async def history(
         earlier_records=len(times),
         dates=sorted({t.astimezone(TOKYO).date() for t in times}),
         caller_known=call.caller_hash is not None,
+    )
+
+
+async def start_export(
+    session: AsyncSession,
+    *,
+    who: Actor,
+    periods: list[str],
+    period: str,
+    fmt: str,
+    table: str,
+    now: dt.datetime,
+) -> None:
+    """Check that an operator may export this period, and audit it before any row is read."""
+    who.require(Role.OPERATOR)
+    if period not in periods:
+        raise not_allowed("period", periods, where="query")
+    await audit.write(
+        session,
+        who,
+        action="records.export",
+        entity="period",
+        entity_id=period,
+        now=now,
+        format=fmt,
+        table=table,
     )
