@@ -12,7 +12,9 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from hotline import config as config_mod
+from hotline import http_errors
 from hotline.calls.lifecycle import Limits
+from hotline.cases import endpoints as cases_api
 from hotline.config import HotlineConfig
 from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
@@ -73,11 +75,13 @@ def create_app(
         queue_error_window=dt.timedelta(seconds=settings.queue_error_window_seconds),
     )
     app.state.webhook_errors = 0
+    http_errors.install(app)  # the domain's refusals (hotline.errors) as HTTP, in one place
     app.include_router(webhooks.router)
     app.include_router(fallback.router)  # needs no database: Twilio's fallback URL
     _audio(app, settings)
     app.include_router(lines_api.router)
     app.include_router(records_api.router)
+    app.include_router(cases_api.router)
     app.include_router(metrics_api.router)
     app.include_router(reports_api.router)
     console.install(app, settings)

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hotline.console import cli as console_cli
+from hotline.auth import cli as auth_cli
 from hotline.db import is_sqlite, upgrade
 from hotline.records import cli as records_cli
 from hotline.reports import cli as reports_cli
@@ -57,7 +57,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_call(args: argparse.Namespace) -> int:
-    from hotline.ivr.phone_cli import run_calls
+    from hotline.phone.cli import run_calls
 
     settings, cfg = settings_and_config()
     return asyncio.run(run_calls(args, settings, cfg))
@@ -169,7 +169,7 @@ def parser() -> argparse.ArgumentParser:
     _keys_parser(sub)
     records_cli.add_parsers(sub)
     reports_cli.add_parsers(sub)
-    console_cli.add_parsers(sub)
+    auth_cli.add_parsers(sub)
     f = sub.add_parser(
         "fallback-twiml",
         help="print the TwiML for Twilio's fallback URL (a TwiML Bin): apology, then the "

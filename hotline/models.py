@@ -1,8 +1,8 @@
 """Imports every ORM model so that Alembic and tests see the whole schema."""
 
-from hotline.auth.models import ApiKey
+from hotline.auth.models import ApiKey, ConsoleUser
 from hotline.calls.models import Call, CallEvent
-from hotline.console.models import ConsoleUser
+from hotline.cases import models as _cases  # noqa: F401
 from hotline.records import models as _records  # noqa: F401
 from hotline.routing.models import Line
 

@@ -1,17 +1,20 @@
-"""`hotline keys create|list|revoke` over the configured database."""
+"""`hotline keys create|list|revoke` and `hotline users create` over the configured database."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import sys
 
-from hotline.auth import store
+from hotline.auth import accounts, store
 from hotline.auth.models import Role
 from hotline.config import HotlineConfig
 from hotline.db import SchemaNotAtHead, check_at_head, is_sqlite, make_engine, session_factory
 from hotline.db import upgrade as migrate
+from hotline.errors import Conflict, Invalid
 from hotline.settings import Settings
+from hotline.startup import settings_and_config
 
 
 async def run_keys(args: argparse.Namespace, settings: Settings, cfg: HotlineConfig) -> int:
@@ -20,14 +23,12 @@ async def run_keys(args: argparse.Namespace, settings: Settings, cfg: HotlineCon
         print(f"hotline keys: unknown organisation {args.org!r}; known: {known}", file=sys.stderr)
         return 2
     if is_sqlite(settings.database_url):
-        import asyncio
-
         await asyncio.to_thread(migrate, settings.database_url)
     engine = make_engine(settings.database_url)
     try:
         await check_at_head(engine)
         async with session_factory(engine).begin() as session:
-            return await _run(args, session)
+            return await _run_keys(args, session)
     except SchemaNotAtHead as e:
         print(f"hotline keys: {e}", file=sys.stderr)
         return 2
@@ -35,7 +36,7 @@ async def run_keys(args: argparse.Namespace, settings: Settings, cfg: HotlineCon
         await engine.dispose()
 
 
-async def _run(args: argparse.Namespace, session) -> int:  # type: ignore[no-untyped-def]
+async def _run_keys(args: argparse.Namespace, session) -> int:  # type: ignore[no-untyped-def]
     now = dt.datetime.now(dt.UTC)
     if args.keys_command == "create":
         row, key = await store.create(
@@ -55,3 +56,52 @@ async def _run(args: argparse.Namespace, session) -> int:  # type: ignore[no-unt
         return 2
     print(f"key {row.id} revoked")
     return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    users = sub.add_parser("users", help="web console accounts")
+    us = users.add_subparsers(dest="users_command", required=True)
+    create = us.add_parser("create", help="create an account; the password comes on stdin")
+    create.add_argument("--org", required=True, help="organisation id from menus.yaml")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--name", required=True, help="the name people log in with")
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        required=True,
+        help="read the password from standard input (never from the command)",
+    )
+    users.set_defaults(func=_run_users)
+
+
+def _run_users(args: argparse.Namespace) -> int:
+    settings, cfg = settings_and_config()
+    if args.org not in {o.id for o in cfg.organisations}:
+        print(f"hotline users: unknown organisation {args.org!r}", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\n")
+    return asyncio.run(_create_user(settings.database_url, args, password))
+
+
+async def _create_user(url: str, args: argparse.Namespace, password: str) -> int:
+    if is_sqlite(url):
+        await asyncio.to_thread(migrate, url)
+    engine = make_engine(url)
+    try:
+        await check_at_head(engine)
+        async with session_factory(engine).begin() as session:
+            user = await accounts.create(
+                session,
+                name=args.name,
+                org_id=args.org,
+                role=Role(args.role),
+                password=password,
+                now=dt.datetime.now(dt.UTC),
+            )
+        print(f"account {user.id} {user.name!r} for {user.org_id} ({user.role}) created")
+        return 0
+    except (SchemaNotAtHead, Invalid, Conflict) as e:
+        print(f"hotline users: {e}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()

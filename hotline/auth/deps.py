@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 
 from hotline.auth import store
 from hotline.auth.models import Role
 from hotline.deps import SessionDep
+from hotline.errors import Forbidden, Unauthorized
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,19 +21,16 @@ class Principal:
 
     def require(self, *roles: Role) -> None:
         if self.role not in roles:
-            raise HTTPException(403, f"this needs the role {' or '.join(roles)}")
-
-
-UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+            raise Forbidden(f"this needs the role {' or '.join(roles)}")
 
 
 async def principal(request: Request, session: SessionDep) -> Principal:
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise HTTPException(401, "missing API key (Authorization: Bearer KEY)", UNAUTHORIZED)
+        raise Unauthorized("missing API key (Authorization: Bearer KEY)")
     row = await store.find(session, key.strip())
     if row is None or row.revoked_at is not None:
-        raise HTTPException(401, "unknown or revoked API key", UNAUTHORIZED)
+        raise Unauthorized("unknown or revoked API key")
     return Principal(row.id, row.org_id, Role(row.role))
 
 

@@ -1,4 +1,5 @@
-"""ORM model of an API key. Only the SHA-256 of the key is stored; the key is shown once."""
+"""ORM models of who may ask: API keys (only the SHA-256 of a key is stored; the key is shown
+once) and console accounts (a person, bound to an organisation and a role)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,19 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(12))  # first characters, to tell keys apart
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class ConsoleUser(Base):
+    """A console account; the password only as its argon2id hash."""
+
+    __tablename__ = "console_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    org_id: Mapped[str] = mapped_column(String(48))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id, with its parameters
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from starlette.responses import Response
 
 from hotline.auth.models import Role
+from hotline.cases import service as cases
+from hotline.cases.schemas import ActionIn, CasePatch
+from hotline.cases.store import CaseFilter
 from hotline.config import TOKYO
 from hotline.console.forms import Ctx, CtxDep, field_errors, one
 from hotline.console.web import form_of, page, require
-from hotline.records import cases
-from hotline.records.schemas import ActionIn, CasePatch
-from hotline.records.store import CaseFilter
+from hotline.errors import HotlineError
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -79,7 +80,7 @@ async def update_case(case_id: int, c: CtxDep) -> Response:
         await cases.update(
             c.session, who=c.who, lists=c.lists, box=c.box, case_id=case_id, data=data, now=c.now
         )
-    except (ValidationError, HTTPException) as e:
+    except (ValidationError, HotlineError) as e:
         return await _show(c, case_id, errors=field_errors(e))
     return RedirectResponse(f"/console/cases/{case_id}?saved=1", 303)
 
@@ -95,6 +96,6 @@ async def add_action(case_id: int, c: CtxDep) -> Response:
         await cases.add_action(
             c.session, who=c.who, lists=c.lists, box=c.box, case_id=case_id, data=data, now=c.now
         )
-    except (ValidationError, HTTPException) as e:
+    except (ValidationError, HotlineError) as e:
         return await _show(c, case_id, errors=field_errors(e))
     return RedirectResponse(f"/console/cases/{case_id}?saved=1", 303)

@@ -6,14 +6,15 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline.auth.models import ConsoleUser
 from hotline.config import HotlineConfig, Records
-from hotline.console.models import ConsoleUser
 from hotline.console.web import UserDep
 from hotline.deps import ConfigDep, NowDep, SessionDep, SettingsDep
+from hotline.errors import Invalid
 from hotline.records.audit import Actor
 from hotline.records.crypto import Box, box_for
 from hotline.settings import Settings
@@ -80,14 +81,11 @@ CtxDep = Annotated[Ctx, Depends(context)]
 
 
 def field_errors(exc: Exception) -> dict[str, str]:
-    """{field: message in Japanese} from a pydantic error or the records service's 422;
-    any other refusal (403, 404...) is raised again."""
-    if isinstance(exc, ValidationError):
-        errors = exc.errors()
-    elif isinstance(exc, HTTPException) and exc.status_code == 422:
-        errors = exc.detail if isinstance(exc.detail, list) else []
-    else:
+    """{field: message in Japanese} from a pydantic error or the service's `Invalid`; any
+    other refusal (Forbidden, NotFound...) is raised again."""
+    if not isinstance(exc, ValidationError | Invalid):
         raise exc
+    errors: list[Any] = list(exc.errors())
     out: dict[str, str] = {}
     for err in errors:
         loc = [str(p) for p in err.get("loc", ()) if p != "body"]

@@ -7,12 +7,13 @@ import asyncio
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hotline.auth.models import Role
 from hotline.console.web import UserDep, page, require
 from hotline.deps import ConfigDep, NowDep, SessionDep
+from hotline.errors import NotFound
 from hotline.reports import chart, queries, report
 from hotline.reports.definitions import NONE
 
@@ -69,7 +70,7 @@ async def _report(session: SessionDep, cfg: ConfigDep, period_id: str) -> dict[s
     try:
         return await report.build(session, cfg, period_id)
     except report.UnknownPeriod:
-        raise HTTPException(404, "unknown period") from None
+        raise NotFound("unknown period") from None
 
 
 @router.get("/reports/{period_id}")

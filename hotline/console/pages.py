@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
+from hotline.auth import accounts
 from hotline.auth.models import Role
-from hotline.console import accounts
 from hotline.console.web import ROLE_HOME, UserDep, form_of, page, require, start_session
 from hotline.deps import NowDep, SessionDep
-from hotline.routing.lines import NotYourLine, UnknownLine, change_status, lines_of
+from hotline.errors import not_allowed
+from hotline.routing.lines import change_status, lines_of
 from hotline.routing.models import LineStatus
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -80,18 +81,14 @@ async def set_line(
     form = await form_of(request)
     try:
         status = LineStatus(str(form.get("status", "")))
-        await change_status(
-            session,
-            request.app.state.router,
-            line_id=line_id,
-            status=status,
-            org_id=user.org_id,
-            now=now,
-        )
-    except ValueError:
-        raise HTTPException(422, "unknown status") from None
-    except UnknownLine:
-        raise HTTPException(404, "unknown line") from None
-    except NotYourLine:
-        raise HTTPException(403, "this line belongs to another organisation") from None
+    except ValueError:  # the form offers only these: a forged or stale one
+        raise not_allowed("status", [s.value for s in LineStatus]) from None
+    await change_status(
+        session,
+        request.app.state.router,
+        line_id=line_id,
+        status=status,
+        org_id=user.org_id,
+        now=now,
+    )
     return RedirectResponse("/console/lines?done=1", 303)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from starlette.responses import Response
@@ -12,6 +12,7 @@ from starlette.responses import Response
 from hotline.auth.models import Role
 from hotline.console.forms import Ctx, CtxDep, field_errors, many, one
 from hotline.console.web import form_of, page, require
+from hotline.errors import Conflict, HotlineError
 from hotline.records import service
 from hotline.records.schemas import RecordIn, RecordPatch
 
@@ -86,10 +87,10 @@ async def create_record(call_sid: str, c: CtxDep) -> Response:
             data=RecordIn(call_sid=call_sid, **values),
             now=c.now,
         )
-    except (ValidationError, HTTPException) as e:
-        if isinstance(e, HTTPException) and e.status_code == 409 and isinstance(e.detail, dict):
-            # Written already (by a colleague, or a second tab): show that record.
-            return RedirectResponse(f"/console/records/{e.detail.get('record_id')}?exists=1", 303)
+    except Conflict as e:
+        # Written already (by a colleague, or a second tab): show that record.
+        return RedirectResponse(f"/console/records/{e.context.get('record_id')}?exists=1", 303)
+    except (ValidationError, HotlineError) as e:
         return _form(
             c,
             f"/console/calls/{call_sid}/record",
@@ -125,6 +126,6 @@ async def update_record(record_id: int, c: CtxDep) -> Response:
             data=RecordPatch(**values),
             now=c.now,
         )
-    except (ValidationError, HTTPException) as e:
+    except (ValidationError, HotlineError) as e:
         return _form(c, f"/console/records/{record_id}", values, errors=field_errors(e))
     return RedirectResponse(f"/console/records/{out.id}?saved=1", 303)

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.auth.models import Role
+from hotline.auth.models import ConsoleUser, Role
 from hotline.config import TOKYO
-from hotline.console.models import ConsoleUser
 from hotline.deps import SessionDep
+from hotline.errors import Forbidden
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -68,7 +68,7 @@ def csrf_token(request: Request) -> str:
 def check_csrf(request: Request, form: Any) -> None:
     sent, expected = str(form.get("csrf", "")), request.session.get("csrf", "")
     if not expected or not hmac.compare_digest(sent, expected):
-        raise HTTPException(403, "the form's security token is missing or wrong; reload the page")
+        raise Forbidden("the form's security token is missing or wrong; reload the page")
 
 
 def start_session(request: Request, user: ConsoleUser, now: dt.datetime) -> None:
@@ -96,7 +96,7 @@ UserDep = Annotated[ConsoleUser, Depends(current_user)]
 
 def require(user: ConsoleUser, *roles: Role) -> None:
     if user.role not in roles:
-        raise HTTPException(403, "this page is not for your role")
+        raise Forbidden("this page is not for your role")
 
 
 def page(request: Request, template: str, user: ConsoleUser | None, **context: Any):  # type: ignore[no-untyped-def]

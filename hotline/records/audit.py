@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.auth.deps import Principal
 from hotline.auth.models import Role
-from hotline.records.errors import Forbidden
+from hotline.errors import Forbidden
 from hotline.records.models import AuditEntry
 
 

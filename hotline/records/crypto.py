@@ -12,19 +12,19 @@ from __future__ import annotations
 import functools
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from fastapi import HTTPException
 
+from hotline.errors import Misconfigured
 from hotline.settings import Settings
 
 
-class KeysUnfit(HTTPException):
+class KeysUnfit(Misconfigured):
     """Text cannot be opened with the configured keys (a key dropped too early, or wrong).
 
     The message names the setting, never the text or the token.
     """
 
     def __init__(self) -> None:
-        super().__init__(500, "stored text cannot be decrypted: check HOTLINE_RECORDS_KEYS")
+        super().__init__("stored text cannot be decrypted: check HOTLINE_RECORDS_KEYS")
 
 
 class Box:

@@ -1,7 +1,7 @@
 """HTTP endpoints of hotline.records: records, the calls that need them, a consenting caller's
-history, the period export and the audit log. Linkage cases are in `case_endpoints.py`.
+history, the period export and the audit log. Linkage cases are in `hotline.cases`.
 
-Handlers only translate HTTP to service calls; the rules are in `service.py` and `cases.py`.
+Handlers only translate HTTP to service calls; the rules are in `service.py`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from hotline.auth.models import Role
 from hotline.deps import ConfigDep, NowDep, SessionDep
 from hotline.records import audit, export, service
 from hotline.records.audit import AuditFilter
-from hotline.records.case_endpoints import router as cases_router
-from hotline.records.errors import not_allowed
 from hotline.records.http import (
     E401,
     E403,
@@ -90,22 +88,14 @@ async def export_period(
 ) -> StreamingResponse:
     """A period's records without free text or caller, one row per record (`table=records`),
     or its counts with small cells coarsened (`table=counts`). Operators only."""
-    who.require(Role.OPERATOR)
     periods = [p.id for p in cfg.periods] + ["none"]
-    if period not in periods:
-        raise not_allowed("period", periods, where="query")
-    await audit.write(
-        session,
-        who,
-        action="records.export",
-        entity="period",
-        entity_id=period,
-        now=now,
-        format=format,
-        table=table,
+    await service.start_export(
+        session, who=who, periods=periods, period=period, fmt=format, table=table, now=now
     )
-    # Commit now: the entry is durable before any data leaves, and the stream reads in a
-    # transaction of its own (SQLite would otherwise wait on this one's write lock).
+    # The one commit outside the session dependency, on purpose: the audit entry is durable
+    # before any data leaves, and the stream, which runs after this handler returns, reads in
+    # a transaction of its own (SQLite would otherwise wait on this one's write lock). The
+    # dependency's own commit then finds nothing left to do.
     await session.commit()
     chunks = export.stream(
         request.app.state.sessions,
@@ -190,6 +180,3 @@ async def audit_log(
     f = AuditFilter(since, until, key_id, entity, entity_id, limit, before_id)
     rows = await audit.entries(session, f)
     return [AuditOut.model_validate(r, from_attributes=True) for r in rows]
-
-
-router.include_router(cases_router)

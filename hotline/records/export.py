@@ -22,9 +22,10 @@ from sqlalchemy import Select, Text, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.calls.models import Call
+from hotline.cases.models import LinkageCase
 from hotline.config import TOKYO
 from hotline.records.cells import coarsen
-from hotline.records.models import ConsultationRecord, LinkageCase
+from hotline.records.models import ConsultationRecord
 
 Format = Literal["csv", "json"]
 Table = Literal["records", "counts"]

@@ -1,4 +1,4 @@
-"""What the records routers share: the route class that keeps input out of error messages,
+"""What the records and cases routers share: the route class that keeps input out of errors,
 the dependencies (acting principal, sealing box, configured lists), and the documented errors."""
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""ORM models of hotline.records: consultation records, linkage cases and their actions, and
-the append-only audit log.
+"""ORM models of hotline.records: consultation records and the append-only audit log (of
+records and linkage cases alike; the cases' own tables are in `hotline.cases.models`).
 
-Free text (a record's summary, a case's notes, an action's note) is stored only as Fernet
-tokens (`*_enc`); the box in `crypto.py` seals and opens them. Choice values are the labels of
+Free text (a record's summary) is stored only as Fernet tokens (`*_enc`); the box in
+`crypto.py` seals and opens them. Choice values are the labels of
 config/menus.yaml's `records:` lists, as written on the shared form (共通の相談記録票).
 """
 
@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    Date,
     ForeignKey,
     Index,
     Integer,
@@ -55,40 +54,6 @@ class ConsultationRecord(Base):
         UniqueConstraint("call_id", "org_id"),
         Index("ix_consultation_records_org_created", "org_id", "created_at"),
     )
-
-
-class LinkageCase(Base):
-    """A record that needs linkage support, worked by a coordinator (つなぎ支援)."""
-
-    __tablename__ = "linkage_cases"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    record_id: Mapped[int] = mapped_column(ForeignKey("consultation_records.id"), unique=True)
-    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"))
-    status: Mapped[str] = mapped_column(String(CHOICE))
-    destination_type: Mapped[str | None] = mapped_column(String(CHOICE))
-    destination_name: Mapped[str | None] = mapped_column(String(200))
-    notes_enc: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-
-    __table_args__ = (Index("ix_linkage_cases_status", "status"),)
-
-
-class LinkageAction(Base):
-    """One step taken on a case: a contact, an interview (面談), an accompanied visit."""
-
-    __tablename__ = "linkage_actions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("linkage_cases.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(CHOICE))
-    on_date: Mapped[dt.date] = mapped_column(Date)
-    note_enc: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    # The author: an API key, or a console account (one of the two).
-    author_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
-    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("console_users.id"))
 
 
 class AuditEntry(Base):

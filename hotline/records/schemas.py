@@ -13,8 +13,6 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 SUMMARY_MAX = 4000
-NOTES_MAX = 4000
-NOTE_MAX = 1000
 
 Choice = Annotated[str, Field(min_length=1, max_length=64)]
 Choices = Annotated[list[Choice], Field(max_length=20)]
@@ -85,50 +83,6 @@ class HistoryOut(BaseModel):
     earlier_records: int
     dates: list[dt.date]  # the days of those consultations (calls), Asia/Tokyo
     caller_known: bool  # False: the number was withheld, so no earlier call can be found
-
-
-class ActionIn(In):
-    kind: Choice
-    on_date: dt.date
-    note: str | None = Field(default=None, max_length=NOTE_MAX)
-
-
-class ActionOut(BaseModel):
-    id: int
-    kind: str
-    on_date: dt.date
-    note: str | None
-    created_at: dt.datetime
-
-
-class CasePatch(In):
-    status: Annotated[str, Field(min_length=1, max_length=48)] | None = None
-    destination_type: Choice | None = None
-    destination_name: Annotated[str, Field(max_length=200)] | None = None
-    notes: str | None = Field(default=None, max_length=NOTES_MAX)
-
-
-class CaseSummary(BaseModel):
-    """A case in a list: no notes (they are read one case at a time, and audited)."""
-
-    id: int
-    record_id: int
-    call_sid: str
-    org_id: str
-    period_id: str
-    option_id: str | None
-    seriousness: str
-    status: str
-    status_label: str
-    destination_type: str | None
-    destination_name: str | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-
-
-class CaseOut(CaseSummary):
-    notes: str | None
-    actions: list[ActionOut]
 
 
 class AuditOut(BaseModel):

@@ -15,13 +15,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.auth.models import Role
 from hotline.calls.models import Call
+from hotline.cases import service as cases
+from hotline.cases.models import LinkageCase
 from hotline.config import TOKYO
 from hotline.config import Records as Lists
+from hotline.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    check_many,
+    check_one,
+    not_allowed,
+)
 from hotline.records import audit, store
 from hotline.records.audit import Actor
 from hotline.records.crypto import Box
-from hotline.records.errors import Conflict, Forbidden, Invalid, NotFound, check_many, check_one
-from hotline.records.models import ConsultationRecord, LinkageCase
+from hotline.records.models import ConsultationRecord
 from hotline.records.schemas import CallOut, HistoryOut, RecordIn, RecordOut, RecordPatch
 
 REQUIRED = ("age_group", "categories", "seriousness", "linkage_needed", "consent_history")
@@ -40,7 +50,7 @@ async def _taken_call(session: AsyncSession, who: Actor, call_sid: str) -> Call:
     who.require(Role.COUNSELLOR)
     call = await store.call_by_sid(session, call_sid)
     if call is None:
-        raise NotFound("call")
+        raise NotFound("unknown call")
     if call.org_id != who.org_id:  # another organisation's call, or never connected
         raise Forbidden("this call was not taken by your organisation")
     return call
@@ -80,36 +90,19 @@ async def create(
         now=now,
         call_sid=call.call_sid,
     )
-    case = await _open_case(session, who, row, now) if row.linkage_needed else None
+    case = (
+        await cases.open_for(session, who=who, record=row, now=now) if row.linkage_needed else None
+    )
     return out(row, call, case, box)
 
 
 async def _open_case_if_needed(
     session: AsyncSession, who: Actor, row: ConsultationRecord, now: dt.datetime
 ) -> LinkageCase | None:
-    existing = await store.case_of_record(session, row.id)
+    existing = await cases.of_record(session, row.id)
     if not row.linkage_needed or existing is not None:
         return existing
-    return await _open_case(session, who, row, now)
-
-
-async def _open_case(
-    session: AsyncSession, who: Actor, row: ConsultationRecord, now: dt.datetime
-) -> LinkageCase:
-    case = LinkageCase(
-        record_id=row.id, call_id=row.call_id, status="open", created_at=now, updated_at=now
-    )
-    await store.add(session, case)
-    await audit.write(
-        session,
-        who,
-        action="case.create",
-        entity="case",
-        entity_id=case.id,
-        now=now,
-        record_id=row.id,
-    )
-    return case
+    return await cases.open_for(session, who=who, record=row, now=now)
 
 
 def _may_read(who: Actor, row: ConsultationRecord, case: LinkageCase | None) -> None:
@@ -129,9 +122,9 @@ async def read(
 ) -> RecordOut:
     found = await store.get_record(session, record_id)
     if found is None:
-        raise NotFound("record")
+        raise NotFound("unknown record")
     row, call = found
-    case = await store.case_of_record(session, row.id)
+    case = await cases.of_record(session, row.id)
     _may_read(who, row, case)
     await audit.write(
         session, who, action="record.read", entity="record", entity_id=row.id, now=now
@@ -157,7 +150,7 @@ async def update(
             raise Invalid(field, "may not be null")
     found = await store.get_record(session, record_id, lock=True)
     if found is None:
-        raise NotFound("record")
+        raise NotFound("unknown record")
     row, call = found
     if row.org_id != who.org_id:
         raise Forbidden("this record belongs to another organisation")
@@ -243,7 +236,7 @@ async def history(
     call = await _taken_call(session, who, call_sid)
     row = await store.record_of(session, call_id=call.id, org_id=who.org_id)
     if row is None:
-        raise NotFound("record for this call (write it first, with the caller's consent)")
+        raise NotFound("unknown record for this call (write it first, with the caller's consent)")
     if not row.consent_history:
         raise Forbidden("the caller has not consented to their earlier records being looked up")
     times: list[dt.datetime] = []
@@ -264,4 +257,30 @@ async def history(
         earlier_records=len(times),
         dates=sorted({t.astimezone(TOKYO).date() for t in times}),
         caller_known=call.caller_hash is not None,
+    )
+
+
+async def start_export(
+    session: AsyncSession,
+    *,
+    who: Actor,
+    periods: list[str],
+    period: str,
+    fmt: str,
+    table: str,
+    now: dt.datetime,
+) -> None:
+    """Check that an operator may export this period, and audit it before any row is read."""
+    who.require(Role.OPERATOR)
+    if period not in periods:
+        raise not_allowed("period", periods, where="query")
+    await audit.write(
+        session,
+        who,
+        action="records.export",
+        entity="period",
+        entity_id=period,
+        now=now,
+        format=fmt,
+        table=table,
     )

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hotline.auth.deps import PrincipalDep
 from hotline.deps import ConfigDep, SessionDep
+from hotline.errors import NotFound
 from hotline.reports import chart, labels, report
 
 router = APIRouter()
@@ -38,7 +39,7 @@ async def _report(
     try:
         return await report.build(session, cfg, period_id, sessions=request.app.state.sessions)
     except report.UnknownPeriod as e:
-        raise HTTPException(404, {"error": str(e), "known_periods": e.known}) from None
+        raise NotFound(str(e), known_periods=e.known) from None
 
 
 @router.get("/api/reports/periods/{period_id}", tags=["reports"], responses=ERRORS)

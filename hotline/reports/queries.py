@@ -16,7 +16,8 @@ from sqlalchemy import func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls.models import Call, CallState
-from hotline.records.models import ConsultationRecord, LinkageCase
+from hotline.cases.models import LinkageCase
+from hotline.records.models import ConsultationRecord
 from hotline.reports import definitions as d
 from hotline.routing.models import Line
 

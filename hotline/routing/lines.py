@@ -7,16 +7,23 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline.errors import Forbidden, NotFound
 from hotline.routing.models import Line, LineStatus
 from hotline.routing.store import Router
 
 
-class UnknownLine(LookupError):
+class UnknownLine(NotFound):
     """No such line in the configuration."""
 
+    def __init__(self, line_id: str) -> None:
+        super().__init__(f"unknown line {line_id!r}")
 
-class NotYourLine(PermissionError):
+
+class NotYourLine(Forbidden):
     """The line belongs to another organisation."""
+
+    def __init__(self) -> None:
+        super().__init__("this line belongs to another organisation")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +71,7 @@ async def change_status(
     if line is None or line_id not in router.lines:
         raise UnknownLine(line_id)
     if org_id is not None and line.org_id != org_id:
-        raise NotYourLine(line_id)
+        raise NotYourLine()
     await router.set_status(session, line, status, now)
     await session.flush()
     await router.assign(session, now)  # a line staffed: offer it to waiting callers now

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from hotline.auth import accounts
 from hotline.auth.models import Role
 from hotline.calls.models import Call
-from hotline.console import accounts
 from hotline.records.models import ConsultationRecord
 from tests.conftest import Clock, new_sid
 

@@ -14,8 +14,9 @@ from hotline.auth import store as keys
 from hotline.auth.models import ApiKey, Role
 from hotline.calls.models import Call
 from hotline.calls.store import caller_hash
+from hotline.cases.models import LinkageCase
 from hotline.config import TOKYO
-from hotline.records.models import AuditEntry, ConsultationRecord, LinkageCase
+from hotline.records.models import AuditEntry, ConsultationRecord
 from tests.conftest import Clock, new_sid
 
 SECRET = "ひみつの話 XJ-7731: 誰にも言えなかった"  # a marker to look for where it must not be
@@ -321,12 +322,12 @@ async def test_a_failure_after_the_record_was_flushed_leaves_nothing(
     client, app, monkeypatch
 ) -> None:
     """The case is opened after the record is flushed; if that fails, neither remains."""
-    from hotline.records import service
+    from hotline.cases import service
 
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(service, "_open_case", broken)
+    monkeypatch.setattr(service, "open_for", broken)
     me = await make_key(app, "inochi")
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:

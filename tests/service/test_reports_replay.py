@@ -30,9 +30,10 @@ from hotline.auth.models import ApiKey
 from hotline.calls import lifecycle as lc
 from hotline.calls import service, store
 from hotline.calls.models import Call
+from hotline.cases.models import LinkageCase
 from hotline.config import TOKYO, HotlineConfig
 from hotline.db import make_engine, session_factory
-from hotline.records.models import ConsultationRecord, LinkageCase
+from hotline.records.models import ConsultationRecord
 from hotline.reports import labels, report
 from hotline.routing.store import Router
 from tests.conftest import ROOT

@@ -35,8 +35,8 @@ def test_an_unknown_key_fails_with_a_message_naming_the_setting_not_the_text() -
     token = Box((OLD,)).seal(TEXT)
     with pytest.raises(KeysUnfit) as caught:
         Box((NEW,)).open(token)
-    assert "HOTLINE_RECORDS_KEYS" in caught.value.detail
-    assert token not in str(caught.value.detail) and caught.value.__cause__ is None
+    assert "HOTLINE_RECORDS_KEYS" in caught.value.message
+    assert token not in str(caught.value.message) and caught.value.__cause__ is None
 
 
 def test_the_settings_keys_are_used_newest_first_and_development_has_a_key() -> None:

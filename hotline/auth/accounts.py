@@ -11,18 +11,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.auth.models import Role
-from hotline.console.models import ConsoleUser
+from hotline.auth.models import ConsoleUser, Role
+from hotline.errors import Conflict, Invalid
 
 _hasher = PasswordHasher()
 # Verifying against this when the name is unknown takes as long as a real check, so the
 # answer time does not tell whether an account exists.
 _DUMMY = _hasher.hash("not a password of anyone")
 MIN_PASSWORD = 10
-
-
-class AccountError(ValueError):
-    """A console account cannot be created as asked; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +31,10 @@ async def create(
     session: AsyncSession, *, name: str, org_id: str, role: Role, password: str, now: dt.datetime
 ) -> ConsoleUser:
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
-    if await by_name(session, name) is not None:
-        raise AccountError(f"an account named {name!r} exists already")
+        raise Invalid("password", f"needs at least {MIN_PASSWORD} characters")
+    existing = await by_name(session, name)
+    if existing is not None:
+        raise Conflict(f"an account named {name!r} exists already", account_id=existing.id)
     user = ConsoleUser(
         name=name,
         org_id=org_id,

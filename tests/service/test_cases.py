@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from hotline.auth.models import Role
-from hotline.records.models import AuditEntry, LinkageAction, LinkageCase
+from hotline.cases.models import LinkageAction, LinkageCase
+from hotline.records.models import AuditEntry
 from tests.service.test_records import SECRET, audit_actions, count, make_key, taken_call, write
 
 NOTE = "本人の同意を得て市の窓口へ XJ-5150"

@@ -10,7 +10,7 @@ import sys
 import httpx
 
 from hotline.config import HotlineConfig
-from hotline.ivr.phone import Phone, Script
+from hotline.phone.client import Phone, Script
 from hotline.settings import Settings
 
 

@@ -1,5 +1,5 @@
 """HTTP endpoints of linkage cases (つなぎ支援): coordinators list, filter, read and update
-cases across organisations and log actions. Every call is audited (see `cases.py`)."""
+cases across organisations and log actions. Every call is audited (see `service.py`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
+from hotline.cases import service as cases
+from hotline.cases.schemas import ActionIn, CaseOut, CasePatch, CaseSummary
+from hotline.cases.store import CaseFilter
 from hotline.deps import NowDep, SessionDep
-from hotline.records import cases
 from hotline.records.http import (
     E401,
     E403,
@@ -22,8 +24,6 @@ from hotline.records.http import (
     NoEchoRoute,
     errors,
 )
-from hotline.records.schemas import ActionIn, CaseOut, CasePatch, CaseSummary
-from hotline.records.store import CaseFilter
 
 router = APIRouter(
     prefix="/api/cases", tags=["cases"], route_class=NoEchoRoute, max_body_size=64 * 1024

@@ -1,5 +1,6 @@
-"""Linkage cases (つなぎ支援): coordinators list, read and update them across organisations,
-and log the actions taken (contact, 面談, 同行支援) with their dates."""
+"""Linkage cases (つなぎ支援): a record that needs linkage opens one; coordinators list, read
+and update them across organisations, and log the actions taken (contact, 面談, 同行支援) with
+their dates. Every access is audited in the records' audit log."""
 
 from __future__ import annotations
 
@@ -8,20 +9,44 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.auth.models import Role
+from hotline.cases import store
+from hotline.cases.models import LinkageAction, LinkageCase
+from hotline.cases.schemas import ActionIn, ActionOut, CaseOut, CasePatch, CaseSummary
+from hotline.cases.store import CaseFilter, CaseRow
 from hotline.config import Records as Lists
-from hotline.records import audit, store
+from hotline.errors import NotFound, check_one
+from hotline.records import audit
 from hotline.records.audit import Actor
 from hotline.records.crypto import Box
-from hotline.records.errors import NotFound, check_one
-from hotline.records.models import LinkageAction
-from hotline.records.schemas import (
-    ActionIn,
-    ActionOut,
-    CaseOut,
-    CasePatch,
-    CaseSummary,
-)
-from hotline.records.store import CaseFilter, CaseRow
+from hotline.records.models import ConsultationRecord
+
+
+async def of_record(session: AsyncSession, record_id: int) -> LinkageCase | None:
+    return await store.case_of_record(session, record_id)
+
+
+async def open_for(
+    session: AsyncSession, *, who: Actor, record: ConsultationRecord, now: dt.datetime
+) -> LinkageCase:
+    """Open the case of a record that needs linkage (in the record's transaction)."""
+    case = LinkageCase(
+        record_id=record.id,
+        call_id=record.call_id,
+        status="open",
+        created_at=now,
+        updated_at=now,
+    )
+    await store.add(session, case)
+    await audit.write(
+        session,
+        who,
+        action="case.create",
+        entity="case",
+        entity_id=case.id,
+        now=now,
+        record_id=record.id,
+    )
+    return case
 
 
 def _check_filter(lists: Lists, f: CaseFilter) -> None:
@@ -63,7 +88,7 @@ async def _case(session: AsyncSession, who: Actor, case_id: int, *, lock: bool) 
     who.require(Role.COORDINATOR)
     row = await store.get_case(session, case_id, lock=lock)
     if row is None:
-        raise NotFound("case")
+        raise NotFound("unknown case")
     return row
 
 

@@ -1,1 +1,0 @@
-"""The JSON API for counsellors, coordinators, operators and admins (Bearer API keys)."""

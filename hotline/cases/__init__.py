@@ -1,0 +1,11 @@
+"""Linkage cases (つなぎ支援): opened by a record that needs linkage, worked by coordinators
+across organisations.
+
+    endpoints.py     HTTP (thin), with the records' route class and dependencies
+    service.py       the rules: who works cases, the configured lists, opening a case
+    store.py         SQL (flush only)
+    models.py, schemas.py   ORM tables (`linkage_cases`, `linkage_actions`); API models
+
+Reads and changes are audited in the records' audit log; notes are sealed with the records'
+box (`hotline.records.crypto`).
+"""

@@ -1,0 +1,54 @@
+"""The one place where the domain's refusals (`hotline.errors`) become HTTP answers.
+
+Bodies keep FastAPI's shape, `{"detail": ...}`, as clients already read it: a string for a
+plain message, FastAPI's list of errors for `Invalid`, an object when the refusal names values
+(the existing record of a `Conflict`, the known periods of an unknown one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from hotline.errors import (
+    Conflict,
+    Forbidden,
+    HotlineError,
+    Invalid,
+    Misconfigured,
+    NotFound,
+    Unauthorized,
+)
+
+STATUS: dict[type[HotlineError], int] = {
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Invalid: 422,
+    Misconfigured: 500,
+}
+
+
+def status_of(exc: HotlineError) -> int:
+    """The status of the nearest class in the hierarchy that has one (500 for the base)."""
+    return next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), 500)
+
+
+def detail_of(exc: HotlineError) -> Any:
+    if isinstance(exc, Invalid):
+        return exc.errors()
+    if not exc.context:
+        return exc.message
+    # The two object bodies the API has always given: 404 says "error", 409 "message".
+    key = "error" if isinstance(exc, NotFound) else "message"
+    return {key: exc.message, **exc.context}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(HotlineError)
+    async def _refused(request: Request, exc: HotlineError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return JSONResponse({"detail": detail_of(exc)}, status_of(exc), headers=headers)
