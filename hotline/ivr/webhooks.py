@@ -86,7 +86,7 @@ class VoiceGuard:
                 _spool(request, bytes(body))
             else:
                 log.exception("voice webhook %s failed; answering fallback", request.url.path)
-            await _failure_answer(request)(scope, receive, send)
+            await _failure_answer(request, bytes(body))(scope, receive, send)
 
 
 SPOOL_BODY_LIMIT = 64 * 1024
@@ -120,10 +120,15 @@ async def replay(app: Any, entry: dict[str, Any]) -> None:
             await dial_result(e, p, q)
 
 
-def _failure_answer(request: Request) -> Response:
+def _failure_answer(request: Request, body: bytes = b"") -> Response:
     """What to answer when a webhook failed, by whose leg it is."""
     r: Renderer = request.app.state.renderer
     path = request.url.path
+    if path == "/voice/dial-result" and b"DialCallStatus=completed" in body:
+        # Most likely a conversation just ended (the whisper's refusals end `completed` too,
+        # but we cannot tell them apart without the database): say goodbye rather than ring
+        # the backup for a caller who has just been heard.
+        return twiml(r.goodbye(None))
     if path.startswith("/voice/whisper"):
         return twiml(r.whisper_declined())  # the counsellor's leg: end it, never dial from it
     if path == "/voice/status":
