@@ -380,6 +380,14 @@ class ReleaseLine:
 
 
 @dataclass(frozen=True, slots=True)
+class MarkLine:
+    """The call's line is now ringing, or talking (the line's presence follows the call)."""
+
+    line_id: str
+    presence: str  # "ringing" or "talking"
+
+
+@dataclass(frozen=True, slots=True)
 class RunPass:
     """Supply or demand changed: run an assignment pass."""
 
@@ -397,7 +405,7 @@ class Count:
     seconds: float | None = None  # waited (connected, abandoned) or talked (completed)
 
 
-Effect = ReleaseLine | RunPass | Count
+Effect = ReleaseLine | MarkLine | RunPass | Count
 
 
 @dataclass(frozen=True, slots=True)
@@ -566,7 +574,8 @@ def _left_queue(
         return _end(call, state, now, Nothing())
     if event.outcome == QueueOutcome.LEAVE:
         if state == S.RESERVED and call.line_id is not None:
-            return Transition({"state": S.RINGING}, Dial(call.line_id, call.language))
+            ring = (MarkLine(call.line_id, "ringing"),)
+            return Transition({"state": S.RINGING}, Dial(call.line_id, call.language), ring)
         return _to_backup(call, state, now)  # left the hold without a line: the hold failed
     # The queue failed: back in the same queue, waiting time kept, unless it keeps failing.
     if state in TERMINAL:
@@ -586,7 +595,8 @@ def _left_queue(
     # caller in silence. A held line is dialled directly; otherwise the backup serves.
     if state == S.RESERVED and call.line_id is not None:
         changes = {**counted, "state": S.RINGING}
-        return Transition(changes, Dial(call.line_id, call.language))
+        ring = (MarkLine(call.line_id, "ringing"),)
+        return Transition(changes, Dial(call.line_id, call.language), ring)
     out = _to_backup(call, state, now)
     return dataclasses.replace(out, changes={**counted, **out.changes})
 
@@ -637,7 +647,7 @@ def _accept(call: CallFacts, state: S, line: str, org: str, now: dt.datetime) ->
         org=org,
         seconds=_seconds(call.waiting_since, now),
     )
-    return Transition(changes, Bridge(), (count,))
+    return Transition(changes, Bridge(), (MarkLine(line, "talking"), count))
 
 
 def _dial_ended(call: CallFacts, state: S, event: DialEnded, now: dt.datetime) -> Transition:

@@ -35,6 +35,10 @@ class Routing(Protocol):
         cooldown: bool = False,
     ) -> None: ...
 
+    async def mark(
+        self, session: AsyncSession, line_id: str, call_id: int, presence: str, now: dt.datetime
+    ) -> None: ...
+
     async def assign(self, session: AsyncSession, now: dt.datetime) -> list[Any]: ...
 
     async def staffed_for(
@@ -78,6 +82,8 @@ async def apply(
     for effect in t.effects:
         if isinstance(effect, lifecycle.ReleaseLine):
             await router.release(session, effect.line_id, call.id, now, cooldown=effect.cooldown)
+        elif isinstance(effect, lifecycle.MarkLine):
+            await router.mark(session, effect.line_id, call.id, effect.presence, now)
         elif isinstance(effect, lifecycle.Count):
             outbox(session).append(effect)
         else:

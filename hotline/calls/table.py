@@ -60,6 +60,7 @@ def cell(state: lc.CallState, event: lc.Event) -> str:
         for e in t.effects
         if isinstance(e, lc.ReleaseLine)
     ]
+    effects += [f"line {e.presence}" for e in t.effects if isinstance(e, lc.MarkLine)]
     effects += ["pass" for e in t.effects if isinstance(e, lc.RunPass)]
     moved = f"**{t.state}**" if t.state is not None and t.state != state else "·"
     return " ".join([moved, decision, *(f"({e})" for e in effects)])

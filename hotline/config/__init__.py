@@ -176,6 +176,27 @@ class Organisation(Model):
     languages: list[str] = ["ja"]
     hours: list[Hours] | Literal["24h"] = "24h"
     lines: list[Line] = Field(min_length=1)
+    # Presence (None: the `staffing` defaults): see Staffing.
+    staffed_by_schedule: bool | None = None
+    wrap_up_seconds: int | None = Field(default=None, ge=0, le=3600)
+    wrap_up_max_seconds: int | None = Field(default=None, ge=0, le=7200)
+    missed_limit: int | None = Field(default=None, ge=1, le=20)
+
+
+class Staffing(Model):
+    """How lines are staffed, for every organisation that does not say otherwise.
+
+    `by_schedule`: a desk that is always manned within its hours is ready from the start;
+    otherwise a line is offline until its counsellor signs in. `wrap_up_seconds`: after each
+    conversation the line rests while the counsellor writes the record (ended early by the
+    saved record or "ready"; extendable up to `wrap_up_max_seconds`). `missed_limit`: offers
+    in a row not accepted before the line goes away (reason: missed calls).
+    """
+
+    by_schedule: bool = False
+    wrap_up_seconds: int = Field(default=120, ge=0, le=3600)
+    wrap_up_max_seconds: int = Field(default=600, ge=0, le=7200)
+    missed_limit: int = Field(default=2, ge=1, le=20)
 
 
 class Tier(Model):
@@ -376,6 +397,7 @@ class HotlineConfig(Model):
     periods: list[Period] = []
     messages: Messages
     records: Records = Records()
+    staffing: Staffing = Staffing()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> HotlineConfig:
@@ -387,6 +409,24 @@ class HotlineConfig(Model):
     # Lookups used everywhere; cheap enough to compute on demand.
     def org(self, org_id: str) -> Organisation:
         return next(o for o in self.organisations if o.id == org_id)
+
+    def staffing_of(self, org: Organisation) -> Staffing:
+        """The organisation's staffing rules: its own values over the defaults."""
+        d = self.staffing
+        return Staffing(
+            by_schedule=d.by_schedule
+            if org.staffed_by_schedule is None
+            else org.staffed_by_schedule,
+            wrap_up_seconds=d.wrap_up_seconds
+            if org.wrap_up_seconds is None
+            else org.wrap_up_seconds,
+            wrap_up_max_seconds=(
+                d.wrap_up_max_seconds
+                if org.wrap_up_max_seconds is None
+                else org.wrap_up_max_seconds
+            ),
+            missed_limit=d.missed_limit if org.missed_limit is None else org.missed_limit,
+        )
 
     def option(self, option_id: str) -> Option:
         return next(o for o in self.options if o.id == option_id)

@@ -12,14 +12,23 @@ from hotline.auth.models import Role
 from hotline.console.forms import actor
 from hotline.console.web import ROLE_HOME, UserDep, form_of, page, require, start_session
 from hotline.deps import NowDep, SessionDep
-from hotline.errors import not_allowed
 from hotline.routing import operator
-from hotline.routing.lines import change_status, lines_of
-from hotline.routing.models import LineStatus
+from hotline.routing.lines import change_status, lines_of, parse_status, wrap_up
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 static = StaticFiles(directory=__file__.rsplit("/", 1)[0] + "/static")
-STATUS_LABELS = {"available": "受付中", "break": "休憩中", "off": "受付停止"}
+STATUS_LABELS = {
+    "offline": "サインアウト",
+    "ready": "受付可",
+    "reserved": "つなぎ中",
+    "ringing": "呼出中",
+    "talking": "通話中",
+    "wrap_up": "後処理中",
+    "away": "離席",
+}
+REASON_LABELS = {"break": "休憩", "meeting": "会議", "missed": "不在着信が続いたため"}
+# What a counsellor can press, and what it asks for (the presence and a reason for away).
+ACTIONS = {"ready": "受付開始", "break": "休憩", "meeting": "会議", "offline": "サインアウト"}
 # One message whatever was wrong (name, password, lock-out): nothing to learn from it.
 LOGIN_FAILED = (
     "アカウント名またはパスワードが正しくありません。しばらくしてから再度お試しください。"
@@ -62,14 +71,15 @@ async def home(user: UserDep) -> Response:
 
 
 OVERSEERS = (Role.OPERATOR, Role.ADMIN)  # see every line, and may free one by hand
+WATCHERS = (Role.COORDINATOR, *OVERSEERS)  # see every line's presence live
 FLASH = {"1": "回線の状態を変更しました。", "freed": "回線を解放しました。"}
 
 
 @router.get("/lines")
 async def lines(request: Request, user: UserDep, session: SessionDep, now: NowDep) -> Response:
-    require(user, Role.COUNSELLOR, *OVERSEERS)
+    require(user, Role.COUNSELLOR, *WATCHERS)
     overseer = Role(user.role) in OVERSEERS
-    org = None if overseer else user.org_id
+    org = None if Role(user.role) in WATCHERS else user.org_id
     views = await lines_of(session, request.app.state.router, org, now)
     done = request.query_params.get("done")
     return page(
@@ -78,6 +88,8 @@ async def lines(request: Request, user: UserDep, session: SessionDep, now: NowDe
         user,
         lines=views,
         labels=STATUS_LABELS,
+        reasons=REASON_LABELS,
+        actions=ACTIONS if Role(user.role) == Role.COUNSELLOR else {},
         overseer=overseer,
         flash=done
         and ("回線を解放しました。" if done == "freed" else "回線の状態を変更しました。"),
@@ -103,16 +115,21 @@ async def set_line(
 ) -> Response:
     require(user, Role.COUNSELLOR)
     form = await form_of(request)
-    try:
-        status = LineStatus(str(form.get("status", "")))
-    except ValueError:  # the form offers only these: a forged or stale one
-        raise not_allowed("status", [s.value for s in LineStatus]) from None
-    await change_status(
-        session,
-        request.app.state.router,
-        line_id=line_id,
-        status=status,
-        org_id=user.org_id,
-        now=now,
-    )
+    wanted = str(form.get("status", ""))
+    router = request.app.state.router
+    if wanted in ("end-wrap-up", "extend-wrap-up"):
+        action = "end" if wanted == "end-wrap-up" else "extend"
+        await wrap_up(session, router, line_id=line_id, action=action, org_id=user.org_id, now=now)
+    else:
+        status, reason = parse_status("away" if wanted in ("break", "meeting") else wanted)
+        reason = wanted if wanted in ("break", "meeting") else reason
+        await change_status(
+            session,
+            router,
+            line_id=line_id,
+            status=status,
+            reason=reason,
+            org_id=user.org_id,
+            now=now,
+        )
     return RedirectResponse("/console/lines?done=1", 303)

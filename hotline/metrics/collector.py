@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hotline.config import HotlineConfig
 from hotline.reports import labels, queries
 from hotline.reports.definitions import NONE, STAGES
-from hotline.routing.models import LineStatus
+from hotline.routing.models import SIGNED_IN
 from hotline.routing.store import Router
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class StoredTotals:
             live.offered[o] = int(o in offered)
         rows = await queries.lines(s)
         scheduled = set(self.router.scheduled_ids(now))
-        staffed = {i for i, _, st, _ in rows if st == LineStatus.AVAILABLE and i in scheduled}
+        staffed = {i for i, _, st, _ in rows if st in SIGNED_IN and i in scheduled}
         org_of = {i: org for i, org, _, _ in rows}
         for org in labels.orgs(self.cfg):
             live.staffed[org] = sum(1 for i in staffed if org_of[i] == org)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 from hotline.calls.lifecycle import Count
 from hotline.metrics.prom import FORCED, Metrics
+from hotline.routing.presence import LineFact
 
 log = logging.getLogger(__name__)
 NONE = "none"
@@ -26,6 +27,9 @@ def publisher(metrics: Metrics) -> Callable[[list[object]], None]:
 
     def publish_all(facts: list[object]) -> None:
         publish(metrics, (f for f in facts if isinstance(f, Count)))
+        for fact in facts:
+            if isinstance(fact, LineFact):
+                _line_fact(metrics, fact)
 
     return publish_all
 
@@ -36,6 +40,17 @@ def publish(m: Metrics, facts: Iterable[Count]) -> None:
             _one(m, fact)
         except Exception:  # metrics never block a call
             log.exception("metrics for %s failed; the call goes on", fact.kind)
+
+
+def _line_fact(m: Metrics, f: LineFact) -> None:
+    try:
+        org = m.closed.org(f.org)
+        if f.kind == "missed_away":
+            m.missed_away.labels(org).inc()
+        elif f.kind == "wrap_up" and f.seconds is not None:
+            m.wrap_up.labels(org).observe(f.seconds)
+    except Exception:  # metrics never block a call
+        log.exception("metrics for line fact %s failed", f.kind)
 
 
 def _one(m: Metrics, f: Count) -> None:

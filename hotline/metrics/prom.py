@@ -93,6 +93,18 @@ class Metrics:
         self.spool_dropped = Counter(
             "hotline_spool_dropped", "Webhook facts the full spool could not keep", registry=r
         )
+        self.missed_away = Counter(
+            "hotline_lines_missed_away",
+            "Lines paused (away) after offers in a row not accepted",
+            ["org"], registry=r,
+        )  # fmt: skip
+        self.wrap_up = Histogram(
+            "hotline_wrap_up_seconds", "Wrap-up after a conversation (writing the record)",
+            ["org"], buckets=TALK_BUCKETS, registry=r,
+        )  # fmt: skip
+        for org in labels.orgs(cfg):
+            self.missed_away.labels(org)
+            self.wrap_up.labels(org)
         for reason in FORCED:
             self.forced.labels(reason)
         self._zeros(cfg)

@@ -1,15 +1,19 @@
-"""Line status API: counsellors mark their organisation's lines available, on break or off."""
+"""Line presence API: counsellors sign their organisation's lines in and out, step away, and
+end or extend their wrap-up; coordinators, operators and admins see every line live."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Literal
+
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from hotline.auth.deps import PrincipalDep
 from hotline.auth.models import Role
 from hotline.deps import NowDep, SessionDep
-from hotline.routing.lines import change_status, lines_of
-from hotline.routing.models import LineStatus
+from hotline.routing.lines import LineView, change_status, lines_of, parse_status, wrap_up
+from hotline.routing.models import Presence
 
 router = APIRouter(prefix="/api/lines", tags=["lines"])
 
@@ -17,30 +21,48 @@ ERRORS = {
     401: {"description": "missing or revoked API key"},
     403: {"description": "the line belongs to another organisation, or wrong role"},
     404: {"description": "unknown line"},
+    422: {"description": "a status, reason or action not allowed (the answer lists them)"},
 }
+SEE_ALL = (Role.ADMIN, Role.OPERATOR, Role.COORDINATOR)
 
 
 class StatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: LineStatus
+    # ready (sign in), away (with a reason), offline (sign out); also the older available,
+    # break and off.
+    status: str = Field(max_length=16)
+    reason: Literal["break", "meeting"] | None = None
+
+
+class WrapUpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["end", "extend"]
+    seconds: int = Field(default=60, ge=1, le=3600)
 
 
 class LineOut(BaseModel):
     id: str
     org_id: str
-    status: LineStatus
+    presence: Presence
+    reason: str | None
     busy: bool
     scheduled: bool
+    wrap_up_until: dt.datetime | None
+    after_call: str | None
+    since: dt.datetime
+
+
+def _out(v: LineView) -> LineOut:
+    return LineOut.model_validate(v, from_attributes=True)
 
 
 @router.get("", responses=ERRORS)
 async def list_lines(
     request: Request, who: PrincipalDep, session: SessionDep, now: NowDep
 ) -> list[LineOut]:
-    """Lines of the caller's organisation (every line for admins and operators)."""
-    org = None if who.role in (Role.ADMIN, Role.OPERATOR) else who.org_id
-    views = await lines_of(session, request.app.state.router, org, now)
-    return [LineOut.model_validate(v, from_attributes=True) for v in views]
+    """Lines of the caller's organisation (every line for coordinators, operators, admins)."""
+    org = None if who.role in SEE_ALL else who.org_id
+    return [_out(v) for v in await lines_of(session, request.app.state.router, org, now)]
 
 
 @router.post("/{line_id}/status", responses=ERRORS)
@@ -52,14 +74,40 @@ async def set_status(
     session: SessionDep,
     now: NowDep,
 ) -> LineOut:
-    """Mark a line available, on break or off; an available line is offered callers at once."""
+    """Sign in (ready), step away, or sign out; a ready line is offered callers at once.
+    During a call, away and offline take effect when the call ends."""
     who.require(Role.COUNSELLOR, Role.ADMIN)
+    status, alias_reason = parse_status(body.status)
     v = await change_status(
         session,
         request.app.state.router,
         line_id=line_id,
-        status=body.status,
+        status=status,
+        reason=body.reason or alias_reason,
         org_id=None if who.role == Role.ADMIN else who.org_id,
         now=now,
     )
-    return LineOut.model_validate(v, from_attributes=True)
+    return _out(v)
+
+
+@router.post("/{line_id}/wrap-up", responses=ERRORS)
+async def set_wrap_up(
+    line_id: str,
+    body: WrapUpIn,
+    request: Request,
+    who: PrincipalDep,
+    session: SessionDep,
+    now: NowDep,
+) -> LineOut:
+    """End the wrap-up now (ready for the next caller), or take more time (up to the max)."""
+    who.require(Role.COUNSELLOR, Role.ADMIN)
+    v = await wrap_up(
+        session,
+        request.app.state.router,
+        line_id=line_id,
+        action=body.action,
+        seconds=body.seconds,
+        org_id=None if who.role == Role.ADMIN else who.org_id,
+        now=now,
+    )
+    return _out(v)

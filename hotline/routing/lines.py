@@ -1,14 +1,16 @@
-"""Changing a line's live status: the one rule for the API and the console alike."""
+"""A line's presence as counsellors change it: the one rule for the API and the console."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.errors import Forbidden, NotFound
-from hotline.routing.models import Line, LineStatus
+from hotline.errors import Forbidden, NotFound, not_allowed
+from hotline.routing import presence
+from hotline.routing.models import ALIASES, ON_A_CALL, AwayReason, Line, Presence
 from hotline.routing.store import Router
 
 
@@ -30,18 +32,26 @@ class NotYourLine(Forbidden):
 class LineView:
     id: str
     org_id: str
-    status: LineStatus
-    busy: bool
-    scheduled: bool
+    presence: Presence
+    reason: str | None  # why a line is away
+    busy: bool  # reserved, ringing or talking
+    scheduled: bool  # within its hours
+    wrap_up_until: dt.datetime | None
+    after_call: str | None  # where the counsellor goes when the call ends
+    since: dt.datetime
 
 
 def view(router: Router, line: Line, now: dt.datetime) -> LineView:
     return LineView(
         line.id,
         line.org_id,
-        LineStatus(line.status),
-        line.call_id is not None,
+        Presence(line.status),
+        line.away_reason,
+        line.status in ON_A_CALL,
         line.id in router.scheduled_ids(now),
+        line.wrap_up_until,
+        line.after_call,
+        line.status_changed_at,
     )
 
 
@@ -49,12 +59,39 @@ async def lines_of(
     session: AsyncSession, router: Router, org_id: str | None, now: dt.datetime
 ) -> list[LineView]:
     """The lines of an organisation (every line when org_id is None), in config order."""
-    rows = [await session.get(Line, i) for i in router.lines]
+    rows = {r.id: r for r in (await session.execute(select(Line))).scalars()}
     return [
-        view(router, r, now)
-        for r in rows
-        if r is not None and (org_id is None or r.org_id == org_id)
+        view(router, rows[i], now)
+        for i in router.lines
+        if i in rows and (org_id is None or rows[i].org_id == org_id)
     ]
+
+
+def parse_status(value: str) -> tuple[Presence, str | None]:
+    """What a counsellor may ask for: ready, away (break), offline, or the old words."""
+    if value in ALIASES:
+        target = ALIASES[value]
+        return target, AwayReason.BREAK if target == Presence.AWAY else None
+    try:
+        target = Presence(value)
+    except ValueError:
+        raise not_allowed("status", [*CHOOSABLE, *ALIASES]) from None
+    if target not in CHOOSABLE:
+        raise not_allowed("status", [*CHOOSABLE, *ALIASES])
+    return target, None
+
+
+CHOOSABLE = (Presence.READY, Presence.AWAY, Presence.OFFLINE)
+REASONS = (AwayReason.BREAK, AwayReason.MEETING)
+
+
+async def _line(session: AsyncSession, router: Router, line_id: str, org_id: str | None) -> Line:
+    line = await session.get(Line, line_id, with_for_update=True)
+    if line is None or line_id not in router.lines:
+        raise UnknownLine(line_id)
+    if org_id is not None and line.org_id != org_id:
+        raise NotYourLine()
+    return line
 
 
 async def change_status(
@@ -62,18 +99,55 @@ async def change_status(
     router: Router,
     *,
     line_id: str,
-    status: LineStatus,
+    status: Presence,
+    reason: str | None = None,
     org_id: str | None,
     now: dt.datetime,
 ) -> LineView:
-    """Set a line's status (org_id None: any organisation's); a staffed line is offered at once."""
-    line = await session.get(Line, line_id, with_for_update=True)
-    if line is None or line_id not in router.lines:
-        raise UnknownLine(line_id)
-    if org_id is not None and line.org_id != org_id:
-        raise NotYourLine()
-    await router.set_status(session, line, status, now)
+    """Sign in (ready), step away (with a reason) or sign out; org_id None: any
+    organisation's line. A line that becomes ready is offered to waiting callers at once."""
+    line = await _line(session, router, line_id, org_id)
+    if status == Presence.AWAY:
+        reason = reason or AwayReason.BREAK
+        if reason not in REASONS:
+            raise not_allowed("reason", list(REASONS))
+    presence.counsellor_sets(session, line, status, now, reason)
     await session.flush()
     await router.assign(session, now)  # a line staffed: offer it to waiting callers now
     await session.refresh(line)
     return view(router, line, now)
+
+
+async def wrap_up(
+    session: AsyncSession,
+    router: Router,
+    *,
+    line_id: str,
+    action: str,
+    org_id: str | None,
+    now: dt.datetime,
+    seconds: int = 60,
+) -> LineView:
+    """End the wrap-up now ("end"), or take `seconds` more ("extend", up to the maximum)."""
+    line = await _line(session, router, line_id, org_id)
+    if action == "end":
+        presence.end_wrap_up(session, line, now)
+    elif action == "extend":
+        presence.extend_wrap_up(line, router.staffing(line_id), seconds, now)
+    else:
+        raise not_allowed("action", ["end", "extend"])
+    await session.flush()
+    await router.assign(session, now)
+    await session.refresh(line)
+    return view(router, line, now)
+
+
+async def record_saved(session: AsyncSession, call_id: int, now: dt.datetime) -> None:
+    """The record of a call is saved: the line that talked with it ends its wrap-up."""
+    stmt = (
+        select(Line)
+        .where(Line.last_call_id == call_id, Line.status == Presence.WRAP_UP)
+        .with_for_update()
+    )
+    for line in (await session.execute(stmt)).scalars():
+        presence.end_wrap_up(session, line, now)

@@ -5,16 +5,40 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, UTCDateTime
 
 
-class LineStatus(enum.StrEnum):
-    AVAILABLE = "available"  # staffed (within its hours) and ready for calls
-    BREAK = "break"  # the counsellor stepped away: no new calls
-    OFF = "off"  # not staffed
+class Presence(enum.StrEnum):
+    """A line's one presence state. It rings only when ready."""
+
+    OFFLINE = "offline"  # nobody signed in
+    READY = "ready"  # signed in, idle: may be offered a caller
+    RESERVED = "reserved"  # held for a caller who is about to leave the hold
+    RINGING = "ringing"  # the counsellor's phone rings (whisper, press 1)
+    TALKING = "talking"  # in conversation
+    WRAP_UP = "wrap_up"  # writing the record after a conversation
+    AWAY = "away"  # signed in but not taking calls (reason: break, meeting, missed calls)
+
+
+class AwayReason(enum.StrEnum):
+    BREAK = "break"
+    MEETING = "meeting"
+    MISSED = "missed"  # offers in a row not accepted: back when the counsellor says so
+
+
+SIGNED_IN = (
+    Presence.READY,
+    Presence.RESERVED,
+    Presence.RINGING,
+    Presence.TALKING,
+    Presence.WRAP_UP,
+)
+ON_A_CALL = (Presence.RESERVED, Presence.RINGING, Presence.TALKING)
+# What counsellors could send before presence existed; still accepted.
+ALIASES = {"available": Presence.READY, "break": Presence.AWAY, "off": Presence.OFFLINE}
 
 
 class Line(Base):
@@ -22,9 +46,33 @@ class Line(Base):
 
     id: Mapped[str] = mapped_column(String(48), primary_key=True)
     org_id: Mapped[str] = mapped_column(String(48))
-    status: Mapped[str] = mapped_column(String(16), default=LineStatus.AVAILABLE)
+    # The line's presence (Presence); the column keeps its first name, `status`.
+    status: Mapped[str] = mapped_column(String(16), default=Presence.OFFLINE)
+    away_reason: Mapped[str | None] = mapped_column(String(16))
     # The call this line is reserved for, ringing or talking with; NULL when free.
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
     idle_since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     cooldown_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     status_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    wrap_up_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The last call this line talked with: a record saved for it ends the wrap-up.
+    last_call_id: Mapped[int | None] = mapped_column(Integer)
+    missed_in_row: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Where the counsellor asked to go while busy (offline, away): applied when the call ends.
+    after_call: Mapped[str | None] = mapped_column(String(16))
+    after_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+class LinePresenceLog(Base):
+    """Every presence change of every line, stamped: the history behind talk and wrap-up time."""
+
+    __tablename__ = "line_presence_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(48))
+    org_id: Mapped[str] = mapped_column(String(48))
+    presence: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_line_presence_log_line_at", "line_id", "at"),)

@@ -13,17 +13,17 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls import lifecycle
 from hotline.calls import store as calls_store
 from hotline.calls.models import Call, CallState
-from hotline.config import HotlineConfig, Organisation
+from hotline.config import HotlineConfig, Organisation, Staffing
 from hotline.config import Line as LineConfig
 from hotline.db import outbox
-from hotline.routing import engine
-from hotline.routing.models import Line, LineStatus
+from hotline.routing import engine, presence
+from hotline.routing.models import SIGNED_IN, Line, LinePresenceLog, Presence
 from hotline.routing.schedule import scheduled
 
 log = logging.getLogger(__name__)
@@ -96,19 +96,28 @@ class Router:
         }
 
     # -- lines ------------------------------------------------------------------------------
+    def staffing(self, line_id: str) -> Staffing:
+        return self.cfg.staffing_of(self.lines[line_id].org)
+
     async def sync_lines(self, session: AsyncSession, now: dt.datetime) -> None:
-        """Give every configured line a state row (available); keep existing rows as they are."""
+        """Give every configured line a presence row: ready if its desk is staffed by
+        schedule, offline (until its counsellor signs in) otherwise; keep existing rows."""
         known = set((await session.execute(select(Line.id))).scalars())
         for line_id, routed in self.lines.items():
             if line_id not in known:
+                start = Presence.READY if self.staffing(line_id).by_schedule else Presence.OFFLINE
                 session.add(
                     Line(
                         id=line_id,
                         org_id=routed.org_id,
-                        status=LineStatus.AVAILABLE,
+                        status=start,
                         idle_since=now,
                         status_changed_at=now,
+                        missed_in_row=0,
                     )
+                )
+                session.add(
+                    LinePresenceLog(**presence.log_row(line_id, routed.org_id, start, None, now))
                 )
         await session.flush()
 
@@ -126,24 +135,16 @@ class Router:
     async def staffed_for(
         self, session: AsyncSession, option_id: str, language: str | None, now: dt.datetime
     ) -> bool:
-        """Is any line that may serve this option staffed now (busy or not)?"""
+        """Is any line that may serve this option signed in now (busy or not)?"""
         candidates = [i for i in self.scheduled_ids(now) if self._may_serve(option_id, language, i)]
         if not candidates:
             return False
         stmt = (
             select(func.count())
             .select_from(Line)
-            .where(Line.id.in_(candidates), Line.status == LineStatus.AVAILABLE)
+            .where(Line.id.in_(candidates), Line.status.in_(SIGNED_IN))
         )
         return bool((await session.execute(stmt)).scalar_one())
-
-    async def set_status(
-        self, session: AsyncSession, line: Line, status: LineStatus, now: dt.datetime
-    ) -> None:
-        if line.status != status:
-            line.status, line.status_changed_at = status, now
-            if status == LineStatus.AVAILABLE and line.call_id is None:
-                line.idle_since = now
 
     async def release(
         self,
@@ -154,12 +155,29 @@ class Router:
         *,
         cooldown: bool = False,
     ) -> None:
-        """Free the line held for the call; a line that did not answer rests a while."""
+        """The call let go of its line: wrap-up after a talk; a miss counted (`cooldown`: the
+        line was offered and did not take the call, so it rests a while)."""
+        line = await session.get(Line, line_id, with_for_update=True)
+        if line is not None and line.call_id == call_id and line_id in self.lines:
+            presence.released(
+                session,
+                line,
+                self.staffing(line_id),
+                now,
+                call_id=call_id,
+                missed=cooldown,
+                cooldown=self.cooldown,
+            )
+
+    async def mark(
+        self, session: AsyncSession, line_id: str, call_id: int, state: str, now: dt.datetime
+    ) -> None:
+        """The line's call is ringing, or talking: its presence follows."""
         line = await session.get(Line, line_id, with_for_update=True)
         if line is not None and line.call_id == call_id:
-            line.call_id, line.idle_since = None, now
-            if cooldown:
-                line.cooldown_until = now + self.cooldown
+            if state == Presence.TALKING:
+                line.missed_in_row = 0
+            presence.set_presence(session, line, Presence(state), now)
 
     async def _carry_out(
         self, session: AsyncSession, call: Call, event: lifecycle.Event, now: dt.datetime
@@ -197,7 +215,23 @@ class Router:
                 ],
             )
             await session.execute(
-                update(Line), [{"id": r.line_id, "call_id": r.call_id} for r in reservations]
+                update(Line),
+                [
+                    {
+                        "id": r.line_id,
+                        "call_id": r.call_id,
+                        "status": Presence.RESERVED,
+                        "status_changed_at": now,
+                    }
+                    for r in reservations
+                ],
+            )
+            await session.execute(
+                insert(LinePresenceLog),
+                [
+                    presence.log_row(r.line_id, self.lines[r.line_id].org_id, "reserved", None, now)
+                    for r in reservations
+                ],
             )
         return reservations
 
@@ -213,6 +247,18 @@ class Router:
             log.info("reservation of call %s on line %s expired", call.call_sid, call.line_id)
             await self._carry_out(session, call, lifecycle.ReservationExpired(), now)
         await self._sweep(session, now)
+        await self._wrap_ups_over(session, now)
+
+    async def _wrap_ups_over(self, session: AsyncSession, now: dt.datetime) -> None:
+        """Lines whose wrap-up time is up are ready again (or go where the counsellor asked)."""
+        stmt = (
+            select(Line)
+            .where(Line.status == Presence.WRAP_UP, Line.wrap_up_until <= now)
+            .with_for_update(skip_locked=True)
+        )
+        for line in (await session.execute(stmt)).scalars():
+            presence.end_wrap_up(session, line, now)
+        await session.flush()
 
     async def _sweep(self, session: AsyncSession, now: dt.datetime) -> None:
         """End calls whose caller is gone though Twilio's callbacks never said so."""
@@ -239,7 +285,7 @@ class Router:
             select(Line.id, Line.org_id, Line.idle_since)
             .where(
                 Line.call_id.is_(None),
-                Line.status == LineStatus.AVAILABLE,
+                Line.status == Presence.READY,  # a line rings only when ready
                 or_(Line.cooldown_until.is_(None), Line.cooldown_until <= now),
             )
             .with_for_update(skip_locked=True, of=Line)

@@ -14,8 +14,8 @@ async def test_a_forwarded_call_shows_the_hotline_number_and_never_the_callers(
     twilio: Twilio, app, sid: str
 ) -> None:
     async with app.state.sessions.begin() as s:
-        await s.execute(update(Line).values(status="off"))
-        await s.execute(update(Line).where(Line.id == "inochi-01").values(status="available"))
+        await s.execute(update(Line).values(status="offline"))
+        await s.execute(update(Line).where(Line.id == "inochi-01").values(status="ready"))
     bodies: list[str] = []
 
     async def step(url: str, call_sid: str = sid, **params: str):  # type: ignore[no-untyped-def]

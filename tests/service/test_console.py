@@ -237,7 +237,7 @@ async def test_a_counsellor_marks_a_line_on_break(client, app) -> None:
         "/console/lines/inochi-01/status", data={"csrf": csrf_of(page.text), "status": "break"}
     )
     assert resp.status_code == 303
-    assert "休憩中" in (await client.get("/console/lines")).text
+    assert "離席（休憩）" in (await client.get("/console/lines")).text
     other_org = await client.post(
         "/console/lines/jaico-01/status", data={"csrf": csrf_of(page.text), "status": "off"}
     )

@@ -33,13 +33,19 @@ async def test_a_counsellor_marks_their_line_on_break_and_back(client, app) -> N
         "/api/lines/inochi-01/status", json={"status": "break"}, headers=bearer(key)
     )
     assert resp.status_code == 200
-    assert resp.json() == {
+    line = resp.json()
+    assert {k: line[k] for k in ("id", "org_id", "presence", "reason", "busy", "scheduled")} == {
         "id": "inochi-01",
         "org_id": "inochi",
-        "status": "break",
+        "presence": "away",
+        "reason": "break",
         "busy": False,
         "scheduled": True,
     }
+    back = await client.post(
+        "/api/lines/inochi-01/status", json={"status": "ready"}, headers=bearer(key)
+    )
+    assert (back.json()["presence"], back.json()["reason"]) == ("ready", None)
     mine = await client.get("/api/lines", headers=bearer(key))
     assert {line["id"] for line in mine.json()} == {"inochi-01", "inochi-02"}
 
@@ -49,8 +55,8 @@ async def test_a_line_made_available_is_offered_to_a_waiting_caller_at_once(
 ) -> None:
     key = await make_key(app, "inochi")
     async with app.state.sessions.begin() as s:
-        await s.execute(update(Line).values(status="off"))
-        await s.execute(update(Line).where(Line.id == "inochi-01").values(status="available"))
+        await s.execute(update(Line).values(status="offline"))
+        await s.execute(update(Line).where(Line.id == "inochi-01").values(status="ready"))
     await talking_on(app, "inochi-01")
     sid = new_sid()
     await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")

@@ -196,6 +196,9 @@ class ScriptedRouting:
     async def release(self, *args: object, **kwargs: object) -> None:
         return None
 
+    async def mark(self, *args: object) -> None:
+        return None
+
     async def assign(self, *args: object) -> list[object]:
         return []
 

@@ -29,8 +29,8 @@ async def _line(app, line_id: str) -> Line:  # type: ignore[no-untyped-def]
 async def only_lines(app, *line_ids: str) -> None:  # type: ignore[no-untyped-def]
     """Staff only these lines (the others go off duty)."""
     async with app.state.sessions.begin() as s:
-        await s.execute(update(Line).values(status="off"))
-        await s.execute(update(Line).where(Line.id.in_(line_ids)).values(status="available"))
+        await s.execute(update(Line).values(status="offline"))
+        await s.execute(update(Line).where(Line.id.in_(line_ids)).values(status="ready"))
 
 
 async def queue(tw: Twilio, sid: str, *keys: str) -> ET.Element:

@@ -21,7 +21,7 @@ NOW = dt.datetime(2023, 12, 25, 3, 0, tzinfo=dt.UTC)
 async def _seed(sessions, router: Router, calls: int) -> None:  # type: ignore[no-untyped-def]
     async with sessions.begin() as s:
         await router.sync_lines(s, NOW)
-        await s.execute(update(Line).values(status="available", call_id=None))
+        await s.execute(update(Line).values(status="ready", call_id=None))
         rng = random.Random(7)
         for _ in range(calls):
             option = rng.choice(["loneliness", "under18", "women", "gender", "foreign"])
