@@ -15,6 +15,7 @@ from hotline import config as config_mod
 from hotline import http_errors
 from hotline.calls.lifecycle import Limits
 from hotline.cases import endpoints as cases_api
+from hotline.cases.service import LINKAGE
 from hotline.config import HotlineConfig
 from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
@@ -75,6 +76,7 @@ def create_app(
         queue_error_window=dt.timedelta(seconds=settings.queue_error_window_seconds),
     )
     app.state.webhook_errors = 0
+    app.state.linkage = LINKAGE  # records reach linkage cases through it, never by import
     http_errors.install(app)  # the domain's refusals (hotline.errors) as HTTP, in one place
     app.include_router(webhooks.router)
     app.include_router(fallback.router)  # needs no database: Twilio's fallback URL
