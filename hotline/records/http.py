@@ -55,10 +55,14 @@ def linkage_of(request: Request) -> Linkage:
     return linkage
 
 
+async def wired_linkage(request: Request) -> Linkage:
+    return linkage_of(request)  # async: a plain def dependency would run in a thread
+
+
 ActorDep = Annotated[Actor, Depends(acting)]
 BoxDep = Annotated[Box, Depends(sealing_box)]
 ListsDep = Annotated[Records, Depends(record_lists)]
-LinkageDep = Annotated[Linkage, Depends(linkage_of)]
+LinkageDep = Annotated[Linkage, Depends(wired_linkage)]
 
 E401 = {401: {"description": "missing, unknown or revoked API key"}}
 E403 = {403: {"description": "wrong role, or another organisation's call or record"}}

@@ -36,7 +36,9 @@ class CaseRef:
 class Linkage(Protocol):
     """Linkage cases as records see them (implemented by `hotline.cases.service.Linkage`)."""
 
-    sealed: Sequence[Sealed]
+    @property
+    def sealed(self) -> Sequence[Sealed]:
+        """The cases' columns sealed with the records' box, re-sealed on key rotation."""
 
     async def of_record(self, session: AsyncSession, record_id: int) -> CaseRef | None: ...
 
