@@ -20,9 +20,12 @@ from hotline.config import HotlineConfig
 from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
 from hotline.ivr import fallback, webhooks
+from hotline.ivr.spool import Spool
 from hotline.ivr.twiml import Renderer, Urls
+from hotline.ivr.upkeep import rest_client, start_upkeep
 from hotline.metrics import endpoints as metrics_api
 from hotline.metrics import observe
+from hotline.metrics.prom import Metrics
 from hotline.records import endpoints as records_api
 from hotline.reports import endpoints as reports_api
 from hotline.routing import endpoints as lines_api
@@ -56,11 +59,15 @@ def create_app(
             app.state.sessions = session_factory(engine, observe.publisher(app.state.metrics))
             async with app.state.sessions.begin() as session:
                 await app.state.router.sync_lines(session, clock())
-            ticker = start_ticker(app, settings.tick_seconds)
+            tasks = [
+                start_ticker(app, settings.tick_seconds),
+                start_upkeep(app, settings.tick_seconds, settings.reconcile_every_seconds),
+            ]
             yield
         finally:
-            if "ticker" in locals() and ticker is not None:
-                ticker.cancel()
+            for task in locals().get("tasks", []):
+                if task is not None:
+                    task.cancel()
             await engine.dispose()
 
     app = FastAPI(title="#9999 hotline router", version="0.1.0", lifespan=lifespan)
@@ -76,6 +83,8 @@ def create_app(
         queue_error_window=dt.timedelta(seconds=settings.queue_error_window_seconds),
     )
     app.state.webhook_errors = 0
+    app.state.rest = rest_client(settings)  # Twilio's REST API, when the account is set
+    app.state.spool = Spool(settings.spool_dir, settings.spool_max_bytes)
     app.state.linkage = LINKAGE  # records reach linkage cases through it, never by import
     http_errors.install(app)  # the domain's refusals (hotline.errors) as HTTP, in one place
     app.include_router(webhooks.router)
@@ -90,6 +99,7 @@ def create_app(
     _health(app)
     app.add_middleware(webhooks.VoiceGuard)  # inside the metrics: a fallback is counted as 200
     metrics_api.install(app)  # per-app registry, stored totals, webhook latency middleware
+    app.state.spool.on_change = _spool_metrics(app.state.metrics)
     return app
 
 
@@ -98,6 +108,15 @@ def _audio(app: FastAPI, settings: Settings) -> None:
     audio = settings.config_path.parent / "audio"
     if audio.is_dir():
         app.mount("/audio", StaticFiles(directory=audio), name="audio")
+
+
+def _spool_metrics(metrics: Metrics) -> Callable[[int, int], None]:
+    def changed(backlog: int, dropped: int) -> None:
+        metrics.spool_backlog.set(backlog)
+        if dropped:
+            metrics.spool_dropped.inc(dropped)
+
+    return changed
 
 
 def _health(app: FastAPI) -> None:

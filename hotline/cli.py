@@ -14,6 +14,7 @@ from hotline.cases.service import LINKAGE
 from hotline.db import is_sqlite, upgrade
 from hotline.records import cli as records_cli
 from hotline.reports import cli as reports_cli
+from hotline.routing import cli as routing_cli
 from hotline.startup import settings_and_config
 
 
@@ -170,6 +171,7 @@ def parser() -> argparse.ArgumentParser:
     _keys_parser(sub)
     records_cli.add_parsers(sub, LINKAGE)  # records reach linkage cases through it
     reports_cli.add_parsers(sub)
+    routing_cli.add_parsers(sub)
     auth_cli.add_parsers(sub)
     f = sub.add_parser(
         "fallback-twiml",

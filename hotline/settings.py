@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     # window the caller goes to the backup organisation instead of looping in silence.
     queue_error_limit: int = 2
     queue_error_window_seconds: int = 60
+    # Reconciliation: calls still open after this long are checked with Twilio's REST API
+    # (when TWILIO_ACCOUNT_SID is set), every `reconcile_every_seconds`; a conversation longer
+    # than `max_talk_seconds` with no answer from Twilio is ended and its line freed.
+    twilio_account_sid: str = Field(default="", validation_alias="TWILIO_ACCOUNT_SID")
+    twilio_api_base: str | None = None  # a stand-in of api.twilio.com (tests, the phone)
+    reconcile_after_seconds: int = 1800
+    reconcile_every_seconds: float = 60.0
+    max_talk_seconds: int = 4 * 3600
+    # The durable spool of webhook facts kept while the database is away (one file per host).
+    spool_dir: Path = ROOT / "var" / "spool"
+    spool_max_bytes: int = 50 * 1024 * 1024
     log_level: str = "INFO"
     # Fernet keys for consultation free text, comma-separated, newest first (rotation: put a
     # new key first, run `hotline records rotate-key`, then drop the old one).

@@ -225,6 +225,15 @@ class WentSilent:
     """No hold poll, or no dial result, for too long: Twilio's callbacks were lost."""
 
 
+@dataclass(frozen=True, slots=True)
+class ForceEnded:
+    """The call is over whatever we last heard: Twilio's REST API says so (`twilio`), a
+    conversation passed the maximum length with no answer from Twilio (`max-talk`), or an
+    operator ended it by hand (`operator`). Frees its line; counted by reason."""
+
+    reason: str
+
+
 Event = (
     Arrived
     | MenuAnswered
@@ -239,6 +248,7 @@ Event = (
     | LineReserved
     | ReservationExpired
     | WentSilent
+    | ForceEnded
 )
 EVENTS: tuple[type[Any], ...] = Event.__args__  # type: ignore[attr-defined]  # a UnionType
 
@@ -378,12 +388,12 @@ class RunPass:
 class Count:
     """A fact for the live metrics, published after the transaction commits."""
 
-    kind: str  # received, selected, closed, connected, completed, abandoned
+    kind: str  # received, selected, closed, connected, completed, abandoned, forced
     period: str
     option: str | None = None
     entry: str | None = None
     org: str | None = None
-    stage: str | None = None  # where an abandoned call was
+    stage: str | None = None  # where an abandoned call was; why a call was forced to end
     seconds: float | None = None  # waited (connected, abandoned) or talked (completed)
 
 
@@ -469,6 +479,12 @@ def transition(
             if state not in (S.MENU, S.WAITING, S.RESERVED, S.RINGING):
                 return Transition({}, Nothing())
             return _end(call, state, now, Nothing())
+        case ForceEnded(reason=reason):
+            if state in TERMINAL:
+                return Transition({}, Nothing())
+            ended = _end(call, state, now, Nothing())
+            forced = Count("forced", call.period_id, option=call.option_id, stage=reason)
+            return dataclasses.replace(ended, effects=(*ended.effects, forced))
     raise TypeError(f"not a call event: {event!r}")  # pragma: no cover - typing guards it
 
 

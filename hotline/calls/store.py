@@ -129,3 +129,16 @@ async def waiting_ahead(session: AsyncSession, call: Call) -> int:
         )
     )
     return int((await session.execute(stmt)).scalar_one())
+
+
+async def open_before(
+    session: AsyncSession, before: dt.datetime, limit: int
+) -> list[tuple[str, str, dt.datetime | None]]:
+    """Calls still open that began before `before`, oldest first: (CallSid, state, connected)."""
+    stmt = (
+        select(Call.call_sid, Call.state, Call.connected_at)
+        .where(Call.state.in_(lifecycle.OPEN), Call.created_at < before)
+        .order_by(Call.created_at)
+        .limit(limit)
+    )
+    return [(sid, state, at) for sid, state, at in (await session.execute(stmt)).all()]

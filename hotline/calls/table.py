@@ -48,6 +48,7 @@ EVENTS: dict[str, lc.Event] = {
     "dial: canceled": lc.DialEnded(LINE, lc.DialOutcome.CANCELED),
     "status: final": lc.StatusReported("completed", 1, final=True),
     "silent too long (sweep)": lc.WentSilent(),
+    "ended by force (Twilio, max talk, operator)": lc.ForceEnded("operator"),
 }
 
 

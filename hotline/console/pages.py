@@ -9,9 +9,11 @@ from starlette.responses import Response
 
 from hotline.auth import accounts
 from hotline.auth.models import Role
+from hotline.console.forms import actor
 from hotline.console.web import ROLE_HOME, UserDep, form_of, page, require, start_session
 from hotline.deps import NowDep, SessionDep
 from hotline.errors import not_allowed
+from hotline.routing import operator
 from hotline.routing.lines import change_status, lines_of
 from hotline.routing.models import LineStatus
 
@@ -59,18 +61,40 @@ async def home(user: UserDep) -> Response:
     return RedirectResponse(ROLE_HOME[Role(user.role)], 303)
 
 
+OVERSEERS = (Role.OPERATOR, Role.ADMIN)  # see every line, and may free one by hand
+FLASH = {"1": "回線の状態を変更しました。", "freed": "回線を解放しました。"}
+
+
 @router.get("/lines")
 async def lines(request: Request, user: UserDep, session: SessionDep, now: NowDep) -> Response:
-    require(user, Role.COUNSELLOR)
-    views = await lines_of(session, request.app.state.router, user.org_id, now)
+    require(user, Role.COUNSELLOR, *OVERSEERS)
+    overseer = Role(user.role) in OVERSEERS
+    org = None if overseer else user.org_id
+    views = await lines_of(session, request.app.state.router, org, now)
+    done = request.query_params.get("done")
     return page(
         request,
         "lines.html",
         user,
         lines=views,
         labels=STATUS_LABELS,
-        flash=request.query_params.get("done") and "回線の状態を変更しました。",
+        overseer=overseer,
+        flash=done
+        and ("回線を解放しました。" if done == "freed" else "回線の状態を変更しました。"),
     )
+
+
+@router.post("/lines/{line_id}/free")
+async def free_line(
+    line_id: str, request: Request, user: UserDep, session: SessionDep, now: NowDep
+) -> Response:
+    """An operator frees a line whose call's end was never heard (audited)."""
+    require(user, *OVERSEERS)
+    await form_of(request)  # the CSRF check
+    await operator.free_line(
+        session, request.app.state.router, line_id=line_id, who=actor(request, user), now=now
+    )
+    return RedirectResponse("/console/lines?done=freed", 303)
 
 
 @router.post("/lines/{line_id}/status")

@@ -9,10 +9,13 @@ Twilio's own error message is English and hangs up.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from twilio.twiml.voice_response import VoiceResponse
@@ -21,10 +24,11 @@ from hotline.calls import lifecycle as lc
 from hotline.calls import service, store
 from hotline.calls.models import Call, CallState
 from hotline.config import HotlineConfig
-from hotline.deps import ConfigDep, NowDep, SessionDep
+from hotline.deps import NowDep, SessionDep
 from hotline.ivr import flow, params
 from hotline.ivr.params import VoiceParams
-from hotline.ivr.signature import TwilioParams
+from hotline.ivr.signature import TwilioParams, signed_by_twilio
+from hotline.ivr.spool import FACTS, database_away
 from hotline.ivr.twiml import Renderer
 from hotline.ivr.urls import Query
 from hotline.routing.store import Router
@@ -57,28 +61,74 @@ class VoiceGuard:
         if scope["type"] != "http" or not scope["path"].startswith(router.prefix + "/"):
             await self.app(scope, receive, send)
             return
-        started = False
+        started, body = False, bytearray()
 
         async def tracked(message: Message) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
             await send(message)
 
+        async def kept() -> Message:  # the body, kept for the spool
+            message = await receive()
+            if message["type"] == "http.request" and len(body) <= SPOOL_BODY_LIMIT:
+                body.extend(message.get("body", b""))
+            return message
+
         try:
-            await self.app(scope, receive, tracked)
-        except Exception:
+            await self.app(scope, kept if scope["path"] in FACTS else receive, tracked)
+        except Exception as exc:
             if started:  # too late to answer anything else
                 raise
             request = Request(scope)
-            log.exception("voice webhook %s failed; answering fallback TwiML", request.url.path)
             request.app.state.webhook_errors += 1
-            await _failure_answer(request)(scope, receive, send)
+            if database_away(exc) and scope["path"] in FACTS:
+                log.error("database away: %s answered with the fallback", request.url.path)
+                _spool(request, bytes(body))
+            else:
+                log.exception("voice webhook %s failed; answering fallback", request.url.path)
+            await _failure_answer(request, bytes(body))(scope, receive, send)
 
 
-def _failure_answer(request: Request) -> Response:
+SPOOL_BODY_LIMIT = 64 * 1024
+
+
+def _spool(request: Request, body: bytes) -> None:
+    """Keep a fact whose webhook failed for want of the database (if Twilio signed it)."""
+    state = request.app.state
+    try:
+        params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        if not signed_by_twilio(request, params, state.settings):
+            return
+        state.spool.append(request.url.path, request.url.query, params, state.clock())
+    except Exception:  # the caller's answer must go out whatever happens here
+        log.exception("spool: the fact could not be kept")
+
+
+async def replay(app: Any, entry: dict[str, Any]) -> None:
+    """Apply one spooled fact as its webhook would have, at its own time (one transaction)."""
+    handler = {"/voice/incoming": incoming, "/voice/status": status}.get(entry["path"])
+    at = dt.datetime.fromisoformat(entry["at"])
+    p, q = (
+        VoiceParams.model_validate(entry["params"]),
+        Query.parse(dict(parse_qsl(entry.get("query", "")))),
+    )
+    async with app.state.sessions() as session, session.begin():
+        e = Edge(app.state, session, at)
+        if handler is not None:
+            await handler(e, p)
+        elif entry["path"] == "/voice/dial-result":
+            await dial_result(e, p, q)
+
+
+def _failure_answer(request: Request, body: bytes = b"") -> Response:
     """What to answer when a webhook failed, by whose leg it is."""
     r: Renderer = request.app.state.renderer
     path = request.url.path
+    if path == "/voice/dial-result" and b"DialCallStatus=completed" in body:
+        # Most likely a conversation just ended (the whisper's refusals end `completed` too,
+        # but we cannot tell them apart without the database): say goodbye rather than ring
+        # the backup for a caller who has just been heard.
+        return twiml(r.goodbye(None))
     if path.startswith("/voice/whisper"):
         return twiml(r.whisper_declined())  # the counsellor's leg: end it, never dial from it
     if path == "/voice/status":
@@ -106,13 +156,16 @@ QueryDep = Annotated[Query, Depends(query)]
 
 
 class Edge:
-    """What every handler needs: the app's renderer, router and limits, with the clock."""
+    """What every handler needs: the session, the app's renderer, router, settings and
+    limits, and the time the request is about (now, or a spooled fact's own time)."""
 
-    def __init__(self, request: Request, session: SessionDep, cfg: ConfigDep, now: NowDep):
-        self.request, self.session, self.cfg, self.now = request, session, cfg, now
-        self.renderer: Renderer = request.app.state.renderer
-        self.router: Router = request.app.state.router
-        self.limits: lc.Limits = request.app.state.limits
+    def __init__(self, state: Any, session: AsyncSession, now: dt.datetime) -> None:
+        self.session, self.now = session, now
+        self.cfg: HotlineConfig = state.cfg
+        self.settings = state.settings
+        self.renderer: Renderer = state.renderer
+        self.router: Router = state.router
+        self.limits: lc.Limits = state.limits
 
     async def call(self, p: VoiceParams) -> Call:
         """This webhook's call; a CallSid never seen (lost state) is created so it goes on."""
@@ -124,7 +177,7 @@ class Edge:
             call_sid=p.call_sid,
             entry=self.cfg.entry_for(p.to),
             period_id=period.id if period else "none",
-            caller=store.caller_hash(self.request.app.state.settings.caller_secret, p.caller),
+            caller=store.caller_hash(self.settings.caller_secret, p.caller),
             menu_id=self.cfg.menu_at(self.now),
             now=self.now,
         )
@@ -160,7 +213,11 @@ class Edge:
         return twiml(r.fallback())  # Backup, or a line no longer in config: the backup serves
 
 
-EdgeDep = Annotated[Edge, Depends()]
+def edge(request: Request, session: SessionDep, now: NowDep) -> Edge:
+    return Edge(request.app.state, session, now)
+
+
+EdgeDep = Annotated[Edge, Depends(edge)]
 
 
 def _option_or_default(cfg: HotlineConfig, option_id: str | None) -> str:
@@ -206,7 +263,7 @@ async def wait(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
     call = await e.call(p)
     option_id = _option_or_default(e.cfg, q.option_id or call.option_id)
     language = q.language if q.language in e.cfg.languages else None
-    settings = e.request.app.state.settings
+    settings = e.settings
     checks = (q.segment - 1) % max(settings.announce_every, 1) == 0
     staffed: bool | None = None
     if call.state == CallState.MENU:  # lost state: joins the hold's option

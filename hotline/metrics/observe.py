@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from hotline.calls.lifecycle import Count
-from hotline.metrics.prom import Metrics
+from hotline.metrics.prom import FORCED, Metrics
 
 log = logging.getLogger(__name__)
 NONE = "none"
@@ -59,5 +59,7 @@ def _one(m: Metrics, f: Count) -> None:
             m.abandoned.labels(period, option, stage).inc()
             if stage == "waiting" and f.seconds is not None:
                 m.wait.labels(option, "abandoned").observe(f.seconds)
+        case "forced":
+            m.forced.labels(f.stage if f.stage in FORCED else "operator").inc()
         case _:
             log.warning("unknown metric fact %r", f.kind)

@@ -17,7 +17,7 @@ show zeros rather than gaps.
 from __future__ import annotations
 
 import prometheus_client
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from hotline.config import HotlineConfig
 from hotline.reports import labels
@@ -29,6 +29,8 @@ WAIT_BUCKETS = (5, 10, 20, 30, 60, 90, 120, 300, 600, 1200, 1800, 3600)
 TALK_BUCKETS = (30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400)
 WEBHOOK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 OUTCOMES = ("connected", "abandoned")
+# Why a call was ended by force (reconciliation), a closed set: see calls.lifecycle.ForceEnded.
+FORCED = ("twilio", "max-talk", "operator")
 
 
 class Metrics:
@@ -78,6 +80,21 @@ class Metrics:
             "hotline_webhook_responses", "Webhook answers by route and HTTP status",
             ["route", "status"], registry=r,
         )  # fmt: skip
+        self.forced = Counter(
+            "hotline_calls_force_ended",
+            "Calls ended by reconciliation: Twilio said so, max conversation length, operator",
+            ["reason"], registry=r,
+        )  # fmt: skip
+        self.spool_backlog = Gauge(
+            "hotline_spool_backlog",
+            "Webhook facts kept in this instance's spool while the database was away",
+            registry=r,
+        )
+        self.spool_dropped = Counter(
+            "hotline_spool_dropped", "Webhook facts the full spool could not keep", registry=r
+        )
+        for reason in FORCED:
+            self.forced.labels(reason)
         self._zeros(cfg)
 
     def _zeros(self, cfg: HotlineConfig) -> None:

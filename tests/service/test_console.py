@@ -242,3 +242,29 @@ async def test_a_counsellor_marks_a_line_on_break(client, app) -> None:
         "/console/lines/jaico-01/status", data={"csrf": csrf_of(page.text), "status": "off"}
     )
     assert other_org.status_code == 403
+
+
+@pytest.mark.usefixtures("users")
+async def test_an_operator_frees_a_line_whose_end_was_never_heard(app, client) -> None:
+    from tests.conftest import talking_on
+
+    sid = await talking_on(app, "inochi-01")
+    await login(client, "ito")
+    page = await client.get("/console/lines")
+    assert page.status_code == 200 and "解放" in page.text  # every line, with a free button
+    freed = await client.post("/console/lines/inochi-01/free", data={"csrf": csrf_of(page.text)})
+    assert freed.status_code == 303
+    async with app.state.sessions() as s:
+        call = (await s.execute(select(Call).where(Call.call_sid == sid))).scalar_one()
+    assert (call.state, call.line_id) == ("completed", None)
+    after = await client.get(freed.headers["location"])
+    assert "回線を解放しました" in after.text
+
+
+@pytest.mark.usefixtures("users")
+async def test_a_counsellor_cannot_free_a_line(app, client) -> None:
+    await login(client, "tanaka")
+    page = await client.get("/console/lines")
+    assert "/free" not in page.text
+    refused = await client.post("/console/lines/inochi-01/free", data={"csrf": csrf_of(page.text)})
+    assert refused.status_code == 403

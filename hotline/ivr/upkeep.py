@@ -1,0 +1,118 @@
+"""Upkeep that needs Twilio: reconciliation of calls whose end we never heard, and the replay
+of the spool of webhook facts kept while the database was away.
+
+Reconciliation: a line must never be held by a call that has ended. Calls still open after
+`reconcile_after_seconds` are asked about with Twilio's REST API (`TwilioRest`); a final status
+ends them (`ForceEnded("twilio")`). Without an answer from Twilio (no credentials, an outage),
+a conversation longer than `max_talk_seconds` is ended (`ForceEnded("max-talk")`), its line
+freed, and the fact counted and logged for the operators. Other open states are already ended
+by the routing sweeps when their callbacks stop. Each call is changed in its own short
+transaction, never while a REST request is in flight. Safe with several instances: the call is
+locked and the lifecycle ends a call once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+
+from hotline.calls import lifecycle, service, store
+from hotline.ivr.params import printable
+from hotline.ivr.rest import TwilioRest, TwilioUnavailable
+
+log = logging.getLogger(__name__)
+BATCH = 200  # calls looked at per round; the rest wait for the next round
+
+
+def rest_client(settings: Any) -> TwilioRest | None:
+    """The REST adapter, when the account is known (production, or a stand-in)."""
+    if not settings.twilio_account_sid:
+        return None
+    return TwilioRest(
+        settings.twilio_account_sid, settings.auth_token, base_url=settings.twilio_api_base
+    )
+
+
+async def reconcile_once(app: FastAPI) -> int:
+    """One round; the number of calls it ended."""
+    state, now = app.state, app.state.clock()
+    settings = state.settings
+    async with state.sessions() as session:
+        before = now - dt.timedelta(seconds=settings.reconcile_after_seconds)
+        candidates = await store.open_before(session, before, BATCH)
+    max_talk = dt.timedelta(seconds=settings.max_talk_seconds)
+    ended = 0
+    for sid, call_state, connected_at in candidates:
+        reason = await _verdict(state.rest, sid, call_state, connected_at, now, max_talk)
+        if reason is not None and await _end(app, sid, reason, now):
+            ended += 1
+    return ended
+
+
+async def _verdict(
+    rest: TwilioRest | None,
+    sid: str,
+    call_state: str,
+    connected_at: dt.datetime | None,
+    now: dt.datetime,
+    max_talk: dt.timedelta,
+) -> str | None:
+    """Why the call should be ended now, or None to leave it."""
+    if rest is not None:
+        try:
+            answer = await rest.call_status(sid)
+        except TwilioUnavailable:
+            answer = None
+        if answer is not None:
+            return "twilio" if answer.final else None  # Twilio knows: it is still going
+    talking = call_state == lifecycle.CallState.CONNECTED and connected_at is not None
+    if talking and connected_at is not None and now - connected_at > max_talk:
+        return "max-talk"
+    return None
+
+
+async def _end(app: FastAPI, sid: str, reason: str, now: dt.datetime) -> bool:
+    async with app.state.sessions.begin() as session:
+        call = await store.get_call(session, sid, lock=True)
+        if call is None or call.state in lifecycle.TERMINAL:
+            return False
+        log.warning(
+            "reconciliation: call %s (%s) ended, reason %s", printable(sid), call.state, reason
+        )
+        await service.apply(session, app.state.router, call, lifecycle.ForceEnded(reason), now)
+        return True
+
+
+async def replay_spool(app: FastAPI) -> int:
+    """Apply what the spool kept while the database was away (nothing if it is empty)."""
+    from hotline.ivr import webhooks  # the handlers the facts go through
+
+    async def apply(entry: dict[str, Any]) -> None:
+        await webhooks.replay(app, entry)
+
+    done: int = await app.state.spool.replay(apply)
+    return done
+
+
+async def _loop(app: FastAPI, every: float, reconcile_every: float) -> None:
+    loop = asyncio.get_running_loop()
+    last = loop.time()
+    while True:
+        await asyncio.sleep(every)  # the service's own period, not a test's wait
+        try:
+            await replay_spool(app)
+            if reconcile_every > 0 and loop.time() - last >= reconcile_every:
+                last = loop.time()
+                await reconcile_once(app)
+        except Exception:  # a failed round must not stop the next one
+            log.exception("upkeep round failed")
+
+
+def start_upkeep(app: FastAPI, every: float, reconcile_every: float) -> asyncio.Task[None] | None:
+    if every <= 0:
+        return None
+    return asyncio.create_task(_loop(app, every, reconcile_every))

@@ -1,0 +1,61 @@
+"""An operator frees a line or ends a call by hand, when a call's end was never heard.
+
+Both go through the call lifecycle (`ForceEnded("operator")`): the call ends in its true
+state (completed if it was connected, abandoned where it was otherwise), its line is released
+once, an assignment pass offers the line to the next caller, and an audit entry says who did
+it. A line held by a call that has already ended (a stale hold) is simply released.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline.calls import lifecycle, service
+from hotline.calls import store as calls_store
+from hotline.calls.models import Call
+from hotline.errors import NotFound
+from hotline.records import audit
+from hotline.records.audit import Actor
+from hotline.routing.models import Line
+from hotline.routing.store import Router
+
+
+async def end_call(
+    session: AsyncSession, router: Router, *, call_sid: str, who: Actor, now: dt.datetime
+) -> str:
+    """End the call now; its state afterwards."""
+    call = await calls_store.get_call(session, call_sid, lock=True)
+    if call is None:
+        raise NotFound(f"unknown call {call_sid!r}")
+    before = call.state
+    await service.apply(session, router, call, lifecycle.ForceEnded("operator"), now)
+    await audit.write(
+        session, who, action="call.end", entity="call", entity_id=call_sid, now=now,
+        state_before=before, state_after=call.state,
+    )  # fmt: skip
+    return call.state
+
+
+async def free_line(
+    session: AsyncSession, router: Router, *, line_id: str, who: Actor, now: dt.datetime
+) -> str | None:
+    """Free the line: end the call that holds it (if any); the CallSid of that call."""
+    line = await session.get(Line, line_id, with_for_update=True)
+    if line is None or line_id not in router.lines:
+        raise NotFound(f"unknown line {line_id!r}")
+    call = await session.get(Call, line.call_id, with_for_update=True) if line.call_id else None
+    ended = None
+    if call is not None and call.state not in lifecycle.TERMINAL and call.line_id == line_id:
+        ended = call.call_sid
+        await service.apply(session, router, call, lifecycle.ForceEnded("operator"), now)
+    elif line.call_id is not None:  # held by a call that ended elsewhere: a stale hold
+        line.call_id, line.idle_since = None, now
+        await session.flush()
+        await router.assign(session, now)
+    await audit.write(
+        session, who, action="line.free", entity="line", entity_id=line_id, now=now,
+        call=ended,
+    )  # fmt: skip
+    return ended

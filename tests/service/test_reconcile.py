@@ -1,0 +1,124 @@
+"""Reconciliation: no line is held by a call that has ended, even when its end was never heard.
+
+Twilio's REST API is the local stand-in (`hotline.testing.twilio_api`), reached through the
+service's own adapter (twilio's Client) by its base URL: the production code path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy import select
+
+from hotline.app import create_app
+from hotline.calls.models import Call
+from hotline.ivr.upkeep import reconcile_once
+from hotline.records.audit import Actor
+from hotline.records.models import AuditEntry
+from hotline.routing import operator
+from hotline.routing.models import Line
+from hotline.testing.twilio_api import TwilioApi, twilio_api
+from tests.conftest import Clock, make_settings, talking_on
+
+ACCOUNT = "AC" + "1" * 32
+HOUR = 3600
+
+
+@pytest.fixture
+def api() -> Iterator[TwilioApi]:
+    with twilio_api(ACCOUNT, "stand-in-token") as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+async def app(db_url: str, cfg, clock: Clock, api: TwilioApi) -> AsyncIterator[object]:  # type: ignore[no-untyped-def]
+    settings = make_settings(
+        db_url,
+        TWILIO_ACCOUNT_SID=ACCOUNT,
+        TWILIO_AUTH_TOKEN="stand-in-token",
+        twilio_api_base=api.base_url,
+        reconcile_after_seconds=HOUR,
+        max_talk_seconds=4 * HOUR,
+    )
+    application = create_app(settings, cfg, clock=clock)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def _state(app, sid: str) -> tuple[str, str | None]:  # type: ignore[no-untyped-def]
+    async with app.state.sessions() as s:
+        call = (await s.execute(select(Call).where(Call.call_sid == sid))).scalar_one()
+        return call.state, call.line_id
+
+
+async def _holder(app, line_id: str) -> int | None:  # type: ignore[no-untyped-def]
+    async with app.state.sessions() as s:
+        line = await s.get(Line, line_id)
+        assert line is not None
+        return line.call_id
+
+
+async def test_a_call_twilio_says_is_over_is_ended_and_its_line_freed(app, api, clock) -> None:
+    sid = await talking_on(app, "inochi-01")  # its dial result and status callback were lost
+    api.statuses[sid] = "completed"
+    clock.advance(HOUR - 60)
+    assert await reconcile_once(app) == 0  # too recent to ask about
+    clock.advance(120)
+    assert await reconcile_once(app) == 1
+    assert await _state(app, sid) == ("completed", None)
+    assert await _holder(app, "inochi-01") is None
+    assert any(sid in path for path in api.requests)  # asked Twilio, with our account
+    assert await reconcile_once(app) == 0  # ended once
+
+
+async def test_a_long_conversation_twilio_confirms_is_left_alone(app, api, clock) -> None:
+    sid = await talking_on(app, "inochi-01")
+    api.statuses[sid] = "in-progress"
+    clock.advance(5 * HOUR)  # past the maximum length, but Twilio says it goes on
+    assert await reconcile_once(app) == 0
+    assert await _state(app, sid) == ("connected", "inochi-01")
+
+
+async def test_without_twilio_the_maximum_conversation_length_frees_the_line(
+    app, api, clock
+) -> None:
+    sid = await talking_on(app, "inochi-01")
+    api.down = True
+    clock.advance(2 * HOUR)
+    assert await reconcile_once(app) == 0  # no answer, but within the maximum: kept
+    clock.advance(2 * HOUR + 60)
+    assert await reconcile_once(app) == 1
+    assert await _state(app, sid) == ("completed", None)
+    assert await _holder(app, "inochi-01") is None
+
+
+async def test_an_operator_frees_a_line_and_it_is_audited(app, clock) -> None:
+    sid = await talking_on(app, "inochi-01")
+    now = clock()
+    async with app.state.sessions.begin() as s:
+        ended = await operator.free_line(
+            s, app.state.router, line_id="inochi-01", who=Actor.console(), now=now
+        )
+    assert ended == sid
+    assert await _state(app, sid) == ("completed", None)
+    assert await _holder(app, "inochi-01") is None
+    async with app.state.sessions() as s:
+        entries = (await s.execute(select(AuditEntry))).scalars().all()
+    assert [(e.action, e.entity_id) for e in entries] == [("line.free", "inochi-01")]
+
+
+async def test_an_operator_ends_a_call_in_its_true_state(app, clock) -> None:
+    from tests.conftest import new_sid
+
+    sid = new_sid()
+    async with app.state.sessions.begin() as s:
+        from hotline.testing.rows import call_row
+
+        s.add(Call(**call_row(clock(), call_sid=sid, state="menu")))
+    async with app.state.sessions.begin() as s:
+        state = await operator.end_call(
+            s, app.state.router, call_sid=sid, who=Actor.console(), now=clock() + dt.timedelta(1)
+        )
+    assert state == "abandoned"  # it never reached a counsellor: not a completed call
