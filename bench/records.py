@@ -101,6 +101,7 @@ async def write_records(url: str, n: int, concurrency: int, key_ids: dict[str, i
 
     from hotline import config as config_mod
     from hotline.calls.models import Call
+    from hotline.cases.service import LINKAGE
     from hotline.db import make_engine, session_factory
     from hotline.records import service
     from hotline.records.audit import Actor
@@ -136,7 +137,13 @@ async def write_records(url: str, n: int, concurrency: int, key_ids: dict[str, i
             who = Actor(key_ids[org], org, "counsellor", "127.0.0.1")
             async with sessions.begin() as s:
                 await service.create(
-                    s, who=who, lists=lists, box=box, data=data, now=dt.datetime.now(dt.UTC)
+                    s,
+                    who=who,
+                    lists=lists,
+                    box=box,
+                    linkage=LINKAGE,
+                    data=data,
+                    now=dt.datetime.now(dt.UTC),
                 )
 
     started = time.perf_counter()

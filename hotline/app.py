@@ -15,6 +15,7 @@ from hotline import config as config_mod
 from hotline import http_errors
 from hotline.calls.lifecycle import Limits
 from hotline.cases import endpoints as cases_api
+from hotline.cases.service import LINKAGE
 from hotline.config import HotlineConfig
 from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
@@ -84,6 +85,7 @@ def create_app(
     app.state.webhook_errors = 0
     app.state.rest = rest_client(settings)  # Twilio's REST API, when the account is set
     app.state.spool = Spool(settings.spool_dir, settings.spool_max_bytes)
+    app.state.linkage = LINKAGE  # records reach linkage cases through it, never by import
     http_errors.install(app)  # the domain's refusals (hotline.errors) as HTTP, in one place
     app.include_router(webhooks.router)
     app.include_router(fallback.router)  # needs no database: Twilio's fallback URL

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from hotline.auth import cli as auth_cli
+from hotline.cases.service import LINKAGE
 from hotline.db import is_sqlite, upgrade
 from hotline.records import cli as records_cli
 from hotline.reports import cli as reports_cli
@@ -168,7 +169,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--fallback", action="store_true", help="call the fallback URL directly")
     c.set_defaults(func=cmd_call)
     _keys_parser(sub)
-    records_cli.add_parsers(sub)
+    records_cli.add_parsers(sub, LINKAGE)  # records reach linkage cases through it
     reports_cli.add_parsers(sub)
     routing_cli.add_parsers(sub)
     auth_cli.add_parsers(sub)

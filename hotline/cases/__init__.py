@@ -2,10 +2,12 @@
 across organisations.
 
     endpoints.py     HTTP (thin), with the records' route class and dependencies
-    service.py       the rules: who works cases, the configured lists, opening a case
+    service.py       the rules: who works cases, the configured lists, opening a case;
+                     LINKAGE, what records ask of cases (`hotline.records.linkage`)
     store.py         SQL (flush only)
     models.py, schemas.py   ORM tables (`linkage_cases`, `linkage_actions`); API models
 
-Reads and changes are audited in the records' audit log; notes are sealed with the records'
-box (`hotline.records.crypto`).
+This package imports `hotline.records`, never the other way round. Reads and changes are
+audited in the records' audit log; notes are sealed with the records' box
+(`hotline.records.crypto`).
 """

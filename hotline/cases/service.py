@@ -1,10 +1,14 @@
 """Linkage cases (つなぎ支援): a record that needs linkage opens one; coordinators list, read
 and update them across organisations, and log the actions taken (contact, 面談, 同行支援) with
-their dates. Every access is audited in the records' audit log."""
+their dates. Every access is audited in the records' audit log.
+
+`LINKAGE` is what records ask of cases (`hotline.records.linkage`): `create_app` and the
+`hotline` command hand it to them, since records do not import this package."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +22,7 @@ from hotline.errors import NotFound, check_one
 from hotline.records import audit
 from hotline.records.audit import Actor
 from hotline.records.crypto import Box
+from hotline.records.linkage import CaseRef, Sealed
 from hotline.records.models import ConsultationRecord
 
 
@@ -206,3 +211,25 @@ async def full(session: AsyncSession, lists: Lists, box: Box, row: CaseRow) -> C
     return CaseOut(
         **summary(lists, row).model_dump(), notes=box.open(row.case.notes_enc), actions=actions
     )
+
+
+class Linkage:
+    """Linkage cases as records see them (`hotline.records.linkage.Linkage`)."""
+
+    sealed: tuple[Sealed, ...] = store.SEALED
+
+    async def of_record(self, session: AsyncSession, record_id: int) -> CaseRef | None:
+        case = await of_record(session, record_id)
+        return None if case is None else CaseRef(case.id, case.status)
+
+    async def open_for(
+        self, session: AsyncSession, *, who: Actor, record: ConsultationRecord, now: dt.datetime
+    ) -> CaseRef:
+        case = await open_for(session, who=who, record=record, now=now)
+        return CaseRef(case.id, case.status)
+
+    async def statuses(self, session: AsyncSession, period_id: str) -> Counter[str]:
+        return await store.statuses(session, period_id)
+
+
+LINKAGE = Linkage()

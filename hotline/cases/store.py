@@ -1,17 +1,22 @@
-"""SQL of linkage cases and their actions, with the record and call behind each. Only
-flushes: the request's session dependency (or the command's transaction) commits."""
+"""SQL of linkage cases and their actions, with the record and call behind each, and the
+columns sealed with the records' box. Only flushes: the request's session dependency (or the
+command's transaction) commits."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls.models import Call
 from hotline.cases.models import LinkageAction, LinkageCase
+from hotline.records.linkage import Sealed
 from hotline.records.models import ConsultationRecord
+
+SEALED: tuple[Sealed, ...] = ((LinkageCase, "notes_enc"), (LinkageAction, "note_enc"))
 
 
 async def add(session: AsyncSession, row: LinkageCase | LinkageAction) -> None:
@@ -82,3 +87,14 @@ async def actions_of(session: AsyncSession, case_id: int) -> list[LinkageAction]
         .order_by(LinkageAction.on_date, LinkageAction.id)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def statuses(session: AsyncSession, period_id: str) -> Counter[str]:
+    """How many cases of the period's calls are in each status."""
+    stmt = (
+        select(LinkageCase.status, func.count())
+        .join(Call, Call.id == LinkageCase.call_id)
+        .where(Call.period_id == period_id)
+        .group_by(LinkageCase.status)
+    )
+    return Counter({status: n for status, n in await session.execute(stmt)})

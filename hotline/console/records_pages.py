@@ -14,6 +14,7 @@ from hotline.console.forms import Ctx, CtxDep, field_errors, many, one
 from hotline.console.web import form_of, page, require
 from hotline.errors import Conflict, HotlineError
 from hotline.records import service
+from hotline.records.http import linkage_of
 from hotline.records.schemas import RecordIn, RecordPatch
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -84,6 +85,7 @@ async def create_record(call_sid: str, c: CtxDep) -> Response:
             who=c.who,
             lists=c.lists,
             box=c.box,
+            linkage=linkage_of(c.request),
             data=RecordIn(call_sid=call_sid, **values),
             now=c.now,
         )
@@ -104,7 +106,14 @@ async def create_record(call_sid: str, c: CtxDep) -> Response:
 @router.get("/records/{record_id}")
 async def show_record(record_id: int, c: CtxDep) -> Response:
     require(c.user, Role.COUNSELLOR, Role.COORDINATOR)
-    out = await service.read(c.session, who=c.who, box=c.box, record_id=record_id, now=c.now)
+    out = await service.read(
+        c.session,
+        who=c.who,
+        box=c.box,
+        linkage=linkage_of(c.request),
+        record_id=record_id,
+        now=c.now,
+    )
     if c.user.role == Role.COORDINATOR:
         return page(c.request, "record_view.html", c.user, r=out)
     query = c.request.query_params
@@ -122,6 +131,7 @@ async def update_record(record_id: int, c: CtxDep) -> Response:
             who=c.who,
             lists=c.lists,
             box=c.box,
+            linkage=linkage_of(c.request),
             record_id=record_id,
             data=RecordPatch(**values),
             now=c.now,

@@ -7,8 +7,11 @@
     store.py         SQL (flush only), and re-sealing every stored text on key rotation
     audit.py         the append-only audit log and the acting principal
     crypto.py        the Fernet box for free text; export.py, cells.py: exports
+    linkage.py       what records need of linkage cases (a protocol, handed in)
     models.py, schemas.py   ORM tables; API models
     cli.py           `hotline export`, `hotline records rotate-key`
 
-Linkage cases opened by a record live beside it, in `hotline.cases`.
+Linkage cases opened by a record live beside it, in `hotline.cases`, which imports records and
+never the other way round: `create_app` and the `hotline` command hand records the cases'
+`Linkage` (`hotline.cases.service.LINKAGE`).
 """

@@ -1,4 +1,7 @@
-"""`hotline export` (a period's pseudonymous export) and `hotline records rotate-key`."""
+"""`hotline export` (a period's pseudonymous export) and `hotline records rotate-key`.
+
+Both reach linkage cases (the export's case counts, the cases' sealed texts) through the
+`Linkage` that the `hotline` command hands to `add_parsers`."""
 
 from __future__ import annotations
 
@@ -6,8 +9,9 @@ import argparse
 import asyncio
 import datetime as dt
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,6 +21,7 @@ from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_fact
 from hotline.records import audit, export, store
 from hotline.records.audit import Actor
 from hotline.records.crypto import Box, KeysUnfit, box_for
+from hotline.records.linkage import Linkage, Sealed
 from hotline.settings import Settings
 from hotline.startup import settings_and_config
 
@@ -33,7 +38,10 @@ Rotating the key that seals summaries and notes:
 """
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    linkage: Linkage,
+) -> None:
     """Add this room's subcommands to the `hotline` parser."""
     e = sub.add_parser("export", help="a period's records, pseudonymous, as CSV or JSON")
     e.add_argument("--period", required=True, help="period id from menus.yaml (or none)")
@@ -45,7 +53,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         help="one row per record (default), or counts with small cells coarsened",
     )
     e.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
-    e.set_defaults(func=lambda args: _run(run_export, args))
+    e.set_defaults(func=lambda args: _run(partial(run_export, linkage=linkage), args))
     r = sub.add_parser("records", help="consultation records: key rotation")
     rs = r.add_subparsers(dest="records_command", required=True)
     rs.add_parser(
@@ -54,7 +62,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         description=ROTATION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    r.set_defaults(func=lambda args: _run(run_rotate, args))
+    r.set_defaults(func=lambda args: _run(partial(run_rotate, linkage=linkage), args))
 
 
 def _run(command, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
@@ -73,7 +81,11 @@ async def _sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[Asyn
 
 
 async def run_export(
-    args: argparse.Namespace, settings: Settings, cfg: config_mod.HotlineConfig
+    args: argparse.Namespace,
+    settings: Settings,
+    cfg: config_mod.HotlineConfig,
+    *,
+    linkage: Linkage,
 ) -> int:
     periods = [p.id for p in cfg.periods] + ["none"]
     if args.period not in periods:
@@ -94,6 +106,7 @@ async def run_export(
                 )
             chunks = export.stream(
                 sessions,
+                linkage=linkage,
                 period_id=args.period,
                 fmt=args.format,
                 table=args.table,
@@ -117,7 +130,11 @@ async def _write(chunks: AsyncIterator[str], out: Path | None) -> None:
 
 
 async def run_rotate(
-    args: argparse.Namespace, settings: Settings, cfg: config_mod.HotlineConfig
+    args: argparse.Namespace,
+    settings: Settings,
+    cfg: config_mod.HotlineConfig,
+    *,
+    linkage: Linkage,
 ) -> int:
     try:
         box = box_for(settings)
@@ -130,7 +147,7 @@ async def run_rotate(
         return 2
     try:
         async with _sessions(settings) as sessions:
-            counts = await rotate(sessions, box)
+            counts = await rotate(sessions, box, (*store.SEALED, *linkage.sealed))
     except SchemaNotAtHead as e:
         print(f"hotline records rotate-key: {e}", file=sys.stderr)
         return 2
@@ -142,11 +159,16 @@ async def run_rotate(
 
 
 async def rotate(
-    sessions: async_sessionmaker[AsyncSession], box: Box, *, batch: int = 500
+    sessions: async_sessionmaker[AsyncSession],
+    box: Box,
+    sealed: Sequence[Sealed],
+    *,
+    batch: int = 500,
 ) -> dict[str, int]:
-    """Re-seal every sealed text with the box's first key, a committed batch at a time."""
+    """Re-seal every text of the `sealed` columns with the box's first key, a committed batch
+    at a time."""
     counts: dict[str, int] = {}
-    for model, column in store.SEALED:
+    for model, column in sealed:
         done, after = 0, 0
 
         def reseal(token: str) -> str:

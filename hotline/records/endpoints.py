@@ -25,6 +25,7 @@ from hotline.records.http import (
     E500,
     ActorDep,
     BoxDep,
+    LinkageDep,
     ListsDep,
     NoEchoRoute,
     errors,
@@ -56,12 +57,20 @@ async def form(who: ActorDep, lists: ListsDep) -> FormOut:
     responses=errors(E401, E403, E404, E409, E422),
 )
 async def create_record(
-    body: RecordIn, who: ActorDep, session: SessionDep, lists: ListsDep, box: BoxDep, now: NowDep
+    body: RecordIn,
+    who: ActorDep,
+    session: SessionDep,
+    lists: ListsDep,
+    box: BoxDep,
+    linkage: LinkageDep,
+    now: NowDep,
 ) -> RecordOut:
     """Write the record of a call your organisation took (counsellors). A record that needs
     linkage opens a linkage case. 404: unknown call; 403: another organisation's call; 409: the
     call has a record already (`record_id` names it; change it with PATCH)."""
-    return await service.create(session, who=who, lists=lists, box=box, data=body, now=now)
+    return await service.create(
+        session, who=who, lists=lists, box=box, linkage=linkage, data=body, now=now
+    )
 
 
 @router.get(
@@ -81,6 +90,7 @@ async def export_period(
     who: ActorDep,
     session: SessionDep,
     cfg: ConfigDep,
+    linkage: LinkageDep,
     now: NowDep,
     period: Annotated[str, Query(max_length=48)],
     format: export.Format = "csv",
@@ -99,6 +109,7 @@ async def export_period(
     await session.commit()
     chunks = export.stream(
         request.app.state.sessions,
+        linkage=linkage,
         period_id=period,
         fmt=format,
         table=table,
@@ -112,11 +123,18 @@ async def export_period(
 
 @router.get("/api/records/{record_id}", tags=["records"], responses=errors(E401, E403, E404, E500))
 async def read_record(
-    record_id: int, who: ActorDep, session: SessionDep, box: BoxDep, now: NowDep
+    record_id: int,
+    who: ActorDep,
+    session: SessionDep,
+    box: BoxDep,
+    linkage: LinkageDep,
+    now: NowDep,
 ) -> RecordOut:
     """A record with its summary: counsellors of its organisation, or coordinators when the
     record is behind a linkage case. Audited."""
-    return await service.read(session, who=who, box=box, record_id=record_id, now=now)
+    return await service.read(
+        session, who=who, box=box, linkage=linkage, record_id=record_id, now=now
+    )
 
 
 @router.patch(
@@ -129,12 +147,20 @@ async def update_record(
     session: SessionDep,
     lists: ListsDep,
     box: BoxDep,
+    linkage: LinkageDep,
     now: NowDep,
 ) -> RecordOut:
     """Change the fields given (counsellors of the record's organisation). Audited, with the
     names of the fields changed."""
     return await service.update(
-        session, who=who, lists=lists, box=box, record_id=record_id, data=body, now=now
+        session,
+        who=who,
+        lists=lists,
+        box=box,
+        linkage=linkage,
+        record_id=record_id,
+        data=body,
+        now=now,
     )
 
 

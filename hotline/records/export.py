@@ -22,9 +22,9 @@ from sqlalchemy import Select, Text, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.calls.models import Call
-from hotline.cases.models import LinkageCase
 from hotline.config import TOKYO
 from hotline.records.cells import coarsen
+from hotline.records.linkage import Linkage
 from hotline.records.models import ConsultationRecord
 
 Format = Literal["csv", "json"]
@@ -109,6 +109,7 @@ async def _batches(
 async def stream(
     sessions: async_sessionmaker[AsyncSession],
     *,
+    linkage: Linkage,
     period_id: str,
     fmt: Format,
     table: Table,
@@ -116,7 +117,7 @@ async def stream(
 ) -> AsyncIterator[str]:
     """The export as text chunks, one batch of rows each."""
     if table == "counts":
-        counts = await count(sessions, period_id=period_id, min_cell=min_cell)
+        counts = await count(sessions, linkage=linkage, period_id=period_id, min_cell=min_cell)
         yield _counts_csv(counts) if fmt == "csv" else json.dumps(counts, ensure_ascii=False)
         return
     lists, first = _Lists(), True
@@ -165,7 +166,11 @@ MULTI = ("categories", "support")
 
 
 async def count(
-    sessions: async_sessionmaker[AsyncSession], *, period_id: str, min_cell: int
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    linkage: Linkage,
+    period_id: str,
+    min_cell: int,
 ) -> dict[str, Any]:
     """A period's counts by each coarse field, its callers and its cases, coarsened."""
     tables: dict[str, Counter[Any]] = {name: Counter() for name in (*PARTITIONS, *MULTI)}
@@ -178,7 +183,8 @@ async def count(
                 tables[name][row[INDEX[name]]] += 1
             for name in MULTI:
                 tables[name].update(set(row[INDEX[name]]))
-    tables["case_status"] = await _case_statuses(sessions, period_id)
+    async with sessions() as session:
+        tables["case_status"] = await linkage.statuses(session, period_id)
     callers = await _callers(sessions, period_id)
     return {
         "period": period_id,
@@ -211,19 +217,6 @@ async def _callers(sessions: async_sessionmaker[AsyncSession], period_id: str) -
     async with sessions() as session:
         unique, repeat, withheld = (await session.execute(stmt)).one()
     return {"unique": unique, "repeat": repeat, "withheld": withheld}
-
-
-async def _case_statuses(
-    sessions: async_sessionmaker[AsyncSession], period_id: str
-) -> Counter[Any]:
-    stmt = (
-        select(LinkageCase.status, func.count())
-        .join(Call, Call.id == LinkageCase.call_id)
-        .where(Call.period_id == period_id)
-        .group_by(LinkageCase.status)
-    )
-    async with sessions() as session:
-        return Counter({status: n for status, n in await session.execute(stmt)})
 
 
 def _counts_csv(counts: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
 """What the records and cases routers share: the route class that keeps input out of errors,
-the dependencies (acting principal, sealing box, configured lists), and the documented errors."""
+the dependencies (acting principal, sealing box, configured lists, the linkage cases wired in
+by `create_app`), and the documented errors."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from hotline.config import Records
 from hotline.deps import ConfigDep, SettingsDep
 from hotline.records.audit import Actor
 from hotline.records.crypto import Box, box_for
+from hotline.records.linkage import Linkage
 
 
 class NoEchoRoute(APIRoute):
@@ -47,9 +49,20 @@ async def record_lists(cfg: ConfigDep) -> Records:
     return cfg.records
 
 
+def linkage_of(request: Request) -> Linkage:
+    """The linkage cases `create_app` wired in (records do not import `hotline.cases`)."""
+    linkage: Linkage = request.app.state.linkage
+    return linkage
+
+
+async def wired_linkage(request: Request) -> Linkage:
+    return linkage_of(request)  # async: a plain def dependency would run in a thread
+
+
 ActorDep = Annotated[Actor, Depends(acting)]
 BoxDep = Annotated[Box, Depends(sealing_box)]
 ListsDep = Annotated[Records, Depends(record_lists)]
+LinkageDep = Annotated[Linkage, Depends(wired_linkage)]
 
 E401 = {401: {"description": "missing, unknown or revoked API key"}}
 E403 = {403: {"description": "wrong role, or another organisation's call or record"}}

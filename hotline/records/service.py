@@ -5,6 +5,9 @@ Who reads a record's free text: the counsellors of the organisation that wrote i
 coordinators when the record is behind a linkage case. Operators get aggregates and
 pseudonymous exports only. Admins manage keys and configuration and read the audit log, but
 never the free text: least privilege, since nothing in their work needs it.
+
+Linkage cases (opening one, a record's case) are reached through the `Linkage` the caller
+hands in (`linkage.py`): records never import `hotline.cases`.
 """
 
 from __future__ import annotations
@@ -15,8 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.auth.models import Role
 from hotline.calls.models import Call
-from hotline.cases import service as cases
-from hotline.cases.models import LinkageCase
 from hotline.config import TOKYO
 from hotline.config import Records as Lists
 from hotline.errors import (
@@ -31,6 +32,7 @@ from hotline.errors import (
 from hotline.records import audit, store
 from hotline.records.audit import Actor
 from hotline.records.crypto import Box
+from hotline.records.linkage import CaseRef, Linkage
 from hotline.records.models import ConsultationRecord
 from hotline.records.schemas import CallOut, HistoryOut, RecordIn, RecordOut, RecordPatch
 
@@ -57,7 +59,14 @@ async def _taken_call(session: AsyncSession, who: Actor, call_sid: str) -> Call:
 
 
 async def create(
-    session: AsyncSession, *, who: Actor, lists: Lists, box: Box, data: RecordIn, now: dt.datetime
+    session: AsyncSession,
+    *,
+    who: Actor,
+    lists: Lists,
+    box: Box,
+    linkage: Linkage,
+    data: RecordIn,
+    now: dt.datetime,
 ) -> RecordOut:
     check_choices(lists, data)
     call = await _taken_call(session, who, data.call_sid)
@@ -91,21 +100,23 @@ async def create(
         call_sid=call.call_sid,
     )
     case = (
-        await cases.open_for(session, who=who, record=row, now=now) if row.linkage_needed else None
+        await linkage.open_for(session, who=who, record=row, now=now)
+        if row.linkage_needed
+        else None
     )
     return out(row, call, case, box)
 
 
 async def _open_case_if_needed(
-    session: AsyncSession, who: Actor, row: ConsultationRecord, now: dt.datetime
-) -> LinkageCase | None:
-    existing = await cases.of_record(session, row.id)
+    session: AsyncSession, linkage: Linkage, who: Actor, row: ConsultationRecord, now: dt.datetime
+) -> CaseRef | None:
+    existing = await linkage.of_record(session, row.id)
     if not row.linkage_needed or existing is not None:
         return existing
-    return await cases.open_for(session, who=who, record=row, now=now)
+    return await linkage.open_for(session, who=who, record=row, now=now)
 
 
-def _may_read(who: Actor, row: ConsultationRecord, case: LinkageCase | None) -> None:
+def _may_read(who: Actor, row: ConsultationRecord, case: CaseRef | None) -> None:
     if who.role == Role.COUNSELLOR:
         if row.org_id != who.org_id:
             raise Forbidden("this record belongs to another organisation")
@@ -118,13 +129,19 @@ def _may_read(who: Actor, row: ConsultationRecord, case: LinkageCase | None) -> 
 
 
 async def read(
-    session: AsyncSession, *, who: Actor, box: Box, record_id: int, now: dt.datetime
+    session: AsyncSession,
+    *,
+    who: Actor,
+    box: Box,
+    linkage: Linkage,
+    record_id: int,
+    now: dt.datetime,
 ) -> RecordOut:
     found = await store.get_record(session, record_id)
     if found is None:
         raise NotFound("unknown record")
     row, call = found
-    case = await cases.of_record(session, row.id)
+    case = await linkage.of_record(session, row.id)
     _may_read(who, row, case)
     await audit.write(
         session, who, action="record.read", entity="record", entity_id=row.id, now=now
@@ -138,6 +155,7 @@ async def update(
     who: Actor,
     lists: Lists,
     box: Box,
+    linkage: Linkage,
     record_id: int,
     data: RecordPatch,
     now: dt.datetime,
@@ -161,7 +179,7 @@ async def update(
         row.summary_enc = box.seal(data.summary)
     row.updated_at = now
     await session.flush()
-    case = await _open_case_if_needed(session, who, row, now)
+    case = await _open_case_if_needed(session, linkage, who, row, now)
     await audit.write(
         session,
         who,
@@ -174,7 +192,7 @@ async def update(
     return out(row, call, case, box)
 
 
-def out(row: ConsultationRecord, call: Call, case: LinkageCase | None, box: Box) -> RecordOut:
+def out(row: ConsultationRecord, call: Call, case: CaseRef | None, box: Box) -> RecordOut:
     return RecordOut(
         id=row.id,
         call_sid=call.call_sid,

@@ -1,6 +1,6 @@
-"""SQL of records and the calls behind them, and the re-sealing of every stored text (records'
-and cases'). Only flushes: the request's session dependency (or the command's transaction)
-commits."""
+"""SQL of records and the calls behind them, and the re-sealing of stored texts (the records'
+own, and those `Linkage.sealed` names). Only flushes: the request's session dependency (or the
+command's transaction) commits."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls.models import Call, CallState
-from hotline.cases.models import LinkageAction, LinkageCase
+from hotline.records.linkage import Sealed
 from hotline.records.models import ConsultationRecord
 
 TALKED = (CallState.CONNECTED, CallState.COMPLETED)
@@ -100,17 +100,12 @@ async def earlier_consultations(
     return list((await session.execute(stmt)).scalars())
 
 
-Sealed = type[ConsultationRecord] | type[LinkageCase] | type[LinkageAction]
-SEALED: tuple[tuple[Sealed, str], ...] = (
-    (ConsultationRecord, "summary_enc"),
-    (LinkageCase, "notes_enc"),
-    (LinkageAction, "note_enc"),
-)
+SEALED: tuple[Sealed, ...] = ((ConsultationRecord, "summary_enc"),)
 
 
 async def reseal_batch(
     session: AsyncSession,
-    model: Sealed,
+    model: type[Any],
     column: str,
     reseal: Callable[[str], str],
     *,
