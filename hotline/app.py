@@ -29,6 +29,7 @@ from hotline.metrics.prom import Metrics
 from hotline.records import endpoints as records_api
 from hotline.reports import endpoints as reports_api
 from hotline.routing import endpoints as lines_api
+from hotline.routing.lines import record_saved
 from hotline.routing.store import Router
 from hotline.routing.ticker import start_ticker
 from hotline.settings import Settings
@@ -83,6 +84,8 @@ def create_app(
         queue_error_window=dt.timedelta(seconds=settings.queue_error_window_seconds),
     )
     app.state.webhook_errors = 0
+    # A saved record ends its line's wrap-up; records reach routing only through this hook.
+    app.state.record_saved = record_saved
     app.state.rest = rest_client(settings)  # Twilio's REST API, when the account is set
     app.state.spool = Spool(settings.spool_dir, settings.spool_max_bytes)
     app.state.linkage = LINKAGE  # records reach linkage cases through it, never by import

@@ -89,6 +89,7 @@ async def create_record(call_sid: str, c: CtxDep) -> Response:
             data=RecordIn(call_sid=call_sid, **values),
             now=c.now,
         )
+        await c.request.app.state.record_saved(c.session, out.call_sid, c.now)  # wrap-up ends
     except Conflict as e:
         # Written already (by a colleague, or a second tab): show that record.
         return RedirectResponse(f"/console/records/{e.context.get('record_id')}?exists=1", 303)

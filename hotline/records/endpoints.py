@@ -58,6 +58,7 @@ async def form(who: ActorDep, lists: ListsDep) -> FormOut:
 )
 async def create_record(
     body: RecordIn,
+    request: Request,
     who: ActorDep,
     session: SessionDep,
     lists: ListsDep,
@@ -68,9 +69,11 @@ async def create_record(
     """Write the record of a call your organisation took (counsellors). A record that needs
     linkage opens a linkage case. 404: unknown call; 403: another organisation's call; 409: the
     call has a record already (`record_id` names it; change it with PATCH)."""
-    return await service.create(
+    out = await service.create(
         session, who=who, lists=lists, box=box, linkage=linkage, data=body, now=now
     )
+    await request.app.state.record_saved(session, out.call_sid, now)  # ends the wrap-up
+    return out
 
 
 @router.get(

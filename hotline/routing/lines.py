@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline.calls.models import Call
 from hotline.errors import Forbidden, NotFound, not_allowed
 from hotline.routing import presence
 from hotline.routing.models import ALIASES, ON_A_CALL, AwayReason, Line, Presence
@@ -142,12 +143,13 @@ async def wrap_up(
     return view(router, line, now)
 
 
-async def record_saved(session: AsyncSession, call_id: int, now: dt.datetime) -> None:
+async def record_saved(session: AsyncSession, call_sid: str, now: dt.datetime) -> None:
     """The record of a call is saved: the line that talked with it ends its wrap-up."""
     stmt = (
         select(Line)
-        .where(Line.last_call_id == call_id, Line.status == Presence.WRAP_UP)
-        .with_for_update()
+        .join(Call, Call.id == Line.last_call_id)
+        .where(Call.call_sid == call_sid, Line.status == Presence.WRAP_UP)
+        .with_for_update(of=Line)
     )
     for line in (await session.execute(stmt)).scalars():
         presence.end_wrap_up(session, line, now)

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from hotline.app import create_app
 from hotline.auth import store as keys
 from hotline.auth.models import Role
-from hotline.routing.lines import record_saved
 from hotline.routing.models import LinePresenceLog
 from hotline.routing.ticker import tick_once
 from tests.conftest import Clock, Twilio, make_settings, new_sid, talking_on
 from tests.service.test_metrics import scrape, value
+from tests.service.test_records import FORM, make_key
 from tests.service.test_routing import (
     _call,
     _line,
@@ -74,15 +74,16 @@ async def test_a_line_goes_through_ringing_talking_wrap_up_and_back_to_ready(
     assert history[-6:] == ["reserved", "ringing", "talking", "wrap_up", "ready", "reserved"]
 
 
-async def test_a_saved_record_or_ready_ends_the_wrap_up_at_once(
-    twilio: Twilio, app, clock: Clock
+async def test_a_saved_record_ends_the_wrap_up_at_once(
+    twilio: Twilio, app, client: httpx.AsyncClient, clock: Clock
 ) -> None:
     await only_lines(app, "inochi-01")
     first = new_sid()
     await talk_and_hang_up(twilio, app, clock, first)
-    call = await _call(app, first)
-    async with app.state.sessions.begin() as s:
-        await record_saved(s, call.id, clock())  # the counsellor saved the shared record
+    assert (await _line(app, "inochi-01")).status == "wrap_up"
+    headers = await make_key(app, "inochi")
+    saved = await client.post("/api/records", json={**FORM, "call_sid": first}, headers=headers)
+    assert saved.status_code == 201, saved.text
     assert (await _line(app, "inochi-01")).status == "ready"
 
 
