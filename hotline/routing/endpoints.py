@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
@@ -13,7 +15,7 @@ from hotline.routing.models import LineStatus
 
 router = APIRouter(prefix="/api/lines", tags=["lines"])
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing or revoked API key"},
     403: {"description": "the line belongs to another organisation, or wrong role"},
     404: {"description": "unknown line"},
