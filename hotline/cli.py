@@ -94,7 +94,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return asyncio.run(run_keys(args, settings, cfg))
 
 
-def _keys_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _keys_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     k = sub.add_parser("keys", help="API keys: create, list, revoke")
     ks = k.add_subparsers(dest="keys_command", required=True)
     create = ks.add_parser("create", help="create a key; prints it once, on the last line")

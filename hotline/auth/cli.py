@@ -7,8 +7,10 @@ import asyncio
 import datetime as dt
 import sys
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from hotline.auth import accounts, store
-from hotline.auth.models import Role
+from hotline.auth.models import ApiKey, Role
 from hotline.config import HotlineConfig
 from hotline.db import SchemaNotAtHead, check_at_head, is_sqlite, make_engine, session_factory
 from hotline.db import upgrade as migrate
@@ -36,7 +38,8 @@ async def run_keys(args: argparse.Namespace, settings: Settings, cfg: HotlineCon
         await engine.dispose()
 
 
-async def _run_keys(args: argparse.Namespace, session) -> int:  # type: ignore[no-untyped-def]
+async def _run_keys(args: argparse.Namespace, session: AsyncSession) -> int:
+    row: ApiKey | None
     now = dt.datetime.now(dt.UTC)
     if args.keys_command == "create":
         row, key = await store.create(
@@ -58,7 +61,7 @@ async def _run_keys(args: argparse.Namespace, session) -> int:  # type: ignore[n
     return 0
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     users = sub.add_parser("users", help="web console accounts")
     us = users.add_subparsers(dest="users_command", required=True)
     create = us.add_parser("create", help="create an account; the password comes on stdin")

@@ -250,7 +250,7 @@ Event = (
     | WentSilent
     | ForceEnded
 )
-EVENTS: tuple[type[Any], ...] = Event.__args__  # type: ignore[attr-defined]  # a UnionType
+EVENTS: tuple[type[Any], ...] = Event.__args__  # a UnionType
 
 
 # -- decisions: what the caller (or the counsellor's leg) hears next ---------------------------
@@ -351,7 +351,7 @@ Decision = (
     | Goodbye
     | Nothing
 )
-DECISIONS: dict[str, type[Any]] = {t.__name__: t for t in Decision.__args__}  # type: ignore[attr-defined]
+DECISIONS: dict[str, type[Any]] = {t.__name__: t for t in Decision.__args__}
 
 
 def dump_decision(d: Decision) -> dict[str, Any]:
@@ -480,9 +480,9 @@ def transition(
         case ReservationExpired():
             if state != S.RESERVED:
                 return Transition({}, Nothing())
-            line = call.line_id
+            held = call.line_id
             changes = {"state": S.WAITING, "reserved_at": None, "line_id": None}
-            return Transition(changes, Nothing(), _release(line))
+            return Transition(changes, Nothing(), _release(held))
         case WentSilent():
             if state not in (S.MENU, S.WAITING, S.RESERVED, S.RINGING):
                 return Transition({}, Nothing())
@@ -517,6 +517,7 @@ def _join(
         return Transition({}, _holding_answer(call, state))
     option, language = event.option_id, event.language
     selected = Count("selected", call.period_id, option=option)
+    changes: dict[str, Any]
     if staffed is False:
         changes = {"state": S.CLOSED, "option_id": option, "language": language, "ended_at": now}
         closed = Count("closed", call.period_id, option=option)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,8 +29,8 @@ def caller_hash(secret: bytes, number: str | None) -> str | None:
     return hmac.new(secret, norm.encode(), hashlib.sha256).hexdigest()
 
 
-def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
-    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+def _insert(session: AsyncSession) -> Callable[[type[Any]], postgresql.Insert | sqlite.Insert]:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 async def get_call(session: AsyncSession, call_sid: str, *, lock: bool = False) -> Call | None:
@@ -64,7 +65,8 @@ async def ensure_call(
     stmt = (
         _insert(session)(Call).values(**values).on_conflict_do_nothing(index_elements=["call_sid"])
     )
-    inserted = await session.execute(stmt)
+    # An INSERT answers a CursorResult (rowcount); execute() is typed for any statement.
+    inserted = cast(CursorResult[Any], await session.execute(stmt))
     call = await get_call(session, call_sid, lock=True)
     assert call is not None
     if inserted.rowcount:  # a new CallSid, not one a concurrent request created
@@ -92,7 +94,7 @@ async def add_event(
         .values(call_id=call.id, step=step[:96], kind=kind, detail=detail or {}, at=now)
         .on_conflict_do_nothing(index_elements=["call_id", "step"])
     )
-    result = await session.execute(stmt)
+    result = cast(CursorResult[Any], await session.execute(stmt))
     return bool(result.rowcount)
 
 

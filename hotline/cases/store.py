@@ -36,7 +36,7 @@ class CaseRow:
     call: Call
 
 
-def _cases() -> Select[tuple[LinkageCase, ConsultationRecord, Call]]:
+def _cases() -> Select[LinkageCase, ConsultationRecord, Call]:
     return (
         select(LinkageCase, ConsultationRecord, Call)
         .join(ConsultationRecord, ConsultationRecord.id == LinkageCase.record_id)

@@ -38,7 +38,8 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 KEY_RE = re.compile(r"^[0-9*#]$")
 ID_RE = r"^[a-z0-9][a-z0-9_\-]*$"
 Id = Annotated[str, Field(pattern=ID_RE, max_length=48)]
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class ConfigError(ValueError):
@@ -102,9 +103,7 @@ class EntryNumber(Model):
 class Hours(Model):
     """A weekly staffed window in Asia/Tokyo; end may pass midnight (22:00-06:00)."""
 
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default=list(DAYS), min_length=1
-    )
+    days: list[Day] = Field(default=list(DAYS), min_length=1)
     start: dt.time
     end: dt.time
 
@@ -619,7 +618,9 @@ class _StrictLoader(yaml.SafeLoader):
     """safe_load that refuses a key given twice in one mapping (YAML keeps the last silently)."""
 
 
-def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+def _no_duplicates(
+    loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False
+) -> dict[object, object]:
     keys: set[object] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)

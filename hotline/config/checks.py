@@ -91,6 +91,7 @@ def audio_problems(cfg: HotlineConfig, audio_dir: Path) -> Iterable[str]:
     """Every recording we serve ourselves is there (Twilio would play silence, then fail)."""
     for where, prompt, _ in cfg.prompts():
         for i, speech in enumerate(prompt):
-            served = speech.play and not speech.play.startswith("https://")
-            if served and not (audio_dir / str(speech.play)).is_file():
+            if not speech.play or speech.play.startswith("https://"):
+                continue
+            if not (audio_dir / speech.play).is_file():
                 yield f"{where}.{i}.play: no file {audio_dir / speech.play}"

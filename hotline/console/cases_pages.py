@@ -90,8 +90,12 @@ async def add_action(case_id: int, c: CtxDep) -> Response:
     require(c.user, Role.COORDINATOR)
     form = await form_of(c.request)
     try:
-        data = ActionIn(
-            kind=one(form, "kind") or "", on_date=one(form, "on_date") or "", note=one(form, "note")
+        data = ActionIn.model_validate(
+            {
+                "kind": one(form, "kind") or "",
+                "on_date": one(form, "on_date") or "",
+                "note": one(form, "note"),
+            }
         )
         await cases.add_action(
             c.session, who=c.who, lists=c.lists, box=c.box, case_id=case_id, data=data, now=c.now

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -99,7 +99,7 @@ def require(user: ConsoleUser, *roles: Role) -> None:
         raise Forbidden("this page is not for your role")
 
 
-def page(request: Request, template: str, user: ConsoleUser | None, **context: Any):  # type: ignore[no-untyped-def]
+def page(request: Request, template: str, user: ConsoleUser | None, **context: Any) -> Response:
     return templates.TemplateResponse(
         request,
         template,

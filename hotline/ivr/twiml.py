@@ -208,7 +208,7 @@ class Renderer:
 
 
 def _dial_target(dial: Dial, target: str, line: Line | None, whisper_url: str | None) -> None:
-    kw = {"url": whisper_url, "method": "POST"} if whisper_url else {}
+    kw: dict[str, str | None] = {"url": whisper_url, "method": "POST"} if whisper_url else {}
     if target.startswith("sip:"):
         if line is not None and line.sip is not None:  # for the line's digest challenge
             kw |= {"username": line.sip.username, "password": line.sip_password}

@@ -28,7 +28,8 @@ def install(app: FastAPI) -> None:
     """
     metrics = Metrics(app.state.cfg)
     totals = StoredTotals(app.state.cfg, app.state.router)
-    metrics.routes([r.path for r in app.routes if getattr(r, "path", "").startswith("/voice/")])
+    paths = (getattr(r, "path", "") for r in app.routes)  # a Mount or Host may have none
+    metrics.routes([p for p in paths if p.startswith("/voice/")])
     app.state.metrics, app.state.metrics_totals = metrics, totals
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 

@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import itertools
 import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
 
 import httpx
 
@@ -21,7 +23,7 @@ def dialled_number(cfg: HotlineConfig, to: str) -> str:
     return to
 
 
-def _printer(prefix: str):  # type: ignore[no-untyped-def]
+def _printer(prefix: str) -> Callable[[str], None]:
     def out(line: str) -> None:
         print(f"{prefix}{line}", flush=True)
 
@@ -78,7 +80,7 @@ def _caller(base: str, i: int, n: int) -> str:
 
 async def _fallback(phone: Phone) -> str:
     """What a caller hears when Twilio cannot reach the primary webhook."""
-    doc = await phone.fetch(
+    doc: ET.Element | None = await phone.fetch(
         "/voice/fallback", {"ErrorCode": "11205", "ErrorUrl": "/voice/incoming"}
     )
     while doc is not None:

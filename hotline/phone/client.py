@@ -109,7 +109,7 @@ class Phone:
     async def run(self) -> str:
         self.out(f"[call] {self.sid} dials {self.common['To']}")
         try:
-            doc = await self.fetch("/voice/incoming")
+            doc: ET.Element | None = await self.fetch("/voice/incoming")
             self.common["CallStatus"] = "in-progress"
             while doc is not None:
                 doc = await self.execute(doc)

@@ -9,10 +9,11 @@ import argparse
 import asyncio
 import datetime as dt
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,10 +39,7 @@ Rotating the key that seals summaries and notes:
 """
 
 
-def add_parsers(
-    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
-    linkage: Linkage,
-) -> None:
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser], linkage: Linkage) -> None:
     """Add this room's subcommands to the `hotline` parser."""
     e = sub.add_parser("export", help="a period's records, pseudonymous, as CSV or JSON")
     e.add_argument("--period", required=True, help="period id from menus.yaml (or none)")
@@ -65,7 +63,12 @@ def add_parsers(
     r.set_defaults(func=lambda args: _run(partial(run_rotate, linkage=linkage), args))
 
 
-def _run(command, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+def _run(
+    command: Callable[
+        [argparse.Namespace, Settings, config_mod.HotlineConfig], Coroutine[Any, Any, int]
+    ],
+    args: argparse.Namespace,
+) -> int:
     settings, cfg = settings_and_config()
     return asyncio.run(command(args, settings, cfg))
 
@@ -152,7 +155,7 @@ async def run_rotate(
         print(f"hotline records rotate-key: {e}", file=sys.stderr)
         return 2
     except KeysUnfit as e:
-        print(f"hotline records rotate-key: {e.detail}; run it again once fixed", file=sys.stderr)
+        print(f"hotline records rotate-key: {e.message}; run it again once fixed", file=sys.stderr)
         return 2
     print(", ".join(f"{n} {what}" for what, n in counts.items()) + " re-sealed with the first key")
     return 0

@@ -47,7 +47,7 @@ INDEX = {name: i for i, name in enumerate(COLUMNS)}
 R = ConsultationRecord
 
 
-def _rows(period_id: str) -> Select[Any]:
+def _rows(period_id: str) -> Select[*tuple[Any, ...]]:
     return (
         select(
             Call.period_id,

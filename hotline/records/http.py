@@ -64,21 +64,28 @@ BoxDep = Annotated[Box, Depends(sealing_box)]
 ListsDep = Annotated[Records, Depends(record_lists)]
 LinkageDep = Annotated[Linkage, Depends(wired_linkage)]
 
-E401 = {401: {"description": "missing, unknown or revoked API key"}}
-E403 = {403: {"description": "wrong role, or another organisation's call or record"}}
-E404 = {404: {"description": "unknown call, record or case"}}
-E409 = {409: {"description": "the call already has a record of this organisation: its id"}}
-E422 = {
+# A route's `responses=` documentation, as FastAPI types it.
+ResponsesDoc = dict[int | str, dict[str, Any]]
+
+E401: ResponsesDoc = {401: {"description": "missing, unknown or revoked API key"}}
+E403: ResponsesDoc = {403: {"description": "wrong role, or another organisation's call or record"}}
+E404: ResponsesDoc = {404: {"description": "unknown call, record or case"}}
+E409: ResponsesDoc = {
+    409: {"description": "the call already has a record of this organisation: its id"}
+}
+E422: ResponsesDoc = {
     422: {
         "description": "a value outside the configured lists (the field and allowed values "
         "are named), text too long, or a malformed body"
     }
 }
-E500 = {500: {"description": "stored text cannot be decrypted with HOTLINE_RECORDS_KEYS"}}
+E500: ResponsesDoc = {
+    500: {"description": "stored text cannot be decrypted with HOTLINE_RECORDS_KEYS"}
+}
 
 
-def errors(*codes: dict[int, dict[str, str]]) -> dict[int | str, dict[str, Any]]:
-    merged: dict[int | str, dict[str, Any]] = {}
+def errors(*codes: ResponsesDoc) -> ResponsesDoc:
+    merged: ResponsesDoc = {}
     for code in codes:
         merged.update(code)
     return merged

@@ -36,7 +36,7 @@ async def record_of(
 async def add_record(session: AsyncSession, values: dict[str, Any]) -> ConsultationRecord | None:
     """Insert a record; None if the call already has one of this organisation. The unique key
     decides, in one statement, so two counsellors racing on one call cannot both succeed."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite  # type: ignore[union-attr]  # our sessions are bound
     stmt = (
         dialect.insert(ConsultationRecord)
         .values(**values)

@@ -6,13 +6,15 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
+from hotline.config import HotlineConfig
 from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
 from hotline.reports.chart import LANGS
 from hotline.startup import settings_and_config
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this room's subcommands to the `hotline` parser."""
     r = sub.add_parser(
         "report",
@@ -41,7 +43,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return asyncio.run(_run(args, settings.database_url, cfg))
 
 
-async def _run(args: argparse.Namespace, url: str, cfg) -> int:  # type: ignore[no-untyped-def]
+async def _run(args: argparse.Namespace, url: str, cfg: HotlineConfig) -> int:
     from hotline.reports import render, report
 
     engine = make_engine(url)
@@ -72,7 +74,7 @@ async def _run(args: argparse.Namespace, url: str, cfg) -> int:  # type: ignore[
     return 0
 
 
-def _write_chart(path: Path, data: dict, lang: str) -> None:  # type: ignore[type-arg]
+def _write_chart(path: Path, data: dict[str, Any], lang: str) -> None:
     from hotline.reports import chart
 
     path.write_bytes(chart.png(data, lang))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import and_, case, func, literal_column
 from sqlalchemy.sql.elements import ColumnElement
@@ -75,7 +76,8 @@ def option_label() -> ColumnElement[str]:
 
 def tally(condition: ColumnElement[bool]) -> ColumnElement[int]:
     """How many rows meet the condition (a portable COUNT ... FILTER)."""
-    one, zero = literal_column("1"), literal_column("0")
+    one: ColumnElement[int] = literal_column("1")
+    zero: ColumnElement[int] = literal_column("0")
     return func.coalesce(func.sum(case((condition, one), else_=zero)), zero)
 
 
@@ -107,7 +109,10 @@ def tokyo_day(dialect: str) -> ColumnElement[object]:
 def wait_seconds(dialect: str) -> ColumnElement[float]:
     """Wait of a connected call: connected_at - waiting_since (the first time it queued)."""
     if dialect == "postgresql":
-        return func.extract("epoch", Call.connected_at - Call.waiting_since)
+        # SQLAlchemy types EXTRACT as an integer; epoch of an interval has fractional seconds.
+        return cast(
+            ColumnElement[float], func.extract("epoch", Call.connected_at - Call.waiting_since)
+        )
     return (func.julianday(Call.connected_at) - func.julianday(Call.waiting_since)) * 86400.0
 
 

@@ -27,7 +27,7 @@ ANON = ("anonymous", "anonymous_connected")
 
 
 def dialect(session: AsyncSession) -> str:
-    return session.bind.dialect.name
+    return session.get_bind().dialect.name
 
 
 def _counts(row: Any) -> dict[str, int]:

@@ -16,7 +16,7 @@ from hotline.routing.store import Router
 from hotline.startup import settings_and_config
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # argparse keeps it private
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c = sub.add_parser("calls", help="calls: end one by hand")
     cs = c.add_subparsers(dest="calls_command", required=True)
     end = cs.add_parser("end", help="end a call now (its line is freed and offered again)")

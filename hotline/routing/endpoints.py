@@ -4,7 +4,7 @@ end or extend their wrap-up; coordinators, operators and admins see every line l
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,7 +17,7 @@ from hotline.routing.models import Presence
 
 router = APIRouter(prefix="/api/lines", tags=["lines"])
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing or revoked API key"},
     403: {"description": "the line belongs to another organisation, or wrong role"},
     404: {"description": "unknown line"},

@@ -14,7 +14,7 @@ waited at least the tier's delay, and the line speaks the caller's language
 (unless the tier does not require it).
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -136,9 +136,8 @@ def _reject_duplicates(calls: Sequence[WaitingCall], lines: Sequence[FreeLine]) 
         _raise_duplicates("line_id", [line.line_id for line in lines])
 
 
-def _raise_duplicates(kind: str, ids: list[int] | list[str]) -> None:
-    seen: set[object] = set()
-    dupes = sorted({i for i in ids if i in seen or seen.add(i)}, key=repr)
+def _raise_duplicates(kind: str, ids: Sequence[int | str]) -> None:
+    dupes = sorted((i for i, n in Counter(ids).items() if n > 1), key=repr)
     raise ValueError(f"duplicate {kind} in routing input: {dupes}")
 
 

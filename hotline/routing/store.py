@@ -327,10 +327,15 @@ class Router:
             .where(Call.id.in_(firsts), *waiting)
             .with_for_update(skip_locked=True, of=Call)
         )
-        return [
-            engine.WaitingCall(call_id, option_id, language or JAPANESE, since, priority)
-            for call_id, option_id, language, since, priority in (await session.execute(stmt))
-        ]
+        calls = []
+        for call_id, option_id, language, since, priority in await session.execute(stmt):
+            # A waiting call has chosen its option and has its waiting start (the lifecycle
+            # sets both on joining the queue).
+            assert option_id is not None and since is not None
+            calls.append(
+                engine.WaitingCall(call_id, option_id, language or JAPANESE, since, priority)
+            )
+        return calls
 
 
 def org_of(router: Router, line_ids: Iterable[str]) -> dict[str, str]:

@@ -65,12 +65,13 @@ def running(
 ) -> Iterator[LiveServer]:
     """Run `cmd` (a server listening on `port`) until GET /readyz answers 200; stop it after."""
     with log.open("wb") as out:
+        argv = list(cmd)
         proc = subprocess.Popen(
-            list(cmd), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out
+            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out
         )
         try:
             server = LiveServer(url=f"http://127.0.0.1:{port}", pid=proc.pid, log=log)
-            _wait_ready(proc, server)
+            _wait_ready(proc, argv, server)
             yield server
         finally:
             _stop(proc)
@@ -86,18 +87,18 @@ def hotline_serve(
     """
     port = free_port()
     cmd = [sys.executable, "-m", "hotline.cli", "serve", "--port", str(port), *args]
-    with running(cmd, port=port, env=hotline_env(database_url, **env), cwd=cwd, log=log) as s:
+    with running(cmd, port=port, env=hotline_env(database_url, None, **env), cwd=cwd, log=log) as s:
         yield s
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], server: LiveServer) -> None:
+def _wait_ready(proc: subprocess.Popen[bytes], argv: list[str], server: LiveServer) -> None:
     deadline = time.monotonic() + READY_WITHIN
     last = "no answer yet"
     with httpx.Client(timeout=2) as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise ServerFailed(
-                    f"{proc.args[2:]} exited with {proc.returncode} before it was ready:\n"
+                    f"{argv[2:]} exited with {proc.returncode} before it was ready:\n"
                     f"{server.log_tail()}"
                 )
             try:
@@ -109,7 +110,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], server: LiveServer) -> None:
                 last = repr(e)
             time.sleep(POLL_EVERY)
     raise ServerFailed(
-        f"{proc.args[2:]} not ready at {server.url} within {READY_WITHIN:.0f}s ({last}):\n"
+        f"{argv[2:]} not ready at {server.url} within {READY_WITHIN:.0f}s ({last}):\n"
         f"{server.log_tail()}"
     )
 

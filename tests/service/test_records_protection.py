@@ -205,6 +205,25 @@ async def test_the_docs_describe_every_records_endpoint_and_its_errors(client, a
             assert operation["responses"][code]["description"], (method, path, code)
 
 
+async def test_rotation_without_the_key_that_sealed_the_text_says_which_setting_is_wrong(
+    db_url, cfg, clock
+) -> None:
+    sealed_with, other = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    async with app_with_keys(db_url, cfg, clock, sealed_with) as (app, client):
+        await everything_written(client, app)
+    env = {**os.environ, "HOTLINE_DATABASE_URL": db_url, "HOTLINE_RECORDS_KEYS": other}
+    done = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "records", "rotate-key"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "HOTLINE_RECORDS_KEYS" in done.stderr and "run it again once fixed" in done.stderr
+    assert "Traceback" not in done.stderr and SECRET not in done.stderr
+
+
 def test_rotation_with_a_malformed_key_says_which_setting_is_wrong(db_url) -> None:
     env = {**os.environ, "HOTLINE_DATABASE_URL": db_url, "HOTLINE_RECORDS_KEYS": "not-a-key"}
     done = subprocess.run(
