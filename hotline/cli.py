@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import logging
 import os
 import sys
@@ -11,10 +12,12 @@ from collections.abc import Sequence
 
 from hotline.auth import cli as auth_cli
 from hotline.cases.service import LINKAGE
+from hotline.config import HotlineConfig
 from hotline.db import is_sqlite, upgrade
 from hotline.records import cli as records_cli
 from hotline.reports import cli as reports_cli
 from hotline.routing import cli as routing_cli
+from hotline.settings import Settings
 from hotline.startup import settings_and_config
 
 
@@ -69,9 +72,29 @@ def cmd_routes(args: argparse.Namespace) -> int:
     from hotline.app import utcnow
     from hotline.routing.table import describe
 
-    _, cfg = settings_and_config()
-    print(describe(cfg, utcnow()))
+    settings, cfg = settings_and_config()
+    now = utcnow()
+    print(describe(cfg, now))
+    try:
+        print(asyncio.run(_lines_now(settings, cfg, now)))
+    except Exception as e:  # no database yet, or unreachable: the routes are still useful
+        print(f"Lines now: unknown ({type(e).__name__}: is the database migrated and up?)")
     return 0
+
+
+async def _lines_now(settings: Settings, cfg: HotlineConfig, now: dt.datetime) -> str:
+    from hotline.db import make_engine, session_factory
+    from hotline.routing.lines import lines_of
+    from hotline.routing.store import Router
+    from hotline.routing.table import describe_lines
+
+    engine = make_engine(settings.database_url)
+    try:
+        router = Router(cfg, reservation_timeout=30, cooldown=60)
+        async with session_factory(engine)() as session:
+            return describe_lines(await lines_of(session, router, None, now))
+    finally:
+        await engine.dispose()
 
 
 def cmd_fallback_twiml(args: argparse.Namespace) -> int:

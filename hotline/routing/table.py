@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from hotline.config import TOKYO, HotlineConfig
 
@@ -58,3 +59,32 @@ def describe(
             f"{pad}  no key after {menu.retries} tries: {cfg.option(menu.default.option).name}"
         )
     return "\n".join(lines)
+
+
+PRESENCE_WORDS = {
+    "offline": "offline (not signed in)",
+    "ready": "ready",
+    "reserved": "reserved for a caller",
+    "ringing": "ringing",
+    "talking": "talking",
+    "wrap_up": "wrap-up",
+    "away": "away",
+}
+
+
+def describe_lines(views: list[Any]) -> str:
+    """Each line's presence now (LineViews), for `hotline routes`."""
+    out = ["Lines now:"]
+    if not views:
+        out.append("  (no line has a state yet: they get one when the service starts)")
+    for v in views:
+        state = PRESENCE_WORDS.get(str(v.presence), str(v.presence))
+        if v.reason:
+            state += f" ({v.reason})"
+        if not v.scheduled:
+            state += ", outside its hours"
+        if v.after_call:
+            state += f", then {v.after_call}"
+        since = v.since.astimezone(TOKYO).strftime("%H:%M:%S")
+        out.append(f"  {v.id:<24} {v.org_id:<20} {state} since {since}")
+    return "\n".join(out)

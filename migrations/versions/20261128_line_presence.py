@@ -31,9 +31,7 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("after_call", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("after_reason", sa.String(length=16), nullable=True))
-    lines = sa.table(
-        "lines", sa.column("status", sa.String), sa.column("away_reason", sa.String)
-    )
+    lines = sa.table("lines", sa.column("status", sa.String), sa.column("away_reason", sa.String))
     for old, new, reason in OLD_TO_NEW:
         op.execute(
             lines.update().where(lines.c.status == old).values(status=new, away_reason=reason)
