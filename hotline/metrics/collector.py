@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hotline.config import HotlineConfig
 from hotline.reports import labels, queries
 from hotline.reports.definitions import NONE, STAGES
-from hotline.routing.models import SIGNED_IN
+from hotline.routing.models import SIGNED_IN, Presence
 from hotline.routing.store import Router
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class Live:
     option_staffed: dict[str, int] = field(default_factory=dict)
     option_scheduled: dict[str, int] = field(default_factory=dict)
     offered: dict[str, int] = field(default_factory=dict)  # option -> 1 if the menu offers it
+    presence: dict[Key, int] = field(default_factory=dict)  # (org, presence) -> lines
 
 
 class StoredTotals:
@@ -144,6 +145,12 @@ class StoredTotals:
         staffed = {i for i, _, st, _ in rows if st in SIGNED_IN and i in scheduled}
         org_of = {i: org for i, org, _, _ in rows}
         for org in labels.orgs(self.cfg):
+            for p in Presence:
+                live.presence[(org, p.value)] = 0
+        for _, org, st, _ in rows:
+            if (org, st) in live.presence:
+                live.presence[(org, st)] += 1
+        for org in labels.orgs(self.cfg):
             live.staffed[org] = sum(1 for i in staffed if org_of[i] == org)
             live.busy[org] = sum(1 for _, o, _, busy in rows if o == org and busy)
         for o in options:
@@ -198,9 +205,11 @@ class StoredTotals:
 
         yield by("hotline_callers_waiting", "Callers on hold now", "option", live.waiting)
         yield by("hotline_longest_wait_seconds", "Longest current wait", "option", live.longest)
-        yield by("hotline_lines_staffed", "Lines available within their hours", "org",
+        yield by("hotline_lines_staffed", "Lines signed in within their hours", "org",
                  live.staffed)  # fmt: skip
         yield by("hotline_lines_busy", "Lines reserved, ringing or talking", "org", live.busy)
+        yield _gauge("hotline_lines_presence", "Lines in each presence state now",
+                     ("org", "presence"), live.presence)  # fmt: skip
         yield by("hotline_option_lines_staffed", "Staffed lines that may serve the option",
                  "option", live.option_staffed)  # fmt: skip
         yield by("hotline_option_lines_scheduled", "Lines scheduled now that may serve it",

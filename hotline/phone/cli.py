@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from hotline.config import HotlineConfig
 from hotline.phone.client import Phone, Script
@@ -59,6 +60,12 @@ async def run_calls(args: argparse.Namespace, settings: Settings, cfg: HotlineCo
             )
             for i in range(args.callers)
         ]
+        # With several callers, watch the lines go through ringing, talking, wrap-up, ready.
+        watcher = (
+            asyncio.create_task(watch_lines(client, base, _printer("[lines] ")))
+            if args.callers > 1 and not args.fallback
+            else None
+        )
         try:
             if args.fallback:
                 outcomes = [await _fallback(p) for p in phones]
@@ -67,9 +74,43 @@ async def run_calls(args: argparse.Namespace, settings: Settings, cfg: HotlineCo
         except httpx.HTTPError as e:
             print(f"hotline call: cannot reach the service at {base}: {e}", file=sys.stderr)
             return 1
+        finally:
+            if watcher is not None:
+                watcher.cancel()
     connected = sum(o == "connected to a counsellor" for o in outcomes)
     print(f"[summary] {len(outcomes)} call(s), {connected} connected to a counsellor")
     return 0
+
+
+SHOWN = ("ready", "reserved", "ringing", "talking", "wrap_up", "away")
+
+
+async def watch_lines(
+    client: httpx.AsyncClient, base: str, out: Callable[[str], None], every: float = 1.0
+) -> None:
+    """Print each organisation's lines by presence whenever they change, from /metrics
+    (`hotline_lines_presence`): what a supervisor would watch on the dashboard."""
+    last: dict[str, str] = {}
+    while True:
+        try:
+            text = (await client.get(f"{base}/metrics")).text
+            counts: dict[str, dict[str, int]] = {}
+            for family in text_string_to_metric_families(text):
+                if family.name != "hotline_lines_presence":
+                    continue
+                for sample in family.samples:
+                    org, state = sample.labels["org"], sample.labels["presence"]
+                    counts.setdefault(org, {})[state] = int(sample.value)
+            for org, by_state in sorted(counts.items()):
+                if not any(by_state.get(s, 0) for s in SHOWN[1:]) and org not in last:
+                    continue  # idle all along: not worth a line on the screen
+                summary = ", ".join(f"{s} {by_state.get(s, 0)}" for s in SHOWN if by_state.get(s))
+                if last.get(org) != summary:
+                    last[org] = summary
+                    out(f"{org}: {summary or 'offline'}")
+        except (httpx.HTTPError, ValueError):
+            pass  # the next look may work; the calls go on regardless
+        await asyncio.sleep(every)  # a display's refresh, in real time
 
 
 def _caller(base: str, i: int, n: int) -> str:
