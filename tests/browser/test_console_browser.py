@@ -70,8 +70,8 @@ async def test_the_console_story(new_page, live, db_file, accounts, shots) -> No
     # The counsellor staffs their line; a call for loneliness reaches exactly that line.
     await counsellor.click("text=回線の状態")
     row = counsellor.locator("#line-inochi-01")
-    await row.get_by_role("button", name="受付中").click()
-    await expect(counsellor.locator("#line-inochi-01 .status-available")).to_be_visible()
+    await row.get_by_role("button", name="受付開始").click()
+    await expect(counsellor.locator("#line-inochi-01 .presence-ready")).to_be_visible()
     await counsellor.screenshot(path=shots / "02-lines.png", full_page=True)
     transcript = call(live, "8")
     assert "[dial sip] sip:line01@inochi.example.invalid" in transcript, transcript
