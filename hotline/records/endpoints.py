@@ -98,7 +98,7 @@ async def export_period(
     # dependency's own commit then finds nothing left to do.
     await session.commit()
     chunks = export.stream(
-        request.app.state.sessions,
+        request.app.state.console_sessions,
         period_id=period,
         fmt=format,
         table=table,
