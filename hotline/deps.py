@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.config import HotlineConfig
@@ -51,3 +51,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ConfigDep = Annotated[HotlineConfig, Depends(get_config)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 NowDep = Annotated[dt.datetime, Depends(get_now)]
+# A row id in a path: within the Integer primary keys of both databases, so that a huge
+# number is a 422, not an overflow in the driver (a 500).
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]

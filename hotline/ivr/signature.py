@@ -8,13 +8,20 @@ to turn the check off: tests sign their requests for real.
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, HTTPException, Request
 from twilio.request_validator import RequestValidator
 
 log = logging.getLogger(__name__)
+
+# The only answers of a voice route that are not TwiML with 200, documented in the schema.
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "the body is not UTF-8 form data, or CallSid is missing or malformed"},
+    403: {"description": "no valid X-Twilio-Signature over the public URL and parameters"},
+    413: {"description": "the body is larger than HOTLINE_MAX_BODY_BYTES"},
+}
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

@@ -24,7 +24,7 @@ from hotline.config import HotlineConfig
 from hotline.deps import ConfigDep, NowDep, SessionDep
 from hotline.ivr import flow, params
 from hotline.ivr.params import VoiceParams
-from hotline.ivr.signature import TwilioParams
+from hotline.ivr.signature import REFUSALS, TwilioParams
 from hotline.ivr.twiml import Renderer
 from hotline.ivr.urls import Query
 from hotline.routing.store import Router
@@ -90,7 +90,7 @@ def _failure_answer(request: Request) -> Response:
     return twiml(r.fallback())  # the caller: apology, then the backup organisation
 
 
-router = APIRouter(prefix="/voice")
+router = APIRouter(prefix="/voice", responses=REFUSALS)
 
 
 async def voice_params(p: TwilioParams) -> VoiceParams:
