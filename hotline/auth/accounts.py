@@ -153,6 +153,13 @@ async def set_disabled(
     return user
 
 
+async def sign_out(session: AsyncSession, *, name: str, now: dt.datetime) -> ConsoleUser:
+    """End every session of an account (a lost laptop); the account may log in again."""
+    user = await _named(session, name)
+    await console_sessions.end_all(session, user.id, now)
+    return user
+
+
 async def unlock(session: AsyncSession, *, name: str) -> ConsoleUser:
     """Lift a lock-out after wrong passwords (the person proved who they are some other way)."""
     user = await _named(session, name)

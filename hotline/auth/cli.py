@@ -1,5 +1,5 @@
-"""`hotline keys create|list|revoke` and `hotline users create|disable|enable|unlock` over the
-configured database."""
+"""`hotline keys create|list|revoke` and `hotline users create|disable|enable|unlock|sign-out`
+over the configured database."""
 
 from __future__ import annotations
 
@@ -77,6 +77,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         ("disable", "disable an account: it cannot log in, and its sessions end at once"),
         ("enable", "enable a disabled account again"),
         ("unlock", "lift the lock-out after too many wrong passwords"),
+        ("sign-out", "end every console session of an account (it may log in again)"),
     ):
         one = us.add_parser(command, help=what)
         one.add_argument("name", help="the name the account logs in with")
@@ -96,12 +97,19 @@ async def _change_account(url: str, args: argparse.Namespace) -> int:
         async with session_factory(engine).begin() as session:
             if args.users_command == "unlock":
                 user = await accounts.unlock(session, name=args.name)
+            elif args.users_command == "sign-out":
+                user = await accounts.sign_out(session, name=args.name, now=now)
             else:
                 disabled = args.users_command == "disable"
                 user = await accounts.set_disabled(
                     session, name=args.name, disabled=disabled, now=now
                 )
-        done = {"disable": "disabled", "enable": "enabled", "unlock": "unlocked"}
+        done = {
+            "disable": "disabled",
+            "enable": "enabled",
+            "unlock": "unlocked",
+            "sign-out": "signed out everywhere",
+        }
         print(f"account {user.id} {user.name!r} {done[args.users_command]}")
         return 0
     except (SchemaNotAtHead, NotFound) as e:

@@ -73,6 +73,20 @@ async def test_an_admin_disables_an_account_ends_its_sessions_and_enables_it(
 
 
 @pytest.mark.usefixtures("tanaka")
+async def test_an_admin_signs_an_account_out_everywhere(client, app, db_url) -> None:
+    browsers = []
+    for _ in range(2):  # two browsers, say the office and a lost laptop
+        assert (await login(client, "tanaka")).status_code == 303
+        browsers.append(client.cookies[COOKIE])
+        client.cookies.clear()
+    done = users_command(db_url, "sign-out", "tanaka")
+    assert done.returncode == 0 and "signed out" in done.stdout, done.stderr
+    for cookie in browsers:
+        assert (await with_cookie(client, cookie, "/console/lines")).status_code == 303
+    assert (await login(client, "tanaka")).status_code == 303  # not disabled
+
+
+@pytest.mark.usefixtures("tanaka")
 async def test_an_admin_unlocks_a_locked_account(client, app, db_url) -> None:
     for _ in range(app.state.settings.login_attempts):
         await login(client, "tanaka", "not the password")
