@@ -18,10 +18,11 @@ SECRET = "a-real-looking-caller-hash-secret"
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     for name in list(os.environ):
         if name.startswith("HOTLINE_") or name == "TWILIO_AUTH_TOKEN":
             monkeypatch.delenv(name)
+    monkeypatch.setenv("HOTLINE_SECRETS_FILE", str(tmp_path / "secrets"))  # not the checkout's
 
 
 KEY = Fernet.generate_key().decode()
