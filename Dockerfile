@@ -5,7 +5,8 @@
 #     -e HOTLINE_DATABASE_URL=postgresql+asyncpg://user:password@db:5432/hotline \
 #     -e HOTLINE_PUBLIC_URL=https://hotline.example.jp \
 #     -e TWILIO_AUTH_TOKEN=... -e HOTLINE_CALLER_HASH_SECRET=... \
-#     -e HOTLINE_RECORDS_KEYS=... -e HOTLINE_SESSION_SECRET=... hotline
+#     -e HOTLINE_RECORDS_KEYS=... -e HOTLINE_SESSION_SECRET=... \
+#     -e HOTLINE_METRICS_TOKEN=... hotline
 #
 # In production these MUST be set (the image runs with HOTLINE_ENV=production, which refuses
 # to start without its secrets):
@@ -14,9 +15,10 @@
 #   TWILIO_AUTH_TOKEN           the Twilio account's auth token (checks X-Twilio-Signature)
 #   HOTLINE_CALLER_HASH_SECRET  the secret callers' numbers are hashed with
 # as well as every other secret the settings require in production (at the time of writing
-# also HOTLINE_RECORDS_KEYS and HOTLINE_SESSION_SECRET; `hotline` names a missing one and
-# exits), and HOTLINE_DATABASE_URL (PostgreSQL): the default is an SQLite file in the container.
-# To try the image locally with the public development secrets: -e HOTLINE_ENV=development.
+# also HOTLINE_RECORDS_KEYS, HOTLINE_SESSION_SECRET and HOTLINE_METRICS_TOKEN; `hotline`
+# names a missing one and exits), and HOTLINE_DATABASE_URL (PostgreSQL): the default is an
+# SQLite file in the container. To try the image locally: -e HOTLINE_ENV=development, which
+# generates random secrets into /app/var/secrets on first start (no secret has a default).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -100,7 +100,7 @@ class Caller:
     """Signs and posts webhooks as Twilio does; the public URL is where the server listens."""
 
     def __init__(self, client: httpx.AsyncClient, stats: Stats) -> None:
-        # The public development token: the service runs in development (hotline_env).
+        # This run's token, which hotline_env gives the service too.
         self.client, self.signer, self.stats = client, Signer(), stats
 
     async def post(self, hook: str, url: str, params: dict[str, str]) -> ET.Element | None:

@@ -13,13 +13,16 @@ from fastapi.staticfiles import StaticFiles
 
 from hotline import config as config_mod
 from hotline import http_errors
+from hotline.auth.ratelimit import RateLimiter
 from hotline.calls.lifecycle import Limits
 from hotline.cases import endpoints as cases_api
 from hotline.cases.service import LINKAGE
 from hotline.config import HotlineConfig
 from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
+from hotline.health import check_records_keys
 from hotline.ivr import fallback, webhooks
+from hotline.ivr.hold_load import HoldLoad, HoldLoadCounter
 from hotline.ivr.spool import Spool
 from hotline.ivr.twiml import Renderer, Urls
 from hotline.ivr.upkeep import rest_client, start_upkeep
@@ -27,11 +30,13 @@ from hotline.metrics import endpoints as metrics_api
 from hotline.metrics import observe
 from hotline.metrics.prom import Metrics
 from hotline.records import endpoints as records_api
+from hotline.records.crypto import KeysUnfit, box_for
 from hotline.reports import endpoints as reports_api
 from hotline.routing import endpoints as lines_api
 from hotline.routing.lines import record_saved
 from hotline.routing.store import Router
 from hotline.routing.ticker import start_ticker
+from hotline.security_headers import SecurityHeaders
 from hotline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,13 +56,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.warn_if_development()
         engine = make_engine(settings.database_url)
+        # The console and the API get a small pool of their own: a login flood or a long
+        # export never takes a connection a caller's webhook needs.
+        console_engine = make_engine(
+            settings.database_url, pool_size=settings.console_pool_size, max_overflow=0
+        )
         try:
             await check_at_head(engine)  # refuse to serve on a schema the code does not know
-            app.state.engine = engine
+            app.state.engine, app.state.console_engine = engine, console_engine
             # Metric facts are published after their transaction commits, never before.
-            app.state.sessions = session_factory(engine, observe.publisher(app.state.metrics))
+            publish = observe.publisher(app.state.metrics)
+            app.state.sessions = session_factory(engine, publish)
+            app.state.console_sessions = session_factory(console_engine, publish)
+            # Keys that cannot open the stored text: refuse to start, not a 500 later.
+            await check_records_keys(app.state.console_sessions, box_for(settings))
             async with app.state.sessions.begin() as session:
                 await app.state.router.sync_lines(session, clock())
             tasks = [
@@ -70,10 +83,28 @@ def create_app(
                 if task is not None:
                     task.cancel()
             await engine.dispose()
+            await console_engine.dispose()
 
-    app = FastAPI(title="#9999 hotline router", version="0.1.0", lifespan=lifespan)
+    # No interactive docs or schema in production: they map every route for a stranger.
+    dev = settings.env != "production"
+    app = FastAPI(
+        title="#9999 hotline router",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if dev else None,
+        redoc_url="/redoc" if dev else None,
+        openapi_url="/openapi.json" if dev else None,
+    )
     app.state.settings, app.state.cfg, app.state.clock = settings, cfg, clock
-    app.state.renderer = Renderer(cfg, Urls(settings.public_base), settings.hold_segment_seconds)
+    app.state.hold_load = HoldLoad(
+        base_seconds=settings.hold_segment_seconds,
+        busy_polls=settings.hold_busy_polls,
+        max_seconds=settings.hold_max_segment_seconds,
+    )
+    app.state.login_limiter = RateLimiter(settings.login_rate_per_minute, window_seconds=60)
+    app.state.renderer = Renderer(
+        cfg, Urls(settings.public_base), settings.hold_segment_seconds, app.state.hold_load
+    )
     app.state.router = Router(
         cfg,
         reservation_timeout=settings.reservation_timeout_seconds,
@@ -101,8 +132,10 @@ def create_app(
     console.install(app, settings)
     _health(app)
     app.add_middleware(webhooks.VoiceGuard)  # inside the metrics: a fallback is counted as 200
+    app.add_middleware(HoldLoadCounter, load=app.state.hold_load)
     metrics_api.install(app)  # per-app registry, stored totals, webhook latency middleware
     app.state.spool.on_change = _spool_metrics(app.state.metrics)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
@@ -130,11 +163,17 @@ def _health(app: FastAPI) -> None:
 
     @app.get("/readyz", tags=["health"], responses={503: {"description": "not ready"}})
     async def readyz() -> JSONResponse:
-        """The database is reachable and migrated to head."""
+        """The database is reachable and migrated to head; the records keys open its text."""
         try:
             await check_at_head(app.state.engine)
-        except Exception as e:  # unreachable database or wrong revision
+            await check_records_keys(app.state.console_sessions, box_for(app.state.settings))
+        except Exception as e:  # unreachable database, wrong revision, wrong keys
             log.warning("not ready: %s", e)  # the detail (host, revision) stays in the log
-            reason = "schema not at head" if isinstance(e, SchemaNotAtHead) else "database"
-            return JSONResponse({"status": "not ready", "reason": reason}, 503)
+            return JSONResponse({"status": "not ready", "reason": _reason(e)}, 503)
         return JSONResponse({"status": "ready"})
+
+
+def _reason(e: Exception) -> str:
+    if isinstance(e, SchemaNotAtHead):
+        return "schema not at head"
+    return "records keys" if isinstance(e, KeysUnfit) else "database"

@@ -67,6 +67,9 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, **kwargs: object) -> AsyncEngine:
+    # A database error's message never carries the statement's parameters into a log: they
+    # may be a caller's sealed text, a password hash or a session token's digest.
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         _ensure_sqlite_dir(url)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)

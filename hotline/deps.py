@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.config import HotlineConfig
@@ -16,10 +16,15 @@ from hotline.settings import Settings
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: commit when the handler succeeds, else roll back at once.
 
+    Voice webhooks take their connections from the voice pool; the console and the API from
+    a pool of their own, so that no amount of console traffic makes a caller's webhook wait.
+
     (Written out rather than delegating to another generator: an error thrown in here must
     reach the rollback now, not when the garbage collector closes an inner generator.)
     """
-    async with request.app.state.sessions() as session:
+    state = request.app.state
+    voice = request.url.path.startswith("/voice/")
+    async with (state.sessions if voice else state.console_sessions)() as session:
         try:
             yield session
             await session.commit()
@@ -46,3 +51,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ConfigDep = Annotated[HotlineConfig, Depends(get_config)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 NowDep = Annotated[dt.datetime, Depends(get_now)]
+# A row id in a path: within the Integer primary keys of both databases, so that a huge
+# number is a 422, not an overflow in the driver (a 500).
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]

@@ -6,18 +6,15 @@ import logging
 from pathlib import Path
 from typing import Literal
 
+from cryptography.fernet import Fernet
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hotline import local_secrets
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
-
-# Development-only values. They are public (they are in this file), so production refuses them.
-DEV_AUTH_TOKEN = "dev-twilio-auth-token-not-secret"
-DEV_CALLER_SECRET = "dev-caller-hash-secret-not-secret"
-DEV_SESSION_SECRET = "dev-console-session-secret-not-secret-at-all"
-DEV_RECORDS_KEY = "ZGV2LXJlY29yZHMta2V5LW5vdC1zZWNyZXQtMDAwMDA="  # Fernet key, public, dev only
 
 
 class SettingsError(ValueError):
@@ -25,7 +22,10 @@ class SettingsError(ValueError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
+    # hide_input_in_errors: a refused setting's message never shows its value (a secret).
+    model_config = SettingsConfigDict(
+        env_prefix="HOTLINE_", extra="ignore", hide_input_in_errors=True
+    )
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = f"sqlite+aiosqlite:///{ROOT / 'var' / 'hotline.db'}"
@@ -63,57 +63,106 @@ class Settings(BaseSettings):
     # Signs the web console's session cookies.
     session_secret: str = ""
     session_hours: float = 8.0
+    # Outside production, secrets left unset come from this file, generated on first start.
+    secrets_file: Path = ROOT / "var" / "secrets"
+    # Production: Prometheus sends it as `Authorization: Bearer ...` to scrape /metrics.
+    metrics_token: str = ""
+    # Console and API requests use their own, smaller pool: they never take the voice pool's.
+    console_pool_size: int = 5
+    login_rate_per_minute: int = 10  # login attempts per client address and minute
+    # Past this many hold polls in flight in one process, the hold plays longer segments.
+    hold_busy_polls: int = 200
+    hold_max_segment_seconds: int = 60
     login_attempts: int = 5  # wrong passwords in a row before the account is locked
     lockout_minutes: int = 15
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:
         if self.env == "production":
-            if not self.twilio_auth_token or self.twilio_auth_token == DEV_AUTH_TOKEN:
-                raise SettingsError(
-                    "TWILIO_AUTH_TOKEN must be set to the account's auth token in production"
-                )
-            if not self.caller_hash_secret or self.caller_hash_secret == DEV_CALLER_SECRET:
-                raise SettingsError("HOTLINE_CALLER_HASH_SECRET must be set in production")
-            if not self.records_keys or DEV_RECORDS_KEY in self.records_keys:
-                raise SettingsError("HOTLINE_RECORDS_KEYS must be set in production")
-            if len(self.session_secret) < 32 or self.session_secret == DEV_SESSION_SECRET:
-                raise SettingsError(
-                    "HOTLINE_SESSION_SECRET must be set (32 characters or more) in production"
-                )
-            if not self.public_url or not self.public_url.startswith("https://"):
-                # Without it every signature is checked against the wrong URL: all 403.
-                raise SettingsError(
-                    "HOTLINE_PUBLIC_URL must be set to the https:// URL Twilio uses in production"
-                )
+            _refuse_missing(self)
+        else:
+            self._fill_from_file()
+        _check_records_keys(self.records_keys)
         return self
+
+    def _fill_from_file(self) -> None:
+        fields = {
+            "TWILIO_AUTH_TOKEN": "twilio_auth_token",
+            "HOTLINE_CALLER_HASH_SECRET": "caller_hash_secret",
+            "HOTLINE_SESSION_SECRET": "session_secret",
+            "HOTLINE_RECORDS_KEYS": "records_keys",
+        }
+        if all(getattr(self, f) for f in fields.values()):
+            return
+        try:
+            stored = local_secrets.load_or_create(self.secrets_file)
+        except (OSError, local_secrets.SecretsFileUnfit) as e:
+            raise SettingsError(f"HOTLINE_SECRETS_FILE: {e}") from None
+        for name, field in fields.items():
+            if not getattr(self, field):
+                setattr(self, field, stored[name])
 
     @property
     def auth_token(self) -> str:
-        return self.twilio_auth_token or DEV_AUTH_TOKEN
+        return self.twilio_auth_token
 
     @property
     def caller_secret(self) -> bytes:
-        return (self.caller_hash_secret or DEV_CALLER_SECRET).encode()
+        return self.caller_hash_secret.encode()
 
     @property
     def console_secret(self) -> str:
-        return self.session_secret or DEV_SESSION_SECRET
+        return self.session_secret
 
     @property
     def record_keys(self) -> list[str]:
-        keys = [k.strip() for k in self.records_keys.split(",") if k.strip()]
-        return keys or [DEV_RECORDS_KEY]
+        return _split_keys(self.records_keys)
 
     @property
     def public_base(self) -> str:
         return (self.public_url or "http://127.0.0.1:8000").rstrip("/")
 
-    def warn_if_development(self) -> None:
-        if not self.twilio_auth_token:
-            log.warning(
-                "TWILIO_AUTH_TOKEN is not set: using the public development token; "
-                "never expose this service to Twilio like this"
-            )
-        if not self.caller_hash_secret:
-            log.warning("HOTLINE_CALLER_HASH_SECRET is not set: callers hashed with a dev secret")
+
+def _split_keys(keys: str) -> list[str]:
+    return [k.strip() for k in keys.split(",") if k.strip()]
+
+
+def _refuse_missing(s: Settings) -> None:
+    """Production takes every secret from its environment, never from a file or a default."""
+    if not s.twilio_auth_token:
+        raise SettingsError(
+            "TWILIO_AUTH_TOKEN must be set to the account's auth token in production"
+        )
+    if len(s.caller_hash_secret) < 16:
+        raise SettingsError(
+            "HOTLINE_CALLER_HASH_SECRET must be set (16 characters or more) in production"
+        )
+    if not s.records_keys:
+        raise SettingsError("HOTLINE_RECORDS_KEYS must be set in production")
+    if len(s.session_secret) < 32:
+        raise SettingsError(
+            "HOTLINE_SESSION_SECRET must be set (32 characters or more) in production"
+        )
+    if len(s.metrics_token) < 32:
+        raise SettingsError(
+            "HOTLINE_METRICS_TOKEN must be set (32 characters or more) in production: "
+            "Prometheus scrapes /metrics with it"
+        )
+    if not s.public_url or not s.public_url.startswith("https://"):
+        # Without it every signature is checked against the wrong URL: all 403.
+        raise SettingsError(
+            "HOTLINE_PUBLIC_URL must be set to the https:// URL Twilio uses in production"
+        )
+
+
+def _check_records_keys(keys: str) -> None:
+    """Every listed key is a Fernet key; the message says which one, never its value."""
+    listed = _split_keys(keys)
+    for n, key in enumerate(listed, 1):
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            raise SettingsError(
+                f"HOTLINE_RECORDS_KEYS: key {n} of {len(listed)} is not a Fernet key "
+                "(32 random bytes in url-safe base64, as Fernet.generate_key() makes)"
+            ) from None

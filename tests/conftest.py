@@ -19,7 +19,7 @@ from sqlalchemy import text
 from hotline import config as config_mod
 from hotline.app import create_app
 from hotline.db import Base, make_engine
-from hotline.settings import DEV_AUTH_TOKEN, Settings
+from hotline.settings import Settings
 from hotline.testing.databases import (
     PG_ADMIN,
     PostgresUnavailable,
@@ -28,12 +28,25 @@ from hotline.testing.databases import (
     postgres_reachable,
 )
 from hotline.testing.rows import connected_row, new_sid
+from hotline.testing.secrets import TEST_TOKEN, settings_secrets
 from hotline.testing.twilio_requests import CALLER, NUMBER_0120, NUMBER_9999, Signer
 
 __all__ = ["CALLER", "NUMBER_0120", "NUMBER_9999", "PG_ADMIN", "new_sid"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC = "https://hotline.example.jp"  # as behind a TLS proxy: not the URL the app sees
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _secrets_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Settings built without secrets generate them here, never in the checkout's var/."""
+    before = os.environ.get("HOTLINE_SECRETS_FILE")
+    os.environ["HOTLINE_SECRETS_FILE"] = str(tmp_path_factory.mktemp("var") / "secrets")
+    yield
+    if before is None:
+        os.environ.pop("HOTLINE_SECRETS_FILE", None)
+    else:
+        os.environ["HOTLINE_SECRETS_FILE"] = before
 
 
 @pytest.fixture(scope="session")
@@ -77,10 +90,23 @@ def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 async def _truncate(url: str) -> None:
+    """Empty every table, the append-only audit log too (as its owner may, triggers aside)."""
     engine = make_engine(url)
     async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text("SET LOCAL session_replication_role = replica"))
+            triggers = []
+        else:  # SQLite cannot disable a trigger: drop, then create it again
+            found = await conn.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            )
+            triggers = list(found)
+            for name, _ in triggers:
+                await conn.execute(text(f'DROP TRIGGER "{name}"'))
         for table in reversed(Base.metadata.sorted_tables):
             await conn.execute(text(f"DELETE FROM {table.name}"))
+        for _, sql in triggers:
+            await conn.exec_driver_sql(sql)
     await engine.dispose()
 
 
@@ -105,6 +131,8 @@ def clock() -> Clock:
 
 def make_settings(db_url: str, **kw: object) -> Settings:
     kw.setdefault("tick_seconds", 0)  # tests run passes through events, not a clock
+    for name, value in settings_secrets().items():
+        kw.setdefault(name, value)
     return Settings(env="test", database_url=db_url, public_url=PUBLIC, **kw)
 
 
@@ -125,7 +153,7 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
 class Twilio:
     """Posts webhooks signed as Twilio signs them, over the public URL."""
 
-    def __init__(self, client: httpx.AsyncClient, token: str = DEV_AUTH_TOKEN) -> None:
+    def __init__(self, client: httpx.AsyncClient, token: str = TEST_TOKEN) -> None:
         self.client, self.signer = client, Signer(token)
 
     async def post(self, path_or_url: str, **params: str) -> httpx.Response:

@@ -54,7 +54,7 @@ class Poller:
 
     def __init__(self, client: httpx.AsyncClient, stats: HoldStats) -> None:
         self.client, self.stats = client, stats
-        self.signer = Signer()  # the public development token, as the service in development
+        self.signer = Signer()  # this run's token, as hotline_env gives the service
 
     async def poll(self, url: str, params: dict[str, str], position: int) -> str | None:
         """The next wait URL (the hold's <Redirect>); None if the caller left the hold.

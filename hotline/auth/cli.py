@@ -1,4 +1,5 @@
-"""`hotline keys create|list|revoke` and `hotline users create` over the configured database."""
+"""`hotline keys create|list|revoke` and `hotline users create|disable|enable|unlock|sign-out`
+over the configured database."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from hotline.auth.models import ApiKey, Role
 from hotline.config import HotlineConfig
 from hotline.db import SchemaNotAtHead, check_at_head, is_sqlite, make_engine, session_factory
 from hotline.db import upgrade as migrate
-from hotline.errors import Conflict, Invalid
+from hotline.errors import Conflict, Invalid, NotFound
 from hotline.settings import Settings
 from hotline.startup import settings_and_config
 
@@ -74,7 +75,51 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         required=True,
         help="read the password from standard input (never from the command)",
     )
-    users.set_defaults(func=_run_users)
+    create.set_defaults(func=_run_users)
+    for command, what in (
+        ("disable", "disable an account: it cannot log in, and its sessions end at once"),
+        ("enable", "enable a disabled account again"),
+        ("unlock", "lift the lock-out after too many wrong passwords"),
+        ("sign-out", "end every console session of an account (it may log in again)"),
+    ):
+        one = us.add_parser(command, help=what)
+        one.add_argument("name", help="the name the account logs in with")
+        one.set_defaults(func=_run_account)
+
+
+def _run_account(args: argparse.Namespace) -> int:
+    settings, _ = settings_and_config()
+    return asyncio.run(_change_account(settings.database_url, args))
+
+
+async def _change_account(url: str, args: argparse.Namespace) -> int:
+    now = dt.datetime.now(dt.UTC)
+    engine = make_engine(url)
+    try:
+        await check_at_head(engine)
+        async with session_factory(engine).begin() as session:
+            if args.users_command == "unlock":
+                user = await accounts.unlock(session, name=args.name)
+            elif args.users_command == "sign-out":
+                user = await accounts.sign_out(session, name=args.name, now=now)
+            else:
+                disabled = args.users_command == "disable"
+                user = await accounts.set_disabled(
+                    session, name=args.name, disabled=disabled, now=now
+                )
+        done = {
+            "disable": "disabled",
+            "enable": "enabled",
+            "unlock": "unlocked",
+            "sign-out": "signed out everywhere",
+        }
+        print(f"account {user.id} {user.name!r} {done[args.users_command]}")
+        return 0
+    except (SchemaNotAtHead, NotFound) as e:
+        print(f"hotline users: {e}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
 
 
 def _run_users(args: argparse.Namespace) -> int:

@@ -1,12 +1,13 @@
 """ORM models of who may ask: API keys (only the SHA-256 of a key is stored; the key is shown
-once) and console accounts (a person, bound to an organisation and a role)."""
+once), console accounts (a person, bound to an organisation and a role) and their sessions
+(server-side, so that logging out or disabling an account ends them at once)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
 
-from sqlalchemy import Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, UTCDateTime
@@ -46,3 +47,19 @@ class ConsoleUser(Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class ConsoleSession(Base):
+    """A logged-in console session. The cookie carries a random token; only its SHA-256 is
+    stored, so a database dump cannot be replayed as a cookie."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("console_users.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_console_sessions_user_id", "user_id"),)

@@ -11,7 +11,7 @@ from pydantic import AwareDatetime
 from hotline.cases import service as cases
 from hotline.cases.schemas import ActionIn, CaseOut, CasePatch, CaseSummary
 from hotline.cases.store import CaseFilter
-from hotline.deps import NowDep, SessionDep
+from hotline.deps import NowDep, RowId, SessionDep
 from hotline.records.http import (
     E401,
     E403,
@@ -54,7 +54,7 @@ async def list_cases(
 
 @router.get("/{case_id}", responses=errors(E401, E403, E404, E500))
 async def read_case(
-    case_id: int, who: ActorDep, session: SessionDep, lists: ListsDep, box: BoxDep, now: NowDep
+    case_id: RowId, who: ActorDep, session: SessionDep, lists: ListsDep, box: BoxDep, now: NowDep
 ) -> CaseOut:
     """A case with its notes and actions. Coordinators; the record behind it is at
     `GET /api/records/{record_id}`."""
@@ -63,7 +63,7 @@ async def read_case(
 
 @router.patch("/{case_id}", responses=errors(E401, E403, E404, E422, E500))
 async def update_case(
-    case_id: int,
+    case_id: RowId,
     body: CasePatch,
     who: ActorDep,
     session: SessionDep,
@@ -79,7 +79,7 @@ async def update_case(
 
 @router.post("/{case_id}/actions", status_code=201, responses=errors(E401, E403, E404, E422, E500))
 async def add_action(
-    case_id: int,
+    case_id: RowId,
     body: ActionIn,
     who: ActorDep,
     session: SessionDep,

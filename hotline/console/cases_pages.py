@@ -16,6 +16,7 @@ from hotline.cases.store import CaseFilter
 from hotline.config import TOKYO
 from hotline.console.forms import Ctx, CtxDep, field_errors, one
 from hotline.console.web import form_of, page, require
+from hotline.deps import RowId
 from hotline.errors import HotlineError
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -63,14 +64,14 @@ async def _show(
 
 
 @router.get("/cases/{case_id}")
-async def show_case(case_id: int, c: CtxDep) -> Response:
+async def show_case(case_id: RowId, c: CtxDep) -> Response:
     require(c.user, Role.COORDINATOR)
     saved = c.request.query_params.get("saved")
     return await _show(c, case_id, flash="案件を更新しました。" if saved else None)
 
 
 @router.post("/cases/{case_id}")
-async def update_case(case_id: int, c: CtxDep) -> Response:
+async def update_case(case_id: RowId, c: CtxDep) -> Response:
     require(c.user, Role.COORDINATOR)
     form = await form_of(c.request)
     try:
@@ -86,7 +87,7 @@ async def update_case(case_id: int, c: CtxDep) -> Response:
 
 
 @router.post("/cases/{case_id}/actions")
-async def add_action(case_id: int, c: CtxDep) -> Response:
+async def add_action(case_id: RowId, c: CtxDep) -> Response:
     require(c.user, Role.COORDINATOR)
     form = await form_of(c.request)
     try:

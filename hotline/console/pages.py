@@ -10,7 +10,15 @@ from starlette.responses import Response
 from hotline.auth import accounts
 from hotline.auth.models import Role
 from hotline.console.forms import actor
-from hotline.console.web import ROLE_HOME, UserDep, form_of, page, require, start_session
+from hotline.console.web import (
+    ROLE_HOME,
+    UserDep,
+    end_session,
+    form_of,
+    page,
+    require,
+    start_session,
+)
 from hotline.deps import NowDep, SessionDep
 from hotline.routing import operator
 from hotline.routing.lines import change_status, lines_of, parse_status, wrap_up
@@ -33,6 +41,7 @@ ACTIONS = {"ready": "受付開始", "break": "休憩", "meeting": "会議", "off
 LOGIN_FAILED = (
     "アカウント名またはパスワードが正しくありません。しばらくしてから再度お試しください。"
 )
+TOO_MANY = "ログインの試行が多すぎます。1分ほど待ってから再度お試しください。"
 
 
 def _safe_next(target: str) -> str:
@@ -46,22 +55,30 @@ async def login_form(request: Request, next: str = "/console") -> Response:
 
 
 @router.post("/login")
-async def login(request: Request, session: SessionDep, now: NowDep) -> Response:
+async def login(request: Request, now: NowDep) -> Response:
+    # No session dependency: no transaction may stay open while the password is checked.
     form = await form_of(request)
-    settings = request.app.state.settings
-    lockout = accounts.Lockout(settings.login_attempts, settings.lockout_minutes)
+    state = request.app.state
     name, target = str(form.get("name", ""))[:80], _safe_next(str(form.get("next", "")))
-    user = await accounts.authenticate(session, name, str(form.get("password", "")), now, lockout)
+    client = request.client.host if request.client else "unknown"
+    if not state.login_limiter.allow(client, now):
+        resp = page(request, "login.html", None, next=target, name=name, error=TOO_MANY)
+        resp.status_code = 429
+        return resp
+    lockout = accounts.Lockout(state.settings.login_attempts, state.settings.lockout_minutes)
+    password = str(form.get("password", ""))
+    user = await accounts.authenticate(state.console_sessions, name, password, now, lockout)
     if user is None:
         return page(request, "login.html", None, next=target, name=name, error=LOGIN_FAILED)
-    start_session(request, user, now)
+    async with state.console_sessions.begin() as session:
+        await start_session(request, session, user, now)
     return RedirectResponse(target if target != "/console" else ROLE_HOME[Role(user.role)], 303)
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, session: SessionDep, now: NowDep) -> Response:
     await form_of(request)
-    request.session.clear()
+    await end_session(request, session, now)  # the cookie, even if copied, is dead now
     return RedirectResponse("/console/login", 303)
 
 

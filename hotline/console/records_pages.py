@@ -12,6 +12,7 @@ from starlette.responses import Response
 from hotline.auth.models import Role
 from hotline.console.forms import Ctx, CtxDep, field_errors, many, one
 from hotline.console.web import form_of, page, require
+from hotline.deps import RowId
 from hotline.errors import Conflict, HotlineError
 from hotline.records import service
 from hotline.records.http import linkage_of
@@ -105,7 +106,7 @@ async def create_record(call_sid: str, c: CtxDep) -> Response:
 
 
 @router.get("/records/{record_id}")
-async def show_record(record_id: int, c: CtxDep) -> Response:
+async def show_record(record_id: RowId, c: CtxDep) -> Response:
     require(c.user, Role.COUNSELLOR, Role.COORDINATOR)
     out = await service.read(
         c.session,
@@ -123,7 +124,7 @@ async def show_record(record_id: int, c: CtxDep) -> Response:
 
 
 @router.post("/records/{record_id}")
-async def update_record(record_id: int, c: CtxDep) -> Response:
+async def update_record(record_id: RowId, c: CtxDep) -> Response:
     require(c.user, Role.COUNSELLOR)
     values = _values(await form_of(c.request))
     try:

@@ -1,8 +1,11 @@
 """Console plumbing: templates, the signed session, CSRF, and who is logged in.
 
-Sessions are Starlette's signed cookies (itsdangerous): HttpOnly, SameSite=Strict, Secure in
-production, limited to /console, and expire after HOTLINE_SESSION_HOURS. Every form carries
-a per-session CSRF token; a POST without the right one is refused with 403.
+Sessions live in the database (hotline.auth.sessions): the cookie, signed by Starlette
+(itsdangerous; HttpOnly, SameSite=Strict, Secure in production, limited to /console), only
+carries a random session token and the CSRF token. Logging out, an admin disabling the
+account, or HOTLINE_SESSION_HOURS passing ends the session on the server: a copied cookie
+is worth nothing afterwards. Every form carries a per-session CSRF token; a POST without the
+right one is refused with 403.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from fastapi import Depends, Request, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline.auth import sessions as console_sessions
 from hotline.auth.models import ConsoleUser, Role
 from hotline.config import TOKYO
 from hotline.deps import SessionDep
@@ -71,22 +75,29 @@ def check_csrf(request: Request, form: Any) -> None:
         raise Forbidden("the form's security token is missing or wrong; reload the page")
 
 
-def start_session(request: Request, user: ConsoleUser, now: dt.datetime) -> None:
-    request.session.clear()  # a new session id on login: no fixation
-    request.session.update(uid=user.id, at=now.timestamp(), csrf=secrets.token_urlsafe(24))
+async def start_session(
+    request: Request, session: AsyncSession, user: ConsoleUser, now: dt.datetime
+) -> None:
+    hours = request.app.state.settings.session_hours
+    token = await console_sessions.start(session, user_id=user.id, now=now, hours=hours)
+    request.session.clear()  # a new session on login: no fixation
+    request.session.update(sid=token, csrf=secrets.token_urlsafe(24))
+
+
+async def end_session(request: Request, session: AsyncSession, now: dt.datetime) -> None:
+    token = request.session.get("sid")
+    if isinstance(token, str):
+        await console_sessions.end(session, token, now)
+    request.session.clear()
 
 
 async def current_user(request: Request, session: SessionDep) -> ConsoleUser:
     now: dt.datetime = request.app.state.clock()
-    uid, at = request.session.get("uid"), request.session.get("at", 0)
-    hours = request.app.state.settings.session_hours
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    if uid is None or now.timestamp() - float(at) > hours * 3600:
+    token = request.session.get("sid")
+    user = await console_sessions.user_of(session, token, now) if isinstance(token, str) else None
+    if user is None:
         request.session.clear()
-        raise LoginRequired(target)
-    user = await session.get(ConsoleUser, int(uid))
-    if user is None or user.disabled_at is not None:
-        request.session.clear()
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)
     return user
 

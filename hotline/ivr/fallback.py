@@ -16,13 +16,13 @@ from starlette.responses import Response
 from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.ivr.params import printable
-from hotline.ivr.signature import TwilioParams
+from hotline.ivr.signature import REFUSALS, TwilioParams
 from hotline.ivr.twiml import Renderer
 from hotline.ivr.urls import Query
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/voice")
+router = APIRouter(prefix="/voice", responses=REFUSALS)
 
 
 def _twiml(doc: VoiceResponse) -> Response:

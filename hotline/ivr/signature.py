@@ -16,6 +16,13 @@ from twilio.request_validator import RequestValidator
 
 log = logging.getLogger(__name__)
 
+# The only answers of a voice route that are not TwiML with 200, documented in the schema.
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "the body is not UTF-8 form data, or CallSid is missing or malformed"},
+    403: {"description": "no valid X-Twilio-Signature over the public URL and parameters"},
+    413: {"description": "the body is larger than HOTLINE_MAX_BODY_BYTES"},
+}
+
 
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")

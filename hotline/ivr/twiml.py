@@ -8,6 +8,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from hotline.config import HotlineConfig, Line, Organisation, Speech
 from hotline.ivr import flow
+from hotline.ivr.hold_load import HoldLoad
 from hotline.ivr.urls import Urls
 
 __all__ = ["Renderer", "Urls", "queue_name"]
@@ -24,8 +25,14 @@ def queue_name(option_id: str) -> str:
 class Renderer:
     """Turns decisions into VoiceResponse documents in the configured voices."""
 
-    def __init__(self, cfg: HotlineConfig, urls: Urls, hold_seconds: int) -> None:
+    def __init__(
+        self, cfg: HotlineConfig, urls: Urls, hold_seconds: int, load: HoldLoad | None = None
+    ) -> None:
         self.cfg, self.urls, self.hold_seconds = cfg, urls, hold_seconds
+        # Without a load counter (tests, the fallback document), segments keep their length.
+        self.load = load or HoldLoad(
+            base_seconds=hold_seconds, busy_polls=1 << 30, max_seconds=hold_seconds
+        )
 
     def _say(
         self,
@@ -84,8 +91,9 @@ class Renderer:
                 self._say(r, self.cfg.messages.position_next)
             else:
                 self._say(r, self.cfg.messages.position, ahead=d.ahead)
-        # Short segments: a freed line is found at the next poll, seconds later.
-        r.pause(length=self.hold_seconds)
+        # Short segments: a freed line is found at the next poll, seconds later; longer ones
+        # when this process has too many polls in flight (hold_load: shed load, not time out).
+        r.pause(length=self.load.segment_seconds())
         r.redirect(self.urls.wait(d.option_id, d.language, d.segment + 1), method="POST")
         return r
 

@@ -27,7 +27,7 @@ from hotline.config import HotlineConfig
 from hotline.deps import NowDep, SessionDep
 from hotline.ivr import flow, params
 from hotline.ivr.params import VoiceParams
-from hotline.ivr.signature import TwilioParams, signed_by_twilio
+from hotline.ivr.signature import REFUSALS, TwilioParams, signed_by_twilio
 from hotline.ivr.spool import FACTS, database_away
 from hotline.ivr.twiml import Renderer
 from hotline.ivr.urls import Query
@@ -140,7 +140,7 @@ def _failure_answer(request: Request, body: bytes = b"") -> Response:
     return twiml(r.fallback())  # the caller: apology, then the backup organisation
 
 
-router = APIRouter(prefix="/voice")
+router = APIRouter(prefix="/voice", responses=REFUSALS)
 
 
 async def voice_params(p: TwilioParams) -> VoiceParams:

@@ -1,18 +1,22 @@
 """HTTP endpoint of hotline.metrics: /metrics for Prometheus.
 
-/metrics needs no key: Prometheus scrapes it, and it carries only counts by period, option,
-entry number and organisation, never anything about a caller. Keep it off the public
-internet all the same (bind the scrape path to the internal network at the proxy).
+/metrics carries only counts by period, option, entry number and organisation, never
+anything about a caller. With HOTLINE_METRICS_TOKEN set (production requires it) it answers
+only `Authorization: Bearer <token>`, as Prometheus sends with `authorization:` in its
+scrape config; in development it is open. Keep it off the public internet all the same.
 The period reports are in hotline.reports.endpoints.
 """
 
 from __future__ import annotations
+
+import hmac
 
 from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from hotline.deps import NowDep
+from hotline.errors import Unauthorized
 from hotline.metrics.collector import StoredTotals
 from hotline.metrics.middleware import MetricsMiddleware
 from hotline.metrics.prom import Metrics
@@ -36,9 +40,18 @@ def install(app: FastAPI) -> None:
 
 @router.get("/metrics", tags=["metrics"], response_class=Response)
 async def metrics(request: Request, now: NowDep) -> Response:
-    """Prometheus exposition format. Unauthenticated: aggregates only, no caller data."""
+    """Prometheus exposition format: aggregates only, no caller data."""
     state = request.app.state
+    _check_token(request, state.settings.metrics_token)
     state.metrics_totals.webhook_errors = state.webhook_errors
     await state.metrics_totals.refresh(state.sessions, now)
     body = generate_latest(state.metrics.registry) + state.metrics_totals.exposition()
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def _check_token(request: Request, token: str) -> None:
+    if not token:
+        return  # development: production refuses to start without a token
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip(), token):
+        raise Unauthorized("/metrics needs the scrape token (Authorization: Bearer TOKEN)")

@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
 from hotline.auth.models import Role
-from hotline.deps import ConfigDep, NowDep, SessionDep
+from hotline.deps import MAX_ROW_ID, ConfigDep, NowDep, RowId, SessionDep
 from hotline.records import audit, export, service
 from hotline.records.audit import AuditFilter
 from hotline.records.http import (
@@ -111,7 +111,7 @@ async def export_period(
     # dependency's own commit then finds nothing left to do.
     await session.commit()
     chunks = export.stream(
-        request.app.state.sessions,
+        request.app.state.console_sessions,
         linkage=linkage,
         period_id=period,
         fmt=format,
@@ -126,7 +126,7 @@ async def export_period(
 
 @router.get("/api/records/{record_id}", tags=["records"], responses=errors(E401, E403, E404, E500))
 async def read_record(
-    record_id: int,
+    record_id: RowId,
     who: ActorDep,
     session: SessionDep,
     box: BoxDep,
@@ -144,7 +144,7 @@ async def read_record(
     "/api/records/{record_id}", tags=["records"], responses=errors(E401, E403, E404, E422, E500)
 )
 async def update_record(
-    record_id: int,
+    record_id: RowId,
     body: RecordPatch,
     who: ActorDep,
     session: SessionDep,
@@ -198,10 +198,10 @@ async def audit_log(
     session: SessionDep,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
-    key_id: int | None = None,
+    key_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     entity: Annotated[str | None, Query(max_length=16)] = None,
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
-    before_id: int | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
     """The audit log, newest first (admins). Page back with `before_id`."""

@@ -59,9 +59,9 @@ class ConsultationRecord(Base):
 class AuditEntry(Base):
     """Append-only: who read, changed or exported which record or case, when, from where.
 
-    The code only inserts and selects; the migration adds a trigger that refuses UPDATE on
-    both databases. DELETE stays possible for a retention policy; in production, grant the
-    service's database role INSERT and SELECT only on this table.
+    The code only inserts and selects; migrations add triggers that refuse UPDATE, DELETE
+    and TRUNCATE on both databases (purging is the table owner's deliberate act); in
+    production, grant the service's database role INSERT and SELECT only on this table.
     """
 
     __tablename__ = "audit_log"

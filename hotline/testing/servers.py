@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from hotline.testing.secrets import secrets_env
+
 READY_WITHIN = 30.0  # seconds for a process to start (and migrate SQLite); not a measurement
 POLL_EVERY = 0.1
 
@@ -31,14 +33,17 @@ def free_port() -> int:
 def hotline_env(
     database_url: str | None = None, config: Path | None = None, **extra: str
 ) -> dict[str, str]:
-    """The environment of `hotline serve` and `hotline call`: development, the public
-    development token (so the terminal phone's signatures are accepted), no public URL.
+    """The environment of `hotline serve` and `hotline call`: development, this run's random
+    secrets (the same for both, so the terminal phone's signatures are accepted, and never
+    the checkout's var/secrets), no public URL.
 
     The caller's own HOTLINE_* and TWILIO_* settings are left out, so a developer's shell
     does not change what is measured or tested.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_"))}
-    env.update(HOTLINE_ENV="development", PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8", **extra)
+    env.update(HOTLINE_ENV="development", PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
+    env.update(secrets_env())
+    env.update(extra)
     if database_url is not None:
         env["HOTLINE_DATABASE_URL"] = database_url
     if config is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twilio.request_validator import RequestValidator
 
-from hotline.settings import DEV_AUTH_TOKEN
+from hotline.testing.secrets import TEST_TOKEN
 
 NUMBER_9999 = "+815055559999"  # the entry numbers of config/menus.yaml
 NUMBER_0120 = "+81120494949"
@@ -14,7 +14,7 @@ CALLER = "+819011112222"
 class Signer:
     """X-Twilio-Signature over a URL and the posted parameters, as Twilio computes it."""
 
-    def __init__(self, token: str = DEV_AUTH_TOKEN) -> None:
+    def __init__(self, token: str = TEST_TOKEN) -> None:
         self.validator = RequestValidator(token)
 
     def headers(self, url: str, params: dict[str, str]) -> dict[str, str]:

@@ -24,10 +24,11 @@ CONFIG = ROOT / "config" / "menus.yaml"
 CALL_TIMEOUT = 60
 
 
-def serve(database_url: str, log: Path) -> Iterator[LiveServer]:
+def serve(database_url: str, log: Path, **env: str) -> Iterator[LiveServer]:
     """Run `hotline serve` on a free port until the generator is closed."""
+    env.setdefault("HOTLINE_CONFIG_PATH", str(CONFIG))
     try:
-        with hotline_serve(database_url, log, cwd=ROOT, HOTLINE_CONFIG_PATH=str(CONFIG)) as live:
+        with hotline_serve(database_url, log, cwd=ROOT, **env) as live:
             yield live
     except ServerFailed as e:
         pytest.fail(str(e))

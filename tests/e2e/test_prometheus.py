@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,7 @@ pytestmark = pytest.mark.e2e
 
 DEPLOY = ROOT / "deploy" / "prometheus"
 QUICK = "1s"  # scrape and rule evaluation interval
+METRICS_TOKEN = secrets.token_urlsafe(32)  # the service's HOTLINE_METRICS_TOKEN, this run
 QUICK_FOR = "2s"  # an alert's `for`: still pending first, then firing
 WITHIN = 90.0  # seconds for a condition to hold (the service refreshes its totals every 15 s)
 POLL_EVERY = 0.5
@@ -77,13 +79,17 @@ def quick_rules(src: Path, dst: Path) -> Path:
 
 
 def quick_config(tmp: Path, target: str) -> Path:
-    """deploy/prometheus/prometheus.yml with the live service as its one target."""
+    """deploy/prometheus/prometheus.yml with the live service as its one target, scraped
+    with this run's token (as production scrapes it)."""
     cfg = yaml.safe_load((DEPLOY / "prometheus.yml").read_text(encoding="utf-8"))
     cfg["global"].update(scrape_interval=QUICK, evaluation_interval=QUICK)
     cfg["rule_files"] = [
         str(quick_rules(DEPLOY / name, tmp / Path(name).name)) for name in cfg["rule_files"]
     ]
+    token_file = tmp / "hotline-metrics-token"
+    token_file.write_text(METRICS_TOKEN)
     for job in cfg["scrape_configs"]:
+        job["authorization"]["credentials_file"] = str(token_file)
         for static in job["static_configs"]:
             static["targets"] = [target]
     path = tmp / "prometheus.yml"
@@ -166,7 +172,8 @@ def db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def live(db_file: Path) -> Iterator[LiveServer]:
-    yield from serve(f"sqlite+aiosqlite:///{db_file}", db_file.with_suffix(".log"))
+    log = db_file.with_suffix(".log")
+    yield from serve(f"sqlite+aiosqlite:///{db_file}", log, HOTLINE_METRICS_TOKEN=METRICS_TOKEN)
 
 
 @pytest.fixture(scope="module")

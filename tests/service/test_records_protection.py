@@ -116,14 +116,22 @@ async def test_rotating_the_key_leaves_everything_readable_with_the_new_key_alon
         assert rotation.detail == {"summary_enc": 1, "notes_enc": 1, "note_enc": 1}
 
 
-async def test_text_sealed_with_a_key_no_longer_listed_is_a_clear_500(db_url, cfg, clock) -> None:
-    async with app_with_keys(db_url, cfg, clock, Fernet.generate_key().decode()) as (app, client):
-        record = (await write(client, await make_key(app, "inochi"), await taken_call(app))).json()
-        me = await make_key(app, "inochi")
-    async with app_with_keys(db_url, cfg, clock, Fernet.generate_key().decode()) as (app, client):
-        resp = await client.get(f"/api/records/{record['id']}", headers=me)
-    assert resp.status_code == 500 and "HOTLINE_RECORDS_KEYS" in resp.text
-    assert "gAAAAA" not in resp.text
+async def test_keys_that_cannot_open_stored_text_refuse_to_start_and_fail_readyz(
+    db_url, cfg, clock
+) -> None:
+    first, other = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    async with app_with_keys(db_url, cfg, clock, other) as (late, late_client):
+        assert (await late_client.get("/readyz")).status_code == 200  # nothing sealed yet
+        async with app_with_keys(db_url, cfg, clock, first) as (app, client):
+            await write(client, await make_key(app, "inochi"), await taken_call(app))
+        # Another instance sealed text with a key this one lacks: not ready, and says why.
+        resp = await late_client.get("/readyz")
+        assert resp.status_code == 503 and resp.json()["reason"] == "records keys"
+        assert first not in resp.text and "gAAAAA" not in resp.text
+    with pytest.raises(KeysUnfit) as refused:
+        async with app_with_keys(db_url, cfg, clock, other):
+            pass
+    assert "HOTLINE_RECORDS_KEYS" in refused.value.message and "gAAAAA" not in str(refused.value)
 
 
 async def test_admins_read_the_audit_log_of_every_access(client, app) -> None:
@@ -233,5 +241,5 @@ def test_rotation_with_a_malformed_key_says_which_setting_is_wrong(db_url) -> No
         capture_output=True,
         text=True,
     )
-    assert done.returncode == 2 and "HOTLINE_RECORDS_KEYS" in done.stderr
+    assert done.returncode != 0 and "HOTLINE_RECORDS_KEYS: key 1 of 1" in done.stderr
     assert "not-a-key" not in done.stderr and "Traceback" not in done.stderr

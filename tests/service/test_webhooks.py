@@ -139,9 +139,9 @@ async def test_bad_or_missing_signature_is_refused_without_twiml(twilio: Twilio,
     # Signed for the local URL instead of the public one Twilio used: refused too.
     from twilio.request_validator import RequestValidator
 
-    from hotline.settings import DEV_AUTH_TOKEN
+    from hotline.testing.secrets import TEST_TOKEN
 
-    sig = RequestValidator(DEV_AUTH_TOKEN).compute_signature(
+    sig = RequestValidator(TEST_TOKEN).compute_signature(
         "http://testserver/voice/incoming", {"CallSid": sid}
     )
     resp = await twilio.client.post(

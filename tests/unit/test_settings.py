@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import os
+import stat
 
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from hotline.calls.store import caller_hash
-from hotline.settings import (
-    DEV_AUTH_TOKEN,
-    DEV_CALLER_SECRET,
-    DEV_RECORDS_KEY,
-    Settings,
-    SettingsError,
-)
+from hotline.settings import Settings, SettingsError
 
 REFUSED = (SettingsError, ValidationError)
 TOKEN = "a-real-looking-twilio-auth-token"
@@ -22,76 +18,113 @@ SECRET = "a-real-looking-caller-hash-secret"
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     for name in list(os.environ):
         if name.startswith("HOTLINE_") or name == "TWILIO_AUTH_TOKEN":
             monkeypatch.delenv(name)
+    monkeypatch.setenv("HOTLINE_SECRETS_FILE", str(tmp_path / "secrets"))  # not the checkout's
 
 
-def test_production_without_the_twilio_token_refuses_to_start() -> None:
-    with pytest.raises(REFUSED, match="TWILIO_AUTH_TOKEN"):
-        Settings(env="production")
+KEY = Fernet.generate_key().decode()
+PRODUCTION = {
+    "TWILIO_AUTH_TOKEN": TOKEN,
+    "HOTLINE_CALLER_HASH_SECRET": SECRET,
+    "HOTLINE_RECORDS_KEYS": KEY,
+    "HOTLINE_SESSION_SECRET": "a-real-session-secret-of-forty-characters",
+    "HOTLINE_METRICS_TOKEN": "a-real-metrics-scrape-token-of-40-characters",
+    "HOTLINE_PUBLIC_URL": "https://hotline.example.jp",
+}
 
 
-def test_production_refuses_the_public_development_token(monkeypatch) -> None:
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", DEV_AUTH_TOKEN)
-    monkeypatch.setenv("HOTLINE_CALLER_HASH_SECRET", SECRET)
-    with pytest.raises(REFUSED, match="TWILIO_AUTH_TOKEN"):
-        Settings(env="production")
+def production(monkeypatch: pytest.MonkeyPatch, **changes: str | None) -> Settings:
+    for name, value in {**PRODUCTION, **changes}.items():
+        if value is not None:
+            monkeypatch.setenv(name, value)
+    return Settings(env="production")
 
 
-@pytest.mark.parametrize("secret", [None, DEV_CALLER_SECRET])
-def test_production_without_a_private_caller_secret_refuses_to_start(monkeypatch, secret) -> None:
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
-    if secret is not None:
-        monkeypatch.setenv("HOTLINE_CALLER_HASH_SECRET", secret)
-    with pytest.raises(REFUSED, match="HOTLINE_CALLER_HASH_SECRET"):
-        Settings(env="production")
-
-
-@pytest.mark.parametrize("keys", [None, DEV_RECORDS_KEY])
-def test_production_without_private_records_keys_refuses_to_start(monkeypatch, keys) -> None:
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
-    monkeypatch.setenv("HOTLINE_CALLER_HASH_SECRET", SECRET)
-    if keys is not None:
-        monkeypatch.setenv("HOTLINE_RECORDS_KEYS", keys)
-    with pytest.raises(REFUSED, match="HOTLINE_RECORDS_KEYS"):
-        Settings(env="production")
-
-
-def test_production_starts_with_both_secrets_from_the_environment(monkeypatch) -> None:
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
-    monkeypatch.setenv("HOTLINE_CALLER_HASH_SECRET", SECRET)
-    monkeypatch.setenv("HOTLINE_RECORDS_KEYS", "bm90LWEtcmVhbC1rZXktYnV0LTMyLWJ5dGVzLWxvbmc=")
-    monkeypatch.setenv("HOTLINE_SESSION_SECRET", "a-real-session-secret-of-forty-characters")
-    monkeypatch.setenv("HOTLINE_PUBLIC_URL", "https://hotline.example.jp")
-    settings = Settings(env="production")
+def test_production_starts_with_every_secret_from_the_environment(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("HOTLINE_SECRETS_FILE", str(tmp_path / "secrets"))
+    settings = production(monkeypatch)
     assert settings.auth_token == TOKEN
     assert settings.caller_secret == SECRET.encode()
+    assert not (tmp_path / "secrets").exists()  # production never writes or reads the file
+
+
+@pytest.mark.parametrize("name", list(PRODUCTION))
+def test_production_without_any_one_secret_refuses_to_start(monkeypatch, name: str) -> None:
+    with pytest.raises(REFUSED, match=name):
+        production(monkeypatch, **{name: None})
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("HOTLINE_SESSION_SECRET", "short"), ("HOTLINE_PUBLIC_URL", "http://plain.example.jp")],
+    [
+        ("HOTLINE_SESSION_SECRET", "short"),
+        ("HOTLINE_METRICS_TOKEN", "short"),
+        ("HOTLINE_PUBLIC_URL", "http://plain.example.jp"),
+    ],
 )
-def test_production_refuses_a_weak_session_secret_or_a_plain_public_url(
+def test_production_refuses_a_weak_secret_or_a_plain_public_url(
     monkeypatch, name: str, value: str
 ) -> None:
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
-    monkeypatch.setenv("HOTLINE_CALLER_HASH_SECRET", SECRET)
-    monkeypatch.setenv("HOTLINE_RECORDS_KEYS", "bm90LWEtcmVhbC1rZXktYnV0LTMyLWJ5dGVzLWxvbmc=")
-    monkeypatch.setenv("HOTLINE_SESSION_SECRET", "a-real-session-secret-of-forty-characters")
-    monkeypatch.setenv("HOTLINE_PUBLIC_URL", "https://hotline.example.jp")
-    monkeypatch.setenv(name, value)
     with pytest.raises(REFUSED, match=name):
-        Settings(env="production")
+        production(monkeypatch, **{name: value})
 
 
-def test_development_falls_back_to_the_development_secrets() -> None:
-    settings = Settings()
-    assert settings.env == "development"
-    assert settings.auth_token == DEV_AUTH_TOKEN
-    assert settings.caller_secret == DEV_CALLER_SECRET.encode()
+def test_a_refused_setting_never_shows_a_secret(monkeypatch, capsys) -> None:
+    from hotline.startup import settings_and_config
+
+    secret = "tail-of-a-real-twilio-token-9f8e7d"
+    monkeypatch.setenv("HOTLINE_ENV", "production")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", secret)
+    for refused in ({"HOTLINE_SESSION_SECRET": "short"}, {"HOTLINE_HOLD_SEGMENT_SECONDS": "x"}):
+        for name, value in {**PRODUCTION, "TWILIO_AUTH_TOKEN": secret, **refused}.items():
+            monkeypatch.setenv(name, value)
+        with pytest.raises(SystemExit) as exited:
+            settings_and_config()
+        message = str(exited.value.code)
+        assert "HOTLINE_" in message or "hold_segment_seconds" in message
+        assert "input_value" not in message  # pydantic shows a cut of every input otherwise
+        for part in (secret, secret[-8:], PRODUCTION["HOTLINE_CALLER_HASH_SECRET"][-8:], KEY[-8:]):
+            assert part not in message
+
+
+@pytest.mark.parametrize("keys", ["not-a-key", f"{Fernet.generate_key().decode()},short"])
+def test_a_malformed_records_key_refuses_to_start_without_echoing_it(monkeypatch, keys) -> None:
+    with pytest.raises(REFUSED, match="HOTLINE_RECORDS_KEYS") as refused:
+        Settings(env="test", records_keys=keys)
+    assert "short" not in str(refused.value) and "not-a-key" not in str(refused.value)
+
+
+def test_development_generates_private_secrets_once_and_keeps_them(tmp_path, caplog) -> None:
+    path = tmp_path / "var" / "secrets"
+    first = Settings(secrets_file=path)
+    assert first.env == "development"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "generated" in caplog.text and str(path) in caplog.text
+    caplog.clear()
+    again = Settings(secrets_file=path)  # the next start, and `hotline call`, read the same
+    assert "generated" not in caplog.text
+    assert (again.auth_token, again.caller_secret) == (first.auth_token, first.caller_secret)
+    assert (again.session_secret, again.records_keys) == (first.session_secret, first.records_keys)
+    assert len(first.auth_token) >= 32 and len(first.session_secret) >= 32
+    Fernet(first.record_keys[0].encode())
+    other = Settings(secrets_file=tmp_path / "elsewhere")
+    assert other.auth_token != first.auth_token  # random, not a default of the source
+
+
+def test_a_secret_in_the_environment_wins_over_the_file(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    assert Settings(secrets_file=tmp_path / "secrets").auth_token == TOKEN
+
+
+def test_a_secrets_file_readable_by_others_is_refused(tmp_path) -> None:
+    path = tmp_path / "secrets"
+    Settings(secrets_file=path)
+    path.chmod(0o644)
+    with pytest.raises(REFUSED, match="chmod 600"):
+        Settings(secrets_file=path)
 
 
 def test_the_same_number_always_gets_the_same_hash() -> None:
