@@ -260,3 +260,50 @@ async def test_a_failing_hold_leaves_the_queue_for_the_backup_never_a_dial_in_wa
     after = await twilio.call("/voice/queue-result?o=loneliness", sid, QueueResult="leave")
     targets = [el.text for el in after.find("Dial")]
     assert targets and all("sisc" in t for t in targets)
+
+
+async def test_a_queue_result_for_a_call_never_seen_goes_to_the_backup(twilio, app, sid) -> None:
+    """Lost state on leaving the hold: no queue is known, so the backup serves at once, and
+    the call is never left waiting with no option (nobody would ever route it)."""
+    doc = await twilio.call("/voice/queue-result?o=loneliness", sid, QueueResult="queue-full")
+    targets = [el.text for el in doc.find("Dial")]
+    assert targets and all("sisc" in t for t in targets)
+    assert (await _call(app, sid)).state == "menu"
+
+
+@pytest.mark.usefixtures("busy")
+async def test_a_caller_swept_after_a_polling_gap_is_not_left_holding(twilio, app, sid, clock):
+    """A restart longer than the silence bound ended the call; when the caller's hold polls
+    again, they leave the hold for the backup instead of holding for ever."""
+    from hotline.routing.ticker import tick_once
+
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    clock.advance(120)
+    await tick_once(app)
+    assert (await _call(app, sid)).state == "abandoned"
+    hold = await twilio.call("/voice/wait?o=loneliness&n=7", sid)
+    assert [el.tag for el in hold] == ["Leave"]
+    after = await twilio.call("/voice/queue-result?o=loneliness", sid, QueueResult="leave")
+    assert after.find("Dial") is not None
+
+
+async def test_a_retried_dial_result_hears_the_same_answer(twilio, app, sid) -> None:
+    from tests.conftest import new_sid
+    from tests.service.test_routing import dialled, leave_and_ring, only_lines, queue
+
+    await only_lines(app, "inochi-01")
+    _, whisper_url, action = dialled(
+        await leave_and_ring(twilio, sid, await queue(twilio, sid, "8"))
+    )
+    whisper = await twilio.call(whisper_url, new_sid())
+    await twilio.call(whisper.find("Gather").get("action"), new_sid(), Digits="1")
+    dial_sid = new_sid()
+    first = await twilio.call(action, sid, DialCallStatus="completed", DialCallSid=dial_sid)
+    again = await twilio.call(action, sid, DialCallStatus="completed", DialCallSid=dial_sid)
+    assert ET.tostring(first) == ET.tostring(again)  # goodbye both times, counted once
+    assert (await _call(app, sid)).state == "completed"
+
+
+async def test_a_callsid_with_control_characters_is_refused(twilio) -> None:
+    resp = await twilio.post("/voice/incoming", CallSid="CA\x1b[31mred\n", From="+819011112222")
+    assert resp.status_code == 400
