@@ -1,4 +1,4 @@
-"""`hotline`: serve, migrate, call (the terminal phone), routes, fallback-twiml, ..."""
+"""`hotline`: serve, migrate, call (the terminal phone), routes, fallback-twiml, simulate, ..."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from hotline.auth import cli as auth_cli
 from hotline.db import is_sqlite, upgrade
 from hotline.records import cli as records_cli
 from hotline.reports import cli as reports_cli
+from hotline.simulate import cli as simulate_cli
 from hotline.startup import settings_and_config
 
 
@@ -169,6 +170,7 @@ def parser() -> argparse.ArgumentParser:
     _keys_parser(sub)
     records_cli.add_parsers(sub)
     reports_cli.add_parsers(sub)
+    simulate_cli.add_parsers(sub)
     auth_cli.add_parsers(sub)
     f = sub.add_parser(
         "fallback-twiml",
