@@ -61,7 +61,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     settings, cfg = settings_and_config()
     started = time.perf_counter()
     try:
-        doc = asyncio.run(_document(args, cfg, settings.database_url))
+        doc = _document(args, cfg, settings.database_url)
     except (KeyError, ValueError) as e:
         sys.exit(f"hotline simulate: {e.args[0] if e.args else e}")
     doc["seconds"] = round(time.perf_counter() - started, 2)
@@ -69,12 +69,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _document(args: argparse.Namespace, cfg: HotlineConfig, url: str) -> dict[str, Any]:
+def _document(args: argparse.Namespace, cfg: HotlineConfig, url: str) -> dict[str, Any]:
     from hotline.simulate import fit, model, report
 
     sim_model = model.load_model(args.model)
     period = args.fit or args.period
-    demand = await _demand(args, cfg, sim_model, period, url)
+    demand = _demand(args, cfg, sim_model, period, url)
     policies = args.policy or list(POLICIES)
     if args.fit:
         return report.fitted(cfg, sim_model, demand, period, args.seed)
@@ -90,11 +90,11 @@ async def _document(args: argparse.Namespace, cfg: HotlineConfig, url: str) -> d
     return doc
 
 
-async def _demand(args, cfg, sim_model, period, url):  # type: ignore[no-untyped-def]
+def _demand(args, cfg, sim_model, period, url):  # type: ignore[no-untyped-def]
     from hotline.simulate import demand, model
 
     if args.replay:
-        return await _replayed(cfg, period, url)
+        return asyncio.run(_replayed(cfg, period, url))  # the one step that needs the database
     trials = model.load_trials()
     if period not in trials or not trials[period].get("calls"):
         raise KeyError(f"trials.yaml publishes no calls for {period!r}; use --replay")
