@@ -87,25 +87,22 @@ def text(doc: dict[str, Any]) -> str:
 
 def _fit_lines(doc: dict[str, Any]) -> list[str]:
     runs = {r["policy"]: r for r in doc["runs"]}
-    out = ["option          published  fitted line-hours/day  silos  pooled  bound"]
+    hours = doc["fit"]["line_hours"]
+    out = ["option          published            line-hours/day   silos  pooled   bound"]
     for option, target in doc["fit"]["targets"].items():
         mark = "" if option in doc["published"]["options"] else " (overall)"
         got = [runs[p]["options"].get(option, {}).get("answer_rate", 0.0) for p in POLICY_ORDER]
-        out.append(
-            f"{option:<15} {target:>8.1f}%{mark:<10} {doc['fit']['line_hours'][option]:>6}"
-            f"         {got[0]:>5.1f}  {got[1]:>6.1f}  {got[2]:>5.1f}"
-        )
-    totals = [runs[p]["total"] for p in POLICY_ORDER]
-    out.append(
-        f"{'total':<15} {doc['published']['answer_rate']:>8.1f}%{'':<10} "
-        f"{sum(doc['fit']['line_hours'].values()):>6}         "
-        + "  ".join(f"{t['answer_rate']:>5.1f}" for t in totals)
-    )
-    out.append(
-        "connected: " + ", ".join(f"{p} {runs[p]['total']['connected']}" for p in POLICY_ORDER)
-    )
-    out.append("")
+        out.append(_fit_row(option, target, mark, hours[option], got))
+    got = [runs[p]["total"]["answer_rate"] for p in POLICY_ORDER]
+    out.append(_fit_row("total", doc["published"]["answer_rate"], "", sum(hours.values()), got))
+    connected = ", ".join(f"{p} {runs[p]['total']['connected']}" for p in POLICY_ORDER)
+    out += [f"connected: {connected}", ""]
     return out
+
+
+def _fit_row(name: str, target: float, mark: str, hours: int, got: list[float]) -> str:
+    rates = "".join(f"{r:>7.1f}%" for r in got)
+    return f"{name:<15} {target:>8.1f}%{mark:<10} {hours:>6} ({hours / 24:>4.1f} lines){rates}"
 
 
 POLICY_ORDER = ("silos", "pooled", "bound")
