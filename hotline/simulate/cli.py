@@ -7,12 +7,16 @@ import asyncio
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotline.config import HotlineConfig
 from hotline.reports.chart import LANGS
 from hotline.simulate import LATEST_DIR
-from hotline.simulate.supply import POLICIES
+from hotline.simulate.supply import POLICIES, Supply
+
+if TYPE_CHECKING:  # numpy, which demand needs, is imported only when a simulation runs
+    from hotline.simulate.demand import Demand
+    from hotline.simulate.model import SimModel
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -90,7 +94,9 @@ def _document(args: argparse.Namespace, cfg: HotlineConfig, url: str) -> dict[st
     return doc
 
 
-def _demand(args, cfg, sim_model, period, url):  # type: ignore[no-untyped-def]
+def _demand(
+    args: argparse.Namespace, cfg: HotlineConfig, sim_model: SimModel, period: str, url: str
+) -> Demand:
     from hotline.simulate import demand, model
 
     if args.replay:
@@ -110,7 +116,7 @@ def _demand(args, cfg, sim_model, period, url):  # type: ignore[no-untyped-def]
     )
 
 
-async def _replayed(cfg: HotlineConfig, period: str, url: str):  # type: ignore[no-untyped-def]
+async def _replayed(cfg: HotlineConfig, period: str, url: str) -> Demand:
     from hotline.db import check_at_head, make_engine, session_factory
     from hotline.simulate import demand, store
 
@@ -125,7 +131,7 @@ async def _replayed(cfg: HotlineConfig, period: str, url: str):  # type: ignore[
     return demand.replayed(rows, start, end, f"replay of the {len(rows)} stored calls of {period}")
 
 
-def _supply(args: argparse.Namespace, cfg: HotlineConfig):  # type: ignore[no-untyped-def]
+def _supply(args: argparse.Namespace, cfg: HotlineConfig) -> Supply:
     from hotline.simulate import supply
 
     if args.plan is None:

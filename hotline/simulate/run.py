@@ -2,7 +2,7 @@
 
 A plain event heap rather than simpy: the model has four kinds of event (an attempt joins,
 a caller's patience runs out, a line's conversation and wrap-up end, a line's duty changes)
-and no process that needs to suspend, so a heap of (time, order, kind, payload) tuples says
+and no process that needs to suspend, so a heap of (time, kind, order, payload) tuples says
 it in a page, with no generator per caller and no interrupt when a caller is served, and a
 35,000-call period runs in seconds.
 
@@ -22,6 +22,7 @@ import itertools
 import math
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from hotline.config import HotlineConfig
 from hotline.routing import engine
@@ -29,7 +30,9 @@ from hotline.simulate.demand import Caller, Demand
 from hotline.simulate.model import SimModel
 from hotline.simulate.supply import Supply, may_serve, table_for
 
-ARRIVE, RENEGE, FREE, DUTY, TIER, SAMPLE = range(6)
+# Kinds of event, in the order they are handled when they fall at the same moment: a line
+# staffed at 09:00 answers a caller who calls at 09:00.
+DUTY, FREE, RENEGE, ARRIVE, TIER, SAMPLE = range(6)
 MAX_ATTEMPTS = 20  # a caller who gave up this often stops calling
 SAMPLE_SECONDS = 600.0
 
@@ -84,7 +87,7 @@ class _Run:
         self.lines = {ln.line_id: ln for ln in supply.lines}
         self.table = table_for(cfg, policy, supply.lines)
         self.start, self.end = demand.start, demand.seconds
-        self.heap: list[tuple[float, int, int, object]] = []
+        self.heap: list[tuple[float, int, int, Any]] = []  # time, kind, order, payload
         self.order = itertools.count()
         self.on_duty: set[str] = set()
         self.duty_since: dict[str, float] = {}
@@ -104,8 +107,8 @@ class _Run:
         }
         self.changes = supply.changes
 
-    def push(self, t: float, kind: int, payload: object) -> None:
-        heapq.heappush(self.heap, (t, next(self.order), kind, payload))
+    def push(self, t: float, kind: int, payload: Any) -> None:
+        heapq.heappush(self.heap, (t, kind, next(self.order), payload))
 
     def at(self, t: float) -> dt.datetime:
         return self.start + dt.timedelta(seconds=t)
@@ -128,7 +131,7 @@ class _Run:
             SAMPLE: lambda now, _: self.samples.append((now, len(self.waiting))),
         }
         while self.heap:
-            now, _, kind, payload = heapq.heappop(self.heap)
+            now, kind, _, payload = heapq.heappop(self.heap)
             handlers[kind](now, payload)
         self._close_duty(self.end)
         return RunResult(
@@ -189,9 +192,9 @@ class _Run:
         )
 
     # -- callers ----------------------------------------------------------------------------
-    def _arrive(self, now: float, payload: object) -> None:
-        caller, number = payload  # type: ignore[misc]
-        a = Attempt(caller, number, now, _draws(self.model, self.seed, caller, number))  # type: ignore[arg-type]
+    def _arrive(self, now: float, payload: tuple[Caller, int]) -> None:
+        caller, number = payload
+        a = Attempt(caller, number, now, _draws(self.model, self.seed, caller, number))
         self.attempts.append(a)
         key = (caller.option, caller.language)
         if caller.option not in self.table or not self._staffed(key):
@@ -218,22 +221,22 @@ class _Run:
             ]
         return any(i in self.on_duty for i in servers)
 
-    def _renege(self, now: float, call_id: object) -> None:
-        a = self.waiting.pop(call_id, None)  # type: ignore[arg-type]
+    def _renege(self, now: float, call_id: int) -> None:
+        a = self.waiting.pop(call_id, None)
         if a is None:
             return  # served before its patience ran out
-        del self.queues[a.caller.option, a.caller.language][call_id]  # type: ignore[arg-type]
+        del self.queues[a.caller.option, a.caller.language][call_id]
         a.outcome, a.wait = "abandoned", now - a.arrival
         redial, after = a.draws[4], a.draws[5]
         if a.caller.redials and a.number < MAX_ATTEMPTS and redial < self.model.redial.probability:
             self.push(now + after, ARRIVE, (a.caller, a.number + 1))
 
-    def _free(self, now: float, line_id: object) -> None:
-        self.busy_lines.discard(line_id)  # type: ignore[arg-type]
+    def _free(self, now: float, line_id: str) -> None:
+        self.busy_lines.discard(line_id)
         if line_id not in self.on_duty and line_id in self.duty_since:
-            self._count_duty(line_id, now)  # type: ignore[arg-type]
+            self._count_duty(line_id, now)
         elif line_id in self.on_duty:
-            self._make_free(line_id, now)  # type: ignore[arg-type]
+            self._make_free(line_id, now)
             self._pass(now)
 
     # -- the pass ---------------------------------------------------------------------------

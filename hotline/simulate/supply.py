@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -58,6 +59,10 @@ def _always(_: dt.datetime) -> bool:
     return True
 
 
+def _in_hours(hours: frozenset[int], now: dt.datetime) -> bool:
+    return now.astimezone(TOKYO).hour in hours
+
+
 def from_config(cfg: HotlineConfig) -> Supply:
     """The configured lines, staffed by their `hours` as the service reads them."""
     lines, changes = [], set()
@@ -68,11 +73,7 @@ def from_config(cfg: HotlineConfig) -> Supply:
             lines.append(SimLine(line.id, org.id, langs, _always))
             continue
         changes.update(t for w in hours for t in (w.start, w.end))
-
-        def duty(now: dt.datetime, org=org, line=line) -> bool:  # noqa: B023 - bound here
-            return scheduled(org, line, now)
-
-        lines.append(SimLine(line.id, org.id, langs, duty))
+        lines.append(SimLine(line.id, org.id, langs, functools.partial(scheduled, org, line)))
     return Supply(lines, tuple(sorted(changes)), "lines of menus.yaml")
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import random
 import statistics
+from pathlib import Path
 
 import pytest
+import yaml
 
+from hotline import config as config_mod
 from hotline.config import HotlineConfig
 from hotline.routing import engine
 from hotline.routing.store import routing_table
@@ -17,6 +20,7 @@ from hotline.simulate.run import simulate
 from hotline.simulate.supply import PlanRow, from_config, from_plan, table_for
 
 PERIOD = "year_end_2022"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def small_demand(cfg: HotlineConfig, seed: int = 1, calls: int = 3000) -> demand_mod.Demand:
@@ -113,3 +117,22 @@ def test_pooled_connects_at_least_as_many_callers_as_silos_on_average(
             }
             gains.append(got["pooled"]["connected"] - got["silos"]["connected"])
         assert statistics.mean(gains) >= 0, gains
+
+
+def test_lines_answer_in_their_configured_hours_only(cfg: HotlineConfig) -> None:
+    """sisc (女性の悩み's only partner) staffed 09:00-17:00: a caller at 20:00 is closed."""
+    data = yaml.safe_load((ROOT / "config" / "menus.yaml").read_text(encoding="utf-8"))
+    sisc = next(o for o in data["organisations"] if o["id"] == "sisc")
+    sisc["hours"] = [{"start": "09:00", "end": "17:00"}]
+    day_cfg = config_mod.parse(data)
+    start, end = demand_mod.period_bounds(day_cfg, PERIOD)
+    callers = [
+        demand_mod.Caller(0, "women", "ja", 10 * 3600.0, "p0", redials=False),
+        demand_mod.Caller(1, "women", "ja", 20 * 3600.0, "p1", redials=False),
+        demand_mod.Caller(2, "women", "ja", 33 * 3600.0, "p2", redials=False),  # 09:00 next day
+    ]
+    load = demand_mod.Demand(start, (end - start).total_seconds(), callers)
+    result = simulate(day_cfg, load_model(), load, from_config(day_cfg), "pooled", seed=1)
+    assert [a.outcome for a in result.attempts] == ["connected", "closed", "connected"]
+    staffed = result.staffed["sisc"] / 3600
+    assert staffed == pytest.approx(3 * 8 * 8)  # 3 lines, 8 hours, 8 days
