@@ -8,10 +8,13 @@ option ids.
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotline.reports.chart import LANGS, japanese_font
 from hotline.simulate.model import NO_OPTION
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 WORDS = {
     "ja": {
@@ -54,7 +57,13 @@ def png(doc: dict[str, Any], names: dict[str, str], lang: str = "ja") -> bytes:
     return buf.getvalue()
 
 
-def _rates(ax, runs, names, w, font) -> None:  # type: ignore[no-untyped-def]
+def _rates(
+    ax: Axes,
+    runs: list[dict[str, Any]],
+    names: dict[str, str],
+    w: dict[str, str],
+    font: dict[str, Any],
+) -> None:
     options = [o for o in runs[0]["options"] if o != NO_OPTION][::-1]
     height = 0.8 / len(runs)
     for i, run in enumerate(runs):
@@ -79,7 +88,13 @@ def _rates(ax, runs, names, w, font) -> None:  # type: ignore[no-untyped-def]
     ax.legend(prop=font.get("fontproperties"), loc="best")
 
 
-def _waiting(ax, runs, samples, w, font) -> None:  # type: ignore[no-untyped-def]
+def _waiting(
+    ax: Axes,
+    runs: list[dict[str, Any]],
+    samples: dict[str, list[tuple[float, int]]],
+    w: dict[str, str],
+    font: dict[str, Any],
+) -> None:
     for run in runs:
         hours: dict[int, list[int]] = {}
         for t, n in samples.get(run["policy"], []):

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # numpy, which demand needs, is imported only when a simulati
     from hotline.simulate.model import SimModel
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this room's subcommand to the `hotline` parser."""
     s = sub.add_parser(
         "simulate",
@@ -41,6 +41,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     s.add_argument("--replay", action="store_true", help="the period's stored calls as demand")
     s.add_argument("--calls", type=int, help="attempts in the period (default: as published)")
     s.add_argument("--plan", type=Path, help="staffing plan CSV: org,option,00,...,23")
+    s.add_argument(
+        "--write-plan",
+        type=Path,
+        metavar="CSV",
+        help="write the staffing of menus.yaml on the period's first day as a plan to edit, "
+        "and stop",
+    )
     s.add_argument("--model", type=Path, help="assumptions file (default: the shipped one)")
     s.add_argument(
         "--target",
@@ -63,6 +70,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from hotline.startup import settings_and_config
 
     settings, cfg = settings_and_config()
+    if args.write_plan:
+        return _write_plan(args.write_plan, cfg, args.fit or args.period)
     started = time.perf_counter()
     try:
         doc = _document(args, cfg, settings.database_url)
@@ -138,6 +147,29 @@ def _supply(args: argparse.Namespace, cfg: HotlineConfig) -> Supply:
         return supply.from_config(cfg)
     rows = supply.read_plan(args.plan.read_text(encoding="utf-8"), cfg)
     return supply.from_plan(rows, cfg, f"staffing plan {args.plan}")
+
+
+def _write_plan(path: Path, cfg: HotlineConfig, period: str) -> int:
+    import datetime as dt
+
+    from hotline.simulate import demand, supply
+
+    try:
+        start, _ = demand.period_bounds(cfg, period)
+    except KeyError as e:
+        sys.exit(f"hotline simulate: {e.args[0]}")
+    lines = supply.from_config(cfg).lines
+    hours = [start + dt.timedelta(hours=h) for h in range(24)]
+    orgs = dict.fromkeys(line.org for line in lines)
+    rows = [
+        supply.PlanRow(
+            org, None, tuple(sum(ln.org == org and ln.on_duty(t) for ln in lines) for t in hours)
+        )
+        for org in orgs
+    ]
+    path.write_text(supply.write_plan(rows), encoding="utf-8")
+    print(f"staffing of menus.yaml on {start.date()} written to {path}", file=sys.stderr)
+    return 0
 
 
 def _write(args: argparse.Namespace, cfg: HotlineConfig, doc: dict[str, Any]) -> None:

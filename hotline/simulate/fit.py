@@ -90,12 +90,14 @@ def silo_lines(
     for option, target in sorted(targets.items()):
         alone = _only(demand, option)
 
-        def rate(n: int, option=option, alone=alone) -> float:
-            return option_rates(cfg, model, alone, {option: n}, "silos", seed)["options"].get(
-                option, {"answer_rate": 0.0}
-            )["answer_rate"]
+        def rate(n: int, option: str = option, alone: Demand = alone) -> float:
+            got = option_rates(cfg, model, alone, {option: n}, "silos", seed)["options"]
+            return float(got.get(option, {"answer_rate": 0.0})["answer_rate"])
 
-        n = _least(lambda n, rate=rate, target=target: rate(n) >= target)
+        def reaches(n: int, rate: Callable[[int], float] = rate, target: float = target) -> bool:
+            return rate(n) >= target
+
+        n = _least(reaches)
         if nearest and n > 0 and abs(rate(n - 1) - target) < abs(rate(n) - target):
             n -= 1
         found[option] = n
@@ -128,8 +130,9 @@ def least_staffing(
         return lines  # sharing did not help here: the silo answer stands
     for option in sorted(options, key=lambda o: -lines[o]):
         keep = dict(lines)
-        lines[option] = _least(
-            lambda n, option=option, keep=keep: every_option_reaches({**keep, option: n}),
-            hi=lines[option],
-        )
+
+        def still(n: int, option: str = option, keep: dict[str, int] = keep) -> bool:
+            return every_option_reaches({**keep, option: n})
+
+        lines[option] = _least(still, hi=lines[option])
     return lines

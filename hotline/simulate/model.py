@@ -123,7 +123,7 @@ def published_rates(
 
     第1期's per-option rates were published with 第2期 (`previous_option_answer_rates`).
     """
-    rates = dict(trials.get(period_id, {}).get("option_answer_rates") or {})
+    rates: dict[str, float] = dict(trials.get(period_id, {}).get("option_answer_rates") or {})
     ids = list(trials)
     if period_id in ids and ids.index(period_id) + 1 < len(ids):
         later = trials[ids[ids.index(period_id) + 1]]

@@ -21,6 +21,7 @@ import heapq
 import itertools
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +43,7 @@ class Attempt:
     caller: Caller
     number: int  # 1 for the first attempt
     arrival: float
-    draws: tuple[float, float, float, float, float, float]  # see _draws
+    draws: Draws  # see _draws
     outcome: str = "waiting"  # connected, abandoned, closed
     wait: float = 0.0
     org: str = ""
@@ -60,7 +61,10 @@ class RunResult:
     no_option_people: int = 0
 
 
-def _draws(model: SimModel, seed: int, caller: Caller, number: int) -> tuple[float, ...]:
+Draws = tuple[float, float, float, float, float, float]
+
+
+def _draws(model: SimModel, seed: int, caller: Caller, number: int) -> Draws:
     """patience, setup, talk, wrap-up, redial draw, redial delay: always in this order."""
     rng = random.Random(seed * 1_000_003 + caller.index * 64 + number)
     return (
@@ -122,7 +126,7 @@ class _Run:
         while t <= self.end:
             self.push(t, SAMPLE, None)
             t += SAMPLE_SECONDS
-        handlers = {
+        handlers: dict[int, Callable[[float, Any], None]] = {
             ARRIVE: self._arrive,
             RENEGE: self._renege,
             FREE: self._free,

@@ -65,7 +65,8 @@ def _in_hours(hours: frozenset[int], now: dt.datetime) -> bool:
 
 def from_config(cfg: HotlineConfig) -> Supply:
     """The configured lines, staffed by their `hours` as the service reads them."""
-    lines, changes = [], set()
+    lines: list[SimLine] = []
+    changes: set[dt.time] = set()
     for org, line in cfg.lines():
         hours = line.hours if line.hours is not None else org.hours
         langs = frozenset(line.languages or org.languages)

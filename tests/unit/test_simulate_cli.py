@@ -85,3 +85,14 @@ def test_the_fit_reproduces_the_published_rates_and_prints_pooled_beside(
         assert silos[option]["answer_rate"] == pytest.approx(rate, abs=5.0), option
     assert set(doc["fit"]["line_hours"]) == set(published)
     assert "pooled" in out and "published" in out
+
+
+def test_the_configured_staffing_is_written_as_a_plan_to_edit(tmp_path: Path, capsys) -> None:
+    plan = tmp_path / "plan.csv"
+    assert main(["simulate", "--period", "period_5", "--write-plan", str(plan)]) == 0
+    rows = {r["org"]: r for r in csv.DictReader(io.StringIO(plan.read_text("utf-8")))}
+    assert [rows["sisc"][f"{h:02d}"] for h in range(24)] == ["3"] * 24  # 3 lines, 24 hours
+    assert rows["inochi"]["option"] == ""
+    assert not (tmp_path / "latest.json").exists()  # written, not simulated
+    out = simulate(capsys, "--period", "day_of_life", "--plan", str(plan), "--out", str(tmp_path))
+    assert "over18" in out
