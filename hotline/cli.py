@@ -1,4 +1,4 @@
-"""`hotline`: serve, migrate, call (the terminal phone), routes, fallback-twiml, ..."""
+"""`hotline`: serve, migrate, call (the terminal phone), routes, fallback-twiml, simulate, ..."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from hotline.records import cli as records_cli
 from hotline.reports import cli as reports_cli
 from hotline.routing import cli as routing_cli
 from hotline.settings import Settings
+from hotline.simulate import cli as simulate_cli
 from hotline.startup import settings_and_config
 
 
@@ -195,6 +196,7 @@ def parser() -> argparse.ArgumentParser:
     records_cli.add_parsers(sub, LINKAGE)  # records reach linkage cases through it
     reports_cli.add_parsers(sub)
     routing_cli.add_parsers(sub)
+    simulate_cli.add_parsers(sub)
     auth_cli.add_parsers(sub)
     f = sub.add_parser(
         "fallback-twiml",

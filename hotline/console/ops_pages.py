@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,9 +17,11 @@ from hotline.deps import ConfigDep, NowDep, SessionDep
 from hotline.errors import NotFound
 from hotline.reports import chart, queries, report
 from hotline.reports.definitions import NONE
+from hotline.simulate import LATEST_DIR
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 OPS = (Role.OPERATOR, Role.ADMIN)
+SIMULATIONS = LATEST_DIR  # where `hotline simulate` leaves its latest run
 
 
 async def _now_figures(
@@ -63,7 +66,32 @@ async def dashboard_figures(
 async def reports(request: Request, user: UserDep, session: SessionDep, cfg: ConfigDep) -> Response:
     require(user, *OPS)
     rows = await report.build_all(session, cfg)
-    return page(request, "reports.html", user, reports=rows)
+    return page(request, "reports.html", user, reports=rows, sim=_latest_simulation())
+
+
+def _latest_simulation() -> dict[str, Any] | None:
+    """The figures of the last `hotline simulate` run on this machine, if there is one."""
+    try:
+        doc = json.loads((SIMULATIONS / "latest.json").read_text(encoding="utf-8"))
+        return {
+            "period": doc["period_name"],
+            "demand": doc["demand"],
+            "supply": doc.get("supply", ""),
+            "runs": [(r["policy"], r["total"]) for r in doc["runs"]],
+            "chart": (SIMULATIONS / "latest.png").is_file(),
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # none yet, or a file this version cannot read: show nothing
+
+
+@router.get("/simulation/latest.png")
+async def simulation_chart(user: UserDep) -> Response:
+    require(user, *OPS)
+    try:
+        data = await asyncio.to_thread((SIMULATIONS / "latest.png").read_bytes)
+    except OSError:
+        raise NotFound("no simulation yet") from None
+    return Response(data, media_type="image/png")
 
 
 async def _report(session: SessionDep, cfg: ConfigDep, period_id: str) -> dict[str, Any]:

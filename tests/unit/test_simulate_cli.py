@@ -1,0 +1,98 @@
+"""`hotline simulate`: the table, the files, the same result for the same seed, the fit."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from hotline.cli import main
+from hotline.simulate import supply
+from hotline.simulate.model import load_model, load_trials, published_rates
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOTLINE_CONFIG_PATH", str(ROOT / "config" / "menus.yaml"))
+
+
+def simulate(capsys, *argv: str) -> str:  # type: ignore[no-untyped-def]
+    assert main(["simulate", *argv]) == 0
+    return capsys.readouterr().out
+
+
+def test_two_policies_print_a_table_and_write_json_csv_and_a_chart(tmp_path: Path, capsys) -> None:
+    out = simulate(
+        capsys,
+        "--period",
+        "year_end_2022",
+        "--policy",
+        "pooled",
+        "--policy",
+        "silos",
+        "--calls",
+        "4000",
+        "--out",
+        str(tmp_path),
+    )
+    assert "年末年始 (year_end_2022)" in out
+    for option in ("under18", "gender", "loneliness", "total"):
+        assert f"pooled  {option}" in out and f"silos   {option}" in out
+    doc = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
+    assert [r["policy"] for r in doc["runs"]] == ["pooled", "silos"]
+    assert "assumption" in doc["notes"]["talk"]  # every assumption says it is one
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "latest.csv").read_text("utf-8"))))
+    assert {r["option"] for r in rows} >= {"under18", "gender", "loneliness", "none", "total"}
+    assert (tmp_path / "latest.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_same_seed_prints_the_same_figures(tmp_path: Path, capsys) -> None:
+    args = ["--period", "day_of_life", "--format", "json", "--out", str(tmp_path)]
+    first, again = (json.loads(simulate(capsys, *args)) for _ in range(2))
+    other = json.loads(simulate(capsys, *args, "--seed", "2"))
+    for doc in (first, again, other):
+        doc.pop("seconds")
+    assert first == again
+    assert first["runs"] != other["runs"]
+
+
+def test_a_staffing_plan_is_read_and_its_mistakes_named(tmp_path: Path, capsys, cfg) -> None:
+    plan = tmp_path / "plan.csv"
+    rows = [supply.PlanRow("inochi", None, (1,) * 12 + (3,) * 12)]
+    plan.write_text(supply.write_plan(rows), encoding="utf-8")
+    out = simulate(capsys, "--period", "day_of_life", "--plan", str(plan), "--out", str(tmp_path))
+    assert f"staffing plan {plan}" in out
+    doc = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
+    assert doc["runs"][0]["staffed_hours"] == {"inochi": 48.0}  # 12 x 1 + 12 x 3, one day
+    plan.write_text("org,option,00\ninochii,,1\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="line 2: unknown organisation 'inochii'"):
+        main(["simulate", "--period", "day_of_life", "--plan", str(plan)])
+
+
+def test_the_fit_reproduces_the_published_rates_and_prints_pooled_beside(
+    tmp_path: Path, capsys
+) -> None:
+    out = simulate(capsys, "--fit", "year_end_2022", "--calls", "8000", "--out", str(tmp_path))
+    doc = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
+    published = published_rates(load_model(), load_trials(), "year_end_2022")
+    silos = {r["policy"]: r for r in doc["runs"]}["silos"]["options"]
+    for option, rate in published.items():
+        assert silos[option]["answer_rate"] == pytest.approx(rate, abs=5.0), option
+    assert set(doc["fit"]["line_hours"]) == set(published)
+    assert "pooled" in out and "published" in out
+
+
+def test_the_configured_staffing_is_written_as_a_plan_to_edit(tmp_path: Path, capsys) -> None:
+    plan = tmp_path / "plan.csv"
+    assert main(["simulate", "--period", "period_5", "--write-plan", str(plan)]) == 0
+    rows = {r["org"]: r for r in csv.DictReader(io.StringIO(plan.read_text("utf-8")))}
+    assert [rows["sisc"][f"{h:02d}"] for h in range(24)] == ["3"] * 24  # 3 lines, 24 hours
+    assert rows["inochi"]["option"] == ""
+    assert not (tmp_path / "latest.json").exists()  # written, not simulated
+    out = simulate(capsys, "--period", "day_of_life", "--plan", str(plan), "--out", str(tmp_path))
+    assert "over18" in out
