@@ -31,12 +31,12 @@ import pytest
 import yaml
 
 from hotline import config as config_mod
+from hotline.testing.servers import free_port
 from tests.e2e.conftest import (
     CONFIG,
     ROOT,
     Caller,
     LiveServer,
-    free_port,
     hotline_env,
     serve,
 )
