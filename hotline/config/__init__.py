@@ -664,14 +664,25 @@ def _unknown_placeholders(where: str, prompt: Sequence[Speech], allowed: set[str
             yield f"{where}.{i}.text: unknown placeholder {{{bad}}} (allowed: {ok})"
 
 
+def _union_tag(part: object) -> bool:
+    """pydantic's name of a union member in an error's place (`list[Hours]`, `literal['24h']`)."""
+    return isinstance(part, str) and ("[" in part or "'" in part)
+
+
 def _format(error: ValidationError, source: str) -> str:
     lines = [f"{source} is invalid:"]
-    for err in error.errors():
+    errors = error.errors()
+    # A value fitting no member of a union (hours: a list of windows or "24h") gets one error
+    # per member: keep the list's, which says what is wrong, and drop "should be '24h'".
+    for err in errors:
         msg = err["msg"].removeprefix("Value error, ")
         if not err["loc"]:  # cross-checks: each problem already names its field
             lines.extend(f"  {problem}" for problem in msg.split("; "))
             continue
-        where = ".".join(str(p) for p in err["loc"])
+        loc = err["loc"]
+        if err["type"] == "literal_error" and _union_tag(loc[-1]) and len(errors) > 1:
+            continue
+        where = ".".join(str(p) for p in loc if not _union_tag(p))
         lines.append(f"  {where}: {msg}")
     return "\n".join(lines)
 

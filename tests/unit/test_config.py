@@ -121,6 +121,38 @@ BAD = [
         id="unknown-menu-in-period",
     ),
     pytest.param(
+        lambda d: d["periods"][3]["hours"].update({"nobody": "24h"}),
+        "periods.year_end_2022.hours",
+        "unknown option 'nobody'",
+        id="unknown-option-in-period-hours",
+    ),
+    pytest.param(
+        lambda d: d["options"][0].update(
+            hours=[{"days": ["obon"], "start": "9:00", "end": "17:00"}]
+        ),
+        "options.0.hours.0.days.0",
+        "'holiday' or 'year_end'",
+        id="unknown-day-type",
+    ),
+    pytest.param(
+        lambda d: d["calendar"].update(year_end=["12/31"]),
+        "calendar.year_end",
+        "'12/31' is not a month and day as MM-DD",
+        id="year-end-day-not-mm-dd",
+    ),
+    pytest.param(
+        lambda d: d["closed"]["ja"].update(opens=[{"text": "{when}、{where}"}]),
+        "closed.ja.opens.0.text",
+        "unknown placeholder {where}",
+        id="unknown-placeholder-in-closed",
+    ),
+    pytest.param(
+        lambda d: d["referrals"][0].update(languages=["xx"]),
+        "referrals.yorisoi",
+        "unknown language 'xx'",
+        id="unknown-language-of-a-referral",
+    ),
+    pytest.param(
         lambda d: d["menus"]["period-5"].update(repeat_key="8"),
         "menus.period-5",
         "repeat_key '8' is also a choice key",
