@@ -33,6 +33,7 @@ from hotline.records import endpoints as records_api
 from hotline.records.crypto import KeysUnfit, box_for
 from hotline.reports import endpoints as reports_api
 from hotline.routing import endpoints as lines_api
+from hotline.routing import options_api
 from hotline.routing.lines import record_saved
 from hotline.routing.store import Router
 from hotline.routing.ticker import start_ticker
@@ -125,6 +126,7 @@ def create_app(
     app.include_router(fallback.router)  # needs no database: Twilio's fallback URL
     _audio(app, settings)
     app.include_router(lines_api.router)
+    app.include_router(options_api.router)
     app.include_router(records_api.router)
     app.include_router(cases_api.router)
     app.include_router(metrics_api.router)

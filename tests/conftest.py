@@ -125,7 +125,7 @@ class Clock:
 
 @pytest.fixture
 def clock() -> Clock:
-    # Inside 第5期 (2023-12-22 to 2024-01-10, Asia/Tokyo).
+    # Inside 第5期 (2023-12-15 09:00 to 2024-01-04 09:00, Asia/Tokyo).
     return Clock(dt.datetime(2023, 12, 25, 3, 0, tzinfo=dt.UTC))
 
 

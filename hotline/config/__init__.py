@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -33,13 +34,21 @@ from hotline.config.checks import (
     check_sip_uri,
     voice_problems,
 )
+from hotline.config.hours import (
+    DAY_TYPES,
+    DAYS,
+    Calendar,
+    Hours,
+    HoursSpec,
+    Referral,
+)
+
+__all__ = ["DAYS", "DAY_TYPES", "Calendar", "Hours", "HoursSpec", "Referral"]
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 KEY_RE = re.compile(r"^[0-9*#]$")
 ID_RE = r"^[a-z0-9][a-z0-9_\-]*$"
 Id = Annotated[str, Field(pattern=ID_RE, max_length=48)]
-Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class ConfigError(ValueError):
@@ -70,6 +79,46 @@ class Speech(Model):
 
 Prompt = Annotated[list[Speech], Field(min_length=1)]
 
+WHEN_FIELDS = {"month", "day", "hour", "minute"}
+
+
+class ClosedWords(Model):
+    """The closed message in one caller language. Each part is said only when it has
+    something to say: `closed` always; `opens` ({when}) when the option opens later by its
+    hours; `others` ({options}) when other keys of the menu are open now; `lines`, then one
+    `line` ({name}, {number}) for each other line open now; `emergency` last. `when` formats
+    the opening time ({month} {day} {hour} {minute}, the minute as two digits);
+    `when_on_the_hour`, if given, is used instead at minute 00."""
+
+    closed: Prompt
+    opens: list[Speech] = []
+    when: str = "{month}/{day} {hour}:{minute}"
+    when_on_the_hour: str | None = None
+    others: list[Speech] = []
+    key_item: str = "{key}: {name}"  # one key open now, in {options}
+    separator: str = ", "
+    lines: list[Speech] = []
+    line: list[Speech] = []
+    emergency: list[Speech] = []
+
+    @field_validator("when", "when_on_the_hour", "key_item")
+    @classmethod
+    def _patterns(cls, pattern: str | None, info: ValidationInfo) -> str | None:
+        allowed = {"key", "name"} if info.field_name == "key_item" else WHEN_FIELDS
+        if pattern is not None:
+            fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+            for bad in sorted(fields - allowed):
+                ok = ", ".join(sorted(allowed))
+                raise ValueError(f"unknown placeholder {{{bad}}} (allowed: {ok})")
+        return pattern
+
+    def parts(self) -> dict[str, list[Speech]]:
+        return {name: getattr(self, name) for name in CLOSED_PARTS}
+
+
+CLOSED_PARTS = ("closed", "opens", "others", "lines", "line", "emergency")
+CLOSED_PLACEHOLDERS = {"opens": {"when"}, "others": {"options"}, "line": {"name", "number"}}
+
 
 class Voice(Model):
     language: str = "ja-JP"
@@ -98,14 +147,6 @@ class EntryNumber(Model):
         for n in numbers:
             check_number(n)
         return numbers
-
-
-class Hours(Model):
-    """A weekly staffed window in Asia/Tokyo; end may pass midnight (22:00-06:00)."""
-
-    days: list[Day] = Field(default=list(DAYS), min_length=1)
-    start: dt.time
-    end: dt.time
 
 
 class SipAuth(Model):
@@ -215,6 +256,10 @@ class Option(Model):
     name: str  # read to the counsellor in the whisper and shown in reports
     priority: int = 0
     tiers: Tiers
+    # When callers may choose it (Asia/Tokyo, see hotline.config.hours); a period may give
+    # its own. `language_hours`: a language under it with other hours (foreign: {ne: ...}).
+    hours: HoursSpec = "24h"
+    language_hours: dict[str, HoursSpec] = {}
 
 
 class Choice(Model):
@@ -269,13 +314,30 @@ class Menu(Model):
 
 
 class Period(Model):
-    """A trial period: half-open [start, end) in Asia/Tokyo, dates as in trials.yaml."""
+    """A trial period: half-open [start, end), to the minute, in Asia/Tokyo. A plain date
+    means its midnight; a time without a zone is Tokyo's."""
 
     id: Id
     name: str
-    start: dt.date
-    end: dt.date  # exclusive
+    start: dt.datetime
+    end: dt.datetime  # exclusive
     menu: Id
+    # Options (or `option/language`) with other hours than their own during this period.
+    hours: dict[str, HoursSpec] = {}
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _tokyo(cls, value: object) -> object:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return dt.datetime.combine(value, dt.time(), TOKYO)
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            return dt.datetime.combine(dt.date.fromisoformat(value.strip()), dt.time(), TOKYO)
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: dt.datetime) -> dt.datetime:
+        return value.replace(tzinfo=TOKYO) if value.tzinfo is None else value.astimezone(TOKYO)
 
     @model_validator(mode="after")
     def _order(self) -> Period:
@@ -284,8 +346,16 @@ class Period(Model):
         return self
 
     def covers(self, when: dt.datetime) -> bool:
-        local = when.astimezone(TOKYO).date()
-        return self.start <= local < self.end
+        return self.start <= when < self.end
+
+    @property
+    def first_day(self) -> dt.date:
+        return self.start.date()
+
+    @property
+    def last_day(self) -> dt.date:
+        """The last Tokyo day with a minute inside the period."""
+        return (self.end - dt.timedelta(microseconds=1)).date()
 
 
 class Messages(Model):
@@ -397,6 +467,12 @@ class HotlineConfig(Model):
     messages: Messages
     records: Records = Records()
     staffing: Staffing = Staffing()
+    calendar: Calendar = Calendar()
+    # Other lines a caller hears of when an option is closed, only while they are open.
+    referrals: list[Referral] = []
+    # The closed message per caller language (`ja` for Japanese); without one, a language
+    # hears its `languages.X.closed` and then messages.closed.
+    closed: dict[str, ClosedWords] = {}
 
     @model_validator(mode="after")
     def _cross_checks(self) -> HotlineConfig:
@@ -478,6 +554,9 @@ class HotlineConfig(Model):
         for lang_id, lang in self.languages.items():
             yield f"languages.{lang_id}.hold", lang.hold, lang_id
             yield f"languages.{lang_id}.closed", lang.closed, lang_id
+        for lang_id, words in self.closed.items():
+            for part, prompt in words.parts().items():
+                yield f"closed.{lang_id}.{part}", prompt, None if lang_id == "ja" else lang_id
 
 
 def _unique(kind: str, ids: list[str]) -> Iterable[str]:
@@ -513,6 +592,7 @@ def _cross_problems(cfg: HotlineConfig) -> Iterable[str]:
         if p.menu not in cfg.menus:
             yield f"periods.{p.id}.menu: unknown menu {p.menu!r}"
     yield from _placeholder_problems(cfg)
+    yield from _hours_problems(cfg, option_ids)
     yield from _staffing_problems(cfg)
     yield from voice_problems(cfg)
     yield from _caller_id_problems(cfg)
@@ -575,32 +655,74 @@ def _menu_problems(cfg: HotlineConfig, option_ids: set[str]) -> Iterable[str]:
 PLACEHOLDERS = {"position": {"ahead"}, "whisper": {"option", "language", "waited"}}
 
 
+def _hours_problems(cfg: HotlineConfig, option_ids: set[str]) -> Iterable[str]:
+    """Hours that name what does not exist, and closed messages in no caller language."""
+    spoken = {"ja", *cfg.languages}
+    for o in cfg.options:
+        for lang in o.language_hours:
+            if lang not in cfg.languages:
+                yield f"options.{o.id}.language_hours: unknown language {lang!r}"
+    for p in cfg.periods:
+        for key in p.hours:
+            option, _, lang = key.partition("/")
+            if option not in option_ids:
+                yield f"periods.{p.id}.hours: unknown option {option!r}"
+            elif lang and lang not in cfg.languages:
+                yield f"periods.{p.id}.hours: unknown language {lang!r} in {key!r}"
+    yield from _unique("referrals", [r.id for r in cfg.referrals])
+    for r in cfg.referrals:
+        for lang in [*r.languages, *r.names]:
+            if lang not in spoken:
+                yield f"referrals.{r.id}: unknown language {lang!r}"
+    for lang in cfg.closed:
+        if lang not in spoken:
+            yield f"closed.{lang}: unknown language {lang!r}"
+
+
 def _placeholder_problems(cfg: HotlineConfig) -> Iterable[str]:
+    for lang_id, words in cfg.closed.items():
+        for part, prompt in words.parts().items():
+            yield from _unknown_placeholders(
+                f"closed.{lang_id}.{part}", prompt, CLOSED_PLACEHOLDERS.get(part, set())
+            )
     for name in Messages.model_fields:
         allowed = PLACEHOLDERS.get(name, set())
-        for i, speech in enumerate(getattr(cfg.messages, name)):
-            if speech.text is None:
-                continue
-            try:
-                fields = {
-                    f for _, f, _, _ in string.Formatter().parse(speech.text) if f is not None
-                }
-            except ValueError as e:
-                yield f"messages.{name}.{i}.text: {e}"
-                continue
-            for bad in sorted(fields - allowed):
-                ok = ", ".join("{" + a + "}" for a in sorted(allowed)) or "none"
-                yield f"messages.{name}.{i}.text: unknown placeholder {{{bad}}} (allowed: {ok})"
+        yield from _unknown_placeholders(f"messages.{name}", getattr(cfg.messages, name), allowed)
+
+
+def _unknown_placeholders(where: str, prompt: Sequence[Speech], allowed: set[str]) -> Iterable[str]:
+    for i, speech in enumerate(prompt):
+        if speech.text is None:
+            continue
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(speech.text) if f is not None}
+        except ValueError as e:
+            yield f"{where}.{i}.text: {e}"
+            continue
+        for bad in sorted(fields - allowed):
+            ok = ", ".join("{" + a + "}" for a in sorted(allowed)) or "none"
+            yield f"{where}.{i}.text: unknown placeholder {{{bad}}} (allowed: {ok})"
+
+
+def _union_tag(part: object) -> bool:
+    """pydantic's name of a union member in an error's place (`list[Hours]`, `literal['24h']`)."""
+    return isinstance(part, str) and ("[" in part or "'" in part)
 
 
 def _format(error: ValidationError, source: str) -> str:
     lines = [f"{source} is invalid:"]
-    for err in error.errors():
+    errors = error.errors()
+    # A value fitting no member of a union (hours: a list of windows or "24h") gets one error
+    # per member: keep the list's, which says what is wrong, and drop "should be '24h'".
+    for err in errors:
         msg = err["msg"].removeprefix("Value error, ")
         if not err["loc"]:  # cross-checks: each problem already names its field
             lines.extend(f"  {problem}" for problem in msg.split("; "))
             continue
-        where = ".".join(str(p) for p in err["loc"])
+        loc = err["loc"]
+        if err["type"] == "literal_error" and _union_tag(loc[-1]) and len(errors) > 1:
+            continue
+        where = ".".join(str(p) for p in loc if not _union_tag(p))
         lines.append(f"  {where}: {msg}")
     return "\n".join(lines)
 

@@ -12,11 +12,14 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hotline.auth.models import Role
+from hotline.config import TOKYO
+from hotline.console import options_pages
 from hotline.console.web import UserDep, page, require
 from hotline.deps import ConfigDep, NowDep, SessionDep
 from hotline.errors import NotFound
 from hotline.reports import chart, queries, report
 from hotline.reports.definitions import NONE
+from hotline.routing import closures
 from hotline.simulate import LATEST_DIR
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -49,7 +52,12 @@ async def dashboard(
 ) -> Response:
     require(user, *OPS)
     figures = await _now_figures(request, session, cfg, now)
-    return page(request, "dashboard.html", user, f=figures)
+    options = await closures.states(session, cfg, now)
+    done = request.query_params.get("done", "")
+    return page(
+        request, "dashboard.html", user, f=figures, options=options, tokyo=TOKYO,
+        flash=options_pages.FLASH.get(done),
+    )  # fmt: skip
 
 
 @router.get("/dashboard/figures")

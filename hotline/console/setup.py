@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from starlette.middleware.sessions import SessionMiddleware
 
-from hotline.console import cases_pages, ops_pages, pages, records_pages
+from hotline.console import cases_pages, ops_pages, options_pages, pages, records_pages
 from hotline.console.web import LoginRequired, login_url
 from hotline.settings import Settings
 
@@ -22,7 +22,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         https_only=settings.env == "production",
     )
     app.mount("/console/static", pages.static, name="console-static")
-    for module in (pages, records_pages, cases_pages, ops_pages):
+    for module in (pages, records_pages, cases_pages, ops_pages, options_pages):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

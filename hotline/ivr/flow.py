@@ -7,10 +7,13 @@ inputs, so a retried webhook gets the same answer.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+from collections.abc import Set
 from dataclasses import dataclass
 
-from hotline.config import HotlineConfig
+from hotline.config import HotlineConfig, Referral
+from hotline.routing.schedule import option_open, option_opens_at, referrals_open
 
 
 class Notice(enum.StrEnum):
@@ -56,10 +59,42 @@ class LeaveQueue:
 
 @dataclass(frozen=True, slots=True)
 class Closed:
-    """No staffed line may serve the option: say so, with other numbers to call, and end."""
+    """The option cannot take the caller now: say so in the caller's language, when it
+    opens (if its hours say), which other keys of the menu are open now, and which other
+    lines are open now; then end."""
+
+    language: str | None = None
+    opens_at: dt.datetime | None = None  # Asia/Tokyo
+    open_keys: tuple[tuple[str, str], ...] = ()  # (key, option name), in key order
+    lines: tuple[Referral, ...] = ()
 
 
 Decision = Ask | Enqueue | Hold | LeaveQueue | Closed
+
+
+def closed(
+    cfg: HotlineConfig,
+    *,
+    menu_id: str | None,
+    option_id: str | None,
+    language: str | None,
+    now: dt.datetime,
+    closed_by_hand: Set[str] = frozenset(),
+) -> Closed:
+    """What the closed message says at `now`: only what is true at that moment."""
+    opens_at = None
+    if option_id is not None and option_id not in closed_by_hand:
+        opens_at = option_opens_at(cfg, option_id, language, now)
+    keys: list[tuple[str, str]] = []
+    menu = cfg.menus.get(menu_id or cfg.default_menu)
+    for key, choice in sorted(menu.keys.items()) if menu and language is None else ():
+        other = choice.option
+        if other is None or other == option_id or other in closed_by_hand:
+            continue
+        if option_open(cfg, other, choice.language, now):
+            keys.append((key, cfg.option(other).name))
+    lines = tuple(referrals_open(cfg, language, now))
+    return Closed(language, opens_at, tuple(keys), lines)
 
 
 def start(cfg: HotlineConfig, menu_id: str) -> Ask:

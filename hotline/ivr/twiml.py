@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from hotline.config import HotlineConfig, Line, Organisation, Speech
+from hotline.config import TOKYO, ClosedWords, HotlineConfig, Line, Organisation, Speech
 from hotline.ivr import flow
 from hotline.ivr.hold_load import HoldLoad
 from hotline.ivr.urls import Urls
@@ -102,13 +103,34 @@ class Renderer:
         r.leave()
         return r
 
-    def closed(self, language: str | None = None) -> VoiceResponse:
-        """The closed message, in the caller's language when config has it, then Japanese."""
+    def closed(self, d: flow.Closed | None = None) -> VoiceResponse:
+        """The closed message in the caller's language (`closed.<language>`), saying only
+        what is true now: when the option opens, the keys and other lines open now. A
+        language without its own words hears its `languages.X.closed`, then Japanese."""
+        d = d or flow.Closed()
         r = VoiceResponse()
-        lang = self.cfg.languages.get(language) if language else None
-        if lang is not None and lang.closed:
-            self._say(r, lang.closed, language)
-        self._say(r, self.cfg.messages.closed)
+        words, lang_id = self.cfg.closed.get(d.language or "ja"), d.language
+        if words is None:
+            lang = self.cfg.languages.get(d.language) if d.language else None
+            if lang is not None and lang.closed:
+                self._say(r, lang.closed, d.language)
+            words, lang_id = self.cfg.closed.get("ja"), None
+        if words is None:  # a file without a `closed` section: the fixed message
+            self._say(r, self.cfg.messages.closed)
+            r.hangup()
+            return r
+        self._say(r, words.closed, lang_id)
+        if d.opens_at is not None and words.opens:
+            self._say(r, words.opens, lang_id, when=_when(words, d.opens_at))
+        if d.open_keys and words.others:
+            items = [words.key_item.format(key=k, name=name) for k, name in d.open_keys]
+            self._say(r, words.others, lang_id, options=words.separator.join(items))
+        if d.lines and words.line:
+            self._say(r, words.lines, lang_id)
+            for line in d.lines:
+                name = line.names.get(lang_id or "ja", line.name)
+                self._say(r, words.line, lang_id, name=name, number=line.number)
+        self._say(r, words.emergency, lang_id)
         r.hangup()
         return r
 
@@ -213,6 +235,14 @@ class Renderer:
             self._say(r, self.cfg.messages.goodbye)
         r.hangup()
         return r
+
+
+def _when(words: ClosedWords, at: dt.datetime) -> str:
+    local = at.astimezone(TOKYO)
+    pattern = words.when_on_the_hour if local.minute == 0 and words.when_on_the_hour else words.when
+    return pattern.format(
+        month=local.month, day=local.day, hour=local.hour, minute=f"{local.minute:02d}"
+    )
 
 
 def _dial_target(dial: Dial, target: str, line: Line | None, whisper_url: str | None) -> None:

@@ -31,6 +31,7 @@ from hotline.ivr.signature import REFUSALS, TwilioParams, signed_by_twilio
 from hotline.ivr.spool import FACTS, database_away
 from hotline.ivr.twiml import Renderer
 from hotline.ivr.urls import Query
+from hotline.routing import closures
 from hotline.routing.store import Router
 
 log = logging.getLogger(__name__)
@@ -203,7 +204,7 @@ class Edge:
                     r.dial(target, line_id=line, call_sid=call.call_sid, language=language)
                 )
             case lc.Closed(language=language):
-                return twiml(r.closed(language))
+                return twiml(r.closed(flow.Closed(language)))
             case lc.Decline():
                 return twiml(r.whisper_declined())
             case lc.Goodbye(language=language):
@@ -211,6 +212,32 @@ class Edge:
             case lc.Bridge() | lc.Nothing():
                 return twiml(VoiceResponse())  # nothing to say (Bridge: Twilio joins the two)
         return twiml(r.fallback())  # Backup, or a line no longer in config: the backup serves
+
+    async def answer(
+        self, call: Call, decision: lc.Decision, notice: flow.Notice | None = None
+    ) -> TwiML:
+        """`render`, except that a closed message says what holds now (the option's opening
+        time, the keys and other lines open now), which needs the operators' closures."""
+        if not isinstance(decision, lc.Closed):
+            return self.render(call, decision, notice)
+        info = flow.closed(
+            self.cfg,
+            menu_id=call.menu_id,
+            option_id=call.option_id,
+            language=decision.language,
+            now=self.now,
+            closed_by_hand=await closures.closed_ids(self.session),
+        )
+        return twiml(self.renderer.closed(info))
+
+    async def staffed(self, call: Call, option_id: str, language: str | None) -> bool | None:
+        """May the caller who chose this option join its queue: within its hours, not closed
+        by an operator, and a line on duty for it (None: the call is past choosing)."""
+        if call.state == CallState.MENU and not await closures.open_for(
+            self.session, self.cfg, option_id, language, self.now
+        ):
+            return False
+        return await service.staffed(self.session, self.router, call, option_id, language, self.now)
 
 
 def edge(request: Request, session: SessionDep, now: NowDep) -> Edge:
@@ -241,9 +268,7 @@ async def menu(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
     if isinstance(choice, flow.Ask):
         await e.apply(call, lc.MenuAnswered(menu_id, q.attempt, p.digits))
         return twiml(e.renderer.ask(choice))
-    staffed = await service.staffed(
-        e.session, e.router, call, choice.option_id, choice.language, e.now
-    )
+    staffed = await e.staffed(call, choice.option_id, choice.language)
     event = lc.OptionChosen(
         choice.option_id,
         choice.language,
@@ -255,7 +280,7 @@ async def menu(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
         default=choice.notice is not None,
     )
     out = await e.apply(call, event)
-    return e.render(call, out.decision, choice.notice)
+    return await e.answer(call, out.decision, choice.notice)
 
 
 @router.post("/wait")
@@ -273,7 +298,7 @@ async def wait(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
     priority = e.cfg.option(option_id).priority
     out = await e.apply(call, lc.HoldPolled(option_id, language, priority, staffed))
     if not isinstance(out.decision, lc.Hold):
-        return e.render(call, out.decision)
+        return await e.answer(call, out.decision)
     # Counting the callers ahead is the costly part of a poll: only when it will be said.
     ahead = await store.waiting_ahead(e.session, call) if checks else None
     hold = flow.hold(

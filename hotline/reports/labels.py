@@ -20,8 +20,8 @@ NONE_NAME = "期間外"
 class PeriodInfo:
     id: str
     name: str
-    start: dt.date | None  # None for `none`: outside every period
-    end: dt.date | None  # exclusive
+    start: dt.datetime | None  # None for `none`: outside every period; Asia/Tokyo
+    end: dt.datetime | None  # exclusive
     menu: str
 
 

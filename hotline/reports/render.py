@@ -53,7 +53,7 @@ def title(report: Report) -> str:
     p = report["period"]
     if not p["start"]:
         return f"{p['name']}（{p['id']}） どの期間にも属さない呼出"
-    span = f"{p['start']} 〜 {p['end']}（終了日を含まない）"
+    span = f"{p['start']} 〜 {p['end']}（終了時刻を含まない）"
     return f"{p['name']}（{p['id']}） {span}"
 
 

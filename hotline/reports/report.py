@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hotline.config import HotlineConfig
+from hotline.config import TOKYO, HotlineConfig
 from hotline.reports import definitions as d
 from hotline.reports import labels, queries
 from hotline.reports.definitions import NONE, STAGES
@@ -145,10 +145,15 @@ def _period(info: labels.PeriodInfo) -> dict[str, Any]:
     return {
         "id": info.id,
         "name": info.name,
-        "start": info.start.isoformat() if info.start else None,
-        "end": info.end.isoformat() if info.end else None,  # exclusive
+        "start": _minute(info.start),
+        "end": _minute(info.end),  # exclusive
         "menu": info.menu,
     }
+
+
+def _minute(at: dt.datetime | None) -> str | None:
+    """A period's bound as published: Tokyo date and time to the minute."""
+    return at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M") if at else None
 
 
 def _options(
@@ -186,6 +191,9 @@ def _days(info: labels.PeriodInfo, groups: list[dict[str, Any]]) -> list[dict[st
     calls, connected = _sum(groups, "calls", "day"), _sum(groups, "connected", "day")
     days = set(calls)
     if info.start and info.end:
-        span = (info.end - info.start).days
-        days |= {(info.start + dt.timedelta(days=i)).isoformat() for i in range(span)}
+        # Every Tokyo day with a minute inside the period: 10:00 to 10:00 a week later is 8.
+        first = info.start.astimezone(TOKYO).date()
+        last = (info.end - dt.timedelta(microseconds=1)).astimezone(TOKYO).date()
+        span = (last - first).days + 1
+        days |= {(first + dt.timedelta(days=i)).isoformat() for i in range(span)}
     return [{"date": day, **_counted(calls[day], connected[day])} for day in sorted(days)]

@@ -1,29 +1,55 @@
-"""Staffed hours: whether a line is scheduled at a moment (pure; Asia/Tokyo weekly windows)."""
+"""Hours, pure (`now` is a parameter): whether a line is scheduled, whether an option (or a
+language under it) is open by its hours, when it opens, and which other lines are open now.
+The rules of days and windows are in hotline.routing.calendar."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from hotline.config import DAYS, TOKYO, Hours, Line, Organisation
+from hotline.config import Calendar, HotlineConfig, HoursSpec, Line, Organisation, Referral
+from hotline.routing import calendar as cal
 
 
-def _in_window(window: Hours, local: dt.datetime) -> bool:
-    day, t = DAYS[local.weekday()], local.time()
-    if window.start < window.end:
-        return day in window.days and window.start <= t < window.end
-    if window.start == window.end:  # a whole day
-        return day in window.days
-    # Past midnight (22:00-06:00): the evening belongs to the listed day, the morning to the
-    # day after it.
-    yesterday = DAYS[(local.weekday() - 1) % 7]
-    return (day in window.days and t >= window.start) or (
-        yesterday in window.days and t < window.end
-    )
-
-
-def scheduled(org: Organisation, line: Line, now: dt.datetime) -> bool:
+def scheduled(
+    org: Organisation, line: Line, now: dt.datetime, calendar: Calendar | None = None
+) -> bool:
     hours = line.hours if line.hours is not None else org.hours
-    if hours == "24h":
-        return True
-    local = now.astimezone(TOKYO)
-    return any(_in_window(w, local) for w in hours)
+    return cal.is_open(hours, now, calendar or Calendar())
+
+
+def option_hours(
+    cfg: HotlineConfig, option_id: str, language: str | None, now: dt.datetime
+) -> HoursSpec:
+    """The hours that hold now: the period's own for the option's language, then for the
+    option, then the option's for the language, then the option's."""
+    if not cfg.has_option(option_id):
+        return "24h"
+    option, period = cfg.option(option_id), cfg.period_at(now)
+    own = period.hours if period is not None else {}
+    for hours in (
+        own.get(f"{option_id}/{language}") if language else None,
+        own.get(option_id),
+        option.language_hours.get(language) if language else None,
+    ):
+        if hours is not None:
+            return hours
+    return option.hours
+
+
+def option_open(cfg: HotlineConfig, option_id: str, language: str | None, now: dt.datetime) -> bool:
+    return cal.is_open(option_hours(cfg, option_id, language, now), now, cfg.calendar)
+
+
+def option_opens_at(
+    cfg: HotlineConfig, option_id: str, language: str | None, now: dt.datetime
+) -> dt.datetime | None:
+    """When an option closed by its hours opens (None: open now, or not within two weeks)."""
+    return cal.next_opening(option_hours(cfg, option_id, language, now), now, cfg.calendar)
+
+
+def referrals_open(cfg: HotlineConfig, language: str | None, now: dt.datetime) -> list[Referral]:
+    """The other lines open now that serve callers of this language, in the file's order."""
+    lang = language or "ja"
+    return [
+        r for r in cfg.referrals if lang in r.languages and cal.is_open(r.hours, now, cfg.calendar)
+    ]

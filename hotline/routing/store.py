@@ -122,7 +122,9 @@ class Router:
         await session.flush()
 
     def scheduled_ids(self, now: dt.datetime) -> list[str]:
-        return [i for i, r in self.lines.items() if scheduled(r.org, r.line, now)]
+        return [
+            i for i, r in self.lines.items() if scheduled(r.org, r.line, now, self.cfg.calendar)
+        ]
 
     def _may_serve(self, option_id: str, language: str | None, line_id: str) -> bool:
         option, org = self.table.get(option_id), self.lines[line_id].org_id

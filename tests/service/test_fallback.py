@@ -42,7 +42,8 @@ async def test_the_backup_lines_ring_one_after_another_with_a_whisper(twilio, cf
             dial.get("action"), sid, DialCallStatus="completed", DialBridged="false"
         )
     assert rung == sisc(cfg)
-    assert "0120-783-556" in "".join(says(doc)) and doc[-1].tag == "Hangup"
+    # No clock we trust without the database: only a line open round the clock is named.
+    assert "0120-279-338" in "".join(says(doc)) and doc[-1].tag == "Hangup"
 
 
 @pytest.mark.parametrize("bridged", ["true", None])

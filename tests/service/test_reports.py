@@ -45,7 +45,9 @@ async def test_a_period_report_counts_attempts_and_callers(twilio, app, client, 
     assert options["women"] == {**options["women"], "calls": 0, "answer_rate": 0.0}
     assert options["none"]["calls"] == 1
     assert [e["calls"] for e in r["entries"]] == [3, 0]
-    assert len(r["days"]) == 20 and sum(d["calls"] for d in r["days"]) == 3
+    # 20 days from 09:00 to 09:00 touch 21 Tokyo dates: 12-15 to 01-04, both included.
+    assert len(r["days"]) == 21 and sum(d["calls"] for d in r["days"]) == 3
+    assert (r["days"][0]["date"], r["days"][-1]["date"]) == ("2023-12-15", "2024-01-04")
     assert r["wait_seconds"] == {"connected_calls": 1, "median": 40.0, "p90": 40.0}
 
 

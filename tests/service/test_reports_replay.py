@@ -31,7 +31,7 @@ from hotline.calls import lifecycle as lc
 from hotline.calls import service, store
 from hotline.calls.models import Call
 from hotline.cases.models import LinkageCase
-from hotline.config import TOKYO, HotlineConfig
+from hotline.config import HotlineConfig
 from hotline.db import make_engine, session_factory
 from hotline.records.models import ConsultationRecord
 from hotline.reports import labels, report
@@ -160,7 +160,7 @@ class Script:
 def scripts(cfg: HotlineConfig, p: Plan, seed: int = 7) -> list[Script]:
     rng, info = random.Random(seed), labels.period(cfg, p.period)
     assert info is not None and info.start and info.end
-    start = dt.datetime.combine(info.start, dt.time(), TOKYO)
+    start = info.start  # to the minute, Asia/Tokyo: every call lands inside the period
     span = (info.end - info.start).total_seconds()
     outcomes: list[tuple[str | None, str]] = []
     for option, (calls, connected) in p.options.items():

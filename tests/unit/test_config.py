@@ -56,10 +56,28 @@ def test_every_trial_period_is_configured_with_its_published_dates(cfg: HotlineC
         "awareness_month_2024",
     ]
     for t in trials:
-        if t["start"] is not None:  # period_5's dates were never published
+        if t["start"] is not None:  # period_5's dates are not in the seed
             p = period(cfg, t["id"])
-            # trials.yaml gives the last day; menus.yaml the day after (half-open).
-            assert (p.start, p.end) == (t["start"], t["end"] + dt.timedelta(days=1)), t["id"]
+            # trials.yaml gives the first and last day; menus.yaml the minutes, half-open.
+            assert (p.first_day, p.last_day) == (t["start"], t["end"]), t["id"]
+
+
+@pytest.mark.parametrize(
+    ("period_id", "start", "end"),
+    [
+        ("period_1", "2022-07-07 10:00", "2022-07-14 10:00"),
+        ("year_end_2022", "2022-12-28 09:00", "2023-01-04 09:00"),
+        ("period_5", "2023-12-15 09:00", "2024-01-04 09:00"),
+        ("awareness_month_2024", "2024-05-02 10:00", "2024-05-07 10:00"),
+    ],
+)
+def test_periods_start_and_end_at_the_announced_minute(
+    cfg: HotlineConfig, period_id: str, start: str, end: str
+) -> None:
+    p = period(cfg, period_id)
+    fmt = "%Y-%m-%d %H:%M"
+    assert (p.start.strftime(fmt), p.end.strftime(fmt)) == (start, end)
+    assert p.start.utcoffset() == dt.timedelta(hours=9)  # Asia/Tokyo, not UTC
 
 
 # --- a bad file is refused, naming the field ----------------------------------
@@ -101,6 +119,38 @@ BAD = [
         "periods.period_1.menu",
         "unknown menu 'nine-options'",
         id="unknown-menu-in-period",
+    ),
+    pytest.param(
+        lambda d: d["periods"][3]["hours"].update({"nobody": "24h"}),
+        "periods.year_end_2022.hours",
+        "unknown option 'nobody'",
+        id="unknown-option-in-period-hours",
+    ),
+    pytest.param(
+        lambda d: d["options"][0].update(
+            hours=[{"days": ["obon"], "start": "9:00", "end": "17:00"}]
+        ),
+        "options.0.hours.0.days.0",
+        "'holiday' or 'year_end'",
+        id="unknown-day-type",
+    ),
+    pytest.param(
+        lambda d: d["calendar"].update(year_end=["12/31"]),
+        "calendar.year_end",
+        "'12/31' is not a month and day as MM-DD",
+        id="year-end-day-not-mm-dd",
+    ),
+    pytest.param(
+        lambda d: d["closed"]["ja"].update(opens=[{"text": "{when}、{where}"}]),
+        "closed.ja.opens.0.text",
+        "unknown placeholder {where}",
+        id="unknown-placeholder-in-closed",
+    ),
+    pytest.param(
+        lambda d: d["referrals"][0].update(languages=["xx"]),
+        "referrals.yorisoi",
+        "unknown language 'xx'",
+        id="unknown-language-of-a-referral",
     ),
     pytest.param(
         lambda d: d["menus"]["period-5"].update(repeat_key="8"),
@@ -175,15 +225,32 @@ def test_a_file_saved_in_shift_jis_is_refused_naming_it(tmp_path: Path) -> None:
 # --- periods, menus and entry numbers ------------------------------------------
 
 
-def test_a_period_ends_at_midnight_tokyo_time(cfg: HotlineConfig) -> None:
-    period_1 = period(cfg, "period_1")
-    assert period_1.covers(dt.datetime(2022, 7, 14, 23, 59, tzinfo=TOKYO))
-    assert not period_1.covers(dt.datetime(2022, 7, 15, 0, 0, tzinfo=TOKYO))
+def test_a_call_at_0959_is_outside_the_first_period_and_at_1000_inside(
+    cfg: HotlineConfig,
+) -> None:
+    before = cfg.period_at(dt.datetime(2022, 7, 7, 9, 59, tzinfo=TOKYO))
+    at_ten = cfg.period_at(dt.datetime(2022, 7, 7, 10, 0, tzinfo=TOKYO))
+    assert before is None and at_ten is not None and at_ten.id == "period_1"
+    # The last minute is 10:00 a week later, exclusive.
+    assert cfg.period_at(dt.datetime(2022, 7, 14, 9, 59, tzinfo=TOKYO)).id == "period_1"
+    assert cfg.period_at(dt.datetime(2022, 7, 14, 10, 0, tzinfo=TOKYO)) is None
 
 
-def test_a_period_starts_at_midnight_tokyo_time_not_utc(cfg: HotlineConfig) -> None:
-    # 2022-07-06 15:30 UTC is 2022-07-07 00:30 in Tokyo: the first minutes of 第1期.
-    assert period(cfg, "period_1").covers(dt.datetime(2022, 7, 6, 15, 30, tzinfo=dt.UTC))
+def test_a_period_starts_at_its_tokyo_time_not_utc(cfg: HotlineConfig) -> None:
+    # 2022-07-07 01:00 UTC is 10:00 in Tokyo: the first minute of 第1期.
+    assert period(cfg, "period_1").covers(dt.datetime(2022, 7, 7, 1, 0, tzinfo=dt.UTC))
+    assert not period(cfg, "period_1").covers(dt.datetime(2022, 7, 7, 0, 59, tzinfo=dt.UTC))
+
+
+def test_a_bare_date_in_a_period_means_its_midnight_in_tokyo() -> None:
+    data = edited(lambda d: d.update(periods=[
+        {"id": "p", "name": "P", "start": dt.date(2025, 1, 1), "end": "2025-01-02",
+         "menu": d["default_menu"]}]))  # fmt: skip
+    p = parse(data).periods[0]
+    assert (p.start, p.end) == (
+        dt.datetime(2025, 1, 1, tzinfo=TOKYO),
+        dt.datetime(2025, 1, 2, tzinfo=TOKYO),
+    )
 
 
 @pytest.mark.parametrize(
@@ -192,7 +259,8 @@ def test_a_period_starts_at_midnight_tokyo_time_not_utc(cfg: HotlineConfig) -> N
         (dt.datetime(2022, 7, 10, 12, 0, tzinfo=TOKYO), "period_1", "eight-options"),
         (dt.datetime(2022, 12, 1, 9, 0, tzinfo=TOKYO), "day_of_life", "day-of-life"),
         (dt.datetime(2023, 1, 1, 0, 0, tzinfo=TOKYO), "year_end_2022", "year-end-2022"),
-        (dt.datetime(2024, 1, 10, 23, 59, tzinfo=TOKYO), "period_5", "period-5"),
+        (dt.datetime(2024, 1, 4, 8, 59, tzinfo=TOKYO), "period_5", "period-5"),
+        (dt.datetime(2024, 1, 4, 9, 0, tzinfo=TOKYO), None, "period-5"),
         (dt.datetime(2024, 3, 1, 12, 0, tzinfo=TOKYO), None, "period-5"),
     ],
 )

@@ -52,7 +52,9 @@ def empty(cfg: HotlineConfig, period_id: str) -> dict:  # type: ignore[type-arg]
 def test_an_empty_period_is_all_zeros(cfg: HotlineConfig) -> None:
     r = empty(cfg, "year_end_2022")
     assert (r["calls"], r["answer_rate"], r["unique_callers"]["answer_rate"]) == (0, 0.0, 0.0)
-    assert [o["id"] for o in r["options"]] == ["under18", "gender", "loneliness", "none"]
+    offered = ["under18", "gender", "loneliness", "foreign", "none"]  # key 2 (languages) last
+    assert [o["id"] for o in r["options"]] == offered
+    # 12-28 09:00 to 01-04 09:00: eight Tokyo days, both ends included.
     assert [d["date"] for d in r["days"]][0] == "2022-12-28" and len(r["days"]) == 8
 
 
@@ -63,7 +65,7 @@ def test_an_unknown_period_names_the_known_ones(cfg: HotlineConfig) -> None:
 
 def test_the_table_lines_up_under_japanese_labels(cfg: HotlineConfig) -> None:
     text = render.table(empty(cfg, "period_5"))
-    assert text.startswith("第5期（period_5） 2023-12-22 〜 2024-01-11")
+    assert text.startswith("第5期（period_5） 2023-12-15 09:00 〜 2024-01-04 09:00")
     rows = [line for line in text.splitlines() if line.startswith("  呼出件数")]
     assert rows and rows[0].endswith(" 0")
     widths = {render.width(line) for line in text.splitlines()[1:4]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -11,8 +12,8 @@ import pytest
 import yaml
 from twilio.twiml.voice_response import VoiceResponse
 
-from hotline.config import ConfigError, HotlineConfig, load, parse, voices
-from hotline.ivr.flow import Ask, Enqueue, Hold, Notice
+from hotline.config import TOKYO, ConfigError, HotlineConfig, load, parse, voices
+from hotline.ivr.flow import Ask, Closed, Enqueue, Hold, Notice
 from hotline.ivr.twiml import Renderer, Urls, static_fallback
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +37,9 @@ def every_document(cfg: HotlineConfig) -> list[VoiceResponse]:
     languages = [None, *cfg.languages]
     docs += [r.enqueue(Enqueue("foreign", lang, 0, Notice.DEFAULT_CHOSEN)) for lang in languages]
     docs += [r.hold(Hold("foreign", lang, 1, ahead)) for lang in languages for ahead in (0, 2)]
-    docs += [r.closed(lang) for lang in languages]
+    opens = dt.datetime(2024, 1, 1, 9, 30, tzinfo=TOKYO)
+    everything = (opens, (("8", "孤独・孤立でお悩みの方"),), tuple(cfg.referrals))
+    docs += [r.closed(Closed(lang, *everything)) for lang in languages]
     docs += [r.whisper(option="x", language=lang, waited=90, accept_url="u") for lang in languages]
     docs += [r.goodbye(None), r.whisper_declined(), r.fallback(), r.fallback_menu()]
     docs += [r.fallback_whisper(), r.after_fallback_dial(), static_fallback(cfg)]
