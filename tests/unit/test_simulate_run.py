@@ -66,7 +66,29 @@ def test_every_assignment_comes_from_the_services_engine(
     assert {(i, a.line_id) for i, a in connected} == given
 
 
+def with_overflow(cfg: HotlineConfig) -> HotlineConfig:
+    """The shipped config, but loneliness starts with inochi alone and overflows after a minute
+    to the other desks (the shipped tiers follow the seed: every partner is primary)."""
+    options = [
+        o.model_copy(
+            update={
+                "tiers": config_mod.Tiers(
+                    primary=["inochi"],
+                    overflow=config_mod.Tier(
+                        after_seconds=60, orgs=["childline", "mental-care-council", "sisc"]
+                    ),
+                )
+            }
+        )
+        if o.id == "loneliness"
+        else o
+        for o in cfg.options
+    ]
+    return cfg.model_copy(update={"options": options})
+
+
 def test_silos_never_serve_a_caller_from_another_options_partners(cfg: HotlineConfig) -> None:
+    cfg = with_overflow(cfg)
     # Few lines, so that callers wait long enough for overflow and backup tiers to open.
     few = [PlanRow(org, None, (1,) * 24) for org in ("childline", "mental-care-council", "sisc")]
     supply = from_plan([*few, PlanRow("inochi", None, (2,) * 24)], cfg)
@@ -135,4 +157,6 @@ def test_lines_answer_in_their_configured_hours_only(cfg: HotlineConfig) -> None
     result = simulate(day_cfg, load_model(), load, from_config(day_cfg), "pooled", seed=1)
     assert [a.outcome for a in result.attempts] == ["connected", "closed", "connected"]
     staffed = result.staffed["sisc"] / 3600
-    assert staffed == pytest.approx(3 * 8 * 8)  # 3 lines, 8 hours, 8 days
+    assert staffed == pytest.approx(
+        3 * 8 * 7
+    )  # 3 lines, 8 hours, 7 days (12-28 09:00 to 01-04 09:00)
