@@ -23,9 +23,11 @@ class _Model(BaseModel):
 
 
 class Dist(_Model):
-    """A positive random duration in seconds."""
+    """A positive random duration in seconds. `config` (wrap-up only): the organisation's own
+    `wrap_up_seconds` from menus.yaml, as the router applies it; `mean` is then its stand-in
+    for a line of no organisation."""
 
-    dist: Literal["exponential", "lognormal", "fixed", "uniform"]
+    dist: Literal["exponential", "lognormal", "fixed", "uniform", "config"]
     mean: float = Field(default=0.0, ge=0)
     sd: float = Field(default=0.0, ge=0)
     low: float = Field(default=0.0, ge=0)

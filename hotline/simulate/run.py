@@ -102,6 +102,9 @@ class _Run:
         self.waiting: dict[int, Attempt] = {}
         self.attempts: list[Attempt] = []
         self.busy: dict[str, float] = {ln.org: 0.0 for ln in supply.lines}
+        self.wrap_up_of = {
+            o.id: float(cfg.staffing_of(o).wrap_up_seconds) for o in cfg.organisations
+        }
         self.staffed: dict[str, float] = dict.fromkeys(self.busy, 0.0)
         self.samples: list[tuple[float, int]] = []
         self.servers: dict[tuple[str, str], list[str]] = {}
@@ -265,6 +268,8 @@ class _Run:
         line = self.lines[line_id]
         a.outcome, a.wait, a.org, a.line_id = "connected", now - a.arrival, line.org, line_id
         _, setup, talk, wrap, _, _ = a.draws
+        if self.model.wrap_up.dist == "config":  # the router's own wrap-up for the line
+            wrap = self.wrap_up_of.get(line.org, wrap)
         done = now + setup + talk + wrap
         self.busy[line.org] += max(0.0, min(done, self.end) - min(now, self.end))
         self.push(done, FREE, line_id)
