@@ -25,7 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.config import HotlineConfig
-from hotline.reports import labels, queries
+from hotline.reports import labels, queries, tallies
 from hotline.reports.definitions import NONE, STAGES
 from hotline.routing.models import SIGNED_IN, Presence
 from hotline.routing.store import Router
@@ -94,6 +94,7 @@ class StoredTotals:
 
     async def _read_totals(self, sessions: Sessions) -> None:
         try:
+            await tallies.catch_up(sessions)  # the calls ended since the last read
             async with sessions() as s:
                 rows = await queries.totals(s)
                 serious = await queries.serious_cases_by_period(s)
