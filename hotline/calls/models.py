@@ -81,6 +81,20 @@ class Call(Base):
     )
 
 
+# The routing pass's queue order (routing.store `_waiting`), on waiting calls only: the first
+# callers of each option and language are read in order, without sorting the whole queue.
+Index(
+    "ix_calls_queue",
+    Call.option_id,
+    Call.language,
+    Call.priority.desc(),
+    Call.waiting_since,
+    Call.id,
+    postgresql_where=text("state = 'waiting'"),
+    sqlite_where=text("state = 'waiting'"),
+)
+
+
 class CallEvent(Base):
     """Append-only: one row per applied step; the unique step makes retries no-ops."""
 
