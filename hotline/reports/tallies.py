@@ -14,12 +14,12 @@ The lifecycle is not involved: nothing here runs while a webhook waits.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     String,
+    Table,
     case,
-    cast,
     delete,
     func,
     literal_column,
@@ -27,6 +27,9 @@ from sqlalchemy import (
     text,
     tuple_,
     update,
+)
+from sqlalchemy import (
+    cast as sql_cast,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -50,7 +53,7 @@ ENDED: ColumnElement[bool] = Call.state.in_(sorted(TERMINAL))
 
 def day_label(dialect: str) -> ColumnElement[str]:
     """The Tokyo day of arrival as ISO text, as stored in the tallies."""
-    return cast(d.tokyo_day(dialect), String)
+    return sql_cast(d.tokyo_day(dialect), String)
 
 
 async def catch_up(sessions: Sessions, *, batch: int = BATCH) -> int:
@@ -119,7 +122,8 @@ async def _tally_batch(s: AsyncSession, batch: int) -> int:
     rows = (await s.execute(stmt)).all()
     if rows:
         ids = [r.id for r in rows]
-        await s.execute(update(Call.__table__).where(Call.id.in_(ids)).values(tallied=1))
+        calls = cast(Table, Call.__table__)
+        await s.execute(update(calls).where(calls.c.id.in_(ids)).values(tallied=1))
     if rows:
         groups, callers = _fold(rows)
         await _add_groups(s, groups)

@@ -12,10 +12,12 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, cast
 
 from sqlalchemy import (
     Integer,
     String,
+    Table,
     bindparam,
     case,
     func,
@@ -27,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from hotline.calls import lifecycle
 from hotline.calls import store as calls_store
@@ -246,25 +249,8 @@ class Router:
         same = {k: v for k, v in changes[0].items() if k != "line_id"}
         if any({**c, "line_id": None} != {**same, "line_id": None} for c in changes):
             raise AssertionError("reservations that differ in more than their line")
-        calls, lines = Call.__table__, Line.__table__
-        if session.get_bind().dialect.name == "postgresql":
-            # The pairs as two arrays joined in: one prepared statement whatever their number.
-            pairs = (
-                func.unnest(
-                    bindparam("call_ids", type_=ARRAY(Integer)),
-                    bindparam("line_ids", type_=ARRAY(String)),
-                )
-                .table_valued("call_id", "line_id")
-                .render_derived(name="reserved")
-            )
-            call_line, line_call = pairs.c.line_id, pairs.c.call_id
-            call_rows = calls.c.id == pairs.c.call_id
-            line_rows = lines.c.id == pairs.c.line_id
-        else:  # SQLite, the embedded database of a small service: a CASE on the key
-            line_of = {r.call_id: r.line_id for r in reservations}
-            call_of = {r.line_id: r.call_id for r in reservations}
-            call_line, line_call = case(line_of, value=calls.c.id), case(call_of, value=lines.c.id)
-            call_rows, line_rows = calls.c.id.in_(line_of), lines.c.id.in_(call_of)
+        calls, lines = _table(Call), _table(Line)
+        call_line, line_call, call_rows, line_rows = _pairs(session, reservations, calls, lines)
         arrays = {
             "call_ids": [r.call_id for r in reservations],
             "line_ids": [r.line_id for r in reservations],
@@ -391,6 +377,42 @@ class Router:
                 engine.WaitingCall(call_id, option_id, language or JAPANESE, since, priority)
             )
         return calls
+
+
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _pairs(
+    session: AsyncSession, reservations: list[engine.Reservation], calls: Table, lines: Table
+) -> tuple[ColumnElement[Any], ...]:
+    """The (call, line) pairs of a pass for its two UPDATEs: each call's line, each line's
+    call, and the rows to update."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Two arrays joined in: one prepared statement whatever the number of pairs.
+        pairs = (
+            func.unnest(
+                bindparam("call_ids", type_=ARRAY(Integer)),
+                bindparam("line_ids", type_=ARRAY(String)),
+            )
+            .table_valued("call_id", "line_id")
+            .render_derived(name="reserved")
+        )
+        return (
+            pairs.c.line_id,
+            pairs.c.call_id,
+            calls.c.id == pairs.c.call_id,
+            lines.c.id == pairs.c.line_id,
+        )
+    # SQLite, the embedded database of a small service: a CASE on the key.
+    line_of = {r.call_id: r.line_id for r in reservations}
+    call_of = {r.line_id: r.call_id for r in reservations}
+    return (
+        case(line_of, value=calls.c.id),
+        case(call_of, value=lines.c.id),
+        calls.c.id.in_(line_of),
+        lines.c.id.in_(call_of),
+    )
 
 
 def org_of(router: Router, line_ids: Iterable[str]) -> dict[str, str]:
