@@ -5,7 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.calls.lifecycle import OPEN, CallState
@@ -43,13 +52,47 @@ class Call(Base):
     # Queue failures in a row (Twilio's queue-full, error): capped, then the backup serves.
     queue_errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     queue_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # 1 once an ended call is added up in the report tallies (hotline/reports/tallies.py);
+    # the reports count the calls still at 0 from this table.
+    tallied: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_calls_state_option", "state", "option_id"),
         Index("ix_calls_period_created", "period_id", "created_at"),
         # Repeat callers (a counsellor's consented history, unique callers per day).
         Index("ix_calls_caller_hash", "caller_hash"),
+        # The calls not yet in the tallies: open ones and the few ended since the last read.
+        Index(
+            "ix_calls_untallied",
+            "period_id",
+            postgresql_where=text("tallied = 0"),
+            sqlite_where=text("tallied = 0"),
+        ),
+        # Waits of the connected calls of a period (the report's percentiles), read from the
+        # index alone.
+        Index(
+            "ix_calls_connected_waits",
+            "period_id",
+            "connected_at",
+            "waiting_since",
+            postgresql_where=text("connected_at IS NOT NULL"),
+            sqlite_where=text("connected_at IS NOT NULL"),
+        ),
     )
+
+
+# The routing pass's queue order (routing.store `_waiting`), on waiting calls only: the first
+# callers of each option and language are read in order, without sorting the whole queue.
+Index(
+    "ix_calls_queue",
+    Call.option_id,
+    Call.language,
+    Call.priority.desc(),
+    Call.waiting_since,
+    Call.id,
+    postgresql_where=text("state = 'waiting'"),
+    sqlite_where=text("state = 'waiting'"),
+)
 
 
 class CallEvent(Base):

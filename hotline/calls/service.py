@@ -90,8 +90,9 @@ async def apply(
             run_pass = True
     if run_pass:
         await session.flush()
-        await router.assign(session, now)
-        await session.refresh(call)  # the pass may have given it a line
+        made = await router.assign(session, now)
+        if any(r.call_id == call.id for r in made):
+            await session.refresh(call)  # the pass gave it a line (a bulk UPDATE, past the ORM)
     return Outcome(call, t.decision)
 
 

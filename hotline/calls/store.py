@@ -49,11 +49,17 @@ async def ensure_call(
     caller: str | None,
     menu_id: str,
     now: dt.datetime,
+    new: bool = False,
 ) -> Call:
-    """The call with this CallSid, created if new; a retry or a race creates nothing twice."""
-    call = await get_call(session, call_sid, lock=True)
-    if call is not None:  # every webhook after the first: one statement, not two
-        return call
+    """The call with this CallSid, created if new; a retry or a race creates nothing twice.
+
+    `new`: the call is most likely new (Twilio's first webhook of a call), so try the
+    INSERT first; otherwise look it up first. Either way, one statement in the common case.
+    """
+    if not new:
+        call = await get_call(session, call_sid, lock=True)
+        if call is not None:  # every webhook after the first: one statement, not two
+            return call
     values, received = lifecycle.new_call(
         call_sid=call_sid,
         entry=entry,
@@ -62,15 +68,20 @@ async def ensure_call(
         menu_id=menu_id,
         now=now,
     )
+    # The new row comes back as the ORM object (and is ours: an inserted row is locked until
+    # commit); a CallSid that already exists (a retry, a concurrent request) returns nothing.
     stmt = (
-        _insert(session)(Call).values(**values).on_conflict_do_nothing(index_elements=["call_sid"])
+        _insert(session)(Call)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["call_sid"])
+        .returning(Call)
     )
-    # An INSERT answers a CursorResult (rowcount); execute() is typed for any statement.
-    inserted = cast(CursorResult[Any], await session.execute(stmt))
+    created = (await session.scalars(stmt)).one_or_none()
+    if created is not None:
+        outbox(session).append(received)
+        return created
     call = await get_call(session, call_sid, lock=True)
     assert call is not None
-    if inserted.rowcount:  # a new CallSid, not one a concurrent request created
-        outbox(session).append(received)
     return call
 
 

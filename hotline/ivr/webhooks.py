@@ -148,7 +148,9 @@ async def voice_params(p: TwilioParams) -> VoiceParams:
     return VoiceParams.model_validate(p)
 
 
-def query(request: Request) -> Query:
+# Dependencies are `async def`, even with nothing to await: FastAPI runs a plain `def` one in
+# a worker thread, a hand-off that cost more than the function itself.
+async def query(request: Request) -> Query:
     return Query.parse(request.query_params)
 
 
@@ -168,10 +170,15 @@ class Edge:
         self.router: Router = state.router
         self.limits: lc.Limits = state.limits
 
-    async def call(self, p: VoiceParams) -> Call:
-        """This webhook's call; a CallSid never seen (lost state) is created so it goes on."""
+    async def call(self, p: VoiceParams, *, new: bool = False) -> Call:
+        """This webhook's call; a CallSid never seen (lost state) is created so it goes on.
+        `new`: Twilio's first webhook of a call, which is most likely not stored yet."""
         if not p.valid_call_sid():
             raise HTTPException(400, "missing or malformed CallSid")
+        if not new:  # every later webhook: the stored call, without computing a new one's
+            call = await store.get_call(self.session, p.call_sid, lock=True)
+            if call is not None:
+                return call
         period = self.cfg.period_at(self.now)
         return await store.ensure_call(
             self.session,
@@ -181,6 +188,7 @@ class Edge:
             caller=store.caller_hash(self.settings.caller_secret, p.caller),
             menu_id=self.cfg.menu_at(self.now),
             now=self.now,
+            new=True,  # looked up already, or most likely new
         )
 
     async def apply(self, call: Call, event: lc.Event) -> service.Outcome:
@@ -240,7 +248,7 @@ class Edge:
         return await service.staffed(self.session, self.router, call, option_id, language, self.now)
 
 
-def edge(request: Request, session: SessionDep, now: NowDep) -> Edge:
+async def edge(request: Request, session: SessionDep, now: NowDep) -> Edge:
     return Edge(request.app.state, session, now)
 
 
@@ -255,7 +263,7 @@ def _option_or_default(cfg: HotlineConfig, option_id: str | None) -> str:
 
 @router.post("/incoming")
 async def incoming(e: EdgeDep, p: Params) -> TwiML:
-    call = await e.call(p)
+    call = await e.call(p, new=True)
     await e.apply(call, lc.Arrived())
     return twiml(e.renderer.ask(flow.start(e.cfg, call.menu_id)))
 

@@ -3,10 +3,10 @@
 Prometheus' collectors are synchronous, so the endpoint first runs the async queries
 (`refresh`) and the collector then only yields what they read. Live gauges (callers waiting,
 longest wait, lines) are read at every scrape; they use the state index and touch few rows.
-Period totals count every stored call, which takes a few hundred milliseconds at a million
-calls: they are re-read in the background when older than `ttl`, and a scrape serves the
-last ones read (their age is exported) if the new read takes longer than `wait`: a scrape
-never waits long for them, except the first after a start.
+Period totals add the report tallies (caught up first with the calls ended since the last
+read) to the calls not tallied yet: they are re-read in the background when older than
+`ttl`, and a scrape serves the last ones read (their age is exported) if the new read takes
+longer than `wait`: a scrape never waits long for them, except the first after a start.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.config import HotlineConfig
-from hotline.reports import labels, queries
+from hotline.reports import labels, queries, tallies
 from hotline.reports.definitions import NONE, STAGES
 from hotline.routing.models import SIGNED_IN, Presence
 from hotline.routing.store import Router
@@ -94,6 +94,7 @@ class StoredTotals:
 
     async def _read_totals(self, sessions: Sessions) -> None:
         try:
+            await tallies.catch_up(sessions)  # the calls ended since the last read
             async with sessions() as s:
                 rows = await queries.totals(s)
                 serious = await queries.serious_cases_by_period(s)

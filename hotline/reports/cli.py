@@ -34,6 +34,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="labels of the chart: Japanese (default) or English with option ids",
     )
     r.set_defaults(func=cmd_report)
+    t = sub.add_parser(
+        "tallies",
+        help="add the ended calls up for the reports (they also catch up as they are read)",
+        description="The reports read ended calls from per-day tallies; this tallies the calls "
+        "ended since the last read, or with --rebuild, empties them and tallies every call again.",
+    )
+    t.add_argument("--rebuild", action="store_true", help="start again from the calls table")
+    t.set_defaults(func=cmd_tallies)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -44,12 +52,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace, url: str, cfg: HotlineConfig) -> int:
-    from hotline.reports import render, report
+    from hotline.reports import render, report, tallies
 
     engine = make_engine(url)
     try:
         await check_at_head(engine)
         sessions = session_factory(engine)
+        await tallies.catch_up(sessions)
         async with sessions() as session:
             if args.all:
                 reports = await report.build_all(session, cfg)
@@ -79,3 +88,26 @@ def _write_chart(path: Path, data: dict[str, Any], lang: str) -> None:
 
     path.write_bytes(chart.png(data, lang))
     print(f"chart written to {path}", file=sys.stderr)
+
+
+def cmd_tallies(args: argparse.Namespace) -> int:
+    settings, _ = settings_and_config()
+    return asyncio.run(_tally(settings.database_url, rebuild=args.rebuild))
+
+
+async def _tally(url: str, *, rebuild: bool) -> int:
+    from hotline.reports import tallies
+
+    engine = make_engine(url)
+    try:
+        await check_at_head(engine)
+        sessions = session_factory(engine)
+        run = tallies.rebuild if rebuild else tallies.catch_up
+        n = await run(sessions)
+    except SchemaNotAtHead as e:
+        print(f"hotline tallies: {e}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    print(f"tallied {n:,} ended calls" + (" (rebuilt)" if rebuild else ""))
+    return 0

@@ -86,16 +86,28 @@ def any_connected() -> ColumnElement[int]:
     return func.max(case((CONNECTED, literal_column("1")), else_=literal_column("0")))
 
 
+def conditions() -> dict[str, ColumnElement[bool]]:
+    """What each counted figure (besides `calls`, every call) asks of one call."""
+    return {
+        "connected": CONNECTED,
+        "closed": CLOSED,
+        **{f"abandoned_{s}": abandoned_at(s) for s in STAGES},
+        "anonymous": ANONYMOUS,
+        "anonymous_connected": and_(ANONYMOUS, CONNECTED),
+    }
+
+
 def counts() -> list[ColumnElement[int]]:
     """The counted figures of a group of calls, labelled with their keys."""
-    return [
-        func.count().label("calls"),
-        tally(CONNECTED).label("connected"),
-        tally(CLOSED).label("closed"),
-        *(tally(abandoned_at(s)).label(f"abandoned_{s}") for s in STAGES),
-        tally(ANONYMOUS).label("anonymous"),
-        tally(and_(ANONYMOUS, CONNECTED)).label("anonymous_connected"),
-    ]
+    counted = [tally(c).label(k) for k, c in conditions().items()]
+    return [func.count().label("calls"), *counted]
+
+
+def flags() -> list[ColumnElement[int]]:
+    """The same figures of one call, 1 or 0 each (what the tallies add up)."""
+    one: ColumnElement[int] = literal_column("1")
+    zero: ColumnElement[int] = literal_column("0")
+    return [case((c, one), else_=zero).label(k) for k, c in conditions().items()]
 
 
 def tokyo_day(dialect: str) -> ColumnElement[object]:

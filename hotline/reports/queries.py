@@ -12,13 +12,15 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, text
+from sqlalchemy import and_, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls.models import Call, CallState
 from hotline.cases.models import LinkageCase
 from hotline.records.models import ConsultationRecord
 from hotline.reports import definitions as d
+from hotline.reports import tallies
+from hotline.reports.models import CallerDay, CallerDayTotal, CallTally
 from hotline.routing.models import Line
 
 WAITING = (CallState.WAITING, CallState.RESERVED)
@@ -35,34 +37,75 @@ def _counts(row: Any) -> dict[str, int]:
 
 
 # -- one period --------------------------------------------------------------------------------
+# Every count adds the tallies (ended calls, `tallies.py`) to the calls not tallied yet, in one
+# statement: one snapshot, so a catch-up committing meanwhile neither drops nor doubles a call.
+def _groups(period_id: str | None, dialect_name: str) -> Any:
+    """Counts by (period, option, entry, Tokyo day), tallied and not, as one subquery."""
+    option, day = d.option_label(), tallies.day_label(dialect_name)
+    live = select(Call.period_id, option.label("option"), Call.entry, day.label("day"), *d.counts())
+    live = live.where(tallies.UNTALLIED).group_by(Call.period_id, option, Call.entry, day)
+    kept = select(
+        CallTally.period_id,
+        CallTally.option_id.label("option"),
+        CallTally.entry,
+        CallTally.day,
+        *(getattr(CallTally, k).label(k) for k in (*COUNTS, *ANON)),
+    )
+    if period_id is not None:
+        live = live.where(Call.period_id == period_id)
+        kept = kept.where(CallTally.period_id == period_id)
+    return union_all(live, kept).subquery()
+
+
+def _summed(g: Any, *keys: str) -> Any:
+    sums = (func.sum(g.c[k]).label(k) for k in (*COUNTS, *ANON))
+    return select(*(g.c[k] for k in keys), *sums).group_by(*(g.c[k] for k in keys))
+
+
 async def period_groups(session: AsyncSession, period_id: str) -> list[dict[str, Any]]:
     """Counts by (option, entry, Tokyo day): every total of the report adds these up."""
-    option, day = d.option_label(), d.tokyo_day(dialect(session))
-    stmt = (
-        select(option.label("option"), Call.entry, day.label("day"), *d.counts())
-        .where(Call.period_id == period_id)
-        .group_by(option, Call.entry, day)
-    )
+    stmt = _summed(_groups(period_id, dialect(session)), "option", "entry", "day")
     rows = (await session.execute(stmt)).all()
     return [{"option": r.option, "entry": r.entry, "day": str(r.day), **_counts(r)} for r in rows]
 
 
 async def caller_days(session: AsyncSession, period_id: str) -> tuple[int, int]:
     """Distinct (caller hash, Tokyo day) pairs, and how many of them were connected at least
-    once. Anonymous calls are left out here: each counts as a caller of its own (`counts`)."""
-    if dialect(session) == "postgresql":
-        # One hash table of up to a row per call: let it stay in memory for this query.
-        await session.execute(text("SET LOCAL work_mem = '128MB'"))
-    day = d.tokyo_day(dialect(session))
-    per_day = (
-        select(d.any_connected().label("reached"))
-        .where(Call.period_id == period_id, Call.caller_hash.is_not(None))
+    once. Anonymous calls are left out here: each counts as a caller of its own (`counts`).
+
+    The tallied caller-days are counted per day already; the calls not tallied yet add the
+    pairs the tallies lack, and connect the pairs they have unconnected.
+    """
+    day = tallies.day_label(dialect(session))
+    live = (
+        select(Call.caller_hash, day.label("day"), d.any_connected().label("reached"))
+        .where(tallies.UNTALLIED, Call.period_id == period_id, Call.caller_hash.is_not(None))
         .group_by(Call.caller_hash, day)
         .subquery()
     )
-    stmt = select(func.count(), func.coalesce(func.sum(per_day.c.reached), literal_column("0")))
+    kept = (
+        select(CallerDay.reached)
+        .where(
+            CallerDay.period_id == period_id,
+            CallerDay.day == live.c.day,
+            CallerDay.caller_hash == live.c.caller_hash,
+        )
+        .scalar_subquery()
+    )
+    new = d.tally(kept.is_(None)).label("n")
+    newly_reached = d.tally(and_(live.c.reached == 1, func.coalesce(kept, 0) == 0)).label("r")
+    fresh = select(new, newly_reached).select_from(live).subquery()
+    stmt = select(
+        fresh.c.n + _kept(CallerDayTotal.caller_days, period_id),
+        fresh.c.r + _kept(CallerDayTotal.reached, period_id),
+    )
     total, reached = (await session.execute(stmt)).one()
     return int(total), int(reached)
+
+
+def _kept(column: Any, period_id: str) -> Any:
+    total = func.coalesce(func.sum(column), 0)
+    return select(total).where(CallerDayTotal.period_id == period_id).scalar_subquery()
 
 
 async def waits(session: AsyncSession, period_id: str) -> list[float]:
@@ -103,10 +146,7 @@ async def records(session: AsyncSession, period_id: str) -> tuple[Counter[str], 
 # -- every period at once (the /metrics collector) ------------------------------------------
 async def totals(session: AsyncSession) -> list[dict[str, Any]]:
     """Counts by (period, option, entry) over every stored call."""
-    option = d.option_label()
-    stmt = select(Call.period_id, option.label("option"), Call.entry, *d.counts()).group_by(
-        Call.period_id, option, Call.entry
-    )
+    stmt = _summed(_groups(None, dialect(session)), "period_id", "option", "entry")
     rows = (await session.execute(stmt)).all()
     return [
         {"period": r.period_id, "option": r.option, "entry": r.entry, **_counts(r)} for r in rows

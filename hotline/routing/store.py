@@ -12,9 +12,24 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from hotline.calls import lifecycle
 from hotline.calls import store as calls_store
@@ -28,6 +43,10 @@ from hotline.routing.schedule import scheduled
 
 log = logging.getLogger(__name__)
 JAPANESE = "ja"
+UPKEEP_EVERY = dt.timedelta(seconds=1)
+# A literal, not a parameter: a prepared statement's generic plan uses the partial index
+# `ix_calls_queue` only if its condition is written out.
+WAITING_NOW = Call.state == literal_column(f"'{CallState.WAITING.value}'")
 
 
 def routing_table(cfg: HotlineConfig) -> dict[str, engine.OptionRouting]:
@@ -94,6 +113,7 @@ class Router:
             line_id: frozenset(r.line.languages or r.org.languages)
             for line_id, r in self.lines.items()
         }
+        self._upkept_at: dt.datetime | None = None  # the last expiries and sweeps (`_upkeep`)
 
     # -- lines ------------------------------------------------------------------------------
     def staffing(self, line_id: str) -> Staffing:
@@ -196,46 +216,63 @@ class Router:
     # -- the pass ---------------------------------------------------------------------------
     async def assign(self, session: AsyncSession, now: dt.datetime) -> list[engine.Reservation]:
         """Expire stale reservations, then give free staffed lines to waiting callers."""
-        await self._expire(session, now)
+        await self._upkeep(session, now)
         lines = await self._free_lines(session, now)
         if not lines:
             return []
         calls = await self._waiting(session, limit=len(lines), now=now)
         reservations = engine.assign(calls, lines, self.table, now)
         if reservations:
-            waiting = lifecycle.CallView(state=CallState.WAITING)  # what the pass selected
-            await session.execute(
-                update(Call),
-                [
-                    {
-                        "id": r.call_id,
-                        **lifecycle.transition(
-                            waiting, lifecycle.LineReserved(r.line_id), now
-                        ).changes,
-                    }
-                    for r in reservations
-                ],
-            )
-            await session.execute(
-                update(Line),
-                [
-                    {
-                        "id": r.line_id,
-                        "call_id": r.call_id,
-                        "status": Presence.RESERVED,
-                        "status_changed_at": now,
-                    }
-                    for r in reservations
-                ],
-            )
-            await session.execute(
-                insert(LinePresenceLog),
-                [
-                    presence.log_row(r.line_id, self.lines[r.line_id].org_id, "reserved", None, now)
-                    for r in reservations
-                ],
-            )
+            await self._reserve(session, reservations, now)
         return reservations
+
+    async def _upkeep(self, session: AsyncSession, now: dt.datetime) -> None:
+        """Expiries, sweeps and wrap-ups: they change with time, not with each event, so a
+        busy instance runs them at most once per UPKEEP_EVERY of the pass's clock (the tick
+        runs passes meanwhile). A clock that went back runs them at once."""
+        last = self._upkept_at
+        if last is not None and dt.timedelta(0) <= now - last < UPKEEP_EVERY:
+            return
+        await self._expire(session, now)
+        self._upkept_at = now
+
+    async def _reserve(
+        self, session: AsyncSession, reservations: list[engine.Reservation], now: dt.datetime
+    ) -> None:
+        """Write the pass's reservations in three statements whatever their number: one
+        UPDATE of the calls and one of the lines, each joined to the (call, line) pairs, and
+        one batched INSERT of the presence log."""
+        waiting = lifecycle.CallView(state=CallState.WAITING)  # what the pass selected
+        changes = [
+            lifecycle.transition(waiting, lifecycle.LineReserved(r.line_id), now).changes
+            for r in reservations
+        ]
+        # The lifecycle changes every reserved call alike but for its line.
+        same = {k: v for k, v in changes[0].items() if k != "line_id"}
+        if any({**c, "line_id": None} != {**same, "line_id": None} for c in changes):
+            raise AssertionError("reservations that differ in more than their line")
+        calls, lines = _table(Call), _table(Line)
+        call_line, line_call, call_rows, line_rows = _pairs(session, reservations, calls, lines)
+        arrays = {
+            "call_ids": [r.call_id for r in reservations],
+            "line_ids": [r.line_id for r in reservations],
+        }
+        await session.execute(
+            update(calls).where(call_rows).values(**same, line_id=call_line), arrays
+        )
+        await session.execute(
+            update(lines)
+            .where(line_rows)
+            .values(call_id=line_call, status=Presence.RESERVED, status_changed_at=now),
+            arrays,
+        )
+        await session.execute(
+            insert(LinePresenceLog),
+            [
+                presence.log_row(r.line_id, self.lines[r.line_id].org_id, "reserved", None, now)
+                for r in reservations
+            ],
+        )
 
     async def _expire(self, session: AsyncSession, now: dt.datetime) -> None:
         stmt = (
@@ -312,21 +349,25 @@ class Router:
         """
         fresh = now - self.reservation_timeout
         waiting = (
-            Call.state == CallState.WAITING,
+            WAITING_NOW,
             # Only callers still polling: a line held for one who is gone is wasted.
             or_(Call.last_seen_at.is_(None), Call.last_seen_at >= fresh),
         )
-        # One statement: rank each class in queue order, keep the first `limit`, lock them
-        # (the window runs in a sub-select: FOR UPDATE applies to the outer rows).
+        # Rank each class in queue order and keep the first `limit`: the queue index
+        # (`ix_calls_queue`, waiting calls only, in this order) spares the sort. Then lock
+        # those few by id, still waiting and polling (skipping what another pass holds).
         rank = func.row_number().over(
             partition_by=(Call.option_id, Call.language),
             order_by=(Call.priority.desc(), Call.waiting_since, Call.id),
         )
         ranked = select(Call.id, rank.label("rank")).where(*waiting).subquery()
         firsts = select(ranked.c.id).where(ranked.c.rank <= limit)
+        ids = list((await session.execute(firsts)).scalars())
+        if not ids:
+            return []
         stmt = (
             select(Call.id, Call.option_id, Call.language, Call.waiting_since, Call.priority)
-            .where(Call.id.in_(firsts), *waiting)
+            .where(Call.id.in_(ids), *waiting)
             .with_for_update(skip_locked=True, of=Call)
         )
         calls = []
@@ -338,6 +379,42 @@ class Router:
                 engine.WaitingCall(call_id, option_id, language or JAPANESE, since, priority)
             )
         return calls
+
+
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _pairs(
+    session: AsyncSession, reservations: list[engine.Reservation], calls: Table, lines: Table
+) -> tuple[ColumnElement[Any], ...]:
+    """The (call, line) pairs of a pass for its two UPDATEs: each call's line, each line's
+    call, and the rows to update."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Two arrays joined in: one prepared statement whatever the number of pairs.
+        pairs = (
+            func.unnest(
+                bindparam("call_ids", type_=ARRAY(Integer)),
+                bindparam("line_ids", type_=ARRAY(String)),
+            )
+            .table_valued("call_id", "line_id")
+            .render_derived(name="reserved")
+        )
+        return (
+            pairs.c.line_id,
+            pairs.c.call_id,
+            calls.c.id == pairs.c.call_id,
+            lines.c.id == pairs.c.line_id,
+        )
+    # SQLite, the embedded database of a small service: a CASE on the key.
+    line_of = {r.call_id: r.line_id for r in reservations}
+    call_of = {r.line_id: r.call_id for r in reservations}
+    return (
+        case(line_of, value=calls.c.id),
+        case(call_of, value=lines.c.id),
+        calls.c.id.in_(line_of),
+        lines.c.id.in_(call_of),
+    )
 
 
 def org_of(router: Router, line_ids: Iterable[str]) -> dict[str, str]:

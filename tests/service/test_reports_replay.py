@@ -381,7 +381,9 @@ async def test_period_5_at_full_size_on_postgresql(pg_url: str, cfg: HotlineConf
         async with sessions() as s:
             result = await report.build(s, cfg, "period_5", sessions=sessions)
         async with sessions.begin() as s:
-            for table in ("linkage_cases", "consultation_records", "calls", "api_keys"):
+            tables = ("linkage_cases", "consultation_records", "calls", "api_keys")
+            tallies = ("call_tallies", "caller_days", "caller_day_totals")  # the report's
+            for table in (*tables, *tallies):
                 await s.execute(Call.metadata.tables[table].delete())
     finally:
         await engine.dispose()
