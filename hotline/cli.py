@@ -190,6 +190,12 @@ def parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--talk", type=int, default=120, help="seconds each conversation lasts")
     c.add_argument("--callers", type=int, default=1, help="several callers at once")
+    c.add_argument(
+        "--watch-wrap-up",
+        action="store_true",
+        help="with several callers: after the calls, keep printing the lines until every "
+        "wrap-up has ended (the lines back to ready)",
+    )
     c.add_argument("--fallback", action="store_true", help="call the fallback URL directly")
     c.set_defaults(func=cmd_call)
     _keys_parser(sub)

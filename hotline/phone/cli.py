@@ -61,8 +61,9 @@ async def run_calls(args: argparse.Namespace, settings: Settings, cfg: HotlineCo
             for i in range(args.callers)
         ]
         # With several callers, watch the lines go through ringing, talking, wrap-up, ready.
+        calls_over = asyncio.Event()
         watcher = (
-            asyncio.create_task(watch_lines(client, base, _printer("[lines] ")))
+            asyncio.create_task(watch_lines(client, base, _printer("[lines] "), calls_over))
             if args.callers > 1 and not args.fallback
             else None
         )
@@ -71,6 +72,10 @@ async def run_calls(args: argparse.Namespace, settings: Settings, cfg: HotlineCo
                 outcomes = [await _fallback(p) for p in phones]
             else:
                 outcomes = await asyncio.gather(*(p.run() for p in phones))
+            if watcher is not None and getattr(args, "watch_wrap_up", False):
+                print("[lines] the calls are over; watching until every wrap-up has ended")
+                calls_over.set()
+                await asyncio.wait_for(asyncio.shield(watcher), timeout=WATCH_AT_MOST)
         except httpx.HTTPError as e:
             print(f"hotline call: cannot reach the service at {base}: {e}", file=sys.stderr)
             return 1
@@ -83,18 +88,25 @@ async def run_calls(args: argparse.Namespace, settings: Settings, cfg: HotlineCo
 
 
 SHOWN = ("ready", "reserved", "ringing", "talking", "wrap_up", "away")
+BUSY = ("reserved", "ringing", "talking", "wrap_up")
+WATCH_AT_MOST = 900.0  # seconds after the calls; longer than any wrap-up may be extended
 
 
 async def watch_lines(
-    client: httpx.AsyncClient, base: str, out: Callable[[str], None], every: float = 1.0
+    client: httpx.AsyncClient,
+    base: str,
+    out: Callable[[str], None],
+    calls_over: asyncio.Event | None = None,
+    every: float = 0.5,
 ) -> None:
     """Print each organisation's lines by presence whenever they change, from /metrics
-    (`hotline_lines_presence`): what a supervisor would watch on the dashboard."""
+    (`hotline_lines_presence`): what a supervisor would watch on the dashboard. Returns
+    once `calls_over` is set and no line is busy or in wrap-up any more."""
     last: dict[str, str] = {}
     while True:
+        counts: dict[str, dict[str, int]] = {}
         try:
             text = (await client.get(f"{base}/metrics")).text
-            counts: dict[str, dict[str, int]] = {}
             for family in text_string_to_metric_families(text):
                 if family.name != "hotline_lines_presence":
                     continue
@@ -110,6 +122,9 @@ async def watch_lines(
                     out(f"{org}: {summary or 'offline'}")
         except (httpx.HTTPError, ValueError):
             pass  # the next look may work; the calls go on regardless
+        busy = any(by.get(s, 0) for by in counts.values() for s in BUSY)
+        if calls_over is not None and calls_over.is_set() and counts and not busy:
+            return
         await asyncio.sleep(every)  # a display's refresh, in real time
 
 

@@ -7,10 +7,15 @@ after that (holding, or being put through to a counsellor) belongs to the routin
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.e2e.conftest import Caller, LiveServer, Transcript
+from hotline.testing.servers import hotline_env, hotline_serve
+from tests.e2e.conftest import CALL_TIMEOUT, CONFIG, ROOT, Caller, LiveServer, Transcript
 
 pytestmark = pytest.mark.e2e
 
@@ -151,3 +156,38 @@ def test_each_forwarded_leg_shows_the_hotline_number_never_the_callers(
     assert all(x.endswith(f"(caller ID {HOTLINE_NUMBER})") for x in dials), str(t)
     heard = [x for x in t.lines if x.startswith("[counsellor hears]")]
     assert heard and not any("おつなぎします" in x for x in t.lines if x.startswith("[say")), str(t)
+
+
+def test_several_callers_show_the_lines_ring_talk_wrap_up_and_be_ready_again(
+    tmp_path: Path,
+) -> None:
+    """`hotline call --callers N --speed 1`: beside the callers, each organisation's lines
+    as they talk, wrap up and become ready (a 2-second wrap-up here, to keep the test short)."""
+    data = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    data["staffing"]["wrap_up_seconds"] = 2
+    short = tmp_path / "menus.yaml"
+    short.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    db = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
+    with hotline_serve(db, tmp_path / "serve.log", cwd=ROOT, HOTLINE_CONFIG_PATH=str(short)) as s:
+        args = ["call", "--url", s.url, "--callers", "2", "--press", "8", "--speed", "1"]
+        args += ["--talk", "2", "--counsellor", "accept", "--watch-wrap-up"]
+        done = subprocess.run(
+            [sys.executable, "-m", "hotline.cli", *args],
+            cwd=ROOT,
+            env=hotline_env(config=short),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=CALL_TIMEOUT,
+            text=True,
+            encoding="utf-8",
+        )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("[lines]")]
+    assert done.returncode == 0, done.stdout + done.stderr
+    seen = " ".join(lines)
+    assert "talking" in seen and "wrap_up" in seen, done.stdout
+    last_of_each = {}
+    for line in lines:
+        if ":" in line:
+            org, state = line.removeprefix("[lines] ").split(":", 1)
+            last_of_each[org] = state.strip()
+    assert last_of_each and all(s.startswith("ready") for s in last_of_each.values()), lines
