@@ -717,7 +717,10 @@ def step_key(call: CallFacts, event: Event, offer: str = "") -> str | None:
             # try are two steps, while a retried request with the same key is the same one.
             return f"menu:{m}:{a}:{(d or '-')[:4]}"
         case QueueLeft(result=r):
-            return f"queue-result:{r}:{offer}"
+            # Twilio sends nothing that tells one failed queue from the next: the failures
+            # counted so far are part of the step, so repeated failures are counted (and
+            # capped) rather than taken for retries of the first one.
+            return f"queue-result:{r}:{offer}:{call.queue_errors}"
         case Accepted(line_id=line):
             return f"accepted:{line}:{offer}"
         case DialEnded(line_id=line, dial_sid=sid):

@@ -307,3 +307,18 @@ async def test_a_retried_dial_result_hears_the_same_answer(twilio, app, sid) -> 
 async def test_a_callsid_with_control_characters_is_refused(twilio) -> None:
     resp = await twilio.post("/voice/incoming", CallSid="CA\x1b[31mred\n", From="+819011112222")
     assert resp.status_code == 400
+
+
+@pytest.mark.usefixtures("busy")
+async def test_a_queue_that_keeps_failing_sends_the_caller_to_the_backup(twilio, app, sid) -> None:
+    """Twilio answers a full queue at once: re-enqueueing for ever would loop the caller in
+    silence. Twice within a minute, then the backup organisation, with the apology."""
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    answers = [
+        await twilio.call("/voice/queue-result?o=loneliness", sid, QueueResult="queue-full")
+        for _ in range(3)
+    ]
+    assert [a.find("Enqueue") is not None for a in answers] == [True, True, False]
+    targets = [el.text for el in answers[-1].find("Dial")]
+    assert targets and all("sisc" in t for t in targets)
+    assert "申し訳ありません" in says(answers[-1])[0]
