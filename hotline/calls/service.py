@@ -19,25 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls import lifecycle, store
 from hotline.calls.models import Call
-from hotline.db import outbox
 
 
-class Routing(Protocol):
+class Routing(store.LineHolder, Protocol):
     """What the service needs of the router (hotline.routing.store.Router)."""
-
-    async def release(
-        self,
-        session: AsyncSession,
-        line_id: str,
-        call_id: int,
-        now: dt.datetime,
-        *,
-        cooldown: bool = False,
-    ) -> None: ...
-
-    async def mark(
-        self, session: AsyncSession, line_id: str, call_id: int, presence: str, now: dt.datetime
-    ) -> None: ...
 
     async def assign(self, session: AsyncSession, now: dt.datetime) -> list[Any]: ...
 
@@ -77,18 +62,7 @@ async def apply(
         if not await store.add_event(session, call, step, kind, now, detail):
             stored = (await store.step_detail(session, call, step)).get("decision", {})
             return Outcome(call, lifecycle.load_decision(stored) or t.decision, repeated=True)
-    store.apply_changes(call, t.changes)
-    run_pass = False
-    for effect in t.effects:
-        if isinstance(effect, lifecycle.ReleaseLine):
-            await router.release(session, effect.line_id, call.id, now, cooldown=effect.cooldown)
-        elif isinstance(effect, lifecycle.MarkLine):
-            await router.mark(session, effect.line_id, call.id, effect.presence, now)
-        elif isinstance(effect, lifecycle.Count):
-            outbox(session).append(effect)
-        else:
-            run_pass = True
-    if run_pass:
+    if await store.carry_out(session, router, call, t, now):
         await session.flush()
         made = await router.assign(session, now)
         if any(r.call_id == call.id for r in made):

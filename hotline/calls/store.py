@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import CursorResult, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -89,6 +89,47 @@ def apply_changes(call: Call, changes: dict[str, Any]) -> None:
     """Write a transition's changes on the call (the lifecycle decided them)."""
     for name, value in changes.items():
         setattr(call, name, value)
+
+
+class LineHolder(Protocol):
+    """What carrying out a transition needs of the router (hotline.routing.store.Router)."""
+
+    async def release(
+        self,
+        session: AsyncSession,
+        line_id: str,
+        call_id: int,
+        now: dt.datetime,
+        *,
+        cooldown: bool = False,
+    ) -> None: ...
+
+    async def mark(
+        self, session: AsyncSession, line_id: str, call_id: int, presence: str, now: dt.datetime
+    ) -> None: ...
+
+
+async def carry_out(
+    session: AsyncSession,
+    lines: LineHolder,
+    call: Call,
+    t: lifecycle.Transition,
+    now: dt.datetime,
+) -> bool:
+    """Write a transition on the call and carry out its line and metric effects; True when it
+    asks for an assignment pass, which is left to the caller (a pass never runs one inside)."""
+    apply_changes(call, t.changes)
+    run_pass = False
+    for effect in t.effects:
+        if isinstance(effect, lifecycle.ReleaseLine):
+            await lines.release(session, effect.line_id, call.id, now, cooldown=effect.cooldown)
+        elif isinstance(effect, lifecycle.MarkLine):
+            await lines.mark(session, effect.line_id, call.id, effect.presence, now)
+        elif isinstance(effect, lifecycle.Count):
+            outbox(session).append(effect)
+        else:
+            run_pass = True
+    return run_pass
 
 
 async def add_event(

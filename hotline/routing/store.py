@@ -36,7 +36,6 @@ from hotline.calls import store as calls_store
 from hotline.calls.models import Call, CallState
 from hotline.config import HotlineConfig, Organisation, Staffing
 from hotline.config import Line as LineConfig
-from hotline.db import outbox
 from hotline.routing import engine, presence
 from hotline.routing.models import SIGNED_IN, Line, LinePresenceLog, Presence
 from hotline.routing.schedule import scheduled
@@ -205,13 +204,9 @@ class Router:
         self, session: AsyncSession, call: Call, event: lifecycle.Event, now: dt.datetime
     ) -> None:
         """A pass's own transition of a call: expiries and sweeps (no pass inside a pass)."""
-        t = lifecycle.transition(call, event, now)
-        calls_store.apply_changes(call, t.changes)
-        for effect in t.effects:
-            if isinstance(effect, lifecycle.ReleaseLine):
-                await self.release(session, effect.line_id, call.id, now, cooldown=effect.cooldown)
-            elif isinstance(effect, lifecycle.Count):
-                outbox(session).append(effect)
+        await calls_store.carry_out(
+            session, self, call, lifecycle.transition(call, event, now), now
+        )
 
     # -- the pass ---------------------------------------------------------------------------
     async def assign(self, session: AsyncSession, now: dt.datetime) -> list[engine.Reservation]:
