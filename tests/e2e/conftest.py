@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,16 +86,23 @@ Caller = Callable[..., Transcript]
 def hotline_call() -> Caller:
     """hotline_call(server, "2", "1", fallback=False): run the terminal phone, scripted."""
 
-    def call(server: LiveServer, *presses: str, fallback: bool = False) -> Transcript:
+    def call(
+        server: LiveServer,
+        *presses: str,
+        fallback: bool = False,
+        extra: Sequence[str] = (),
+        config: Path = CONFIG,
+    ) -> Transcript:
         args = ["call", "--url", server.url]
         for key in presses:
             args += ["--press", key]
         if fallback:
             args.append("--fallback")
+        args += extra
         done = subprocess.run(
             [sys.executable, "-m", "hotline.cli", *args],
             cwd=ROOT,
-            env=hotline_env(config=CONFIG),
+            env=hotline_env(config=config),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=CALL_TIMEOUT,

@@ -7,15 +7,13 @@ after that (holding, or being put through to a counsellor) belongs to the routin
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from hotline.testing.servers import hotline_env, hotline_serve
-from tests.e2e.conftest import CALL_TIMEOUT, CONFIG, ROOT, Caller, LiveServer, Transcript
+from hotline.testing.servers import hotline_serve
+from tests.e2e.conftest import CONFIG, ROOT, Caller, LiveServer, Transcript
 
 pytestmark = pytest.mark.e2e
 
@@ -159,7 +157,7 @@ def test_each_forwarded_leg_shows_the_hotline_number_never_the_callers(
 
 
 def test_several_callers_show_the_lines_ring_talk_wrap_up_and_be_ready_again(
-    tmp_path: Path,
+    tmp_path: Path, hotline_call: Caller
 ) -> None:
     """`hotline call --callers N --speed 1`: beside the callers, each organisation's lines
     as they talk, wrap up and become ready (a 2-second wrap-up here, to keep the test short)."""
@@ -169,22 +167,12 @@ def test_several_callers_show_the_lines_ring_talk_wrap_up_and_be_ready_again(
     short.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     db = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
     with hotline_serve(db, tmp_path / "serve.log", cwd=ROOT, HOTLINE_CONFIG_PATH=str(short)) as s:
-        args = ["call", "--url", s.url, "--callers", "2", "--press", "8", "--speed", "1"]
-        args += ["--talk", "2", "--counsellor", "accept", "--watch-wrap-up"]
-        done = subprocess.run(
-            [sys.executable, "-m", "hotline.cli", *args],
-            cwd=ROOT,
-            env=hotline_env(config=short),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=CALL_TIMEOUT,
-            text=True,
-            encoding="utf-8",
-        )
-    lines = [line for line in done.stdout.splitlines() if line.startswith("[lines]")]
-    assert done.returncode == 0, done.stdout + done.stderr
+        extra = ["--callers", "2", "--speed", "1", "--talk", "2", "--counsellor", "accept"]
+        done = hotline_call(s, "8", extra=[*extra, "--watch-wrap-up"], config=short)
+    lines = [line for line in done.lines if line.startswith("[lines]")]
+    assert done.returncode == 0, str(done)
     seen = " ".join(lines)
-    assert "talking" in seen and "wrap_up" in seen, done.stdout
+    assert "talking" in seen and "wrap_up" in seen, str(done)
     last_of_each = {}
     for line in lines:
         if ":" in line:
