@@ -51,7 +51,8 @@ async def free_line(
         ended = call.call_sid
         await service.apply(session, router, call, lifecycle.ForceEnded("operator"), now)
     elif line.call_id is not None:  # held by a call that ended elsewhere: a stale hold
-        line.call_id, line.idle_since = None, now
+        # Released as any call releases its line, so its presence moves on too.
+        await router.release(session, line_id, line.call_id, now)
         await session.flush()
         await router.assign(session, now)
     await audit.write(

@@ -122,3 +122,22 @@ async def test_an_operator_ends_a_call_in_its_true_state(app, clock) -> None:
             s, app.state.router, call_sid=sid, who=Actor.console(), now=clock() + dt.timedelta(1)
         )
     assert state == "abandoned"  # it never reached a counsellor: not a completed call
+
+
+async def test_a_stale_hold_is_released_and_the_line_is_ready_again(app, clock) -> None:
+    """A line still marked with a call that ended elsewhere: freed, and offered again."""
+    from sqlalchemy import update
+
+    sid = await talking_on(app, "inochi-01")
+    async with app.state.sessions.begin() as s:
+        await s.execute(update(Call).where(Call.call_sid == sid).values(state="abandoned"))
+        await s.execute(update(Line).where(Line.id == "inochi-01").values(status="reserved"))
+    async with app.state.sessions.begin() as s:
+        ended = await operator.free_line(
+            s, app.state.router, line_id="inochi-01", who=Actor.console(), now=clock()
+        )
+    assert ended is None  # no call of ours was still open on it
+    async with app.state.sessions() as s:
+        line = await s.get(Line, "inochi-01")
+        assert line is not None
+        assert (line.call_id, line.status) == (None, "ready")
