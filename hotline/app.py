@@ -23,6 +23,7 @@ from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_fact
 from hotline.health import check_records_keys
 from hotline.ivr import fallback, webhooks
 from hotline.ivr.hold_load import HoldLoad, HoldLoadCounter
+from hotline.ivr.pushes import Pushes
 from hotline.ivr.spool import Spool
 from hotline.ivr.twiml import Renderer, Urls
 from hotline.ivr.upkeep import rest_client, start_upkeep
@@ -68,8 +69,9 @@ def create_app(
             app.state.engine, app.state.console_engine = engine, console_engine
             # Metric facts are published after their transaction commits, never before.
             publish = observe.publisher(app.state.metrics)
-            app.state.sessions = session_factory(engine, publish)
-            app.state.console_sessions = session_factory(console_engine, publish)
+            committed = _after_commit(publish, app.state.pushes)
+            app.state.sessions = session_factory(engine, committed)
+            app.state.console_sessions = session_factory(console_engine, committed)
             # Keys that cannot open the stored text: refuse to start, not a 500 later.
             await check_records_keys(app.state.console_sessions, box_for(settings))
             async with app.state.sessions.begin() as session:
@@ -106,19 +108,25 @@ def create_app(
     app.state.renderer = Renderer(
         cfg, Urls(settings.public_base), settings.hold_segment_seconds, app.state.hold_load
     )
+    app.state.limits = Limits(
+        queue_errors=settings.queue_error_limit,
+        queue_error_window=dt.timedelta(seconds=settings.queue_error_window_seconds),
+        callback_retries=cfg.callback.retries,
+        callback_retry_after=dt.timedelta(minutes=cfg.callback.retry_after_minutes),
+    )
     app.state.router = Router(
         cfg,
         reservation_timeout=settings.reservation_timeout_seconds,
         cooldown=settings.line_cooldown_seconds,
-    )
-    app.state.limits = Limits(
-        queue_errors=settings.queue_error_limit,
-        queue_error_window=dt.timedelta(seconds=settings.queue_error_window_seconds),
+        limits=app.state.limits,
     )
     app.state.webhook_errors = 0
     # A saved record ends its line's wrap-up; records reach routing only through this hook.
     app.state.record_saved = record_saved
     app.state.rest = rest_client(settings)  # Twilio's REST API, when the account is set
+    # Requests to Twilio that committed transitions ask for (a callback's legs); without a
+    # REST account no callback is offered.
+    app.state.pushes = Pushes(app.state, app.state.rest) if app.state.rest else None
     app.state.spool = Spool(settings.spool_dir, settings.spool_max_bytes)
     app.state.linkage = LINKAGE  # records reach linkage cases through it, never by import
     http_errors.install(app)  # the domain's refusals (hotline.errors) as HTTP, in one place
@@ -139,6 +147,19 @@ def create_app(
     app.state.spool.on_change = _spool_metrics(app.state.metrics)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _after_commit(
+    publish: Callable[[list[object]], None], pushes: Pushes | None
+) -> Callable[[list[object]], None]:
+    """What a committed transaction hands on: metric facts, then requests to Twilio."""
+
+    def committed(facts: list[object]) -> None:
+        publish(facts)
+        if pushes is not None:
+            pushes(facts)
+
+    return committed
 
 
 def _audio(app: FastAPI, settings: Settings) -> None:

@@ -32,13 +32,19 @@ class CallState(enum.StrEnum):
     COMPLETED = "completed"  # ended after being connected
     ABANDONED = "abandoned"  # the caller hung up before being connected
     CLOSED = "closed"  # no staffed line could serve the option: heard the closed message
+    # A callback (the caller asked to be called back instead of holding, and hung up):
+    CALLBACK = "callback"  # the request keeps the caller's place in the queue, no line yet
+    CALLING = "calling"  # the counsellor accepted; the caller's number is being dialled
 
 
 S = CallState
 TERMINAL = frozenset({S.COMPLETED, S.ABANDONED, S.CLOSED})
 OPEN = tuple(s for s in S if s not in TERMINAL)
 HOLDING = (S.WAITING, S.RESERVED)  # in the queue, as far as the caller knows
-ON_A_LINE = (S.RESERVED, S.RINGING, S.CONNECTED)  # a line is held for the call
+QUEUED = (S.WAITING, S.CALLBACK)  # what the routing pass serves, in one queue order
+ON_A_LINE = (S.RESERVED, S.RINGING, S.CALLING, S.CONNECTED)  # a line is held for the call
+# Where an ended callback stopped (`end_stage`): not reached after every try, or past its time.
+CALLBACK_FAILED, CALLBACK_EXPIRED = "cb-failed", "cb-expired"
 
 
 class CallFacts(Protocol):
@@ -66,6 +72,10 @@ class CallFacts(Protocol):
     def queue_errors(self) -> int: ...
     @property
     def queue_error_at(self) -> dt.datetime | None: ...
+    @property
+    def callback_at(self) -> dt.datetime | None: ...
+    @property
+    def callback_tries(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +93,8 @@ class CallView:
     connected_at: dt.datetime | None = None
     queue_errors: int = 0
     queue_error_at: dt.datetime | None = None
+    callback_at: dt.datetime | None = None
+    callback_tries: int = 0
 
     def with_changes(self, changes: dict[str, Any]) -> CallView:
         known = {f.name for f in dataclasses.fields(self)}
@@ -97,6 +109,11 @@ class Limits:
     # loop in silence. After this many queue failures within the window, the backup serves.
     queue_errors: int = 2
     queue_error_window: dt.timedelta = dt.timedelta(seconds=60)
+    # A callback whose caller does not answer is tried again this many times, this far apart.
+    callback_retries: int = 2
+    callback_retry_after: dt.timedelta = dt.timedelta(minutes=5)
+    # Twilio did not take our request to ring the counsellor: the request waits this long.
+    callback_pause: dt.timedelta = dt.timedelta(seconds=60)
 
 
 # -- events -----------------------------------------------------------------------------------
@@ -234,6 +251,43 @@ class ForceEnded:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class CallbackAsked:
+    """The holding caller confirmed a callback. `number` is already sealed with the records'
+    key (the number itself never reaches the lifecycle); `until` ends the request."""
+
+    number: str
+    until: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CounsellorUnreached:
+    """Twilio did not take our request to ring the counsellor of a callback (REST failed)."""
+
+    line_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallerAnswered:
+    """The caller we called back pressed 1 to talk (try `attempt`)."""
+
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallerLegEnded:
+    """Our call to the caller (try `attempt`) ended: before they pressed 1 (not reached), or
+    after a conversation. `outcome` is Twilio's final status, mapped."""
+
+    attempt: int
+    outcome: DialOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackExpired:
+    """The callback request passed its time (the end of its option's hours)."""
+
+
 Event = (
     Arrived
     | MenuAnswered
@@ -249,6 +303,11 @@ Event = (
     | ReservationExpired
     | WentSilent
     | ForceEnded
+    | CallbackAsked
+    | CounsellorUnreached
+    | CallerAnswered
+    | CallerLegEnded
+    | CallbackExpired
 )
 EVENTS: tuple[type[Any], ...] = Event.__args__  # a UnionType
 
@@ -336,6 +395,29 @@ class Nothing:
     """Nothing to say: an empty document (the caller is gone), or 204 to a status callback."""
 
 
+@dataclass(frozen=True, slots=True)
+class CallbackBooked:
+    """The callback is booked: thank the caller, say the latest time, end the call."""
+
+    language: str | None
+    until: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallCaller:
+    """The counsellor accepted a callback: tell them the caller is being called, and hold
+    their leg where the caller's leg will join it."""
+
+    line_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class JoinCounsellor:
+    """The caller we called back pressed 1: join the waiting counsellor."""
+
+    line_id: str
+
+
 Decision = (
     Greet
     | AskAgain
@@ -350,13 +432,20 @@ Decision = (
     | Decline
     | Goodbye
     | Nothing
+    | CallbackBooked
+    | CallCaller
+    | JoinCounsellor
 )
 DECISIONS: dict[str, type[Any]] = {t.__name__: t for t in Decision.__args__}
 
 
 def dump_decision(d: Decision) -> dict[str, Any]:
     """The decision as JSON, kept in the event log so that a retried step hears the same."""
-    return {"kind": type(d).__name__, **dataclasses.asdict(d)}
+    data = {
+        k: v.isoformat() if isinstance(v, dt.datetime) else v
+        for k, v in dataclasses.asdict(d).items()
+    }
+    return {"kind": type(d).__name__, **data}
 
 
 def load_decision(data: dict[str, Any]) -> Decision | None:
@@ -364,7 +453,10 @@ def load_decision(data: dict[str, Any]) -> Decision | None:
     if kind is None:
         return None
     fields = {f.name for f in dataclasses.fields(kind)}
-    result: Decision = kind(**{k: v for k, v in data.items() if k in fields})
+    values = {k: v for k, v in data.items() if k in fields}
+    if "until" in values and isinstance(values["until"], str):
+        values["until"] = dt.datetime.fromisoformat(values["until"])
+    result: Decision = kind(**values)
     return result
 
 
@@ -405,7 +497,22 @@ class Count:
     seconds: float | None = None  # waited (connected, abandoned) or talked (completed)
 
 
-Effect = ReleaseLine | MarkLine | RunPass | Count
+@dataclass(frozen=True, slots=True)
+class RingCounsellor:
+    """After commit: ask Twilio to ring the line for a callback (its whisper, then 1)."""
+
+    line_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RingCaller:
+    """After commit: ask Twilio to call the caller back (try `attempt`), from our number."""
+
+    attempt: int
+
+
+Push = RingCounsellor | RingCaller
+Effect = ReleaseLine | MarkLine | RunPass | Count | RingCounsellor | RingCaller
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,6 +555,10 @@ def transition(
 ) -> Transition:
     """What `event` does to `call` at `now`: changes, the decision, and the effects."""
     state = S(call.state)
+    if call.callback_at is not None and state not in TERMINAL:
+        answer = _callback(call, state, event, now, limits)
+        if answer is not None:
+            return answer
     match event:
         case Arrived():
             return Transition({}, Greet())
@@ -493,6 +604,11 @@ def transition(
             ended = _end(call, state, now, Nothing())
             forced = Count("forced", call.period_id, option=call.option_id, stage=reason)
             return dataclasses.replace(ended, effects=(*ended.effects, forced))
+        case CallbackAsked():
+            return _book_callback(call, state, event, now)
+        case CounsellorUnreached() | CallerAnswered() | CallerLegEnded() | CallbackExpired():
+            # Events of a callback's own legs: a call that is not a callback has none.
+            return Transition({}, Decline() if isinstance(event, CallerAnswered) else Nothing())
     raise TypeError(f"not a call event: {event!r}")  # pragma: no cover - typing guards it
 
 
@@ -669,12 +785,27 @@ def _dial_ended(call: CallFacts, state: S, event: DialEnded, now: dt.datetime) -
     return _requeue(call, state, now, cooldown=True)
 
 
-def _end(call: CallFacts, state: S, now: dt.datetime, decision: Decision) -> Transition:
-    """The call is over: connected calls complete, the others were abandoned where they were."""
+def _end(
+    call: CallFacts, state: S, now: dt.datetime, decision: Decision, stage: str | None = None
+) -> Transition:
+    """The call is over: connected calls complete, the others were abandoned where they were.
+
+    A callback's first call was counted when it was booked: its end is counted as a
+    callback (connected when it was, else failed or expired), and the number is erased."""
     effects: list[Effect] = list(_release(call.line_id))
     if call.line_id is not None:
         effects.append(RunPass())  # the line is free for the next caller
     changes: dict[str, Any] = {"ended_at": now, "line_id": None}
+    if call.callback_at is not None:
+        changes["callback_number"] = None
+        if state == S.CONNECTED:
+            changes["state"] = S.COMPLETED
+            return Transition(changes, decision, tuple(effects))
+        stage = stage or CALLBACK_FAILED
+        changes.update(state=S.ABANDONED, end_stage=stage)
+        kind = "expired" if stage == CALLBACK_EXPIRED else "failed"
+        effects.append(Count("callback", call.period_id, option=call.option_id, stage=kind))
+        return Transition(changes, decision, tuple(effects))
     if state == S.CONNECTED:
         changes["state"] = S.COMPLETED
         effects.append(
@@ -694,6 +825,145 @@ def _end(call: CallFacts, state: S, now: dt.datetime, decision: Decision) -> Tra
             Count("abandoned", call.period_id, option=call.option_id, stage=stage, seconds=waited)
         )
     return Transition(changes, decision, tuple(effects))
+
+
+# -- callback ---------------------------------------------------------------------------------
+
+
+def _book_callback(call: CallFacts, state: S, event: CallbackAsked, now: dt.datetime) -> Transition:
+    """A holding caller asked to be called back: the request keeps their place in the queue
+    (same row, waiting time and priority), with no line and no polling. For the published
+    per-attempt figures this call ended here (abandoned while waiting, stage "callback");
+    the callback is counted on its own."""
+    if state == S.RESERVED:
+        return Transition({"last_seen_at": now}, LeaveQueue())  # a line is held: take it
+    if state != S.WAITING:
+        return Transition({}, _holding_answer(call, state))
+    changes = {
+        "state": S.CALLBACK,
+        "callback_at": now,
+        "callback_number": event.number,
+        "callback_until": event.until,
+        "callback_tries": 0,
+        "callback_after": None,
+        "last_seen_at": None,  # not polling: never swept as silent, still served in turn
+    }
+    counts = (
+        Count(
+            "abandoned",
+            call.period_id,
+            option=call.option_id,
+            stage="callback",
+            seconds=_seconds(call.waiting_since, now),
+        ),
+        Count("callback", call.period_id, option=call.option_id, stage="requested"),
+    )
+    return Transition(changes, CallbackBooked(call.language, event.until), counts)
+
+
+def _callback(
+    call: CallFacts, state: S, event: Event, now: dt.datetime, limits: Limits
+) -> Transition | None:
+    """What an event does to an open callback; None where it does what it does to any call.
+
+    The caller's first call is over (they hung up after booking): its hold polls, queue
+    result and status say nothing about the callback. The request is served in turn by the
+    pass (`LineReserved`: the counsellor's line is rung first, through Twilio's REST API);
+    the counsellor accepts in the whisper (`Accepted`), and only then is the caller called
+    (`RingCaller`); their 1 joins the two (`CallerAnswered`). Whoever is not reached, the
+    line is let go: a counsellor who missed it rests (as for any call) and the request waits
+    in its place; a caller not reached is tried again later, `callback_retries` times."""
+    line = call.line_id
+    match event:
+        case HoldPolled():
+            return Transition({}, Goodbye(call.language))  # a late poll of the first call
+        case QueueLeft() | StatusReported() | CallbackAsked():
+            return Transition({}, Nothing())  # the first call ended, as booked
+        case LineReserved(line_id=reserved):
+            if state != S.CALLBACK or line is not None:
+                return Transition({}, Nothing())
+            changes = {"state": S.RINGING, "line_id": reserved, "reserved_at": now}
+            return Transition(changes, Nothing(), (RingCounsellor(reserved),))
+        case CounsellorUnreached(line_id=unreached):
+            if state != S.RINGING or line != unreached:
+                return Transition({}, Nothing())
+            after = {"callback_after": now + limits.callback_pause}
+            return _back_to_callback(call, cooldown=False, extra=after)
+        case Accepted(line_id=accepted, org_id=org):
+            if state == S.CALLING and line == accepted:
+                return Transition({}, CallCaller(accepted))  # a retried accept
+            if state != S.RINGING or line != accepted:
+                return Transition({}, Decline())
+            attempt = call.callback_tries + 1
+            changes = {"state": S.CALLING, "org_id": org, "reserved_at": now}
+            tried = Count("callback", call.period_id, option=call.option_id, stage="attempted")
+            return Transition(changes, CallCaller(accepted), (RingCaller(attempt), tried))
+        case DialEnded(line_id=ended) if ended == line:  # the counsellor's leg ended
+            if state == S.CONNECTED:
+                return _end(call, state, now, Nothing())
+            # Missed or refused in the whisper: the line rests, as for any call. Hung up while
+            # we called the caller: the caller's try does not count, the request waits.
+            return _back_to_callback(call, cooldown=state == S.RINGING)
+        case DialEnded():
+            return Transition({}, Nothing())  # a leg of an earlier try
+        case CallerAnswered(attempt=attempt):
+            if state == S.CONNECTED and attempt == call.callback_tries + 1 and line:
+                return Transition({}, JoinCounsellor(line))  # a retried key
+            if state != S.CALLING or attempt != call.callback_tries + 1 or line is None:
+                return Transition({}, Decline())
+            changes = {"state": S.CONNECTED, "connected_at": now, "callback_number": None}
+            joined = Count(
+                "callback",
+                call.period_id,
+                option=call.option_id,
+                org=call.org_id,
+                stage="connected",
+                seconds=_seconds(call.waiting_since, now),
+            )
+            return Transition(changes, JoinCounsellor(line), (MarkLine(line, "talking"), joined))
+        case CallerLegEnded(attempt=attempt):
+            if attempt != call.callback_tries + 1:
+                return Transition({}, Nothing())  # an earlier try
+            if state == S.CONNECTED:
+                return _end(call, state, now, Nothing())
+            if state == S.CALLING:
+                return _not_reached(call, now, limits)
+            return Transition({}, Nothing())
+        case CallbackExpired():
+            if state != S.CALLBACK:
+                return Transition({}, Nothing())  # a try under way finishes first
+            return _end(call, state, now, Nothing(), stage=CALLBACK_EXPIRED)
+        case WentSilent():
+            if state == S.RINGING:  # the counsellor's leg went unheard: the request waits
+                return _back_to_callback(call, cooldown=False)
+            if state == S.CALLING:
+                return _not_reached(call, now, limits)
+            return Transition({}, Nothing())
+    return None
+
+
+def _back_to_callback(
+    call: CallFacts, *, cooldown: bool, extra: dict[str, Any] | None = None
+) -> Transition:
+    """Back to its place in the queue (waiting time kept); the line is let go."""
+    changes: dict[str, Any] = {
+        **(extra or {}),
+        "state": S.CALLBACK,
+        "line_id": None,
+        "reserved_at": None,
+        "org_id": None,
+    }
+    return Transition(changes, Nothing(), (*_release(call.line_id, cooldown), RunPass()))
+
+
+def _not_reached(call: CallFacts, now: dt.datetime, limits: Limits) -> Transition:
+    """The caller did not answer (or did not press 1): try again later, or give up."""
+    tries = call.callback_tries + 1
+    if tries <= limits.callback_retries:
+        extra = {"callback_tries": tries, "callback_after": now + limits.callback_retry_after}
+        return _back_to_callback(call, cooldown=False, extra=extra)
+    ended = _end(call, S(call.state), now, Nothing(), stage=CALLBACK_FAILED)
+    return dataclasses.replace(ended, changes={**ended.changes, "callback_tries": tries})
 
 
 # -- idempotency ------------------------------------------------------------------------------
@@ -727,6 +997,14 @@ def step_key(call: CallFacts, event: Event, offer: str = "") -> str | None:
             return f"dial-result:{line}:{sid}"
         case StatusReported(status=status, sequence=seq):
             return f"status:{status}:{seq}"
+        case CallbackAsked():
+            return "callback-asked"
+        case CounsellorUnreached(line_id=line):
+            return f"counsellor-unreached:{line}:{offer}"
+        case CallerAnswered(attempt=a):
+            return f"caller-answered:{a}"
+        case CallerLegEnded(attempt=a):
+            return f"caller-leg:{a}"
     return None
 
 
@@ -740,4 +1018,8 @@ def event_kind(event: Event) -> str:
         Accepted: "accepted",
         DialEnded: "dial-result",
         StatusReported: "status",
+        CallbackAsked: "callback",
+        CounsellorUnreached: "callback-counsellor",
+        CallerAnswered: "callback-answered",
+        CallerLegEnded: "callback-leg",
     }.get(type(event), type(event).__name__.lower())

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -55,6 +56,14 @@ class Call(Base):
     # 1 once an ended call is added up in the report tallies (hotline/reports/tallies.py);
     # the reports count the calls still at 0 from this table.
     tallied: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    # A callback request (issue 12): when the caller asked, until when it may be made, the
+    # next try not before, tries made. The number is sealed with the records' key and erased
+    # as soon as the callback is done or given up (hotline/calls/lifecycle.py).
+    callback_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    callback_number: Mapped[str | None] = mapped_column(Text)
+    callback_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    callback_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    callback_tries: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_calls_state_option", "state", "option_id"),
@@ -81,8 +90,9 @@ class Call(Base):
     )
 
 
-# The routing pass's queue order (routing.store `_waiting`), on waiting calls only: the first
-# callers of each option and language are read in order, without sorting the whole queue.
+# The routing pass's queue order (routing.store `_waiting`), on queued calls only (holding
+# callers and callback requests, served in one order): the first callers of each option and
+# language are read in order, without sorting the whole queue.
 Index(
     "ix_calls_queue",
     Call.option_id,
@@ -90,8 +100,8 @@ Index(
     Call.priority.desc(),
     Call.waiting_since,
     Call.id,
-    postgresql_where=text("state = 'waiting'"),
-    sqlite_where=text("state = 'waiting'"),
+    postgresql_where=text("state IN ('waiting', 'callback')"),
+    sqlite_where=text("state IN ('waiting', 'callback')"),
 )
 
 

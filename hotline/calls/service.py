@@ -70,8 +70,16 @@ async def apply(
     return Outcome(call, t.decision)
 
 
+# Kept out of the event log: the sealed number lives only on the call, until erased.
+UNLOGGED = frozenset({"number"})
+
+
 def _fields(event: lifecycle.Event) -> dict[str, Any]:
-    return {k: v for k, v in dataclasses.asdict(event).items() if v not in ("", None)}
+    return {
+        k: v.isoformat() if isinstance(v, dt.datetime) else v
+        for k, v in dataclasses.asdict(event).items()
+        if v not in ("", None) and k not in UNLOGGED
+    }
 
 
 async def staffed(

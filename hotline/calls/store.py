@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from sqlalchemy import CursorResult, func, select
@@ -85,6 +86,20 @@ async def ensure_call(
     return call
 
 
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    """A request to Twilio that a transition asked for (`lifecycle.Push`), made after the
+    transaction commits (hotline.ivr.pushes): never for a change that was rolled back."""
+
+    call_id: int
+    call_sid: str
+    effect: lifecycle.Push
+
+
+def push(session: AsyncSession, call_id: int, call_sid: str, effect: lifecycle.Push) -> None:
+    outbox(session).append(Pushed(call_id, call_sid, effect))
+
+
 def apply_changes(call: Call, changes: dict[str, Any]) -> None:
     """Write a transition's changes on the call (the lifecycle decided them)."""
     for name, value in changes.items():
@@ -127,7 +142,9 @@ async def carry_out(
             await lines.mark(session, effect.line_id, call.id, effect.presence, now)
         elif isinstance(effect, lifecycle.Count):
             outbox(session).append(effect)
-        else:
+        elif isinstance(effect, lifecycle.RingCounsellor | lifecycle.RingCaller):
+            push(session, call.id, call.call_sid, effect)
+        elif isinstance(effect, lifecycle.RunPass):
             run_pass = True
     return run_pass
 

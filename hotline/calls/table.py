@@ -18,6 +18,7 @@ SINCE = NOW - dt.timedelta(minutes=3)
 def typical_call(state: lc.CallState) -> lc.CallView:
     """A call in `state` as the service would have it (a line when one is held)."""
     chosen = state != lc.CallState.MENU
+    callback = state in (lc.CallState.CALLBACK, lc.CallState.CALLING)
     return lc.CallView(
         state=state,
         option_id="loneliness" if chosen else None,
@@ -25,6 +26,7 @@ def typical_call(state: lc.CallState) -> lc.CallView:
         line_id=LINE if state in lc.ON_A_LINE else None,
         org_id="org" if state in (lc.CallState.CONNECTED, lc.CallState.COMPLETED) else None,
         connected_at=SINCE if state in (lc.CallState.CONNECTED, lc.CallState.COMPLETED) else None,
+        callback_at=NOW if callback else None,
     )
 
 
@@ -49,6 +51,11 @@ EVENTS: dict[str, lc.Event] = {
     "status: final": lc.StatusReported("completed", 1, final=True),
     "silent too long (sweep)": lc.WentSilent(),
     "ended by force (Twilio, max talk, operator)": lc.ForceEnded("operator"),
+    "callback confirmed (hold key)": lc.CallbackAsked("sealed", NOW + dt.timedelta(hours=2)),
+    "callback: Twilio refused to ring the line": lc.CounsellorUnreached(LINE),
+    "callback: caller pressed 1": lc.CallerAnswered(1),
+    "callback: call to the caller ended": lc.CallerLegEnded(1, lc.DialOutcome.NO_ANSWER),
+    "callback: past its time (sweep)": lc.CallbackExpired(),
 }
 
 

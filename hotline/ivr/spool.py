@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 log = logging.getLogger(__name__)
-FACTS = ("/voice/incoming", "/voice/status", "/voice/dial-result")
+FACTS = ("/voice/incoming", "/voice/status", "/voice/dial-result", "/voice/callback/status")
 
 
 def database_away(exc: BaseException) -> bool:

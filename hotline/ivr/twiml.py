@@ -23,6 +23,11 @@ def queue_name(option_id: str) -> str:
     return f"hotline-{option_id}"[:64]  # Twilio's limit on queue names
 
 
+def callback_queue(call_id: int) -> str:
+    """The queue where a callback's counsellor holds for the caller: one call's own."""
+    return f"hotline-callback-{call_id}"
+
+
 class Renderer:
     """Turns decisions into VoiceResponse documents in the configured voices."""
 
@@ -234,6 +239,49 @@ class Renderer:
         if not language:
             self._say(r, self.cfg.messages.goodbye)
         r.hangup()
+        return r
+
+    # -- the structure of a callback's legs (their words are above) -------------------------
+
+    def hold_for_caller(self, call_id: int, call_sid: str, line_id: str) -> VoiceResponse:
+        """The counsellor accepted a callback: say the caller is being called, and hold the
+        counsellor's leg in a queue of this call's own, where the caller's leg joins it (the
+        caller's number appears in no TwiML: Twilio dials it on our REST request)."""
+        r = self.counsellor_calling()
+        r.enqueue(
+            callback_queue(call_id),
+            wait_url=self.urls.callback_hold(call_sid, line_id),
+            wait_url_method="POST",
+            action=self.urls.callback_held(call_sid, line_id),
+            method="POST",
+        )
+        return r
+
+    def counsellor_waits(self, seconds: int = 3) -> VoiceResponse:
+        """The counsellor's hold while the caller is called: short, to hear the outcome soon."""
+        r = VoiceResponse()
+        r.pause(length=seconds)
+        return r
+
+    def join_counsellor(self, call_id: int, call_sid: str, attempt: int) -> VoiceResponse:
+        """The caller pressed 1: join the counsellor holding in this call's queue."""
+        r = VoiceResponse()
+        dial = Dial(action=self.urls.callback_joined(call_sid, attempt), method="POST")
+        dial.queue(callback_queue(call_id))
+        r.append(dial)
+        return r
+
+    def hang_up(self) -> VoiceResponse:
+        r = VoiceResponse()
+        r.hangup()
+        return r
+
+    def back_to_hold(
+        self, option_id: str, language: str | None, segment: int, *, chose: bool = False
+    ) -> VoiceResponse:
+        """A key that asks nothing: on with the hold (the next segment)."""
+        r = VoiceResponse()
+        r.redirect(self.urls.wait(option_id, language, segment + 1, chose=chose), method="POST")
         return r
 
 

@@ -48,6 +48,30 @@ class Urls:
     def fallback_whisper(self, step: str | None = None) -> str:
         return self._u("fallback-whisper", step=step)
 
+    # A callback's legs, which we create through Twilio's REST API: `call` names the caller's
+    # first call (the request), `t` the try, `line` the counsellor's line.
+    def callback_caller(self, call_sid: str, attempt: int, step: str | None = None) -> str:
+        """The caller's leg, when they answer (then `step=key`, their key)."""
+        return self._u("callback/caller", call=call_sid, t=attempt, step=step)
+
+    def callback_status(self, call_sid: str, leg: str, *, line: str = "", attempt: int = 1) -> str:
+        """The final status of a leg we created: `leg` is "counsellor" or "caller"."""
+        if leg == "counsellor":
+            return self._u("callback/status", call=call_sid, leg=leg, line=line)
+        return self._u("callback/status", call=call_sid, leg=leg, t=attempt)
+
+    def callback_hold(self, call_sid: str, line_id: str) -> str:
+        """The counsellor's hold while the caller is being called (waitUrl)."""
+        return self._u("callback/hold", call=call_sid, line=line_id)
+
+    def callback_held(self, call_sid: str, line_id: str) -> str:
+        """The counsellor's leg left that hold (Enqueue action): joined, or over."""
+        return self._u("callback/held", call=call_sid, line=line_id)
+
+    def callback_joined(self, call_sid: str, attempt: int) -> str:
+        """The caller's leg after the conversation (Dial action)."""
+        return self._u("callback/joined", call=call_sid, t=attempt)
+
     def audio(self, play: str) -> str:
         """A recording: an https URL as given, or a file of config/audio/ that we serve."""
         if play.startswith("https://"):
@@ -76,6 +100,7 @@ class Query:
     call_sid: str = ""
     step: str = ""
     index: int = 0
+    leg: str = ""
 
     @classmethod
     def parse(cls, q: Mapping[str, str]) -> Query:
@@ -89,4 +114,5 @@ class Query:
             call_sid=_word(q.get("call")),
             step=_word(q.get("step"), 32),
             index=_number(q.get("i"), 0),
+            leg=_word(q.get("leg"), 16),
         )

@@ -24,6 +24,7 @@ from hotline.calls import lifecycle as lc
 from hotline.calls import service, store
 from hotline.calls.models import Call, CallState
 from hotline.config import HotlineConfig
+from hotline.config.checks import check_number
 from hotline.deps import NowDep, SessionDep
 from hotline.ivr import flow, params
 from hotline.ivr.params import VoiceParams
@@ -31,6 +32,7 @@ from hotline.ivr.signature import REFUSALS, TwilioParams, signed_by_twilio
 from hotline.ivr.spool import FACTS, database_away
 from hotline.ivr.twiml import Renderer
 from hotline.ivr.urls import Query
+from hotline.records.crypto import box_for
 from hotline.routing import closures
 from hotline.routing.store import Router
 
@@ -119,6 +121,8 @@ async def replay(app: Any, entry: dict[str, Any]) -> None:
             await handler(e, p)
         elif entry["path"] == "/voice/dial-result":
             await dial_result(e, p, q)
+        elif entry["path"] == "/voice/callback/status":
+            await callback_status(e, p, q)
 
 
 def _failure_answer(request: Request, body: bytes = b"") -> Response:
@@ -130,10 +134,13 @@ def _failure_answer(request: Request, body: bytes = b"") -> Response:
         # but we cannot tell them apart without the database): say goodbye rather than ring
         # the backup for a caller who has just been heard.
         return twiml(r.goodbye(None))
-    if path.startswith("/voice/whisper"):
+    if path.startswith(("/voice/whisper", "/voice/callback/hold")):
         return twiml(r.whisper_declined())  # the counsellor's leg: end it, never dial from it
-    if path == "/voice/status":
+    if path in ("/voice/status", "/voice/callback/status"):
         return Response(status_code=204)  # status callbacks control nothing
+    if path in ("/voice/callback/held", "/voice/callback/joined"):
+        return twiml(r.hang_up())  # a callback's leg after its conversation: end it
+    # The caller (a callback's leg too: the caller we called back is served by the backup).
     if path == "/voice/wait":
         # waitUrl TwiML may not <Dial>: leave the hold; the Enqueue action then dials the
         # backup directly (the lifecycle's Backup), instead of looping on a failing hold.
@@ -169,6 +176,7 @@ class Edge:
         self.renderer: Renderer = state.renderer
         self.router: Router = state.router
         self.limits: lc.Limits = state.limits
+        self.pushes = getattr(state, "pushes", None)  # None: no REST account, no callback
 
     async def call(self, p: VoiceParams, *, new: bool = False) -> Call:
         """This webhook's call; a CallSid never seen (lost state) is created so it goes on.
@@ -217,6 +225,12 @@ class Edge:
                 return twiml(r.whisper_declined())
             case lc.Goodbye(language=language):
                 return twiml(r.goodbye(language))
+            case lc.CallbackBooked(language=language, until=until):
+                return twiml(r.callback_booked(language, until))
+            case lc.CallCaller(line_id=line):
+                return twiml(r.hold_for_caller(call.id, call.call_sid, line))
+            case lc.JoinCounsellor():
+                return twiml(r.join_counsellor(call.id, call.call_sid, call.callback_tries + 1))
             case lc.Bridge() | lc.Nothing():
                 return twiml(VoiceResponse())  # nothing to say (Bridge: Twilio joins the two)
         return twiml(r.fallback())  # Backup, or a line no longer in config: the backup serves
@@ -344,9 +358,9 @@ def _whisper(e: Edge, call: Call, line_id: str) -> VoiceResponse:
     waited = (e.now - (call.waiting_since or call.created_at)).total_seconds()
     option = e.cfg.option(call.option_id).name if call.option_id else ""
     accept_url = e.renderer.urls.whisper_accept(call.call_sid, line_id)
-    return e.renderer.whisper(
-        option=option, language=call.language, waited=waited, accept_url=accept_url
-    )
+    # A callback's counsellor is rung first: told so, and that the caller is called on 1.
+    say = e.renderer.callback_whisper if call.callback_at else e.renderer.whisper
+    return say(option=option, language=call.language, waited=waited, accept_url=accept_url)
 
 
 @router.post("/whisper-accept")
@@ -374,4 +388,144 @@ async def status(e: EdgeDep, p: Params) -> Response:
     call = await e.call(p)
     final = params.status_is_final(p.call_status)
     await e.apply(call, lc.StatusReported(p.call_status, p.sequence_number, final))
+    return Response(status_code=204)
+
+
+# -- callback ---------------------------------------------------------------------------------
+# The caller's keys while holding (`/hold-key`), then the two legs we create through Twilio's
+# REST API (hotline.ivr.pushes): the counsellor's first (the whisper above, then a hold of its
+# own while the caller is called), then the caller's.
+
+
+def _withheld(number: str) -> bool:
+    """No number we could call back: withheld, unknown, or not a valid E.164 number."""
+    if number.strip().lower() in store.ANONYMOUS:
+        return True
+    try:
+        check_number(number)
+    except ValueError:  # its text holds the number: never logged
+        return True
+    return False
+
+
+@router.post("/hold-key")
+async def hold_key(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
+    """A key pressed while holding: the callback key, its confirmation, or the choice offered
+    after the option's maximum wait (1 keep waiting, 2 callback, 3 other lines open now)."""
+    call = await e.call(p)
+    r, cb = e.renderer, e.cfg.callback
+    option_id = _option_or_default(e.cfg, call.option_id or q.option_id)
+    language = call.language if call.state != CallState.MENU else (q.language or None)
+    segment, key = q.segment, (p.digits or "").strip()
+    if call.state == CallState.RESERVED:
+        return twiml(r.leave())  # a line is held for them: take it, whatever the key
+    if q.step == "choice" and key == "3":
+        lines = tuple(
+            flow.closed(
+                e.cfg, menu_id=call.menu_id, option_id=option_id, language=language, now=e.now
+            ).lines
+        )
+        return twiml(r.lines_now(language, lines, option_id, segment))
+    asked = (q.step == "choice" and key == "2") or (q.step == "" and key == cb.key)
+    if q.step == "confirm" and key == cb.confirm_key:
+        return await _book(e, call, p, option_id, language, segment)
+    if q.step == "confirm":
+        return twiml(r.callback_kept(language, option_id, segment))
+    if not asked:
+        return twiml(r.back_to_hold(option_id, language, segment, chose=q.step == "choice"))
+    offer = _offer(e, p, option_id, language)
+    if not offer.ok or offer.until is None:
+        why = offer.reason or "unavailable"
+        return twiml(r.callback_refused(language, why, option_id, segment))
+    number = cb.number or e.cfg.caller_id or ""
+    return twiml(r.callback_confirm(language, option_id, segment, offer.until, number))
+
+
+def _offer(e: Edge, p: VoiceParams, option_id: str, language: str | None) -> flow.CallbackOffer:
+    offer = flow.callback_offer(e.cfg, option_id, language, _withheld(p.caller), e.now)
+    if offer.ok and e.pushes is None:  # no REST account: we could not call anyone back
+        return flow.CallbackOffer(False, "unavailable", None)
+    return offer
+
+
+async def _book(
+    e: Edge, call: Call, p: VoiceParams, option_id: str, language: str | None, segment: int
+) -> TwiML:
+    offer = _offer(e, p, option_id, language)  # again: the hours may have moved on
+    if not offer.ok or offer.until is None:
+        refused = e.renderer.callback_refused(
+            language, offer.reason or "unavailable", option_id, segment
+        )
+        return twiml(refused)
+    sealed = box_for(e.settings).seal(p.caller.strip())
+    assert sealed is not None
+    out = await e.apply(call, lc.CallbackAsked(sealed, offer.until))
+    if isinstance(out.decision, lc.CallbackBooked | lc.LeaveQueue):
+        return e.render(call, out.decision)
+    return twiml(e.renderer.leave())  # the call moved on: its queue result decides
+
+
+@router.post("/callback/caller")
+async def callback_caller(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
+    """Our call to the caller answered (`step` empty): who is calling, press 1; their key
+    (`step=key`): 1 joins the counsellor who is holding for them."""
+    call = await _parent(e, q)
+    r = e.renderer
+    if call is None:
+        return twiml(r.callback_not_reached(None, last=True))
+    attempt, language = q.attempt, call.language
+    current = call.state == CallState.CALLING and attempt == call.callback_tries + 1
+    if q.step != "key":
+        if current:
+            accept = r.urls.callback_caller(call.call_sid, attempt, step="key")
+            return twiml(r.callback_greeting(language, accept))
+        return twiml(r.callback_not_reached(language, last=call.state != CallState.CALLBACK))
+    if (p.digits or "").strip() != "1":
+        # Not 1 (someone else may have answered): nothing is said of why we called.
+        return twiml(r.callback_not_reached(language, last=False))
+    out = await e.apply(call, lc.CallerAnswered(attempt))
+    if isinstance(out.decision, lc.JoinCounsellor):
+        return e.render(call, out.decision)
+    return twiml(r.callback_not_reached(language, last=call.state != CallState.CALLBACK))
+
+
+@router.post("/callback/hold")
+async def callback_hold(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
+    """The counsellor's hold while the caller is called (its waitUrl): a pause while we try;
+    when the try is over without the caller, say so and end the counsellor's leg."""
+    call = await _parent(e, q)
+    r = e.renderer
+    on_it = call is not None and call.line_id == q.line_id
+    if on_it and call is not None and call.state in (CallState.CALLING, CallState.CONNECTED):
+        return twiml(r.counsellor_waits())
+    return twiml(r.counsellor_no_answer())
+
+
+@router.post("/callback/held")
+async def callback_held(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
+    """The counsellor's leg left its hold (the conversation is over, or the try): end it."""
+    return twiml(e.renderer.hang_up())
+
+
+@router.post("/callback/joined")
+async def callback_joined(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
+    """The caller's leg after the conversation (its Dial action): end it; the leg's final
+    status ends the call."""
+    return twiml(e.renderer.hang_up())
+
+
+@router.post("/callback/status")
+async def callback_status(e: EdgeDep, p: Params, q: QueryDep) -> Response:
+    """The final status of a leg we created. The counsellor's: like a dial result of the
+    line. The caller's: the try is over (not reached, or after the conversation)."""
+    call = await _parent(e, q)
+    if call is None or not params.status_is_final(p.call_status):
+        return Response(status_code=204)
+    outcome = params.dial_outcome(p.call_status, p.call_sid)
+    event: lc.Event
+    if q.leg == "counsellor":
+        event = lc.DialEnded(q.line_id, outcome, p.call_sid)
+    else:
+        event = lc.CallerLegEnded(q.attempt, outcome)
+    await e.apply(call, event)
     return Response(status_code=204)

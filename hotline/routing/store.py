@@ -43,9 +43,10 @@ from hotline.routing.schedule import scheduled
 log = logging.getLogger(__name__)
 JAPANESE = "ja"
 UPKEEP_EVERY = dt.timedelta(seconds=1)
-# A literal, not a parameter: a prepared statement's generic plan uses the partial index
-# `ix_calls_queue` only if its condition is written out.
-WAITING_NOW = Call.state == literal_column(f"'{CallState.WAITING.value}'")
+# Literals, not parameters: a prepared statement's generic plan uses the partial index
+# `ix_calls_queue` only if its condition is written out. Holding callers and callback
+# requests are one queue, served in one order.
+QUEUED_NOW = Call.state.in_([literal_column(f"'{s.value}'") for s in lifecycle.QUEUED])
 
 
 def routing_table(cfg: HotlineConfig) -> dict[str, engine.OptionRouting]:
@@ -94,8 +95,9 @@ class Router:
         stale_after: int = 90,
         ringing_timeout: int = 180,
         menu_timeout: int = 600,
+        limits: lifecycle.Limits = lifecycle.Limits(),
     ) -> None:
-        self.cfg, self.table = cfg, routing_table(cfg)
+        self.cfg, self.table, self.limits = cfg, routing_table(cfg), limits
         self.reservation_timeout = dt.timedelta(seconds=reservation_timeout)
         # A holding caller polls every hold segment (~10 s): one silent for this long is gone.
         self.stale_after = dt.timedelta(seconds=stale_after)
@@ -205,7 +207,7 @@ class Router:
     ) -> None:
         """A pass's own transition of a call: expiries and sweeps (no pass inside a pass)."""
         await calls_store.carry_out(
-            session, self, call, lifecycle.transition(call, event, now), now
+            session, self, call, lifecycle.transition(call, event, now, self.limits), now
         )
 
     # -- the pass ---------------------------------------------------------------------------
@@ -215,10 +217,14 @@ class Router:
         lines = await self._free_lines(session, now)
         if not lines:
             return []
-        calls = await self._waiting(session, limit=len(lines), now=now)
+        calls, callbacks = await self._waiting(session, limit=len(lines), now=now)
         reservations = engine.assign(calls, lines, self.table, now)
         if reservations:
-            await self._reserve(session, reservations, now)
+            holding = [r for r in reservations if r.call_id not in callbacks]
+            called = [r for r in reservations if r.call_id in callbacks]
+            for group, state in ((holding, CallState.WAITING), (called, CallState.CALLBACK)):
+                if group:
+                    await self._reserve(session, group, now, state, callbacks)
         return reservations
 
     async def _upkeep(self, session: AsyncSession, now: dt.datetime) -> None:
@@ -232,16 +238,25 @@ class Router:
         self._upkept_at = now
 
     async def _reserve(
-        self, session: AsyncSession, reservations: list[engine.Reservation], now: dt.datetime
+        self,
+        session: AsyncSession,
+        reservations: list[engine.Reservation],
+        now: dt.datetime,
+        state: CallState,
+        callbacks: dict[int, str],
     ) -> None:
-        """Write the pass's reservations in three statements whatever their number: one
-        UPDATE of the calls and one of the lines, each joined to the (call, line) pairs, and
-        one batched INSERT of the presence log."""
-        waiting = lifecycle.CallView(state=CallState.WAITING)  # what the pass selected
-        changes = [
-            lifecycle.transition(waiting, lifecycle.LineReserved(r.line_id), now).changes
+        """Write the pass's reservations of calls in `state` in three statements whatever
+        their number: one UPDATE of the calls and one of the lines, each joined to the (call,
+        line) pairs, and one batched INSERT of the presence log. A holding caller takes the
+        line at its next poll; a callback request rings the counsellor at once (a push to
+        Twilio after the commit), so its line is ringing rather than reserved."""
+        callback = now if state == CallState.CALLBACK else None
+        selected = lifecycle.CallView(state=state, callback_at=callback)
+        moves = [
+            lifecycle.transition(selected, lifecycle.LineReserved(r.line_id), now)
             for r in reservations
         ]
+        changes = [t.changes for t in moves]
         # The lifecycle changes every reserved call alike but for its line.
         same = {k: v for k, v in changes[0].items() if k != "line_id"}
         if any({**c, "line_id": None} != {**same, "line_id": None} for c in changes):
@@ -255,19 +270,24 @@ class Router:
         await session.execute(
             update(calls).where(call_rows).values(**same, line_id=call_line), arrays
         )
+        status = Presence.RINGING if same.get("state") == CallState.RINGING else Presence.RESERVED
         await session.execute(
             update(lines)
             .where(line_rows)
-            .values(call_id=line_call, status=Presence.RESERVED, status_changed_at=now),
+            .values(call_id=line_call, status=status, status_changed_at=now),
             arrays,
         )
         await session.execute(
             insert(LinePresenceLog),
             [
-                presence.log_row(r.line_id, self.lines[r.line_id].org_id, "reserved", None, now)
+                presence.log_row(r.line_id, self.lines[r.line_id].org_id, status, None, now)
                 for r in reservations
             ],
         )
+        for r, t in zip(reservations, moves, strict=True):
+            for effect in t.effects:
+                if isinstance(effect, lifecycle.RingCounsellor):
+                    calls_store.push(session, r.call_id, callbacks[r.call_id], effect)
 
     async def _expire(self, session: AsyncSession, now: dt.datetime) -> None:
         stmt = (
@@ -303,14 +323,19 @@ class Router:
                     (Call.state == CallState.MENU) & (Call.created_at < now - self.menu_timeout),
                     Call.state.in_(lifecycle.HOLDING)
                     & (Call.last_seen_at < now - self.stale_after),
-                    (Call.state == CallState.RINGING)
+                    Call.state.in_((CallState.RINGING, CallState.CALLING))
                     & (Call.reserved_at < now - self.ringing_timeout),
+                    (Call.state == CallState.CALLBACK) & (Call.callback_until <= now),
                 )
             )
             .with_for_update(skip_locked=True)
         )
         for call in (await session.execute(stmt)).scalars():
-            log.warning("call %s silent in state %s: ended as abandoned", call.call_sid, call.state)
+            if call.state == CallState.CALLBACK:
+                log.info("callback request of call %s expired", call.call_sid)
+                await self._carry_out(session, call, lifecycle.CallbackExpired(), now)
+                continue
+            log.warning("call %s silent in state %s", call.call_sid, call.state)
             await self._carry_out(session, call, lifecycle.WentSilent(), now)
 
     async def _free_lines(self, session: AsyncSession, now: dt.datetime) -> list[engine.FreeLine]:
@@ -335,18 +360,23 @@ class Router:
 
     async def _waiting(
         self, session: AsyncSession, limit: int, now: dt.datetime
-    ) -> list[engine.WaitingCall]:
+    ) -> tuple[list[engine.WaitingCall], dict[int, str]]:
         """The first `limit` waiting calls of each (option, language) class.
 
         Within a class the engine serves a prefix in queue order (a call that waited longer
         may use every tier a later one may), and a pass makes at most `limit` reservations,
-        so nobody further back could be served in this pass.
+        so nobody further back could be served in this pass. Callback requests are in the
+        same order (their own waiting time and priority); a request waiting out the pause
+        before another try keeps its place but is not served yet. Also answers the CallSids
+        of the callback requests among them (their counsellor is rung by a push).
         """
         fresh = now - self.reservation_timeout
         waiting = (
-            WAITING_NOW,
-            # Only callers still polling: a line held for one who is gone is wasted.
+            QUEUED_NOW,
+            # Only callers still polling (a callback request does not poll: its last_seen_at
+            # is cleared): a line held for one who is gone is wasted.
             or_(Call.last_seen_at.is_(None), Call.last_seen_at >= fresh),
+            or_(Call.callback_after.is_(None), Call.callback_after <= now),
         )
         # Rank each class in queue order and keep the first `limit`: the queue index
         # (`ix_calls_queue`, waiting calls only, in this order) spares the sort. Then lock
@@ -359,21 +389,33 @@ class Router:
         firsts = select(ranked.c.id).where(ranked.c.rank <= limit)
         ids = list((await session.execute(firsts)).scalars())
         if not ids:
-            return []
+            return [], {}
         stmt = (
-            select(Call.id, Call.option_id, Call.language, Call.waiting_since, Call.priority)
+            select(
+                Call.id,
+                Call.option_id,
+                Call.language,
+                Call.waiting_since,
+                Call.priority,
+                Call.state,
+                Call.call_sid,
+            )
             .where(Call.id.in_(ids), *waiting)
             .with_for_update(skip_locked=True, of=Call)
         )
-        calls = []
-        for call_id, option_id, language, since, priority in await session.execute(stmt):
+        calls, callbacks = [], {}
+        for call_id, option_id, language, since, priority, state, sid in await session.execute(
+            stmt
+        ):
+            if state == CallState.CALLBACK:
+                callbacks[call_id] = sid
             # A waiting call has chosen its option and has its waiting start (the lifecycle
             # sets both on joining the queue).
             assert option_id is not None and since is not None
             calls.append(
                 engine.WaitingCall(call_id, option_id, language or JAPANESE, since, priority)
             )
-        return calls
+        return calls, callbacks
 
 
 def _table(model: type[Any]) -> Table:

@@ -102,7 +102,7 @@ async def test_four_instances_never_give_one_line_two_callers(pg_url, cfg) -> No
             await router.assign(s, last)
         async with sessions() as s:
             free = await router._free_lines(s, last)
-            waiting = await router._waiting(s, limit=10_000, now=last)
+            waiting, _ = await router._waiting(s, limit=10_000, now=last)
         assert waiting and not any(
             eligible_tier(c, line, router.table, last) is not None for c in waiting for line in free
         )

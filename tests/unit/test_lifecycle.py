@@ -42,9 +42,14 @@ def test_every_state_and_event_keeps_the_invariants(state: S, name: str, event: 
     if after.state in lc.TERMINAL:
         assert after.line_id is None  # no line is held by a call that has ended
     if after.state == S.CONNECTED and state != S.CONNECTED:
-        assert state == S.RINGING and isinstance(event, lc.Accepted) and event.line_id == LINE
-    counts = [e.kind for e in t.effects if isinstance(e, lc.Count)]
-    assert counts.count("connected") <= 1
+        # connected only when the counsellor accepts, or (a callback) the caller presses 1
+        accepted = state == S.RINGING and isinstance(event, lc.Accepted)
+        called = state == S.CALLING and isinstance(event, lc.CallerAnswered)
+        assert (accepted or called) and after.line_id == LINE
+    counts = [(e.kind, e.stage) for e in t.effects if isinstance(e, lc.Count)]
+    assert counts.count(("connected", None)) + counts.count(("callback", "connected")) <= 1
+    if after.state in lc.TERMINAL or after.state == S.CONNECTED:
+        assert "callback_number" not in t.changes or t.changes["callback_number"] is None
     json.dumps(lc.dump_decision(t.decision))  # storable for a retry
 
 
@@ -80,6 +85,20 @@ EXPECTED = {
     (S.ABANDONED, "hold poll"): (None, lc.LeaveQueue),  # swept, still holding: the backup
     (S.CLOSED, "hold poll"): (None, lc.Closed),
     (S.MENU, "status: not final"): (None, lc.Nothing),
+    # callback: the request keeps its place; the counsellor first, then the caller
+    (S.WAITING, "callback confirmed (hold key)"): (S.CALLBACK, lc.CallbackBooked),
+    (S.RESERVED, "callback confirmed (hold key)"): (None, lc.LeaveQueue),  # take the line
+    (S.CALLBACK, "hold poll"): (None, lc.Goodbye),
+    (S.CALLBACK, "status: final"): (None, lc.Nothing),  # the first call ended, as booked
+    (S.CALLBACK, "queue: hangup"): (None, lc.Nothing),
+    (S.CALLBACK, "line reserved (pass)"): (S.RINGING, lc.Nothing),
+    (S.CALLBACK, "callback: past its time (sweep)"): (S.ABANDONED, lc.Nothing),
+    (S.CALLING, "callback: caller pressed 1"): (S.CONNECTED, lc.JoinCounsellor),
+    (S.CALLING, "callback: call to the caller ended"): (S.CALLBACK, lc.Nothing),
+    (S.CALLING, "dial: completed"): (S.CALLBACK, lc.Nothing),  # the counsellor hung up
+    (S.CALLING, "silent too long (sweep)"): (S.CALLBACK, lc.Nothing),
+    (S.CALLING, "ended by force (Twilio, max talk, operator)"): (S.ABANDONED, lc.Nothing),
+    (S.WAITING, "callback: caller pressed 1"): (None, lc.Decline),  # not a callback
 }
 
 
@@ -90,6 +109,59 @@ def test_the_lifecycle_table(state: S, name: str) -> None:
     want_state, want_decision = EXPECTED[state, name]
     moved = t.state if t.state != state else None
     assert (moved, type(t.decision)) == (want_state, want_decision)
+
+
+def callback_ringing() -> lc.CallView:
+    return dataclasses.replace(table.typical_call(S.RINGING), callback_at=NOW)
+
+
+def test_a_callback_rings_the_counsellor_first_then_the_caller() -> None:
+    waiting = table.typical_call(S.WAITING)
+    until = NOW + dt.timedelta(hours=3)
+    booked = step(waiting, lc.CallbackAsked("sealed-number", until))
+    call = waiting.with_changes(booked.changes)
+    assert call.state == S.CALLBACK and call.waiting_since == waiting.waiting_since
+    assert booked.decision == lc.CallbackBooked(None, until)
+    kinds = {(e.kind, e.stage) for e in booked.effects if isinstance(e, lc.Count)}
+    assert kinds == {("abandoned", "callback"), ("callback", "requested")}
+    reserved = step(call, lc.LineReserved(LINE))
+    assert reserved.effects == (lc.RingCounsellor(LINE),)  # nobody calls the caller yet
+    call = call.with_changes(reserved.changes)
+    accepted = step(call, lc.Accepted(LINE, "org"))
+    assert accepted.decision == lc.CallCaller(LINE) and lc.RingCaller(1) in accepted.effects
+    call = call.with_changes(accepted.changes)
+    assert call.state == S.CALLING and call.line_id == LINE
+    joined = step(call, lc.CallerAnswered(1))
+    assert joined.decision == lc.JoinCounsellor(LINE)
+    assert joined.changes["callback_number"] is None  # the number is not needed any more
+    call = call.with_changes(joined.changes)
+    done = step(call, lc.CallerLegEnded(1, lc.DialOutcome.COMPLETED))
+    assert done.state == S.COMPLETED and lc.ReleaseLine(LINE) in done.effects
+
+
+def test_a_caller_not_reached_is_tried_again_then_the_request_is_dropped() -> None:
+    limits = lc.Limits(callback_retries=2, callback_retry_after=dt.timedelta(minutes=5))
+    call = dataclasses.replace(table.typical_call(S.CALLING), callback_at=NOW)
+    for attempt in (1, 2):
+        t = lc.transition(call, lc.CallerLegEnded(attempt, lc.DialOutcome.NO_ANSWER), NOW, limits)
+        assert t.state == S.CALLBACK and t.changes["callback_tries"] == attempt
+        assert t.changes["callback_after"] == NOW + dt.timedelta(minutes=5)
+        assert t.effects[0] == lc.ReleaseLine(LINE, cooldown=False)  # the counsellor did no wrong
+        call = dataclasses.replace(call.with_changes(t.changes), state=S.CALLING, line_id=LINE)
+    last = lc.transition(call, lc.CallerLegEnded(3, lc.DialOutcome.BUSY), NOW, limits)
+    assert last.state == S.ABANDONED and last.changes["end_stage"] == lc.CALLBACK_FAILED
+    assert last.changes["callback_number"] is None
+    assert lc.Count("callback", "none", option="loneliness", stage="failed") in last.effects
+    stale = lc.transition(call, lc.CallerLegEnded(1, lc.DialOutcome.NO_ANSWER), NOW, limits)
+    assert stale.changes == {}  # a late status of an earlier try changes nothing
+
+
+def test_a_counsellor_who_misses_a_callback_rests_and_the_request_keeps_its_place() -> None:
+    t = step(callback_ringing(), lc.DialEnded(LINE, lc.DialOutcome.NO_ANSWER))
+    assert t.state == S.CALLBACK and lc.ReleaseLine(LINE, cooldown=True) in t.effects
+    assert "waiting_since" not in t.changes and "callback_tries" not in t.changes
+    unreached = step(callback_ringing(), lc.CounsellorUnreached(LINE))
+    assert unreached.state == S.CALLBACK and unreached.changes["callback_after"] > NOW
 
 
 def test_a_requeued_call_keeps_its_place_and_its_line_rests() -> None:
@@ -181,7 +253,10 @@ class CallMachine(RuleBasedStateMachine):
                 assert self.held[effect.line_id], "a line released twice, or never held"
                 assert effect.line_id == before.line_id
                 self.held[effect.line_id] = False
-            elif isinstance(effect, lc.Count) and effect.kind == "connected":
+            elif isinstance(effect, lc.Count) and (effect.kind, effect.stage) in (
+                ("connected", None),
+                ("callback", "connected"),
+            ):
                 self.connected += 1
         if after.line_id is not None and after.line_id != before.line_id:
             assert not self.held[after.line_id], "a line given to two calls"
@@ -203,7 +278,7 @@ class CallMachine(RuleBasedStateMachine):
     @precondition(lambda self: not all(self.held.values()))
     @rule(data=st.data())
     def reserve(self, data: st.DataObject) -> None:
-        if self.call.state != S.WAITING:  # the pass only selects waiting callers
+        if self.call.state not in lc.QUEUED:  # the pass only selects queued callers
             return
         line = data.draw(st.sampled_from([k for k, v in self.held.items() if not v]))
         self.apply(lc.LineReserved(line))
@@ -232,6 +307,26 @@ class CallMachine(RuleBasedStateMachine):
     @rule()
     def silent(self) -> None:
         self.apply(lc.WentSilent())
+
+    @rule()
+    def ask_callback(self) -> None:
+        self.apply(lc.CallbackAsked("sealed", self.now + dt.timedelta(hours=1)))
+
+    @rule(line=st.sampled_from(["line-1", "line-2"]))
+    def counsellor_unreached(self, line: str) -> None:
+        self.apply(lc.CounsellorUnreached(line))
+
+    @rule(attempt=st.integers(1, 3), answered=st.booleans())
+    def caller_leg(self, attempt: int, answered: bool) -> None:
+        if answered:
+            self.apply(lc.CallerAnswered(attempt))
+        else:
+            self.apply(lc.CallerLegEnded(attempt, lc.DialOutcome.NO_ANSWER))
+
+    @rule()
+    def callback_expired(self) -> None:
+        if self.call.state == S.CALLBACK:  # the sweep selects queued requests only
+            self.apply(lc.CallbackExpired())
 
     @invariant()
     def connected_at_most_once(self) -> None:

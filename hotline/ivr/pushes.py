@@ -1,0 +1,128 @@
+"""Requests to Twilio that a committed transition asked for: a callback's two legs.
+
+The lifecycle names them as effects (`RingCounsellor`, `RingCaller`); the calls service puts
+them in the session's outbox (`calls.store.Pushed`), and the session hands them here only
+after its transaction has committed, so Twilio is never asked to ring for a change that was
+rolled back. Each runs as a task of its own, off the webhook that caused it, through the one
+REST adapter (`TwilioRest`). A request Twilio does not take is a lifecycle event of its own,
+applied in a short transaction: the counsellor's line is let go and the request waits in its
+place (`CounsellorUnreached`), or the caller's try ends (`CallerLegEnded`, failed).
+
+A process killed between the commit and the push loses the push, never the call: the routing
+sweeps take a callback whose leg was never heard from back to its place in the queue
+(`WentSilent` after the ringing bound).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from hotline.calls import lifecycle, service, store
+from hotline.calls.store import Pushed
+from hotline.config import HotlineConfig
+from hotline.ivr.params import printable
+from hotline.ivr.rest import TwilioFailure, TwilioRest
+from hotline.ivr.twiml import Renderer
+from hotline.records.crypto import box_for
+
+log = logging.getLogger(__name__)
+
+
+class Pushes:
+    """The after-commit hook for `Pushed` facts; `drain()` waits for those under way."""
+
+    def __init__(self, app_state: Any, rest: TwilioRest) -> None:
+        self.state, self.rest = app_state, rest
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def __call__(self, facts: list[object]) -> None:
+        for fact in facts:
+            if isinstance(fact, Pushed):
+                task = asyncio.get_running_loop().create_task(self._run(fact))
+                self.tasks.add(task)  # a reference, until it is done
+                task.add_done_callback(self.tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait until no push is under way (pushes may cause more: wait for those too)."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    async def _run(self, fact: Pushed) -> None:
+        try:
+            match fact.effect:
+                case lifecycle.RingCounsellor(line_id=line):
+                    await self._ring_counsellor(fact, line)
+                case lifecycle.RingCaller(attempt=attempt):
+                    await self._ring_caller(fact, attempt)
+        except Exception:  # a push must never take the process down; the sweeps recover
+            log.exception("push %s for call %s failed", type(fact.effect).__name__, fact.call_id)
+
+    @property
+    def cfg(self) -> HotlineConfig:
+        cfg: HotlineConfig = self.state.cfg
+        return cfg
+
+    @property
+    def renderer(self) -> Renderer:
+        renderer: Renderer = self.state.renderer
+        return renderer
+
+    async def _ring_counsellor(self, fact: Pushed, line_id: str) -> None:
+        routed = self.state.router.lines.get(line_id)
+        urls = self.renderer.urls
+        try:
+            if routed is None:
+                raise TwilioFailure(f"line {line_id} is no longer configured")
+            created = await self.rest.create_call(
+                to=routed.target,
+                from_=self.cfg.caller_id_for(routed.org) or "",
+                url=urls.whisper(fact.call_sid, line_id),
+                status_callback=urls.callback_status(fact.call_sid, "counsellor", line=line_id),
+                timeout=self.cfg.callback.ring_seconds,
+            )
+            log.info("callback of call %s: line %s rung (%s)", fact.call_id, line_id, created.sid)
+        except TwilioFailure as e:
+            log.warning("callback of call %s: line %s not rung: %s", fact.call_id, line_id, e)
+            await self._apply(fact, lambda: lifecycle.CounsellorUnreached(line_id))
+
+    async def _ring_caller(self, fact: Pushed, attempt: int) -> None:
+        number = await self._number(fact)
+        urls = self.renderer.urls
+        try:
+            if number is None:
+                raise TwilioFailure("no number to call back")
+            created = await self.rest.create_call(
+                to=number,
+                from_=self.cfg.callback.number or self.cfg.caller_id or "",
+                url=urls.callback_caller(fact.call_sid, attempt),
+                status_callback=urls.callback_status(fact.call_sid, "caller", attempt=attempt),
+                timeout=self.cfg.callback.ring_seconds,
+            )
+            log.info("callback of call %s: try %s placed (%s)", fact.call_id, attempt, created.sid)
+        except TwilioFailure as e:
+            # Never the number: only the call, the try and Twilio's error.
+            log.warning("callback of call %s: try %s not placed: %s", fact.call_id, attempt, e)
+            failed = lifecycle.DialOutcome.FAILED
+            await self._apply(fact, lambda: lifecycle.CallerLegEnded(attempt, failed))
+
+    async def _number(self, fact: Pushed) -> str | None:
+        """The number to call back, opened from the call (sealed with the records' key)."""
+        async with self.state.sessions() as session:
+            call = await store.get_call(session, fact.call_sid)
+            sealed = call.callback_number if call is not None else None
+        return box_for(self.state.settings).open(sealed) if sealed else None
+
+    async def _apply(self, fact: Pushed, event: Callable[[], lifecycle.Event]) -> None:
+        now: dt.datetime = self.state.clock()
+        async with self.state.sessions.begin() as session:
+            call = await store.get_call(session, fact.call_sid, lock=True)
+            if call is None:
+                return
+            await service.apply(
+                session, self.state.router, call, event(), now, limits=self.state.limits
+            )
+        log.debug("push outcome applied to %s", printable(fact.call_sid))

@@ -1,0 +1,254 @@
+"""Callback: a caller who asks to be called back keeps their place, the counsellor accepts
+before the caller is dialled, a caller not reached is tried again, and the number is gone.
+
+Twilio's REST API is the local stand-in (`hotline.testing.twilio_api`) reached through the
+service's own adapter: the calls we create are the requests the stand-in records, and each
+leg's webhooks are posted back signed, as Twilio would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text, update
+
+from hotline.app import create_app
+from hotline.calls.models import Call, CallEvent
+from hotline.routing.models import Line
+from hotline.testing.twilio_api import TwilioApi, twilio_api
+from tests.conftest import CALLER, PUBLIC, Clock, Twilio, make_settings, new_sid, talking_on
+
+ACCOUNT = "AC" + "2" * 32
+TOKEN = "stand-in-token"
+LINE = "inochi-01"
+
+
+@pytest.fixture
+def api() -> Iterator[TwilioApi]:
+    with twilio_api(ACCOUNT, TOKEN) as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+async def app(db_url: str, cfg, clock: Clock, api: TwilioApi) -> AsyncIterator[Any]:  # type: ignore[no-untyped-def]
+    settings = make_settings(
+        db_url, TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_AUTH_TOKEN=TOKEN, twilio_api_base=api.base_url
+    )
+    application = create_app(settings, cfg, clock=clock)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+def twilio(client) -> Twilio:  # type: ignore[no-untyped-def]
+    return Twilio(client, TOKEN)  # signed with the account's token, as Twilio signs
+
+
+async def holding(twilio: Twilio, sid: str, caller: str = CALLER) -> ET.Element:
+    """A caller who chose loneliness (8) and holds: every line is busy."""
+    await twilio.call("/voice/incoming", sid, From=caller)
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, From=caller, Digits="8")
+    return await twilio.call("/voice/wait?o=loneliness&n=1", sid, From=caller)
+
+
+async def ask_callback(twilio: Twilio, sid: str, key: str = "1") -> ET.Element:
+    await twilio.call("/voice/hold-key?o=loneliness&n=1", sid, Digits=key)
+    return await twilio.call("/voice/hold-key?o=loneliness&n=1&step=confirm", sid, Digits="1")
+
+
+async def call_of(app: Any, sid: str) -> Call:
+    async with app.state.sessions() as s:
+        return (await s.execute(select(Call).where(Call.call_sid == sid))).scalar_one()
+
+
+async def free_line(app: Any, line_id: str = LINE) -> list[Any]:
+    """The counsellor of `line_id` is ready again; a pass runs (and its pushes go out)."""
+    async with app.state.sessions.begin() as s:
+        await s.execute(
+            update(Line).where(Line.id == line_id).values(call_id=None, status="ready")
+        )
+        # Only this line may be offered: the others stay busy.
+        made = await app.state.router.assign(s, app.state.clock())
+    await app.state.pushes.drain()
+    return made
+
+
+async def leg(twilio: Twilio, url: str, leg_sid: str, **params: str) -> ET.Element:
+    """A webhook of a leg we created, posted as Twilio posts it (to our URL, signed)."""
+    resp = await twilio.post(url, CallSid=leg_sid, **params)
+    assert resp.status_code == 200, resp.text
+    return ET.fromstring(resp.content)
+
+
+async def status(twilio: Twilio, url: str, leg_sid: str, call_status: str) -> None:
+    resp = await twilio.post(url, CallSid=leg_sid, CallStatus=call_status)
+    assert resp.status_code == 204
+
+
+def says(doc: ET.Element) -> str:
+    return " ".join(el.text or "" for el in doc.iter("Say"))
+
+
+async def everything_stored(app: Any) -> str:
+    """Every text of every row of every table, as one string (to look for a number)."""
+    chunks: list[str] = []
+    async with app.state.sessions() as s:
+        tables = [t for t in Call.metadata.sorted_tables]
+        for table in tables:
+            rows = (await s.execute(select(table))).all()
+            chunks.extend(str(v) for row in rows for v in row)
+        chunks.extend(str(e.detail) for e in (await s.execute(select(CallEvent))).scalars())
+    return "\n".join(chunks)
+
+
+@pytest.fixture
+async def busy_lines(app: Any) -> None:
+    await talking_on(app)  # every line in conversation
+
+
+async def test_a_callback_is_served_in_its_turn_counsellor_first_then_the_caller(
+    app, api, twilio, busy_lines, clock
+) -> None:
+    first, behind = new_sid(), new_sid()
+    hold = await holding(twilio, first)
+    assert hold.find(".//Gather") is not None  # the hold listens for the callback key
+    clock.advance(30)
+    await holding(twilio, behind, caller="+819033334444")
+    booked = await ask_callback(twilio, first)
+    assert booked.find(".//Hangup") is not None  # the call ends politely
+    assert (await call_of(app, first)).state == "callback"
+
+    made = await free_line(app)
+    # The request is served in the turn it had on hold: not the caller who stayed holding.
+    assert [r.call_id for r in made] == [(await call_of(app, first)).id]
+    assert (await call_of(app, behind)).state == "waiting"
+    assert len(api.created) == 1  # the counsellor only: nobody calls the caller yet
+    counsellor = api.created[0]
+    assert counsellor.to.startswith("sip:line01@inochi") and counsellor.from_ != CALLER
+    assert counsellor.status_callback.startswith(PUBLIC + "/voice/callback/status")
+
+    whisper = await leg(twilio, counsellor.url, "CA" + "c" * 32)
+    assert "折り返し" in says(whisper)
+    accept = whisper.find(".//Gather").get("action")  # type: ignore[union-attr]
+    calling = await leg(twilio, accept, "CA" + "c" * 32, Digits="1")
+    assert calling.find(".//Enqueue") is not None  # the counsellor holds for the caller
+    await app.state.pushes.drain()
+    assert len(api.created) == 2  # only now is the caller dialled
+    caller_leg = api.created[1]
+    assert caller_leg.to == CALLER and caller_leg.from_ != CALLER
+    assert CALLER not in caller_leg.url and CALLER not in ET.tostring(calling).decode()
+
+    greeting = await leg(twilio, caller_leg.url, "CA" + "d" * 32)
+    key_url = greeting.find(".//Gather").get("action")  # type: ignore[union-attr]
+    joined = await leg(twilio, key_url, "CA" + "d" * 32, Digits="1")
+    assert joined.find(".//Dial/Queue") is not None
+    call = await call_of(app, first)
+    assert call.state == "connected" and call.callback_number is None
+
+    await status(twilio, caller_leg.status_callback, "CA" + "d" * 32, "completed")
+    assert (await call_of(app, first)).state == "completed"
+    assert CALLER not in await everything_stored(app)
+
+
+async def test_a_caller_not_reached_is_tried_again_then_dropped_and_the_number_erased(
+    app, api, twilio, busy_lines, clock
+) -> None:
+    sid = new_sid()
+    await holding(twilio, sid)
+    await ask_callback(twilio, sid)
+    sealed = (await call_of(app, sid)).callback_number
+    assert sealed and CALLER not in sealed  # sealed with the records' key
+    for attempt in (1, 2, 3):
+        made = await free_line(app)
+        assert len(made) == 1, f"try {attempt} was not made"
+        counsellor = api.created[-1]
+        whisper = await leg(twilio, counsellor.url, f"CA{attempt:032d}")
+        accept = whisper.find(".//Gather").get("action")  # type: ignore[union-attr]
+        await leg(twilio, accept, f"CA{attempt:032d}", Digits="1")
+        await app.state.pushes.drain()
+        caller_leg = api.created[-1]
+        assert caller_leg.to == CALLER
+        await status(twilio, caller_leg.status_callback, f"CB{attempt:032d}", "no-answer")
+        told = await leg(twilio, f"{PUBLIC}/voice/callback/hold?call={sid}&line={LINE}", "CAx")
+        assert told.find(".//Hangup") is not None  # the counsellor hears it and is let go
+        async with app.state.sessions() as s:
+            line = await s.get(Line, LINE)
+            assert line is not None and line.call_id is None
+        if attempt < 3:
+            assert (await call_of(app, sid)).state == "callback"
+            assert await free_line(app) == []  # not before the pause between tries
+            clock.advance(5 * 60)
+    call = await call_of(app, sid)
+    assert (call.state, call.end_stage, call.callback_tries) == ("abandoned", "cb-failed", 3)
+    stored = await everything_stored(app)
+    assert CALLER not in stored and sealed not in stored
+
+
+async def test_a_withheld_number_is_told_kindly_and_keeps_its_place(
+    app, api, twilio, busy_lines
+) -> None:
+    sid = new_sid()
+    await holding(twilio, sid, caller="anonymous")
+    doc = await twilio.call("/voice/hold-key?o=loneliness&n=1", sid, From="anonymous", Digits="1")
+    assert says(doc) and doc.find(".//Redirect") is not None  # told why, back to the hold
+    assert (await call_of(app, sid)).state == "waiting"
+    confirmed = await twilio.call(
+        "/voice/hold-key?o=loneliness&n=1&step=confirm", sid, From="anonymous", Digits="1"
+    )
+    assert confirmed.find(".//Hangup") is None
+    assert (await call_of(app, sid)).state == "waiting" and api.created == []
+
+
+async def test_a_request_past_its_time_expires_and_its_number_is_erased(
+    app, api, twilio, busy_lines, clock
+) -> None:
+    sid = new_sid()
+    await holding(twilio, sid)
+    await ask_callback(twilio, sid)
+    until = (await call_of(app, sid)).callback_until
+    assert until is not None and until > clock()
+    clock.advance((until - clock()).total_seconds() + 1)
+    async with app.state.sessions.begin() as s:
+        await app.state.router.assign(s, clock())  # the sweeps run with the pass
+    call = await call_of(app, sid)
+    assert (call.state, call.end_stage, call.callback_number) == ("abandoned", "cb-expired", None)
+
+
+async def test_twilio_refusing_to_ring_the_counsellor_keeps_the_request_in_its_place(
+    app, api, twilio, busy_lines, clock
+) -> None:
+    sid = new_sid()
+    await holding(twilio, sid)
+    await ask_callback(twilio, sid)
+    api.down = True
+    await free_line(app)
+    call = await call_of(app, sid)
+    assert call.state == "callback" and call.line_id is None
+    assert call.callback_after is not None and call.callback_after > clock()
+    async with app.state.sessions() as s:
+        line = await s.get(Line, LINE)
+        assert line is not None and line.call_id is None and line.status == "ready"
+    api.down = False
+    clock.advance(61)
+    assert len(await free_line(app)) == 1  # tried again after the pause
+
+
+async def test_a_retried_confirmation_books_once(app, api, twilio, busy_lines) -> None:
+    sid = new_sid()
+    await holding(twilio, sid)
+    await ask_callback(twilio, sid)
+    again = await twilio.call(
+        "/voice/hold-key?o=loneliness&n=1&step=confirm", sid, Digits="1"
+    )
+    assert again.find(".//Hangup") is not None
+    async with app.state.sessions() as s:
+        n = (
+            await s.execute(
+                text("SELECT count(*) FROM call_events WHERE kind = 'callback'")
+            )
+        ).scalar_one()
+    assert n == 1
