@@ -87,6 +87,8 @@ def create_app(
                     task.cancel()
             await engine.dispose()
             await console_engine.dispose()
+            if app.state.rest is not None:
+                await app.state.rest.aclose()  # its connections to Twilio
 
     # No interactive docs or schema in production: they map every route for a stranger.
     dev = settings.env != "production"

@@ -1,11 +1,24 @@
 """Twilio's REST API, through the `twilio` library's client, behind one small class.
 
-The service asks Twilio only what a webhook could not tell it: the true status of a call whose
-callbacks were lost (reconciliation). The client is twilio's own `Client`; its base URL comes
-from settings (`HOTLINE_TWILIO_API_BASE`), so that tests and the terminal phone point it at a
-local stand-in on 127.0.0.1 and the production code path is the one tested. twilio's client is
-synchronous (its async client needs aiohttp): each request runs in a worker thread, off the
-event loop, with a short timeout.
+The service asks Twilio what a webhook could not tell it (the true status of a call whose
+callbacks were lost: reconciliation), places outbound calls (callbacks), redirects or ends a
+call, and takes a waiting caller out of a queue to a counsellor (pushed reservations). The
+client is twilio's own `Client`; its base URL comes from settings (`HOTLINE_TWILIO_API_BASE`),
+so that tests and the terminal phone point it at a local stand-in on 127.0.0.1 and the
+production code path is the one tested.
+
+Requests go through twilio's asynchronous transport (`AsyncTwilioHttpClient`, aiohttp, a
+dependency of twilio itself) and its `*_async` methods: a burst of callbacks or dequeues waits
+on the network, not in a small pool of worker threads, and connections to Twilio are kept
+alive. Two things of that transport are worked around here: its aiohttp session belongs to an
+event loop, so it is made on first use inside the running loop (`create_app` runs outside one)
+and closed by `aclose`; and it passes no timeout to aiohttp (its own is ignored), so every
+request is bounded by `asyncio.timeout`.
+
+Errors are two kinds: `TwilioUnavailable` (network, 5xx, 429, timeout: try again later) and
+`TwilioRejected` (other 4xx: an invalid number, a call or queue member that is not there).
+Neither carries Twilio's message, which can quote the number called; only the HTTP status and
+Twilio's error code. Nothing here logs a phone number: only call SIDs and error codes.
 """
 
 from __future__ import annotations
@@ -13,9 +26,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Literal, NoReturn
 
+import aiohttp
 from twilio.base.exceptions import TwilioException
-from twilio.http.http_client import TwilioHttpClient
+from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from hotline.ivr.params import FINAL_STATUSES, printable
@@ -23,8 +38,21 @@ from hotline.ivr.params import FINAL_STATUSES, printable
 log = logging.getLogger(__name__)
 
 
-class TwilioUnavailable(RuntimeError):
+class TwilioFailure(RuntimeError):
+    """A REST request to Twilio did not do what was asked."""
+
+
+class TwilioUnavailable(TwilioFailure):
     """Twilio did not answer (network, 5xx, timeout): the caller decides what to do without."""
+
+
+class TwilioRejected(TwilioFailure):
+    """Twilio answered no (4xx): asking again the same way will not help."""
+
+    def __init__(self, status: int | None, code: int | None) -> None:
+        super().__init__(f"Twilio rejected the request: HTTP {status}, code {code}")
+        self.status = status
+        self.code = code  # Twilio's error code (21211: invalid 'To' number), never the number
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,24 +64,133 @@ class CallStatusAnswer:
         return self.status in FINAL_STATUSES
 
 
+@dataclass(frozen=True, slots=True)
+class CreatedCall:
+    sid: str
+    status: str
+
+
+def _failed(action: str, sid: str, e: BaseException) -> NoReturn:
+    """Raise the error of our kind for what went wrong, logging only the SID and the code."""
+    status, code = getattr(e, "status", None), getattr(e, "code", None)
+    if isinstance(status, int) and 400 <= status < 500 and status != 429:
+        log.warning("Twilio REST: %s %s refused: HTTP %s, code %s", action, sid, status, code)
+        raise TwilioRejected(status, code if isinstance(code, int) else None) from None
+    log.warning("Twilio REST: %s %s failed: %s %s", action, sid, type(e).__name__, status or "")
+    raise TwilioUnavailable(type(e).__name__) from None
+
+
 class TwilioRest:
     """The REST calls this service makes, each one method."""
 
     def __init__(
         self, account_sid: str, auth_token: str, base_url: str | None = None, timeout: float = 5
     ) -> None:
-        self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
+        # Its transport is set on first use, in the running event loop (`_ready`).
+        self.client = Client(account_sid, auth_token)
         if base_url:  # a stand-in of api.twilio.com (tests, the terminal phone)
             self.client.api.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._http: AsyncTwilioHttpClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queues: dict[str, str] = {}  # friendly name -> queue SID; a queue's SID never changes
+        self._queues_lock = asyncio.Lock()
+
+    def _ready(self) -> Client:
+        """The client, with an aiohttp session of the running loop."""
+        loop = asyncio.get_running_loop()
+        if self._http is None or self._loop is not loop:
+            self._http = AsyncTwilioHttpClient(timeout=self.timeout)
+            self._loop, self._queues_lock = loop, asyncio.Lock()
+            self.client.http_client = self._http
+        return self.client
+
+    async def aclose(self) -> None:
+        """Close the connections to Twilio (at shutdown)."""
+        if self._http is not None and self._loop is asyncio.get_running_loop():
+            await self._http.close()
+        self._http = self._loop = None
 
     async def call_status(self, call_sid: str) -> CallStatusAnswer:
-        """The call's status as Twilio knows it now."""
-
-        def fetch() -> str:
-            return str(self.client.calls(call_sid).fetch().status)
-
+        """The call's status as Twilio knows it now; any failure is `TwilioUnavailable`."""
+        client = self._ready()
         try:
-            return CallStatusAnswer(await asyncio.to_thread(fetch))
-        except (TwilioException, OSError) as e:
+            async with asyncio.timeout(self.timeout):
+                call = await client.calls(call_sid).fetch_async()
+        except (TwilioException, aiohttp.ClientError, OSError) as e:
             log.warning("Twilio REST: no status for call %s: %s", printable(call_sid), type(e))
             raise TwilioUnavailable(str(type(e).__name__)) from None
+        return CallStatusAnswer(str(call.status))
+
+    async def create_call(
+        self, *, to: str, from_: str, url: str, status_callback: str, timeout: int = 25
+    ) -> CreatedCall:
+        """Place an outbound call: Twilio fetches `url` (POST) when it is answered, and posts
+        only the final status to `status_callback`. `timeout`: seconds it may ring."""
+        client = self._ready()
+        try:
+            async with asyncio.timeout(self.timeout):
+                call = await client.calls.create_async(
+                    to=to,
+                    from_=from_,
+                    url=url,
+                    method="POST",
+                    status_callback=status_callback,
+                    status_callback_method="POST",
+                    status_callback_event=["completed"],
+                    timeout=timeout,
+                )
+        except (TwilioException, aiohttp.ClientError, OSError) as e:
+            _failed("create call", "-", e)
+        log.info("Twilio REST: created call %s", printable(call.sid, 64))
+        return CreatedCall(sid=str(call.sid), status=str(call.status))
+
+    async def update_call(
+        self,
+        sid: str,
+        *,
+        twiml: str | None = None,
+        url: str | None = None,
+        status: Literal["canceled", "completed"] | None = None,
+    ) -> None:
+        """Make a live call run other TwiML (given, or fetched from `url` by POST), or end it:
+        `canceled` for one still ringing or queued, `completed` for one in progress."""
+        if twiml is None and url is None and status is None:
+            raise ValueError("update_call needs twiml, url or status")
+        client = self._ready()
+        options: dict[str, str] = {}
+        if twiml is not None:
+            options["twiml"] = twiml
+        if url is not None:
+            options.update(url=url, method="POST")
+        if status is not None:
+            options["status"] = status
+        try:
+            async with asyncio.timeout(self.timeout):
+                await client.calls(sid).update_async(**options)
+        except (TwilioException, aiohttp.ClientError, OSError) as e:
+            _failed("update call", printable(sid, 64), e)
+
+    async def dequeue(self, queue_name: str, call_sid: str, url: str) -> None:
+        """Take a waiting caller out of the queue of that name: the call leaves `<Enqueue>` and
+        runs the TwiML at `url` (POST). A call not in that queue is `TwilioRejected`."""
+        client = self._ready()
+        try:
+            async with asyncio.timeout(self.timeout):
+                queue_sid = await self._queue_sid(client, queue_name)
+                await (
+                    client.queues(queue_sid).members(call_sid).update_async(url=url, method="POST")
+                )
+        except (TwilioException, aiohttp.ClientError, OSError) as e:
+            _failed("dequeue call", printable(call_sid, 64), e)
+
+    async def _queue_sid(self, client: Client, name: str) -> str:
+        """The SID of the queue of that friendly name, listed once and kept."""
+        async with self._queues_lock:
+            if name not in self._queues:
+                for queue in await client.queues.list_async(page_size=1000):
+                    self._queues[str(queue.friendly_name)] = str(queue.sid)
+            if name not in self._queues:  # Twilio makes a queue on its first <Enqueue>
+                log.warning("Twilio REST: no queue named %s", printable(name))
+                raise TwilioRejected(404, 20404)
+            return self._queues[name]
