@@ -511,8 +511,14 @@ class RingCaller:
     attempt: int
 
 
-Push = RingCounsellor | RingCaller
-Effect = ReleaseLine | MarkLine | RunPass | Count | RingCounsellor | RingCaller
+@dataclass(frozen=True, slots=True)
+class Dequeue:
+    """After commit: ask Twilio to take the holding caller out of the queue at once, to their
+    reserved line (pushed reservation). Their next hold poll does the same if this fails."""
+
+
+Push = RingCounsellor | RingCaller | Dequeue
+Effect = ReleaseLine | MarkLine | RunPass | Count | RingCounsellor | RingCaller | Dequeue
 
 
 @dataclass(frozen=True, slots=True)
@@ -587,7 +593,7 @@ def transition(
             if state != S.WAITING or call.line_id is not None:
                 return Transition({}, Nothing())  # the pass only offers waiting callers
             changes = {"state": S.RESERVED, "line_id": line, "reserved_at": now}
-            return Transition(changes, LeaveQueue())
+            return Transition(changes, LeaveQueue(), (Dequeue(),))
         case ReservationExpired():
             if state != S.RESERVED:
                 return Transition({}, Nothing())

@@ -142,7 +142,9 @@ async def carry_out(
             await lines.mark(session, effect.line_id, call.id, effect.presence, now)
         elif isinstance(effect, lifecycle.Count):
             outbox(session).append(effect)
-        elif isinstance(effect, lifecycle.RingCounsellor | lifecycle.RingCaller):
+        elif isinstance(
+            effect, lifecycle.RingCounsellor | lifecycle.RingCaller | lifecycle.Dequeue
+        ):
             push(session, call.id, call.call_sid, effect)
         elif isinstance(effect, lifecycle.RunPass):
             run_pass = True

@@ -26,7 +26,7 @@ from hotline.calls.store import Pushed
 from hotline.config import HotlineConfig
 from hotline.ivr.params import printable
 from hotline.ivr.rest import TwilioFailure, TwilioRest
-from hotline.ivr.twiml import Renderer
+from hotline.ivr.twiml import Renderer, queue_name
 from hotline.records.crypto import box_for
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ class Pushes:
                     await self._ring_counsellor(fact, line)
                 case lifecycle.RingCaller(attempt=attempt):
                     await self._ring_caller(fact, attempt)
+                case lifecycle.Dequeue():
+                    await self._dequeue(fact)
         except Exception:  # a push must never take the process down; the sweeps recover
             log.exception("push %s for call %s failed", type(fact.effect).__name__, fact.call_id)
 
@@ -108,6 +110,21 @@ class Pushes:
             log.warning("callback of call %s: try %s not placed: %s", fact.call_id, attempt, e)
             failed = lifecycle.DialOutcome.FAILED
             await self._apply(fact, lambda: lifecycle.CallerLegEnded(attempt, failed))
+
+    async def _dequeue(self, fact: Pushed) -> None:
+        """A line is reserved for a holding caller: take them out of the queue now, to the
+        queue result (which dials the line), rather than at their next poll. If Twilio does
+        not take it (the caller left the hold meanwhile, an outage), the poll does it."""
+        async with self.state.sessions() as session:
+            call = await store.get_call(session, fact.call_sid)
+            if call is None or call.state != lifecycle.CallState.RESERVED or not call.option_id:
+                return
+            option, language = call.option_id, call.language
+        url = self.renderer.urls.queue_result(option, language, push=True)
+        try:
+            await self.rest.dequeue(queue_name(option), fact.call_sid, url)
+        except TwilioFailure as e:
+            log.info("reservation of call %s left to its poll: %s", fact.call_id, e)
 
     async def _number(self, fact: Pushed) -> str | None:
         """The number to call back, opened from the call (sealed with the records' key)."""

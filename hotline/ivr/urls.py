@@ -30,8 +30,10 @@ class Urls:
     def wait(self, option_id: str, language: str | None, segment: int) -> str:
         return self._u("wait", o=option_id, l=language, n=segment)
 
-    def queue_result(self, option_id: str, language: str | None) -> str:
-        return self._u("queue-result", o=option_id, l=language)
+    def queue_result(self, option_id: str, language: str | None, *, push: bool = False) -> str:
+        """The Enqueue action; with `push`, where we send a caller we took out of the queue
+        through the REST API (a pushed reservation), which Twilio requests without a result."""
+        return self._u("queue-result", o=option_id, l=language, push=1 if push else None)
 
     def dial_result(self, line_id: str) -> str:
         return self._u("dial-result", line=line_id)
@@ -101,6 +103,7 @@ class Query:
     step: str = ""
     index: int = 0
     leg: str = ""
+    push: bool = False
 
     @classmethod
     def parse(cls, q: Mapping[str, str]) -> Query:
@@ -115,4 +118,5 @@ class Query:
             step=_word(q.get("step"), 32),
             index=_number(q.get("i"), 0),
             leg=_word(q.get("leg"), 16),
+            push=q.get("push") == "1",
         )

@@ -330,8 +330,12 @@ async def wait(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
 
 
 @router.post("/queue-result")
-async def queue_result(e: EdgeDep, p: Params) -> TwiML:
+async def queue_result(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
     call = await e.call(p)
+    if q.push:  # we took the caller out of the queue (REST): as if the hold said <Leave/>
+        # Same step as the pull's leave: a push and a pull of one offer never dial twice.
+        out = await e.apply(call, lc.QueueLeft(lc.QueueOutcome.LEAVE, "leave"))
+        return e.render(call, out.decision)
     outcome = params.queue_outcome(p.queue_result, p.call_sid)
     out = await e.apply(call, lc.QueueLeft(outcome, p.queue_result))
     return e.render(call, out.decision)

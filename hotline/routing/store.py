@@ -217,14 +217,14 @@ class Router:
         lines = await self._free_lines(session, now)
         if not lines:
             return []
-        calls, callbacks = await self._waiting(session, limit=len(lines), now=now)
+        calls, sids = await self._waiting(session, limit=len(lines), now=now)
         reservations = engine.assign(calls, lines, self.table, now)
         if reservations:
-            holding = [r for r in reservations if r.call_id not in callbacks]
-            called = [r for r in reservations if r.call_id in callbacks]
+            holding = [r for r in reservations if sids[r.call_id][1] == CallState.WAITING]
+            called = [r for r in reservations if sids[r.call_id][1] == CallState.CALLBACK]
             for group, state in ((holding, CallState.WAITING), (called, CallState.CALLBACK)):
                 if group:
-                    await self._reserve(session, group, now, state, callbacks)
+                    await self._reserve(session, group, now, state, sids)
         return reservations
 
     async def _upkeep(self, session: AsyncSession, now: dt.datetime) -> None:
@@ -243,13 +243,14 @@ class Router:
         reservations: list[engine.Reservation],
         now: dt.datetime,
         state: CallState,
-        callbacks: dict[int, str],
+        sids: dict[int, tuple[str, str]],
     ) -> None:
         """Write the pass's reservations of calls in `state` in three statements whatever
         their number: one UPDATE of the calls and one of the lines, each joined to the (call,
-        line) pairs, and one batched INSERT of the presence log. A holding caller takes the
-        line at its next poll; a callback request rings the counsellor at once (a push to
-        Twilio after the commit), so its line is ringing rather than reserved."""
+        line) pairs, and one batched INSERT of the presence log. After the commit, Twilio is
+        asked at once (pushes): to take a holding caller out of the queue to the line (their
+        next poll does it too, if that fails), or to ring a callback's counsellor (so that
+        line is ringing rather than reserved)."""
         callback = now if state == CallState.CALLBACK else None
         selected = lifecycle.CallView(state=state, callback_at=callback)
         moves = [
@@ -286,8 +287,8 @@ class Router:
         )
         for r, t in zip(reservations, moves, strict=True):
             for effect in t.effects:
-                if isinstance(effect, lifecycle.RingCounsellor):
-                    calls_store.push(session, r.call_id, callbacks[r.call_id], effect)
+                if isinstance(effect, lifecycle.RingCounsellor | lifecycle.Dequeue):
+                    calls_store.push(session, r.call_id, sids[r.call_id][0], effect)
 
     async def _expire(self, session: AsyncSession, now: dt.datetime) -> None:
         stmt = (
@@ -360,15 +361,15 @@ class Router:
 
     async def _waiting(
         self, session: AsyncSession, limit: int, now: dt.datetime
-    ) -> tuple[list[engine.WaitingCall], dict[int, str]]:
+    ) -> tuple[list[engine.WaitingCall], dict[int, tuple[str, str]]]:
         """The first `limit` waiting calls of each (option, language) class.
 
         Within a class the engine serves a prefix in queue order (a call that waited longer
         may use every tier a later one may), and a pass makes at most `limit` reservations,
         so nobody further back could be served in this pass. Callback requests are in the
         same order (their own waiting time and priority); a request waiting out the pause
-        before another try keeps its place but is not served yet. Also answers the CallSids
-        of the callback requests among them (their counsellor is rung by a push).
+        before another try keeps its place but is not served yet. Also answers each call's
+        CallSid and state, for the pushes to Twilio that its reservation asks for.
         """
         fresh = now - self.reservation_timeout
         waiting = (
@@ -403,19 +404,18 @@ class Router:
             .where(Call.id.in_(ids), *waiting)
             .with_for_update(skip_locked=True, of=Call)
         )
-        calls, callbacks = [], {}
+        calls, sids = [], {}
         for call_id, option_id, language, since, priority, state, sid in await session.execute(
             stmt
         ):
-            if state == CallState.CALLBACK:
-                callbacks[call_id] = sid
+            sids[call_id] = (sid, state)
             # A waiting call has chosen its option and has its waiting start (the lifecycle
             # sets both on joining the queue).
             assert option_id is not None and since is not None
             calls.append(
                 engine.WaitingCall(call_id, option_id, language or JAPANESE, since, priority)
             )
-        return calls, callbacks
+        return calls, sids
 
 
 def _table(model: type[Any]) -> Table:
