@@ -234,8 +234,9 @@ class CallbackConfig(Model):
     @field_validator("key", "confirm_key", mode="before")
     @classmethod
     def _key(cls, key: object) -> str:
-        if not KEY_RE.fullmatch(str(key)):
-            raise ValueError(f"{key!r} is not a single digit 0-9, * or #")
+        if not KEY_RE.fullmatch(str(key)) or str(key) == "#":
+            # "#" ends a Gather's input (Twilio's finishOnKey): it would arrive as no key.
+            raise ValueError(f"{key!r} is not a single digit 0-9 or *")
         return str(key)
 
     @field_validator("number")

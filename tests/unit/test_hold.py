@@ -93,6 +93,7 @@ def test_music_may_be_turned_off_and_defaults_to_twilios_own() -> None:
 
 def test_callback_settings_are_checked() -> None:
     assert "callback.key" in refused(lambda d: d["callback"].update(key="12"))
+    assert "callback.confirm_key" in refused(lambda d: d["callback"].update(confirm_key="#"))
     assert "callback.number" in refused(lambda d: d["callback"].update(number="+8150555"))
     assert "callback.retries" in refused(lambda d: d["callback"].update(retries=-1))
     data = edited(lambda d: d.pop("callback"))
