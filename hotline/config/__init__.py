@@ -120,6 +120,133 @@ CLOSED_PARTS = ("closed", "opens", "others", "lines", "line", "emergency")
 CLOSED_PLACEHOLDERS = {"opens": {"when"}, "others": {"options"}, "line": {"name", "number"}}
 
 
+class HoldWords(Model):
+    """What a holding caller hears, in one caller language (`ja` for Japanese).
+
+    `messages`: the hold messages, varied: segment n says messages[(n-1) % len]. The place in
+    line: `position` ({ahead}), `position_next` (nobody ahead), `position_many` ({cap}: more
+    than that many ahead). The callback: `callback_offer` ({key}), `callback_confirm` ({until},
+    {number}, {key}), `callback_booked` ({until}), `callback_kept`, `callback_withheld`,
+    `callback_unavailable`. After the option's maximum wait, `choice` ({minutes}); the lines
+    open now: `lines_now`, one `line` ({name}, {number}) each, or `no_lines`. When we call the
+    caller back: `callback_greeting` (neutral: someone else may answer), `callback_retry`,
+    `callback_last`. `when` and `when_on_the_hour` format {until} as in ClosedWords."""
+
+    messages: Annotated[list[Prompt], Field(min_length=1)]
+    position: Prompt
+    position_next: Prompt
+    position_many: Prompt
+    callback_offer: Prompt
+    callback_confirm: Prompt
+    callback_booked: Prompt
+    callback_kept: Prompt
+    callback_withheld: Prompt
+    callback_unavailable: Prompt
+    choice: Prompt
+    lines_now: Prompt
+    line: Prompt
+    no_lines: Prompt
+    callback_greeting: Prompt
+    callback_retry: Prompt
+    callback_last: Prompt
+    when: str = "{month}/{day} {hour}:{minute}"
+    when_on_the_hour: str | None = None
+
+    @field_validator("when", "when_on_the_hour")
+    @classmethod
+    def _patterns(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+            for bad in sorted(fields - WHEN_FIELDS):
+                ok = ", ".join(sorted(WHEN_FIELDS))
+                raise ValueError(f"unknown placeholder {{{bad}}} (allowed: {ok})")
+        return pattern
+
+    def parts(self) -> dict[str, list[Speech]]:
+        """Every prompt by its place under `hold_words.<language>` (messages as messages.N)."""
+        parts = {f"messages.{i}": prompt for i, prompt in enumerate(self.messages)}
+        return parts | {name: getattr(self, name) for name in HOLD_PARTS}
+
+
+HOLD_PARTS = tuple(
+    name for name in HoldWords.model_fields if name not in {"messages", "when", "when_on_the_hour"}
+)
+HOLD_PLACEHOLDERS = {
+    "position": {"ahead"},
+    "position_many": {"cap"},
+    "callback_offer": {"key"},
+    "callback_confirm": {"until", "number", "key"},
+    "callback_booked": {"until"},
+    "choice": {"minutes"},
+    "line": {"name", "number"},
+}
+
+# Twilio's own hold music: the track of the waitUrl example on Twilio's <Enqueue> page
+# (https://www.twilio.com/docs/voice/twiml/enqueue; TwilioDevEd/api-snippets,
+# twiml/voice/enqueue/enqueue-2), from the bucket of its default "classical playlist"
+# (the holdmusic twimlet, Bucket=com.twilio.music.classical).
+TWILIO_HOLD_MUSIC = "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
+
+
+class Music(Model):
+    """Hold music: a recording (`play`: a file in config/audio/, or an https URL, like a
+    Speech) or any `url` Twilio can fetch (http or https, e.g. Twilio's own)."""
+
+    play: str | None = None
+    url: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _play_or_url(self) -> Music:
+        if (self.play is None) == (self.url is None):
+            raise ValueError("give exactly one of 'play' or 'url'")
+        if self.play is not None:
+            check_play(self.play)
+        if self.url is not None and not re.fullmatch(r"https?://[^\s]+", self.url):
+            raise ValueError(f"url {self.url!r}: give an http:// or https:// URL")
+        return self
+
+
+class HoldSettings(Model):
+    """The hold: music between messages (`null`: silence) and the cap on the place in line
+    said ("more than 20 callers")."""
+
+    music: Music | None = Music(url=TWILIO_HOLD_MUSIC)
+    position_cap: int = Field(default=20, ge=1, le=999)
+
+
+class CallbackConfig(Model):
+    """Callbacks: a holding caller presses `key`, hears what it means and confirms with
+    `confirm_key`; their place in line is kept and we call them when it is their turn, from
+    `number` (default: the config's caller_id). A caller not reached is tried `retries`
+    more times, `retry_after_minutes` apart, ringing `ring_seconds`. A request expires at the
+    end of the option's hours, or after `expire_after_minutes` for an option open around the
+    clock."""
+
+    enabled: bool = True
+    key: str = "1"
+    confirm_key: str = "1"
+    retries: int = Field(default=2, ge=0, le=10)
+    retry_after_minutes: int = Field(default=5, ge=1, le=240)
+    ring_seconds: int = Field(default=25, ge=5, le=120)
+    expire_after_minutes: int = Field(default=240, ge=10, le=24 * 60)
+    number: str | None = None
+
+    @field_validator("key", "confirm_key", mode="before")
+    @classmethod
+    def _key(cls, key: object) -> str:
+        if not KEY_RE.fullmatch(str(key)) or str(key) == "#":
+            # "#" ends a Gather's input (Twilio's finishOnKey): it would arrive as no key.
+            raise ValueError(f"{key!r} is not a single digit 0-9 or *")
+        return str(key)
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, number: str | None) -> str | None:
+        if number is not None:
+            check_number(number)
+        return number
+
+
 class Voice(Model):
     language: str = "ja-JP"
     voice: str = "Polly.Mizuki"
@@ -132,7 +259,6 @@ class Language(Model):
     name_ja: str = Field(min_length=1)  # read to the counsellor in the whisper: 英語
     tts: str  # Twilio <Say language=...>, e.g. en-US
     voice: str | None = None
-    hold: Prompt
     closed: list[Speech] = []  # said before the Japanese closed message, if given
 
 
@@ -260,6 +386,10 @@ class Option(Model):
     # its own. `language_hours`: a language under it with other hours (foreign: {ne: ...}).
     hours: HoursSpec = "24h"
     language_hours: dict[str, HoursSpec] = {}
+    # After this long on hold the caller is offered a choice: keep waiting, a callback, or
+    # the other lines open now (None: never).
+    max_wait_seconds: int | None = Field(default=None, ge=30, le=24 * 3600)
+    callback: bool = True  # may this option's callers ask to be called back
 
 
 class Choice(Model):
@@ -363,9 +493,6 @@ class Messages(Model):
     invalid: Prompt
     no_input: Prompt
     default_chosen: Prompt
-    hold: Prompt
-    position: Prompt  # {ahead} is replaced by the number of callers before this one
-    position_next: Prompt  # said instead when nobody is before this caller
     closed: Prompt
     apology: Prompt
     whisper: Prompt  # {option}, {language}, {waited}: said to the counsellor
@@ -373,6 +500,19 @@ class Messages(Model):
     # The whisper of a fallback dial (no database: no option, language or wait to tell).
     fallback_whisper: Prompt
     goodbye: Prompt
+    # The counsellor's side of a callback (defaults, so that older files still load).
+    # {option}, {language}, {waited} as in the whisper.
+    callback_whisper: Prompt = [
+        Speech(
+            text="折り返しのご依頼です。{option}で{waited}お待ちいただいた方です。"
+            "{language}1を押すと相談者に発信します。"
+        )
+    ]
+    callback_calling: Prompt = [Speech(text="相談者に発信しています。そのままお待ちください。")]
+    callback_no_answer: Prompt = [
+        Speech(text="相談者が応答しませんでした。後ほど改めて発信します。ありがとうございました。")
+    ]
+    callback_gone: Prompt = [Speech(text="このご依頼は終了しました。失礼します。")]
 
 
 Label = Annotated[str, Field(min_length=1, max_length=64)]
@@ -473,6 +613,10 @@ class HotlineConfig(Model):
     # The closed message per caller language (`ja` for Japanese); without one, a language
     # hears its `languages.X.closed` and then messages.closed.
     closed: dict[str, ClosedWords] = {}
+    hold: HoldSettings = HoldSettings()
+    # What a holding caller hears, per caller language: `ja` and every `languages` id.
+    hold_words: dict[str, HoldWords]
+    callback: CallbackConfig = CallbackConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> HotlineConfig:
@@ -536,6 +680,19 @@ class HotlineConfig(Model):
             return org.caller_id
         return self.caller_id or self.entry_numbers[0].numbers[0]
 
+    @property
+    def callback_number(self) -> str:
+        """The number a callback comes from (and that the caller is told): E.164."""
+        return self.callback.number or self.caller_id_for(None)
+
+    def hold_words_for(self, language: str | None) -> tuple[HoldWords, str | None]:
+        """The hold words of a caller language and the language to say them in (None:
+        Japanese); a language without its own (validation forbids it) hears Japanese."""
+        words = self.hold_words.get(language) if language else None
+        if words is None:
+            return self.hold_words["ja"], None
+        return words, None if language == "ja" else language
+
     def speaker(self, speech: Speech, lang_id: str | None) -> tuple[str, str | None]:
         """The <Say> language and voice of a sentence said to a caller of `lang_id`."""
         lang = self.languages.get(lang_id) if lang_id else None
@@ -552,8 +709,10 @@ class HotlineConfig(Model):
         for menu_id, menu in self.menus.items():
             yield f"menus.{menu_id}.prompt", menu.prompt, None
         for lang_id, lang in self.languages.items():
-            yield f"languages.{lang_id}.hold", lang.hold, lang_id
             yield f"languages.{lang_id}.closed", lang.closed, lang_id
+        for lang_id, hold in self.hold_words.items():
+            for part, prompt in hold.parts().items():
+                yield f"hold_words.{lang_id}.{part}", prompt, None if lang_id == "ja" else lang_id
         for lang_id, words in self.closed.items():
             for part, prompt in words.parts().items():
                 yield f"closed.{lang_id}.{part}", prompt, None if lang_id == "ja" else lang_id
@@ -652,7 +811,8 @@ def _menu_problems(cfg: HotlineConfig, option_ids: set[str]) -> Iterable[str]:
 
 # The placeholders each message may use; any other {name} is a mistake caught at start-up
 # (it would otherwise fail when the message is first said, to a caller).
-PLACEHOLDERS = {"position": {"ahead"}, "whisper": {"option", "language", "waited"}}
+WHISPERED = {"option", "language", "waited"}
+PLACEHOLDERS = {"whisper": WHISPERED, "callback_whisper": WHISPERED}
 
 
 def _hours_problems(cfg: HotlineConfig, option_ids: set[str]) -> Iterable[str]:
@@ -677,6 +837,16 @@ def _hours_problems(cfg: HotlineConfig, option_ids: set[str]) -> Iterable[str]:
     for lang in cfg.closed:
         if lang not in spoken:
             yield f"closed.{lang}: unknown language {lang!r}"
+    yield from _hold_problems(cfg, spoken)
+
+
+def _hold_problems(cfg: HotlineConfig, spoken: set[str]) -> Iterable[str]:
+    """Every caller language has its hold words, and no words are kept for none."""
+    for lang in sorted(spoken - set(cfg.hold_words)):
+        yield f"hold_words.{lang}: missing (every caller language needs its hold words)"
+    for lang in cfg.hold_words:
+        if lang not in spoken:
+            yield f"hold_words.{lang}: unknown language {lang!r}"
 
 
 def _placeholder_problems(cfg: HotlineConfig) -> Iterable[str]:
@@ -685,6 +855,10 @@ def _placeholder_problems(cfg: HotlineConfig) -> Iterable[str]:
             yield from _unknown_placeholders(
                 f"closed.{lang_id}.{part}", prompt, CLOSED_PLACEHOLDERS.get(part, set())
             )
+    for lang_id, hold in cfg.hold_words.items():
+        for part, prompt in hold.parts().items():
+            allowed = HOLD_PLACEHOLDERS.get(part, set())
+            yield from _unknown_placeholders(f"hold_words.{lang_id}.{part}", prompt, allowed)
     for name in Messages.model_fields:
         allowed = PLACEHOLDERS.get(name, set())
         yield from _unknown_placeholders(f"messages.{name}", getattr(cfg.messages, name), allowed)

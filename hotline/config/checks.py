@@ -95,3 +95,6 @@ def audio_problems(cfg: HotlineConfig, audio_dir: Path) -> Iterable[str]:
                 continue
             if not (audio_dir / speech.play).is_file():
                 yield f"{where}.{i}.play: no file {audio_dir / speech.play}"
+    play = cfg.hold.music.play if cfg.hold.music is not None else None
+    if play and not play.startswith("https://") and not (audio_dir / play).is_file():
+        yield f"hold.music.play: no file {audio_dir / play}"

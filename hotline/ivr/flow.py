@@ -11,9 +11,15 @@ import datetime as dt
 import enum
 from collections.abc import Set
 from dataclasses import dataclass
+from typing import Literal
 
 from hotline.config import HotlineConfig, Referral
-from hotline.routing.schedule import option_open, option_opens_at, referrals_open
+from hotline.routing.schedule import (
+    option_closes_at,
+    option_open,
+    option_opens_at,
+    referrals_open,
+)
 
 
 class Notice(enum.StrEnum):
@@ -44,12 +50,23 @@ class Enqueue:
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """One short hold segment; `ahead` is said when given (callers before this one)."""
+    """One hold segment. Said in the caller's language: message variant `message`, the place
+    in line when `ahead` is given (callers before this one), the callback offer when
+    `offer_callback`, or, when `choice`, the maximum wait's choice (after `waited` seconds).
+    Then music when `music` (only where a freed line pushes the caller out of the hold: a
+    track is minutes long), else a short pause. `chose`: the choice has been offered, kept in
+    the next segment's URL so that it is offered once."""
 
     option_id: str
     language: str | None
     segment: int
     ahead: int | None = None
+    waited: float = 0.0
+    offer_callback: bool = False
+    choice: bool = False
+    message: int = 0
+    music: bool = False
+    chose: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +146,75 @@ def _enqueue(
 
 
 def hold(
-    option_id: str, language: str | None, segment: int, ahead: int | None, announce_every: int
+    option_id: str,
+    language: str | None,
+    segment: int,
+    ahead: int | None,
+    announce_every: int,
+    *,
+    waited: float = 0.0,
+    max_wait: int | None = None,
+    chose: bool = False,
+    callback: bool = False,
+    music: bool = False,
 ) -> Hold:
-    """Reassure every segment; say the honest place in line now and then, never a promise."""
-    announce = ahead is not None and announce_every > 0 and (segment - 1) % announce_every == 0
-    return Hold(option_id, language, segment, ahead if announce else None)
+    """Reassure every segment, with varied messages; say the honest place in line now and
+    then, never a promise. The callback (`callback`: this option's callers may ask for one)
+    is offered with the place in line, not every few seconds, though its key works all
+    through the hold. Past `max_wait` seconds the caller is offered the choice, once."""
+    every = max(announce_every, 1)
+    announce = announce_every > 0 and (segment - 1) % every == 0
+    choice = max_wait is not None and not chose and waited >= max_wait
+    return Hold(
+        option_id,
+        language,
+        segment,
+        ahead=ahead if announce else None,
+        waited=waited,
+        offer_callback=callback and announce and not choice,
+        choice=choice,
+        message=max(segment - 1, 0),
+        music=music,
+        chose=chose or choice,
+    )
+
+
+# The keys of the maximum wait's choice (said in hold_words.X.choice).
+CHOICE_KEYS: dict[str, Literal["wait", "callback", "lines"]] = {
+    "1": "wait",
+    "2": "callback",
+    "3": "lines",
+}
+
+
+def choice_key(digits: str | None) -> Literal["wait", "callback", "lines"] | None:
+    """What a key pressed at the maximum wait's choice asks for (None: another key)."""
+    return CHOICE_KEYS.get((digits or "").strip())
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackOffer:
+    """May this caller be called back now. `reason` when not: "unavailable" (callbacks off,
+    or not for this option), "withheld" (no number to call), "closing" (the option's hours
+    end within `retry_after_minutes`: no time to call and retry). `until`: the latest time
+    the callback is made (the end of the option's hours, or `expire_after_minutes` from now
+    for an option open around the clock)."""
+
+    ok: bool
+    reason: Literal["withheld", "unavailable", "closing"] | None = None
+    until: dt.datetime | None = None
+
+
+def callback_offer(
+    cfg: HotlineConfig, option_id: str, language: str | None, withheld: bool, now: dt.datetime
+) -> CallbackOffer:
+    settings = cfg.callback
+    if not settings.enabled or not cfg.has_option(option_id) or not cfg.option(option_id).callback:
+        return CallbackOffer(False, "unavailable")
+    if withheld:
+        return CallbackOffer(False, "withheld")
+    closes = option_closes_at(cfg, option_id, language, now)
+    if closes is not None and closes - now <= dt.timedelta(minutes=settings.retry_after_minutes):
+        return CallbackOffer(False, "closing")
+    until = closes or now + dt.timedelta(minutes=settings.expire_after_minutes)
+    return CallbackOffer(True, None, until)

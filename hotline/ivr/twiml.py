@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Protocol
 
-from twilio.twiml.voice_response import Dial, VoiceResponse
+import phonenumbers
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
-from hotline.config import TOKYO, ClosedWords, HotlineConfig, Line, Organisation, Speech
+from hotline.config import (
+    TOKYO,
+    HotlineConfig,
+    Line,
+    Organisation,
+    Referral,
+    Speech,
+)
 from hotline.ivr import flow
 from hotline.ivr.hold_load import HoldLoad
 from hotline.ivr.urls import Urls
@@ -42,7 +51,7 @@ class Renderer:
 
     def _say(
         self,
-        parent: VoiceResponse,
+        parent: VoiceResponse | Gather,
         prompt: Sequence[Speech],
         lang_id: str | None = None,
         **fmt: object,
@@ -89,18 +98,173 @@ class Renderer:
         return r
 
     def hold(self, d: flow.Hold) -> VoiceResponse:
+        """One hold segment, inside a Gather of one key (the callback key, or the answer to
+        the choice): the message, the place in line, the offer or the choice, then music
+        or a pause; then the next segment. Everything here is allowed in a waitUrl."""
         r = VoiceResponse()
-        lang = self.cfg.languages.get(d.language) if d.language else None
-        self._say(r, lang.hold if lang else self.cfg.messages.hold, d.language)
-        if d.ahead is not None and lang is None:
+        words, lang = self.cfg.hold_words_for(d.language)
+        step = "choice" if d.choice else ""
+        gather = r.gather(
+            input="dtmf",
+            num_digits=1,
+            timeout=1,
+            action=self.urls.hold_key(d.option_id, d.language, d.segment, step),
+            method="POST",
+        )
+        self._say(gather, words.messages[d.message % len(words.messages)], lang)
+        if d.ahead is not None:
+            cap = self.cfg.hold.position_cap
             if d.ahead == 0:
-                self._say(r, self.cfg.messages.position_next)
+                self._say(gather, words.position_next, lang)
+            elif d.ahead > cap:
+                self._say(gather, words.position_many, lang, cap=cap)
             else:
-                self._say(r, self.cfg.messages.position, ahead=d.ahead)
-        # Short segments: a freed line is found at the next poll, seconds later; longer ones
-        # when this process has too many polls in flight (hold_load: shed load, not time out).
-        r.pause(length=self.load.segment_seconds())
-        r.redirect(self.urls.wait(d.option_id, d.language, d.segment + 1), method="POST")
+                self._say(gather, words.position, lang, ahead=d.ahead)
+        if d.choice:
+            self._say(gather, words.choice, lang, minutes=max(1, round(d.waited / 60)))
+        elif d.offer_callback:
+            self._say(gather, words.callback_offer, lang, key=self.cfg.callback.key)
+        music = self.cfg.hold.music
+        if d.music and music is not None:
+            gather.play(self.urls.audio(music.play) if music.play else music.url)
+        else:
+            # Short segments: a freed line is found at the next poll, seconds later; longer
+            # ones when this process has too many polls in flight (hold_load: shed load).
+            gather.pause(length=self.load.segment_seconds())
+        r.redirect(self._next_wait(d.option_id, d.language, d.segment, d.chose), method="POST")
+        return r
+
+    def _next_wait(self, option_id: str, language: str | None, segment: int, chose: bool) -> str:
+        return self.urls.wait(option_id, language, segment + 1, chose)
+
+    def _hold_say(self, r: VoiceResponse, language: str | None, part: str, **fmt: object) -> None:
+        """One of the hold words, in the caller's language."""
+        words, lang = self.cfg.hold_words_for(language)
+        self._say(r, getattr(words, part), lang, **fmt)
+
+    def callback_confirm(
+        self,
+        language: str | None,
+        option_id: str,
+        segment: int,
+        until: dt.datetime,
+        number: str,
+        *,
+        chose: bool = False,
+    ) -> VoiceResponse:
+        """What a callback means, then press the confirm key (no key: back to the hold)."""
+        words, lang = self.cfg.hold_words_for(language)
+        r = VoiceResponse()
+        gather = r.gather(
+            input="dtmf",
+            num_digits=1,
+            timeout=8,
+            action=self.urls.hold_key(option_id, language, segment, "confirm"),
+            method="POST",
+        )
+        self._say(
+            gather,
+            words.callback_confirm,
+            lang,
+            until=when(words, until),
+            number=spoken_number(number),
+            key=self.cfg.callback.confirm_key,
+        )
+        r.redirect(self._next_wait(option_id, language, segment, chose), method="POST")
+        return r
+
+    def callback_refused(
+        self,
+        language: str | None,
+        reason: str | None,
+        option_id: str,
+        segment: int,
+        *,
+        chose: bool = False,
+    ) -> VoiceResponse:
+        """No callback (withheld number, or not possible now): the caller keeps holding."""
+        part = "callback_withheld" if reason == "withheld" else "callback_unavailable"
+        r = VoiceResponse()
+        self._hold_say(r, language, part)
+        r.redirect(self._next_wait(option_id, language, segment, chose), method="POST")
+        return r
+
+    def callback_kept(
+        self, language: str | None, option_id: str, segment: int, *, chose: bool = False
+    ) -> VoiceResponse:
+        """Not confirmed: the caller keeps their place on hold."""
+        r = VoiceResponse()
+        self._hold_say(r, language, "callback_kept")
+        r.redirect(self._next_wait(option_id, language, segment, chose), method="POST")
+        return r
+
+    def callback_booked(self, language: str | None, until: dt.datetime) -> VoiceResponse:
+        """Thanks, we call back before `until`; the call ends."""
+        words, _ = self.cfg.hold_words_for(language)
+        r = VoiceResponse()
+        self._hold_say(r, language, "callback_booked", until=when(words, until))
+        r.hangup()
+        return r
+
+    def lines_now(
+        self, language: str | None, lines: Sequence[Referral], option_id: str, segment: int
+    ) -> VoiceResponse:
+        """The other lines open now (flow.closed's `lines`), then back to the hold, the
+        choice kept as made."""
+        words, lang = self.cfg.hold_words_for(language)
+        r = VoiceResponse()
+        if lines:
+            self._say(r, words.lines_now, lang)
+            for line in lines:
+                name = line.names.get(language or "ja", line.name)
+                self._say(r, words.line, lang, name=name, number=line.number)
+        else:
+            self._say(r, words.no_lines, lang)
+        r.redirect(self._next_wait(option_id, language, segment, True), method="POST")
+        return r
+
+    def callback_greeting(
+        self, language: str | None, accept_url: str, *, last: bool = False
+    ) -> VoiceResponse:
+        """The caller's leg of a callback: who is calling, press 1 to talk. No key (not
+        reached, voicemail, someone else): we will call again (`last`: we will not)."""
+        words, lang = self.cfg.hold_words_for(language)
+        r = VoiceResponse()
+        gather = r.gather(input="dtmf", num_digits=1, timeout=8, action=accept_url, method="POST")
+        self._say(gather, words.callback_greeting, lang)
+        self._say(r, words.callback_last if last else words.callback_retry, lang)
+        r.hangup()
+        return r
+
+    def callback_not_reached(self, language: str | None, last: bool) -> VoiceResponse:
+        r = VoiceResponse()
+        self._hold_say(r, language, "callback_last" if last else "callback_retry")
+        r.hangup()
+        return r
+
+    def callback_whisper(
+        self, option: str, language: str | None, waited: float, accept_url: str
+    ) -> VoiceResponse:
+        """The counsellor's leg of a callback, before the caller is dialled: press 1 to call
+        them. No key: hang up (the caller is not dialled)."""
+        prompt = self.cfg.messages.callback_whisper
+        return self._whisper(prompt, option, language, waited, accept_url)
+
+    def counsellor_calling(self) -> VoiceResponse:
+        r = VoiceResponse()
+        self._say(r, self.cfg.messages.callback_calling)
+        return r
+
+    def counsellor_no_answer(self) -> VoiceResponse:
+        r = VoiceResponse()
+        self._say(r, self.cfg.messages.callback_no_answer)
+        r.hangup()
+        return r
+
+    def counsellor_gone(self) -> VoiceResponse:
+        r = VoiceResponse()
+        self._say(r, self.cfg.messages.callback_gone)
+        r.hangup()
         return r
 
     def leave(self) -> VoiceResponse:
@@ -126,7 +290,7 @@ class Renderer:
             return r
         self._say(r, words.closed, lang_id)
         if d.opens_at is not None and words.opens:
-            self._say(r, words.opens, lang_id, when=_when(words, d.opens_at))
+            self._say(r, words.opens, lang_id, when=when(words, d.opens_at))
         if d.open_keys and words.others:
             items = [words.key_item.format(key=k, name=name) for k, name in d.open_keys]
             self._say(r, words.others, lang_id, options=words.separator.join(items))
@@ -214,12 +378,22 @@ class Renderer:
         self, *, option: str, language: str | None, waited: float, accept_url: str
     ) -> VoiceResponse:
         """The counsellor's leg: who is calling, then press 1 to accept. No key: hang up."""
+        return self._whisper(self.cfg.messages.whisper, option, language, waited, accept_url)
+
+    def _whisper(
+        self,
+        prompt: Sequence[Speech],
+        option: str,
+        language: str | None,
+        waited: float,
+        accept_url: str,
+    ) -> VoiceResponse:
         r = VoiceResponse()
         lang = self.cfg.languages.get(language) if language else None
         gather = r.gather(input="dtmf", num_digits=1, timeout=8, action=accept_url, method="POST")
         self._say(
             gather,
-            self.cfg.messages.whisper,
+            prompt,
             option=option,
             waited="1分未満" if waited < 60 else f"約{round(waited / 60)}分",
             language=f"{lang.name_ja}でのご相談です。" if lang else "",
@@ -285,12 +459,29 @@ class Renderer:
         return r
 
 
-def _when(words: ClosedWords, at: dt.datetime) -> str:
+class _WhenWords(Protocol):
+    @property
+    def when(self) -> str: ...
+    @property
+    def when_on_the_hour(self) -> str | None: ...
+
+
+def when(words: _WhenWords, at: dt.datetime) -> str:
+    """A time said to a caller, in Asia/Tokyo, by the words' `when` patterns."""
     local = at.astimezone(TOKYO)
     pattern = words.when_on_the_hour if local.minute == 0 and words.when_on_the_hour else words.when
     return pattern.format(
         month=local.month, day=local.day, hour=local.hour, minute=f"{local.minute:02d}"
     )
+
+
+def spoken_number(number: str) -> str:
+    """An E.164 number as a caller in Japan dials it (+815055559999: 050-5555-9999)."""
+    try:
+        parsed = phonenumbers.parse(number)
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
 def _dial_target(dial: Dial, target: str, line: Line | None, whisper_url: str | None) -> None:

@@ -1,8 +1,10 @@
 """Our own webhook URLs: built for TwiML and read back from Twilio's request, in one place.
 
 The query parameters are short (Twilio signs the whole URL, and they show in its logs): `m`
-menu, `t` try, `o` option, `l` language, `n` hold segment, `line`, `call` (the caller's
-CallSid, on the counsellor's leg), `step` and `i` (the fallback's place in its chain).
+menu, `t` try, `o` option, `l` language, `n` hold segment, `x` (1: the caller was offered
+the choice of the option's maximum wait), `line`, `call` (the caller's CallSid, on the
+counsellor's leg), `step` (the fallback's, or a hold key's: "", "choice", "confirm") and `i`
+(the fallback's place in its chain).
 Reading never fails: a missing or malformed value reads as its default, and the handlers fall
 back to the call's stored state.
 """
@@ -27,8 +29,13 @@ class Urls:
     def menu(self, menu_id: str, attempt: int) -> str:
         return self._u("menu", m=menu_id, t=attempt)
 
-    def wait(self, option_id: str, language: str | None, segment: int) -> str:
-        return self._u("wait", o=option_id, l=language, n=segment)
+    def wait(self, option_id: str, language: str | None, segment: int, chose: bool = False) -> str:
+        return self._u("wait", o=option_id, l=language, n=segment, x=1 if chose else None)
+
+    def hold_key(self, option_id: str, language: str | None, segment: int, step: str = "") -> str:
+        """A key pressed on hold: `step` "" (during the hold), "choice" (answering the
+        maximum wait's choice) or "confirm" (confirming a callback)."""
+        return self._u("hold-key", o=option_id, l=language, n=segment, step=step or None)
 
     def queue_result(self, option_id: str, language: str | None, *, push: bool = False) -> str:
         """The Enqueue action; with `push`, where we send a caller we took out of the queue
@@ -104,6 +111,7 @@ class Query:
     index: int = 0
     leg: str = ""
     push: bool = False
+    chose: bool = False
 
     @classmethod
     def parse(cls, q: Mapping[str, str]) -> Query:
@@ -119,4 +127,5 @@ class Query:
             index=_number(q.get("i"), 0),
             leg=_word(q.get("leg"), 16),
             push=q.get("push") == "1",
+            chose=q.get("x") == "1",
         )

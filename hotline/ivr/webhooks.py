@@ -177,6 +177,9 @@ class Edge:
         self.router: Router = state.router
         self.limits: lc.Limits = state.limits
         self.pushes = getattr(state, "pushes", None)  # None: no REST account, no callback
+        # Hold music only where a freed line pushes the caller out of the hold (REST
+        # dequeue): with polling alone, a caller would hear of a line when the track ends.
+        self.music = self.pushes is not None
 
     async def call(self, p: VoiceParams, *, new: bool = False) -> Call:
         """This webhook's call; a CallSid never seen (lost state) is created so it goes on.
@@ -323,8 +326,19 @@ async def wait(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
         return await e.answer(call, out.decision)
     # Counting the callers ahead is the costly part of a poll: only when it will be said.
     ahead = await store.waiting_ahead(e.session, call) if checks else None
+    option = e.cfg.option(out.decision.option_id)
     hold = flow.hold(
-        out.decision.option_id, out.decision.language, q.segment, ahead, settings.announce_every
+        out.decision.option_id,
+        out.decision.language,
+        q.segment,
+        ahead,
+        settings.announce_every,
+        waited=(e.now - (call.waiting_since or call.created_at)).total_seconds(),
+        max_wait=option.max_wait_seconds,
+        chose=q.chose,
+        # Whether this caller's number can be called is said when they press the key.
+        callback=e.cfg.callback.enabled and option.callback,
+        music=e.music and e.cfg.hold.music is not None,
     )
     return twiml(e.renderer.hold(hold))
 

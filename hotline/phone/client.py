@@ -224,6 +224,11 @@ class Phone:
                 break
             if v.tag in {"Say", "Play", "Pause"}:
                 await self.verb(v)
+            elif v.tag == "Gather":
+                # The hold's key (a callback, the maximum wait's choice): this caller holds
+                # on without pressing, as Twilio falls through a Gather on silence.
+                for child in v:
+                    await self.verb(child)
             elif v.tag == "Hangup":
                 raise CallEnded
             else:

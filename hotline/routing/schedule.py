@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from hotline.config import Calendar, HotlineConfig, HoursSpec, Line, Organisation, Referral
+from hotline.config import (
+    TOKYO,
+    Calendar,
+    HotlineConfig,
+    HoursSpec,
+    Line,
+    Organisation,
+    Referral,
+)
 from hotline.routing import calendar as cal
 
 
@@ -45,6 +53,36 @@ def option_opens_at(
 ) -> dt.datetime | None:
     """When an option closed by its hours opens (None: open now, or not within two weeks)."""
     return cal.next_opening(option_hours(cfg, option_id, language, now), now, cfg.calendar)
+
+
+def option_closes_at(
+    cfg: HotlineConfig, option_id: str, language: str | None, now: dt.datetime
+) -> dt.datetime | None:
+    """When the option's current block of hours ends (windows that touch or overlap, across
+    midnight and days, make one block); None when it is open around the clock, or stays open
+    past the two weeks looked at. `now` itself when it is closed now. The hours are those
+    that hold now: a period's own hours beginning later are not foreseen."""
+    hours = option_hours(cfg, option_id, language, now)
+    if hours == "24h":
+        return None
+    today = now.astimezone(TOKYO).date()
+    spans = sorted(
+        span
+        for offset in range(-1, cal.HORIZON_DAYS + 1)
+        for span in cal.intervals(hours, today + dt.timedelta(days=offset), cfg.calendar)
+    )
+    end: dt.datetime | None = None
+    for start, stop in spans:
+        if end is None:
+            if start <= now < stop:
+                end = stop
+        elif start <= end:
+            end = max(end, stop)
+        else:
+            return end
+    if end is None:
+        return now
+    return None  # open to the end of the horizon: as good as around the clock
 
 
 def referrals_open(cfg: HotlineConfig, language: str | None, now: dt.datetime) -> list[Referral]:

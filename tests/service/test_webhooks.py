@@ -113,7 +113,7 @@ async def test_unknown_callsid_mid_menu_continues_the_call(twilio: Twilio, app, 
 @pytest.mark.usefixtures("busy")
 async def test_unknown_callsid_on_hold_is_kept_waiting(twilio: Twilio, app, sid) -> None:
     doc = await twilio.call("/voice/wait?o=gender&n=1", sid)
-    assert doc.find("Pause") is not None and doc[-1].tag == "Redirect"
+    assert doc.find("Gather/Pause") is not None and doc[-1].tag == "Redirect"
     call = await _call(app, sid)
     assert (call.state, call.option_id) == ("waiting", "gender")
 
@@ -127,6 +127,52 @@ async def test_hold_says_place_in_line_now_and_then(twilio: Twilio, sid: str) ->
     assert any("前に1人" in s for s in says(first))
     second = await twilio.call("/voice/wait?o=gender&n=2", sid)
     assert not any("人の方" in s for s in says(second))
+
+
+@pytest.mark.usefixtures("busy")
+async def test_an_english_caller_on_hold_hears_their_place_and_the_callback_key(
+    twilio: Twilio, sid: str
+) -> None:
+    await twilio.call("/voice/menu?m=languages&t=1", new_sid(), Digits="1")
+    await twilio.call("/voice/menu?m=languages&t=1", sid, Digits="1")
+    doc = await twilio.call("/voice/wait?o=foreign&l=en&n=1", sid)
+    gather = doc.find("Gather")
+    assert gather.get("action") == f"{PUBLIC}/voice/hold-key?o=foreign&l=en&n=1"
+    spoken = says(gather)
+    assert "Callers waiting before you: 1." in spoken
+    assert any("press 1" in s and "called back" in s for s in spoken)
+    assert {s.get("language") for s in doc.iter("Say")} == {"en-US"}
+    # Without pushed reservations a track would hide a freed line: no music, short pauses.
+    assert list(doc.iter("Play")) == [] and gather.find("Pause") is not None
+
+
+@pytest.mark.usefixtures("busy")
+async def test_hold_music_plays_where_reservations_are_pushed(twilio: Twilio, app, sid) -> None:
+    app.state.pushes = object()  # the lead's pushed reservations (REST dequeue)
+    try:
+        await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="4")
+        doc = await twilio.call("/voice/wait?o=gender&n=2", sid)
+    finally:
+        del app.state.pushes
+    assert [p.text for p in doc.iter("Play")] == [app.state.cfg.hold.music.url]
+
+
+@pytest.mark.usefixtures("busy")
+async def test_after_the_maximum_wait_the_choice_is_offered_once(twilio, sid, clock) -> None:
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="4")  # gender: 600 s
+    n, doc = 1, None
+    for n in range(1, 30):
+        doc = await twilio.call(f"/voice/wait?o=gender&n={n}", sid)
+        if doc.find("Gather").get("action", "").endswith("step=choice"):
+            break
+        clock.advance(30)
+    assert doc is not None and "10分ほどお待たせしています" in "".join(says(doc))
+    assert n == 21  # 600 s after joining the queue, at the first poll past it
+    assert doc[-1].text == f"{PUBLIC}/voice/wait?o=gender&n={n + 1}&x=1"
+    clock.advance(30)
+    after = await twilio.call(f"/voice/wait?o=gender&n={n + 1}&x=1", sid)
+    assert not after.find("Gather").get("action", "").endswith("step=choice")
+    assert after[-1].text.endswith("&x=1")  # the flag stays set
 
 
 async def test_bad_or_missing_signature_is_refused_without_twiml(twilio: Twilio, sid) -> None:

@@ -16,7 +16,7 @@ from hotline.ivr.twiml import Renderer, Urls
 
 def pause_of(render: Renderer) -> int:
     doc = ET.fromstring(render.hold(Hold("loneliness", None, segment=1, ahead=None)).to_xml())
-    pause = doc.find("Pause")
+    pause = doc.find("Gather/Pause")
     assert pause is not None
     return int(pause.get("length", "0"))
 

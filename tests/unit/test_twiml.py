@@ -88,9 +88,13 @@ def test_queueing_names_the_option_queue_and_keeps_option_and_language(render) -
 
 
 def test_a_foreign_language_caller_on_hold_hears_only_their_language(render) -> None:
-    doc = xml(render.hold(Hold("foreign", "en", segment=1, ahead=3)))
+    doc = xml(render.hold(Hold("foreign", "en", segment=1, ahead=3, offer_callback=True)))
     assert {s.get("language") for s in doc.iter("Say")} == {"en-US"}
-    assert says(doc) == [render.cfg.languages["en"].hold[0].text]
+    assert says(doc) == [
+        render.cfg.hold_words["en"].messages[0][0].text,
+        "Callers waiting before you: 3.",
+        "To be called back when it is your turn instead of waiting, press 1.",
+    ]
     assert not any(KANA.search(s) for s in says(doc))
 
 
@@ -99,10 +103,12 @@ def test_a_foreign_language_caller_on_hold_hears_only_their_language(render) -> 
     [
         (0, ["次はあなたの番"], ["人の方"]),
         (3, ["前に3人"], ["次はあなたの番"]),
+        (20, ["前に20人の方"], ["より多く"]),
+        (21, ["前に20人より多くの方"], ["21"]),
         (None, [], ["人の方", "次はあなたの番"]),
     ],
 )
-def test_a_japanese_caller_on_hold_hears_their_place_when_given(
+def test_a_japanese_caller_on_hold_hears_their_place_when_given_up_to_the_cap(
     render, ahead, heard, not_heard
 ) -> None:
     doc = xml(render.hold(Hold("loneliness", None, segment=1, ahead=ahead)))
@@ -110,8 +116,139 @@ def test_a_japanese_caller_on_hold_hears_their_place_when_given(
     assert "お待たせしています" in spoken
     assert all(h in spoken for h in heard)
     assert not any(n in spoken for n in not_heard)
-    assert [el.tag for el in doc][-2:] == ["Pause", "Redirect"]
+    assert [el.tag for el in doc] == ["Gather", "Redirect"]
+    assert doc[0][-1].tag == "Pause"
     assert doc[-1].text == f"{BASE}/voice/wait?o=loneliness&n=2"
+
+
+def test_the_hold_gathers_one_key_for_the_callback_while_it_plays(render) -> None:
+    doc = xml(render.hold(Hold("foreign", "pt", segment=4, offer_callback=True)))
+    gather = doc.find("Gather")
+    assert gather is not None
+    assert (gather.get("numDigits"), gather.get("timeout"), gather.get("input")) == (
+        "1",
+        "1",
+        "dtmf",
+    )
+    assert gather.get("action") == f"{BASE}/voice/hold-key?o=foreign&l=pt&n=4"
+    assert "tecle 1" in says(gather)[-1]
+
+
+def test_hold_messages_vary_from_segment_to_segment(render, cfg) -> None:
+    variants = [prompt[0].text for prompt in cfg.hold_words["ja"].messages]
+    assert len(variants) == 3
+    heard = [says(xml(render.hold(Hold("women", None, n, message=n - 1))))[0] for n in range(1, 5)]
+    assert heard == [*variants, variants[0]]
+
+
+def test_music_plays_only_where_a_freed_line_interrupts_it(render, cfg) -> None:
+    pushed = xml(render.hold(Hold("women", None, 2, music=True)))
+    assert [p.text for p in pushed.iter("Play")] == [cfg.hold.music.url]
+    assert "twilio" in cfg.hold.music.url
+    assert pushed.find("Gather/Pause") is None
+    polled = xml(render.hold(Hold("women", None, 2, music=False)))
+    assert list(polled.iter("Play")) == []
+    assert polled.find("Gather/Pause").get("length") == "5"
+
+
+def test_without_music_in_config_the_hold_pauses(cfg) -> None:
+    quiet = cfg.model_copy(update={"hold": cfg.hold.model_copy(update={"music": None})})
+    doc = xml(Renderer(quiet, Urls(BASE), 5).hold(Hold("women", None, 2, music=True)))
+    assert list(doc.iter("Play")) == [] and doc.find("Gather/Pause") is not None
+
+
+def test_the_choice_after_the_maximum_wait_is_answered_apart_and_offered_once(render) -> None:
+    d = Hold("loneliness", None, 7, waited=610, choice=True, offer_callback=False, chose=True)
+    doc = xml(render.hold(d))
+    gather = doc.find("Gather")
+    assert gather.get("action") == f"{BASE}/voice/hold-key?o=loneliness&n=7&step=choice"
+    spoken = "".join(says(doc))
+    assert "10分ほどお待たせしています" in spoken and "2を" in spoken and "3を" in spoken
+    assert "ご希望の方は" not in spoken  # no callback offer line beside the choice
+    assert doc[-1].text == f"{BASE}/voice/wait?o=loneliness&n=8&x=1"
+
+
+def test_a_callback_is_explained_then_confirmed_with_a_key(render, cfg) -> None:
+    until = dt.datetime(2024, 1, 3, 21, 0, tzinfo=TOKYO)
+    doc = xml(render.callback_confirm(None, "loneliness", 5, until, cfg.callback_number))
+    gather = doc.find("Gather")
+    assert gather.get("action") == f"{BASE}/voice/hold-key?o=loneliness&n=5&step=confirm"
+    (text,) = says(gather)
+    assert "050-5555-9999から" in text and "1月3日21時までに" in text and "1を押して" in text
+    assert "非通知" in text
+    assert doc[-1].tag == "Redirect"
+    assert doc[-1].text == f"{BASE}/voice/wait?o=loneliness&n=6"
+    en = says(xml(render.callback_confirm("en", "foreign", 5, until, "+815055559999")))
+    assert "before 21:00 on 1/3, Japan time" in en[0] and "050-5555-9999" in en[0]
+
+
+def test_booked_refused_and_kept_callbacks(render) -> None:
+    until = dt.datetime(2024, 1, 3, 21, 30, tzinfo=TOKYO)
+    booked = xml(render.callback_booked("en", until))
+    assert [el.tag for el in booked] == ["Say", "Hangup"]
+    assert "before 21:30 on 1/3" in says(booked)[0]
+    withheld = xml(render.callback_refused(None, "withheld", "women", 2))
+    assert "非通知" in says(withheld)[0]
+    assert [el.tag for el in withheld][-1] == "Redirect"
+    assert withheld[-1].text == f"{BASE}/voice/wait?o=women&n=3"
+    closing = xml(render.callback_refused("ko", "closing", "foreign", 2, chose=True))
+    assert closing[-1].text == f"{BASE}/voice/wait?o=foreign&l=ko&n=3&x=1"
+    assert {s.get("language") for s in closing.iter("Say")} == {"ko-KR"}
+    kept = xml(render.callback_kept("es", "foreign", 9))
+    assert "lugar en la fila" in says(kept)[0] and kept[-1].tag == "Redirect"
+
+
+def test_the_lines_open_now_or_none_then_back_to_the_hold_with_the_choice_kept(render, cfg) -> None:
+    (yorisoi,) = [r for r in cfg.referrals if r.id == "yorisoi-foreign"]
+    doc = xml(render.lines_now("en", [yorisoi], "foreign", 4))
+    assert says(doc) == ["You can call these lines now.", "Yorisoi Hotline, 0120-279-338, 2."]
+    assert doc[-1].text == f"{BASE}/voice/wait?o=foreign&l=en&n=5&x=1"
+    none = xml(render.lines_now(None, [], "women", 4))
+    assert "ほかの窓口はありません" in says(none)[0]
+
+
+def test_the_callback_leg_greets_neutrally_and_asks_for_a_key(render) -> None:
+    doc = xml(render.callback_greeting(None, f"{BASE}/voice/callback-accept"))
+    gather = doc.find("Gather")
+    assert (gather.get("numDigits"), gather.get("timeout")) == ("1", "8")
+    assert gather.get("action") == f"{BASE}/voice/callback-accept"
+    greeting = says(gather)[0]
+    assert "シャープ9999" in greeting and "孤独" not in greeting  # someone else may answer
+    assert [el.tag for el in doc] == ["Gather", "Say", "Hangup"]
+    assert "改めてお電話します" in says(doc)[-1]
+    last = xml(render.callback_not_reached("en", last=True))
+    assert "call sharp 9999 again" in says(last)[0] and last[-1].tag == "Hangup"
+
+
+def test_the_counsellor_hears_a_callback_whisper_and_what_follows(render) -> None:
+    doc = xml(render.callback_whisper("孤独・孤立でお悩みの方", "en", 600, "https://a"))
+    text = says(doc.find("Gather"))[0]
+    assert "折り返しのご依頼です" in text and "約10分" in text and "英語でのご相談です" in text
+    assert doc[-1].tag == "Hangup"
+    assert [el.tag for el in xml(render.counsellor_calling())] == ["Say"]
+    assert [el.tag for el in xml(render.counsellor_no_answer())] == ["Say", "Hangup"]
+    assert "終了しました" in says(xml(render.counsellor_gone()))[0]
+
+
+WAIT_VERBS = {"Play", "Say", "Pause", "Hangup", "Redirect", "Leave", "Gather"}
+
+
+def test_every_hold_and_callback_document_uses_only_verbs_allowed_in_a_wait_url(render) -> None:
+    until = dt.datetime(2024, 1, 3, 21, 0, tzinfo=TOKYO)
+    docs = [
+        render.hold(Hold("women", None, 1, ahead=2, offer_callback=True, music=True)),
+        render.hold(Hold("foreign", "vi", 3, choice=True, waited=900, chose=True)),
+        render.callback_confirm("tl", "foreign", 3, until, "+815055559999"),
+        render.callback_refused(None, "unavailable", "women", 3),
+        render.callback_kept(None, "women", 3),
+        render.callback_booked("zh", until),
+        render.lines_now("pt", [], "foreign", 3),
+    ]
+    for doc in docs:
+        root = xml(doc)
+        assert {el.tag for el in root} <= WAIT_VERBS
+        for gather in root.iter("Gather"):
+            assert {el.tag for el in gather} <= {"Say", "Play", "Pause"}
 
 
 def test_the_fallback_apologises_and_rings_the_backup_lines_one_at_a_time(render, cfg) -> None:
@@ -257,7 +394,19 @@ def _documents(render: Renderer) -> list[VoiceResponse]:
         render.ask(Ask("languages", attempt=1, greet=True)),
         render.enqueue(Enqueue("women", None, 0, notice=Notice.DEFAULT_CHOSEN)),
         render.hold(Hold("foreign", "ne", segment=4, ahead=1)),
-        render.hold(Hold("women", None, segment=1, ahead=2)),
+        render.hold(Hold("women", None, segment=1, ahead=2, offer_callback=True, music=True)),
+        render.hold(Hold("women", None, segment=9, choice=True, waited=700, chose=True)),
+        render.callback_confirm("en", "women", 2, dt.datetime(2024, 1, 1, tzinfo=TOKYO), "+8150"),
+        render.callback_refused("en", "withheld", "women", 2),
+        render.callback_kept(None, "women", 2),
+        render.callback_booked(None, dt.datetime(2024, 1, 1, 21, tzinfo=TOKYO)),
+        render.lines_now(None, [], "women", 2),
+        render.callback_greeting("ko", "https://h.example/a"),
+        render.callback_not_reached(None, last=False),
+        render.callback_whisper("x", None, 30, "https://h.example/a"),
+        render.counsellor_calling(),
+        render.counsellor_no_answer(),
+        render.counsellor_gone(),
         render.leave(),
         render.closed(),
         render.closed(Closed("zh", dt.datetime(2024, 1, 1, 9, 0, tzinfo=TOKYO))),

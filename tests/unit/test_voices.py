@@ -36,7 +36,26 @@ def every_document(cfg: HotlineConfig) -> list[VoiceResponse]:
     ]
     languages = [None, *cfg.languages]
     docs += [r.enqueue(Enqueue("foreign", lang, 0, Notice.DEFAULT_CHOSEN)) for lang in languages]
-    docs += [r.hold(Hold("foreign", lang, 1, ahead)) for lang in languages for ahead in (0, 2)]
+    docs += [
+        r.hold(Hold("foreign", lang, n, ahead, waited=700, offer_callback=True, choice=n == 2))
+        for lang in languages
+        for n, ahead in ((1, 0), (2, 2), (3, 40))
+    ]
+    until = dt.datetime(2024, 1, 1, 21, 0, tzinfo=TOKYO)
+    for lang in languages:
+        docs += [
+            r.callback_confirm(lang, "foreign", 3, until, cfg.callback_number),
+            r.callback_refused(lang, "withheld", "foreign", 3),
+            r.callback_refused(lang, "closing", "foreign", 3),
+            r.callback_kept(lang, "foreign", 3),
+            r.callback_booked(lang, until),
+            r.lines_now(lang, cfg.referrals, "foreign", 3),
+            r.lines_now(lang, [], "foreign", 3),
+            r.callback_greeting(lang, "u"),
+            r.callback_not_reached(lang, last=True),
+            r.callback_whisper("x", lang, 600, "u"),
+        ]
+    docs += [r.counsellor_calling(), r.counsellor_no_answer(), r.counsellor_gone()]
     opens = dt.datetime(2024, 1, 1, 9, 30, tzinfo=TOKYO)
     everything = (opens, (("8", "孤独・孤立でお悩みの方"),), tuple(cfg.referrals))
     docs += [r.closed(Closed(lang, *everything)) for lang in languages]
@@ -60,7 +79,13 @@ def test_every_sentence_of_the_shipped_file_is_said_by_a_voice_twilio_has(cfg) -
 
 def test_every_prompt_of_the_shipped_file_is_rendered_and_checked(cfg) -> None:
     places = [where for where, prompt, _ in cfg.prompts() if prompt]
-    assert {"messages.greeting", "menus.languages.prompt", "languages.ne.hold"} <= set(places)
+    assert {
+        "messages.greeting",
+        "menus.languages.prompt",
+        "hold_words.ne.messages.0",
+        "hold_words.ja.callback_greeting",
+        "messages.callback_whisper",
+    } <= set(places)
     for where, prompt, lang_id in cfg.prompts():
         for speech in prompt:
             if speech.text is not None:
@@ -80,12 +105,12 @@ BAD = [
     ),
     pytest.param(
         lambda d: d["languages"]["en"].update(voice="Polly.Mizuki"),
-        "languages.en.hold.0: voice 'Polly.Mizuki' does not speak en-US",
+        "hold_words.en.messages.0.0: voice 'Polly.Mizuki' does not speak en-US",
         id="japanese-voice-for-english",
     ),
     pytest.param(
         lambda d: d["languages"]["vi"].pop("voice"),
-        "languages.vi.hold.0: names no voice for vi-VN",
+        "hold_words.vi.messages.0.0: names no voice for vi-VN",
         id="no-voice",
     ),
     pytest.param(
@@ -94,17 +119,19 @@ BAD = [
         id="voice-that-does-not-exist",
     ),
     pytest.param(
-        lambda d: d["messages"]["hold"].append({"play": "http://cdn.example/hold.mp3"}),
+        lambda d: d["hold_words"]["ja"]["messages"][0].append(
+            {"play": "http://cdn.example/hold.mp3"}
+        ),
         "use https://",
         id="recording-over-http",
     ),
     pytest.param(
-        lambda d: d["messages"]["hold"].append({"play": "../secrets.mp3"}),
+        lambda d: d["hold_words"]["ja"]["messages"][0].append({"play": "../secrets.mp3"}),
         "a .mp3/.wav file name under config/audio/",
         id="recording-outside-the-audio-folder",
     ),
     pytest.param(
-        lambda d: d["messages"]["hold"].append({"text": "x", "play": "a.mp3"}),
+        lambda d: d["hold_words"]["ja"]["messages"][0].append({"text": "x", "play": "a.mp3"}),
         "give exactly one of 'text' or 'play'",
         id="text-and-play",
     ),
@@ -121,19 +148,33 @@ def test_a_sentence_twilio_cannot_say_is_refused_naming_the_prompt(change, messa
 def test_a_recording_is_played_from_our_audio_folder_or_its_url(tmp_path: Path) -> None:
     (tmp_path / "audio" / "ne").mkdir(parents=True)
     (tmp_path / "audio" / "ne" / "hold.mp3").write_bytes(b"ID3")
-    data = edited(lambda d: d["languages"]["ne"].update(hold=[{"play": "ne/hold.mp3"}]))
-    data["messages"]["hold"] = [{"play": "https://cdn.example/hold.mp3"}]
+    data = edited(lambda d: d["hold_words"]["ne"].update(messages=[[{"play": "ne/hold.mp3"}]]))
+    data["hold_words"]["ja"]["messages"] = [[{"play": "https://cdn.example/hold.mp3"}]]
     (tmp_path / "menus.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
     cfg = load(tmp_path / "menus.yaml")
     r = Renderer(cfg, Urls("https://h.example"), 5)
     ne = ET.fromstring(r.hold(Hold("foreign", "ne", 1)).to_xml())
     ja = ET.fromstring(r.hold(Hold("loneliness", None, 2)).to_xml())
     assert [p.text for p in ne.iter("Play")] == ["https://h.example/audio/ne/hold.mp3"]
+    assert ne[0].tag == "Gather"  # a key works while the recording plays
     assert [p.text for p in ja.iter("Play")] == ["https://cdn.example/hold.mp3"]
 
 
 def test_a_missing_recording_is_refused_naming_the_prompt(tmp_path: Path) -> None:
-    data = edited(lambda d: d["languages"]["ne"].update(hold=[{"play": "ne/hold.mp3"}]))
+    data = edited(lambda d: d["hold_words"]["ne"].update(messages=[[{"play": "ne/hold.mp3"}]]))
     (tmp_path / "menus.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
-    with pytest.raises(ConfigError, match=r"languages\.ne\.hold\.0\.play: no file"):
+    with pytest.raises(ConfigError, match=r"hold_words\.ne\.messages\.0\.0\.play: no file"):
         load(tmp_path / "menus.yaml")
+
+
+def test_hold_music_from_our_audio_folder_must_be_there(tmp_path: Path) -> None:
+    data = edited(lambda d: d["hold"].update(music={"play": "music/calm.mp3"}))
+    (tmp_path / "menus.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    with pytest.raises(ConfigError, match=r"hold\.music\.play: no file"):
+        load(tmp_path / "menus.yaml")
+    (tmp_path / "audio" / "music").mkdir(parents=True)
+    (tmp_path / "audio" / "music" / "calm.mp3").write_bytes(b"ID3")
+    cfg = load(tmp_path / "menus.yaml")
+    r = Renderer(cfg, Urls("https://h.example"), 5)
+    doc = ET.fromstring(r.hold(Hold("loneliness", None, 2, music=True)).to_xml())
+    assert [p.text for p in doc.iter("Play")] == ["https://h.example/audio/music/calm.mp3"]
