@@ -99,7 +99,7 @@ class Pushes:
                 raise TwilioFailure("no number to call back")
             created = await self.rest.create_call(
                 to=number,
-                from_=self.cfg.callback.number or self.cfg.caller_id or "",
+                from_=self.cfg.callback_number or "",
                 url=urls.callback_caller(fact.call_sid, attempt),
                 status_callback=urls.callback_status(fact.call_sid, "caller", attempt=attempt),
                 timeout=self.cfg.callback.ring_seconds,

@@ -435,6 +435,7 @@ async def hold_key(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
     option_id = _option_or_default(e.cfg, call.option_id or q.option_id)
     language = call.language if call.state != CallState.MENU else (q.language or None)
     segment, key = q.segment, (p.digits or "").strip()
+    chose = q.chose or q.step == "choice"  # the maximum wait's choice was offered
     if call.state == CallState.RESERVED:
         return twiml(r.leave())  # a line is held for them: take it, whatever the key
     if q.step == "choice" and key == "3":
@@ -446,17 +447,18 @@ async def hold_key(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
         return twiml(r.lines_now(language, lines, option_id, segment))
     asked = (q.step == "choice" and key == "2") or (q.step == "" and key == cb.key)
     if q.step == "confirm" and key == cb.confirm_key:
-        return await _book(e, call, p, option_id, language, segment)
+        return await _book(e, call, p, option_id, language, segment, chose)
     if q.step == "confirm":
-        return twiml(r.callback_kept(language, option_id, segment))
+        return twiml(r.callback_kept(language, option_id, segment, chose=chose))
     if not asked:
-        return twiml(r.back_to_hold(option_id, language, segment, chose=q.step == "choice"))
+        return twiml(r.back_to_hold(option_id, language, segment, chose=chose))
     offer = _offer(e, p, option_id, language)
     if not offer.ok or offer.until is None:
         why = offer.reason or "unavailable"
-        return twiml(r.callback_refused(language, why, option_id, segment))
-    number = cb.number or e.cfg.caller_id or ""
-    return twiml(r.callback_confirm(language, option_id, segment, offer.until, number))
+        return twiml(r.callback_refused(language, why, option_id, segment, chose=chose))
+    number = e.cfg.callback_number or ""
+    doc = r.callback_confirm(language, option_id, segment, offer.until, number, chose=chose)
+    return twiml(doc)
 
 
 def _offer(e: Edge, p: VoiceParams, option_id: str, language: str | None) -> flow.CallbackOffer:
@@ -467,14 +469,18 @@ def _offer(e: Edge, p: VoiceParams, option_id: str, language: str | None) -> flo
 
 
 async def _book(
-    e: Edge, call: Call, p: VoiceParams, option_id: str, language: str | None, segment: int
+    e: Edge,
+    call: Call,
+    p: VoiceParams,
+    option_id: str,
+    language: str | None,
+    segment: int,
+    chose: bool,
 ) -> TwiML:
     offer = _offer(e, p, option_id, language)  # again: the hours may have moved on
     if not offer.ok or offer.until is None:
-        refused = e.renderer.callback_refused(
-            language, offer.reason or "unavailable", option_id, segment
-        )
-        return twiml(refused)
+        why = offer.reason or "unavailable"
+        return twiml(e.renderer.callback_refused(language, why, option_id, segment, chose=chose))
     sealed = box_for(e.settings).seal(p.caller.strip())
     assert sealed is not None
     out = await e.apply(call, lc.CallbackAsked(sealed, offer.until))
@@ -496,7 +502,8 @@ async def callback_caller(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
     if q.step != "key":
         if current:
             accept = r.urls.callback_caller(call.call_sid, attempt, step="key")
-            return twiml(r.callback_greeting(language, accept))
+            last = attempt > e.limits.callback_retries  # no promise of another try
+            return twiml(r.callback_greeting(language, accept, last=last))
         return twiml(r.callback_not_reached(language, last=call.state != CallState.CALLBACK))
     if (p.digits or "").strip() != "1":
         # Not 1 (someone else may have answered): nothing is said of why we called.

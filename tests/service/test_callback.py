@@ -8,7 +8,6 @@ leg's webhooks are posted back signed, as Twilio would.
 
 from __future__ import annotations
 
-import datetime as dt
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -68,9 +67,7 @@ async def call_of(app: Any, sid: str) -> Call:
 async def free_line(app: Any, line_id: str = LINE) -> list[Any]:
     """The counsellor of `line_id` is ready again; a pass runs (and its pushes go out)."""
     async with app.state.sessions.begin() as s:
-        await s.execute(
-            update(Line).where(Line.id == line_id).values(call_id=None, status="ready")
-        )
+        await s.execute(update(Line).where(Line.id == line_id).values(call_id=None, status="ready"))
         # Only this line may be offered: the others stay busy.
         made = await app.state.router.assign(s, app.state.clock())
     await app.state.pushes.drain()
@@ -241,14 +238,10 @@ async def test_a_retried_confirmation_books_once(app, api, twilio, busy_lines) -
     sid = new_sid()
     await holding(twilio, sid)
     await ask_callback(twilio, sid)
-    again = await twilio.call(
-        "/voice/hold-key?o=loneliness&n=1&step=confirm", sid, Digits="1"
-    )
+    again = await twilio.call("/voice/hold-key?o=loneliness&n=1&step=confirm", sid, Digits="1")
     assert again.find(".//Hangup") is not None
     async with app.state.sessions() as s:
         n = (
-            await s.execute(
-                text("SELECT count(*) FROM call_events WHERE kind = 'callback'")
-            )
+            await s.execute(text("SELECT count(*) FROM call_events WHERE kind = 'callback'"))
         ).scalar_one()
     assert n == 1
