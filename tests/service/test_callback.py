@@ -245,3 +245,45 @@ async def test_a_retried_confirmation_books_once(app, api, twilio, busy_lines) -
             await s.execute(text("SELECT count(*) FROM call_events WHERE kind = 'callback'"))
         ).scalar_one()
     assert n == 1
+
+
+async def test_the_maximum_wait_offers_the_choice_and_2_asks_for_a_callback(
+    app, api, twilio, busy_lines, clock
+) -> None:
+    sid = new_sid()
+    await holding(twilio, sid)
+    clock.advance(app.state.cfg.option("loneliness").max_wait_seconds + 1)
+    doc = await twilio.call("/voice/wait?o=loneliness&n=2", sid)
+    action = doc.find(".//Gather").get("action")  # type: ignore[union-attr]
+    assert "step=choice" in action
+    lines = await twilio.post(action, CallSid=sid, From=CALLER, Digits="3")
+    assert "Redirect" in lines.text and "x=1" in lines.text  # other lines, then the hold
+    confirm = await twilio.call(action.replace(PUBLIC, ""), sid, Digits="2")
+    assert "step=confirm" in confirm.find(".//Gather").get("action")  # type: ignore[union-attr]
+    kept = await twilio.call(action.replace(PUBLIC, ""), sid, Digits="1")
+    assert kept.find(".//Redirect") is not None and (await call_of(app, sid)).state == "waiting"
+
+
+async def test_a_reserved_holding_caller_is_taken_out_of_the_queue_at_once(
+    app, api, twilio, busy_lines
+) -> None:
+    sid = new_sid()
+    await holding(twilio, sid)
+    api.members[api.queue("hotline-loneliness")] = [sid]  # Twilio holds them in the queue
+    await free_line(app)
+    ((queue, dequeued, url),) = api.dequeued  # pushed, not waiting for the next poll
+    assert (queue, dequeued) == ("hotline-loneliness", sid) and "push=1" in url
+    dial = await leg(twilio, url, sid, From=CALLER)
+    assert dial.find(".//Dial") is not None
+    assert (await call_of(app, sid)).state == "ringing"
+    again = await leg(twilio, url, sid, From=CALLER)  # a push and a pull: one dial
+    assert ET.tostring(again) == ET.tostring(dial)
+
+
+async def test_a_push_twilio_refuses_is_left_to_the_next_poll(app, api, twilio, busy_lines) -> None:
+    sid = new_sid()
+    await holding(twilio, sid)
+    await free_line(app)  # the stand-in does not hold them: the dequeue is refused
+    assert api.dequeued == [] and (await call_of(app, sid)).state == "reserved"
+    leave = await twilio.call("/voice/wait?o=loneliness&n=2", sid)
+    assert leave.find(".//Leave") is not None
