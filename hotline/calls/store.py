@@ -206,12 +206,14 @@ async def waiting_ahead(session: AsyncSession, call: Call) -> int:
 
 async def open_before(
     session: AsyncSession, before: dt.datetime, limit: int
-) -> list[tuple[str, str, dt.datetime | None]]:
-    """Calls still open that began before `before`, oldest first: (CallSid, state, connected)."""
+) -> list[tuple[str, str, dt.datetime | None, bool]]:
+    """Calls still open that began before `before`, oldest first: (CallSid, state, connected,
+    whether it is a callback, whose own CallSid ended when the request was booked)."""
     stmt = (
-        select(Call.call_sid, Call.state, Call.connected_at)
+        select(Call.call_sid, Call.state, Call.connected_at, Call.callback_at.is_not(None))
         .where(Call.state.in_(lifecycle.OPEN), Call.created_at < before)
         .order_by(Call.created_at)
         .limit(limit)
     )
-    return [(sid, state, at) for sid, state, at in (await session.execute(stmt)).all()]
+    rows = (await session.execute(stmt)).all()
+    return [(sid, state, at, bool(callback)) for sid, state, at, callback in rows]

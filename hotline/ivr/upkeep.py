@@ -46,8 +46,11 @@ async def reconcile_once(app: FastAPI) -> int:
         candidates = await store.open_before(session, before, BATCH)
     max_talk = dt.timedelta(seconds=settings.max_talk_seconds)
     ended = 0
-    for sid, call_state, connected_at in candidates:
-        reason = await _verdict(state.rest, sid, call_state, connected_at, now, max_talk)
+    for sid, call_state, connected_at, callback in candidates:
+        # A callback's own CallSid ended when it was booked: Twilio cannot tell us about the
+        # request (its legs report themselves), only the maximum length bounds its talk.
+        rest = None if callback else state.rest
+        reason = await _verdict(rest, sid, call_state, connected_at, now, max_talk)
         if reason is not None and await _end(app, sid, reason, now):
             ended += 1
     return ended

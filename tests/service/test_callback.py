@@ -287,3 +287,15 @@ async def test_a_push_twilio_refuses_is_left_to_the_next_poll(app, api, twilio, 
     assert api.dequeued == [] and (await call_of(app, sid)).state == "reserved"
     leave = await twilio.call("/voice/wait?o=loneliness&n=2", sid)
     assert leave.find(".//Leave") is not None
+
+
+async def test_reconciliation_leaves_a_callback_request_alone(app, api, twilio, busy_lines, clock):
+    from hotline.ivr.upkeep import reconcile_once
+
+    sid = new_sid()
+    await holding(twilio, sid)
+    await ask_callback(twilio, sid)
+    api.statuses[sid] = "completed"  # the caller's own call ended when they booked
+    clock.advance(app.state.settings.reconcile_after_seconds + 60)
+    await reconcile_once(app)
+    assert (await call_of(app, sid)).state == "callback"
