@@ -69,10 +69,14 @@ async def _play(phone: Phone, url: str, leg: dict[str, str], who: str, key: str)
     """Post a leg's webhook, print what `who` hears, press `key` at its Gather; the document
     that follows the key (or the first one when it has no Gather)."""
     doc = ET.fromstring((await phone.post(url, common=leg)).content)
-    for v in doc.iter():
-        if v.tag in {"Say", "Play"}:
-            phone.out(f"[{who} hears] {(v.text or '').strip()}")
-    gather = doc.find(".//Gather")
+    gather = None
+    for v in doc:  # up to the Gather: what follows it is only heard on silence
+        for heard in [v] if v.tag != "Gather" else list(v):
+            if heard.tag in {"Say", "Play"}:
+                phone.out(f"[{who} hears] {(heard.text or '').strip()}")
+        if v.tag == "Gather":
+            gather = v
+            break
     if gather is None:
         return doc
     phone.out(f"[{who}] presses {key}")
