@@ -197,6 +197,20 @@ def parser() -> argparse.ArgumentParser:
         "wrap-up has ended (the lines back to ready)",
     )
     c.add_argument("--fallback", action="store_true", help="call the fallback URL directly")
+    c.add_argument(
+        "--callback",
+        action="store_true",
+        help="ask for a callback while holding, then play the calls the hotline places "
+        "(the phone serves Twilio's REST API on HOTLINE_TWILIO_API_BASE's port)",
+    )
+    c.add_argument(
+        "--callback-miss",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --callback: do not answer the first N tries (each retry comes "
+        "callback.retry_after_minutes later)",
+    )
     c.set_defaults(func=cmd_call)
     _keys_parser(sub)
     records_cli.add_parsers(sub, LINKAGE)  # records reach linkage cases through it

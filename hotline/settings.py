@@ -15,6 +15,10 @@ from hotline import local_secrets
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
+# Development only: with no TWILIO_ACCOUNT_SID, the service talks to the terminal phone's
+# stand-in of Twilio's REST API (`hotline call --callback`), under this made-up account.
+DEV_ACCOUNT_SID = "AC" + "0" * 32
+DEV_TWILIO_API_BASE = "http://127.0.0.1:8790"
 
 
 class SettingsError(ValueError):
@@ -82,6 +86,10 @@ class Settings(BaseSettings):
             _refuse_missing(self)
         else:
             self._fill_from_file()
+        if self.env == "development" and not self.twilio_account_sid:
+            # The callback needs an account to place calls: the phone's stand-in plays it.
+            self.twilio_account_sid = DEV_ACCOUNT_SID
+            self.twilio_api_base = self.twilio_api_base or DEV_TWILIO_API_BASE
         _check_records_keys(self.records_keys)
         return self
 
@@ -148,6 +156,8 @@ def _refuse_missing(s: Settings) -> None:
             "HOTLINE_METRICS_TOKEN must be set (32 characters or more) in production: "
             "Prometheus scrapes /metrics with it"
         )
+    if s.twilio_account_sid == DEV_ACCOUNT_SID:
+        raise SettingsError("TWILIO_ACCOUNT_SID is the development stand-in's, not an account")
     if not s.public_url or not s.public_url.startswith("https://"):
         # Without it every signature is checked against the wrong URL: all 403.
         raise SettingsError(

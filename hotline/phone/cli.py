@@ -13,8 +13,10 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from hotline.config import HotlineConfig
+from hotline.phone.callback import NotPlaced, callback_loop, stand_in_port
 from hotline.phone.client import Phone, Script
 from hotline.settings import Settings
+from hotline.testing.twilio_api import twilio_api
 
 
 def dialled_number(cfg: HotlineConfig, to: str) -> str:
@@ -32,6 +34,8 @@ def _printer(prefix: str) -> Callable[[str], None]:
 
 
 async def run_calls(args: argparse.Namespace, settings: Settings, cfg: HotlineConfig) -> int:
+    if getattr(args, "callback", False):
+        return await run_callback(args, settings, cfg)
     scripted = args.press is not None or not sys.stdin.isatty() or args.callers > 1
     presses = [p for p in (args.press or [])]
     hold = args.hold if args.hold is not None else (3 if scripted and args.callers == 1 else 20)
@@ -142,3 +146,62 @@ async def _fallback(phone: Phone) -> str:
     while doc is not None:
         doc = await phone.execute(doc)
     return phone.outcome
+
+
+async def run_callback(args: argparse.Namespace, settings: Settings, cfg: HotlineConfig) -> int:
+    """One caller asks for a callback; the phone plays Twilio's REST API for the service and
+    answers the calls it places (see hotline.phone.callback)."""
+    if not settings.twilio_account_sid:
+        print("hotline call --callback: TWILIO_ACCOUNT_SID is unset (development sets one)")
+        return 2
+    try:
+        port = stand_in_port(settings.twilio_api_base)
+    except ValueError as e:
+        print(f"hotline call --callback: {e}", file=sys.stderr)
+        return 2
+    base = (args.url or settings.public_base).rstrip("/")
+    out = _printer("")
+    keys = [cfg.callback.key, cfg.callback.confirm_key]
+    script = Script(
+        presses=list(args.press or ["8"]),
+        hold_segments=args.hold if args.hold is not None else 20,
+        hold_presses=keys,
+    )
+    try:
+        stand_in = twilio_api(settings.twilio_account_sid, settings.auth_token, port=port)
+        api = stand_in.__enter__()
+    except OSError as e:
+        print(f"hotline call --callback: cannot listen on 127.0.0.1:{port}: {e}", file=sys.stderr)
+        return 1
+    out(f"[twilio api] the stand-in of Twilio's REST API listens on {api.base_url}")
+    try:
+        async with httpx.AsyncClient(timeout=20) as client:
+            phone = Phone(
+                client,
+                base_url=base,
+                public_url=settings.public_url or base,
+                token=settings.auth_token,
+                caller=args.caller,
+                to=dialled_number(cfg, args.to),
+                script=script,
+                out=out,
+            )
+            await phone.run()
+            if script.hold_presses:
+                print("[summary] the hold never offered a callback (is a line free?)")
+                return 1
+            try:
+                outcome = await callback_loop(phone, api, args.callback_miss, out)
+            except NotPlaced:
+                print(
+                    "[summary] the hotline placed no call in time: is every line busy, or did "
+                    "the service start with another HOTLINE_TWILIO_API_BASE?"
+                )
+                return 1
+    except httpx.HTTPError as e:
+        print(f"hotline call: cannot reach the service at {base}: {e}", file=sys.stderr)
+        return 1
+    finally:
+        stand_in.__exit__(None, None, None)
+    print(f"[summary] {outcome}")
+    return 0 if outcome == "callback connected" else 1

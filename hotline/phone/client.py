@@ -35,6 +35,9 @@ class Script:
     counsellors: Iterator[str] = field(default_factory=lambda: itertools.cycle(["accept"]))
     talk_seconds: int = 120
     speed: float = 0.0  # 1.0 plays pauses and talk in real time; 0 skips them
+    # Keys pressed at the hold's Gathers, in turn (the callback key, then its confirmation);
+    # none left: the caller holds on in silence.
+    hold_presses: list[str] = field(default_factory=list)
 
 
 def new_sid(prefix: str = "CA") -> str:
@@ -225,11 +228,18 @@ class Phone:
             if v.tag in {"Say", "Play", "Pause"}:
                 await self.verb(v)
             elif v.tag == "Gather":
-                # The hold's key (a callback, the maximum wait's choice): this caller holds
-                # on without pressing, as Twilio falls through a Gather on silence.
+                # The hold's key (a callback, the maximum wait's choice): without a scripted
+                # key this caller holds on, as Twilio falls through a Gather on silence.
                 for child in v:
                     await self.verb(child)
+                if self.script.hold_presses:
+                    key = self.script.hold_presses.pop(0)
+                    self.out(f"[gather] pressed {key}")
+                    return await self._hold(
+                        await self.fetch(v.get("action") or "", {"Digits": key})
+                    )
             elif v.tag == "Hangup":
+                self.outcome = "the service hung up the hold"
                 raise CallEnded
             else:
                 self.out(f"[twilio] <{v.tag}> is not allowed in waitUrl TwiML")

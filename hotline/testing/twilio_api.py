@@ -256,10 +256,11 @@ def _handler(api: TwilioApi) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def twilio_api(account_sid: str, auth_token: str) -> Iterator[TwilioApi]:
-    """Serve the stand-in on a free loopback port for the block; `api.base_url` is its URL."""
+def twilio_api(account_sid: str, auth_token: str, port: int = 0) -> Iterator[TwilioApi]:
+    """Serve the stand-in on a loopback port (0: a free one) for the block; `api.base_url`
+    is its URL."""
     api = TwilioApi(account_sid, auth_token)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(api))
     api.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()

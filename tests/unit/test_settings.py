@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from hotline.calls.store import caller_hash
-from hotline.settings import Settings, SettingsError
+from hotline.settings import DEV_ACCOUNT_SID, Settings, SettingsError
 
 REFUSED = (SettingsError, ValidationError)
 TOKEN = "a-real-looking-twilio-auth-token"
@@ -20,7 +20,7 @@ SECRET = "a-real-looking-caller-hash-secret"
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     for name in list(os.environ):
-        if name.startswith("HOTLINE_") or name == "TWILIO_AUTH_TOKEN":
+        if name.startswith("HOTLINE_") or name in {"TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID"}:
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOTLINE_SECRETS_FILE", str(tmp_path / "secrets"))  # not the checkout's
 
@@ -112,6 +112,23 @@ def test_development_generates_private_secrets_once_and_keeps_them(tmp_path, cap
     Fernet(first.record_keys[0].encode())
     other = Settings(secrets_file=tmp_path / "elsewhere")
     assert other.auth_token != first.auth_token  # random, not a default of the source
+
+
+def test_development_calls_back_through_the_phones_stand_in_production_never(
+    monkeypatch, tmp_path
+) -> None:
+    dev = Settings(secrets_file=tmp_path / "secrets")
+    assert dev.twilio_account_sid == DEV_ACCOUNT_SID
+    assert dev.twilio_api_base == "http://127.0.0.1:8790"  # `hotline call --callback`
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
+    own = Settings(secrets_file=tmp_path / "secrets")
+    assert (own.twilio_account_sid, own.twilio_api_base) == ("AC" + "1" * 32, None)
+    monkeypatch.delenv("TWILIO_ACCOUNT_SID")
+    assert Settings(env="test", secrets_file=tmp_path / "s").twilio_account_sid == ""
+    prod = production(monkeypatch)
+    assert (prod.twilio_account_sid, prod.twilio_api_base) == ("", None)  # no callback offered
+    with pytest.raises(REFUSED, match="TWILIO_ACCOUNT_SID"):
+        production(monkeypatch, TWILIO_ACCOUNT_SID=DEV_ACCOUNT_SID)
 
 
 def test_a_secret_in_the_environment_wins_over_the_file(monkeypatch, tmp_path) -> None:

@@ -1,0 +1,136 @@
+"""`hotline call --callback`: the whole callback loop, with the phone as Twilio's REST API too.
+
+The caller holds, presses the callback key and confirms, and hangs up. The service then places
+calls through Twilio's REST API: here the stand-in (`hotline.testing.twilio_api`) on the port
+of `twilio_api_base`, so the service's own adapter is what runs. The phone answers each call
+it was asked to place by posting that call's webhooks, signed: the counsellor's leg first (the
+whisper, 1 to accept), then the caller's (the greeting, 1 to join), then both final statuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from hotline.phone.client import Phone, Printer, new_sid
+from hotline.testing.twilio_api import Created, TwilioApi
+
+WAIT_AT_MOST = 120.0  # seconds for the service to place a call; retries wait longer
+POLL_EVERY = 0.2
+
+
+class NotPlaced(Exception):
+    """The service did not place the call it should have within the time allowed."""
+
+
+def stand_in_port(api_base: str | None) -> int:
+    """The loopback port of `twilio_api_base` the stand-in must listen on."""
+    parts = urlsplit(api_base or "")
+    if parts.hostname not in {"127.0.0.1", "localhost"} or parts.port is None:
+        raise ValueError(
+            f"HOTLINE_TWILIO_API_BASE={api_base!r} is not a loopback URL with a port: "
+            "the terminal phone can only play Twilio's REST API on this machine"
+        )
+    return parts.port
+
+
+async def placed(
+    api: TwilioApi, seen: int, wanted: Callable[[Created], bool], wait: float
+) -> tuple[Created, int]:
+    """The next call the service placed (after the first `seen`) that `wanted` picks."""
+    give_up = time.monotonic() + wait
+    while time.monotonic() < give_up:
+        with api.lock:
+            fresh = api.created[seen:]
+        for n, created in enumerate(fresh, seen + 1):
+            if wanted(created):
+                return created, n
+        await asyncio.sleep(POLL_EVERY)  # a poll interval, not a wait for anything timed
+    raise NotPlaced
+
+
+def _leg(phone: Phone, created: Created) -> dict[str, str]:
+    return {
+        **phone.common,
+        "CallSid": created.sid,
+        "Direction": "outbound-api",
+        "From": created.from_,
+        "To": created.to,
+        "Called": created.to,
+        "Caller": created.from_,
+        "CallStatus": "in-progress",
+    }
+
+
+async def _play(phone: Phone, url: str, leg: dict[str, str], who: str, key: str) -> ET.Element:
+    """Post a leg's webhook, print what `who` hears, press `key` at its Gather; the document
+    that follows the key (or the first one when it has no Gather)."""
+    doc = ET.fromstring((await phone.post(url, common=leg)).content)
+    gather = None
+    for v in doc:  # up to the Gather: what follows it is only heard on silence
+        for heard in [v] if v.tag != "Gather" else list(v):
+            if heard.tag in {"Say", "Play"}:
+                phone.out(f"[{who} hears] {(heard.text or '').strip()}")
+        if v.tag == "Gather":
+            gather = v
+            break
+    if gather is None:
+        return doc
+    phone.out(f"[{who}] presses {key}")
+    resp = await phone.post(gather.get("action") or "", {"Digits": key}, common=leg)
+    return ET.fromstring(resp.content)
+
+
+async def _status(phone: Phone, created: Created, status: str) -> None:
+    if created.status_callback:
+        extra = {"CallStatus": status, "CallDuration": "0" if status != "completed" else "60"}
+        await phone.post(created.status_callback, extra, common=_leg(phone, created))
+
+
+async def callback_loop(phone: Phone, api: TwilioApi, misses: int, out: Printer) -> str:
+    """After the caller booked: serve every try until the caller joins. The outcome line."""
+    seen, tries = 0, 0
+    while True:
+        wait = WAIT_AT_MOST if tries == 0 else WAIT_AT_MOST + 15 * 60  # a retry's pause
+        out("[callback] waiting for the hotline to ring a counsellor")
+        counsellor, seen = await placed(api, seen, lambda c: "/callback/caller" not in c.url, wait)
+        c_leg = _leg(phone, counsellor)
+        out(f"[counsellor] rung for the callback ({counsellor.to})")
+        held = await _play(phone, counsellor.url, c_leg, "counsellor", "1")
+        queue = held.find(".//Enqueue")
+        if queue is None:
+            await _status(phone, counsellor, "completed")
+            return "the counsellor was not put on hold for the caller"
+        out("[counsellor] holds while the hotline calls the caller")
+        caller, seen = await placed(api, seen, lambda c: "/callback/caller" in c.url, WAIT_AT_MOST)
+        tries += 1
+        if tries <= misses:
+            out(f"[callback] the hotline calls you back (try {tries}): you do not answer")
+            await _status(phone, caller, "no-answer")
+            told = await _play(phone, queue.get("waitUrl") or "", c_leg, "counsellor", "")
+            if told.find(".//Hangup") is not None:
+                out("[counsellor] the leg ends")
+            await _status(phone, counsellor, "completed")
+            continue
+        out(f"[callback] the hotline calls you back (try {tries})")
+        joined = await _play(phone, caller.url, _leg(phone, caller), "caller", "1")
+        dial = joined.find(".//Dial")
+        if dial is None or dial.find("Queue") is None:
+            await _status(phone, caller, "completed")
+            await _status(phone, counsellor, "completed")
+            return "the caller was not joined to the counsellor"
+        out(f"[dial queue] {(dial.findtext('Queue') or '').strip()}: joined the counsellor")
+        out("[talk] the caller and the counsellor talk")
+        if action := dial.get("action"):
+            extra = {
+                "DialCallStatus": "completed",
+                "DialCallSid": new_sid(),
+                "QueueResult": "bridged",
+            }
+            await phone.post(action, extra, common=_leg(phone, caller))
+        await _status(phone, caller, "completed")
+        await _status(phone, counsellor, "completed")
+        return "callback connected"
