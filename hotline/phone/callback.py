@@ -16,7 +16,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from hotline.phone.client import Phone, Printer, new_sid
-from hotline.testing.twilio_api import Created, TwilioApi
+from hotline.phone.twilio_api import Created, TwilioApi
 
 WAIT_AT_MOST = 120.0  # seconds for the service to place a call; retries wait longer
 POLL_EVERY = 0.2

@@ -16,7 +16,7 @@ from hotline.config import HotlineConfig
 from hotline.phone.callback import NotPlaced, callback_loop, stand_in_port
 from hotline.phone.client import Phone, Script
 from hotline.settings import Settings
-from hotline.testing.twilio_api import twilio_api
+from hotline.phone.twilio_api import twilio_api
 
 
 def dialled_number(cfg: HotlineConfig, to: str) -> str:

@@ -1,0 +1,271 @@
+"""A local stand-in of the Twilio REST endpoints the service uses, on 127.0.0.1.
+
+The service's own adapter (`hotline.ivr.rest.TwilioRest`, twilio's `Client` underneath) talks
+to it through `HOTLINE_TWILIO_API_BASE`, so the production code path is the one tested; no
+request ever leaves the machine. It answers what a test says each call's status is, places
+outbound calls (recording what was asked, placing nothing), holds queues whose members a test
+puts in, checks HTTP Basic auth as Twilio does, can play an outage (503), and keeps a log of
+requests (`"GET /2010-04-01/..."`).
+
+Endpoints, under `/2010-04-01/Accounts/{AccountSid}`:
+
+- `GET Calls/{CallSid}.json`: the call's status (`statuses`), 404 for an unknown call.
+- `POST Calls.json` (To, From, Url required): a new call, `queued`, recorded in `created`;
+  a To in `reject_numbers` answers 400 with Twilio's code 21211 (invalid 'To' number).
+- `POST Calls/{CallSid}.json`: recorded in `updates`; `Status=canceled|completed` ends it.
+- `GET Queues.json`: the queues (`queue(name)` makes one), as one page.
+- `POST Queues/{QueueSid}/Members/{CallSid}.json` (Url): the member leaves the queue
+  (`members`), recorded in `dequeued`; 404 (code 20404) when it is not a member.
+
+Errors carry Twilio's JSON shape (`code`, `message`, `status`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+ACCOUNT = r"^/2010-04-01/Accounts/(AC[0-9a-f]{32})"
+CALLS = re.compile(ACCOUNT + r"/Calls\.json$")
+CALL = re.compile(ACCOUNT + r"/Calls/([A-Za-z0-9]{1,64})\.json$")
+QUEUES = re.compile(ACCOUNT + r"/Queues\.json$")
+MEMBER = re.compile(ACCOUNT + r"/Queues/([A-Za-z0-9]{1,64})/Members/([A-Za-z0-9]{1,64})\.json$")
+FINAL_UPDATES = {"canceled", "completed"}
+
+
+@dataclass(frozen=True)
+class Created:
+    """One outbound call the service asked for (`POST Calls.json`)."""
+
+    sid: str
+    to: str
+    from_: str
+    url: str
+    method: str | None
+    status_callback: str | None
+    status_callback_method: str | None
+    status_callback_event: list[str]
+    timeout: int | None
+    params: dict[str, str]  # every parameter, its last value
+
+
+@dataclass
+class TwilioApi:
+    """What the stand-in knows: calls, queues, and whether Twilio is reachable."""
+
+    account_sid: str
+    auth_token: str
+    statuses: dict[str, str] = field(default_factory=dict)
+    down: bool = False
+    requests: list[str] = field(default_factory=list)
+    base_url: str = ""
+    created: list[Created] = field(default_factory=list)
+    reject_numbers: set[str] = field(default_factory=set)
+    updates: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    queues: dict[str, str] = field(default_factory=dict)  # friendly name -> QU sid
+    members: dict[str, list[str]] = field(default_factory=dict)  # QU sid -> call sids
+    dequeued: list[tuple[str, str, str]] = field(default_factory=list)  # (name, call, url)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def authorised(self, header: str | None) -> bool:
+        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        return header == f"Basic {expected}"
+
+    def queue(self, name: str) -> str:
+        """The SID of the queue of that friendly name, made on first use."""
+        with self.lock:
+            if name not in self.queues:
+                sid = "QU" + secrets.token_hex(16)
+                self.queues[name] = sid
+                self.members[sid] = []
+            return self.queues[name]
+
+
+Answer = tuple[int, dict[str, object]]
+
+
+def _error(status: int, code: int, message: str) -> Answer:
+    return status, {"code": code, "message": message, "status": status, "more_info": ""}
+
+
+NOT_FOUND = _error(404, 20404, "The requested resource was not found")
+
+
+def _post(api: TwilioApi, path: str, form: dict[str, list[str]]) -> Answer:
+    params = {key: values[-1] for key, values in form.items()}
+    if CALLS.match(path):
+        return _create(api, form, params)
+    if match := CALL.match(path):
+        return _update(api, match.group(2), params)
+    if match := MEMBER.match(path):
+        return _dequeue(api, match.group(2), match.group(3), params)
+    return NOT_FOUND
+
+
+def _create(api: TwilioApi, form: dict[str, list[str]], params: dict[str, str]) -> Answer:
+    missing = [name for name in ("To", "From", "Url") if not params.get(name)]
+    if missing:
+        return _error(400, 21201, f"Missing required parameter {missing[0]}")
+    if params["To"] in api.reject_numbers:
+        return _error(400, 21211, f"The 'To' number {params['To']} is not a valid phone number.")
+    sid = "CA" + secrets.token_hex(16)
+    timeout = params.get("Timeout")
+    created = Created(
+        sid=sid,
+        to=params["To"],
+        from_=params["From"],
+        url=params["Url"],
+        method=params.get("Method"),
+        status_callback=params.get("StatusCallback"),
+        status_callback_method=params.get("StatusCallbackMethod"),
+        status_callback_event=form.get("StatusCallbackEvent", []),
+        timeout=int(timeout) if timeout else None,
+        params=params,
+    )
+    with api.lock:
+        api.created.append(created)
+        api.statuses[sid] = "queued"
+    return 201, {
+        "sid": sid,
+        "account_sid": api.account_sid,
+        "status": "queued",
+        "to": created.to,
+        "from": created.from_,
+        "direction": "outbound-api",
+        "uri": f"/2010-04-01/Accounts/{api.account_sid}/Calls/{sid}.json",
+    }
+
+
+def _update(api: TwilioApi, sid: str, params: dict[str, str]) -> Answer:
+    with api.lock:
+        if sid not in api.statuses:
+            return NOT_FOUND
+        api.updates.append((sid, params))
+        if params.get("Status") in FINAL_UPDATES:
+            api.statuses[sid] = params["Status"]
+        status = api.statuses[sid]
+    return 200, {"sid": sid, "account_sid": api.account_sid, "status": status}
+
+
+def _dequeue(api: TwilioApi, queue_sid: str, call_sid: str, params: dict[str, str]) -> Answer:
+    if not params.get("Url"):
+        return _error(400, 21201, "Missing required parameter Url")
+    with api.lock:
+        names = [name for name, sid in api.queues.items() if sid == queue_sid]
+        waiting = api.members.get(queue_sid, [])
+        if not names or call_sid not in waiting:
+            return NOT_FOUND
+        waiting.remove(call_sid)
+        api.dequeued.append((names[0], call_sid, params["Url"]))
+    return 200, {
+        "call_sid": call_sid,
+        "queue_sid": queue_sid,
+        "position": 0,
+        "wait_time": 0,
+        "uri": f"/2010-04-01/Accounts/{api.account_sid}/Queues/{queue_sid}/Members/{call_sid}.json",
+    }
+
+
+def _get(api: TwilioApi, path: str) -> Answer:
+    if match := CALL.match(path):
+        sid = match.group(2)
+        with api.lock:
+            status = api.statuses.get(sid)
+        if status is None:
+            return NOT_FOUND
+        return 200, {"sid": sid, "account_sid": api.account_sid, "status": status}
+    if QUEUES.match(path):
+        with api.lock:
+            queues: list[object] = [
+                {
+                    "sid": sid,
+                    "account_sid": api.account_sid,
+                    "friendly_name": name,
+                    "current_size": len(api.members.get(sid, [])),
+                    "max_size": 100,
+                }
+                for name, sid in api.queues.items()
+            ]
+        uri = f"/2010-04-01/Accounts/{api.account_sid}/Queues.json"
+        return 200, {
+            "queues": queues,
+            "first_page_uri": f"{uri}?PageSize=50&Page=0",
+            "next_page_uri": None,
+            "previous_page_uri": None,
+            "page": 0,
+            "page_size": 50,
+            "start": 0,
+            "end": max(len(queues) - 1, 0),
+            "uri": uri,
+        }
+    return NOT_FOUND
+
+
+def _handler(api: TwilioApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # quiet
+            return
+
+        def _answer(self, answer: Answer) -> None:
+            status, body = answer
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _checked(self) -> str | None:
+            """The path without its query when the request may go on; else it is answered."""
+            with api.lock:
+                api.requests.append(f"{self.command} {self.path}")
+            if api.down:
+                self._answer(_error(503, 20503, "Service Unavailable"))
+                return None
+            if not api.authorised(self.headers.get("Authorization")):
+                self._answer(_error(401, 20003, "Authenticate"))
+                return None
+            path = self.path.split("?", 1)[0]
+            match = re.match(ACCOUNT, path)
+            if match is None or match.group(1) != api.account_sid:
+                self._answer(NOT_FOUND)
+                return None
+            return path
+
+        def do_GET(self) -> None:
+            path = self._checked()
+            if path is not None:
+                self._answer(_get(api, path))
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode()
+            path = self._checked()
+            if path is not None:
+                self._answer(_post(api, path, parse_qs(body, keep_blank_values=True)))
+
+    return Handler
+
+
+@contextmanager
+def twilio_api(account_sid: str, auth_token: str, port: int = 0) -> Iterator[TwilioApi]:
+    """Serve the stand-in on a loopback port (0: a free one) for the block; `api.base_url`
+    is its URL."""
+    api = TwilioApi(account_sid, auth_token)
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(api))
+    api.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield api
+    finally:
+        server.shutdown()
+        server.server_close()
