@@ -15,8 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from hotline.config import HotlineConfig
 from hotline.phone.callback import NotPlaced, callback_loop, stand_in_port
 from hotline.phone.client import Phone, Script
-from hotline.settings import Settings
 from hotline.phone.twilio_api import twilio_api
+from hotline.settings import Settings
 
 
 def dialled_number(cfg: HotlineConfig, to: str) -> str:

@@ -1,0 +1,79 @@
+"""The whole callback loop in the terminal, against a live `hotline serve`.
+
+One caller keeps the only line of the loneliness option busy (talking a few seconds, in real
+time); a second caller holds, asks to be called back and hangs up. When the line is free the
+service asks Twilio's REST API (the phone's stand-in, on the port both are given) to ring the
+counsellor first, then the caller: the phone plays both legs, as Twilio and the two people.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from hotline.testing.servers import free_port, hotline_env, hotline_serve
+from tests.e2e.conftest import CONFIG, ROOT
+
+TIMEOUT = 120
+
+
+def one_line_config(tmp_path: Path) -> Path:
+    """Loneliness served by one line only, with a short wrap-up."""
+    data = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    option = next(o for o in data["options"] if o["id"] == "loneliness")
+    option["tiers"] = {"primary": ["inochi"]}
+    org = next(o for o in data["organisations"] if o["id"] == "inochi")
+    org["lines"] = org["lines"][:1]
+    org["wrap_up_seconds"] = 1
+    path = tmp_path / "menus.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_the_terminal_phone_plays_a_whole_callback(tmp_path: Path) -> None:
+    config, api = one_line_config(tmp_path), f"http://127.0.0.1:{free_port()}"
+    database = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
+    env = {"HOTLINE_CONFIG_PATH": str(config), "HOTLINE_TWILIO_API_BASE": api}
+    with hotline_serve(database, tmp_path / "serve.log", cwd=ROOT, **env) as server:
+        phone = [sys.executable, "-m", "hotline.cli", "call", "--url", server.url]
+        phone_env = hotline_env(database, config, HOTLINE_TWILIO_API_BASE=api)
+        talking = subprocess.Popen(
+            [*phone, "--press", "8", "--speed", "1", "--talk", "6"],
+            cwd=ROOT,
+            env=phone_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        try:
+            assert talking.stdout is not None
+            for line in talking.stdout:  # wait until the only line is in conversation
+                if "[talk] connected" in line:
+                    break
+            done = subprocess.run(
+                [*phone, "--press", "8", "--callback"],
+                cwd=ROOT,
+                env=phone_env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=TIMEOUT,
+                text=True,
+                encoding="utf-8",
+            )
+        finally:
+            talking.kill()
+            talking.wait()
+        log = server.log_tail()
+    out = done.stdout
+    assert done.returncode == 0, f"{out}\n{done.stderr[-2000:]}\n{log}"
+    booked = out.index("[callback]")  # the hold offered it, the caller asked and confirmed
+    counsellor = out.index("[counsellor hears]")
+    called = out.index("calls you back")
+    assert booked < counsellor < called, out  # the counsellor accepts before the caller rings
+    assert "[summary] callback connected" in out
+    print(out)  # shown with -s: the loop as a newcomer sees it
+    assert "+819" not in log  # the caller's number is in no server log line
