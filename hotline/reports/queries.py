@@ -24,6 +24,9 @@ from hotline.reports.models import CallerDay, CallerDayTotal, CallTally
 from hotline.routing.models import Line
 
 WAITING = (CallState.WAITING, CallState.RESERVED)
+# An open callback request: waiting its turn, its counsellor rung, or its caller dialled (a
+# callback in conversation is `connected`, like any call).
+CALLBACK_OPEN = (CallState.CALLBACK, CallState.RINGING, CallState.CALLING)
 COUNTS = ("calls", "connected", "closed", *(f"abandoned_{s}" for s in d.STAGES))
 ANON = ("anonymous", "anonymous_connected")
 CALLBACKS = tuple(f"callbacks_{o}" for o in d.CALLBACK_OUTCOMES)
@@ -188,6 +191,12 @@ async def queues(session: AsyncSession) -> dict[str, Queue]:
             oldest = oldest.replace(tzinfo=dt.UTC)
         out[option or d.NONE] = Queue(int(n), oldest)
     return out
+
+
+async def callbacks_open(session: AsyncSession) -> int:
+    """Callback requests not served yet: callers who will be called back (the state index)."""
+    stmt = select(func.count()).select_from(Call).where(Call.state.in_(CALLBACK_OPEN), d.CALLBACK)
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def lines(session: AsyncSession) -> list[tuple[str, str, str, bool]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from hotline.db import make_engine, session_factory
 from hotline.reports import tallies
 from hotline.testing.rows import call_row, callback_row
 from tests.conftest import Clock
+from tests.service.test_console import login, users  # noqa: F401 - the users fixture
 from tests.service.test_metrics import scrape, total, value
 from tests.service.test_reports_tallies import build
 
@@ -141,3 +143,38 @@ def test_hotline_report_prints_the_callbacks(
     csv_text = capsys.readouterr().out
     assert f"{PERIOD},total,,,callbacks_connected,折り返し接続,1" in csv_text
     assert f"{PERIOD},total,,,abandoned_callback,放棄（折り返し予約）,2" in csv_text
+
+
+@pytest.mark.usefixtures("users")
+async def test_the_dashboard_shows_the_periods_callbacks(
+    app: Any, client: Any, clock: Clock
+) -> None:
+    now = clock.now - dt.timedelta(hours=2)
+    await store(
+        app,
+        callback_row(now, "completed", caller_hash=caller("a")),
+        callback_row(now, "failed", tries=3, caller_hash=caller("b")),
+        callback_row(now, "expired", caller_hash=caller("c")),
+        callback_row(now, "queued", caller_hash=caller("d")),
+        callback_row(now, "calling", caller_hash=caller("e")),
+        call_row(now, caller_hash=caller("f"), state="completed", connected_at=now),
+    )
+    await login(client, "ito")
+    for url in ("/console/dashboard", "/console/dashboard/figures"):
+        page = (await client.get(url)).text
+        # Per attempt: six calls, one connected; two of six callers were reached.
+        assert 'id="fig-calls">6<' in page and 'id="fig-connected">1<' in page
+        assert 'id="fig-caller-rate">33.3%<' in page
+        shown = {k: figure(page, f"fig-cb-{k}") for k in CONSOLE}
+        assert shown == {"open": 2, "requested": 5, "connected": 1, "failed": 1, "expired": 1}
+    report = (await client.get(f"/console/reports/{PERIOD}")).text
+    assert "折り返し接続" in report and "折り返し期限切れ" in report
+
+
+CONSOLE = ("open", "requested", "connected", "failed", "expired")
+
+
+def figure(page: str, element_id: str) -> int:
+    found = re.search(rf'id="{element_id}">(\d+)<', page)
+    assert found is not None, element_id
+    return int(found.group(1))
