@@ -39,6 +39,7 @@ async def _now_figures(
     return {
         "report": data,
         "waiting": sum(q.waiting for q in waiting.values()),
+        "callbacks_open": await queries.callbacks_open(session),
         "longest_wait": int((now - min(oldest)).total_seconds()) if oldest else 0,
         "staffed": sum(1 for i, _, s, _ in lines if s == "available" and i in staffed_ids),
         "busy": sum(1 for *_, busy in lines if busy),

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.config import HotlineConfig
 from hotline.reports import labels, queries, tallies
-from hotline.reports.definitions import NONE, STAGES
+from hotline.reports.definitions import CALLBACK_OUTCOMES, NONE, STAGES
 from hotline.routing.models import SIGNED_IN, Presence
 from hotline.routing.store import Router
 
@@ -41,6 +41,7 @@ class Totals:
     connected: dict[Key, int] = field(default_factory=dict)  # (period, option, entry)
     abandoned: dict[Key, int] = field(default_factory=dict)  # (period, option, stage)
     closed: dict[Key, int] = field(default_factory=dict)  # (period, option)
+    callbacks: dict[Key, int] = field(default_factory=dict)  # (period, option, outcome)
     serious: dict[Key, int] = field(default_factory=dict)  # (period,)
     read_at: float | None = None  # time.monotonic() of the read
 
@@ -116,6 +117,8 @@ class StoredTotals:
                     t.calls[(p, o, e)] = t.connected[(p, o, e)] = 0
                 for stage in STAGES[1:]:
                     t.abandoned[(p, o, stage)] = 0
+                for outcome in CALLBACK_OUTCOMES:
+                    t.callbacks[(p, o, outcome)] = 0
         return t
 
     def _fold(self, rows: list[dict[str, Any]], serious: dict[str, int]) -> Totals:
@@ -127,6 +130,8 @@ class StoredTotals:
             _add(t.closed, (p, o), r["closed"])
             for stage in STAGES:
                 _add(t.abandoned, (p, o, stage), r[f"abandoned_{stage}"])
+            for outcome in CALLBACK_OUTCOMES:
+                _add(t.callbacks, (p, o, outcome), r[f"callbacks_{outcome}"])
         for period, n in serious.items():
             _add(t.serious, (c.period(period),), n)
         t.read_at = time.monotonic()
@@ -184,6 +189,9 @@ class StoredTotals:
                      ("period", "option", "stage"), t.abandoned)  # fmt: skip
         yield _gauge("hotline_period_closed", "Stored calls that heard the closed message",
                      ("period", "option"), t.closed)  # fmt: skip
+        yield _gauge("hotline_period_callbacks",
+                     "Stored callback requests by outcome (requested, attempted, connected, "
+                     "failed, expired)", ("period", "option", "outcome"), t.callbacks)  # fmt: skip
         yield _gauge("hotline_period_serious_cases",
                      "Linkage cases of the period's calls (つなぎに関して調整した深刻な相談対応)",
                      ("period",), t.serious)  # fmt: skip

@@ -1,7 +1,8 @@
 """Publishes the lifecycle's metric facts (`lifecycle.Count`) to Prometheus, after commit.
 
 The calls service and the routing pass put a `Count` in the session's outbox for each fact
-(a call received, an option selected, closed, connected, completed, abandoned); the session
+(a call received, an option selected, closed, connected, completed, abandoned, what became of
+a callback request); the session
 hands the outbox here once its transaction has committed (`hotline.db.session_factory`), and
 drops it on rollback, so a rolled-back webhook counts nothing. Each fact comes from one
 transition, guarded by the call's state and the step's idempotency, so a Twilio retry counts
@@ -15,11 +16,10 @@ from collections.abc import Callable, Iterable
 
 from hotline.calls.lifecycle import Count
 from hotline.metrics.prom import FORCED, Metrics
+from hotline.reports.definitions import CALLBACK_OUTCOMES, NONE, STAGES
 from hotline.routing.presence import LineFact
 
 log = logging.getLogger(__name__)
-NONE = "none"
-STAGES = ("menu", "waiting", "ringing")
 
 
 def publisher(metrics: Metrics) -> Callable[[list[object]], None]:
@@ -74,6 +74,15 @@ def _one(m: Metrics, f: Count) -> None:
             m.abandoned.labels(period, option, stage).inc()
             if stage == "waiting" and f.seconds is not None:
                 m.wait.labels(option, "abandoned").observe(f.seconds)
+        case "callback":
+            # Its own counter: booking one was counted as an abandon (stage `callback`), and a
+            # callback's conversation is no connection of the inbound attempt (接続完了).
+            if f.stage not in CALLBACK_OUTCOMES:
+                log.warning("unknown callback outcome %r", f.stage)
+                return
+            m.callbacks.labels(period, option, f.stage).inc()
+            if f.stage == "connected" and f.seconds is not None:
+                m.callback_wait.labels(option).observe(f.seconds)
         case "forced":
             m.forced.labels(f.stage if f.stage in FORCED else "operator").inc()
         case _:

@@ -21,12 +21,15 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from hotline.config import HotlineConfig
 from hotline.reports import labels
-from hotline.reports.definitions import NONE
+from hotline.reports.definitions import CALLBACK_OUTCOMES, NONE
 
 # Seconds. 10-120 give the service levels the helpline literature uses (answered within
 # 20, 30, 60 s); the long tail is real during peaks (the trials answered under 10%).
 WAIT_BUCKETS = (5, 10, 20, 30, 60, 90, 120, 300, 600, 1200, 1800, 3600)
 TALK_BUCKETS = (30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400)
+# A callback is served in the caller's turn, retried minutes apart, until the option closes:
+# from minutes to hours after the caller first queued.
+CALLBACK_BUCKETS = (60, 300, 600, 1200, 1800, 3600, 5400, 7200, 10800, 14400, 21600, 28800)
 WEBHOOK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 OUTCOMES = ("connected", "abandoned")
 # Why a call was ended by force (reconciliation), a closed set: see calls.lifecycle.ForceEnded.
@@ -67,6 +70,17 @@ class Metrics:
         self.wait = Histogram(
             "hotline_wait_seconds", "Queue wait: to the counsellor's accept, or to hanging up",
             ["option", "outcome"], buckets=WAIT_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.callbacks = Counter(
+            "hotline_callbacks",
+            "Callback requests: requested, attempted (a call to the caller placed), connected, "
+            "failed (not reached after every try), expired (past the option's hours)",
+            ["period", "option", "outcome"], registry=r,
+        )  # fmt: skip
+        self.callback_wait = Histogram(
+            "hotline_callback_wait_seconds",
+            "Callbacks connected: from first joining the queue to the conversation",
+            ["option"], buckets=CALLBACK_BUCKETS, registry=r,
         )  # fmt: skip
         self.talk = Histogram(
             "hotline_talk_seconds", "Conversation length of completed calls",
@@ -122,12 +136,15 @@ class Metrics:
             for o in offered:
                 self.selected.labels(p, o)
                 self.closed_calls.labels(p, o)
-                for stage in ("waiting", "ringing"):
+                for stage in ("waiting", "ringing", "callback"):
                     self.abandoned.labels(p, o, stage)
+                for outcome in CALLBACK_OUTCOMES:
+                    self.callbacks.labels(p, o, outcome)
                 for e in entries:
                     self.connected.labels(p, o, e, labels.serving_orgs(cfg, o)[0])
         for o in labels.option_ids(cfg):
             self.talk.labels(o)
+            self.callback_wait.labels(o)
             for outcome in OUTCOMES:
                 self.wait.labels(o, outcome)
 

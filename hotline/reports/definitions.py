@@ -12,13 +12,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import and_, case, func, literal_column
+from sqlalchemy import and_, case, func, literal_column, or_
 from sqlalchemy.sql.elements import ColumnElement
 
+from hotline.calls.lifecycle import CALLBACK_EXPIRED, CALLBACK_FAILED
 from hotline.calls.models import Call, CallState
 
 NONE = "none"  # the label of a call outside every period, or that chose no option
-STAGES = ("menu", "waiting", "ringing")  # where an abandoned call was when the caller hung up
+# Where an abandoned call was when the caller hung up; `callback`: on hold, they booked a
+# callback instead (for the per-attempt figures the inbound call ended there, unconnected).
+STAGES = ("menu", "waiting", "ringing", "callback")
+# What became of callback requests, as counted live (`Count("callback", stage=...)`) and in
+# the reports (`callbacks_*` below): the closed set of `hotline_callbacks_total{outcome}`.
+CALLBACK_OUTCOMES = ("requested", "attempted", "connected", "failed", "expired")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +44,7 @@ FIGURES = {
         Figure("abandoned_menu", "放棄（音声ガイダンス中）", "abandoned in the menu"),
         Figure("abandoned_waiting", "放棄（待機中）", "abandoned while waiting"),
         Figure("abandoned_ringing", "放棄（呼出中）", "abandoned while ringing"),
+        Figure("abandoned_callback", "放棄（折り返し予約）", "left the hold for a callback"),
         Figure("closed", "受付時間外", "closed (no staffed line)"),
         Figure("serious_cases", "つなぎに関して調整した深刻な相談対応", "serious cases linked"),
         Figure("wait_median", "待ち時間の中央値（秒）", "median wait (s)"),
@@ -45,6 +52,11 @@ FIGURES = {
         Figure("caller_days", "相談者数（人・日）", "unique callers per day"),
         Figure("caller_days_connected", "接続できた相談者数（人・日）", "unique callers connected"),
         Figure("caller_answer_rate", "相談者単位の応答率", "answer rate per unique caller"),
+        Figure("callbacks_requested", "折り返し予約", "callbacks requested"),
+        Figure("callbacks_attempted", "折り返し発信", "callback calls placed"),
+        Figure("callbacks_connected", "折り返し接続", "callbacks connected"),
+        Figure("callbacks_failed", "折り返し不通", "callbacks failed (not reached)"),
+        Figure("callbacks_expired", "折り返し期限切れ", "callbacks expired"),
         Figure("age_groups", "推定年代", "estimated age groups"),
         Figure("categories", "相談内容", "consultation types"),
         Figure("options", "選択肢別", "by option"),
@@ -54,15 +66,45 @@ FIGURES = {
 }
 
 # -- conditions on one call ------------------------------------------------------------------
-# 接続完了: a counsellor accepted in the whisper (states connected, completed). connected_at is
-# set exactly then and never cleared, so it is the test, whatever the state is now.
-CONNECTED: ColumnElement[bool] = Call.connected_at.is_not(None)
+# A callback request (issue 12) is the row of the inbound call that booked it: `callback_at`
+# is set at booking and never cleared, so it marks the row whatever became of the request.
+CALLBACK: ColumnElement[bool] = Call.callback_at.is_not(None)
+DIRECT: ColumnElement[bool] = Call.callback_at.is_(None)
+# connected_at is set exactly when the conversation began and never cleared: for a direct
+# call when the counsellor accepted in the whisper, for a callback when the caller pressed 1
+# on our call (the counsellor had accepted first).
+REACHED: ColumnElement[bool] = Call.connected_at.is_not(None)
+# 接続完了 counts attempts: a counsellor accepted the inbound call (states connected,
+# completed). A callback's conversation is not a connection of the inbound attempt (that
+# ended when the caller booked it, `abandoned_callback`): the published figures stay
+# per attempt, and connected callbacks are counted apart (`callbacks_connected`).
+CONNECTED: ColumnElement[bool] = and_(REACHED, DIRECT)
 CLOSED: ColumnElement[bool] = Call.state == CallState.CLOSED
 ANONYMOUS: ColumnElement[bool] = Call.caller_hash.is_(None)
 
 
 def abandoned_at(stage: str) -> ColumnElement[bool]:
+    """Abandoned at `stage`. A callback's row ends `completed`, or `abandoned` at a stage of
+    its own (cb-failed, cb-expired): as an attempt it was abandoned when it was booked."""
+    if stage == "callback":
+        return CALLBACK
     return and_(Call.state == CallState.ABANDONED, Call.end_stage == stage)
+
+
+def callback_ended(end_stage: str) -> ColumnElement[bool]:
+    """A callback given up: not reached after every try (cb-failed), or past its time."""
+    return and_(CALLBACK, Call.state == CallState.ABANDONED, Call.end_stage == end_stage)
+
+
+def callback_tries() -> ColumnElement[int]:
+    """Calls placed to the caller of one callback request: the tries not reached
+    (`callback_tries`), plus the try that reached them (connected_at set) or the one under
+    way (state calling). A try the counsellor ended before the caller answered leaves no trace
+    in the row: the live `attempted` count has it, this one does not."""
+    one: ColumnElement[int] = literal_column("1")
+    zero: ColumnElement[int] = literal_column("0")
+    under_way = case((or_(REACHED, Call.state == CallState.CALLING), one), else_=zero)
+    return case((CALLBACK, Call.callback_tries + under_way), else_=zero)
 
 
 def option_label() -> ColumnElement[str]:
@@ -81,9 +123,15 @@ def tally(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, one), else_=zero)), zero)
 
 
-def any_connected() -> ColumnElement[int]:
-    """1 if any call of a group (a caller's day) was connected, else 0."""
-    return func.max(case((CONNECTED, literal_column("1")), else_=literal_column("0")))
+def reached() -> ColumnElement[int]:
+    """1 if the call reached a counsellor, directly or by a callback, else 0."""
+    return case((REACHED, literal_column("1")), else_=literal_column("0"))
+
+
+def any_reached() -> ColumnElement[int]:
+    """1 if any call of a group (a caller's day) reached a counsellor, directly or by a
+    callback: the caller was helped, whichever way."""
+    return func.max(reached())
 
 
 def conditions() -> dict[str, ColumnElement[bool]]:
@@ -93,21 +141,36 @@ def conditions() -> dict[str, ColumnElement[bool]]:
         "closed": CLOSED,
         **{f"abandoned_{s}": abandoned_at(s) for s in STAGES},
         "anonymous": ANONYMOUS,
-        "anonymous_connected": and_(ANONYMOUS, CONNECTED),
+        # Anonymous callers cannot book a callback; reached and connected are the same here.
+        "anonymous_connected": and_(ANONYMOUS, REACHED),
+        "callbacks_requested": CALLBACK,
+        "callbacks_connected": and_(CALLBACK, REACHED),
+        "callbacks_failed": callback_ended(CALLBACK_FAILED),
+        "callbacks_expired": callback_ended(CALLBACK_EXPIRED),
     }
+
+
+def values() -> dict[str, ColumnElement[int]]:
+    """What each counted figure adds for one call: 1 or 0 for a condition, or an amount."""
+    one: ColumnElement[int] = literal_column("1")
+    zero: ColumnElement[int] = literal_column("0")
+    flags = {k: case((c, one), else_=zero) for k, c in conditions().items()}
+    return {**flags, "callbacks_attempted": callback_tries()}
+
+
+KEYS = ("calls", *values())  # every counted figure, in the tallies' and the reports' order
 
 
 def counts() -> list[ColumnElement[int]]:
     """The counted figures of a group of calls, labelled with their keys."""
-    counted = [tally(c).label(k) for k, c in conditions().items()]
+    zero: ColumnElement[int] = literal_column("0")
+    counted = [func.coalesce(func.sum(v), zero).label(k) for k, v in values().items()]
     return [func.count().label("calls"), *counted]
 
 
 def flags() -> list[ColumnElement[int]]:
-    """The same figures of one call, 1 or 0 each (what the tallies add up)."""
-    one: ColumnElement[int] = literal_column("1")
-    zero: ColumnElement[int] = literal_column("0")
-    return [case((c, one), else_=zero).label(k) for k, c in conditions().items()]
+    """The same figures of one call (what the tallies add up)."""
+    return [v.label(k) for k, v in values().items()]
 
 
 def tokyo_day(dialect: str) -> ColumnElement[object]:

@@ -31,6 +31,13 @@ class CallTally(Base):
     abandoned_ringing: Mapped[int] = mapped_column(Integer)
     anonymous: Mapped[int] = mapped_column(Integer)
     anonymous_connected: Mapped[int] = mapped_column(Integer)
+    # Callbacks (migration 0013): the inbound calls that booked one, and what became of it.
+    abandoned_callback: Mapped[int] = mapped_column(Integer, server_default="0")
+    callbacks_requested: Mapped[int] = mapped_column(Integer, server_default="0")
+    callbacks_connected: Mapped[int] = mapped_column(Integer, server_default="0")
+    callbacks_failed: Mapped[int] = mapped_column(Integer, server_default="0")
+    callbacks_expired: Mapped[int] = mapped_column(Integer, server_default="0")
+    callbacks_attempted: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class CallerDay(Base):
@@ -41,7 +48,8 @@ class CallerDay(Base):
     period_id: Mapped[str] = mapped_column(String(48), primary_key=True)
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
     caller_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    reached: Mapped[int] = mapped_column(SmallInteger)  # 1 if any of those calls connected
+    # 1 if any of those calls reached a counsellor, directly or by a callback
+    reached: Mapped[int] = mapped_column(SmallInteger)
 
 
 class CallerDayTotal(Base):

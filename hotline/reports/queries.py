@@ -24,8 +24,12 @@ from hotline.reports.models import CallerDay, CallerDayTotal, CallTally
 from hotline.routing.models import Line
 
 WAITING = (CallState.WAITING, CallState.RESERVED)
+# An open callback request: waiting its turn, its counsellor rung, or its caller dialled (a
+# callback in conversation is `connected`, like any call).
+CALLBACK_OPEN = (CallState.CALLBACK, CallState.RINGING, CallState.CALLING)
 COUNTS = ("calls", "connected", "closed", *(f"abandoned_{s}" for s in d.STAGES))
 ANON = ("anonymous", "anonymous_connected")
+CALLBACKS = tuple(f"callbacks_{o}" for o in d.CALLBACK_OUTCOMES)
 
 
 def dialect(session: AsyncSession) -> str:
@@ -33,7 +37,7 @@ def dialect(session: AsyncSession) -> str:
 
 
 def _counts(row: Any) -> dict[str, int]:
-    return {k: int(getattr(row, k)) for k in (*COUNTS, *ANON)}
+    return {k: int(getattr(row, k)) for k in d.KEYS}
 
 
 # -- one period --------------------------------------------------------------------------------
@@ -49,7 +53,7 @@ def _groups(period_id: str | None, dialect_name: str) -> Any:
         CallTally.option_id.label("option"),
         CallTally.entry,
         CallTally.day,
-        *(getattr(CallTally, k).label(k) for k in (*COUNTS, *ANON)),
+        *(getattr(CallTally, k).label(k) for k in d.KEYS),
     )
     if period_id is not None:
         live = live.where(Call.period_id == period_id)
@@ -58,7 +62,7 @@ def _groups(period_id: str | None, dialect_name: str) -> Any:
 
 
 def _summed(g: Any, *keys: str) -> Any:
-    sums = (func.sum(g.c[k]).label(k) for k in (*COUNTS, *ANON))
+    sums = (func.sum(g.c[k]).label(k) for k in d.KEYS)
     return select(*(g.c[k] for k in keys), *sums).group_by(*(g.c[k] for k in keys))
 
 
@@ -70,15 +74,16 @@ async def period_groups(session: AsyncSession, period_id: str) -> list[dict[str,
 
 
 async def caller_days(session: AsyncSession, period_id: str) -> tuple[int, int]:
-    """Distinct (caller hash, Tokyo day) pairs, and how many of them were connected at least
-    once. Anonymous calls are left out here: each counts as a caller of its own (`counts`).
+    """Distinct (caller hash, Tokyo day) pairs, and how many of them reached a counsellor at
+    least once, directly or by a callback (`definitions.REACHED`). Anonymous calls are left
+    out here: each counts as a caller of its own (`counts`).
 
     The tallied caller-days are counted per day already; the calls not tallied yet add the
     pairs the tallies lack, and connect the pairs they have unconnected.
     """
     day = tallies.day_label(dialect(session))
     live = (
-        select(Call.caller_hash, day.label("day"), d.any_connected().label("reached"))
+        select(Call.caller_hash, day.label("day"), d.any_reached().label("reached"))
         .where(tallies.UNTALLIED, Call.period_id == period_id, Call.caller_hash.is_not(None))
         .group_by(Call.caller_hash, day)
         .subquery()
@@ -186,6 +191,12 @@ async def queues(session: AsyncSession) -> dict[str, Queue]:
             oldest = oldest.replace(tzinfo=dt.UTC)
         out[option or d.NONE] = Queue(int(n), oldest)
     return out
+
+
+async def callbacks_open(session: AsyncSession) -> int:
+    """Callback requests not served yet: callers who will be called back (the state index)."""
+    stmt = select(func.count()).select_from(Call).where(Call.state.in_(CALLBACK_OPEN), d.CALLBACK)
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def lines(session: AsyncSession) -> list[tuple[str, str, str, bool]]:

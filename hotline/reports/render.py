@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from hotline.reports.definitions import FIGURES, STAGES
+from hotline.reports.definitions import CALLBACK_OUTCOMES, FIGURES, STAGES
 
 Report = dict[str, Any]
 SCALARS = ("calls", "connected", "answer_rate", "closed", "serious_cases")
@@ -66,7 +66,8 @@ def _summary(r: Report) -> list[list[str]]:
     rows += [[ja("wait_median"), num(w["median"])], [ja("wait_p90"), num(w["p90"])]]
     rows += [[ja("caller_days"), num(u["caller_days"])]]
     rows += [[ja("caller_days_connected"), num(u["connected"])]]
-    return rows + [[ja("caller_answer_rate"), pct(u["answer_rate"])]]
+    rows += [[ja("caller_answer_rate"), pct(u["answer_rate"])]]
+    return rows + [[ja(f"callbacks_{o}"), num(r["callbacks"][o])] for o in CALLBACK_OUTCOMES]
 
 
 def _counted(items: list[dict[str, Any]], first: str) -> list[str]:
@@ -143,6 +144,9 @@ def _tidy(r: Report) -> Iterator[list[Any]]:
     for key, value in (("caller_days", "caller_days"), ("caller_days_connected", "connected")):
         yield [pid, "total", "", "", key, ja(key), u[value]]
     yield [pid, "total", "", "", "caller_answer_rate", ja("caller_answer_rate"), u["answer_rate"]]
+    for outcome in CALLBACK_OUTCOMES:
+        key = f"callbacks_{outcome}"
+        yield [pid, "total", "", "", key, ja(key), r["callbacks"][outcome]]
     for section, items in (("option", r["options"]), ("entry", r["entries"])):
         for i in items:
             for key in ("calls", "connected", "answer_rate"):

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hotline.config import TOKYO, HotlineConfig
 from hotline.reports import definitions as d
 from hotline.reports import labels, queries, tallies
-from hotline.reports.definitions import NONE, STAGES
+from hotline.reports.definitions import CALLBACK_OUTCOMES, NONE, STAGES
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -114,9 +114,10 @@ def assemble(
     ages: dict[str, int],
     kinds: dict[str, int],
 ) -> dict[str, Any]:
-    total = {k: _sum(groups, k)[""] for k in (*queries.COUNTS, *queries.ANON)}
+    total = {k: _sum(groups, k)[""] for k in d.KEYS}
     abandoned = {s: total[f"abandoned_{s}"] for s in STAGES}
-    # Anonymous calls have no hash: each one is a caller-day of its own.
+    # Anonymous calls have no hash: each one is a caller-day of its own. A caller-day is
+    # reached when a counsellor talked with them, directly or by a callback.
     caller_days = callers[0] + total["anonymous"]
     reached = callers[1] + total["anonymous_connected"]
     return {
@@ -130,6 +131,9 @@ def assemble(
             "median": one_decimal(d.percentile(waits, 0.5)),
             "p90": one_decimal(d.percentile(waits, 0.9)),
         },
+        # Callback requests, counted apart from the attempts (definitions.py): each was also
+        # counted above as a call abandoned at stage `callback`.
+        "callbacks": {o: total[f"callbacks_{o}"] for o in CALLBACK_OUTCOMES},
         "unique_callers": {
             "caller_days": caller_days,
             "connected": reached,

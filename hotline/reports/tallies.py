@@ -42,7 +42,7 @@ from hotline.reports.models import CallerDay, CallerDayTotal, CallTally
 
 Sessions = async_sessionmaker[AsyncSession]
 BATCH = 20_000  # calls per transaction: a cold start over a million calls commits as it goes
-FLAGS = tuple(k for k in d.conditions())
+FLAGS = d.KEYS[1:]  # what each call adds to its group, besides 1 to `calls`
 RESTATE = 10_000  # calls tallied in one catch-up past which the planner's statistics are renewed
 LOCK_KEY = 9999_0013  # the PostgreSQL advisory lock that makes catch-ups take turns
 # A literal, not a parameter: a prepared statement's generic plan can use the partial index
@@ -109,6 +109,7 @@ async def _tally_batch(s: AsyncSession, batch: int) -> int:
             Call.entry,
             day_label(dialect).label("day"),
             Call.caller_hash,
+            d.reached().label("reached"),
             *d.flags(),
         )
         .where(UNTALLIED, ENDED)
@@ -141,7 +142,7 @@ def _fold(rows: Any) -> tuple[dict[tuple[str, ...], list[int]], dict[tuple[str, 
             sums[i] += int(getattr(r, k))
         if r.caller_hash is not None:
             key = (r.period_id, str(r.day), r.caller_hash)
-            callers[key] = max(callers.get(key, 0), int(r.connected))
+            callers[key] = max(callers.get(key, 0), int(r.reached))
     return groups, callers
 
 

@@ -13,6 +13,7 @@ state is undone, `prometheus.wait_for_no_alert(...)`.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
@@ -30,8 +31,12 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import yaml
+from sqlalchemy import insert
 
 from hotline import config as config_mod
+from hotline.calls.models import Call
+from hotline.db import make_engine, session_factory
+from hotline.testing.rows import callback_row
 from hotline.testing.servers import free_port
 from tests.e2e.conftest import (
     CONFIG,
@@ -298,3 +303,50 @@ def test_an_option_without_a_staffed_line_alerts_until_one_is_staffed(
 
     set_lines(live, db_file, "available", {"sisc-02"})
     prometheus.wait_for_no_alert("HotlineOptionUnstaffed", option="women")
+
+
+def test_the_recorded_callbacks_are_the_ones_hotline_report_prints(
+    live: LiveServer, db_file: Path, prometheus: Prometheus
+) -> None:
+    # Callback requests as the callback core leaves them, stored beside the calls above.
+    cfg = config_mod.load(CONFIG)
+    now = dt.datetime.now(dt.UTC)
+    period = cfg.period_at(now)
+    period_id = period.id if period else "none"
+    rows = [
+        callback_row(now, "completed", tries=1, caller_hash="a" * 64),
+        callback_row(now, "failed", tries=3, caller_hash="b" * 64),
+        callback_row(now, "queued", caller_hash="c" * 64),
+    ]
+    asyncio.run(store_rows(db_file, [{**r, "period_id": period_id} for r in rows]))
+    report = json.loads(hotline(db_file, "report", "--period", period_id, "--format", "json"))
+    assert report["callbacks"] == {
+        "requested": 3,
+        "attempted": 5,
+        "connected": 1,
+        "failed": 1,
+        "expired": 0,
+    }
+
+    def recorded() -> dict[str, float] | None:
+        # The rule groups are evaluated apart: wait for both to have read the new totals.
+        sel = f'period_outcome:hotline_callbacks:sum{{period="{period_id}"}}'
+        found = by(prometheus.query(sel), "outcome")
+        calls = by(prometheus.query("period:hotline_calls:sum"), "period")
+        ready = found.get("requested") == 3 and calls.get(period_id) == report["calls"]
+        return found if ready else None
+
+    found = prometheus.wait_until("the callbacks and calls recorded", recorded)
+    assert found == report["callbacks"]
+    # The per-attempt figures still agree: the callbacks are calls, none of them connected.
+    connected = by(prometheus.query("period:hotline_connected:sum"), "period")
+    assert connected[period_id] == report["connected"]
+
+
+async def store_rows(db_file: Path, rows: list[dict[str, Any]]) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{db_file}")
+    try:
+        async with session_factory(engine).begin() as s:
+            await s.execute(insert(Call), rows)
+    finally:
+        await engine.dispose()

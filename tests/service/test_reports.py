@@ -37,7 +37,7 @@ async def test_a_period_report_counts_attempts_and_callers(twilio, app, client, 
     key = await make_key(app, "sisc", Role.OPERATOR)
     r = (await client.get("/api/reports/periods/period_5", headers=bearer(key))).json()
     assert (r["calls"], r["connected"], r["answer_rate"]) == (3, 1, 33.3)
-    assert r["abandoned"] == {"total": 2, "menu": 1, "waiting": 1, "ringing": 0}
+    assert r["abandoned"] == {"total": 2, "menu": 1, "waiting": 1, "ringing": 0, "callback": 0}
     # Two people on one day: the redialler reached someone, the other did not.
     assert r["unique_callers"] == {"caller_days": 2, "connected": 1, "answer_rate": 50.0}
     options = {o["id"]: o for o in r["options"]}

@@ -52,7 +52,7 @@ async def test_a_report_reads_the_same_before_and_after_a_catch_up(
     live = await build(app)
     assert (live["calls"], live["connected"], live["answer_rate"]) == (4, 1, 25.0)
     assert live["unique_callers"] == {"caller_days": 3, "connected": 1, "answer_rate": 33.3}
-    assert live["abandoned"] == {"total": 2, "menu": 1, "waiting": 1, "ringing": 0}
+    assert live["abandoned"] == {"total": 2, "menu": 1, "waiting": 1, "ringing": 0, "callback": 0}
     assert live["wait_seconds"]["connected_calls"] == 1
 
     assert await tallies.catch_up(app.state.sessions) == 1  # the open call waits its end

@@ -22,7 +22,7 @@ def period_5(cfg: HotlineConfig) -> dict[str, Any]:
     """第5期 with a few calls: loneliness 3 of 4 connected, women 1 of 2, on two days."""
 
     def group(option: str, day: str, calls: int, connected: int) -> dict[str, Any]:
-        counts = dict.fromkeys((*queries.COUNTS, *queries.ANON), 0)
+        counts = dict.fromkeys((*queries.COUNTS, *queries.ANON, *queries.CALLBACKS), 0)
         counts.update(calls=calls, connected=connected)
         return {"option": option, "entry": "9999", "day": day, **counts}
 
