@@ -299,3 +299,48 @@ async def test_reconciliation_leaves_a_callback_request_alone(app, api, twilio, 
     clock.advance(app.state.settings.reconcile_after_seconds + 60)
     await reconcile_once(app)
     assert (await call_of(app, sid)).state == "callback"
+
+
+async def test_a_counsellor_leg_never_heard_from_is_swept_and_rung_again(
+    app, api, twilio, busy_lines, clock
+) -> None:
+    # As if the process was killed after the pass committed, or Twilio's callbacks were lost:
+    # the line rings (for us) and nothing more is heard of its leg.
+    sid = new_sid()
+    await holding(twilio, sid)
+    await ask_callback(twilio, sid)
+    await free_line(app)
+    assert (await call_of(app, sid)).state == "ringing" and len(api.created) == 1
+    clock.advance(app.state.router.ringing_timeout.total_seconds() + 1)
+    async with app.state.sessions.begin() as s:
+        await app.state.router.assign(s, clock())  # the sweep, then the pass
+    await app.state.pushes.drain()
+    call = await call_of(app, sid)
+    assert call.state == "ringing" and call.reserved_at == clock()  # its turn again, at once
+    assert len(api.created) == 2 and call.callback_number is not None  # the request kept
+
+
+async def test_repeated_callbacks_of_the_caller_leg_change_nothing_twice(
+    app, api, twilio, busy_lines
+) -> None:
+    sid = new_sid()
+    await holding(twilio, sid)
+    await ask_callback(twilio, sid)
+    await free_line(app)
+    whisper = await leg(twilio, api.created[0].url, "CA" + "e" * 32)
+    accept = whisper.find(".//Gather").get("action")  # type: ignore[union-attr]
+    await leg(twilio, accept, "CA" + "e" * 32, Digits="1")
+    await app.state.pushes.drain()
+    caller_leg = api.created[1]
+    greeting = await leg(twilio, caller_leg.url, "CA" + "f" * 32)
+    key_url = greeting.find(".//Gather").get("action")  # type: ignore[union-attr]
+    first = await leg(twilio, key_url, "CA" + "f" * 32, Digits="1")
+    again = await leg(twilio, key_url, "CA" + "f" * 32, Digits="1")  # Twilio retried
+    assert ET.tostring(first) == ET.tostring(again)
+    for _ in range(2):
+        await status(twilio, caller_leg.status_callback, "CA" + "f" * 32, "completed")
+    call = await call_of(app, sid)
+    assert call.state == "completed" and call.callback_tries == 0
+    async with app.state.sessions() as s:
+        line = await s.get(Line, LINE)
+        assert line is not None and line.call_id is None and line.status == "wrap_up"
