@@ -9,10 +9,11 @@ at a time (BEGIN IMMEDIATE, see hotline.db), which gives the same guarantee.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Unpack, cast
 
 from sqlalchemy import (
     Integer,
@@ -25,10 +26,14 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.base import ColumnCollection
 from sqlalchemy.sql.elements import ColumnElement
 
 from hotline.calls import lifecycle
@@ -43,10 +48,21 @@ from hotline.routing.schedule import scheduled
 log = logging.getLogger(__name__)
 JAPANESE = "ja"
 UPKEEP_EVERY = dt.timedelta(seconds=1)
-# Literals, not parameters: a prepared statement's generic plan uses the partial index
-# `ix_calls_queue` only if its condition is written out. Holding callers and callback
-# requests are one queue, served in one order.
-QUEUED_NOW = Call.state.in_([literal_column(f"'{s.value}'") for s in lifecycle.QUEUED])
+# A literal LIMIT 1: as a parameter, a generic plan would guess its rows far too high.
+ONE = literal_column("1", Integer)
+
+
+def queued_now(c: Any) -> ColumnElement[bool]:
+    """Holding callers and callback requests are one queue, served in one order; on the
+    calls or an alias of them. Literals, not parameters: a prepared statement's generic
+    plan uses the partial index `ix_calls_queue` only if its condition is written out."""
+    return cast(
+        ColumnElement[bool],
+        c.state.in_([literal_column(f"'{s.value}'") for s in lifecycle.QUEUED]),
+    )
+
+
+QUEUED_NOW = queued_now(Call)
 
 
 def routing_table(cfg: HotlineConfig) -> dict[str, engine.OptionRouting]:
@@ -362,7 +378,7 @@ class Router:
     async def _waiting(
         self, session: AsyncSession, limit: int, now: dt.datetime
     ) -> tuple[list[engine.WaitingCall], dict[int, tuple[str, str]]]:
-        """The first `limit` waiting calls of each (option, language) class.
+        """The first `limit` waiting calls of each (option, language) class, locked.
 
         Within a class the engine serves a prefix in queue order (a call that waited longer
         may use every tier a later one may), and a pass makes at most `limit` reservations,
@@ -371,43 +387,11 @@ class Router:
         before another try keeps its place but is not served yet. Also answers each call's
         CallSid and state, for the pushes to Twilio that its reservation asks for.
         """
-        fresh = now - self.reservation_timeout
-        waiting = (
-            QUEUED_NOW,
-            # Only callers still polling (a callback request does not poll: its last_seen_at
-            # is cleared): a line held for one who is gone is wasted.
-            or_(Call.last_seen_at.is_(None), Call.last_seen_at >= fresh),
-            or_(Call.callback_after.is_(None), Call.callback_after <= now),
-        )
-        # Rank each class in queue order and keep the first `limit`: the queue index
-        # (`ix_calls_queue`, waiting calls only, in this order) spares the sort. Then lock
-        # those few by id, still waiting and polling (skipping what another pass holds).
-        rank = func.row_number().over(
-            partition_by=(Call.option_id, Call.language),
-            order_by=(Call.priority.desc(), Call.waiting_since, Call.id),
-        )
-        ranked = select(Call.id, rank.label("rank")).where(*waiting).subquery()
-        firsts = select(ranked.c.id).where(ranked.c.rank <= limit)
-        ids = list((await session.execute(firsts)).scalars())
-        if not ids:
-            return [], {}
-        stmt = (
-            select(
-                Call.id,
-                Call.option_id,
-                Call.language,
-                Call.waiting_since,
-                Call.priority,
-                Call.state,
-                Call.call_sid,
-            )
-            .where(Call.id.in_(ids), *waiting)
-            .with_for_update(skip_locked=True, of=Call)
-        )
+        postgres = session.get_bind().dialect.name == "postgresql"
+        params = {"limit": limit, "now": now, "fresh": now - self.reservation_timeout}
         calls, sids = [], {}
-        for call_id, option_id, language, since, priority, state, sid in await session.execute(
-            stmt
-        ):
+        rows = await session.execute(_queue_heads(postgres), params)
+        for call_id, option_id, language, since, priority, state, sid in rows:
             sids[call_id] = (sid, state)
             # A waiting call has chosen its option and has its waiting start (the lifecycle
             # sets both on joining the queue).
@@ -416,6 +400,128 @@ class Router:
                 engine.WaitingCall(call_id, option_id, language or JAPANESE, since, priority)
             )
         return calls, sids
+
+
+def _waiting_now(c: ColumnCollection[str, Any]) -> tuple[ColumnElement[bool], ...]:
+    """Queued calls the pass may serve at `:now`, on the calls or an alias of them."""
+    return (
+        queued_now(c),
+        # Only callers still polling since `:fresh` (a callback request does not poll: its
+        # last_seen_at is cleared): a line held for one who is gone is wasted.
+        or_(c.last_seen_at.is_(None), c.last_seen_at >= bindparam("fresh")),
+        # A callback request waiting out the pause before another try keeps its place.
+        or_(c.callback_after.is_(None), c.callback_after <= bindparam("now")),
+    )
+
+
+@functools.cache
+def _queue_heads(postgres: bool) -> Select[Unpack[tuple[Any, ...]]]:
+    """The pass's read of the queue, built once (building it costs more than running it):
+    the heads of each class (`_heads`, `_ranked`), then those few locked by id, still
+    waiting and polling, skipping what another pass holds. Parameters `limit`, `now` and
+    `fresh`."""
+    calls = _table(Call)
+    heads = _heads() if postgres else _ranked()
+    return (
+        select(
+            calls.c.id,
+            calls.c.option_id,
+            calls.c.language,
+            calls.c.waiting_since,
+            calls.c.priority,
+            calls.c.state,
+            calls.c.call_sid,
+        )
+        .where(calls.c.id.in_(heads), *_waiting_now(calls.c))
+        .with_for_update(skip_locked=True, of=calls)
+    )
+
+
+def _ranked() -> Select[Any]:
+    """The ids of the first `:limit` waiting calls of each class, ranked by a window
+    (SQLite: a small service's queue, where one sort costs little)."""
+    c = _table(Call).c
+    rank = func.row_number().over(
+        partition_by=(c.option_id, c.language),
+        order_by=(c.priority.desc(), c.waiting_since, c.id),
+    )
+    ranked = select(c.id, rank.label("rank")).where(*_waiting_now(c)).subquery()
+    return select(ranked.c.id).where(ranked.c.rank <= bindparam("limit"))
+
+
+def _heads() -> Select[Any]:
+    """The ids of the first `:limit` waiting calls of each class as ranges of the queue
+    index (PostgreSQL).
+
+    `ix_calls_queue` (option, language, priority descending, waiting since, id; queued calls
+    only) is the queue order. A window over all queued calls makes PostgreSQL sort them all
+    (its planner prefers the sort at 10,000 rows, not seeing that it compares text with the
+    database's collation); here each class is one index range read up to `:limit` rows:
+
+    - the classes present are found by skipping through the index (a recursive CTE: from
+      one class, the next is the next language of its option, else its calls with no
+      language, else the first class of the next option), one probe per class;
+    - each class's heads are a LATERAL ... ORDER BY (the index's order) LIMIT. A class with
+      no language (Japanese) has its own branch, as `language = NULL` matches nothing; its
+      ORDER BY names `language` too, so that the planner sees the index's order (IS NULL
+      does not make the column a constant for it).
+    """
+    calls = _table(Call)
+
+    def probe(name: str, where: Callable[[Any], tuple[Any, ...]]) -> Select[Any]:
+        c = calls.alias(name).c
+        return (
+            select(c.option_id, c.language)
+            .where(queued_now(c), *where(c))
+            .order_by(c.option_id, c.language)
+            .limit(ONE)
+        )
+
+    classes = probe("first_class", lambda c: ()).cte("queue_classes", recursive=True)
+    prev = classes.alias("prev")
+    after = (
+        union_all(
+            probe(
+                "same_option",
+                lambda c: (c.option_id == prev.c.option_id, c.language > prev.c.language),
+            ),
+            probe(
+                "no_language",
+                lambda c: (
+                    c.option_id == prev.c.option_id,
+                    c.language.is_(None),
+                    prev.c.language.is_not(None),
+                ),
+            ),
+            probe("next_option", lambda c: (c.option_id > prev.c.option_id,)),
+        )
+        .limit(ONE)
+        .subquery()
+        .lateral("next_class")
+    )
+    classes = classes.union_all(
+        select(after.c.option_id, after.c.language).select_from(prev.join(after, true()))
+    )
+    klass = classes.alias("class")
+
+    def firsts(name: str, where: Callable[[Any], tuple[Any, ...]]) -> Select[Any]:
+        c = calls.alias(name).c
+        return (
+            select(c.id)
+            .where(*_waiting_now(c), c.option_id == klass.c.option_id, *where(c))
+            .order_by(c.option_id, c.language, c.priority.desc(), c.waiting_since, c.id)
+            .limit(bindparam("limit", type_=Integer))
+        )
+
+    heads = (
+        union_all(
+            firsts("spoken", lambda c: (c.language == klass.c.language,)),
+            firsts("japanese", lambda c: (c.language.is_(None), klass.c.language.is_(None))),
+        )
+        .subquery()
+        .lateral("heads")
+    )
+    return select(heads.c.id).select_from(klass.join(heads, true()))
 
 
 def _table(model: type[Any]) -> Table:
