@@ -13,7 +13,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Unpack, cast
+from typing import Any, cast
 
 from sqlalchemy import (
     Integer,
@@ -23,7 +23,9 @@ from sqlalchemy import (
     case,
     func,
     insert,
+    literal,
     literal_column,
+    null,
     or_,
     select,
     true,
@@ -39,7 +41,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from hotline.calls import lifecycle
 from hotline.calls import store as calls_store
 from hotline.calls.models import Call, CallState
-from hotline.config import HotlineConfig, Organisation, Staffing
+from hotline.config import HotlineConfig, HoursSpec, Organisation, Staffing
 from hotline.config import Line as LineConfig
 from hotline.routing import engine, presence
 from hotline.routing.models import SIGNED_IN, Line, LinePresenceLog, Presence
@@ -131,6 +133,15 @@ class Router:
             for line_id, r in self.lines.items()
         }
         self._upkept_at: dt.datetime | None = None  # the last expiries and sweeps (`_upkeep`)
+        # Hours that all start and end on whole minutes change nothing within a minute: which
+        # lines are scheduled, and which of them may serve a class, are kept for the minute.
+        self._minutely = all(
+            _on_whole_minutes(r.line.hours if r.line.hours is not None else r.org.hours)
+            for r in self.lines.values()
+        )
+        self._minute: dt.datetime | None = None
+        self._scheduled_now: tuple[tuple[str, ...], frozenset[str]] = ((), frozenset())
+        self._serving: dict[tuple[str, str | None], list[str]] = {}
 
     # -- lines ------------------------------------------------------------------------------
     def staffing(self, line_id: str) -> Staffing:
@@ -159,9 +170,21 @@ class Router:
         await session.flush()
 
     def scheduled_ids(self, now: dt.datetime) -> list[str]:
-        return [
+        return list(self._scheduled(now)[0])
+
+    def _scheduled(self, now: dt.datetime) -> tuple[tuple[str, ...], frozenset[str]]:
+        """The lines scheduled at `now` (in config order, and as a set), asked of each line's
+        hours at most once a minute when the hours allow it (see `_minutely`): the passes,
+        the staffing checks and the scrapes of a minute share the answer."""
+        minute = now.astimezone(dt.UTC).replace(second=0, microsecond=0)
+        if self._minutely and minute == self._minute:
+            return self._scheduled_now
+        ids = tuple(
             i for i, r in self.lines.items() if scheduled(r.org, r.line, now, self.cfg.calendar)
-        ]
+        )
+        if self._minutely:
+            self._minute, self._scheduled_now, self._serving = minute, (ids, frozenset(ids)), {}
+        return ids, frozenset(ids)
 
     def _may_serve(self, option_id: str, language: str | None, line_id: str) -> bool:
         option, org = self.table.get(option_id), self.lines[line_id].org_id
@@ -175,7 +198,12 @@ class Router:
         self, session: AsyncSession, option_id: str, language: str | None, now: dt.datetime
     ) -> bool:
         """Is any line that may serve this option signed in now (busy or not)?"""
-        candidates = [i for i in self.scheduled_ids(now) if self._may_serve(option_id, language, i)]
+        ids = self._scheduled(now)[0]
+        candidates = self._serving.get((option_id, language)) if self._minutely else None
+        if candidates is None:
+            candidates = [i for i in ids if self._may_serve(option_id, language, i)]
+            if self._minutely:
+                self._serving[(option_id, language)] = candidates
         if not candidates:
             return False
         stmt = (
@@ -261,12 +289,12 @@ class Router:
         state: CallState,
         sids: dict[int, tuple[str, str]],
     ) -> None:
-        """Write the pass's reservations of calls in `state` in three statements whatever
-        their number: one UPDATE of the calls and one of the lines, each joined to the (call,
-        line) pairs, and one batched INSERT of the presence log. After the commit, Twilio is
-        asked at once (pushes): to take a holding caller out of the queue to the line (their
-        next poll does it too, if that fails), or to ring a callback's counsellor (so that
-        line is ringing rather than reserved)."""
+        """Write the pass's reservations of calls in `state` whatever their number in one
+        statement (PostgreSQL) or three (SQLite): an UPDATE of the calls and one of the
+        lines, each joined to the (call, line) pairs, and an INSERT of the presence log.
+        After the commit, Twilio is asked at once (pushes): to take a holding caller out of
+        the queue to the line (their next poll does it too, if that fails), or to ring a
+        callback's counsellor (so that line is ringing rather than reserved)."""
         callback = now if state == CallState.CALLBACK else None
         selected = lifecycle.CallView(state=state, callback_at=callback)
         moves = [
@@ -278,29 +306,43 @@ class Router:
         same = {k: v for k, v in changes[0].items() if k != "line_id"}
         if any({**c, "line_id": None} != {**same, "line_id": None} for c in changes):
             raise AssertionError("reservations that differ in more than their line")
-        calls, lines = _table(Call), _table(Line)
+        calls, lines, log = _table(Call), _table(Line), _table(LinePresenceLog)
         call_line, line_call, call_rows, line_rows = _pairs(session, reservations, calls, lines)
         arrays = {
             "call_ids": [r.call_id for r in reservations],
             "line_ids": [r.line_id for r in reservations],
         }
-        await session.execute(
-            update(calls).where(call_rows).values(**same, line_id=call_line), arrays
-        )
         status = Presence.RINGING if same.get("state") == CallState.RINGING else Presence.RESERVED
-        await session.execute(
+        reserve_calls = update(calls).where(call_rows).values(**same, line_id=call_line)
+        reserve_lines = (
             update(lines)
             .where(line_rows)
-            .values(call_id=line_call, status=status, status_changed_at=now),
-            arrays,
+            .values(call_id=line_call, status=status, status_changed_at=now)
         )
-        await session.execute(
-            insert(LinePresenceLog),
-            [
-                presence.log_row(r.line_id, self.lines[r.line_id].org_id, status, None, now)
-                for r in reservations
-            ],
-        )
+        if session.get_bind().dialect.name == "postgresql":
+            # One round trip: both UPDATEs as data-modifying CTEs, the presence log written
+            # from the lines' RETURNING (no row built in Python, one prepared statement).
+            held = reserve_lines.returning(lines.c.id, lines.c.org_id).cte("held")
+            logged = select(
+                held.c.id,
+                held.c.org_id,
+                literal(str(status), String),
+                null(),
+                literal(now, log.c.at.type),
+            )
+            columns = ["line_id", "org_id", "presence", "reason", "at"]
+            stmt = insert(log).from_select(columns, logged).add_cte(reserve_calls.cte("moved"))
+            await session.execute(stmt, arrays)
+        else:
+            await session.execute(reserve_calls)
+            await session.execute(reserve_lines)
+            await session.execute(
+                insert(log),
+                [
+                    presence.log_row(r.line_id, self.lines[r.line_id].org_id, status, None, now)
+                    for r in reservations
+                ],
+            )
         for r, t in zip(reservations, moves, strict=True):
             for effect in t.effects:
                 if isinstance(effect, lifecycle.RingCounsellor | lifecycle.Dequeue):
@@ -356,7 +398,7 @@ class Router:
             await self._carry_out(session, call, lifecycle.WentSilent(), now)
 
     async def _free_lines(self, session: AsyncSession, now: dt.datetime) -> list[engine.FreeLine]:
-        scheduled = set(self.scheduled_ids(now))
+        scheduled = self._scheduled(now)[1]
         stmt = (
             select(Line.id, Line.org_id, Line.idle_since)
             .where(
@@ -390,7 +432,7 @@ class Router:
         postgres = session.get_bind().dialect.name == "postgresql"
         params = {"limit": limit, "now": now, "fresh": now - self.reservation_timeout}
         calls, sids = [], {}
-        rows = await session.execute(_queue_heads(postgres), params)
+        rows = (await session.execute(_queue_heads(postgres), params)).all()
         for call_id, option_id, language, since, priority, state, sid in rows:
             sids[call_id] = (sid, state)
             # A waiting call has chosen its option and has its waiting start (the lifecycle
@@ -415,7 +457,7 @@ def _waiting_now(c: ColumnCollection[str, Any]) -> tuple[ColumnElement[bool], ..
 
 
 @functools.cache
-def _queue_heads(postgres: bool) -> Select[Unpack[tuple[Any, ...]]]:
+def _queue_heads(postgres: bool) -> Select[*tuple[Any, ...]]:
     """The pass's read of the queue, built once (building it costs more than running it):
     the heads of each class (`_heads`, `_ranked`), then those few locked by id, still
     waiting and polling, skipping what another pass holds. Parameters `limit`, `now` and
@@ -522,6 +564,12 @@ def _heads() -> Select[Any]:
         .lateral("heads")
     )
     return select(heads.c.id).select_from(klass.join(heads, true()))
+
+
+def _on_whole_minutes(hours: HoursSpec) -> bool:
+    return hours == "24h" or all(
+        t.second == 0 and t.microsecond == 0 for w in hours for t in (w.start, w.end)
+    )
 
 
 def _table(model: type[Any]) -> Table:
