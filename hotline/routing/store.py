@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    and_,
     bindparam,
     case,
     func,
@@ -142,6 +144,9 @@ class Router:
         self._minute: dt.datetime | None = None
         self._scheduled_now: tuple[tuple[str, ...], frozenset[str]] = ((), frozenset())
         self._serving: dict[tuple[str, str | None], list[str]] = {}
+        self._served: dict[tuple[str, str | None, str, frozenset[str]], bool] = {}
+        spoken = sorted(set().union(*self.languages.values()))
+        self._classes = [(o, lang) for o in self.table for lang in (None, *spoken)]
 
     # -- lines ------------------------------------------------------------------------------
     def staffing(self, line_id: str) -> Staffing:
@@ -187,12 +192,43 @@ class Router:
         return ids, frozenset(ids)
 
     def _may_serve(self, option_id: str, language: str | None, line_id: str) -> bool:
-        option, org = self.table.get(option_id), self.lines[line_id].org_id
-        lang = language or JAPANESE
-        return option is not None and any(
-            org in t.orgs and (not t.require_language or lang in self.languages[line_id])
-            for t in option.tiers
+        return self._serves(
+            option_id, language, self.lines[line_id].org_id, self.languages[line_id]
         )
+
+    def _serves(
+        self, option_id: str, language: str | None, org: str, spoken: frozenset[str]
+    ) -> bool:
+        """May a line of `org` speaking `spoken` serve the class through any tier?"""
+        key = (option_id, language, org, spoken)
+        known = self._served.get(key)
+        if known is None:
+            option, lang = self.table.get(option_id), language or JAPANESE
+            known = option is not None and any(
+                org in t.orgs and (not t.require_language or lang in spoken) for t in option.tiers
+            )
+            self._served[key] = known
+        return known
+
+    def _caps(self, lines: list[engine.FreeLine], limit: int) -> dict[str, list[Any]]:
+        """How many of each class's first callers this pass could serve, for the classes the
+        configuration knows (options by no language and by every language a line speaks)
+        where that is fewer than `limit`: no more than the free lines that may serve the
+        class through some tier, as each line takes one caller a pass. Lines are counted by
+        organisation and languages, which is all that decides."""
+        profiles = Counter((line.org, line.languages) for line in lines)
+        options, languages, caps = [], [], []
+        for option_id, language in self._classes:
+            n = sum(
+                count
+                for (org, spoken), count in profiles.items()
+                if self._serves(option_id, language, org, spoken)
+            )
+            if n < limit:
+                options.append(option_id)
+                languages.append(language)
+                caps.append(n)
+        return {"cap_options": options, "cap_languages": languages, "caps": caps}
 
     async def staffed_for(
         self, session: AsyncSession, option_id: str, language: str | None, now: dt.datetime
@@ -261,7 +297,7 @@ class Router:
         lines = await self._free_lines(session, now)
         if not lines:
             return []
-        calls, sids = await self._waiting(session, limit=len(lines), now=now)
+        calls, sids = await self._waiting(session, limit=len(lines), now=now, lines=lines)
         reservations = engine.assign(calls, lines, self.table, now)
         if reservations:
             holding = [r for r in reservations if sids[r.call_id][1] == CallState.WAITING]
@@ -418,7 +454,11 @@ class Router:
         ]
 
     async def _waiting(
-        self, session: AsyncSession, limit: int, now: dt.datetime
+        self,
+        session: AsyncSession,
+        limit: int,
+        now: dt.datetime,
+        lines: list[engine.FreeLine] | None = None,
     ) -> tuple[list[engine.WaitingCall], dict[int, tuple[str, str]]]:
         """The first `limit` waiting calls of each (option, language) class, locked.
 
@@ -428,9 +468,19 @@ class Router:
         same order (their own waiting time and priority); a request waiting out the pause
         before another try keeps its place but is not served yet. Also answers each call's
         CallSid and state, for the pushes to Twilio that its reservation asks for.
+
+        Given the pass's free `lines`, PostgreSQL reads fewer of a class when fewer of them
+        may serve it (`_caps`): the engine could serve no more of it in this pass.
         """
         postgres = session.get_bind().dialect.name == "postgresql"
-        params = {"limit": limit, "now": now, "fresh": now - self.reservation_timeout}
+        params: dict[str, Any] = {
+            "limit": limit,
+            "now": now,
+            "fresh": now - self.reservation_timeout,
+        }
+        if postgres:
+            no_caps: dict[str, list[Any]] = {"cap_options": [], "cap_languages": [], "caps": []}
+            params |= no_caps if lines is None else self._caps(lines, limit)
         calls, sids = [], {}
         rows = (await session.execute(_queue_heads(postgres), params)).all()
         for call_id, option_id, language, since, priority, state, sid in rows:
@@ -544,7 +594,29 @@ def _heads() -> Select[Any]:
     classes = classes.union_all(
         select(after.c.option_id, after.c.language).select_from(prev.join(after, true()))
     )
-    klass = classes.alias("class")
+    # Each class with its number to read: its cap (`Router._caps`), else `:limit`.
+    caps = (
+        func.unnest(
+            bindparam("cap_options", type_=ARRAY(String)),
+            bindparam("cap_languages", type_=ARRAY(String)),
+            bindparam("caps", type_=ARRAY(Integer)),
+        )
+        .table_valued("option_id", "language", "n")
+        .render_derived(name="caps")
+    )
+    capped = and_(
+        caps.c.option_id == classes.c.option_id,
+        caps.c.language.is_not_distinct_from(classes.c.language),
+    )
+    klass = (
+        select(
+            classes.c.option_id,
+            classes.c.language,
+            func.coalesce(caps.c.n, bindparam("limit", type_=Integer)).label("n"),
+        )
+        .select_from(classes.outerjoin(caps, capped))
+        .subquery("class")
+    )
 
     def firsts(name: str, where: Callable[[Any], tuple[Any, ...]]) -> Select[Any]:
         c = calls.alias(name).c
@@ -555,11 +627,14 @@ def _heads() -> Select[Any]:
             .limit(bindparam("limit", type_=Integer))
         )
 
+    # `:limit` inside, the class's own number outside: the planner knows the one, not the
+    # other (it would guess a tenth of the class, and a cost that grows with the queue).
     heads = (
         union_all(
             firsts("spoken", lambda c: (c.language == klass.c.language,)),
             firsts("japanese", lambda c: (c.language.is_(None), klass.c.language.is_(None))),
         )
+        .limit(klass.c.n)
         .subquery()
         .lateral("heads")
     )

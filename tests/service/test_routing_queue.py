@@ -15,6 +15,7 @@ import pytest
 
 from hotline.calls.models import Call
 from hotline.db import make_engine, session_factory
+from hotline.routing import engine as routing_engine
 from hotline.routing.store import Router
 from hotline.testing.rows import call_row
 
@@ -90,5 +91,44 @@ async def test_each_class_hands_its_first_callers_in_queue_order(db_url, cfg, se
             assert {c.call_id for c in calls} == _expected(rows, ids, limit), limit
             states = {i: rows[ids.index(i)]["state"] for i in sids}
             assert {i: state for i, (_, state) in sids.items()} == states
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+async def test_reading_fewer_of_a_class_than_lines_could_serve_changes_no_reservation(
+    db_url, cfg, seed
+) -> None:
+    """Given the pass's free lines, a class is read only as far as those lines could serve
+    it: the engine makes the same reservations as from the whole head of each class."""
+    engine = make_engine(db_url)
+    sessions = session_factory(engine)
+    router = Router(cfg, reservation_timeout=int(FRESH.total_seconds()), cooldown=60)
+    rng = random.Random(seed)
+    rows = _queue(rng)
+    try:
+        async with sessions.begin() as s:
+            for row in rows:
+                s.add(Call(**row))
+        ids = sorted(router.lines)
+        for size in (1, 2, 5, len(ids)):
+            lines = [
+                routing_engine.FreeLine(
+                    i,
+                    router.lines[i].org_id,
+                    router.languages[i],
+                    NOW - dt.timedelta(seconds=rng.randint(0, 3600)),
+                )
+                for i in rng.sample(ids, size)
+            ]
+            async with sessions() as s:
+                read, _ = await router._waiting(s, limit=size, now=NOW, lines=lines)
+                await s.rollback()
+            async with sessions() as s:
+                whole, _ = await router._waiting(s, limit=size, now=NOW)
+                await s.rollback()
+            assert {c.call_id for c in read} <= {c.call_id for c in whole}
+            made = routing_engine.assign(read, lines, router.table, NOW)
+            assert made == routing_engine.assign(whole, lines, router.table, NOW), size
     finally:
         await engine.dispose()
