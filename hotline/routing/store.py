@@ -511,7 +511,8 @@ def _queue_heads(postgres: bool) -> Select[*tuple[Any, ...]]:
     """The pass's read of the queue, built once (building it costs more than running it):
     the heads of each class (`_heads`, `_ranked`), then those few locked by id, still
     waiting and polling, skipping what another pass holds. Parameters `limit`, `now` and
-    `fresh`."""
+    `fresh`; on PostgreSQL also the classes' own numbers (`cap_options`, `cap_languages`,
+    `caps`: `Router._caps`)."""
     calls = _table(Call)
     heads = _heads() if postgres else _ranked()
     return (
@@ -553,10 +554,11 @@ def _heads() -> Select[Any]:
     - the classes present are found by skipping through the index (a recursive CTE: from
       one class, the next is the next language of its option, else its calls with no
       language, else the first class of the next option), one probe per class;
-    - each class's heads are a LATERAL ... ORDER BY (the index's order) LIMIT. A class with
-      no language (Japanese) has its own branch, as `language = NULL` matches nothing; its
-      ORDER BY names `language` too, so that the planner sees the index's order (IS NULL
-      does not make the column a constant for it).
+    - each class's heads are a LATERAL ... ORDER BY (the index's order) LIMIT: its own
+      number if `caps` names the class, else `:limit`. A class with no language (Japanese)
+      has its own branch, as `language = NULL` matches nothing; its ORDER BY names
+      `language` too, so that the planner sees the index's order (IS NULL does not make the
+      column a constant for it).
     """
     calls = _table(Call)
 
