@@ -26,9 +26,10 @@ Not a test: a script that prints figures. Two parts, each on its own fresh Postg
 
 The parts: assignment.py (the pass) and hold.py (the hold), each with its scenarios.
 
-Targets: one pass p99 < 20 ms (10,000 calls, 1,000 lines); hold webhook p99 < 50 ms with no
-error while 2,000 callers poll. The service, PostgreSQL and the load generator share this
-machine's CPUs, with whatever else runs on it: the load average is printed before and after.
+Targets: one pass p99 < 20 ms (10,000 calls, 1,000 lines), a cold start p50 < 100 ms; hold
+webhook p99 < 50 ms with no error while 2,000 callers poll. The service, PostgreSQL and the
+load generator share this machine's CPUs, with whatever else runs on it: the load average is
+printed before and after.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from hotline.testing.servers import ServerFailed
 
 from . import assignment, hold
 from .assignment import STEADY_FREE
-from .figures import TARGET_HOLD_P99_MS, TARGET_PASS_P99_MS, spread
+from .figures import TARGET_COLD_P50_MS, TARGET_HOLD_P99_MS, TARGET_PASS_P99_MS, spread
 from .load import POOL_SIZE, HoldStats
 
 
@@ -117,7 +118,9 @@ def summary(
         steady, cold = pass_result["steady"], pass_result["cold"]
         target = TARGET_PASS_P99_MS
         row(f"pass p99, steady ({STEADY_FREE} free; {size})", spread(steady.totals)["p99"], target)
-        row(f"pass p99, cold start ({args.lines} free)", spread(cold.totals)["p99"], target)
+        cold_start = f"cold start ({args.lines} free)"
+        row(f"pass p50, {cold_start}", spread(cold.totals)["p50"], TARGET_COLD_P50_MS)
+        row(f"  pass p99, {cold_start}", spread(cold.totals)["p99"], None)
         engine_steady, engine_cold = pass_result["engine"]
         row(
             f"  pure engine alone, all {args.calls} calls, steady, p99",

@@ -129,7 +129,8 @@ async def time_passes(
                     run.totals.append(elapsed)
                     run.reservations.append(len(made))
                     run.handed.append(timed.handed)
-                    # What the pass did not spend in the other steps went to the two UPDATEs.
+                    # What the pass did not spend in the other steps went to writing its
+                    # reservations (one statement on PostgreSQL) and their pushes.
                     steps = {s: timed.current.get(s, 0.0) for s in STEPS[:-1]}
                     steps["updates"] = max(elapsed - sum(steps.values()), 0.0)
                     for s, seconds in steps.items():

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from hotline.testing.measure import percentile
 
-TARGET_PASS_P99_MS = 20.0
+TARGET_PASS_P99_MS = 20.0  # the steady-state pass, whole (queries included)
+TARGET_COLD_P50_MS = 100.0  # a pass that reserves a line for nearly every line (issue 13)
 TARGET_HOLD_P99_MS = 50.0
 
 

@@ -9,8 +9,10 @@ at a time (BEGIN IMMEDIATE, see hotline.db), which gives the same guarantee.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -18,23 +20,30 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    and_,
     bindparam,
     case,
     func,
     insert,
+    literal,
     literal_column,
+    null,
     or_,
     select,
+    true,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.base import ColumnCollection
 from sqlalchemy.sql.elements import ColumnElement
 
 from hotline.calls import lifecycle
 from hotline.calls import store as calls_store
 from hotline.calls.models import Call, CallState
-from hotline.config import HotlineConfig, Organisation, Staffing
+from hotline.config import HotlineConfig, HoursSpec, Organisation, Staffing
 from hotline.config import Line as LineConfig
 from hotline.routing import engine, presence
 from hotline.routing.models import SIGNED_IN, Line, LinePresenceLog, Presence
@@ -43,10 +52,21 @@ from hotline.routing.schedule import scheduled
 log = logging.getLogger(__name__)
 JAPANESE = "ja"
 UPKEEP_EVERY = dt.timedelta(seconds=1)
-# Literals, not parameters: a prepared statement's generic plan uses the partial index
-# `ix_calls_queue` only if its condition is written out. Holding callers and callback
-# requests are one queue, served in one order.
-QUEUED_NOW = Call.state.in_([literal_column(f"'{s.value}'") for s in lifecycle.QUEUED])
+# A literal LIMIT 1: as a parameter, a generic plan would guess its rows far too high.
+ONE = literal_column("1", Integer)
+
+
+def queued_now(c: Any) -> ColumnElement[bool]:
+    """Holding callers and callback requests are one queue, served in one order; on the
+    calls or an alias of them. Literals, not parameters: a prepared statement's generic
+    plan uses the partial index `ix_calls_queue` only if its condition is written out."""
+    return cast(
+        ColumnElement[bool],
+        c.state.in_([literal_column(f"'{s.value}'") for s in lifecycle.QUEUED]),
+    )
+
+
+QUEUED_NOW = queued_now(Call)
 
 
 def routing_table(cfg: HotlineConfig) -> dict[str, engine.OptionRouting]:
@@ -115,6 +135,18 @@ class Router:
             for line_id, r in self.lines.items()
         }
         self._upkept_at: dt.datetime | None = None  # the last expiries and sweeps (`_upkeep`)
+        # Hours that all start and end on whole minutes change nothing within a minute: which
+        # lines are scheduled, and which of them may serve a class, are kept for the minute.
+        self._minutely = all(
+            _on_whole_minutes(r.line.hours if r.line.hours is not None else r.org.hours)
+            for r in self.lines.values()
+        )
+        self._minute: dt.datetime | None = None
+        self._scheduled_now: tuple[tuple[str, ...], frozenset[str]] = ((), frozenset())
+        self._serving: dict[tuple[str, str | None], list[str]] = {}
+        self._served: dict[tuple[str, str | None, str, frozenset[str]], bool] = {}
+        spoken = sorted(set().union(*self.languages.values()))
+        self._classes = [(o, lang) for o in self.table for lang in (None, *spoken)]
 
     # -- lines ------------------------------------------------------------------------------
     def staffing(self, line_id: str) -> Staffing:
@@ -143,23 +175,71 @@ class Router:
         await session.flush()
 
     def scheduled_ids(self, now: dt.datetime) -> list[str]:
-        return [
+        return list(self._scheduled(now)[0])
+
+    def _scheduled(self, now: dt.datetime) -> tuple[tuple[str, ...], frozenset[str]]:
+        """The lines scheduled at `now` (in config order, and as a set), asked of each line's
+        hours at most once a minute when the hours allow it (see `_minutely`): the passes,
+        the staffing checks and the scrapes of a minute share the answer."""
+        minute = now.astimezone(dt.UTC).replace(second=0, microsecond=0)
+        if self._minutely and minute == self._minute:
+            return self._scheduled_now
+        ids = tuple(
             i for i, r in self.lines.items() if scheduled(r.org, r.line, now, self.cfg.calendar)
-        ]
+        )
+        if self._minutely:
+            self._minute, self._scheduled_now, self._serving = minute, (ids, frozenset(ids)), {}
+        return ids, frozenset(ids)
 
     def _may_serve(self, option_id: str, language: str | None, line_id: str) -> bool:
-        option, org = self.table.get(option_id), self.lines[line_id].org_id
-        lang = language or JAPANESE
-        return option is not None and any(
-            org in t.orgs and (not t.require_language or lang in self.languages[line_id])
-            for t in option.tiers
+        return self._serves(
+            option_id, language, self.lines[line_id].org_id, self.languages[line_id]
         )
+
+    def _serves(
+        self, option_id: str, language: str | None, org: str, spoken: frozenset[str]
+    ) -> bool:
+        """May a line of `org` speaking `spoken` serve the class through any tier?"""
+        key = (option_id, language, org, spoken)
+        known = self._served.get(key)
+        if known is None:
+            option, lang = self.table.get(option_id), language or JAPANESE
+            known = option is not None and any(
+                org in t.orgs and (not t.require_language or lang in spoken) for t in option.tiers
+            )
+            self._served[key] = known
+        return known
+
+    def _caps(self, lines: list[engine.FreeLine], limit: int) -> dict[str, list[Any]]:
+        """How many of each class's first callers this pass could serve, for the classes the
+        configuration knows (options by no language and by every language a line speaks)
+        where that is fewer than `limit`: no more than the free lines that may serve the
+        class through some tier, as each line takes one caller a pass. Lines are counted by
+        organisation and languages, which is all that decides."""
+        profiles = Counter((line.org, line.languages) for line in lines)
+        options, languages, caps = [], [], []
+        for option_id, language in self._classes:
+            n = sum(
+                count
+                for (org, spoken), count in profiles.items()
+                if self._serves(option_id, language, org, spoken)
+            )
+            if n < limit:
+                options.append(option_id)
+                languages.append(language)
+                caps.append(n)
+        return {"cap_options": options, "cap_languages": languages, "caps": caps}
 
     async def staffed_for(
         self, session: AsyncSession, option_id: str, language: str | None, now: dt.datetime
     ) -> bool:
         """Is any line that may serve this option signed in now (busy or not)?"""
-        candidates = [i for i in self.scheduled_ids(now) if self._may_serve(option_id, language, i)]
+        ids = self._scheduled(now)[0]
+        candidates = self._serving.get((option_id, language)) if self._minutely else None
+        if candidates is None:
+            candidates = [i for i in ids if self._may_serve(option_id, language, i)]
+            if self._minutely:
+                self._serving[(option_id, language)] = candidates
         if not candidates:
             return False
         stmt = (
@@ -217,7 +297,7 @@ class Router:
         lines = await self._free_lines(session, now)
         if not lines:
             return []
-        calls, sids = await self._waiting(session, limit=len(lines), now=now)
+        calls, sids = await self._waiting(session, limit=len(lines), now=now, lines=lines)
         reservations = engine.assign(calls, lines, self.table, now)
         if reservations:
             holding = [r for r in reservations if sids[r.call_id][1] == CallState.WAITING]
@@ -245,12 +325,12 @@ class Router:
         state: CallState,
         sids: dict[int, tuple[str, str]],
     ) -> None:
-        """Write the pass's reservations of calls in `state` in three statements whatever
-        their number: one UPDATE of the calls and one of the lines, each joined to the (call,
-        line) pairs, and one batched INSERT of the presence log. After the commit, Twilio is
-        asked at once (pushes): to take a holding caller out of the queue to the line (their
-        next poll does it too, if that fails), or to ring a callback's counsellor (so that
-        line is ringing rather than reserved)."""
+        """Write the pass's reservations of calls in `state` whatever their number in one
+        statement (PostgreSQL) or three (SQLite): an UPDATE of the calls and one of the
+        lines, each joined to the (call, line) pairs, and an INSERT of the presence log.
+        After the commit, Twilio is asked at once (pushes): to take a holding caller out of
+        the queue to the line (their next poll does it too, if that fails), or to ring a
+        callback's counsellor (so that line is ringing rather than reserved)."""
         callback = now if state == CallState.CALLBACK else None
         selected = lifecycle.CallView(state=state, callback_at=callback)
         moves = [
@@ -262,29 +342,43 @@ class Router:
         same = {k: v for k, v in changes[0].items() if k != "line_id"}
         if any({**c, "line_id": None} != {**same, "line_id": None} for c in changes):
             raise AssertionError("reservations that differ in more than their line")
-        calls, lines = _table(Call), _table(Line)
+        calls, lines, log = _table(Call), _table(Line), _table(LinePresenceLog)
         call_line, line_call, call_rows, line_rows = _pairs(session, reservations, calls, lines)
         arrays = {
             "call_ids": [r.call_id for r in reservations],
             "line_ids": [r.line_id for r in reservations],
         }
-        await session.execute(
-            update(calls).where(call_rows).values(**same, line_id=call_line), arrays
-        )
         status = Presence.RINGING if same.get("state") == CallState.RINGING else Presence.RESERVED
-        await session.execute(
+        reserve_calls = update(calls).where(call_rows).values(**same, line_id=call_line)
+        reserve_lines = (
             update(lines)
             .where(line_rows)
-            .values(call_id=line_call, status=status, status_changed_at=now),
-            arrays,
+            .values(call_id=line_call, status=status, status_changed_at=now)
         )
-        await session.execute(
-            insert(LinePresenceLog),
-            [
-                presence.log_row(r.line_id, self.lines[r.line_id].org_id, status, None, now)
-                for r in reservations
-            ],
-        )
+        if session.get_bind().dialect.name == "postgresql":
+            # One round trip: both UPDATEs as data-modifying CTEs, the presence log written
+            # from the lines' RETURNING (no row built in Python, one prepared statement).
+            held = reserve_lines.returning(lines.c.id, lines.c.org_id).cte("held")
+            logged = select(
+                held.c.id,
+                held.c.org_id,
+                literal(str(status), String),
+                null(),
+                literal(now, log.c.at.type),
+            )
+            columns = ["line_id", "org_id", "presence", "reason", "at"]
+            stmt = insert(log).from_select(columns, logged).add_cte(reserve_calls.cte("moved"))
+            await session.execute(stmt, arrays)
+        else:
+            await session.execute(reserve_calls)
+            await session.execute(reserve_lines)
+            await session.execute(
+                insert(log),
+                [
+                    presence.log_row(r.line_id, self.lines[r.line_id].org_id, status, None, now)
+                    for r in reservations
+                ],
+            )
         for r, t in zip(reservations, moves, strict=True):
             for effect in t.effects:
                 if isinstance(effect, lifecycle.RingCounsellor | lifecycle.Dequeue):
@@ -340,7 +434,7 @@ class Router:
             await self._carry_out(session, call, lifecycle.WentSilent(), now)
 
     async def _free_lines(self, session: AsyncSession, now: dt.datetime) -> list[engine.FreeLine]:
-        scheduled = set(self.scheduled_ids(now))
+        scheduled = self._scheduled(now)[1]
         stmt = (
             select(Line.id, Line.org_id, Line.idle_since)
             .where(
@@ -360,9 +454,13 @@ class Router:
         ]
 
     async def _waiting(
-        self, session: AsyncSession, limit: int, now: dt.datetime
+        self,
+        session: AsyncSession,
+        limit: int,
+        now: dt.datetime,
+        lines: list[engine.FreeLine] | None = None,
     ) -> tuple[list[engine.WaitingCall], dict[int, tuple[str, str]]]:
-        """The first `limit` waiting calls of each (option, language) class.
+        """The first `limit` waiting calls of each (option, language) class, locked.
 
         Within a class the engine serves a prefix in queue order (a call that waited longer
         may use every tier a later one may), and a pass makes at most `limit` reservations,
@@ -370,44 +468,22 @@ class Router:
         same order (their own waiting time and priority); a request waiting out the pause
         before another try keeps its place but is not served yet. Also answers each call's
         CallSid and state, for the pushes to Twilio that its reservation asks for.
+
+        Given the pass's free `lines`, PostgreSQL reads fewer of a class when fewer of them
+        may serve it (`_caps`): the engine could serve no more of it in this pass.
         """
-        fresh = now - self.reservation_timeout
-        waiting = (
-            QUEUED_NOW,
-            # Only callers still polling (a callback request does not poll: its last_seen_at
-            # is cleared): a line held for one who is gone is wasted.
-            or_(Call.last_seen_at.is_(None), Call.last_seen_at >= fresh),
-            or_(Call.callback_after.is_(None), Call.callback_after <= now),
-        )
-        # Rank each class in queue order and keep the first `limit`: the queue index
-        # (`ix_calls_queue`, waiting calls only, in this order) spares the sort. Then lock
-        # those few by id, still waiting and polling (skipping what another pass holds).
-        rank = func.row_number().over(
-            partition_by=(Call.option_id, Call.language),
-            order_by=(Call.priority.desc(), Call.waiting_since, Call.id),
-        )
-        ranked = select(Call.id, rank.label("rank")).where(*waiting).subquery()
-        firsts = select(ranked.c.id).where(ranked.c.rank <= limit)
-        ids = list((await session.execute(firsts)).scalars())
-        if not ids:
-            return [], {}
-        stmt = (
-            select(
-                Call.id,
-                Call.option_id,
-                Call.language,
-                Call.waiting_since,
-                Call.priority,
-                Call.state,
-                Call.call_sid,
-            )
-            .where(Call.id.in_(ids), *waiting)
-            .with_for_update(skip_locked=True, of=Call)
-        )
+        postgres = session.get_bind().dialect.name == "postgresql"
+        params: dict[str, Any] = {
+            "limit": limit,
+            "now": now,
+            "fresh": now - self.reservation_timeout,
+        }
+        if postgres:
+            no_caps: dict[str, list[Any]] = {"cap_options": [], "cap_languages": [], "caps": []}
+            params |= no_caps if lines is None else self._caps(lines, limit)
         calls, sids = [], {}
-        for call_id, option_id, language, since, priority, state, sid in await session.execute(
-            stmt
-        ):
+        rows = (await session.execute(_queue_heads(postgres), params)).all()
+        for call_id, option_id, language, since, priority, state, sid in rows:
             sids[call_id] = (sid, state)
             # A waiting call has chosen its option and has its waiting start (the lifecycle
             # sets both on joining the queue).
@@ -416,6 +492,161 @@ class Router:
                 engine.WaitingCall(call_id, option_id, language or JAPANESE, since, priority)
             )
         return calls, sids
+
+
+def _waiting_now(c: ColumnCollection[str, Any]) -> tuple[ColumnElement[bool], ...]:
+    """Queued calls the pass may serve at `:now`, on the calls or an alias of them."""
+    return (
+        queued_now(c),
+        # Only callers still polling since `:fresh` (a callback request does not poll: its
+        # last_seen_at is cleared): a line held for one who is gone is wasted.
+        or_(c.last_seen_at.is_(None), c.last_seen_at >= bindparam("fresh")),
+        # A callback request waiting out the pause before another try keeps its place.
+        or_(c.callback_after.is_(None), c.callback_after <= bindparam("now")),
+    )
+
+
+@functools.cache
+def _queue_heads(postgres: bool) -> Select[*tuple[Any, ...]]:
+    """The pass's read of the queue, built once (building it costs more than running it):
+    the heads of each class (`_heads`, `_ranked`), then those few locked by id, still
+    waiting and polling, skipping what another pass holds. Parameters `limit`, `now` and
+    `fresh`; on PostgreSQL also the classes' own numbers (`cap_options`, `cap_languages`,
+    `caps`: `Router._caps`)."""
+    calls = _table(Call)
+    heads = _heads() if postgres else _ranked()
+    return (
+        select(
+            calls.c.id,
+            calls.c.option_id,
+            calls.c.language,
+            calls.c.waiting_since,
+            calls.c.priority,
+            calls.c.state,
+            calls.c.call_sid,
+        )
+        .where(calls.c.id.in_(heads), *_waiting_now(calls.c))
+        .with_for_update(skip_locked=True, of=calls)
+    )
+
+
+def _ranked() -> Select[Any]:
+    """The ids of the first `:limit` waiting calls of each class, ranked by a window
+    (SQLite: a small service's queue, where one sort costs little)."""
+    c = _table(Call).c
+    rank = func.row_number().over(
+        partition_by=(c.option_id, c.language),
+        order_by=(c.priority.desc(), c.waiting_since, c.id),
+    )
+    ranked = select(c.id, rank.label("rank")).where(*_waiting_now(c)).subquery()
+    return select(ranked.c.id).where(ranked.c.rank <= bindparam("limit"))
+
+
+def _heads() -> Select[Any]:
+    """The ids of the first `:limit` waiting calls of each class as ranges of the queue
+    index (PostgreSQL).
+
+    `ix_calls_queue` (option, language, priority descending, waiting since, id; queued calls
+    only) is the queue order. A window over all queued calls makes PostgreSQL sort them all
+    (its planner prefers the sort at 10,000 rows, not seeing that it compares text with the
+    database's collation); here each class is one index range read up to `:limit` rows:
+
+    - the classes present are found by skipping through the index (a recursive CTE: from
+      one class, the next is the next language of its option, else its calls with no
+      language, else the first class of the next option), one probe per class;
+    - each class's heads are a LATERAL ... ORDER BY (the index's order) LIMIT: its own
+      number if `caps` names the class, else `:limit`. A class with no language (Japanese)
+      has its own branch, as `language = NULL` matches nothing; its ORDER BY names
+      `language` too, so that the planner sees the index's order (IS NULL does not make the
+      column a constant for it).
+    """
+    calls = _table(Call)
+
+    def probe(name: str, where: Callable[[Any], tuple[Any, ...]]) -> Select[Any]:
+        c = calls.alias(name).c
+        return (
+            select(c.option_id, c.language)
+            .where(queued_now(c), *where(c))
+            .order_by(c.option_id, c.language)
+            .limit(ONE)
+        )
+
+    classes = probe("first_class", lambda c: ()).cte("queue_classes", recursive=True)
+    prev = classes.alias("prev")
+    after = (
+        union_all(
+            probe(
+                "same_option",
+                lambda c: (c.option_id == prev.c.option_id, c.language > prev.c.language),
+            ),
+            probe(
+                "no_language",
+                lambda c: (
+                    c.option_id == prev.c.option_id,
+                    c.language.is_(None),
+                    prev.c.language.is_not(None),
+                ),
+            ),
+            probe("next_option", lambda c: (c.option_id > prev.c.option_id,)),
+        )
+        .limit(ONE)
+        .subquery()
+        .lateral("next_class")
+    )
+    classes = classes.union_all(
+        select(after.c.option_id, after.c.language).select_from(prev.join(after, true()))
+    )
+    # Each class with its number to read: its cap (`Router._caps`), else `:limit`.
+    caps = (
+        func.unnest(
+            bindparam("cap_options", type_=ARRAY(String)),
+            bindparam("cap_languages", type_=ARRAY(String)),
+            bindparam("caps", type_=ARRAY(Integer)),
+        )
+        .table_valued("option_id", "language", "n")
+        .render_derived(name="caps")
+    )
+    capped = and_(
+        caps.c.option_id == classes.c.option_id,
+        caps.c.language.is_not_distinct_from(classes.c.language),
+    )
+    klass = (
+        select(
+            classes.c.option_id,
+            classes.c.language,
+            func.coalesce(caps.c.n, bindparam("limit", type_=Integer)).label("n"),
+        )
+        .select_from(classes.outerjoin(caps, capped))
+        .subquery("class")
+    )
+
+    def firsts(name: str, where: Callable[[Any], tuple[Any, ...]]) -> Select[Any]:
+        c = calls.alias(name).c
+        return (
+            select(c.id)
+            .where(*_waiting_now(c), c.option_id == klass.c.option_id, *where(c))
+            .order_by(c.option_id, c.language, c.priority.desc(), c.waiting_since, c.id)
+            .limit(bindparam("limit", type_=Integer))
+        )
+
+    # `:limit` inside, the class's own number outside: the planner knows the one, not the
+    # other (it would guess a tenth of the class, and a cost that grows with the queue).
+    heads = (
+        union_all(
+            firsts("spoken", lambda c: (c.language == klass.c.language,)),
+            firsts("japanese", lambda c: (c.language.is_(None), klass.c.language.is_(None))),
+        )
+        .limit(klass.c.n)
+        .subquery()
+        .lateral("heads")
+    )
+    return select(heads.c.id).select_from(klass.join(heads, true()))
+
+
+def _on_whole_minutes(hours: HoursSpec) -> bool:
+    return hours == "24h" or all(
+        t.second == 0 and t.microsecond == 0 for w in hours for t in (w.start, w.end)
+    )
 
 
 def _table(model: type[Any]) -> Table:
