@@ -78,6 +78,9 @@ def make_engine(url: str, **kwargs: object) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    # No JIT: our statements are short and many; a plan the planner over-estimates would be
+    # compiled for up to a second (the routing pass's queue read once took 0.7-1.1 s so).
+    kwargs.setdefault("connect_args", {"server_settings": {"jit": "off"}})
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
 
