@@ -31,6 +31,7 @@ from hotline import config as config_mod
 from hotline.app import create_app
 from hotline.settings import Settings
 from hotline.testing.databases import PostgresUnavailable, fresh_postgres
+from hotline.testing.secrets import settings_secrets
 from hotline.testing.twilio_requests import Signer, inbound_params, numbered_caller
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +69,9 @@ async def one_call(phone: Phone, i: int) -> None:
 
 async def run(url: str, calls: int, top: int) -> None:
     cfg = config_mod.load(ROOT / "config" / "menus.yaml")
-    settings = Settings(env="test", database_url=url, public_url=PUBLIC, tick_seconds=0)
+    settings = Settings(
+        env="test", database_url=url, public_url=PUBLIC, tick_seconds=0, **settings_secrets()
+    )
     app = create_app(settings, cfg)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
