@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, func, select, update
+from sqlalchemy import CursorResult, Table, bindparam, func, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert, Update
@@ -100,7 +100,8 @@ _AHEAD = (
     .select_from(CALLS)
     .where(
         CALLS.c.option_id == bindparam("option_id"),
-        CALLS.c.state.in_(WAITING),
+        # Literals, not an expanding parameter: the statement is compiled once, not per run.
+        CALLS.c.state.in_([literal_column(f"'{s.value}'") for s in WAITING]),
         CALLS.c.id != bindparam("id"),
         (CALLS.c.priority > bindparam("priority"))
         | (
