@@ -198,7 +198,7 @@ class Edge:
             entry=self.cfg.entry_for(p.to),
             period_id=period.id if period else "none",
             caller=store.caller_hash(self.settings.caller_secret, p.caller),
-            menu_id=self.cfg.menu_at(self.now),
+            menu_id=period.menu if period else self.cfg.default_menu,  # cfg.menu_at, once
             now=self.now,
             new=True,  # looked up already, or most likely new
         )
