@@ -15,7 +15,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,7 +22,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Session
-from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,20 +78,7 @@ def make_engine(url: str, **kwargs: object) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    engine = create_async_engine(url, **kwargs)
-    event.listen(engine.sync_engine.pool, "checkout", _still_open)
-    return engine
-
-
-def _still_open(_dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry, _proxy: object) -> None:
-    """A pooled connection whose socket the server (or the network) closed is replaced at
-    checkout, as `pool_pre_ping` would, but without a round trip: asyncpg's ping is three
-    (BEGIN, `;`, ROLLBACK), a third of a webhook's. asyncpg sees the socket close as soon as
-    the event loop reads it; a connection that dies unseen fails its statement, which
-    invalidates the pool, and that webhook answers the fallback."""
-    driver = record.driver_connection
-    if driver is not None and driver.is_closed():
-        raise DisconnectionError("the pooled connection was closed")
+    return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
 
 def _ensure_sqlite_dir(url: str) -> None:
