@@ -31,6 +31,7 @@ from hotline import config as config_mod
 from hotline.app import create_app
 from hotline.settings import Settings
 from hotline.testing.databases import PostgresUnavailable, fresh_postgres
+from hotline.testing.secrets import settings_secrets
 from hotline.testing.twilio_requests import Signer, inbound_params, numbered_caller
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,9 +67,11 @@ async def one_call(phone: Phone, i: int) -> None:
     await phone.post("wait", wait_url, {**p, "QueuePosition": "1", "QueueTime": "0"})
 
 
-async def run(url: str, calls: int, top: int) -> None:
+async def run(url: str, calls: int, top: int, save: str | None = None) -> None:
     cfg = config_mod.load(ROOT / "config" / "menus.yaml")
-    settings = Settings(env="test", database_url=url, public_url=PUBLIC, tick_seconds=0)
+    settings = Settings(
+        env="test", database_url=url, public_url=PUBLIC, tick_seconds=0, **settings_secrets()
+    )
     app = create_app(settings, cfg)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -97,6 +100,8 @@ async def run(url: str, calls: int, top: int) -> None:
             for i in range(calls):
                 await one_call(phone, 100_000 + i)
             profile.disable()
+    if save:
+        profile.dump_stats(save)  # for pstats (print_callers) or snakeviz
     print_shares(profile, calls * len(WEBHOOKS))
     for order in ("tottime", "cumulative"):
         out = io.StringIO()
@@ -138,10 +143,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--save", help="write cProfile's stats to this file")
     args = parser.parse_args()
     try:
         with fresh_postgres(prefix="hotline_bench") as url:
-            asyncio.run(run(url, args.calls, args.top))
+            asyncio.run(run(url, args.calls, args.top, args.save))
     except PostgresUnavailable as e:
         sys.exit(f"{e} (set HOTLINE_TEST_PG)")
 

@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hotline.calls import lifecycle, store
 from hotline.calls.models import Call
 
+AnyCall = store.StoredCall | Call
+
 
 class Routing(store.LineHolder, Protocol):
     """What the service needs of the router (hotline.routing.store.Router)."""
@@ -33,12 +35,12 @@ class Routing(store.LineHolder, Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    call: Call
+    call: AnyCall
     decision: lifecycle.Decision
     repeated: bool = False  # a retried step: nothing changed, the first answer again
 
 
-def offer_of(call: Call) -> str:
+def offer_of(call: store.CallRecord) -> str:
     """The current offer of a line to the call: a second offer of the same line is new."""
     held = call.reserved_at.timestamp() if call.reserved_at else ""
     return f"{call.line_id}:{held}"
@@ -47,7 +49,7 @@ def offer_of(call: Call) -> str:
 async def apply(
     session: AsyncSession,
     router: Routing,
-    call: Call,
+    call: AnyCall,
     event: lifecycle.Event,
     now: dt.datetime,
     *,
@@ -63,10 +65,19 @@ async def apply(
             stored = (await store.step_detail(session, call, step)).get("decision", {})
             return Outcome(call, lifecycle.load_decision(stored) or t.decision, repeated=True)
     if await store.carry_out(session, router, call, t, now):
-        await session.flush()
+        await session.flush()  # the lines' ORM rows the effects changed
+        touched = store.touched(session)
+        touched.discard(call.id)
         made = await router.assign(session, now)
-        if any(r.call_id == call.id for r in made):
-            await session.refresh(call)  # the pass gave it a line (a bulk UPDATE, past the ORM)
+        reserved = any(r.call_id == call.id for r in made)  # a bulk UPDATE, past the ORM
+        if isinstance(call, store.StoredCall):
+            # Reserved, or changed by the pass's sweeps (ORM rows of their own): read it
+            # again, so that the answer is about the call as it now is.
+            if reserved or call.id in touched:
+                await session.flush()
+                await store.reload(session, call)
+        elif reserved:
+            await session.refresh(call)
     return Outcome(call, t.decision)
 
 
@@ -85,7 +96,7 @@ def _fields(event: lifecycle.Event) -> dict[str, Any]:
 async def staffed(
     session: AsyncSession,
     router: Routing,
-    call: Call,
+    call: AnyCall,
     option_id: str,
     language: str | None,
     now: dt.datetime,

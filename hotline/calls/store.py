@@ -1,7 +1,16 @@
-"""Stored call state: create, look up and move calls; append events. Only flushes."""
+"""Stored call state: create, look up and move calls; append events. Only flushes.
+
+The voice path reads and writes calls with SQLAlchemy Core, not the ORM: a webhook reads its
+call with one `SELECT ... FOR UPDATE` into a `StoredCall` (plain attributes), writes a
+transition's changes with one `UPDATE` of the changed columns, and appends its event with one
+`INSERT ... ON CONFLICT DO NOTHING`. The statements are built once, at import; SQLAlchemy's
+compiled cache and asyncpg's prepared statements do the rest. The routing pass's sweeps still
+hand ORM `Call` rows to `carry_out` (`CallRecord` covers both), which it writes the ORM way.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -9,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, func, select
+from sqlalchemy import CursorResult, Table, bindparam, func, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert, Update
 
 from hotline.calls import lifecycle
 from hotline.calls.models import Call, CallEvent
@@ -22,6 +32,95 @@ TERMINAL = lifecycle.TERMINAL
 WAITING = lifecycle.HOLDING
 
 
+@dataclass(slots=True, eq=False)
+class StoredCall:
+    """A call as one webhook reads it: the row's columns as plain attributes, no ORM state.
+
+    Mutable: `carry_out` writes a transition's changes on it as it writes them in the
+    database, so a handler reads the call as it now is.
+    """
+
+    id: int
+    call_sid: str
+    entry: str
+    period_id: str
+    caller_hash: str | None
+    menu_id: str
+    option_id: str | None
+    language: str | None
+    state: str
+    end_stage: str | None
+    priority: int
+    line_id: str | None
+    org_id: str | None
+    created_at: dt.datetime
+    waiting_since: dt.datetime | None
+    reserved_at: dt.datetime | None
+    connected_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    status_seq: int
+    last_seen_at: dt.datetime | None
+    queue_errors: int
+    queue_error_at: dt.datetime | None
+    tallied: int
+    callback_at: dt.datetime | None
+    callback_number: str | None
+    callback_until: dt.datetime | None
+    callback_after: dt.datetime | None
+    callback_tries: int
+
+
+class CallRecord(lifecycle.CallFacts, Protocol):
+    """What carrying out a transition needs of a call: a `StoredCall` (the webhooks) or an
+    ORM `Call` row (the routing pass's sweeps, an operator's hand) both fit."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def call_sid(self) -> str: ...
+    @property
+    def reserved_at(self) -> dt.datetime | None: ...
+
+
+CALLS = cast(Table, Call.__table__)
+EVENTS = cast(Table, CallEvent.__table__)
+FIELDS = tuple(f.name for f in dataclasses.fields(StoredCall))
+_COLUMNS = tuple(CALLS.c[name] for name in FIELDS)
+if set(FIELDS) != set(CALLS.c.keys()):  # a column added to the model must be added here
+    raise AssertionError(f"StoredCall does not match the calls table: {sorted(CALLS.c.keys())}")
+
+_BY_SID = select(*_COLUMNS).where(CALLS.c.call_sid == bindparam("sid"))
+_LOCKED_BY_SID = _BY_SID.with_for_update()
+_BY_ID = select(*_COLUMNS).where(CALLS.c.id == bindparam("id"))
+_STEP_DETAIL = select(EVENTS.c.detail).where(
+    EVENTS.c.call_id == bindparam("call_id"), EVENTS.c.step == bindparam("step")
+)
+_AHEAD = (
+    select(func.count())
+    .select_from(CALLS)
+    .where(
+        CALLS.c.option_id == bindparam("option_id"),
+        # Literals, not an expanding parameter: the statement is compiled once, not per run.
+        CALLS.c.state.in_([literal_column(f"'{s.value}'") for s in WAITING]),
+        CALLS.c.id != bindparam("id"),
+        (CALLS.c.priority > bindparam("priority"))
+        | (
+            (CALLS.c.priority == bindparam("priority"))
+            & (CALLS.c.waiting_since < bindparam("since", type_=CALLS.c.waiting_since.type))
+        )
+        | (
+            (CALLS.c.priority == bindparam("priority"))
+            & (CALLS.c.waiting_since == bindparam("since", type_=CALLS.c.waiting_since.type))
+            & (CALLS.c.id < bindparam("id"))
+        ),
+    )
+)
+# One UPDATE per set of changed columns (a transition changes a handful of known sets).
+_UPDATES: dict[tuple[str, ...], Update] = {}
+_INSERTS: dict[str, tuple[Insert, Insert]] = {}  # by dialect: (the call, its event)
+TOUCHED = "hotline_calls_touched"
+
+
 def caller_hash(secret: bytes, number: str | None) -> str | None:
     """Keyed hash of the caller's number; the raw number is never stored."""
     norm = (number or "").strip().lower()
@@ -30,15 +129,50 @@ def caller_hash(secret: bytes, number: str | None) -> str | None:
     return hmac.new(secret, norm.encode(), hashlib.sha256).hexdigest()
 
 
-def _insert(session: AsyncSession) -> Callable[[type[Any]], postgresql.Insert | sqlite.Insert]:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+def _inserts(session: AsyncSession) -> tuple[Insert, Insert]:
+    """The INSERTs of a new call (returning its row) and of an event, for this database; a
+    CallSid or a step already stored inserts nothing."""
+    name = session.get_bind().dialect.name
+    made = _INSERTS.get(name)
+    if made is None:
+        dialect: Callable[[Table], postgresql.Insert | sqlite.Insert] = (
+            postgresql.insert if name == "postgresql" else sqlite.insert
+        )
+        call = (
+            dialect(CALLS)
+            .values({k: bindparam(f"v_{k}", type_=CALLS.c[k].type) for k in _NEW_CALL})
+            .on_conflict_do_nothing(index_elements=["call_sid"])
+            .returning(*_COLUMNS)
+        )
+        event = (
+            dialect(EVENTS)
+            .values(
+                call_id=bindparam("call_id"),
+                step=bindparam("step"),
+                kind=bindparam("kind"),
+                detail=bindparam("detail", type_=EVENTS.c.detail.type),
+                at=bindparam("at", type_=EVENTS.c.at.type),
+            )
+            .on_conflict_do_nothing(index_elements=["call_id", "step"])
+        )
+        made = _INSERTS[name] = (call, event)
+    return made
 
 
-async def get_call(session: AsyncSession, call_sid: str, *, lock: bool = False) -> Call | None:
-    stmt = select(Call).where(Call.call_sid == call_sid)
-    if lock:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+_NEW_CALL = tuple(
+    lifecycle.new_call(
+        call_sid="", entry="", period_id="", caller=None, menu_id="", now=dt.datetime.now(dt.UTC)
+    )[0]
+)
+
+
+async def get_call(
+    session: AsyncSession, call_sid: str, *, lock: bool = False
+) -> StoredCall | None:
+    """The call with this CallSid (locked until commit with `lock`), or None."""
+    stmt = _LOCKED_BY_SID if lock else _BY_SID
+    row = (await session.execute(stmt, {"sid": call_sid})).first()
+    return None if row is None else StoredCall(*row)
 
 
 async def ensure_call(
@@ -51,7 +185,7 @@ async def ensure_call(
     menu_id: str,
     now: dt.datetime,
     new: bool = False,
-) -> Call:
+) -> StoredCall:
     """The call with this CallSid, created if new; a retry or a race creates nothing twice.
 
     `new`: the call is most likely new (Twilio's first webhook of a call), so try the
@@ -69,21 +203,48 @@ async def ensure_call(
         menu_id=menu_id,
         now=now,
     )
-    # The new row comes back as the ORM object (and is ours: an inserted row is locked until
-    # commit); a CallSid that already exists (a retry, a concurrent request) returns nothing.
-    stmt = (
-        _insert(session)(Call)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["call_sid"])
-        .returning(Call)
-    )
-    created = (await session.scalars(stmt)).one_or_none()
-    if created is not None:
+    # The new row comes back whole (and is ours: an inserted row is locked until commit); a
+    # CallSid that already exists (a retry, a concurrent request) returns nothing.
+    stmt = _inserts(session)[0]
+    row = (await session.execute(stmt, {f"v_{k}": v for k, v in values.items()})).first()
+    if row is not None:
         outbox(session).append(received)
-        return created
+        return StoredCall(*row)
     call = await get_call(session, call_sid, lock=True)
     assert call is not None
     return call
+
+
+async def reload(session: AsyncSession, call: StoredCall) -> None:
+    """Read the call again into the same object (something else in this transaction, the
+    routing pass, changed it)."""
+    row = (await session.execute(_BY_ID, {"id": call.id})).one()
+    for name, value in zip(FIELDS, row, strict=True):
+        setattr(call, name, value)
+
+
+async def update_call(session: AsyncSession, call: StoredCall, changes: dict[str, Any]) -> None:
+    """Write `changes` on the call, in the database (one UPDATE of those columns) and on the
+    object."""
+    if not changes:
+        return
+    keys = tuple(sorted(changes))
+    stmt = _UPDATES.get(keys)
+    if stmt is None:
+        stmt = _UPDATES[keys] = (
+            update(CALLS)
+            .where(CALLS.c.id == bindparam("v__id"))
+            .values({k: bindparam(f"v_{k}", type_=CALLS.c[k].type) for k in keys})
+        )
+    await session.execute(stmt, {"v__id": call.id, **{f"v_{k}": v for k, v in changes.items()}})
+    for name, value in changes.items():
+        setattr(call, name, value)
+
+
+def touched(session: AsyncSession) -> set[int]:
+    """Ids of the ORM call rows this session's transitions changed (the routing pass's own)."""
+    ids: set[int] = session.info.setdefault(TOUCHED, set())
+    return ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +262,8 @@ def push(session: AsyncSession, call_id: int, call_sid: str, effect: lifecycle.P
 
 
 def apply_changes(call: Call, changes: dict[str, Any]) -> None:
-    """Write a transition's changes on the call (the lifecycle decided them)."""
+    """Write a transition's changes on an ORM row (the lifecycle decided them); the session's
+    flush writes them."""
     for name, value in changes.items():
         setattr(call, name, value)
 
@@ -127,13 +289,22 @@ class LineHolder(Protocol):
 async def carry_out(
     session: AsyncSession,
     lines: LineHolder,
-    call: Call,
+    call: CallRecord,
     t: lifecycle.Transition,
     now: dt.datetime,
 ) -> bool:
     """Write a transition on the call and carry out its line and metric effects; True when it
-    asks for an assignment pass, which is left to the caller (a pass never runs one inside)."""
-    apply_changes(call, t.changes)
+    asks for an assignment pass, which is left to the caller (a pass never runs one inside).
+
+    The call's UPDATE comes before the lines' (as the ORM's flush ordered them): the same
+    lock order as every other step."""
+    if isinstance(call, StoredCall):
+        await update_call(session, call, t.changes)
+    else:
+        assert isinstance(call, Call)
+        apply_changes(call, t.changes)
+        if t.changes:
+            touched(session).add(call.id)
     run_pass = False
     for effect in t.effects:
         if isinstance(effect, lifecycle.ReleaseLine):
@@ -153,55 +324,47 @@ async def carry_out(
 
 async def add_event(
     session: AsyncSession,
-    call: Call,
+    call: CallRecord,
     step: str,
     kind: str,
     now: dt.datetime,
     detail: dict[str, Any] | None = None,
 ) -> bool:
     """Append an event; False if this step was already applied (a Twilio retry)."""
-    stmt = (
-        _insert(session)(CallEvent)
-        .values(call_id=call.id, step=step[:96], kind=kind, detail=detail or {}, at=now)
-        .on_conflict_do_nothing(index_elements=["call_id", "step"])
-    )
-    result = cast(CursorResult[Any], await session.execute(stmt))
+    params = {
+        "call_id": call.id,
+        "step": step[:96],
+        "kind": kind,
+        "detail": detail or {},
+        "at": now,
+    }
+    result = cast(CursorResult[Any], await session.execute(_inserts(session)[1], params))
     return bool(result.rowcount)
 
 
-async def step_detail(session: AsyncSession, call: Call, step: str) -> dict[str, Any]:
+async def step_detail(session: AsyncSession, call: CallRecord, step: str) -> dict[str, Any]:
     """What was logged for an applied step (its decision, for a retry)."""
-    stmt = select(CallEvent.detail).where(CallEvent.call_id == call.id, CallEvent.step == step[:96])
-    detail = (await session.execute(stmt)).scalar_one_or_none()
+    params = {"call_id": call.id, "step": step[:96]}
+    detail = (await session.execute(_STEP_DETAIL, params)).scalar_one_or_none()
     return dict(detail or {})
 
 
-async def events(session: AsyncSession, call: Call) -> list[CallEvent]:
+async def events(session: AsyncSession, call: CallRecord) -> list[CallEvent]:
     stmt = select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.id)
     return list((await session.execute(stmt)).scalars())
 
 
-async def waiting_ahead(session: AsyncSession, call: Call) -> int:
+async def waiting_ahead(session: AsyncSession, call: StoredCall | Call) -> int:
     """Callers of the same option who will be offered a line before this one."""
     if call.waiting_since is None or call.option_id is None:
         return 0
-    stmt = (
-        select(func.count())
-        .select_from(Call)
-        .where(
-            Call.option_id == call.option_id,
-            Call.state.in_(WAITING),
-            Call.id != call.id,
-            (Call.priority > call.priority)
-            | ((Call.priority == call.priority) & (Call.waiting_since < call.waiting_since))
-            | (
-                (Call.priority == call.priority)
-                & (Call.waiting_since == call.waiting_since)
-                & (Call.id < call.id)
-            ),
-        )
-    )
-    return int((await session.execute(stmt)).scalar_one())
+    params = {
+        "option_id": call.option_id,
+        "id": call.id,
+        "priority": call.priority,
+        "since": call.waiting_since,
+    }
+    return int((await session.execute(_AHEAD, params)).scalar_one())
 
 
 async def open_before(

@@ -22,7 +22,8 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.calls import lifecycle as lc
 from hotline.calls import service, store
-from hotline.calls.models import Call, CallState
+from hotline.calls.models import CallState
+from hotline.calls.store import StoredCall
 from hotline.config import HotlineConfig
 from hotline.config.checks import check_number
 from hotline.deps import NowDep, SessionDep
@@ -181,7 +182,7 @@ class Edge:
         # dequeue): with polling alone, a caller would hear of a line when the track ends.
         self.music = self.pushes is not None
 
-    async def call(self, p: VoiceParams, *, new: bool = False) -> Call:
+    async def call(self, p: VoiceParams, *, new: bool = False) -> StoredCall:
         """This webhook's call; a CallSid never seen (lost state) is created so it goes on.
         `new`: Twilio's first webhook of a call, which is most likely not stored yet."""
         if not p.valid_call_sid():
@@ -197,17 +198,19 @@ class Edge:
             entry=self.cfg.entry_for(p.to),
             period_id=period.id if period else "none",
             caller=store.caller_hash(self.settings.caller_secret, p.caller),
-            menu_id=self.cfg.menu_at(self.now),
+            menu_id=period.menu if period else self.cfg.default_menu,  # cfg.menu_at, once
             now=self.now,
             new=True,  # looked up already, or most likely new
         )
 
-    async def apply(self, call: Call, event: lc.Event) -> service.Outcome:
+    async def apply(self, call: StoredCall, event: lc.Event) -> service.Outcome:
         return await service.apply(
             self.session, self.router, call, event, self.now, limits=self.limits
         )
 
-    def render(self, call: Call, decision: lc.Decision, notice: flow.Notice | None = None) -> TwiML:
+    def render(
+        self, call: StoredCall, decision: lc.Decision, notice: flow.Notice | None = None
+    ) -> TwiML:
         """The lifecycle's decision as TwiML (hold segments and menus are rendered by their
         handlers, which know the segment and the prompt)."""
         r = self.renderer
@@ -239,7 +242,7 @@ class Edge:
         return twiml(r.fallback())  # Backup, or a line no longer in config: the backup serves
 
     async def answer(
-        self, call: Call, decision: lc.Decision, notice: flow.Notice | None = None
+        self, call: StoredCall, decision: lc.Decision, notice: flow.Notice | None = None
     ) -> TwiML:
         """`render`, except that a closed message says what holds now (the option's opening
         time, the keys and other lines open now), which needs the operators' closures."""
@@ -255,7 +258,7 @@ class Edge:
         )
         return twiml(self.renderer.closed(info))
 
-    async def staffed(self, call: Call, option_id: str, language: str | None) -> bool | None:
+    async def staffed(self, call: StoredCall, option_id: str, language: str | None) -> bool | None:
         """May the caller who chose this option join its queue: within its hours, not closed
         by an operator, and a line on duty for it (None: the call is past choosing)."""
         if call.state == CallState.MENU and not await closures.open_for(
@@ -355,7 +358,7 @@ async def queue_result(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
     return e.render(call, out.decision)
 
 
-async def _parent(e: Edge, q: Query) -> Call | None:
+async def _parent(e: Edge, q: Query) -> StoredCall | None:
     """The caller's call, on the counsellor's leg (our URL names it)."""
     return await store.get_call(e.session, q.call_sid, lock=True) if q.call_sid else None
 
@@ -372,7 +375,7 @@ async def whisper(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
     return twiml(_whisper(e, call, q.line_id))
 
 
-def _whisper(e: Edge, call: Call, line_id: str) -> VoiceResponse:
+def _whisper(e: Edge, call: StoredCall, line_id: str) -> VoiceResponse:
     waited = (e.now - (call.waiting_since or call.created_at)).total_seconds()
     option = e.cfg.option(call.option_id).name if call.option_id else ""
     accept_url = e.renderer.urls.whisper_accept(call.call_sid, line_id)
@@ -470,7 +473,7 @@ def _offer(e: Edge, p: VoiceParams, option_id: str, language: str | None) -> flo
 
 async def _book(
     e: Edge,
-    call: Call,
+    call: StoredCall,
     p: VoiceParams,
     option_id: str,
     language: str | None,

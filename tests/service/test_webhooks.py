@@ -368,3 +368,22 @@ async def test_a_queue_that_keeps_failing_sends_the_caller_to_the_backup(twilio,
     targets = [el.text for el in answers[-1].find("Dial")]
     assert targets and all("sisc" in t for t in targets)
     assert "申し訳ありません" in says(answers[-1])[0]
+
+
+async def test_a_connection_the_database_closed_is_replaced_before_a_webhook(
+    twilio: Twilio, app, sid
+) -> None:
+    """PostgreSQL restarted or dropped our pooled connections: the next caller is served as
+    usual (the pool checks each connection at checkout without a round trip)."""
+    await twilio.call("/voice/incoming", sid)
+    if app.state.engine.dialect.name == "postgresql":
+        async with app.state.console_engine.connect() as admin:
+            await admin.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="9")
+    assert doc.find("Gather") is not None  # the menu again, not the fallback's apology
+    assert "申し訳ありません" not in " ".join(says(doc))
