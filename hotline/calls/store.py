@@ -30,6 +30,8 @@ from hotline.db import outbox
 ANONYMOUS = {"", "anonymous", "unknown", "restricted", "private", "unavailable"}
 TERMINAL = lifecycle.TERMINAL
 WAITING = lifecycle.HOLDING
+# Served before a holding caller: other holding callers and callback requests (one queue).
+AHEAD_OF = (*lifecycle.HOLDING, lifecycle.CallState.CALLBACK)
 
 
 @dataclass(slots=True, eq=False)
@@ -101,7 +103,7 @@ _AHEAD = (
     .where(
         CALLS.c.option_id == bindparam("option_id"),
         # Literals, not an expanding parameter: the statement is compiled once, not per run.
-        CALLS.c.state.in_([literal_column(f"'{s.value}'") for s in WAITING]),
+        CALLS.c.state.in_([literal_column(f"'{s.value}'") for s in AHEAD_OF]),
         CALLS.c.id != bindparam("id"),
         (CALLS.c.priority > bindparam("priority"))
         | (
@@ -374,7 +376,12 @@ async def open_before(
     whether it is a callback, whose own CallSid ended when the request was booked)."""
     stmt = (
         select(Call.call_sid, Call.state, Call.connected_at, Call.callback_at.is_not(None))
-        .where(Call.state.in_(lifecycle.OPEN), Call.created_at < before)
+        # Queued callback requests are not conversations: they wait for hours, and would fill
+        # the batch; the routing sweeps end them at their time.
+        .where(
+            Call.state.in_([s for s in lifecycle.OPEN if s != lifecycle.CallState.CALLBACK]),
+            Call.created_at < before,
+        )
         .order_by(Call.created_at)
         .limit(limit)
     )

@@ -108,7 +108,7 @@ class Renderer:
             input="dtmf",
             num_digits=1,
             timeout=1,
-            action=self.urls.hold_key(d.option_id, d.language, d.segment, step),
+            action=self.urls.hold_key(d.option_id, d.language, d.segment, step, chose=d.chose),
             method="POST",
         )
         self._say(gather, words.messages[d.message % len(words.messages)], lang)
@@ -159,7 +159,7 @@ class Renderer:
             input="dtmf",
             num_digits=1,
             timeout=8,
-            action=self.urls.hold_key(option_id, language, segment, "confirm"),
+            action=self.urls.hold_key(option_id, language, segment, "confirm", chose=chose),
             method="POST",
         )
         self._say(

@@ -32,10 +32,20 @@ class Urls:
     def wait(self, option_id: str, language: str | None, segment: int, chose: bool = False) -> str:
         return self._u("wait", o=option_id, l=language, n=segment, x=1 if chose else None)
 
-    def hold_key(self, option_id: str, language: str | None, segment: int, step: str = "") -> str:
+    def hold_key(
+        self,
+        option_id: str,
+        language: str | None,
+        segment: int,
+        step: str = "",
+        *,
+        chose: bool = False,
+    ) -> str:
         """A key pressed on hold: `step` "" (during the hold), "choice" (answering the
-        maximum wait's choice) or "confirm" (confirming a callback)."""
-        return self._u("hold-key", o=option_id, l=language, n=segment, step=step or None)
+        maximum wait's choice) or "confirm" (confirming a callback); `chose`: the choice was
+        offered already (carried on, so that it is not offered again)."""
+        x = 1 if chose else None
+        return self._u("hold-key", o=option_id, l=language, n=segment, step=step or None, x=x)
 
     def queue_result(self, option_id: str, language: str | None, *, push: bool = False) -> str:
         """The Enqueue action; with `push`, where we send a caller we took out of the queue

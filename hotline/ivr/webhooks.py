@@ -142,7 +142,7 @@ def _failure_answer(request: Request, body: bytes = b"") -> Response:
     if path in ("/voice/callback/held", "/voice/callback/joined"):
         return twiml(r.hang_up())  # a callback's leg after its conversation: end it
     # The caller (a callback's leg too: the caller we called back is served by the backup).
-    if path == "/voice/wait":
+    if path in ("/voice/wait", "/voice/hold-key"):
         # waitUrl TwiML may not <Dial>: leave the hold; the Enqueue action then dials the
         # backup directly (the lifecycle's Backup), instead of looping on a failing hold.
         return twiml(r.leave())
@@ -349,8 +349,11 @@ async def wait(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
 @router.post("/queue-result")
 async def queue_result(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
     call = await e.call(p)
-    if q.push:  # we took the caller out of the queue (REST): as if the hold said <Leave/>
-        # Same step as the pull's leave: a push and a pull of one offer never dial twice.
+    if q.push or p.queue_result == params.QueueResult.REDIRECTED:
+        # We took the caller out of the queue (REST member update): as if the hold said
+        # <Leave/>. Twilio may also request this action with `redirected` for that dequeue:
+        # the same step as the push's (and the pull's) leave, so whichever comes first dials
+        # the line and the others hear the same answer: one offer never dials twice.
         out = await e.apply(call, lc.QueueLeft(lc.QueueOutcome.LEAVE, "leave"))
         return e.render(call, out.decision)
     outcome = params.queue_outcome(p.queue_result, p.call_sid)

@@ -344,3 +344,27 @@ async def test_repeated_callbacks_of_the_caller_leg_change_nothing_twice(
     async with app.state.sessions() as s:
         line = await s.get(Line, LINE)
         assert line is not None and line.call_id is None and line.status == "wrap_up"
+
+
+async def test_a_twilio_redirected_result_of_a_push_dials_once(
+    app, api, twilio, busy_lines
+) -> None:
+    sid = new_sid()
+    await holding(twilio, sid)
+    api.members[api.queue("hotline-loneliness")] = [sid]
+    await free_line(app)
+    # Twilio may request the Enqueue action for our dequeue, before or after the push's URL.
+    first = await twilio.call("/voice/queue-result?o=loneliness", sid, QueueResult="redirected")
+    ((_, _, url),) = api.dequeued
+    pushed = await leg(twilio, url, sid, From=CALLER)
+    assert first.find(".//Dial") is not None and ET.tostring(first) == ET.tostring(pushed)
+    assert (await call_of(app, sid)).state == "ringing"
+
+
+async def test_the_place_in_line_counts_callback_requests_ahead(app, api, twilio, busy_lines):
+    first, second = new_sid(), new_sid()
+    await holding(twilio, first)
+    await holding(twilio, second, caller="+819033334444")
+    await ask_callback(twilio, first)
+    doc = await twilio.call("/voice/wait?o=loneliness&n=4", second, From="+819033334444")
+    assert "1人" in says(doc)  # the request ahead keeps its place, and is said

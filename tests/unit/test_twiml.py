@@ -161,7 +161,7 @@ def test_the_choice_after_the_maximum_wait_is_answered_apart_and_offered_once(re
     d = Hold("loneliness", None, 7, waited=610, choice=True, offer_callback=False, chose=True)
     doc = xml(render.hold(d))
     gather = doc.find("Gather")
-    assert gather.get("action") == f"{BASE}/voice/hold-key?o=loneliness&n=7&step=choice"
+    assert gather.get("action") == f"{BASE}/voice/hold-key?o=loneliness&n=7&step=choice&x=1"
     spoken = "".join(says(doc))
     assert "10分ほどお待たせしています" in spoken and "2を" in spoken and "3を" in spoken
     assert "ご希望の方は" not in spoken  # no callback offer line beside the choice
