@@ -465,10 +465,13 @@ def load_decision(data: dict[str, Any]) -> Decision | None:
 
 @dataclass(frozen=True, slots=True)
 class ReleaseLine:
-    """Free the line held for the call; a line that did not take the call rests first."""
+    """Free the line held for the call; a line that did not take the call rests first
+    (`cooldown`, a miss), and so does one whose counsellor is still hearing why it is let go
+    (`rest`, no miss: a callback's caller was not reached)."""
 
     line_id: str
     cooldown: bool = False
+    rest: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -618,8 +621,8 @@ def transition(
     raise TypeError(f"not a call event: {event!r}")  # pragma: no cover - typing guards it
 
 
-def _release(line_id: str | None, cooldown: bool = False) -> tuple[Effect, ...]:
-    return () if line_id is None else (ReleaseLine(line_id, cooldown),)
+def _release(line_id: str | None, cooldown: bool = False, rest: bool = False) -> tuple[Effect, ...]:
+    return () if line_id is None else (ReleaseLine(line_id, cooldown, rest),)
 
 
 def _seconds(start: dt.datetime | None, end: dt.datetime) -> float | None:
@@ -907,9 +910,12 @@ def _callback(
         case DialEnded(line_id=ended) if ended == line:  # the counsellor's leg ended
             if state == S.CONNECTED:
                 return _end(call, state, now, Nothing())
-            # Missed or refused in the whisper: the line rests, as for any call. Hung up while
-            # we called the caller: the caller's try does not count, the request waits.
-            return _back_to_callback(call, cooldown=state == S.RINGING)
+            if state == S.CALLING:
+                # Hung up while we called the caller: that try counts (the caller's leg may
+                # still ring; its answer and status name a try that is over).
+                return _not_reached(call, now, limits, rest=False)
+            # Missed or refused in the whisper: the line rests, as for any call.
+            return _back_to_callback(call, cooldown=True)
         case DialEnded():
             return Transition({}, Nothing())  # a leg of an earlier try
         case CallerAnswered(attempt=attempt):
@@ -933,7 +939,7 @@ def _callback(
             if state == S.CONNECTED:
                 return _end(call, state, now, Nothing())
             if state == S.CALLING:
-                return _not_reached(call, now, limits)
+                return _not_reached(call, now, limits, rest=True)
             return Transition({}, Nothing())
         case CallbackExpired():
             if state != S.CALLBACK:
@@ -943,13 +949,13 @@ def _callback(
             if state == S.RINGING:  # the counsellor's leg went unheard: the request waits
                 return _back_to_callback(call, cooldown=False)
             if state == S.CALLING:
-                return _not_reached(call, now, limits)
+                return _not_reached(call, now, limits, rest=True)
             return Transition({}, Nothing())
     return None
 
 
 def _back_to_callback(
-    call: CallFacts, *, cooldown: bool, extra: dict[str, Any] | None = None
+    call: CallFacts, *, cooldown: bool, rest: bool = False, extra: dict[str, Any] | None = None
 ) -> Transition:
     """Back to its place in the queue (waiting time kept); the line is let go."""
     changes: dict[str, Any] = {
@@ -959,17 +965,25 @@ def _back_to_callback(
         "reserved_at": None,
         "org_id": None,
     }
-    return Transition(changes, Nothing(), (*_release(call.line_id, cooldown), RunPass()))
+    effects = (*_release(call.line_id, cooldown, rest), RunPass())
+    return Transition(changes, Nothing(), effects)
 
 
-def _not_reached(call: CallFacts, now: dt.datetime, limits: Limits) -> Transition:
-    """The caller did not answer (or did not press 1): try again later, or give up."""
+def _not_reached(call: CallFacts, now: dt.datetime, limits: Limits, *, rest: bool) -> Transition:
+    """The caller did not answer (or did not press 1): try again later, or give up. `rest`:
+    the counsellor is still on the line hearing so; their line rests a moment (not a miss),
+    so that no caller is put through to it before they have hung up."""
     tries = call.callback_tries + 1
     if tries <= limits.callback_retries:
         extra = {"callback_tries": tries, "callback_after": now + limits.callback_retry_after}
-        return _back_to_callback(call, cooldown=False, extra=extra)
+        return _back_to_callback(call, cooldown=False, rest=rest, extra=extra)
     ended = _end(call, S(call.state), now, Nothing(), stage=CALLBACK_FAILED)
-    return dataclasses.replace(ended, changes={**ended.changes, "callback_tries": tries})
+    effects = tuple(
+        dataclasses.replace(e, rest=rest) if isinstance(e, ReleaseLine) else e
+        for e in ended.effects
+    )
+    changes = {**ended.changes, "callback_tries": tries}
+    return dataclasses.replace(ended, changes=changes, effects=effects)
 
 
 # -- idempotency ------------------------------------------------------------------------------

@@ -281,6 +281,7 @@ class LineHolder(Protocol):
         now: dt.datetime,
         *,
         cooldown: bool = False,
+        rest: bool = False,
     ) -> None: ...
 
     async def mark(
@@ -310,7 +311,9 @@ async def carry_out(
     run_pass = False
     for effect in t.effects:
         if isinstance(effect, lifecycle.ReleaseLine):
-            await lines.release(session, effect.line_id, call.id, now, cooldown=effect.cooldown)
+            await lines.release(
+                session, effect.line_id, call.id, now, cooldown=effect.cooldown, rest=effect.rest
+            )
         elif isinstance(effect, lifecycle.MarkLine):
             await lines.mark(session, effect.line_id, call.id, effect.presence, now)
         elif isinstance(effect, lifecycle.Count):

@@ -69,8 +69,10 @@ def released(
     call_id: int,
     missed: bool,
     cooldown: dt.timedelta,
+    rest: dt.timedelta | None = None,
 ) -> None:
-    """The call let go of the line: wrap-up after a conversation, a count after a miss."""
+    """The call let go of the line: wrap-up after a conversation, a count after a miss, a
+    short rest (`rest`, no miss) when its counsellor is still on the phone hearing why."""
     was = line.status
     line.call_id = None
     if was == Presence.TALKING and staffing.wrap_up_seconds > 0:
@@ -86,6 +88,8 @@ def released(
             set_presence(session, line, Presence.AWAY, now, AwayReason.MISSED)
             outbox(session).append(LineFact("missed_away", line.org_id))
             return
+    elif rest is not None:
+        line.cooldown_until = now + rest
     if was in ON_A_CALL or was == Presence.WRAP_UP:
         settle(session, line, now)
 

@@ -52,6 +52,9 @@ from hotline.routing.schedule import scheduled
 log = logging.getLogger(__name__)
 JAPANESE = "ja"
 UPKEEP_EVERY = dt.timedelta(seconds=1)
+# A callback's counsellor hears that the caller was not reached at their hold's next poll
+# (3 s), then the message (a few seconds), then hangs up: their line is not offered before.
+CALLBACK_REST = dt.timedelta(seconds=15)
 # A literal LIMIT 1: as a parameter, a generic plan would guess its rows far too high.
 ONE = literal_column("1", Integer)
 
@@ -257,9 +260,11 @@ class Router:
         now: dt.datetime,
         *,
         cooldown: bool = False,
+        rest: bool = False,
     ) -> None:
         """The call let go of its line: wrap-up after a talk; a miss counted (`cooldown`: the
-        line was offered and did not take the call, so it rests a while)."""
+        line was offered and did not take the call, so it rests a while); `rest`: a short
+        rest without a miss (the counsellor is still hearing why the line is let go)."""
         line = await session.get(Line, line_id, with_for_update=True)
         if line is not None and line.call_id == call_id and line_id in self.lines:
             presence.released(
@@ -270,6 +275,7 @@ class Router:
                 call_id=call_id,
                 missed=cooldown,
                 cooldown=self.cooldown,
+                rest=CALLBACK_REST if rest else None,
             )
 
     async def mark(

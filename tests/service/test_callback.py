@@ -174,7 +174,9 @@ async def test_a_caller_not_reached_is_tried_again_then_dropped_and_the_number_e
         assert told.find(".//Hangup") is not None  # the counsellor hears it and is let go
         async with app.state.sessions() as s:
             line = await s.get(Line, LINE)
-            assert line is not None and line.call_id is None
+            assert line is not None and line.call_id is None and line.missed_in_row == 0
+            # not offered while its counsellor is still hearing that the caller was not reached
+            assert line.cooldown_until is not None and line.cooldown_until > clock()
         if attempt < 3:
             assert (await call_of(app, sid)).state == "callback"
             assert await free_line(app) == []  # not before the pause between tries

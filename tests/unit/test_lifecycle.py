@@ -146,7 +146,8 @@ def test_a_caller_not_reached_is_tried_again_then_the_request_is_dropped() -> No
         t = lc.transition(call, lc.CallerLegEnded(attempt, lc.DialOutcome.NO_ANSWER), NOW, limits)
         assert t.state == S.CALLBACK and t.changes["callback_tries"] == attempt
         assert t.changes["callback_after"] == NOW + dt.timedelta(minutes=5)
-        assert t.effects[0] == lc.ReleaseLine(LINE, cooldown=False)  # the counsellor did no wrong
+        # The counsellor did no wrong (no miss), but hears it still: the line rests a moment.
+        assert t.effects[0] == lc.ReleaseLine(LINE, cooldown=False, rest=True)
         call = dataclasses.replace(call.with_changes(t.changes), state=S.CALLING, line_id=LINE)
     last = lc.transition(call, lc.CallerLegEnded(3, lc.DialOutcome.BUSY), NOW, limits)
     assert last.state == S.ABANDONED and last.changes["end_stage"] == lc.CALLBACK_FAILED
@@ -353,3 +354,14 @@ def test_view_and_model_read_the_same_fields() -> None:
 
     columns = set(Call.__table__.columns.keys())
     assert {f.name for f in dataclasses.fields(lc.CallView)} <= columns
+
+
+def test_a_counsellor_who_hangs_up_while_the_caller_is_called_uses_that_try() -> None:
+    call = dataclasses.replace(table.typical_call(S.CALLING), callback_at=NOW)
+    t = step(call, lc.DialEnded(LINE, lc.DialOutcome.COMPLETED))
+    assert t.state == S.CALLBACK and t.changes["callback_tries"] == 1
+    after = call.with_changes(t.changes)
+    # The caller's leg of that try may still end or be answered: it changes nothing now.
+    assert step(after, lc.CallerLegEnded(1, lc.DialOutcome.COMPLETED)).changes == {}
+    assert isinstance(step(after, lc.CallerAnswered(1)).decision, lc.Decline)
+    assert lc.step_key(after, lc.CallerLegEnded(2, lc.DialOutcome.NO_ANSWER)) == "caller-leg:2"
