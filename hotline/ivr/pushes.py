@@ -79,12 +79,15 @@ class Pushes:
         try:
             if routed is None:
                 raise TwilioFailure(f"line {line_id} is no longer configured")
+            sip = routed.line.sip
             created = await self.rest.create_call(
                 to=routed.target,
                 from_=self.cfg.caller_id_for(routed.org) or "",
                 url=urls.whisper(fact.call_sid, line_id),
                 status_callback=urls.callback_status(fact.call_sid, "counsellor", line=line_id),
                 timeout=self.cfg.callback.ring_seconds,
+                # the same digest credentials as the line's <Sip> noun of a forwarded call
+                sip_auth=(sip.username, routed.line.sip_password or "") if sip else None,
             )
             log.info("callback of call %s: line %s rung (%s)", fact.call_id, line_id, created.sid)
         except TwilioFailure as e:

@@ -123,11 +123,22 @@ class TwilioRest:
         return CallStatusAnswer(str(call.status))
 
     async def create_call(
-        self, *, to: str, from_: str, url: str, status_callback: str, timeout: int = 25
+        self,
+        *,
+        to: str,
+        from_: str,
+        url: str,
+        status_callback: str,
+        timeout: int = 25,
+        sip_auth: tuple[str, str] | None = None,
     ) -> CreatedCall:
         """Place an outbound call: Twilio fetches `url` (POST) when it is answered, and posts
-        only the final status to `status_callback`. `timeout`: seconds it may ring."""
+        only the final status to `status_callback`. `timeout`: seconds it may ring.
+        `sip_auth`: (username, password) for a SIP line's digest challenge."""
         client = self._ready()
+        auth = {}
+        if sip_auth is not None:
+            auth = {"sip_auth_username": sip_auth[0], "sip_auth_password": sip_auth[1]}
         try:
             async with asyncio.timeout(self.timeout):
                 call = await client.calls.create_async(
@@ -139,6 +150,7 @@ class TwilioRest:
                     status_callback_method="POST",
                     status_callback_event=["completed"],
                     timeout=timeout,
+                    **auth,
                 )
         except (TwilioException, aiohttp.ClientError, OSError) as e:
             _failed("create call", "-", e)

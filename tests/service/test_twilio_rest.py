@@ -150,3 +150,13 @@ async def test_a_caller_no_longer_in_the_queue_is_rejected(
     with pytest.raises(TwilioRejected):  # no caller has entered that queue yet
         await rest.dequeue("opt-3", "CA" + "c" * 32, ANSWERED)
     assert api.dequeued == []
+
+
+async def test_a_sip_line_is_rung_with_its_digest_credentials(rest: TwilioRest, api: TwilioApi):
+    target = "sip:line01@inochi.example.invalid"
+    await rest.create_call(
+        to=target, from_=HOTLINE, url=ANSWERED, status_callback=STATUS, sip_auth=("desk", "pw")
+    )
+    [created] = api.created
+    assert created.to == target
+    assert (created.params["SipAuthUsername"], created.params["SipAuthPassword"]) == ("desk", "pw")
