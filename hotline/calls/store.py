@@ -123,8 +123,13 @@ _INSERTS: dict[str, tuple[Insert, Insert]] = {}  # by dialect: (the call, its ev
 TOUCHED = "hotline_calls_touched"
 
 
+HASHED = "hash:"  # a number already hashed (the spool keeps no number, only its hash)
+
+
 def caller_hash(secret: bytes, number: str | None) -> str | None:
     """Keyed hash of the caller's number; the raw number is never stored."""
+    if number is not None and number.startswith(HASHED):
+        return number[len(HASHED) :]
     norm = (number or "").strip().lower()
     if norm in ANONYMOUS:
         return None

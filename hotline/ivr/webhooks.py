@@ -103,9 +103,30 @@ def _spool(request: Request, body: bytes) -> None:
         params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         if not signed_by_twilio(request, params, state.settings):
             return
-        state.spool.append(request.url.path, request.url.query, params, state.clock())
+        kept = _without_numbers(params, state.settings.caller_secret)
+        state.spool.append(request.url.path, request.url.query, kept, state.clock())
     except Exception:  # the caller's answer must go out whatever happens here
         log.exception("spool: the fact could not be kept")
+
+
+# Parameters that carry a phone number: the caller's (From, Caller) on an inbound call, and
+# on a callback's caller leg the number we called (To, Called). Our entry numbers (To on an
+# inbound call) are not the caller's and stay: the replay needs them.
+CALLER_NUMBERS = ("From", "Caller")
+
+
+def _without_numbers(params: dict[str, str], secret: bytes) -> dict[str, str]:
+    """What the spool may keep on disk: no caller's number, only its keyed hash (what the
+    calls table keeps, `store.caller_hash`), read back as such by the replay."""
+    kept = {k: v for k, v in params.items() if not k.endswith(("City", "State", "Zip", "Country"))}
+    for name in CALLER_NUMBERS:
+        if name in kept:
+            hashed = store.caller_hash(secret, kept[name])
+            kept[name] = f"{store.HASHED}{hashed}" if hashed else "anonymous"
+    if params.get("Direction") == "outbound-api":  # a leg we placed: To is whom we called
+        kept.pop("To", None)
+        kept.pop("Called", None)
+    return kept
 
 
 async def replay(app: Any, entry: dict[str, Any]) -> None:

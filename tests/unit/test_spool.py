@@ -66,3 +66,19 @@ def test_a_full_spool_drops_and_counts(tmp_path: Path) -> None:
 )
 def test_only_an_unreachable_database_is_spooled(exc: BaseException, away: bool) -> None:
     assert database_away(exc) is away
+
+
+def test_the_spool_keeps_the_callers_keyed_hash_never_the_number() -> None:
+    from hotline.calls.store import caller_hash
+    from hotline.ivr.webhooks import _without_numbers
+
+    secret = b"s" * 32
+    inbound = {"CallSid": "CA1", "From": "+819011112222", "To": "+815055559999"}
+    kept = _without_numbers({**inbound, "Caller": "+819011112222", "FromCity": "X"}, secret)
+    assert "+819011112222" not in str(kept) and kept["To"] == "+815055559999"
+    assert "FromCity" not in kept
+    # read back by the replay as the same hash the webhook would have stored
+    assert caller_hash(secret, kept["From"]) == caller_hash(secret, "+819011112222")
+    leg = {"CallSid": "CA2", "Direction": "outbound-api", "To": "+819011112222"}
+    assert "To" not in _without_numbers(leg, secret)  # a callback leg: To is whom we called
+    assert _without_numbers({"From": "anonymous"}, secret)["From"] == "anonymous"
