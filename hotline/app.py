@@ -121,6 +121,7 @@ def create_app(
         reservation_timeout=settings.reservation_timeout_seconds,
         cooldown=settings.line_cooldown_seconds,
         limits=app.state.limits,
+        **_silence_rules(settings, cfg, pushed=rest_client(settings) is not None),
     )
     app.state.webhook_errors = 0
     # A saved record ends its line's wrap-up; records reach routing only through this hook.
@@ -149,6 +150,22 @@ def create_app(
     app.state.spool.on_change = _spool_metrics(app.state.metrics)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _silence_rules(settings: Settings, cfg: HotlineConfig, *, pushed: bool) -> dict[str, int]:
+    """How long a holding caller may go without a poll before they are taken for gone
+    (`stale_after`), and without one and still be offered a line (`fresh_after`).
+
+    Polling alone: a reserved line waits for the caller's next poll, so only a caller who
+    polled within the reservation's time is offered one. With pushed reservations the caller
+    is taken out of the hold at once, whatever plays: a segment may be as long as the hold
+    music (`hold.music_seconds`, an upper bound of the track) and the rules follow it."""
+    gap = max(settings.hold_segment_seconds, settings.hold_max_segment_seconds)
+    if not pushed:
+        return {"stale_after": max(90, gap + 30)}
+    if cfg.hold.music is not None:
+        gap = max(gap, cfg.hold.music_seconds)
+    return {"stale_after": max(90, gap + 60), "fresh_after": gap + 15}
 
 
 def _after_commit(

@@ -25,7 +25,7 @@ from hotline.calls import lifecycle, service, store
 from hotline.calls.store import Pushed
 from hotline.config import HotlineConfig
 from hotline.ivr.params import printable
-from hotline.ivr.rest import TwilioFailure, TwilioRest
+from hotline.ivr.rest import TwilioFailure, TwilioRejected, TwilioRest
 from hotline.ivr.twiml import Renderer, queue_name
 from hotline.records.crypto import box_for
 
@@ -126,8 +126,23 @@ class Pushes:
         url = self.renderer.urls.queue_result(option, language, push=True)
         try:
             await self.rest.dequeue(queue_name(option), fact.call_sid, url)
+        except TwilioRejected as e:
+            # Not in the queue: taken by its poll meanwhile, or gone without a word (a long
+            # hold segment hides a hang-up whose callbacks were lost). Twilio knows which.
+            log.info("reservation of call %s: not in the queue (%s)", fact.call_id, e.code)
+            await self._gone(fact)
         except TwilioFailure as e:
             log.info("reservation of call %s left to its poll: %s", fact.call_id, e)
+
+    async def _gone(self, fact: Pushed) -> None:
+        """End a reserved caller Twilio says has hung up; its line goes to the next."""
+        try:
+            answer = await self.rest.call_status(fact.call_sid)
+        except TwilioFailure:
+            return  # the reservation's own time ends it
+        if answer.final:
+            ended = lifecycle.ForceEnded("twilio")
+            await self._apply(fact, lambda: ended, only_in=lifecycle.CallState.RESERVED)
 
     async def _number(self, fact: Pushed) -> str | None:
         """The number to call back, opened from the call (sealed with the records' key)."""
@@ -136,11 +151,16 @@ class Pushes:
             sealed = call.callback_number if call is not None else None
         return box_for(self.state.settings).open(sealed) if sealed else None
 
-    async def _apply(self, fact: Pushed, event: Callable[[], lifecycle.Event]) -> None:
+    async def _apply(
+        self,
+        fact: Pushed,
+        event: Callable[[], lifecycle.Event],
+        only_in: lifecycle.CallState | None = None,
+    ) -> None:
         now: dt.datetime = self.state.clock()
         async with self.state.sessions.begin() as session:
             call = await store.get_call(session, fact.call_sid, lock=True)
-            if call is None:
+            if call is None or (only_in is not None and call.state != only_in):
                 return
             await service.apply(
                 session, self.state.router, call, event(), now, limits=self.state.limits

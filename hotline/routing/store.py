@@ -116,6 +116,7 @@ class Router:
         reservation_timeout: int,
         cooldown: int,
         stale_after: int = 90,
+        fresh_after: int | None = None,
         ringing_timeout: int = 180,
         menu_timeout: int = 600,
         limits: lifecycle.Limits = lifecycle.Limits(),
@@ -124,6 +125,9 @@ class Router:
         self.reservation_timeout = dt.timedelta(seconds=reservation_timeout)
         # A holding caller polls every hold segment (~10 s): one silent for this long is gone.
         self.stale_after = dt.timedelta(seconds=stale_after)
+        # A holding caller who polled within this is offered a line (pushed reservations
+        # take the caller out of a long hold segment at once: then it is the segment's length).
+        self.fresh_after = dt.timedelta(seconds=fresh_after or reservation_timeout)
         # Dial timeout plus the whisper, with room: a line ringing longer lost its result.
         self.ringing_timeout = dt.timedelta(seconds=ringing_timeout)
         self.cooldown = dt.timedelta(seconds=cooldown)
@@ -482,7 +486,7 @@ class Router:
         params: dict[str, Any] = {
             "limit": limit,
             "now": now,
-            "fresh": now - self.reservation_timeout,
+            "fresh": now - self.fresh_after,
         }
         if postgres:
             no_caps: dict[str, list[Any]] = {"cap_options": [], "cap_languages": [], "caps": []}

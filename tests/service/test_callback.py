@@ -370,3 +370,31 @@ async def test_the_place_in_line_counts_callback_requests_ahead(app, api, twilio
     await ask_callback(twilio, first)
     doc = await twilio.call("/voice/wait?o=loneliness&n=4", second, From="+819033334444")
     assert "1人" in says(doc)  # the request ahead keeps its place, and is said
+
+
+async def test_a_caller_hearing_long_hold_music_is_neither_swept_nor_passed_over(
+    app, api, twilio, busy_lines, clock
+) -> None:
+    sid = new_sid()
+    hold = await holding(twilio, sid)
+    assert hold.find(".//Play") is not None  # music: pushes take the caller out of it
+    api.members[api.queue("hotline-loneliness")] = [sid]
+    clock.advance(200)  # a long track: no poll for minutes
+    async with app.state.sessions.begin() as s:
+        await app.state.router.assign(s, clock())  # the sweeps run with the pass
+    assert (await call_of(app, sid)).state == "waiting"  # not taken for gone
+    assert len(await free_line(app)) == 1 and api.dequeued  # offered, and pushed at once
+
+
+async def test_a_reserved_caller_twilio_says_has_hung_up_is_ended_and_the_line_goes_on(
+    app, api, twilio, busy_lines
+) -> None:
+    gone, next_one = new_sid(), new_sid()
+    await holding(twilio, gone)
+    await holding(twilio, next_one, caller="+819033334444")
+    api.members[api.queue("hotline-loneliness")] = [next_one]  # `gone` hung up unheard
+    api.statuses[gone] = "completed"
+    await free_line(app)
+    assert (await call_of(app, gone)).state == "abandoned"
+    assert (await call_of(app, next_one)).state == "reserved"
+    assert [d[1] for d in api.dequeued] == [next_one]
