@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     caller_hash_secret: str = ""
     max_body_bytes: int = 64 * 1024
     hold_segment_seconds: int = 5
+    # Where a freed line pushes the caller out of the hold (a REST account: Twilio dequeues
+    # them at once), the poll is only the safety net: segments this long, 6x fewer polls.
+    hold_pushed_segment_seconds: int = 30
     announce_every: int = 3
     reservation_timeout_seconds: int = 30
     line_cooldown_seconds: int = 60
