@@ -101,14 +101,25 @@ def create_app(
         openapi_url="/openapi.json" if dev else None,
     )
     app.state.settings, app.state.cfg, app.state.clock = settings, cfg, clock
+    app.state.rest = rest_client(settings)  # Twilio's REST API, when the account is set
+    # Requests to Twilio that committed transitions ask for (a callback's legs); without a
+    # REST account no callback is offered.
+    app.state.pushes = Pushes(app.state, app.state.rest) if app.state.rest else None
+    # With pushes a freed line takes the caller out of the hold at once: the poll is only
+    # the safety net, so its segments can be long (6x fewer polls at the defaults).
+    hold_seconds = (
+        settings.hold_pushed_segment_seconds
+        if app.state.pushes is not None
+        else settings.hold_segment_seconds
+    )
     app.state.hold_load = HoldLoad(
-        base_seconds=settings.hold_segment_seconds,
+        base_seconds=hold_seconds,
         busy_polls=settings.hold_busy_polls,
         max_seconds=settings.hold_max_segment_seconds,
     )
     app.state.login_limiter = RateLimiter(settings.login_rate_per_minute, window_seconds=60)
     app.state.renderer = Renderer(
-        cfg, Urls(settings.public_base), settings.hold_segment_seconds, app.state.hold_load
+        cfg, Urls(settings.public_base), hold_seconds, app.state.hold_load
     )
     app.state.limits = Limits(
         queue_errors=settings.queue_error_limit,
@@ -118,18 +129,17 @@ def create_app(
     )
     app.state.router = Router(
         cfg,
-        reservation_timeout=settings.reservation_timeout_seconds,
+        # A caller still holding polls once a segment (its pause plus what is said, under a
+        # segment's length): with long segments they are still offered lines, in their turn,
+        # and a reservation whose push failed lasts until their next poll takes it.
+        reservation_timeout=max(settings.reservation_timeout_seconds, 2 * hold_seconds),
         cooldown=settings.line_cooldown_seconds,
         limits=app.state.limits,
-        **_silence_rules(settings, cfg, pushed=rest_client(settings) is not None),
+        **_silence_rules(settings, cfg, hold_seconds, pushed=app.state.pushes is not None),
     )
     app.state.webhook_errors = 0
     # A saved record ends its line's wrap-up; records reach routing only through this hook.
     app.state.record_saved = record_saved
-    app.state.rest = rest_client(settings)  # Twilio's REST API, when the account is set
-    # Requests to Twilio that committed transitions ask for (a callback's legs); without a
-    # REST account no callback is offered.
-    app.state.pushes = Pushes(app.state, app.state.rest) if app.state.rest else None
     app.state.spool = Spool(settings.spool_dir, settings.spool_max_bytes)
     app.state.linkage = LINKAGE  # records reach linkage cases through it, never by import
     http_errors.install(app)  # the domain's refusals (hotline.errors) as HTTP, in one place
@@ -152,7 +162,9 @@ def create_app(
     return app
 
 
-def _silence_rules(settings: Settings, cfg: HotlineConfig, *, pushed: bool) -> dict[str, int]:
+def _silence_rules(
+    settings: Settings, cfg: HotlineConfig, hold_seconds: int, *, pushed: bool
+) -> dict[str, int]:
     """How long a holding caller may go without a poll before they are taken for gone
     (`stale_after`), and without one and still be offered a line (`fresh_after`).
 
@@ -160,7 +172,7 @@ def _silence_rules(settings: Settings, cfg: HotlineConfig, *, pushed: bool) -> d
     polled within the reservation's time is offered one. With pushed reservations the caller
     is taken out of the hold at once, whatever plays: a segment may be as long as the hold
     music (`hold.music_seconds`, an upper bound of the track) and the rules follow it."""
-    gap = max(settings.hold_segment_seconds, settings.hold_max_segment_seconds)
+    gap = max(hold_seconds, settings.hold_max_segment_seconds)
     if not pushed:
         return {"stale_after": max(90, gap + 30)}
     if cfg.hold.music is not None:

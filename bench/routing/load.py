@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from hotline.testing.secrets import TEST_TOKEN
 from hotline.testing.twilio_requests import Signer, inbound_params, numbered_caller
 
 TWILIO_TIMEOUT = 15.0  # Twilio gives up on a webhook after 15 s (then the fallback URL)
@@ -31,6 +32,13 @@ class HoldStats:
     client_cpu: float = 0.0
     machine: float = 0.0  # share of all CPUs busy during the run
     inside: dict[float, float] | None = None  # the service's own histogram of /voice/wait
+    pauses: list[float] = field(default_factory=list)  # each answered segment's <Pause>
+    left: dict[str, float] = field(default_factory=dict)  # CallSid -> monotonic time of <Leave>
+
+    @property
+    def timeouts(self) -> int:
+        """Polls Twilio would have given up on (no answer within its 15 s)."""
+        return sum(n for kind, n in self.errors.items() if kind.endswith("Timeout"))
 
     def error(self, kind: str, what: str) -> None:
         self.errors[kind] += 1
@@ -49,18 +57,30 @@ def hold_params(sid: str, position: int, waited: float, size: int) -> dict[str, 
     }
 
 
+@dataclass(frozen=True)
+class Held:
+    """A hold answered: where Twilio goes next (the <Redirect>) and after how long (the
+    segment's <Pause>, which Twilio plays first)."""
+
+    url: str
+    pause: float
+
+
 class Poller:
     """Signs and posts hold polls as Twilio does; records latency and checks the TwiML."""
 
-    def __init__(self, client: httpx.AsyncClient, stats: HoldStats) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, stats: HoldStats, token: str = TEST_TOKEN
+    ) -> None:
         self.client, self.stats = client, stats
-        self.signer = Signer()  # this run's token, as hotline_env gives the service
+        self.signer = Signer(token)  # the service's auth token (hotline_env's, by default)
 
-    async def poll(self, url: str, params: dict[str, str], position: int) -> str | None:
-        """The next wait URL (the hold's <Redirect>); None if the caller left the hold.
+    async def poll(self, url: str, params: dict[str, str], position: int) -> Held | None:
+        """The next wait URL and the pause before it; None if the caller left the hold.
 
-        A caller leaves on <Leave> (a line was reserved) and on an error: Twilio then
-        requests the fallback URL (not simulated here), so that caller polls no more.
+        A caller leaves on <Leave> (a line was reserved: the moment is kept in `left`) and
+        on an error: Twilio then requests the fallback URL (not simulated here), so that
+        caller polls no more.
         """
         headers = self.signer.headers(url, params)
         pool = {"bench_pool": position}  # see ShardedTransport
@@ -84,17 +104,18 @@ class Poller:
         tags = {el.tag for el in doc}
         if "Leave" in tags:
             self.stats.leaves += 1
+            self.stats.left[params["CallSid"]] = time.monotonic()
             return None
-        redirect = doc.find("Redirect")
-        if (
-            redirect is None
-            or not redirect.text
-            or "Pause" not in tags
-            or tags & {"Dial", "Hangup"}
-        ):
+        redirect, pause = doc.find("Redirect"), doc.find(".//Pause")
+        if redirect is None or not redirect.text or tags & {"Dial", "Hangup"}:
             self.stats.error("not a hold", resp.text)  # closed, or the fallback (apology, Dial)
             return None
-        return redirect.text
+        if pause is None:  # music: a track of unknown length (the bench turns music off)
+            self.stats.error("a hold without <Pause>", resp.text)
+            return None
+        seconds = float(pause.get("length") or 1)  # Twilio's default length is 1 s
+        self.stats.pauses.append(seconds)
+        return Held(redirect.text, seconds)
 
 
 class ShardedTransport(httpx.AsyncBaseTransport):

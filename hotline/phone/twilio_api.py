@@ -15,7 +15,8 @@ Endpoints, under `/2010-04-01/Accounts/{AccountSid}`:
 - `POST Calls/{CallSid}.json`: recorded in `updates`; `Status=canceled|completed` ends it.
 - `GET Queues.json`: the queues (`queue(name)` makes one), as one page.
 - `POST Queues/{QueueSid}/Members/{CallSid}.json` (Url): the member leaves the queue
-  (`members`), recorded in `dequeued`; 404 (code 20404) when it is not a member.
+  (`members`), recorded in `dequeued` (and the moment, `time.monotonic()`, in
+  `dequeued_at`: the benchmarks time a push by it); 404 (code 20404) when it is not a member.
 
 Errors carry Twilio's JSON shape (`code`, `message`, `status`).
 """
@@ -27,6 +28,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -73,6 +75,7 @@ class TwilioApi:
     queues: dict[str, str] = field(default_factory=dict)  # friendly name -> QU sid
     members: dict[str, list[str]] = field(default_factory=dict)  # QU sid -> call sids
     dequeued: list[tuple[str, str, str]] = field(default_factory=list)  # (name, call, url)
+    dequeued_at: list[float] = field(default_factory=list)  # time.monotonic() of each
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def authorised(self, header: str | None) -> bool:
@@ -165,6 +168,7 @@ def _dequeue(api: TwilioApi, queue_sid: str, call_sid: str, params: dict[str, st
             return NOT_FOUND
         waiting.remove(call_sid)
         api.dequeued.append((names[0], call_sid, params["Url"]))
+        api.dequeued_at.append(time.monotonic())
     return 200, {
         "call_sid": call_sid,
         "queue_sid": queue_sid,
