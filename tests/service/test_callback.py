@@ -59,6 +59,24 @@ async def ask_callback(twilio: Twilio, sid: str, key: str = "1") -> ET.Element:
     return await twilio.call("/voice/hold-key?o=loneliness&n=1&step=confirm", sid, Digits="1")
 
 
+async def booked(twilio: Twilio) -> str:
+    """A caller who held, asked for a callback and confirmed: their CallSid."""
+    sid = new_sid()
+    await holding(twilio, sid)
+    await ask_callback(twilio, sid)
+    return sid
+
+
+async def accepted(twilio: Twilio, app: Any, api: TwilioApi, counsellor_sid: str) -> Any:
+    """The counsellor's leg (the last call placed) hears the whisper and presses 1: the
+    caller's leg the service places then."""
+    whisper = await leg(twilio, api.created[-1].url, counsellor_sid)
+    accept = whisper.find(".//Gather").get("action")  # type: ignore[union-attr]
+    await leg(twilio, accept, counsellor_sid, Digits="1")
+    await app.state.pushes.drain()
+    return api.created[-1]
+
+
 async def call_of(app: Any, sid: str) -> Call:
     async with app.state.sessions() as s:
         return (await s.execute(select(Call).where(Call.call_sid == sid))).scalar_one()
@@ -154,20 +172,13 @@ async def test_a_callback_is_served_in_its_turn_counsellor_first_then_the_caller
 async def test_a_caller_not_reached_is_tried_again_then_dropped_and_the_number_erased(
     app, api, twilio, busy_lines, clock
 ) -> None:
-    sid = new_sid()
-    await holding(twilio, sid)
-    await ask_callback(twilio, sid)
+    sid = await booked(twilio)
     sealed = (await call_of(app, sid)).callback_number
     assert sealed and CALLER not in sealed  # sealed with the records' key
     for attempt in (1, 2, 3):
         made = await free_line(app)
         assert len(made) == 1, f"try {attempt} was not made"
-        counsellor = api.created[-1]
-        whisper = await leg(twilio, counsellor.url, f"CA{attempt:032d}")
-        accept = whisper.find(".//Gather").get("action")  # type: ignore[union-attr]
-        await leg(twilio, accept, f"CA{attempt:032d}", Digits="1")
-        await app.state.pushes.drain()
-        caller_leg = api.created[-1]
+        caller_leg = await accepted(twilio, app, api, f"CA{attempt:032d}")
         assert caller_leg.to == CALLER
         await status(twilio, caller_leg.status_callback, f"CB{attempt:032d}", "no-answer")
         told = await leg(twilio, f"{PUBLIC}/voice/callback/hold?call={sid}&line={LINE}", "CAx")
@@ -205,9 +216,7 @@ async def test_a_withheld_number_is_told_kindly_and_keeps_its_place(
 async def test_a_request_past_its_time_expires_and_its_number_is_erased(
     app, api, twilio, busy_lines, clock
 ) -> None:
-    sid = new_sid()
-    await holding(twilio, sid)
-    await ask_callback(twilio, sid)
+    sid = await booked(twilio)
     until = (await call_of(app, sid)).callback_until
     assert until is not None and until > clock()
     clock.advance((until - clock()).total_seconds() + 1)
@@ -220,9 +229,7 @@ async def test_a_request_past_its_time_expires_and_its_number_is_erased(
 async def test_twilio_refusing_to_ring_the_counsellor_keeps_the_request_in_its_place(
     app, api, twilio, busy_lines, clock
 ) -> None:
-    sid = new_sid()
-    await holding(twilio, sid)
-    await ask_callback(twilio, sid)
+    sid = await booked(twilio)
     api.down = True
     await free_line(app)
     call = await call_of(app, sid)
@@ -237,9 +244,7 @@ async def test_twilio_refusing_to_ring_the_counsellor_keeps_the_request_in_its_p
 
 
 async def test_a_retried_confirmation_books_once(app, api, twilio, busy_lines) -> None:
-    sid = new_sid()
-    await holding(twilio, sid)
-    await ask_callback(twilio, sid)
+    sid = await booked(twilio)
     again = await twilio.call("/voice/hold-key?o=loneliness&n=1&step=confirm", sid, Digits="1")
     assert again.find(".//Hangup") is not None
     async with app.state.sessions() as s:
@@ -294,9 +299,7 @@ async def test_a_push_twilio_refuses_is_left_to_the_next_poll(app, api, twilio, 
 async def test_reconciliation_leaves_a_callback_request_alone(app, api, twilio, busy_lines, clock):
     from hotline.ivr.upkeep import reconcile_once
 
-    sid = new_sid()
-    await holding(twilio, sid)
-    await ask_callback(twilio, sid)
+    sid = await booked(twilio)
     api.statuses[sid] = "completed"  # the caller's own call ended when they booked
     clock.advance(app.state.settings.reconcile_after_seconds + 60)
     await reconcile_once(app)
@@ -308,9 +311,7 @@ async def test_a_counsellor_leg_never_heard_from_is_swept_and_rung_again(
 ) -> None:
     # As if the process was killed after the pass committed, or Twilio's callbacks were lost:
     # the line rings (for us) and nothing more is heard of its leg.
-    sid = new_sid()
-    await holding(twilio, sid)
-    await ask_callback(twilio, sid)
+    sid = await booked(twilio)
     await free_line(app)
     assert (await call_of(app, sid)).state == "ringing" and len(api.created) == 1
     clock.advance(app.state.router.ringing_timeout.total_seconds() + 1)
@@ -325,15 +326,9 @@ async def test_a_counsellor_leg_never_heard_from_is_swept_and_rung_again(
 async def test_repeated_callbacks_of_the_caller_leg_change_nothing_twice(
     app, api, twilio, busy_lines
 ) -> None:
-    sid = new_sid()
-    await holding(twilio, sid)
-    await ask_callback(twilio, sid)
+    sid = await booked(twilio)
     await free_line(app)
-    whisper = await leg(twilio, api.created[0].url, "CA" + "e" * 32)
-    accept = whisper.find(".//Gather").get("action")  # type: ignore[union-attr]
-    await leg(twilio, accept, "CA" + "e" * 32, Digits="1")
-    await app.state.pushes.drain()
-    caller_leg = api.created[1]
+    caller_leg = await accepted(twilio, app, api, "CA" + "e" * 32)
     greeting = await leg(twilio, caller_leg.url, "CA" + "f" * 32)
     key_url = greeting.find(".//Gather").get("action")  # type: ignore[union-attr]
     first = await leg(twilio, key_url, "CA" + "f" * 32, Digits="1")
