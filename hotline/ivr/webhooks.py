@@ -526,15 +526,15 @@ async def callback_caller(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
         return twiml(r.callback_not_reached(None, last=True))
     attempt, language = q.attempt, call.language
     current = call.state == CallState.CALLING and attempt == call.callback_tries + 1
+    last = attempt > e.limits.callback_retries  # the last try: no promise of another
     if q.step != "key":
         if current:
             accept = r.urls.callback_caller(call.call_sid, attempt, step="key")
-            last = attempt > e.limits.callback_retries  # no promise of another try
             return twiml(r.callback_greeting(language, accept, last=last))
         return twiml(r.callback_not_reached(language, last=call.state != CallState.CALLBACK))
     if (p.digits or "").strip() != "1":
         # Not 1 (someone else may have answered): nothing is said of why we called.
-        return twiml(r.callback_not_reached(language, last=False))
+        return twiml(r.callback_not_reached(language, last=last))
     out = await e.apply(call, lc.CallerAnswered(attempt))
     if isinstance(out.decision, lc.JoinCounsellor):
         return e.render(call, out.decision)
