@@ -57,6 +57,7 @@ UPKEEP_EVERY = dt.timedelta(seconds=1)
 CALLBACK_REST = dt.timedelta(seconds=15)
 # A literal LIMIT 1: as a parameter, a generic plan would guess its rows far too high.
 ONE = literal_column("1", Integer)
+CAPS_KEPT = 256  # sets of free lines' caps kept (`Router._caps`)
 
 
 def queued_now(c: Any) -> ColumnElement[bool]:
@@ -154,6 +155,10 @@ class Router:
         self._served: dict[tuple[str, str | None, str, frozenset[str]], bool] = {}
         spoken = sorted(set().union(*self.languages.values()))
         self._classes = [(o, lang) for o in self.table for lang in (None, *spoken)]
+        self._profile_classes: dict[tuple[str, frozenset[str]], tuple[int, ...]] = {}
+        # A pass's caps by its free lines' profiles: a pass after a pass with the same free
+        # lines (the steady state, every webhook's pass) reads them here.
+        self._caps_for: dict[tuple[frozenset[Any], int], dict[str, list[Any]]] = {}
 
     # -- lines ------------------------------------------------------------------------------
     def staffing(self, line_id: str) -> Staffing:
@@ -223,19 +228,41 @@ class Router:
         where that is fewer than `limit`: no more than the free lines that may serve the
         class through some tier, as each line takes one caller a pass. Lines are counted by
         organisation and languages, which is all that decides."""
-        profiles = Counter((line.org, line.languages) for line in lines)
+        profiles = frozenset(Counter((line.org, line.languages) for line in lines).items())
+        known = self._caps_for.get((profiles, limit))
+        if known is not None:
+            return known
+        counts = [0] * len(self._classes)
+        for profile, count in profiles:
+            for i in self._classes_served(profile):
+                counts[i] += count
         options, languages, caps = [], [], []
-        for option_id, language in self._classes:
-            n = sum(
-                count
-                for (org, spoken), count in profiles.items()
-                if self._serves(option_id, language, org, spoken)
-            )
+        for (option_id, language), n in zip(self._classes, counts, strict=True):
             if n < limit:
                 options.append(option_id)
                 languages.append(language)
                 caps.append(n)
-        return {"cap_options": options, "cap_languages": languages, "caps": caps}
+        if len(self._caps_for) >= CAPS_KEPT:  # free lines' profiles vary little; bound it
+            self._caps_for.clear()
+        known = self._caps_for[(profiles, limit)] = {
+            "cap_options": options,
+            "cap_languages": languages,
+            "caps": caps,
+        }
+        return known
+
+    def _classes_served(self, profile: tuple[str, frozenset[str]]) -> tuple[int, ...]:
+        """The classes (indexes in `_classes`) a line of this organisation and languages may
+        serve, asked of the tiers once per profile rather than at every pass."""
+        known = self._profile_classes.get(profile)
+        if known is None:
+            org, spoken = profile
+            known = self._profile_classes[profile] = tuple(
+                i
+                for i, (option_id, language) in enumerate(self._classes)
+                if self._serves(option_id, language, org, spoken)
+            )
+        return known
 
     async def staffed_for(
         self, session: AsyncSession, option_id: str, language: str | None, now: dt.datetime
