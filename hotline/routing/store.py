@@ -71,6 +71,22 @@ def queued_now(c: Any) -> ColumnElement[bool]:
 
 
 QUEUED_NOW = queued_now(Call)
+LINES = cast(Table, Line.__table__)
+
+
+@functools.cache
+def _signed_in_among(n: int) -> Select[int]:
+    """How many of `n` lines (bound as line0, line1, ...) are signed in: built once per
+    number of lines, with plain parameters rather than an expanding list that SQLAlchemy
+    renders again at each execution (asked at every menu choice and hold poll)."""
+    return (
+        select(func.count())
+        .select_from(LINES)
+        .where(
+            LINES.c.id.in_([bindparam(f"line{i}") for i in range(n)]),
+            LINES.c.status.in_([literal_column(f"'{p.value}'") for p in SIGNED_IN]),
+        )
+    )
 
 
 def routing_table(cfg: HotlineConfig) -> dict[str, engine.OptionRouting]:
@@ -276,12 +292,9 @@ class Router:
                 self._serving[(option_id, language)] = candidates
         if not candidates:
             return False
-        stmt = (
-            select(func.count())
-            .select_from(Line)
-            .where(Line.id.in_(candidates), Line.status.in_(SIGNED_IN))
-        )
-        return bool((await session.execute(stmt)).scalar_one())
+        stmt = _signed_in_among(len(candidates))
+        found = await session.execute(stmt, {f"line{i}": c for i, c in enumerate(candidates)})
+        return bool(found.scalar_one())
 
     async def release(
         self,
