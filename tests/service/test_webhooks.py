@@ -197,6 +197,22 @@ async def test_bad_or_missing_signature_is_refused_without_twiml(twilio: Twilio,
     assert resp.status_code == 403
 
 
+async def test_a_signature_over_the_url_with_its_port_is_accepted(twilio: Twilio, sid) -> None:
+    """Twilio has signed some requests over the URL with its default port: accepted, as
+    the library accepts them; any other header is refused, whatever its characters."""
+    assert PUBLIC.startswith("https://") and PUBLIC.count(":") == 1
+    with_port = PUBLIC.replace(".jp", ".jp:443", 1) + "/voice/incoming"
+    params = {"CallSid": sid, "From": CALLER, "To": NUMBER_0120}
+    resp = await twilio.client.post(
+        "/voice/incoming", data=params, headers=twilio.signer.headers(with_port, params)
+    )
+    assert resp.status_code == 200 and b"<Gather" in resp.content
+    resp = await twilio.client.post(
+        "/voice/incoming", data=params, headers={"X-Twilio-Signature": "署名".encode()}
+    )
+    assert resp.status_code == 403
+
+
 async def test_huge_body_gets_413(twilio: Twilio, sid: str) -> None:
     resp = await twilio.post("/voice/incoming", CallSid=sid, Junk="x" * 70_000)
     assert resp.status_code == 413
