@@ -74,6 +74,26 @@ QUEUED_NOW = queued_now(Call)
 LINES = cast(Table, Line.__table__)
 
 
+# Free lines, locked: built once (with `_free_among`, once per number of scheduled lines).
+_FREE: Select[Any] = (
+    select(LINES.c.id, LINES.c.org_id, LINES.c.idle_since)
+    .where(
+        LINES.c.call_id.is_(None),
+        LINES.c.status == literal_column(f"'{Presence.READY.value}'"),  # rings only when ready
+        or_(
+            LINES.c.cooldown_until.is_(None),
+            LINES.c.cooldown_until <= bindparam("now", type_=LINES.c.cooldown_until.type),
+        ),
+    )
+    .with_for_update(skip_locked=True, of=LINES)
+)
+
+
+@functools.cache
+def _free_among(n: int) -> Select[Any]:
+    return _FREE.where(LINES.c.id.in_([bindparam(f"line{i}") for i in range(n)]))
+
+
 @functools.cache
 def _signed_in_among(n: int) -> Select[int]:
     """How many of `n` lines (bound as line0, line1, ...) are signed in: built once per
@@ -484,19 +504,14 @@ class Router:
             await self._carry_out(session, call, lifecycle.WentSilent(), now)
 
     async def _free_lines(self, session: AsyncSession, now: dt.datetime) -> list[engine.FreeLine]:
-        scheduled = self._scheduled(now)[1]
-        stmt = (
-            select(Line.id, Line.org_id, Line.idle_since)
-            .where(
-                Line.call_id.is_(None),
-                Line.status == Presence.READY,  # a line rings only when ready
-                or_(Line.cooldown_until.is_(None), Line.cooldown_until <= now),
-            )
-            .with_for_update(skip_locked=True, of=Line)
-        )
+        ids, scheduled = self._scheduled(now)
+        params: dict[str, Any] = {"now": now}
         if len(scheduled) < len(self.lines):  # binding every id costs more than it saves
-            stmt = stmt.where(Line.id.in_(scheduled))
-        rows = (await session.execute(stmt)).all()
+            params |= {f"line{i}": line_id for i, line_id in enumerate(ids)}
+            stmt = _free_among(len(ids))
+        else:
+            stmt = _FREE
+        rows = (await session.execute(stmt, params)).all()
         return [
             engine.FreeLine(line_id, org_id, self.languages[line_id], idle_since)
             for line_id, org_id, idle_since in rows
