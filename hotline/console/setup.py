@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hotline.console import cases_pages, ops_pages, options_pages, pages, records_pages
 from hotline.console.web import LoginRequired, login_url
 from hotline.settings import Settings
 
-CONSOLE = "/console"
-
-
-class ConsoleSessions:
-    """ASGI middleware: the console's session cookie read and written for the console's own
-    paths only (the cookie's path): a webhook or an API request does not parse cookies."""
-
-    def __init__(self, app: ASGIApp, /, **options: Any) -> None:
-        self.app, self.sessions = app, SessionMiddleware(app, **options)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(CONSOLE):
-            await self.sessions(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
 
 def install(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
-        ConsoleSessions,
+        SessionMiddleware,
         secret_key=settings.console_secret,
         session_cookie="hotline_console",
         max_age=int(settings.session_hours * 3600),
-        path=CONSOLE,
+        path="/console",
         same_site="strict",
         https_only=settings.env == "production",
     )
