@@ -396,7 +396,7 @@ async def test_a_connection_the_database_closed_is_replaced_before_a_webhook(
     twilio: Twilio, app, sid
 ) -> None:
     """PostgreSQL restarted or dropped our pooled connections: the next caller is served as
-    usual (the pool checks each connection at checkout without a round trip)."""
+    usual (the pool pings each connection at checkout, in one round trip)."""
     await twilio.call("/voice/incoming", sid)
     if app.state.engine.dialect.name == "postgresql":
         async with app.state.console_engine.connect() as admin:
