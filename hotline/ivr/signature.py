@@ -7,12 +7,13 @@ to turn the check off: tests sign their requests for real.
 
 from __future__ import annotations
 
+import hmac
 import logging
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlparse
 
 from fastapi import Depends, HTTPException, Request
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator, add_port, remove_port
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,17 @@ async def twilio_params(request: Request) -> dict[str, str]:
 def signed_by_twilio(request: Request, params: dict[str, str], settings: Any) -> bool:
     """Does X-Twilio-Signature match these parameters, over our public URL?"""
     signature = request.headers.get("x-twilio-signature", "")
-    url = public_url(request, settings.public_base)
-    return bool(signature) and RequestValidator(settings.auth_token).validate(
-        url, params, signature
+    if not signature:
+        return False
+    # What `RequestValidator.validate` accepts (the URL without and with its default port),
+    # the form Twilio signs (the URL as configured) first, and the other only when that
+    # fails: validate computes both signatures every time.
+    url = urlparse(public_url(request, settings.public_base))
+    forms = (add_port, remove_port) if url.port else (remove_port, add_port)
+    validator, sent = RequestValidator(settings.auth_token), signature.encode()
+    return any(
+        hmac.compare_digest(validator.compute_signature(form(url), params).encode(), sent)
+        for form in forms
     )
 
 

@@ -3,7 +3,7 @@
 Each handler parses Twilio's request (`VoiceParams`, `Query`), turns it into a lifecycle event,
 lets `hotline.calls.service` apply it, and renders the decision (`_render`). Where a call goes
 next is decided in `hotline.calls.lifecycle`, not here. Every route checks the signature
-(`TwilioParams`) and answers 200 with TwiML even when something inside fails (`VoiceGuard`):
+(`twilio_params`) and answers 200 with TwiML even when something inside fails (`VoiceGuard`):
 Twilio's own error message is English and hangs up.
 """
 
@@ -26,10 +26,10 @@ from hotline.calls.models import CallState
 from hotline.calls.store import StoredCall
 from hotline.config import HotlineConfig
 from hotline.config.checks import check_number
-from hotline.deps import NowDep, SessionDep
+from hotline.deps import SessionDep
 from hotline.ivr import flow, params
 from hotline.ivr.params import VoiceParams
-from hotline.ivr.signature import REFUSALS, TwilioParams, signed_by_twilio
+from hotline.ivr.signature import REFUSALS, signed_by_twilio, twilio_params
 from hotline.ivr.spool import FACTS, database_away
 from hotline.ivr.twiml import Renderer
 from hotline.ivr.urls import Query
@@ -173,8 +173,10 @@ def _failure_answer(request: Request, body: bytes = b"") -> Response:
 router = APIRouter(prefix="/voice", responses=REFUSALS)
 
 
-async def voice_params(p: TwilioParams) -> VoiceParams:
-    return VoiceParams.model_validate(p)
+async def voice_params(request: Request) -> VoiceParams:
+    # The signature check called, not declared as a dependency of this one: FastAPI's
+    # solving of each dependency costs more than the call (likewise `edge`'s clock).
+    return VoiceParams.model_validate(await twilio_params(request))
 
 
 # Dependencies are `async def`, even with nothing to await: FastAPI runs a plain `def` one in
@@ -289,8 +291,9 @@ class Edge:
         return await service.staffed(self.session, self.router, call, option_id, language, self.now)
 
 
-async def edge(request: Request, session: SessionDep, now: NowDep) -> Edge:
-    return Edge(request.app.state, session, now)
+async def edge(request: Request, session: SessionDep) -> Edge:
+    state = request.app.state
+    return Edge(state, session, state.clock())
 
 
 EdgeDep = Annotated[Edge, Depends(edge)]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import String, delete, select
+from sqlalchemy import String, Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,6 +32,11 @@ class OptionClosure(Base):
     closed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     closed_by: Mapped[str] = mapped_column(String(64))  # role and organisation, as audited
     reason: Mapped[str | None] = mapped_column(String(200))
+
+
+# Asked at every menu choice: a Core statement built once (no ORM row loaded).
+_CLOSURES = cast(Table, OptionClosure.__table__)
+_CLOSED = select(_CLOSURES.c.option_id).where(_CLOSURES.c.option_id == bindparam("option_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +70,8 @@ async def open_for(
     """May a caller choose this option now: within its hours and not closed by an operator."""
     if not option_open(cfg, option_id, language, now):
         return False
-    return await session.get(OptionClosure, option_id) is None
+    found = await session.execute(_CLOSED, {"option_id": option_id})
+    return found.first() is None
 
 
 async def states(session: AsyncSession, cfg: HotlineConfig, now: dt.datetime) -> list[OptionState]:

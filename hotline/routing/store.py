@@ -57,6 +57,7 @@ UPKEEP_EVERY = dt.timedelta(seconds=1)
 CALLBACK_REST = dt.timedelta(seconds=15)
 # A literal LIMIT 1: as a parameter, a generic plan would guess its rows far too high.
 ONE = literal_column("1", Integer)
+CAPS_KEPT = 256  # sets of free lines' caps kept (`Router._caps`)
 
 
 def queued_now(c: Any) -> ColumnElement[bool]:
@@ -70,6 +71,42 @@ def queued_now(c: Any) -> ColumnElement[bool]:
 
 
 QUEUED_NOW = queued_now(Call)
+LINES = cast(Table, Line.__table__)
+
+
+# Free lines, locked: built once (with `_free_among`, once per number of scheduled lines).
+_FREE: Select[Any] = (
+    select(LINES.c.id, LINES.c.org_id, LINES.c.idle_since)
+    .where(
+        LINES.c.call_id.is_(None),
+        LINES.c.status == literal_column(f"'{Presence.READY.value}'"),  # rings only when ready
+        or_(
+            LINES.c.cooldown_until.is_(None),
+            LINES.c.cooldown_until <= bindparam("now", type_=LINES.c.cooldown_until.type),
+        ),
+    )
+    .with_for_update(skip_locked=True, of=LINES)
+)
+
+
+@functools.cache
+def _free_among(n: int) -> Select[Any]:
+    return _FREE.where(LINES.c.id.in_([bindparam(f"line{i}") for i in range(n)]))
+
+
+@functools.cache
+def _signed_in_among(n: int) -> Select[int]:
+    """How many of `n` lines (bound as line0, line1, ...) are signed in: built once per
+    number of lines, with plain parameters rather than an expanding list that SQLAlchemy
+    renders again at each execution (asked at every menu choice and hold poll)."""
+    return (
+        select(func.count())
+        .select_from(LINES)
+        .where(
+            LINES.c.id.in_([bindparam(f"line{i}") for i in range(n)]),
+            LINES.c.status.in_([literal_column(f"'{p.value}'") for p in SIGNED_IN]),
+        )
+    )
 
 
 def routing_table(cfg: HotlineConfig) -> dict[str, engine.OptionRouting]:
@@ -154,6 +191,10 @@ class Router:
         self._served: dict[tuple[str, str | None, str, frozenset[str]], bool] = {}
         spoken = sorted(set().union(*self.languages.values()))
         self._classes = [(o, lang) for o in self.table for lang in (None, *spoken)]
+        self._profile_classes: dict[tuple[str, frozenset[str]], tuple[int, ...]] = {}
+        # A pass's caps by its free lines' profiles: a pass after a pass with the same free
+        # lines (the steady state, every webhook's pass) reads them here.
+        self._caps_for: dict[tuple[frozenset[Any], int], dict[str, list[Any]]] = {}
 
     # -- lines ------------------------------------------------------------------------------
     def staffing(self, line_id: str) -> Staffing:
@@ -223,19 +264,41 @@ class Router:
         where that is fewer than `limit`: no more than the free lines that may serve the
         class through some tier, as each line takes one caller a pass. Lines are counted by
         organisation and languages, which is all that decides."""
-        profiles = Counter((line.org, line.languages) for line in lines)
+        profiles = frozenset(Counter((line.org, line.languages) for line in lines).items())
+        known = self._caps_for.get((profiles, limit))
+        if known is not None:
+            return known
+        counts = [0] * len(self._classes)
+        for profile, count in profiles:
+            for i in self._classes_served(profile):
+                counts[i] += count
         options, languages, caps = [], [], []
-        for option_id, language in self._classes:
-            n = sum(
-                count
-                for (org, spoken), count in profiles.items()
-                if self._serves(option_id, language, org, spoken)
-            )
+        for (option_id, language), n in zip(self._classes, counts, strict=True):
             if n < limit:
                 options.append(option_id)
                 languages.append(language)
                 caps.append(n)
-        return {"cap_options": options, "cap_languages": languages, "caps": caps}
+        if len(self._caps_for) >= CAPS_KEPT:  # free lines' profiles vary little; bound it
+            self._caps_for.clear()
+        known = self._caps_for[(profiles, limit)] = {
+            "cap_options": options,
+            "cap_languages": languages,
+            "caps": caps,
+        }
+        return known
+
+    def _classes_served(self, profile: tuple[str, frozenset[str]]) -> tuple[int, ...]:
+        """The classes (indexes in `_classes`) a line of this organisation and languages may
+        serve, asked of the tiers once per profile rather than at every pass."""
+        known = self._profile_classes.get(profile)
+        if known is None:
+            org, spoken = profile
+            known = self._profile_classes[profile] = tuple(
+                i
+                for i, (option_id, language) in enumerate(self._classes)
+                if self._serves(option_id, language, org, spoken)
+            )
+        return known
 
     async def staffed_for(
         self, session: AsyncSession, option_id: str, language: str | None, now: dt.datetime
@@ -249,12 +312,9 @@ class Router:
                 self._serving[(option_id, language)] = candidates
         if not candidates:
             return False
-        stmt = (
-            select(func.count())
-            .select_from(Line)
-            .where(Line.id.in_(candidates), Line.status.in_(SIGNED_IN))
-        )
-        return bool((await session.execute(stmt)).scalar_one())
+        stmt = _signed_in_among(len(candidates))
+        found = await session.execute(stmt, {f"line{i}": c for i, c in enumerate(candidates)})
+        return bool(found.scalar_one())
 
     async def release(
         self,
@@ -444,19 +504,14 @@ class Router:
             await self._carry_out(session, call, lifecycle.WentSilent(), now)
 
     async def _free_lines(self, session: AsyncSession, now: dt.datetime) -> list[engine.FreeLine]:
-        scheduled = self._scheduled(now)[1]
-        stmt = (
-            select(Line.id, Line.org_id, Line.idle_since)
-            .where(
-                Line.call_id.is_(None),
-                Line.status == Presence.READY,  # a line rings only when ready
-                or_(Line.cooldown_until.is_(None), Line.cooldown_until <= now),
-            )
-            .with_for_update(skip_locked=True, of=Line)
-        )
+        ids, scheduled = self._scheduled(now)
+        params: dict[str, Any] = {"now": now}
         if len(scheduled) < len(self.lines):  # binding every id costs more than it saves
-            stmt = stmt.where(Line.id.in_(scheduled))
-        rows = (await session.execute(stmt)).all()
+            params |= {f"line{i}": line_id for i, line_id in enumerate(ids)}
+            stmt = _free_among(len(ids))
+        else:
+            stmt = _FREE
+        rows = (await session.execute(stmt, params)).all()
         return [
             engine.FreeLine(line_id, org_id, self.languages[line_id], idle_since)
             for line_id, org_id, idle_since in rows

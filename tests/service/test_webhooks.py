@@ -197,6 +197,22 @@ async def test_bad_or_missing_signature_is_refused_without_twiml(twilio: Twilio,
     assert resp.status_code == 403
 
 
+async def test_a_signature_over_the_url_with_its_port_is_accepted(twilio: Twilio, sid) -> None:
+    """Twilio has signed some requests over the URL with its default port: accepted, as
+    the library accepts them; any other header is refused, whatever its characters."""
+    assert PUBLIC.startswith("https://") and PUBLIC.count(":") == 1
+    with_port = PUBLIC.replace(".jp", ".jp:443", 1) + "/voice/incoming"
+    params = {"CallSid": sid, "From": CALLER, "To": NUMBER_0120}
+    resp = await twilio.client.post(
+        "/voice/incoming", data=params, headers=twilio.signer.headers(with_port, params)
+    )
+    assert resp.status_code == 200 and b"<Gather" in resp.content
+    resp = await twilio.client.post(
+        "/voice/incoming", data=params, headers={"X-Twilio-Signature": "署名".encode()}
+    )
+    assert resp.status_code == 403
+
+
 async def test_huge_body_gets_413(twilio: Twilio, sid: str) -> None:
     resp = await twilio.post("/voice/incoming", CallSid=sid, Junk="x" * 70_000)
     assert resp.status_code == 413
@@ -380,7 +396,7 @@ async def test_a_connection_the_database_closed_is_replaced_before_a_webhook(
     twilio: Twilio, app, sid
 ) -> None:
     """PostgreSQL restarted or dropped our pooled connections: the next caller is served as
-    usual (the pool checks each connection at checkout without a round trip)."""
+    usual (the pool pings each connection at checkout, in one round trip)."""
     await twilio.call("/voice/incoming", sid)
     if app.state.engine.dialect.name == "postgresql":
         async with app.state.console_engine.connect() as admin:
