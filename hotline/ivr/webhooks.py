@@ -35,6 +35,7 @@ from hotline.ivr.twiml import Renderer
 from hotline.ivr.urls import Query
 from hotline.records.crypto import box_for
 from hotline.routing import closures
+from hotline.routing.schedule import referrals_open
 from hotline.routing.store import Router
 
 log = logging.getLogger(__name__)
@@ -468,14 +469,11 @@ async def hold_key(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
     chose = q.chose or q.step == "choice"  # the maximum wait's choice was offered
     if call.state == CallState.RESERVED:
         return twiml(r.leave())  # a line is held for them: take it, whatever the key
-    if q.step == "choice" and key == "3":
-        lines = tuple(
-            flow.closed(
-                e.cfg, menu_id=call.menu_id, option_id=option_id, language=language, now=e.now
-            ).lines
-        )
+    choice = flow.choice_key(key) if q.step == "choice" else None
+    if choice == "lines":
+        lines = referrals_open(e.cfg, language, e.now)
         return twiml(r.lines_now(language, lines, option_id, segment))
-    asked = (q.step == "choice" and key == "2") or (q.step == "" and key == cb.key)
+    asked = choice == "callback" or (q.step == "" and key == cb.key)
     if q.step == "confirm" and key == cb.confirm_key:
         return await _book(e, call, p, option_id, language, segment, chose)
     if q.step == "confirm":
