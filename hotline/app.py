@@ -129,13 +129,9 @@ def create_app(
     )
     app.state.router = Router(
         cfg,
-        # A caller still holding polls once a segment (its pause plus what is said, under a
-        # segment's length): with long segments they are still offered lines, in their turn,
-        # and a reservation whose push failed lasts until their next poll takes it.
-        reservation_timeout=max(settings.reservation_timeout_seconds, 2 * hold_seconds),
         cooldown=settings.line_cooldown_seconds,
         limits=app.state.limits,
-        **_silence_rules(settings, cfg, hold_seconds, pushed=app.state.pushes is not None),
+        **_hold_timing(settings, cfg, hold_seconds, pushed=app.state.pushes is not None),
     )
     app.state.webhook_errors = 0
     # A saved record ends its line's wrap-up; records reach routing only through this hook.
@@ -162,22 +158,29 @@ def create_app(
     return app
 
 
-def _silence_rules(
+def _hold_timing(
     settings: Settings, cfg: HotlineConfig, hold_seconds: int, *, pushed: bool
 ) -> dict[str, int]:
-    """How long a holding caller may go without a poll before they are taken for gone
-    (`stale_after`), and without one and still be offered a line (`fresh_after`).
+    """The router's rules that follow the hold's segments: how long a reservation waits for
+    the caller (`reservation_timeout`), how long a holding caller may go without a poll before
+    they are taken for gone (`stale_after`), and without one and still be offered a line
+    (`fresh_after`).
 
-    Polling alone: a reserved line waits for the caller's next poll, so only a caller who
-    polled within the reservation's time is offered one. With pushed reservations the caller
-    is taken out of the hold at once, whatever plays: a segment may be as long as the hold
-    music (`hold.music_seconds`, an upper bound of the track) and the rules follow it."""
+    A caller still holding polls once a segment (its pause plus what is said): a reservation
+    whose push failed lasts until their next poll takes it. Polling alone, a reserved line
+    waits for that poll, so only a caller who polled within the reservation's time is offered
+    one. With pushed reservations the caller is taken out of the hold at once, whatever plays:
+    a segment may be as long as the hold music (`hold.music_seconds`, an upper bound of the
+    track) and the rules follow it."""
+    timing = {
+        "reservation_timeout": max(settings.reservation_timeout_seconds, 2 * hold_seconds),
+    }
     gap = max(hold_seconds, settings.hold_max_segment_seconds)
     if not pushed:
-        return {"stale_after": max(90, gap + 30)}
+        return {**timing, "stale_after": max(90, gap + 30)}
     if cfg.hold.music is not None:
         gap = max(gap, cfg.hold.music_seconds)
-    return {"stale_after": max(90, gap + 60), "fresh_after": gap + 15}
+    return {**timing, "stale_after": max(90, gap + 60), "fresh_after": gap + 15}
 
 
 def _after_commit(

@@ -213,7 +213,7 @@ class HoldSettings(Model):
     music: Music | None = Music(url=TWILIO_HOLD_MUSIC)
     # The longest the music plays in one segment: an upper bound of the track's length. A
     # holding caller polls at least this often, so the router waits this long before taking a
-    # silent caller for gone (hotline/app.py `_silence_rules`).
+    # silent caller for gone (hotline/app.py `_hold_timing`).
     music_seconds: int = Field(default=300, ge=5, le=1800)
     position_cap: int = Field(default=20, ge=1, le=999)
 
