@@ -795,13 +795,20 @@ def _dial_ended(call: CallFacts, state: S, event: DialEnded, now: dt.datetime) -
 
 
 def _end(
-    call: CallFacts, state: S, now: dt.datetime, decision: Decision, stage: str | None = None
+    call: CallFacts,
+    state: S,
+    now: dt.datetime,
+    decision: Decision,
+    stage: str | None = None,
+    *,
+    rest: bool = False,
 ) -> Transition:
     """The call is over: connected calls complete, the others were abandoned where they were.
 
     A callback's first call was counted when it was booked: its end is counted as a
-    callback (connected when it was, else failed or expired), and the number is erased."""
-    effects: list[Effect] = list(_release(call.line_id))
+    callback (connected when it was, else failed or expired), and the number is erased.
+    `rest`: the line rests a moment as it is let go (see `ReleaseLine`)."""
+    effects: list[Effect] = list(_release(call.line_id, rest=rest))
     if call.line_id is not None:
         effects.append(RunPass())  # the line is free for the next caller
     changes: dict[str, Any] = {"ended_at": now, "line_id": None}
@@ -977,13 +984,8 @@ def _not_reached(call: CallFacts, now: dt.datetime, limits: Limits, *, rest: boo
     if tries <= limits.callback_retries:
         extra = {"callback_tries": tries, "callback_after": now + limits.callback_retry_after}
         return _back_to_callback(call, cooldown=False, rest=rest, extra=extra)
-    ended = _end(call, S(call.state), now, Nothing(), stage=CALLBACK_FAILED)
-    effects = tuple(
-        dataclasses.replace(e, rest=rest) if isinstance(e, ReleaseLine) else e
-        for e in ended.effects
-    )
-    changes = {**ended.changes, "callback_tries": tries}
-    return dataclasses.replace(ended, changes=changes, effects=effects)
+    ended = _end(call, S(call.state), now, Nothing(), stage=CALLBACK_FAILED, rest=rest)
+    return dataclasses.replace(ended, changes={**ended.changes, "callback_tries": tries})
 
 
 # -- idempotency ------------------------------------------------------------------------------
