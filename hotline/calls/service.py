@@ -61,10 +61,10 @@ async def apply(
     if step is not None:
         detail = {**_fields(event), "decision": lifecycle.dump_decision(t.decision)}
         kind = lifecycle.event_kind(event)
-        if not await store.add_event(session, call, step, kind, now, detail):
+        if not await store.log_step(session, call, step, kind, now, detail, t.changes):
             stored = (await store.step_detail(session, call, step)).get("decision", {})
             return Outcome(call, lifecycle.load_decision(stored) or t.decision, repeated=True)
-    if await store.carry_out(session, router, call, t, now):
+    if await store.carry_out(session, router, call, t, now, written=step is not None):
         await session.flush()  # the lines' ORM rows the effects changed
         touched = store.touched(session)
         touched.discard(call.id)

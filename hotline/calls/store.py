@@ -3,9 +3,10 @@
 The voice path reads and writes calls with SQLAlchemy Core, not the ORM: a webhook reads its
 call with one `SELECT ... FOR UPDATE` into a `StoredCall` (plain attributes), writes a
 transition's changes with one `UPDATE` of the changed columns, and appends its event with one
-`INSERT ... ON CONFLICT DO NOTHING`. The statements are built once, at import; SQLAlchemy's
-compiled cache and asyncpg's prepared statements do the rest. The routing pass's sweeps still
-hand ORM `Call` rows to `carry_out` (`CallRecord` covers both), which it writes the ORM way.
+`INSERT ... ON CONFLICT DO NOTHING` (on PostgreSQL both in one statement, `log_step`). The
+statements are built once, at import or first use; SQLAlchemy's compiled cache and asyncpg's
+prepared statements do the rest. The routing pass's sweeps still hand ORM `Call` rows to
+`carry_out` (`CallRecord` covers both), which it writes the ORM way.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import CursorResult, Table, bindparam, func, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import Insert, Update
 
 from hotline.calls import lifecycle
@@ -120,6 +122,7 @@ _AHEAD = (
 # One UPDATE per set of changed columns (a transition changes a handful of known sets).
 _UPDATES: dict[tuple[str, ...], Update] = {}
 _INSERTS: dict[str, tuple[Insert, Insert]] = {}  # by dialect: (the call, its event)
+_STEPPED: dict[tuple[str, ...], Select[int]] = {}  # PostgreSQL's, by changed columns
 TOUCHED = "hotline_calls_touched"
 
 
@@ -230,12 +233,7 @@ async def reload(session: AsyncSession, call: StoredCall) -> None:
         setattr(call, name, value)
 
 
-async def update_call(session: AsyncSession, call: StoredCall, changes: dict[str, Any]) -> None:
-    """Write `changes` on the call, in the database (one UPDATE of those columns) and on the
-    object."""
-    if not changes:
-        return
-    keys = tuple(sorted(changes))
+def _update(keys: tuple[str, ...]) -> Update:
     stmt = _UPDATES.get(keys)
     if stmt is None:
         stmt = _UPDATES[keys] = (
@@ -243,6 +241,15 @@ async def update_call(session: AsyncSession, call: StoredCall, changes: dict[str
             .where(CALLS.c.id == bindparam("v__id"))
             .values({k: bindparam(f"v_{k}", type_=CALLS.c[k].type) for k in keys})
         )
+    return stmt
+
+
+async def update_call(session: AsyncSession, call: StoredCall, changes: dict[str, Any]) -> None:
+    """Write `changes` on the call, in the database (one UPDATE of those columns) and on the
+    object."""
+    if not changes:
+        return
+    stmt = _update(tuple(sorted(changes)))
     await session.execute(stmt, {"v__id": call.id, **{f"v_{k}": v for k, v in changes.items()}})
     for name, value in changes.items():
         setattr(call, name, value)
@@ -294,25 +301,35 @@ class LineHolder(Protocol):
     ) -> None: ...
 
 
+async def write(session: AsyncSession, call: CallRecord, changes: dict[str, Any]) -> None:
+    """Write a transition's changes on the call: a `StoredCall`'s with one UPDATE, an ORM
+    row's by the session's flush."""
+    if isinstance(call, StoredCall):
+        await update_call(session, call, changes)
+    else:
+        assert isinstance(call, Call)
+        apply_changes(call, changes)
+        if changes:
+            touched(session).add(call.id)
+
+
 async def carry_out(
     session: AsyncSession,
     lines: LineHolder,
     call: CallRecord,
     t: lifecycle.Transition,
     now: dt.datetime,
+    *,
+    written: bool = False,
 ) -> bool:
-    """Write a transition on the call and carry out its line and metric effects; True when it
-    asks for an assignment pass, which is left to the caller (a pass never runs one inside).
+    """Write a transition on the call (unless `written`: `log_step` wrote it with its event)
+    and carry out its line and metric effects; True when it asks for an assignment pass,
+    which is left to the caller (a pass never runs one inside).
 
     The call's UPDATE comes before the lines' (as the ORM's flush ordered them): the same
     lock order as every other step."""
-    if isinstance(call, StoredCall):
-        await update_call(session, call, t.changes)
-    else:
-        assert isinstance(call, Call)
-        apply_changes(call, t.changes)
-        if t.changes:
-            touched(session).add(call.id)
+    if not written:
+        await write(session, call, t.changes)
     run_pass = False
     for effect in t.effects:
         if isinstance(effect, lifecycle.ReleaseLine):
@@ -332,6 +349,12 @@ async def carry_out(
     return run_pass
 
 
+def _event(
+    call: CallRecord, step: str, kind: str, now: dt.datetime, detail: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {"call_id": call.id, "step": step[:96], "kind": kind, "detail": detail or {}, "at": now}
+
+
 async def add_event(
     session: AsyncSession,
     call: CallRecord,
@@ -341,15 +364,56 @@ async def add_event(
     detail: dict[str, Any] | None = None,
 ) -> bool:
     """Append an event; False if this step was already applied (a Twilio retry)."""
-    params = {
-        "call_id": call.id,
-        "step": step[:96],
-        "kind": kind,
-        "detail": detail or {},
-        "at": now,
-    }
+    params = _event(call, step, kind, now, detail)
     result = cast(CursorResult[Any], await session.execute(_inserts(session)[1], params))
     return bool(result.rowcount)
+
+
+def _stepped(session: AsyncSession, keys: tuple[str, ...]) -> Select[int]:
+    """PostgreSQL: a step's event and its call's UPDATE of `keys` in one statement, which
+    answers how many events it inserted. The UPDATE joins the inserted event, so a step
+    already logged (a retry: nothing inserted) updates nothing."""
+    stmt = _STEPPED.get(keys)
+    if stmt is None:
+        logged = _inserts(session)[1].returning(EVENTS.c.call_id).cte("logged")
+        written = (
+            update(CALLS)
+            .where(CALLS.c.id == logged.c.call_id)
+            .values({k: bindparam(f"v_{k}", type_=CALLS.c[k].type) for k in keys})
+            .cte("written")
+        )
+        stmt = _STEPPED[keys] = select(func.count()).select_from(logged).add_cte(written)
+    return stmt
+
+
+async def log_step(
+    session: AsyncSession,
+    call: CallRecord,
+    step: str,
+    kind: str,
+    now: dt.datetime,
+    detail: dict[str, Any],
+    changes: dict[str, Any],
+) -> bool:
+    """Log a step's event and write the call's `changes`; False, with nothing written, when
+    the step was already applied (a Twilio retry).
+
+    On PostgreSQL a `StoredCall`'s event and UPDATE are one statement (`_stepped`, a
+    data-modifying CTE); SQLite has no such statements: the INSERT, then the UPDATE."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if not (changes and postgres and isinstance(call, StoredCall)):
+        if not await add_event(session, call, step, kind, now, detail):
+            return False
+        await write(session, call, changes)
+        return True
+    params = _event(call, step, kind, now, detail)
+    params.update({f"v_{k}": v for k, v in changes.items()})
+    stmt = _stepped(session, tuple(sorted(changes)))
+    if not (await session.execute(stmt, params)).scalar_one():
+        return False
+    for name, value in changes.items():
+        setattr(call, name, value)
+    return True
 
 
 async def step_detail(session: AsyncSession, call: CallRecord, step: str) -> dict[str, Any]:

@@ -104,6 +104,37 @@ async def test_a_retried_webhook_changes_nothing_twice(twilio: Twilio, app, sid)
         assert len((await s.execute(select(Call))).all()) == 1
 
 
+@pytest.mark.usefixtures("busy")
+async def test_a_step_already_logged_changes_nothing_whatever_the_call_read(
+    app, twilio, sid, clock
+):
+    """The event log decides, not the state read: a retry applied to the call as it was
+    before the first attempt committed would move it otherwise (closed, here), yet writes
+    nothing and answers the first attempt's decision."""
+    from hotline.calls import lifecycle, service, store
+
+    await twilio.call("/voice/incoming", sid)
+    async with app.state.sessions() as s:
+        stale = await store.get_call(s, sid)
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    first = await _call(app, sid)
+    clock.advance(5)
+    retry = lifecycle.OptionChosen(
+        "loneliness", None, 0, staffed=False, menu_id="period-5", attempt=1, digits="8"
+    )
+    assert stale is not None
+    async with app.state.sessions() as s, s.begin():
+        out = await service.apply(s, app.state.router, stale, retry, clock())
+    assert out.repeated and isinstance(out.decision, lifecycle.Enqueue)
+    after = await _call(app, sid)
+    assert (after.state, after.ended_at, after.last_seen_at) == (
+        "waiting",
+        None,
+        first.last_seen_at,
+    )
+    assert [e.kind for e in await _events(app, sid)] == ["incoming", "queued"]
+
+
 async def test_unknown_callsid_mid_menu_continues_the_call(twilio: Twilio, app, sid) -> None:
     doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="3")
     assert doc.find("Enqueue").text == "hotline-women"
