@@ -285,10 +285,10 @@ class Edge:
     async def staffed(self, call: StoredCall, option_id: str, language: str | None) -> bool | None:
         """May the caller who chose this option join its queue: within its hours, not closed
         by an operator, and a line on duty for it (None: the call is past choosing)."""
-        if call.state == CallState.MENU and not await closures.open_for(
-            self.session, self.cfg, option_id, language, self.now
-        ):
-            return False
+        if call.state == CallState.MENU:
+            return await closures.may_join(
+                self.session, self.cfg, self.router, option_id, language, self.now
+            )
         return await service.staffed(self.session, self.router, call, option_id, language, self.now)
 
 
