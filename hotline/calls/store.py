@@ -119,6 +119,17 @@ _AHEAD = (
         ),
     )
 )
+# A hold poll's call, marked seen as it is read (see `polled`).
+_POLLED = (
+    update(CALLS)
+    .where(
+        CALLS.c.call_sid == bindparam("sid"),
+        CALLS.c.state.in_([literal_column(f"'{s.value}'") for s in lifecycle.SEEN_BY_POLL]),
+        CALLS.c.callback_at.is_(None),
+    )
+    .values(last_seen_at=bindparam("now", type_=CALLS.c.last_seen_at.type))
+    .returning(*_COLUMNS)
+)
 # One UPDATE per set of changed columns (a transition changes a handful of known sets).
 _UPDATES: dict[tuple[str, ...], Update] = {}
 _INSERTS: dict[str, tuple[Insert, Insert]] = {}  # by dialect: (the call, its event)
@@ -185,6 +196,15 @@ async def get_call(
     return None if row is None else StoredCall(*row)
 
 
+async def polled(session: AsyncSession, call_sid: str, now: dt.datetime) -> StoredCall | None:
+    """A hold poll's call, locked, if it is holding (`lifecycle.SEEN_BY_POLL`, not a
+    callback): marked seen now as it is read, which the poll's transition writes anyway, so
+    one statement instead of a read and a write. None: any other call, or none, which the
+    caller reads as usual."""
+    row = (await session.execute(_POLLED, {"sid": call_sid, "now": now})).first()
+    return None if row is None else StoredCall(*row)
+
+
 async def ensure_call(
     session: AsyncSession,
     *,
@@ -244,9 +264,15 @@ def _update(keys: tuple[str, ...]) -> Update:
     return stmt
 
 
+def _unwritten(call: StoredCall, changes: dict[str, Any]) -> dict[str, Any]:
+    """The changes the row does not hold yet (a polled call was marked seen as it was read)."""
+    return {k: v for k, v in changes.items() if getattr(call, k) != v}
+
+
 async def update_call(session: AsyncSession, call: StoredCall, changes: dict[str, Any]) -> None:
-    """Write `changes` on the call, in the database (one UPDATE of those columns) and on the
-    object."""
+    """Write `changes` on the call, in the database (one UPDATE of the columns that change)
+    and on the object."""
+    changes = _unwritten(call, changes)
     if not changes:
         return
     stmt = _update(tuple(sorted(changes)))
@@ -401,6 +427,8 @@ async def log_step(
     On PostgreSQL a `StoredCall`'s event and UPDATE are one statement (`_stepped`, a
     data-modifying CTE); SQLite has no such statements: the INSERT, then the UPDATE."""
     postgres = session.get_bind().dialect.name == "postgresql"
+    if isinstance(call, StoredCall):
+        changes = _unwritten(call, changes)
     if not (changes and postgres and isinstance(call, StoredCall)):
         if not await add_event(session, call, step, kind, now, detail):
             return False

@@ -227,6 +227,15 @@ class Edge:
             new=True,  # looked up already, or most likely new
         )
 
+    async def polled(self, p: VoiceParams) -> StoredCall:
+        """A hold poll's call: marked seen as it is read when it is holding (one statement),
+        otherwise read, or created, as any webhook's."""
+        if p.valid_call_sid():
+            call = await store.polled(self.session, p.call_sid, self.now)
+            if call is not None:
+                return call
+        return await self.call(p)
+
     async def apply(self, call: StoredCall, event: lc.Event) -> service.Outcome:
         return await service.apply(
             self.session, self.router, call, event, self.now, limits=self.limits
@@ -338,7 +347,7 @@ async def menu(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
 
 @router.post("/wait")
 async def wait(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
-    call = await e.call(p)
+    call = await e.polled(p)
     option_id = _option_or_default(e.cfg, q.option_id or call.option_id)
     language = q.language if q.language in e.cfg.languages else None
     settings = e.settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -147,6 +148,21 @@ async def test_unknown_callsid_on_hold_is_kept_waiting(twilio: Twilio, app, sid)
     assert doc.find("Gather/Pause") is not None and doc[-1].tag == "Redirect"
     call = await _call(app, sid)
     assert (call.state, call.option_id) == ("waiting", "gender")
+
+
+@pytest.mark.usefixtures("busy")
+async def test_a_caller_still_polling_the_hold_is_never_swept_as_silent(twilio, app, sid, clock):
+    from hotline.routing.ticker import tick_once
+
+    await twilio.call("/voice/incoming", sid)
+    for segment in (1, 2, 3, 4):  # the first, in the menu's state: lost, joins the queue
+        hold = await twilio.call(f"/voice/wait?o=loneliness&n={segment}", sid)
+        assert hold.find("Gather/Pause") is not None and hold[-1].tag == "Redirect"
+        clock.advance(60)
+        await tick_once(app)
+    call = await _call(app, sid)
+    assert (call.state, call.option_id) == ("waiting", "loneliness")
+    assert call.last_seen_at == clock() - dt.timedelta(seconds=60)
 
 
 @pytest.mark.usefixtures("busy")
