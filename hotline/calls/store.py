@@ -19,7 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, func, literal_column, select, update
+from sqlalchemy import (
+    ColumnDefault,
+    CursorResult,
+    Table,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
@@ -150,33 +159,40 @@ def caller_hash(secret: bytes, number: str | None) -> str | None:
     return hmac.new(secret, norm.encode(), hashlib.sha256).hexdigest()
 
 
+Dialect = Callable[[Table], postgresql.Insert | sqlite.Insert]
+
+
+def _call_insert(dialect: Dialect) -> Insert:
+    return (
+        dialect(CALLS)
+        .values({k: bindparam(f"v_{k}", type_=CALLS.c[k].type) for k in _NEW_CALL})
+        .on_conflict_do_nothing(index_elements=["call_sid"])
+        .returning(*_COLUMNS)
+    )
+
+
+def _event_insert(dialect: Dialect) -> Insert:
+    return (
+        dialect(EVENTS)
+        .values(
+            call_id=bindparam("call_id"),
+            step=bindparam("step"),
+            kind=bindparam("kind"),
+            detail=bindparam("detail", type_=EVENTS.c.detail.type),
+            at=bindparam("at", type_=EVENTS.c.at.type),
+        )
+        .on_conflict_do_nothing(index_elements=["call_id", "step"])
+    )
+
+
 def _inserts(session: AsyncSession) -> tuple[Insert, Insert]:
     """The INSERTs of a new call (returning its row) and of an event, for this database; a
     CallSid or a step already stored inserts nothing."""
     name = session.get_bind().dialect.name
     made = _INSERTS.get(name)
     if made is None:
-        dialect: Callable[[Table], postgresql.Insert | sqlite.Insert] = (
-            postgresql.insert if name == "postgresql" else sqlite.insert
-        )
-        call = (
-            dialect(CALLS)
-            .values({k: bindparam(f"v_{k}", type_=CALLS.c[k].type) for k in _NEW_CALL})
-            .on_conflict_do_nothing(index_elements=["call_sid"])
-            .returning(*_COLUMNS)
-        )
-        event = (
-            dialect(EVENTS)
-            .values(
-                call_id=bindparam("call_id"),
-                step=bindparam("step"),
-                kind=bindparam("kind"),
-                detail=bindparam("detail", type_=EVENTS.c.detail.type),
-                at=bindparam("at", type_=EVENTS.c.at.type),
-            )
-            .on_conflict_do_nothing(index_elements=["call_id", "step"])
-        )
-        made = _INSERTS[name] = (call, event)
+        dialect: Dialect = postgresql.insert if name == "postgresql" else sqlite.insert
+        made = _INSERTS[name] = (_call_insert(dialect), _event_insert(dialect))
     return made
 
 
@@ -233,16 +249,77 @@ async def ensure_call(
         menu_id=menu_id,
         now=now,
     )
-    # The new row comes back whole (and is ours: an inserted row is locked until commit); a
-    # CallSid that already exists (a retry, a concurrent request) returns nothing.
-    stmt = _inserts(session)[0]
-    row = (await session.execute(stmt, {f"v_{k}": v for k, v in values.items()})).first()
-    if row is not None:
-        outbox(session).append(received)
-        return StoredCall(*row)
-    call = await get_call(session, call_sid, lock=True)
-    assert call is not None
+    call, _ = await insert_call(session, values, received)
+    if call is None:
+        call = await get_call(session, call_sid, lock=True)
+        assert call is not None
     return call
+
+
+@dataclass(frozen=True, slots=True)
+class Logged:
+    """A step as the event log keeps it."""
+
+    step: str
+    kind: str
+    detail: dict[str, Any]
+
+
+# What a new call's INSERT stores in the columns it is not given: its columns' defaults.
+_DEFAULTS = {
+    name: c.default.arg if isinstance(c.default, ColumnDefault) and c.default.is_scalar else None
+    for name, c in zip(FIELDS, _COLUMNS, strict=True)
+}
+
+
+def unsaved(values: dict[str, Any]) -> StoredCall:
+    """A new call as its INSERT will store it, but without its id: the lifecycle decides
+    its first step on it before it exists (see `insert_call`)."""
+    return StoredCall(**{**_DEFAULTS, "id": 0, **values})
+
+
+def _arrival() -> Select[Any]:
+    """PostgreSQL: a new call's INSERT and its first step's event in one statement, which
+    answers the new row (nothing, and logs nothing, for a CallSid already stored)."""
+    new = _call_insert(postgresql.insert).cte("new")
+    logged = EVENTS.insert().from_select(
+        ["call_id", "step", "kind", "detail", "at"],
+        select(
+            new.c.id,
+            bindparam("step", type_=EVENTS.c.step.type),
+            bindparam("kind", type_=EVENTS.c.kind.type),
+            bindparam("detail", type_=EVENTS.c.detail.type),
+            bindparam("at", type_=EVENTS.c.at.type),
+        ),
+    )
+    return select(*new.c).add_cte(logged.cte("logged"))
+
+
+_ARRIVAL = _arrival()
+
+
+async def insert_call(
+    session: AsyncSession,
+    values: dict[str, Any],
+    received: lifecycle.Count,
+    first: Logged | None = None,
+) -> tuple[StoredCall | None, bool]:
+    """Store a new call (`lifecycle.new_call`'s values) and return its row, locked until
+    commit; None for a CallSid already stored (a retry, a concurrent request). On
+    PostgreSQL the same statement logs `first`, the step of its first event, and says so
+    (True); elsewhere the caller applies that event as any other."""
+    params = {f"v_{k}": v for k, v in values.items()}
+    logs = first is not None and session.get_bind().dialect.name == "postgresql"
+    if first is not None and logs:
+        at = values["created_at"]
+        params.update(step=first.step[:96], kind=first.kind, detail=first.detail, at=at)
+        row = (await session.execute(_ARRIVAL, params)).first()
+    else:
+        row = (await session.execute(_inserts(session)[0], params)).first()
+    if row is None:
+        return None, False
+    outbox(session).append(received)
+    return StoredCall(*row), logs
 
 
 async def reload(session: AsyncSession, call: StoredCall) -> None:
@@ -395,13 +472,13 @@ async def add_event(
     return bool(result.rowcount)
 
 
-def _stepped(session: AsyncSession, keys: tuple[str, ...]) -> Select[int]:
+def _stepped(keys: tuple[str, ...]) -> Select[int]:
     """PostgreSQL: a step's event and its call's UPDATE of `keys` in one statement, which
     answers how many events it inserted. The UPDATE joins the inserted event, so a step
     already logged (a retry: nothing inserted) updates nothing."""
     stmt = _STEPPED.get(keys)
     if stmt is None:
-        logged = _inserts(session)[1].returning(EVENTS.c.call_id).cte("logged")
+        logged = _event_insert(postgresql.insert).returning(EVENTS.c.call_id).cte("logged")
         written = (
             update(CALLS)
             .where(CALLS.c.id == logged.c.call_id)
@@ -436,7 +513,7 @@ async def log_step(
         return True
     params = _event(call, step, kind, now, detail)
     params.update({f"v_{k}": v for k, v in changes.items()})
-    stmt = _stepped(session, tuple(sorted(changes)))
+    stmt = _stepped(tuple(sorted(changes)))
     if not (await session.execute(stmt, params)).scalar_one():
         return False
     for name, value in changes.items():

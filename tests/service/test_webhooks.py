@@ -105,6 +105,19 @@ async def test_a_retried_webhook_changes_nothing_twice(twilio: Twilio, app, sid)
         assert len((await s.execute(select(Call))).all()) == 1
 
 
+async def test_a_call_arriving_is_logged_once_with_the_greeting_it_heard(twilio, app, sid, clock):
+    from hotline.calls import lifecycle
+
+    first = await twilio.call("/voice/incoming", sid)
+    clock.advance(2)
+    again = await twilio.call("/voice/incoming", sid)  # Twilio's retry
+    assert ET.tostring(first) == ET.tostring(again)
+    [event] = await _events(app, sid)
+    call = await _call(app, sid)
+    assert (event.step, event.kind, event.at) == ("incoming", "incoming", call.created_at)
+    assert lifecycle.load_decision(event.detail["decision"]) == lifecycle.Greet()
+
+
 @pytest.mark.usefixtures("busy")
 async def test_a_step_already_logged_changes_nothing_whatever_the_call_read(
     app, twilio, sid, clock
@@ -282,7 +295,7 @@ async def test_an_internal_error_answers_fallback_twiml_with_200(twilio, app, si
     async def broken(*a, **k):  # type: ignore[no-untyped-def]
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(store, "ensure_call", broken)
+    monkeypatch.setattr(store, "insert_call", broken)
     doc = await twilio.call("/voice/incoming", sid)
     assert "申し訳ありません" in says(doc)[0]
     targets = [el.text for el in doc.find("Dial")]
