@@ -41,6 +41,9 @@ S = CallState
 TERMINAL = frozenset({S.COMPLETED, S.ABANDONED, S.CLOSED})
 OPEN = tuple(s for s in S if s not in TERMINAL)
 HOLDING = (S.WAITING, S.RESERVED)  # in the queue, as far as the caller knows
+# A hold poll of a call in these states (not a callback) marks it seen, whatever else it does:
+# the store marks it as it reads it (`store.polled`), one statement rather than two.
+SEEN_BY_POLL = HOLDING
 QUEUED = (S.WAITING, S.CALLBACK)  # what the routing pass serves, in one queue order
 ON_A_LINE = (S.RESERVED, S.RINGING, S.CALLING, S.CONNECTED)  # a line is held for the call
 # Where an ended callback stopped (`end_stage`): not reached after every try, or past its time.

@@ -59,12 +59,68 @@ async def apply(
     t = lifecycle.transition(call, event, now, limits)
     step = lifecycle.step_key(call, event, offer_of(call))
     if step is not None:
-        detail = {**_fields(event), "decision": lifecycle.dump_decision(t.decision)}
-        kind = lifecycle.event_kind(event)
-        if not await store.add_event(session, call, step, kind, now, detail):
+        logged = _logged(event, t, step)
+        if not await store.log_step(
+            session, call, step, logged.kind, now, logged.detail, t.changes
+        ):
             stored = (await store.step_detail(session, call, step)).get("decision", {})
             return Outcome(call, lifecycle.load_decision(stored) or t.decision, repeated=True)
-    if await store.carry_out(session, router, call, t, now):
+    await _carry_out(session, router, call, t, now, written=step is not None)
+    return Outcome(call, t.decision)
+
+
+async def arrive(
+    session: AsyncSession,
+    router: Routing,
+    event: lifecycle.Event,
+    now: dt.datetime,
+    *,
+    limits: lifecycle.Limits = lifecycle.Limits(),
+    call_sid: str,
+    entry: str,
+    period_id: str,
+    caller: str | None,
+    menu_id: str,
+) -> Outcome:
+    """Twilio's first webhook of a call: the call created (a retry or a race creates
+    nothing twice) and `event` applied to it.
+
+    On PostgreSQL a new call's INSERT logs the step too, in one statement: the lifecycle
+    decides it, as any step, on the call as the INSERT will store it. A first step that
+    would change the call is applied as any other."""
+    values, received = lifecycle.new_call(
+        call_sid=call_sid, entry=entry, period_id=period_id, caller=caller, menu_id=menu_id, now=now
+    )
+    unsaved = store.unsaved(values)
+    t = lifecycle.transition(unsaved, event, now, limits)
+    step = lifecycle.step_key(unsaved, event, offer_of(unsaved))
+    first = None if step is None or t.changes else _logged(event, t, step)
+    call, logged = await store.insert_call(session, values, received, first)
+    if call is None:  # stored already
+        call = await store.get_call(session, call_sid, lock=True)
+        assert call is not None
+    if not logged:
+        return await apply(session, router, call, event, now, limits=limits)
+    await _carry_out(session, router, call, t, now, written=True)
+    return Outcome(call, t.decision)
+
+
+def _logged(event: lifecycle.Event, t: lifecycle.Transition, step: str) -> store.Logged:
+    detail = {**_fields(event), "decision": lifecycle.dump_decision(t.decision)}
+    return store.Logged(step, lifecycle.event_kind(event), detail)
+
+
+async def _carry_out(
+    session: AsyncSession,
+    router: Routing,
+    call: AnyCall,
+    t: lifecycle.Transition,
+    now: dt.datetime,
+    *,
+    written: bool,
+) -> None:
+    """The transition's changes (unless `written`) and effects, then the pass it asks for."""
+    if await store.carry_out(session, router, call, t, now, written=written):
         await session.flush()  # the lines' ORM rows the effects changed
         touched = store.touched(session)
         touched.discard(call.id)
@@ -78,7 +134,6 @@ async def apply(
                 await store.reload(session, call)
         elif reserved:
             await session.refresh(call)
-    return Outcome(call, t.decision)
 
 
 # Kept out of the event log: the sealed number lives only on the call, until erased.

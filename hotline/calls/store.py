@@ -3,9 +3,10 @@
 The voice path reads and writes calls with SQLAlchemy Core, not the ORM: a webhook reads its
 call with one `SELECT ... FOR UPDATE` into a `StoredCall` (plain attributes), writes a
 transition's changes with one `UPDATE` of the changed columns, and appends its event with one
-`INSERT ... ON CONFLICT DO NOTHING`. The statements are built once, at import; SQLAlchemy's
-compiled cache and asyncpg's prepared statements do the rest. The routing pass's sweeps still
-hand ORM `Call` rows to `carry_out` (`CallRecord` covers both), which it writes the ORM way.
+`INSERT ... ON CONFLICT DO NOTHING` (on PostgreSQL both in one statement, `log_step`). The
+statements are built once, at import or first use; SQLAlchemy's compiled cache and asyncpg's
+prepared statements do the rest. The routing pass's sweeps still hand ORM `Call` rows to
+`carry_out` (`CallRecord` covers both), which it writes the ORM way.
 """
 
 from __future__ import annotations
@@ -18,9 +19,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, func, literal_column, select, update
+from sqlalchemy import (
+    ColumnDefault,
+    CursorResult,
+    Table,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import Insert, Update
 
 from hotline.calls import lifecycle
@@ -117,9 +128,21 @@ _AHEAD = (
         ),
     )
 )
+# A hold poll's call, marked seen as it is read (see `polled`).
+_POLLED = (
+    update(CALLS)
+    .where(
+        CALLS.c.call_sid == bindparam("sid"),
+        CALLS.c.state.in_([literal_column(f"'{s.value}'") for s in lifecycle.SEEN_BY_POLL]),
+        CALLS.c.callback_at.is_(None),
+    )
+    .values(last_seen_at=bindparam("now", type_=CALLS.c.last_seen_at.type))
+    .returning(*_COLUMNS)
+)
 # One UPDATE per set of changed columns (a transition changes a handful of known sets).
 _UPDATES: dict[tuple[str, ...], Update] = {}
 _INSERTS: dict[str, tuple[Insert, Insert]] = {}  # by dialect: (the call, its event)
+_STEPPED: dict[tuple[str, ...], Select[int]] = {}  # PostgreSQL's, by changed columns
 TOUCHED = "hotline_calls_touched"
 
 
@@ -136,33 +159,40 @@ def caller_hash(secret: bytes, number: str | None) -> str | None:
     return hmac.new(secret, norm.encode(), hashlib.sha256).hexdigest()
 
 
+Dialect = Callable[[Table], postgresql.Insert | sqlite.Insert]
+
+
+def _call_insert(dialect: Dialect) -> Insert:
+    return (
+        dialect(CALLS)
+        .values({k: bindparam(f"v_{k}", type_=CALLS.c[k].type) for k in _NEW_CALL})
+        .on_conflict_do_nothing(index_elements=["call_sid"])
+        .returning(*_COLUMNS)
+    )
+
+
+def _event_insert(dialect: Dialect) -> Insert:
+    return (
+        dialect(EVENTS)
+        .values(
+            call_id=bindparam("call_id"),
+            step=bindparam("step"),
+            kind=bindparam("kind"),
+            detail=bindparam("detail", type_=EVENTS.c.detail.type),
+            at=bindparam("at", type_=EVENTS.c.at.type),
+        )
+        .on_conflict_do_nothing(index_elements=["call_id", "step"])
+    )
+
+
 def _inserts(session: AsyncSession) -> tuple[Insert, Insert]:
     """The INSERTs of a new call (returning its row) and of an event, for this database; a
     CallSid or a step already stored inserts nothing."""
     name = session.get_bind().dialect.name
     made = _INSERTS.get(name)
     if made is None:
-        dialect: Callable[[Table], postgresql.Insert | sqlite.Insert] = (
-            postgresql.insert if name == "postgresql" else sqlite.insert
-        )
-        call = (
-            dialect(CALLS)
-            .values({k: bindparam(f"v_{k}", type_=CALLS.c[k].type) for k in _NEW_CALL})
-            .on_conflict_do_nothing(index_elements=["call_sid"])
-            .returning(*_COLUMNS)
-        )
-        event = (
-            dialect(EVENTS)
-            .values(
-                call_id=bindparam("call_id"),
-                step=bindparam("step"),
-                kind=bindparam("kind"),
-                detail=bindparam("detail", type_=EVENTS.c.detail.type),
-                at=bindparam("at", type_=EVENTS.c.at.type),
-            )
-            .on_conflict_do_nothing(index_elements=["call_id", "step"])
-        )
-        made = _INSERTS[name] = (call, event)
+        dialect: Dialect = postgresql.insert if name == "postgresql" else sqlite.insert
+        made = _INSERTS[name] = (_call_insert(dialect), _event_insert(dialect))
     return made
 
 
@@ -179,6 +209,15 @@ async def get_call(
     """The call with this CallSid (locked until commit with `lock`), or None."""
     stmt = _LOCKED_BY_SID if lock else _BY_SID
     row = (await session.execute(stmt, {"sid": call_sid})).first()
+    return None if row is None else StoredCall(*row)
+
+
+async def polled(session: AsyncSession, call_sid: str, now: dt.datetime) -> StoredCall | None:
+    """A hold poll's call, locked, if it is holding (`lifecycle.SEEN_BY_POLL`, not a
+    callback): marked seen now as it is read, which the poll's transition writes anyway, so
+    one statement instead of a read and a write. None: any other call, or none, which the
+    caller reads as usual."""
+    row = (await session.execute(_POLLED, {"sid": call_sid, "now": now})).first()
     return None if row is None else StoredCall(*row)
 
 
@@ -210,16 +249,77 @@ async def ensure_call(
         menu_id=menu_id,
         now=now,
     )
-    # The new row comes back whole (and is ours: an inserted row is locked until commit); a
-    # CallSid that already exists (a retry, a concurrent request) returns nothing.
-    stmt = _inserts(session)[0]
-    row = (await session.execute(stmt, {f"v_{k}": v for k, v in values.items()})).first()
-    if row is not None:
-        outbox(session).append(received)
-        return StoredCall(*row)
-    call = await get_call(session, call_sid, lock=True)
-    assert call is not None
+    call, _ = await insert_call(session, values, received)
+    if call is None:
+        call = await get_call(session, call_sid, lock=True)
+        assert call is not None
     return call
+
+
+@dataclass(frozen=True, slots=True)
+class Logged:
+    """A step as the event log keeps it."""
+
+    step: str
+    kind: str
+    detail: dict[str, Any]
+
+
+# What a new call's INSERT stores in the columns it is not given: its columns' defaults.
+_DEFAULTS = {
+    name: c.default.arg if isinstance(c.default, ColumnDefault) and c.default.is_scalar else None
+    for name, c in zip(FIELDS, _COLUMNS, strict=True)
+}
+
+
+def unsaved(values: dict[str, Any]) -> StoredCall:
+    """A new call as its INSERT will store it, but without its id: the lifecycle decides
+    its first step on it before it exists (see `insert_call`)."""
+    return StoredCall(**{**_DEFAULTS, "id": 0, **values})
+
+
+def _arrival() -> Select[Any]:
+    """PostgreSQL: a new call's INSERT and its first step's event in one statement, which
+    answers the new row (nothing, and logs nothing, for a CallSid already stored)."""
+    new = _call_insert(postgresql.insert).cte("new")
+    logged = EVENTS.insert().from_select(
+        ["call_id", "step", "kind", "detail", "at"],
+        select(
+            new.c.id,
+            bindparam("step", type_=EVENTS.c.step.type),
+            bindparam("kind", type_=EVENTS.c.kind.type),
+            bindparam("detail", type_=EVENTS.c.detail.type),
+            bindparam("at", type_=EVENTS.c.at.type),
+        ),
+    )
+    return select(*new.c).add_cte(logged.cte("logged"))
+
+
+_ARRIVAL = _arrival()
+
+
+async def insert_call(
+    session: AsyncSession,
+    values: dict[str, Any],
+    received: lifecycle.Count,
+    first: Logged | None = None,
+) -> tuple[StoredCall | None, bool]:
+    """Store a new call (`lifecycle.new_call`'s values) and return its row, locked until
+    commit; None for a CallSid already stored (a retry, a concurrent request). On
+    PostgreSQL the same statement logs `first`, the step of its first event, and says so
+    (True); elsewhere the caller applies that event as any other."""
+    params = {f"v_{k}": v for k, v in values.items()}
+    logs = first is not None and session.get_bind().dialect.name == "postgresql"
+    if first is not None and logs:
+        at = values["created_at"]
+        params.update(step=first.step[:96], kind=first.kind, detail=first.detail, at=at)
+        row = (await session.execute(_ARRIVAL, params)).first()
+    else:
+        row = (await session.execute(_inserts(session)[0], params)).first()
+    if row is None:
+        return None, False
+    outbox(session).append(received)
+    return StoredCall(*row), logs
 
 
 async def reload(session: AsyncSession, call: StoredCall) -> None:
@@ -230,12 +330,7 @@ async def reload(session: AsyncSession, call: StoredCall) -> None:
         setattr(call, name, value)
 
 
-async def update_call(session: AsyncSession, call: StoredCall, changes: dict[str, Any]) -> None:
-    """Write `changes` on the call, in the database (one UPDATE of those columns) and on the
-    object."""
-    if not changes:
-        return
-    keys = tuple(sorted(changes))
+def _update(keys: tuple[str, ...]) -> Update:
     stmt = _UPDATES.get(keys)
     if stmt is None:
         stmt = _UPDATES[keys] = (
@@ -243,6 +338,21 @@ async def update_call(session: AsyncSession, call: StoredCall, changes: dict[str
             .where(CALLS.c.id == bindparam("v__id"))
             .values({k: bindparam(f"v_{k}", type_=CALLS.c[k].type) for k in keys})
         )
+    return stmt
+
+
+def _unwritten(call: StoredCall, changes: dict[str, Any]) -> dict[str, Any]:
+    """The changes the row does not hold yet (a polled call was marked seen as it was read)."""
+    return {k: v for k, v in changes.items() if getattr(call, k) != v}
+
+
+async def update_call(session: AsyncSession, call: StoredCall, changes: dict[str, Any]) -> None:
+    """Write `changes` on the call, in the database (one UPDATE of the columns that change)
+    and on the object."""
+    changes = _unwritten(call, changes)
+    if not changes:
+        return
+    stmt = _update(tuple(sorted(changes)))
     await session.execute(stmt, {"v__id": call.id, **{f"v_{k}": v for k, v in changes.items()}})
     for name, value in changes.items():
         setattr(call, name, value)
@@ -294,25 +404,35 @@ class LineHolder(Protocol):
     ) -> None: ...
 
 
+async def write(session: AsyncSession, call: CallRecord, changes: dict[str, Any]) -> None:
+    """Write a transition's changes on the call: a `StoredCall`'s with one UPDATE, an ORM
+    row's by the session's flush."""
+    if isinstance(call, StoredCall):
+        await update_call(session, call, changes)
+    else:
+        assert isinstance(call, Call)
+        apply_changes(call, changes)
+        if changes:
+            touched(session).add(call.id)
+
+
 async def carry_out(
     session: AsyncSession,
     lines: LineHolder,
     call: CallRecord,
     t: lifecycle.Transition,
     now: dt.datetime,
+    *,
+    written: bool = False,
 ) -> bool:
-    """Write a transition on the call and carry out its line and metric effects; True when it
-    asks for an assignment pass, which is left to the caller (a pass never runs one inside).
+    """Write a transition on the call (unless `written`: `log_step` wrote it with its event)
+    and carry out its line and metric effects; True when it asks for an assignment pass,
+    which is left to the caller (a pass never runs one inside).
 
     The call's UPDATE comes before the lines' (as the ORM's flush ordered them): the same
     lock order as every other step."""
-    if isinstance(call, StoredCall):
-        await update_call(session, call, t.changes)
-    else:
-        assert isinstance(call, Call)
-        apply_changes(call, t.changes)
-        if t.changes:
-            touched(session).add(call.id)
+    if not written:
+        await write(session, call, t.changes)
     run_pass = False
     for effect in t.effects:
         if isinstance(effect, lifecycle.ReleaseLine):
@@ -332,6 +452,12 @@ async def carry_out(
     return run_pass
 
 
+def _event(
+    call: CallRecord, step: str, kind: str, now: dt.datetime, detail: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {"call_id": call.id, "step": step[:96], "kind": kind, "detail": detail or {}, "at": now}
+
+
 async def add_event(
     session: AsyncSession,
     call: CallRecord,
@@ -341,15 +467,58 @@ async def add_event(
     detail: dict[str, Any] | None = None,
 ) -> bool:
     """Append an event; False if this step was already applied (a Twilio retry)."""
-    params = {
-        "call_id": call.id,
-        "step": step[:96],
-        "kind": kind,
-        "detail": detail or {},
-        "at": now,
-    }
+    params = _event(call, step, kind, now, detail)
     result = cast(CursorResult[Any], await session.execute(_inserts(session)[1], params))
     return bool(result.rowcount)
+
+
+def _stepped(keys: tuple[str, ...]) -> Select[int]:
+    """PostgreSQL: a step's event and its call's UPDATE of `keys` in one statement, which
+    answers how many events it inserted. The UPDATE joins the inserted event, so a step
+    already logged (a retry: nothing inserted) updates nothing."""
+    stmt = _STEPPED.get(keys)
+    if stmt is None:
+        logged = _event_insert(postgresql.insert).returning(EVENTS.c.call_id).cte("logged")
+        written = (
+            update(CALLS)
+            .where(CALLS.c.id == logged.c.call_id)
+            .values({k: bindparam(f"v_{k}", type_=CALLS.c[k].type) for k in keys})
+            .cte("written")
+        )
+        stmt = _STEPPED[keys] = select(func.count()).select_from(logged).add_cte(written)
+    return stmt
+
+
+async def log_step(
+    session: AsyncSession,
+    call: CallRecord,
+    step: str,
+    kind: str,
+    now: dt.datetime,
+    detail: dict[str, Any],
+    changes: dict[str, Any],
+) -> bool:
+    """Log a step's event and write the call's `changes`; False, with nothing written, when
+    the step was already applied (a Twilio retry).
+
+    On PostgreSQL a `StoredCall`'s event and UPDATE are one statement (`_stepped`, a
+    data-modifying CTE); SQLite has no such statements: the INSERT, then the UPDATE."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if isinstance(call, StoredCall):
+        changes = _unwritten(call, changes)
+    if not (changes and postgres and isinstance(call, StoredCall)):
+        if not await add_event(session, call, step, kind, now, detail):
+            return False
+        await write(session, call, changes)
+        return True
+    params = _event(call, step, kind, now, detail)
+    params.update({f"v_{k}": v for k, v in changes.items()})
+    stmt = _stepped(tuple(sorted(changes)))
+    if not (await session.execute(stmt, params)).scalar_one():
+        return False
+    for name, value in changes.items():
+        setattr(call, name, value)
+    return True
 
 
 async def step_detail(session: AsyncSession, call: CallRecord, step: str) -> dict[str, Any]:

@@ -206,26 +206,47 @@ class Edge:
         # dequeue): with polling alone, a caller would hear of a line when the track ends.
         self.music = self.pushes is not None
 
-    async def call(self, p: VoiceParams, *, new: bool = False) -> StoredCall:
-        """This webhook's call; a CallSid never seen (lost state) is created so it goes on.
-        `new`: Twilio's first webhook of a call, which is most likely not stored yet."""
+    async def call(self, p: VoiceParams) -> StoredCall:
+        """This webhook's call; a CallSid never seen (lost state) is created so it goes on."""
         if not p.valid_call_sid():
             raise HTTPException(400, "missing or malformed CallSid")
-        if not new:  # every later webhook: the stored call, without computing a new one's
-            call = await store.get_call(self.session, p.call_sid, lock=True)
-            if call is not None:
-                return call
-        period = self.cfg.period_at(self.now)
+        call = await store.get_call(self.session, p.call_sid, lock=True)
+        if call is not None:  # every later webhook: without computing a new one's values
+            return call
         return await store.ensure_call(
             self.session,
-            call_sid=p.call_sid,
-            entry=self.cfg.entry_for(p.to),
-            period_id=period.id if period else "none",
-            caller=store.caller_hash(self.settings.caller_secret, p.caller),
-            menu_id=period.menu if period else self.cfg.default_menu,  # cfg.menu_at, once
+            **self._new(p),
             now=self.now,
-            new=True,  # looked up already, or most likely new
+            new=True,  # looked up already
         )
+
+    async def arrive(self, p: VoiceParams) -> service.Outcome:
+        """Twilio's first webhook of a call: the call, most likely new, and its arrival."""
+        if not p.valid_call_sid():
+            raise HTTPException(400, "missing or malformed CallSid")
+        return await service.arrive(
+            self.session, self.router, lc.Arrived(), self.now, limits=self.limits, **self._new(p)
+        )
+
+    def _new(self, p: VoiceParams) -> dict[str, Any]:
+        """What a new call is stored with."""
+        period = self.cfg.period_at(self.now)
+        return {
+            "call_sid": p.call_sid,
+            "entry": self.cfg.entry_for(p.to),
+            "period_id": period.id if period else "none",
+            "caller": store.caller_hash(self.settings.caller_secret, p.caller),
+            "menu_id": period.menu if period else self.cfg.default_menu,  # cfg.menu_at, once
+        }
+
+    async def polled(self, p: VoiceParams) -> StoredCall:
+        """A hold poll's call: marked seen as it is read when it is holding (one statement),
+        otherwise read, or created, as any webhook's."""
+        if p.valid_call_sid():
+            call = await store.polled(self.session, p.call_sid, self.now)
+            if call is not None:
+                return call
+        return await self.call(p)
 
     async def apply(self, call: StoredCall, event: lc.Event) -> service.Outcome:
         return await service.apply(
@@ -285,10 +306,10 @@ class Edge:
     async def staffed(self, call: StoredCall, option_id: str, language: str | None) -> bool | None:
         """May the caller who chose this option join its queue: within its hours, not closed
         by an operator, and a line on duty for it (None: the call is past choosing)."""
-        if call.state == CallState.MENU and not await closures.open_for(
-            self.session, self.cfg, option_id, language, self.now
-        ):
-            return False
+        if call.state == CallState.MENU:
+            return await closures.may_join(
+                self.session, self.cfg, self.router, option_id, language, self.now
+            )
         return await service.staffed(self.session, self.router, call, option_id, language, self.now)
 
 
@@ -308,9 +329,8 @@ def _option_or_default(cfg: HotlineConfig, option_id: str | None) -> str:
 
 @router.post("/incoming")
 async def incoming(e: EdgeDep, p: Params) -> TwiML:
-    call = await e.call(p, new=True)
-    await e.apply(call, lc.Arrived())
-    return twiml(e.renderer.ask(flow.start(e.cfg, call.menu_id)))
+    out = await e.arrive(p)
+    return twiml(e.renderer.ask(flow.start(e.cfg, out.call.menu_id)))
 
 
 @router.post("/menu")
@@ -338,7 +358,7 @@ async def menu(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
 
 @router.post("/wait")
 async def wait(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
-    call = await e.call(p)
+    call = await e.polled(p)
     option_id = _option_or_default(e.cfg, q.option_id or call.option_id)
     language = q.language if q.language in e.cfg.languages else None
     settings = e.settings

@@ -1,5 +1,5 @@
 """Options an operator closed at once, for an emergency, and reopened: stored, audited, and
-read where a caller's choice is checked (with the option's hours, `open_for`).
+read where a caller's choice is checked (with the option's hours and its lines, `may_join`).
 
 A closure is one row per option, removed on reopening; the audit log keeps the history (who,
 when, from where, the reason's presence, never its words in a metric). A closed option
@@ -10,10 +10,11 @@ place (take the lines off too to stop them being served).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import String, Table, bindparam, delete, select
+from sqlalchemy import Select, String, Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,6 +24,7 @@ from hotline.errors import NotFound
 from hotline.records import audit
 from hotline.records.audit import Actor
 from hotline.routing.schedule import option_open, option_opens_at
+from hotline.routing.store import Router, signed_in_among
 
 
 class OptionClosure(Base):
@@ -60,18 +62,32 @@ async def closed_ids(session: AsyncSession) -> frozenset[str]:
     return frozenset((await session.execute(select(OptionClosure.option_id))).scalars())
 
 
-async def open_for(
+@functools.cache
+def _closed_and_staffed(n: int) -> Select[bool, int]:
+    """Whether an operator closed the option, and how many of `n` lines (bound as line0,
+    line1, ...) are signed in: one statement, once per number of lines."""
+    return select(_CLOSED.exists(), signed_in_among(n).scalar_subquery())
+
+
+async def may_join(
     session: AsyncSession,
     cfg: HotlineConfig,
+    router: Router,
     option_id: str,
     language: str | None,
     now: dt.datetime,
 ) -> bool:
-    """May a caller choose this option now: within its hours and not closed by an operator."""
+    """May a caller who chose this option join its queue now: within its hours, not closed
+    by an operator, and a line that may serve it signed in (busy or not). The hours are
+    read in Python; the closure and the lines in one statement."""
     if not option_open(cfg, option_id, language, now):
         return False
-    found = await session.execute(_CLOSED, {"option_id": option_id})
-    return found.first() is None
+    lines = router.serving(option_id, language, now)
+    if not lines:
+        return False
+    params = {"option_id": option_id, **{f"line{i}": line for i, line in enumerate(lines)}}
+    closed, signed_in = (await session.execute(_closed_and_staffed(len(lines)), params)).one()
+    return not closed and signed_in > 0
 
 
 async def states(session: AsyncSession, cfg: HotlineConfig, now: dt.datetime) -> list[OptionState]:

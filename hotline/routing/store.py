@@ -95,7 +95,7 @@ def _free_among(n: int) -> Select[Any]:
 
 
 @functools.cache
-def _signed_in_among(n: int) -> Select[int]:
+def signed_in_among(n: int) -> Select[int]:
     """How many of `n` lines (bound as line0, line1, ...) are signed in: built once per
     number of lines, with plain parameters rather than an expanding list that SQLAlchemy
     renders again at each execution (asked at every menu choice and hold poll)."""
@@ -300,19 +300,24 @@ class Router:
             )
         return known
 
-    async def staffed_for(
-        self, session: AsyncSession, option_id: str, language: str | None, now: dt.datetime
-    ) -> bool:
-        """Is any line that may serve this option signed in now (busy or not)?"""
-        ids = self._scheduled(now)[0]
+    def serving(self, option_id: str, language: str | None, now: dt.datetime) -> list[str]:
+        """The lines scheduled now that may serve this option (signed in or not)."""
+        ids = self._scheduled(now)[0]  # first: a new minute clears `_serving`
         candidates = self._serving.get((option_id, language)) if self._minutely else None
         if candidates is None:
             candidates = [i for i in ids if self._may_serve(option_id, language, i)]
             if self._minutely:
                 self._serving[(option_id, language)] = candidates
+        return candidates
+
+    async def staffed_for(
+        self, session: AsyncSession, option_id: str, language: str | None, now: dt.datetime
+    ) -> bool:
+        """Is any line that may serve this option signed in now (busy or not)?"""
+        candidates = self.serving(option_id, language, now)
         if not candidates:
             return False
-        stmt = _signed_in_among(len(candidates))
+        stmt = signed_in_among(len(candidates))
         found = await session.execute(stmt, {f"line{i}": c for i, c in enumerate(candidates)})
         return bool(found.scalar_one())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -104,6 +105,50 @@ async def test_a_retried_webhook_changes_nothing_twice(twilio: Twilio, app, sid)
         assert len((await s.execute(select(Call))).all()) == 1
 
 
+async def test_a_call_arriving_is_logged_once_with_the_greeting_it_heard(twilio, app, sid, clock):
+    from hotline.calls import lifecycle
+
+    first = await twilio.call("/voice/incoming", sid)
+    clock.advance(2)
+    again = await twilio.call("/voice/incoming", sid)  # Twilio's retry
+    assert ET.tostring(first) == ET.tostring(again)
+    [event] = await _events(app, sid)
+    call = await _call(app, sid)
+    assert (event.step, event.kind, event.at) == ("incoming", "incoming", call.created_at)
+    assert lifecycle.load_decision(event.detail["decision"]) == lifecycle.Greet()
+
+
+@pytest.mark.usefixtures("busy")
+async def test_a_step_already_logged_changes_nothing_whatever_the_call_read(
+    app, twilio, sid, clock
+):
+    """The event log decides, not the state read: a retry applied to the call as it was
+    before the first attempt committed would move it otherwise (closed, here), yet writes
+    nothing and answers the first attempt's decision."""
+    from hotline.calls import lifecycle, service, store
+
+    await twilio.call("/voice/incoming", sid)
+    async with app.state.sessions() as s:
+        stale = await store.get_call(s, sid)
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    first = await _call(app, sid)
+    clock.advance(5)
+    retry = lifecycle.OptionChosen(
+        "loneliness", None, 0, staffed=False, menu_id="period-5", attempt=1, digits="8"
+    )
+    assert stale is not None
+    async with app.state.sessions() as s, s.begin():
+        out = await service.apply(s, app.state.router, stale, retry, clock())
+    assert out.repeated and isinstance(out.decision, lifecycle.Enqueue)
+    after = await _call(app, sid)
+    assert (after.state, after.ended_at, after.last_seen_at) == (
+        "waiting",
+        None,
+        first.last_seen_at,
+    )
+    assert [e.kind for e in await _events(app, sid)] == ["incoming", "queued"]
+
+
 async def test_unknown_callsid_mid_menu_continues_the_call(twilio: Twilio, app, sid) -> None:
     doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="3")
     assert doc.find("Enqueue").text == "hotline-women"
@@ -116,6 +161,21 @@ async def test_unknown_callsid_on_hold_is_kept_waiting(twilio: Twilio, app, sid)
     assert doc.find("Gather/Pause") is not None and doc[-1].tag == "Redirect"
     call = await _call(app, sid)
     assert (call.state, call.option_id) == ("waiting", "gender")
+
+
+@pytest.mark.usefixtures("busy")
+async def test_a_caller_still_polling_the_hold_is_never_swept_as_silent(twilio, app, sid, clock):
+    from hotline.routing.ticker import tick_once
+
+    await twilio.call("/voice/incoming", sid)
+    for segment in (1, 2, 3, 4):  # the first, in the menu's state: lost, joins the queue
+        hold = await twilio.call(f"/voice/wait?o=loneliness&n={segment}", sid)
+        assert hold.find("Gather/Pause") is not None and hold[-1].tag == "Redirect"
+        clock.advance(60)
+        await tick_once(app)
+    call = await _call(app, sid)
+    assert (call.state, call.option_id) == ("waiting", "loneliness")
+    assert call.last_seen_at == clock() - dt.timedelta(seconds=60)
 
 
 @pytest.mark.usefixtures("busy")
@@ -235,7 +295,7 @@ async def test_an_internal_error_answers_fallback_twiml_with_200(twilio, app, si
     async def broken(*a, **k):  # type: ignore[no-untyped-def]
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(store, "ensure_call", broken)
+    monkeypatch.setattr(store, "insert_call", broken)
     doc = await twilio.call("/voice/incoming", sid)
     assert "申し訳ありません" in says(doc)[0]
     targets = [el.text for el in doc.find("Dial")]

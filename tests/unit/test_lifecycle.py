@@ -53,6 +53,17 @@ def test_every_state_and_event_keeps_the_invariants(state: S, name: str, event: 
     json.dumps(lc.dump_decision(t.decision))  # storable for a retry
 
 
+@pytest.mark.parametrize("staffed", [None, True, False])
+@pytest.mark.parametrize("state", list(S))
+def test_every_hold_poll_of_a_holding_call_marks_it_seen(state: S, staffed: bool | None) -> None:
+    """The store marks such a call seen as it reads it for a poll (`store.polled`): right
+    only if every poll's transition would have written the same, whatever it decides."""
+    call = dataclasses.replace(table.typical_call(state), callback_at=None)
+    t = step(call, lc.HoldPolled("loneliness", None, 0, staffed))
+    if state in lc.SEEN_BY_POLL:
+        assert t.changes["last_seen_at"] == NOW
+
+
 EXPECTED = {
     # (state, event) -> (next state or None for "stays", decision)
     (S.MENU, "option chosen, staffed"): (S.WAITING, lc.Enqueue),
