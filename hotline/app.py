@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -76,6 +77,8 @@ def create_app(
             await check_records_keys(app.state.console_sessions, box_for(settings))
             async with app.state.sessions.begin() as session:
                 await app.state.router.sync_lines(session, clock())
+            if getattr(app.state, "settle_gc", False):
+                settle_gc()
             tasks = [
                 start_ticker(app, settings.tick_seconds),
                 start_upkeep(app, settings.tick_seconds, settings.reconcile_every_seconds),
@@ -156,6 +159,26 @@ def create_app(
     app.state.spool.on_change = _spool_metrics(app.state.metrics)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def create_served_app(
+    settings: Settings | None = None, cfg: HotlineConfig | None = None
+) -> FastAPI:
+    """The app `hotline serve` runs (its workers build it by this name): `create_app`'s,
+    with the process's garbage collector settled once start-up is done (`settle_gc`)."""
+    app = create_app(settings, cfg)
+    app.state.settle_gc = True
+    return app
+
+
+def settle_gc() -> None:
+    """Move everything alive after start-up (modules, config, compiled statements, the
+    router) out of the collector's reach: a full collection then walks only what requests
+    made since, instead of the hundreds of thousands of objects the libraries hold (a pause
+    of tens of milliseconds, where the routing pass's p99 came from). Only for a serving
+    process: frozen objects are never collected, so tests that build many apps do not."""
+    gc.collect()
+    gc.freeze()
 
 
 def _hold_timing(

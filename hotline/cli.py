@@ -25,7 +25,7 @@ from hotline.startup import settings_and_config
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from hotline.app import create_app
+    from hotline.app import create_served_app
 
     settings, cfg = settings_and_config()
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
@@ -49,9 +49,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         # Several processes, as several instances would be: each builds its own app from the
         # environment; the database is the only shared state.
-        uvicorn.run("hotline.app:create_app", factory=True, workers=args.workers, **options)
+        uvicorn.run("hotline.app:create_served_app", factory=True, workers=args.workers, **options)
     else:
-        uvicorn.run(create_app(settings, cfg), **options)
+        uvicorn.run(create_served_app(settings, cfg), **options)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from hotline.app import create_app
+from hotline.app import create_app, create_served_app
 from hotline.config import HotlineConfig
 from hotline.db import SchemaNotAtHead
 from tests.conftest import (
@@ -104,3 +105,23 @@ async def test_twilios_fallback_url_works_without_the_database(outage_client, cf
     doc = await twilio.call(gather.get("action", ""), sid, Digits="8")
     dial = doc.find("Dial")
     assert dial is not None and [el.text for el in dial] == sisc_lines(cfg)[:1]
+
+
+# --- the served process's garbage collector ------------------------------------
+
+
+async def test_the_served_app_freezes_what_start_up_made_and_a_test_app_does_not(
+    sqlite_url: str, cfg: HotlineConfig
+) -> None:
+    """`hotline serve` settles the collector once started (full collections then walk only
+    what requests made); an app built by tests keeps everything collectable."""
+    assert gc.get_freeze_count() == 0
+    plain = create_app(make_settings(sqlite_url), cfg)
+    async with plain.router.lifespan_context(plain):
+        assert gc.get_freeze_count() == 0
+    served = create_served_app(make_settings(sqlite_url), cfg)
+    try:
+        async with served.router.lifespan_context(served):
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # the rest of the test session collects as before
