@@ -59,7 +59,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
+        # No ping at checkout, a round trip per webhook: a webhook that finds its connection
+        # closed by the server is run again on a new one (`VoiceGuard`). The console's pool
+        # keeps the ping: its requests are few and have no such retry.
+        engine = make_engine(settings.database_url, pool_pre_ping=False)
         # The console and the API get a small pool of their own: a login flood or a long
         # export never takes a connection a caller's webhook needs.
         console_engine = make_engine(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
@@ -24,7 +23,6 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.util import await_only
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,26 +81,10 @@ def make_engine(url: str, **kwargs: object) -> AsyncEngine:
     # No JIT: our statements are short and many; a plan the planner over-estimates would be
     # compiled for up to a second (the routing pass's queue read once took 0.7-1.1 s so).
     kwargs.setdefault("connect_args", {"server_settings": {"jit": "off"}})
-    engine = create_async_engine(url, pool_pre_ping=True, **kwargs)
-    if engine.dialect.driver == "asyncpg":
-        # The instance's, not the class's: other engines in the process keep SQLAlchemy's.
-        setattr(engine.dialect, "do_ping", _ping_in_one_round_trip)  # noqa: B010
-    return engine
-
-
-def _ping_in_one_round_trip(dbapi_connection: Any) -> bool:
-    """pool_pre_ping's check at every checkout, in one round trip instead of three.
-
-    SQLAlchemy's asyncpg ping prepares `;` inside an explicit transaction (for pgbouncer's
-    transaction mode): BEGIN, `;` and ROLLBACK, a third of a webhook's round trips. A
-    `SELECT 1` sent by the simple query protocol needs neither a prepared statement nor a
-    transaction, and fails on a connection the server closed just the same, which the pool
-    then replaces (the error goes through the adapter, so the pool sees a disconnect)."""
-    try:
-        await_only(dbapi_connection.driver_connection.execute("SELECT 1"))
-    except Exception as error:
-        dbapi_connection._handle_exception(error)
-    return True
+    # A connection the server closed is checked for at checkout, by SQLAlchemy's ping, unless
+    # the caller handles it (the voice pool: `VoiceGuard` runs the webhook again instead).
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
 
 
 def _ensure_sqlite_dir(url: str) -> None:

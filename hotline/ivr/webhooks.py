@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -57,6 +58,13 @@ class VoiceGuard:
     a failed commit both arrive here with nothing kept, and the caller hears the fallback,
     never an answer describing changes that were lost. Refusals (403, 400, 413) are answers,
     not failures: they pass through.
+
+    The voice pool does not ping a connection at checkout: a webhook whose connection the
+    server had closed (PostgreSQL restarted, a backend terminated) is run once more from the
+    start, with the same body, before answering the fallback. Nothing of the first run was
+    kept or published (its effects wait for the commit in the session's outbox, and a step
+    applied twice is recorded once), and SQLAlchemy has then dropped the pool's other
+    connections of that time, so the second run gets a new one.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -66,21 +74,41 @@ class VoiceGuard:
         if scope["type"] != "http" or not scope["path"].startswith(router.prefix + "/"):
             await self.app(scope, receive, send)
             return
-        started, body = False, bytearray()
+        started, body, kept_all, read_all, replayed = False, bytearray(), True, False, False
 
         async def tracked(message: Message) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        async def kept() -> Message:  # the body, kept for the spool
+        async def kept() -> Message:  # the body, kept for a second run and the spool
+            nonlocal kept_all, read_all
             message = await receive()
-            if message["type"] == "http.request" and len(body) <= SPOOL_BODY_LIMIT:
-                body.extend(message.get("body", b""))
+            if message["type"] == "http.request":
+                if len(body) <= BODY_LIMIT:
+                    body.extend(message.get("body", b""))
+                else:
+                    kept_all = False
+                read_all = not message.get("more_body", False)
             return message
 
+        async def again() -> Message:  # the kept body, then what the server has to say
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        first = dict(scope)  # the route fills in the scope as it goes
         try:
-            await self.app(scope, kept if scope["path"] in FACTS else receive, tracked)
+            try:
+                await self.app(scope, kept, tracked)
+            except Exception as exc:
+                # A second run needs the whole body, read and kept, and nothing sent yet.
+                if started or not (kept_all and read_all) or not connection_lost(exc):
+                    raise
+                log.warning("voice webhook %s lost its connection; run again", scope["path"])
+                await self.app(dict(first), again, tracked)
         except Exception as exc:
             if started:  # too late to answer anything else
                 raise
@@ -94,7 +122,19 @@ class VoiceGuard:
             await _failure_answer(request, bytes(body))(scope, receive, send)
 
 
-SPOOL_BODY_LIMIT = 64 * 1024
+def connection_lost(exc: BaseException) -> bool:
+    """Did this failure come from a pooled connection the server had closed?"""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a chain of causes is short; never follow a cycle for ever
+        if seen is None:
+            return False
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+BODY_LIMIT = 64 * 1024  # a form Twilio posts is a few kilobytes
 
 
 def _spool(request: Request, body: bytes) -> None:

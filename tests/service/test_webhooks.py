@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import asyncpg
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, make_url, select, text
+from sqlalchemy.util import await_only
 
 from hotline.calls.models import Call, CallEvent
 from tests.conftest import CALLER, NUMBER_0120, PUBLIC, Twilio, new_sid, says
@@ -456,7 +460,8 @@ async def test_a_connection_the_database_closed_is_replaced_before_a_webhook(
     twilio: Twilio, app, sid
 ) -> None:
     """PostgreSQL restarted or dropped our pooled connections: the next caller is served as
-    usual (the pool pings each connection at checkout, in one round trip)."""
+    usual (the voice pool does not ping; the webhook that finds its connection closed runs
+    again on a new one)."""
     await twilio.call("/voice/incoming", sid)
     if app.state.engine.dialect.name == "postgresql":
         async with app.state.console_engine.connect() as admin:
@@ -469,3 +474,81 @@ async def test_a_connection_the_database_closed_is_replaced_before_a_webhook(
     doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="9")
     assert doc.find("Gather") is not None  # the menu again, not the fallback's apology
     assert "申し訳ありません" not in " ".join(says(doc))
+    assert app.state.webhook_errors == 0
+
+
+@contextmanager
+def connection_killed(app, at: str, times: int = 1) -> Iterator[list[int]]:  # type: ignore[no-untyped-def]
+    """The server terminates a voice webhook's connection just before its statement starting
+    with `at` (or its COMMIT: `at="COMMIT"`), the first `times` times; yields the backends
+    killed."""
+    killed: list[int] = []
+    url = make_url(app.state.settings.database_url).set(drivername="postgresql")
+
+    def kill(conn) -> None:  # type: ignore[no-untyped-def]
+        if len(killed) == times:
+            return
+        pid = conn.connection.driver_connection.get_server_pid()
+
+        async def terminate() -> None:  # from another connection, waiting for the exit
+            admin = await asyncpg.connect(url.render_as_string(hide_password=False))
+            try:
+                await admin.execute("SELECT pg_terminate_backend($1, 10000)", pid)
+            finally:
+                await admin.close()
+
+        await_only(terminate())
+        killed.append(pid)
+
+    def before(conn, _cursor, statement, *_) -> None:  # type: ignore[no-untyped-def]
+        if statement.startswith(at):
+            kill(conn)
+
+    engine = app.state.engine.sync_engine
+    hook, kind = (kill, "commit") if at == "COMMIT" else (before, "before_cursor_execute")
+    event.listen(engine, kind, hook)
+    try:
+        yield killed
+    finally:
+        event.remove(engine, kind, hook)
+
+
+POSTGRESQL = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+
+
+@POSTGRESQL
+@pytest.mark.usefixtures("busy")
+@pytest.mark.parametrize("at", ["UPDATE calls", "COMMIT"])
+async def test_a_webhook_whose_connection_dies_mid_way_runs_again_once(
+    twilio: Twilio, app, sid, at: str
+) -> None:
+    """The connection dies in the middle of a menu choice (before a write, or at the commit):
+    the step was rolled back, and the webhook runs again from the start on a new connection.
+    The caller joins the queue once, as if nothing had happened."""
+    await twilio.call("/voice/incoming", sid)
+    with connection_killed(app, at) as killed:
+        doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    assert len(killed) == 1
+    assert doc.find("Enqueue") is not None  # not the fallback
+    call = await _call(app, sid)
+    assert (call.state, call.option_id) == ("waiting", "loneliness")
+    assert [e.kind for e in await _events(app, sid)].count("queued") == 1
+    assert app.state.webhook_errors == 0
+
+
+@POSTGRESQL
+async def test_a_webhook_whose_connection_dies_twice_answers_the_fallback(
+    twilio: Twilio, app, sid
+) -> None:
+    """Run again only once: a second lost connection is a failure like any other, the caller
+    hears the apology and the backup organisation, and nothing of the step is kept."""
+    await twilio.call("/voice/incoming", sid)
+    with connection_killed(app, "UPDATE calls", times=3) as killed:
+        doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    assert len(killed) == 2
+    targets = [el.text for el in doc.find("Dial")]
+    assert targets and all("sisc" in t for t in targets)
+    call = await _call(app, sid)
+    assert call.state == "menu" and call.option_id is None
+    assert [e.kind for e in await _events(app, sid)] == ["incoming"]
+    assert app.state.webhook_errors == 1
