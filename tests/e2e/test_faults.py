@@ -74,7 +74,7 @@ class Twilio:
         assert menu is not None
         queued = self.twiml(menu.get("action", ""), sid, Digits="8").find("Enqueue")
         assert queued is not None
-        assert [el.tag for el in self.twiml(queued.get("waitUrl", ""), sid)] == ["Leave"]
+        self.held_until_offered(queued.get("waitUrl", ""), sid)
         dial = self.twiml(queued.get("action", ""), sid, QueueResult="leave").find("Dial")
         assert dial is not None and len(dial)
         whisper_url = dial[0].get("url", "")
@@ -83,6 +83,18 @@ class Twilio:
         assert gather is not None
         self.twiml(gather.get("action", ""), new_sid(), Digits="1")  # the counsellor accepts
         return line
+
+    def held_until_offered(self, wait_url: str, sid: str) -> None:
+        """Poll the hold until it says <Leave/> (a line is held for the caller), as Twilio
+        polls it. Usually the menu choice's own pass reserves the line; when the ticker's pass
+        held the free lines at that moment (FOR UPDATE SKIP LOCKED), the next tick does."""
+        deadline, tags = time.monotonic() + DEADLINE, []
+        while time.monotonic() < deadline:
+            tags = [el.tag for el in self.twiml(wait_url, sid)]
+            if tags == ["Leave"]:
+                return
+            time.sleep(0.2)
+        pytest.fail(f"no line offered to the caller: the hold answered {tags}")
 
 
 def _serve(url: str, log: Path, spool: Path, api: TwilioApi) -> Iterator[LiveServer]:
