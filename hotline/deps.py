@@ -16,15 +16,14 @@ from hotline.settings import Settings
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: commit when the handler succeeds, else roll back at once.
 
-    Voice webhooks take their connections from the voice pool; the console and the API from
-    a pool of their own, so that no amount of console traffic makes a caller's webhook wait.
+    The console and the API take their connections from a pool of their own, so that no
+    amount of console traffic makes a caller's webhook wait (the voice routes open their
+    sessions themselves, from the voice pool: `hotline.ivr.webhooks.voice`).
 
     (Written out rather than delegating to another generator: an error thrown in here must
     reach the rollback now, not when the garbage collector closes an inner generator.)
     """
-    state = request.app.state
-    voice = request.url.path.startswith("/voice/")
-    async with (state.sessions if voice else state.console_sessions)() as session:
+    async with request.app.state.console_sessions() as session:
         try:
             yield session
             await session.commit()

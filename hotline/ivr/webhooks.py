@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
@@ -27,7 +28,6 @@ from hotline.calls.models import CallState
 from hotline.calls.store import StoredCall
 from hotline.config import HotlineConfig
 from hotline.config.checks import check_number
-from hotline.deps import SessionDep
 from hotline.ivr import flow, params
 from hotline.ivr.params import VoiceParams
 from hotline.ivr.signature import REFUSALS, signed_by_twilio, twilio_params
@@ -53,10 +53,10 @@ def twiml(doc: VoiceResponse) -> TwiML:
 class VoiceGuard:
     """ASGI middleware: any failure of a voice webhook becomes the fallback TwiML, status 200.
 
-    It wraps the whole route, session dependency included: that dependency commits before
-    the answer is sent (scope="function") and rolls back on any error, so a failed step and
-    a failed commit both arrive here with nothing kept, and the caller hears the fallback,
-    never an answer describing changes that were lost. Refusals (403, 400, 413) are answers,
+    It wraps the whole route (`voice`), whose transaction commits before the answer is
+    returned and rolls back on any error, so a failed step and a failed commit both arrive
+    here with nothing kept, and the caller hears the fallback, never an answer describing
+    changes that were lost. Refusals (403, 400, 413) are answers,
     not failures: they pass through.
 
     The voice pool does not ping a connection at checkout: a webhook whose connection the
@@ -172,20 +172,15 @@ def _without_numbers(params: dict[str, str], secret: bytes) -> dict[str, str]:
 
 async def replay(app: Any, entry: dict[str, Any]) -> None:
     """Apply one spooled fact as its webhook would have, at its own time (one transaction)."""
-    handler = {"/voice/incoming": incoming, "/voice/status": status}.get(entry["path"])
+    handler = HANDLERS.get(entry["path"]) if entry["path"] in FACTS else None
     at = dt.datetime.fromisoformat(entry["at"])
     p, q = (
         VoiceParams.model_validate(entry["params"]),
         Query.parse(dict(parse_qsl(entry.get("query", "")))),
     )
     async with app.state.sessions() as session, session.begin():
-        e = Edge(app.state, session, at)
         if handler is not None:
-            await handler(e, p)
-        elif entry["path"] == "/voice/dial-result":
-            await dial_result(e, p, q)
-        elif entry["path"] == "/voice/callback/status":
-            await callback_status(e, p, q)
+            await handler(Edge(app.state, session, at), p, q)
 
 
 def _failure_answer(request: Request, body: bytes = b"") -> Response:
@@ -212,22 +207,6 @@ def _failure_answer(request: Request, body: bytes = b"") -> Response:
 
 
 router = APIRouter(prefix="/voice", responses=REFUSALS)
-
-
-async def voice_params(request: Request) -> VoiceParams:
-    # The signature check called, not declared as a dependency of this one: FastAPI's
-    # solving of each dependency costs more than the call (likewise `edge`'s clock).
-    return VoiceParams.model_validate(await twilio_params(request))
-
-
-# Dependencies are `async def`, even with nothing to await: FastAPI runs a plain `def` one in
-# a worker thread, a hand-off that cost more than the function itself.
-async def query(request: Request) -> Query:
-    return Query.parse(request.query_params)
-
-
-Params = Annotated[VoiceParams, Depends(voice_params)]
-QueryDep = Annotated[Query, Depends(query)]
 
 
 class Edge:
@@ -353,12 +332,39 @@ class Edge:
         return await service.staffed(self.session, self.router, call, option_id, language, self.now)
 
 
-async def edge(request: Request, session: SessionDep) -> Edge:
-    state = request.app.state
-    return Edge(state, session, state.clock())
+VoiceHandler = Callable[[Edge, VoiceParams, Query], Awaitable[Response]]
+H = TypeVar("H", bound=VoiceHandler)
+HANDLERS: dict[str, VoiceHandler] = {}  # by path: the routes', and the spool's replay
 
 
-EdgeDep = Annotated[Edge, Depends(edge)]
+def voice(path: str) -> Callable[[H], H]:
+    """Register a handler as the route at `path`, which takes only the request: FastAPI's
+    solving of a route's dependencies (the session's, through an exit stack) cost more than
+    the steps they stand for, written out here once.
+
+    The signature is checked before anything else; the transaction commits before the
+    answer is returned, so a failed commit reaches `VoiceGuard` like any failure, with
+    nothing kept, and the caller hears the fallback rather than an answer describing
+    changes that were lost."""
+
+    def register(handler: H) -> H:
+        async def route(request: Request) -> Response:
+            state = request.app.state
+            p = VoiceParams.model_validate(await twilio_params(request))
+            q = Query.parse(request.query_params)
+            # Committed here, not by `session.begin()`'s block: one hand-off to SQLAlchemy's
+            # greenlet fewer. On any error, closing the session rolls back at once.
+            async with state.sessions() as session:
+                answer = await handler(Edge(state, session, state.clock()), p, q)
+                await session.commit()
+                return answer
+
+        route.__doc__ = handler.__doc__  # the schema's description
+        HANDLERS[router.prefix + path] = handler
+        router.add_api_route(path, route, methods=["POST"], name=handler.__name__)
+        return handler
+
+    return register
 
 
 def _option_or_default(cfg: HotlineConfig, option_id: str | None) -> str:
@@ -367,14 +373,14 @@ def _option_or_default(cfg: HotlineConfig, option_id: str | None) -> str:
     return cfg.menus[cfg.default_menu].default.option or cfg.options[0].id
 
 
-@router.post("/incoming")
-async def incoming(e: EdgeDep, p: Params) -> TwiML:
+@voice("/incoming")
+async def incoming(e: Edge, p: VoiceParams, q: Query) -> TwiML:
     out = await e.arrive(p)
     return twiml(e.renderer.ask(flow.start(e.cfg, out.call.menu_id)))
 
 
-@router.post("/menu")
-async def menu(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
+@voice("/menu")
+async def menu(e: Edge, p: VoiceParams, q: Query) -> TwiML:
     call = await e.call(p)
     menu_id = q.menu_id if q.menu_id in e.cfg.menus else call.menu_id
     choice = flow.choose(e.cfg, menu_id, q.attempt, p.digits)
@@ -396,8 +402,8 @@ async def menu(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
     return await e.answer(call, out.decision, choice.notice)
 
 
-@router.post("/wait")
-async def wait(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
+@voice("/wait")
+async def wait(e: Edge, p: VoiceParams, q: Query) -> TwiML:
     call = await e.polled(p)
     option_id = _option_or_default(e.cfg, q.option_id or call.option_id)
     language = q.language if q.language in e.cfg.languages else None
@@ -431,8 +437,8 @@ async def wait(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
     return twiml(e.renderer.hold(hold))
 
 
-@router.post("/queue-result")
-async def queue_result(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
+@voice("/queue-result")
+async def queue_result(e: Edge, p: VoiceParams, q: Query) -> TwiML:
     call = await e.call(p)
     if q.push or p.queue_result == params.QueueResult.REDIRECTED:
         # We took the caller out of the queue (REST member update): as if the hold said
@@ -451,8 +457,8 @@ async def _parent(e: Edge, q: Query) -> StoredCall | None:
     return await store.get_call(e.session, q.call_sid, lock=True) if q.call_sid else None
 
 
-@router.post("/whisper")
-async def whisper(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
+@voice("/whisper")
+async def whisper(e: Edge, p: VoiceParams, q: Query) -> TwiML:
     """Runs on the counsellor's leg once it answers (Dial <Number url=...>)."""
     call = await _parent(e, q)
     if call is None:
@@ -472,8 +478,8 @@ def _whisper(e: Edge, call: StoredCall, line_id: str) -> VoiceResponse:
     return say(option=option, language=call.language, waited=waited, accept_url=accept_url)
 
 
-@router.post("/whisper-accept")
-async def whisper_accept(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
+@voice("/whisper-accept")
+async def whisper_accept(e: Edge, p: VoiceParams, q: Query) -> TwiML:
     call, line = await _parent(e, q), e.router.lines.get(q.line_id)
     if call is None or line is None:
         return twiml(e.renderer.whisper_declined())
@@ -484,16 +490,16 @@ async def whisper_accept(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
     return e.render(call, out.decision)
 
 
-@router.post("/dial-result")
-async def dial_result(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
+@voice("/dial-result")
+async def dial_result(e: Edge, p: VoiceParams, q: Query) -> TwiML:
     call = await e.call(p)
     outcome = params.dial_outcome(p.dial_call_status, p.call_sid)
     out = await e.apply(call, lc.DialEnded(q.line_id, outcome, p.dial_call_sid))
     return e.render(call, out.decision)
 
 
-@router.post("/status")
-async def status(e: EdgeDep, p: Params) -> Response:
+@voice("/status")
+async def status(e: Edge, p: VoiceParams, q: Query) -> Response:
     call = await e.call(p)
     final = params.status_is_final(p.call_status)
     await e.apply(call, lc.StatusReported(p.call_status, p.sequence_number, final))
@@ -517,8 +523,8 @@ def _withheld(number: str) -> bool:
     return False
 
 
-@router.post("/hold-key")
-async def hold_key(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
+@voice("/hold-key")
+async def hold_key(e: Edge, p: VoiceParams, q: Query) -> TwiML:
     """A key pressed while holding: the callback key, its confirmation, or the choice offered
     after the option's maximum wait (1 keep waiting, 2 callback, 3 other lines open now)."""
     call = await e.call(p)
@@ -577,8 +583,8 @@ async def _book(
     return twiml(e.renderer.leave())  # the call moved on: its queue result decides
 
 
-@router.post("/callback/caller")
-async def callback_caller(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
+@voice("/callback/caller")
+async def callback_caller(e: Edge, p: VoiceParams, q: Query) -> TwiML:
     """Our call to the caller answered (`step` empty): who is calling, press 1; their key
     (`step=key`): 1 joins the counsellor who is holding for them."""
     call = await _parent(e, q)
@@ -602,8 +608,8 @@ async def callback_caller(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
     return twiml(r.callback_not_reached(language, last=call.state != CallState.CALLBACK))
 
 
-@router.post("/callback/hold")
-async def callback_hold(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
+@voice("/callback/hold")
+async def callback_hold(e: Edge, p: VoiceParams, q: Query) -> TwiML:
     """The counsellor's hold while the caller is called (its waitUrl): a pause while we try;
     when the try is over without the caller, say so and end the counsellor's leg."""
     call = await _parent(e, q)
@@ -614,21 +620,21 @@ async def callback_hold(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
     return twiml(r.counsellor_no_answer())
 
 
-@router.post("/callback/held")
-async def callback_held(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
+@voice("/callback/held")
+async def callback_held(e: Edge, p: VoiceParams, q: Query) -> TwiML:
     """The counsellor's leg left its hold (the conversation is over, or the try): end it."""
     return twiml(e.renderer.hang_up())
 
 
-@router.post("/callback/joined")
-async def callback_joined(e: EdgeDep, p: Params, q: QueryDep) -> TwiML:
+@voice("/callback/joined")
+async def callback_joined(e: Edge, p: VoiceParams, q: Query) -> TwiML:
     """The caller's leg after the conversation (its Dial action): end it; the leg's final
     status ends the call."""
     return twiml(e.renderer.hang_up())
 
 
-@router.post("/callback/status")
-async def callback_status(e: EdgeDep, p: Params, q: QueryDep) -> Response:
+@voice("/callback/status")
+async def callback_status(e: Edge, p: VoiceParams, q: Query) -> Response:
     """The final status of a leg we created. The counsellor's: like a dial result of the
     line. The caller's: the try is over (not reached, or after the conversation)."""
     call = await _parent(e, q)

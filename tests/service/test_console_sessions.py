@@ -16,7 +16,8 @@ import pytest
 from hotline.auth import accounts
 from hotline.auth.models import Role
 from hotline.testing.databases import plain_url
-from tests.conftest import ROOT, Clock, Twilio, new_sid
+from hotline.testing.twilio_requests import Signer
+from tests.conftest import CALLER, NUMBER_9999, PUBLIC, ROOT, Clock, Twilio, new_sid
 from tests.service.test_console import PASSWORD, csrf_of, login, make_user
 
 COOKIE = "hotline_console"
@@ -167,3 +168,17 @@ async def test_voice_webhooks_answer_while_the_console_pool_is_exhausted(app, cl
     finally:
         for conn in held:
             await conn.close()
+
+
+@pytest.mark.usefixtures("tanaka")
+async def test_a_webhook_carrying_the_console_cookie_gets_no_cookie_back(client) -> None:
+    """The console's sessions are not run on the voice webhooks (`ConsoleSessions`): one
+    sent there changes nothing, no cookie comes back, and the counsellor's session goes on."""
+    assert (await login(client, "tanaka")).status_code == 303
+    cookie = client.cookies[COOKIE]
+    client.cookies.clear()
+    url, params = "/voice/incoming", {"CallSid": new_sid(), "From": CALLER, "To": NUMBER_9999}
+    headers = {**Signer().headers(PUBLIC + url, params), "cookie": f"{COOKIE}={cookie}"}
+    resp = await client.post(url, data=params, headers=headers)
+    assert resp.status_code == 200 and "set-cookie" not in resp.headers
+    assert (await with_cookie(client, cookie, "/console/lines")).status_code == 200

@@ -370,6 +370,27 @@ async def test_a_failure_leaves_nothing_half_done(twilio, app, sid, monkeypatch)
     assert [e.kind for e in await _events(app, sid)] == ["incoming"]
 
 
+async def test_a_failed_commit_answers_the_fallback_and_keeps_nothing(twilio, app, sid) -> None:
+    """The step commits before the answer goes out: a commit that fails is answered with
+    the fallback, never with the menu of a call that was not kept."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    def refused(session: Session) -> None:
+        raise RuntimeError("the commit failed")
+
+    event.listen(Session, "before_commit", refused)
+    try:
+        doc = await twilio.call("/voice/incoming", sid)
+    finally:
+        event.remove(Session, "before_commit", refused)
+    assert doc.find("Gather") is None  # not the menu
+    targets = [el.text for el in doc.find("Dial")]
+    assert targets and all("sisc" in t for t in targets)  # the backup organisation
+    async with app.state.sessions() as s:
+        assert (await s.execute(select(Call).where(Call.call_sid == sid))).first() is None
+
+
 @pytest.mark.usefixtures("busy")
 async def test_a_failing_hold_leaves_the_queue_for_the_backup_never_a_dial_in_wait(
     twilio, app, sid, monkeypatch
