@@ -535,15 +535,27 @@ async def events(session: AsyncSession, call: CallRecord) -> list[CallEvent]:
 
 async def waiting_ahead(session: AsyncSession, call: StoredCall | Call) -> int:
     """Callers of the same option who will be offered a line before this one."""
-    if call.waiting_since is None or call.option_id is None:
+    params = ahead_params(call)
+    if params is None:
         return 0
-    params = {
+    return int((await session.execute(_AHEAD, params)).scalar_one())
+
+
+def ahead_count() -> Select[int]:
+    """`waiting_ahead`'s count, to be asked within another statement (`ahead_params`)."""
+    return _AHEAD
+
+
+def ahead_params(call: StoredCall | Call) -> dict[str, Any] | None:
+    """The parameters of `ahead_count` for this call; None when it is not in a queue."""
+    if call.waiting_since is None or call.option_id is None:
+        return None
+    return {
         "option_id": call.option_id,
         "id": call.id,
         "priority": call.priority,
         "since": call.waiting_since,
     }
-    return int((await session.execute(_AHEAD, params)).scalar_one())
 
 
 async def open_before(

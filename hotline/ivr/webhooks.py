@@ -410,16 +410,18 @@ async def wait(e: Edge, p: VoiceParams, q: Query) -> TwiML:
     settings = e.settings
     checks = (q.segment - 1) % max(settings.announce_every, 1) == 0
     staffed: bool | None = None
+    ahead: int | None = None  # counted only when it will be said
     if call.state == CallState.MENU:  # lost state: joins the hold's option
         staffed = await e.router.staffed_for(e.session, option_id, language, e.now)
     elif checks and call.state == CallState.WAITING and call.option_id:
-        staffed = await e.router.staffed_for(e.session, call.option_id, call.language, e.now)
+        # Whether the option is still staffed and the place in line: one statement.
+        staffed, ahead = await e.router.staffed_and_ahead(e.session, call, e.now)
     priority = e.cfg.option(option_id).priority
     out = await e.apply(call, lc.HoldPolled(option_id, language, priority, staffed))
     if not isinstance(out.decision, lc.Hold):
         return await e.answer(call, out.decision)
-    # Counting the callers ahead is the costly part of a poll: only when it will be said.
-    ahead = await store.waiting_ahead(e.session, call) if checks else None
+    if checks and ahead is None:  # the call joined the queue in this step (lost state)
+        ahead = await store.waiting_ahead(e.session, call)
     option = e.cfg.option(out.decision.option_id)
     hold = flow.hold(
         out.decision.option_id,

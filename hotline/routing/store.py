@@ -109,6 +109,13 @@ def signed_in_among(n: int) -> Select[int]:
     )
 
 
+@functools.cache
+def _staffed_and_ahead(n: int) -> Select[int, int]:
+    """`signed_in_among(n)` and the callers ahead (`calls_store.ahead_count`), in one
+    statement."""
+    return select(signed_in_among(n).scalar_subquery(), calls_store.ahead_count().scalar_subquery())
+
+
 def routing_table(cfg: HotlineConfig) -> dict[str, engine.OptionRouting]:
     table = {}
     for option in cfg.options:
@@ -320,6 +327,22 @@ class Router:
         stmt = signed_in_among(len(candidates))
         found = await session.execute(stmt, {f"line{i}": c for i, c in enumerate(candidates)})
         return bool(found.scalar_one())
+
+    async def staffed_and_ahead(
+        self, session: AsyncSession, call: calls_store.StoredCall, now: dt.datetime
+    ) -> tuple[bool, int | None]:
+        """A waiting caller's hold check in one statement: is a line that may serve their
+        option signed in, and how many callers will be offered a line before them (None
+        when nothing was asked: no line may serve the option, or the call is in no queue)."""
+        assert call.option_id is not None
+        candidates = self.serving(call.option_id, call.language, now)
+        ahead = calls_store.ahead_params(call)
+        if not candidates or ahead is None:
+            return await self.staffed_for(session, call.option_id, call.language, now), None
+        stmt = _staffed_and_ahead(len(candidates))
+        params = {**ahead, **{f"line{i}": c for i, c in enumerate(candidates)}}
+        signed_in, count = (await session.execute(stmt, params)).one()
+        return bool(signed_in), int(count)
 
     async def release(
         self,

@@ -402,7 +402,7 @@ async def test_a_failing_hold_leaves_the_queue_for_the_backup_never_a_dial_in_wa
     async def broken(*a, **k):  # type: ignore[no-untyped-def]
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(store, "waiting_ahead", broken)
+    monkeypatch.setattr(store, "polled", broken)  # the hold poll cannot read its call
     hold = await twilio.call("/voice/wait?o=loneliness&n=1", sid)
     assert [el.tag for el in hold] == ["Leave"]  # waitUrl TwiML may not <Dial>
     # A key pressed in the hold is answered in the hold too (the Gather's action).
