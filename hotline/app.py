@@ -75,6 +75,14 @@ def create_app(
             publish = observe.publisher(app.state.metrics)
             committed = _after_commit(publish, app.state.pushes)
             app.state.sessions = session_factory(engine, committed)
+            # Steps of one statement need no transaction (`webhooks.voice`'s `alone`): on
+            # PostgreSQL a statement is atomic by itself. SQLite takes its write lock at
+            # BEGIN, so it keeps the transaction.
+            app.state.alone_sessions = (
+                session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"), committed)
+                if engine.dialect.name == "postgresql"
+                else None
+            )
             app.state.console_sessions = session_factory(console_engine, committed)
             # Keys that cannot open the stored text: refuse to start, not a 500 later.
             await check_records_keys(app.state.console_sessions, box_for(settings))

@@ -33,6 +33,17 @@ class Routing(store.LineHolder, Protocol):
     ) -> bool: ...
 
 
+class NotAlone(Exception):
+    """The step needs more than the one statement it was allowed (`alone`): apply it again
+    in a transaction. Raised before the step wrote anything."""
+
+
+def _alone(t: lifecycle.Transition, unwritten: dict[str, Any]) -> bool:
+    """Is the transition done once its one statement ran: nothing left to write on the call,
+    and no effect but metric facts (published once the statement has committed itself)?"""
+    return not unwritten and all(isinstance(e, lifecycle.Count) for e in t.effects)
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     call: AnyCall
@@ -54,10 +65,17 @@ async def apply(
     now: dt.datetime,
     *,
     limits: lifecycle.Limits = lifecycle.Limits(),
+    alone: bool = False,
 ) -> Outcome:
-    """Apply `event` to the (locked) call and carry out what the lifecycle decided."""
+    """Apply `event` to the (locked) call and carry out what the lifecycle decided.
+
+    `alone`: the call was read by a statement that committed itself (no transaction), which
+    is enough only for a step that writes nothing more (a hold poll, marked seen as it was
+    read): any other raises `NotAlone` before writing."""
     t = lifecycle.transition(call, event, now, limits)
     step = lifecycle.step_key(call, event, offer_of(call))
+    if alone and (step is not None or not _alone(t, store.unwritten(call, t.changes))):
+        raise NotAlone
     if step is not None:
         logged = _logged(event, t, step)
         if not await store.log_step(
@@ -76,6 +94,7 @@ async def arrive(
     now: dt.datetime,
     *,
     limits: lifecycle.Limits = lifecycle.Limits(),
+    alone: bool = False,
     call_sid: str,
     entry: str,
     period_id: str,
@@ -87,7 +106,11 @@ async def arrive(
 
     On PostgreSQL a new call's INSERT logs the step too, in one statement: the lifecycle
     decides it, as any step, on the call as the INSERT will store it. A first step that
-    would change the call is applied as any other."""
+    would change the call is applied as any other.
+
+    `alone`: that one statement commits itself (no transaction): allowed only when it is
+    the whole step, on a new call; otherwise `NotAlone` is raised (before the INSERT when
+    the step needs more, after it when the call was stored already: nothing was written)."""
     values, received = lifecycle.new_call(
         call_sid=call_sid, entry=entry, period_id=period_id, caller=caller, menu_id=menu_id, now=now
     )
@@ -95,7 +118,11 @@ async def arrive(
     t = lifecycle.transition(unsaved, event, now, limits)
     step = lifecycle.step_key(unsaved, event, offer_of(unsaved))
     first = None if step is None or t.changes else _logged(event, t, step)
+    if alone and (first is None or not _alone(t, {})):
+        raise NotAlone
     call, logged = await store.insert_call(session, values, received, first)
+    if alone and not logged:
+        raise NotAlone
     if call is None:  # stored already
         call = await store.get_call(session, call_sid, lock=True)
         assert call is not None

@@ -341,7 +341,7 @@ def _update(keys: tuple[str, ...]) -> Update:
     return stmt
 
 
-def _unwritten(call: StoredCall, changes: dict[str, Any]) -> dict[str, Any]:
+def unwritten(call: CallRecord, changes: dict[str, Any]) -> dict[str, Any]:
     """The changes the row does not hold yet (a polled call was marked seen as it was read)."""
     return {k: v for k, v in changes.items() if getattr(call, k) != v}
 
@@ -349,7 +349,7 @@ def _unwritten(call: StoredCall, changes: dict[str, Any]) -> dict[str, Any]:
 async def update_call(session: AsyncSession, call: StoredCall, changes: dict[str, Any]) -> None:
     """Write `changes` on the call, in the database (one UPDATE of the columns that change)
     and on the object."""
-    changes = _unwritten(call, changes)
+    changes = unwritten(call, changes)
     if not changes:
         return
     stmt = _update(tuple(sorted(changes)))
@@ -505,7 +505,7 @@ async def log_step(
     data-modifying CTE); SQLite has no such statements: the INSERT, then the UPDATE."""
     postgres = session.get_bind().dialect.name == "postgresql"
     if isinstance(call, StoredCall):
-        changes = _unwritten(call, changes)
+        changes = unwritten(call, changes)
     if not (changes and postgres and isinstance(call, StoredCall)):
         if not await add_event(session, call, step, kind, now, detail):
             return False

@@ -213,8 +213,13 @@ class Edge:
     """What every handler needs: the session, the app's renderer, router, settings and
     limits, and the time the request is about (now, or a spooled fact's own time)."""
 
-    def __init__(self, state: Any, session: AsyncSession, now: dt.datetime) -> None:
+    def __init__(
+        self, state: Any, session: AsyncSession, now: dt.datetime, *, alone: bool = False
+    ) -> None:
         self.session, self.now = session, now
+        # The session has no transaction: each statement commits itself, so the handler may
+        # send one, and only if it is the whole step (`service.NotAlone` otherwise).
+        self.alone = alone
         self.cfg: HotlineConfig = state.cfg
         self.settings = state.settings
         self.renderer: Renderer = state.renderer
@@ -244,7 +249,13 @@ class Edge:
         if not p.valid_call_sid():
             raise HTTPException(400, "missing or malformed CallSid")
         return await service.arrive(
-            self.session, self.router, lc.Arrived(), self.now, limits=self.limits, **self._new(p)
+            self.session,
+            self.router,
+            lc.Arrived(),
+            self.now,
+            limits=self.limits,
+            alone=self.alone,
+            **self._new(p),
         )
 
     def _new(self, p: VoiceParams) -> dict[str, Any]:
@@ -265,11 +276,13 @@ class Edge:
             call = await store.polled(self.session, p.call_sid, self.now)
             if call is not None:
                 return call
+        if self.alone:  # not holding: read, or created, in a transaction
+            raise service.NotAlone
         return await self.call(p)
 
     async def apply(self, call: StoredCall, event: lc.Event) -> service.Outcome:
         return await service.apply(
-            self.session, self.router, call, event, self.now, limits=self.limits
+            self.session, self.router, call, event, self.now, limits=self.limits, alone=self.alone
         )
 
     def render(
@@ -337,7 +350,7 @@ H = TypeVar("H", bound=VoiceHandler)
 HANDLERS: dict[str, VoiceHandler] = {}  # by path: the routes', and the spool's replay
 
 
-def voice(path: str) -> Callable[[H], H]:
+def voice(path: str, alone: Callable[[Any, Query], bool] | None = None) -> Callable[[H], H]:
     """Register a handler as the route at `path`, which takes only the request: FastAPI's
     solving of a route's dependencies (the session's, through an exit stack) cost more than
     the steps they stand for, written out here once.
@@ -345,17 +358,38 @@ def voice(path: str) -> Callable[[H], H]:
     The signature is checked before anything else; the transaction commits before the
     answer is returned, so a failed commit reaches `VoiceGuard` like any failure, with
     nothing kept, and the caller hears the fallback rather than an answer describing
-    changes that were lost."""
+    changes that were lost.
+
+    `alone(settings, query)`: this request's step is most likely one statement (a new call
+    logged as it is inserted, a hold poll marked seen as it is read). Where the database
+    allows (PostgreSQL: `state.alone_sessions`), it is tried first without a transaction,
+    which saves the BEGIN and COMMIT round trips (two of three); a step that turns out to
+    need more raises `service.NotAlone` before writing anything and is run again, whole,
+    in a transaction."""
 
     def register(handler: H) -> H:
         async def route(request: Request) -> Response:
             state = request.app.state
             p = VoiceParams.model_validate(await twilio_params(request))
             q = Query.parse(request.query_params)
+            now = state.clock()
+            if alone is not None and state.alone_sessions is not None and alone(state.settings, q):
+                async with state.alone_sessions() as session:
+                    try:
+                        answer: Response | None = await handler(
+                            Edge(state, session, now, alone=True), p, q
+                        )
+                    except service.NotAlone:
+                        answer = None
+                    # Each statement committed itself; this publishes what it left in the
+                    # outbox (a new call's count), the step's answer or not.
+                    await session.commit()
+                if answer is not None:
+                    return answer
             # Committed here, not by `session.begin()`'s block: one hand-off to SQLAlchemy's
             # greenlet fewer. On any error, closing the session rolls back at once.
             async with state.sessions() as session:
-                answer = await handler(Edge(state, session, state.clock()), p, q)
+                answer = await handler(Edge(state, session, now), p, q)
                 await session.commit()
                 return answer
 
@@ -373,7 +407,7 @@ def _option_or_default(cfg: HotlineConfig, option_id: str | None) -> str:
     return cfg.menus[cfg.default_menu].default.option or cfg.options[0].id
 
 
-@voice("/incoming")
+@voice("/incoming", alone=lambda settings, q: True)
 async def incoming(e: Edge, p: VoiceParams, q: Query) -> TwiML:
     out = await e.arrive(p)
     return twiml(e.renderer.ask(flow.start(e.cfg, out.call.menu_id)))
@@ -402,13 +436,18 @@ async def menu(e: Edge, p: VoiceParams, q: Query) -> TwiML:
     return await e.answer(call, out.decision, choice.notice)
 
 
-@voice("/wait")
+def _checks(settings: Any, q: Query) -> bool:
+    """Does this hold segment check the option's lines and say the place in line?"""
+    return (q.segment - 1) % max(settings.announce_every, 1) == 0
+
+
+@voice("/wait", alone=lambda settings, q: not _checks(settings, q))
 async def wait(e: Edge, p: VoiceParams, q: Query) -> TwiML:
     call = await e.polled(p)
     option_id = _option_or_default(e.cfg, q.option_id or call.option_id)
     language = q.language if q.language in e.cfg.languages else None
     settings = e.settings
-    checks = (q.segment - 1) % max(settings.announce_every, 1) == 0
+    checks = _checks(settings, q)
     staffed: bool | None = None
     ahead: int | None = None  # counted only when it will be said
     if call.state == CallState.MENU:  # lost state: joins the hold's option

@@ -372,23 +372,26 @@ async def test_a_failure_leaves_nothing_half_done(twilio, app, sid, monkeypatch)
 
 async def test_a_failed_commit_answers_the_fallback_and_keeps_nothing(twilio, app, sid) -> None:
     """The step commits before the answer goes out: a commit that fails is answered with
-    the fallback, never with the menu of a call that was not kept."""
+    the fallback, never with the hold of a queue the caller was not kept in."""
     from sqlalchemy import event
     from sqlalchemy.orm import Session
+
+    await twilio.call("/voice/incoming", sid)
 
     def refused(session: Session) -> None:
         raise RuntimeError("the commit failed")
 
     event.listen(Session, "before_commit", refused)
     try:
-        doc = await twilio.call("/voice/incoming", sid)
+        doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
     finally:
         event.remove(Session, "before_commit", refused)
-    assert doc.find("Gather") is None  # not the menu
+    assert doc.find("Enqueue") is None  # not the queue
     targets = [el.text for el in doc.find("Dial")]
     assert targets and all("sisc" in t for t in targets)  # the backup organisation
-    async with app.state.sessions() as s:
-        assert (await s.execute(select(Call).where(Call.call_sid == sid))).first() is None
+    call = await _call(app, sid)
+    assert (call.state, call.option_id) == ("menu", None)
+    assert [e.kind for e in await _events(app, sid)] == ["incoming"]
 
 
 @pytest.mark.usefixtures("busy")
@@ -574,3 +577,59 @@ async def test_a_webhook_whose_connection_dies_twice_answers_the_fallback(
     assert call.state == "menu" and call.option_id is None
     assert [e.kind for e in await _events(app, sid)] == ["incoming"]
     assert app.state.webhook_errors == 1
+
+
+@contextmanager
+def begun(app) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+    """The transactions PostgreSQL is asked to begin on the voice pool's connections while
+    the block runs (asyncpg sends BEGIN as a query of its own)."""
+    begins: list[str] = []
+
+    def log(query) -> None:  # type: ignore[no-untyped-def]
+        if query.query.lstrip().upper().startswith("BEGIN"):
+            begins.append(query.query)
+
+    def out(dbapi_conn, _record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.driver_connection.add_query_logger(log)
+
+    def back(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.driver_connection.remove_query_logger(log)
+
+    pool = app.state.engine.sync_engine.pool
+    event.listen(pool, "checkout", out)
+    event.listen(pool, "checkin", back)
+    try:
+        yield begins
+    finally:
+        event.remove(pool, "checkout", out)
+        event.remove(pool, "checkin", back)
+
+
+@POSTGRESQL
+@pytest.mark.usefixtures("busy")
+async def test_a_first_webhook_and_a_plain_hold_poll_take_one_statement_and_no_transaction(
+    twilio: Twilio, app, sid, clock
+) -> None:
+    """On PostgreSQL a step of one statement commits by itself: a caller's first webhook (the
+    call stored with its arrival logged) and a hold poll between announcements (the caller
+    marked seen) are one round trip each instead of three. A poll that announces checks the
+    option's lines and the place in line in a transaction, as a step that needs more does."""
+    with begun(app) as begins:
+        menu = await twilio.call("/voice/incoming", sid)
+    assert menu.find("Gather") is not None and begins == []
+    assert [e.kind for e in await _events(app, sid)] == ["incoming"]
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    clock.advance(30)
+    with begun(app) as begins:
+        hold = await twilio.call("/voice/wait?o=loneliness&n=2", sid)
+    assert hold.find("Leave") is None and begins == []
+    assert (await _call(app, sid)).last_seen_at == clock()
+    with begun(app) as begins:
+        await twilio.call("/voice/wait?o=loneliness&n=4", sid)  # announces (every third)
+    assert len(begins) == 1
+    # Retried by Twilio, the first webhook changes nothing (the call is stored already: the
+    # step is looked up in a transaction) and answers the menu again.
+    again = await twilio.call("/voice/incoming", sid)
+    assert again.find("Gather") is not None
+    assert [e.kind for e in await _events(app, sid)].count("incoming") == 1
+    assert (await _call(app, sid)).state == "waiting"
