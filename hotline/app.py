@@ -60,8 +60,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # No ping at checkout, a round trip per webhook: a webhook that finds its connection
-        # closed by the server is run again on a new one (`VoiceGuard`). The console's pool
-        # keeps the ping: its requests are few and have no such retry.
+        # closed by the server is run again on a new one (`VoiceGuard`). The ticker, upkeep,
+        # pushes, the scrape's totals and reports use this pool too, without that rerun:
+        # after a restart the first of them to meet a closed connection fails once (and the
+        # pool drops the rest); each is done again by its next run or the sweeps. The
+        # console's pool keeps the ping: its requests are few and have no such retry.
         engine = make_engine(settings.database_url, pool_pre_ping=False)
         # The console and the API get a small pool of their own: a login flood or a long
         # export never takes a connection a caller's webhook needs.

@@ -35,7 +35,9 @@ class Routing(store.LineHolder, Protocol):
 
 class NotAlone(Exception):
     """The step needs more than the one statement it was allowed (`alone`): apply it again
-    in a transaction. Raised before the step wrote anything."""
+    in a transaction. Raised before the step wrote anything, but for what that statement
+    wrote as it read the call, which a second run writes again to the same effect (a hold
+    poll's mark of being seen: `lifecycle.SEEN_BY_POLL`)."""
 
 
 def _alone(t: lifecycle.Transition, unwritten: dict[str, Any]) -> bool:

@@ -1,7 +1,8 @@
 """Stored call state: create, look up and move calls; append events. Only flushes.
 
 The voice path reads and writes calls with SQLAlchemy Core, not the ORM: a webhook reads its
-call with one `SELECT ... FOR UPDATE` into a `StoredCall` (plain attributes), writes a
+call with one `SELECT ... FOR UPDATE` into a `StoredCall` (plain attributes; a hold poll with
+one `UPDATE ... RETURNING` that marks it seen, `polled`), writes a
 transition's changes with one `UPDATE` of the changed columns, and appends its event with one
 `INSERT ... ON CONFLICT DO NOTHING` (on PostgreSQL both in one statement, `log_step`). The
 statements are built once, at import or first use; SQLAlchemy's compiled cache and asyncpg's

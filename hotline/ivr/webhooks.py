@@ -62,9 +62,13 @@ class VoiceGuard:
     The voice pool does not ping a connection at checkout: a webhook whose connection the
     server had closed (PostgreSQL restarted, a backend terminated) is run once more from the
     start, with the same body, before answering the fallback. Nothing of the first run was
-    kept or published (its effects wait for the commit in the session's outbox, and a step
-    applied twice is recorded once), and SQLAlchemy has then dropped the pool's other
-    connections of that time, so the second run gets a new one.
+    published (its effects wait for the commit in the session's outbox), and SQLAlchemy has
+    then dropped the pool's other connections of that time, so the second run gets a new
+    one. Should the server have committed the first run just before the connection died
+    (rare), the second finds the step applied and answers as to a retry (a step applied
+    twice is recorded once); what the first would have published after its commit (a
+    count, a push) is then lost: the hold's poll takes a reservation whose push was lost,
+    and the sweeps end what was left waiting.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -364,8 +368,9 @@ def voice(path: str, alone: Callable[[Any, Query], bool] | None = None) -> Calla
     logged as it is inserted, a hold poll marked seen as it is read). Where the database
     allows (PostgreSQL: `state.alone_sessions`), it is tried first without a transaction,
     which saves the BEGIN and COMMIT round trips (two of three); a step that turns out to
-    need more raises `service.NotAlone` before writing anything and is run again, whole,
-    in a transaction."""
+    need more raises `service.NotAlone` before writing anything more (a hold poll's mark of
+    being seen is written as the call is read, and again by the second run) and is run
+    again, whole, in a transaction."""
 
     def register(handler: H) -> H:
         async def route(request: Request) -> Response:
