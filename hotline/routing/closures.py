@@ -24,7 +24,7 @@ from hotline.errors import NotFound
 from hotline.records import audit
 from hotline.records.audit import Actor
 from hotline.routing.schedule import option_open, option_opens_at
-from hotline.routing.store import Router, signed_in_among
+from hotline.routing.store import Router, line_params, signed_in_among
 
 
 class OptionClosure(Base):
@@ -64,8 +64,8 @@ async def closed_ids(session: AsyncSession) -> frozenset[str]:
 
 @functools.cache
 def _closed_and_staffed(n: int) -> Select[bool, int]:
-    """Whether an operator closed the option, and how many of `n` lines (bound as line0,
-    line1, ...) are signed in: one statement, once per number of lines."""
+    """Whether an operator closed the option, and how many of `n` lines (`line_params`) are
+    signed in: one statement, once per number of lines."""
     return select(_CLOSED.exists(), signed_in_among(n).scalar_subquery())
 
 
@@ -85,7 +85,7 @@ async def may_join(
     lines = router.serving(option_id, language, now)
     if not lines:
         return False
-    params = {"option_id": option_id, **{f"line{i}": line for i, line in enumerate(lines)}}
+    params = {"option_id": option_id, **line_params(lines)}
     closed, signed_in = (await session.execute(_closed_and_staffed(len(lines)), params)).one()
     return not closed and signed_in > 0
 

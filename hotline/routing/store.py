@@ -89,21 +89,31 @@ _FREE: Select[Any] = (
 )
 
 
+def _among(n: int) -> ColumnElement[bool]:
+    """The line is one of `n` ids bound as plain parameters line0, line1, ... (`line_params`),
+    rather than an expanding list that SQLAlchemy renders again at each execution."""
+    return LINES.c.id.in_([bindparam(f"line{i}") for i in range(n)])
+
+
+def line_params(ids: Iterable[str]) -> dict[str, str]:
+    """The parameters of a statement built with `_among`, for these line ids."""
+    return {f"line{i}": line_id for i, line_id in enumerate(ids)}
+
+
 @functools.cache
 def _free_among(n: int) -> Select[Any]:
-    return _FREE.where(LINES.c.id.in_([bindparam(f"line{i}") for i in range(n)]))
+    return _FREE.where(_among(n))
 
 
 @functools.cache
 def signed_in_among(n: int) -> Select[int]:
-    """How many of `n` lines (bound as line0, line1, ...) are signed in: built once per
-    number of lines, with plain parameters rather than an expanding list that SQLAlchemy
-    renders again at each execution (asked at every menu choice and hold poll)."""
+    """How many of `n` lines (`line_params`) are signed in: built once per number of lines
+    (asked at every menu choice and hold poll)."""
     return (
         select(func.count())
         .select_from(LINES)
         .where(
-            LINES.c.id.in_([bindparam(f"line{i}") for i in range(n)]),
+            _among(n),
             LINES.c.status.in_([literal_column(f"'{p.value}'") for p in SIGNED_IN]),
         )
     )
@@ -325,7 +335,7 @@ class Router:
         if not candidates:
             return False
         stmt = signed_in_among(len(candidates))
-        found = await session.execute(stmt, {f"line{i}": c for i, c in enumerate(candidates)})
+        found = await session.execute(stmt, line_params(candidates))
         return bool(found.scalar_one())
 
     async def staffed_and_ahead(
@@ -340,7 +350,7 @@ class Router:
         if not candidates or ahead is None:
             return await self.staffed_for(session, call.option_id, call.language, now), None
         stmt = _staffed_and_ahead(len(candidates))
-        params = {**ahead, **{f"line{i}": c for i, c in enumerate(candidates)}}
+        params = {**ahead, **line_params(candidates)}
         signed_in, count = (await session.execute(stmt, params)).one()
         return bool(signed_in), int(count)
 
@@ -535,7 +545,7 @@ class Router:
         ids, scheduled = self._scheduled(now)
         params: dict[str, Any] = {"now": now}
         if len(scheduled) < len(self.lines):  # binding every id costs more than it saves
-            params |= {f"line{i}": line_id for i, line_id in enumerate(ids)}
+            params |= line_params(ids)
             stmt = _free_among(len(ids))
         else:
             stmt = _FREE
