@@ -16,7 +16,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -163,10 +163,20 @@ def caller_hash(secret: bytes, number: str | None) -> str | None:
 Dialect = Callable[[Table], postgresql.Insert | sqlite.Insert]
 
 
+def _bound(keys: Iterable[str]) -> dict[str, Any]:
+    """The calls table's columns `keys`, each bound to a parameter `v_<column>` (`_values`)."""
+    return {k: bindparam(f"v_{k}", type_=CALLS.c[k].type) for k in keys}
+
+
+def _values(values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of a statement built with `_bound`."""
+    return {f"v_{k}": v for k, v in values.items()}
+
+
 def _call_insert(dialect: Dialect) -> Insert:
     return (
         dialect(CALLS)
-        .values({k: bindparam(f"v_{k}", type_=CALLS.c[k].type) for k in _NEW_CALL})
+        .values(_bound(_NEW_CALL))
         .on_conflict_do_nothing(index_elements=["call_sid"])
         .returning(*_COLUMNS)
     )
@@ -309,7 +319,7 @@ async def insert_call(
     commit; None for a CallSid already stored (a retry, a concurrent request). On
     PostgreSQL the same statement logs `first`, the step of its first event, and says so
     (True); elsewhere the caller applies that event as any other."""
-    params = {f"v_{k}": v for k, v in values.items()}
+    params = _values(values)
     logs = first is not None and session.get_bind().dialect.name == "postgresql"
     if first is not None and logs:
         at = values["created_at"]
@@ -335,9 +345,7 @@ def _update(keys: tuple[str, ...]) -> Update:
     stmt = _UPDATES.get(keys)
     if stmt is None:
         stmt = _UPDATES[keys] = (
-            update(CALLS)
-            .where(CALLS.c.id == bindparam("v__id"))
-            .values({k: bindparam(f"v_{k}", type_=CALLS.c[k].type) for k in keys})
+            update(CALLS).where(CALLS.c.id == bindparam("v__id")).values(_bound(keys))
         )
     return stmt
 
@@ -354,9 +362,8 @@ async def update_call(session: AsyncSession, call: StoredCall, changes: dict[str
     if not changes:
         return
     stmt = _update(tuple(sorted(changes)))
-    await session.execute(stmt, {"v__id": call.id, **{f"v_{k}": v for k, v in changes.items()}})
-    for name, value in changes.items():
-        setattr(call, name, value)
+    await session.execute(stmt, {"v__id": call.id, **_values(changes)})
+    apply_changes(call, changes)
 
 
 def touched(session: AsyncSession) -> set[int]:
@@ -379,9 +386,9 @@ def push(session: AsyncSession, call_id: int, call_sid: str, effect: lifecycle.P
     outbox(session).append(Pushed(call_id, call_sid, effect))
 
 
-def apply_changes(call: Call, changes: dict[str, Any]) -> None:
-    """Write a transition's changes on an ORM row (the lifecycle decided them); the session's
-    flush writes them."""
+def apply_changes(call: CallRecord, changes: dict[str, Any]) -> None:
+    """Write a transition's changes on the call object (the lifecycle decided them): on an ORM
+    row the session's flush writes them, a `StoredCall` is written by its own statement."""
     for name, value in changes.items():
         setattr(call, name, value)
 
@@ -481,10 +488,7 @@ def _stepped(keys: tuple[str, ...]) -> Select[int]:
     if stmt is None:
         logged = _event_insert(postgresql.insert).returning(EVENTS.c.call_id).cte("logged")
         written = (
-            update(CALLS)
-            .where(CALLS.c.id == logged.c.call_id)
-            .values({k: bindparam(f"v_{k}", type_=CALLS.c[k].type) for k in keys})
-            .cte("written")
+            update(CALLS).where(CALLS.c.id == logged.c.call_id).values(_bound(keys)).cte("written")
         )
         stmt = _STEPPED[keys] = select(func.count()).select_from(logged).add_cte(written)
     return stmt
@@ -513,12 +517,11 @@ async def log_step(
         await write(session, call, changes)
         return True
     params = _event(call, step, kind, now, detail)
-    params.update({f"v_{k}": v for k, v in changes.items()})
+    params.update(_values(changes))
     stmt = _stepped(tuple(sorted(changes)))
     if not (await session.execute(stmt, params)).scalar_one():
         return False
-    for name, value in changes.items():
-        setattr(call, name, value)
+    apply_changes(call, changes)
     return True
 
 
