@@ -12,8 +12,16 @@ cost of our code (signature, database, flow, TwiML) can be read off against the 
 
     .venv/bin/python bench/webhooks.py --calls 1000 --concurrency 50
 
+Then two floors, the same endpoint that also parses the form and sends one statement to
+PostgreSQL (an upsert into a scratch table of a fresh database) per request: once through
+asyncpg alone (autocommit: one round trip) and once through SQLAlchemy in a transaction
+(BEGIN, the statement, COMMIT), as a webhook of ours must. They say what the framework and a
+single database step cost on this machine, which no code of ours can go under
+(--no-floors skips them).
+
 Both servers and the load generator share this machine's CPUs: read the ratio, not the
-absolute numbers. Targets: p99 < 50 ms per webhook; our throughput >= 30% of the bare one.
+absolute numbers. Targets: p99 < 50 ms per webhook; our throughput >= 30% of the bare one;
+server CPU <= 1.0 ms per webhook.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from hotline.testing.twilio_requests import Signer, inbound_params, numbered_cal
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_P99_MS = 50.0
 TARGET_RATIO = 0.30
+TARGET_CPU_MS = 1.0
 WEBHOOKS = ("incoming", "menu", "wait")
 
 
@@ -58,6 +67,7 @@ def bare_app():  # type: ignore[no-untyped-def]
     body = doc.to_xml()
 
     app = FastAPI()
+    app.state.body = body
 
     @app.post("/voice/bare")
     async def bare() -> Response:
@@ -70,11 +80,80 @@ def bare_app():  # type: ignore[no-untyped-def]
     return app
 
 
-def serve_bare(port: int) -> None:
+# The floors: one statement per request, through asyncpg alone or through SQLAlchemy.
+FLOORS = {
+    "asyncpg": "one PostgreSQL statement per request, asyncpg alone (autocommit)",
+    "sqlalchemy": "one PostgreSQL statement per request in a SQLAlchemy transaction",
+}
+FLOOR_TABLE = "CREATE TABLE IF NOT EXISTS bench_floor (call_sid text PRIMARY KEY, hits int)"
+FLOOR_UPSERT = (
+    "INSERT INTO bench_floor (call_sid, hits) VALUES ($1, 1) ON CONFLICT (call_sid) "
+    "DO UPDATE SET hits = bench_floor.hits + 1 RETURNING hits"
+)
+
+
+def floor_app(kind: str, database_url: str):  # type: ignore[no-untyped-def]
+    """The bare endpoint that also parses the form and upserts one row keyed by CallSid."""
+    from contextlib import asynccontextmanager
+
+    import asyncpg
+    from fastapi import FastAPI
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    body = bare_app().state.body
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    upsert = text(FLOOR_UPSERT.replace("$1", ":sid"))
+    held: dict[str, object] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
+        conn = await asyncpg.connect(dsn)
+        await conn.execute(FLOOR_TABLE)
+        await conn.close()
+        if kind == "asyncpg":
+            held["pool"] = pool = await asyncpg.create_pool(dsn, min_size=10, max_size=10)
+            yield
+            await pool.close()
+        else:  # as the service's voice pool: no ping at checkout
+            engine = create_async_engine(database_url, pool_size=10, pool_pre_ping=False)
+            held["sessions"] = async_sessionmaker(engine, expire_on_commit=False)
+            yield
+            await engine.dispose()
+
+    app = FastAPI(lifespan=lifespan)
+
+    async def one_statement(call_sid: str) -> None:
+        if kind == "asyncpg":
+            async with held["pool"].acquire() as conn:  # type: ignore[attr-defined]
+                await conn.fetchval(FLOOR_UPSERT, call_sid)
+        else:
+            async with held["sessions"]() as session:  # type: ignore[operator]
+                (await session.execute(upsert, {"sid": call_sid})).scalar_one()
+                await session.commit()
+
+    async def floor(request: Request) -> Response:  # a Starlette route: no annotations read
+        form = await request.form()
+        await one_statement(str(form.get("CallSid", "")))
+        return Response(body, media_type="application/xml")
+
+    app.add_route("/voice/bare", floor, methods=["POST"])
+
+    @app.get("/readyz")
+    async def ready() -> dict[str, str]:
+        return {"status": "ready"}
+
+    return app
+
+
+def serve_bare(port: int, floor: str | None = None, database_url: str = "") -> None:
     import uvicorn
 
+    app = floor_app(floor, database_url) if floor else bare_app()
     # As `hotline serve` runs uvicorn: one process, no access log.
-    uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 # -- the load -------------------------------------------------------------------------------
@@ -224,10 +303,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=50, help="calls in flight at once")
     p.add_argument("--database-url", default=None, help="a migrated postgresql+asyncpg URL")
     p.add_argument("--workers", type=int, default=1, help="`hotline serve --workers`")
+    p.add_argument(
+        "--no-floors", action="store_true", help="skip the one-statement floors (faster)"
+    )
     p.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    p.add_argument("--floor", choices=sorted(FLOORS), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.serve_bare:
-        serve_bare(args.serve_bare)
+        serve_bare(args.serve_bare, args.floor, args.database_url or "")
         return 0
     if args.calls < 1 or args.concurrency < 1:
         p.error("--calls and --concurrency must be at least 1")
@@ -240,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
             ours = drive_hotline(args, Path(tmp, "hotline.log"))
             bare = drive_bare(args, Path(tmp, "bare.log"))
+            floors = {} if args.no_floors else drive_floors(args, Path(tmp))
     except (PostgresUnavailable, ServerFailed) as e:
         sys.exit(f"{e} (set HOTLINE_TEST_PG or --database-url)")
     ours_rate = report("hotline on PostgreSQL", ours, WEBHOOKS)
@@ -264,7 +348,34 @@ def main(argv: list[str] | None = None) -> int:
         f"at {ours_rate:.0f} req/s wait ~{args.concurrency / max(ours_rate, 1e-9) * 1000:.0f} ms "
         "each (Little's law); --concurrency 1 shows the service time alone"
     )
+    if floors:
+        report_floors(floors, ours_cpu, bare_cpu)
     return 0
+
+
+def report_floors(floors: dict[str, Stats], ours_cpu: float, bare_cpu: float) -> None:
+    """The floors' own tables, then what they mean for the per-webhook target."""
+    cpu = {}
+    for kind, stats in floors.items():
+        report(f"floor: {FLOORS[kind]}", stats, WEBHOOKS)
+        cpu[kind] = stats.server_cpu / (sum(len(v) for v in stats.latencies.values()) or 1)
+    print(
+        "\nserver CPU per request: bare "
+        f"{bare_cpu * 1000:.2f} ms, + one statement through asyncpg "
+        f"{cpu['asyncpg'] * 1000:.2f} ms, + one SQLAlchemy transaction "
+        f"{cpu['sqlalchemy'] * 1000:.2f} ms, hotline {ours_cpu * 1000:.2f} ms "
+        f"(target <= {TARGET_CPU_MS:.1f} ms)"
+    )
+    # A call's three webhooks need at least one round trip (incoming), four (menu: BEGIN,
+    # the call read and locked with its check, the write with the pass's free lines, COMMIT)
+    # and one (a hold poll): two per webhook on average, with no code of ours at all.
+    trip = max(cpu["asyncpg"] - bare_cpu, 0.0)
+    least = cpu["asyncpg"] + trip
+    print(
+        f"one round trip to PostgreSQL costs the server about {trip * 1000:.2f} ms here; "
+        f"two per webhook (1 + 4 + 1 per call) on asyncpg alone, with nothing else of ours, "
+        f"would cost {least * 1000:.2f} ms per webhook"
+    )
 
 
 def drive_hotline(args: argparse.Namespace, log: Path) -> Stats:
@@ -296,6 +407,24 @@ def drive_bare(args: argparse.Namespace, log: Path) -> Stats:
     env = hotline_env(HOTLINE_LOG_LEVEL="WARNING")
     with running(cmd, port=port, env=env, cwd=ROOT, log=log) as live:
         return asyncio.run(drive("bare", live.url, live.pid, args.calls, args.concurrency))
+
+
+def drive_floors(args: argparse.Namespace, tmp: Path) -> dict[str, Stats]:
+    """Each floor (this script with --serve-bare --floor K) on one fresh database, driven."""
+    out: dict[str, Stats] = {}
+    with fresh_postgres(prefix="hotline_bench") as db:
+        for kind in FLOORS:
+            port = free_port()
+            cmd = [
+                *(sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(port)),
+                *("--floor", kind, "--database-url", db),
+            ]
+            env = hotline_env(HOTLINE_LOG_LEVEL="WARNING")
+            with running(cmd, port=port, env=env, cwd=ROOT, log=tmp / f"{kind}.log") as live:
+                out[kind] = asyncio.run(
+                    drive("bare", live.url, live.pid, args.calls, args.concurrency)
+                )
+    return out
 
 
 @contextmanager
