@@ -54,20 +54,24 @@ WEBHOOKS = ("incoming", "menu", "wait")
 
 
 # -- the bare endpoint ----------------------------------------------------------------------
-def bare_app():  # type: ignore[no-untyped-def]
-    """FastAPI with one POST endpoint answering a fixed TwiML document."""
-    from fastapi import FastAPI
-    from starlette.responses import Response
+def bare_twiml() -> str:
+    """The fixed TwiML document the bare endpoint (and the floors) answer."""
     from twilio.twiml.voice_response import VoiceResponse
 
     doc = VoiceResponse()
     doc.say("お待たせしています。相談員が空き次第おつなぎします。", language="ja-JP")
     doc.pause(length=5)
     doc.redirect("http://127.0.0.1/voice/bare", method="POST")
-    body = doc.to_xml()
+    return str(doc.to_xml())
 
+
+def bare_app():  # type: ignore[no-untyped-def]
+    """FastAPI with one POST endpoint answering a fixed TwiML document."""
+    from fastapi import FastAPI
+    from starlette.responses import Response
+
+    body = bare_twiml()
     app = FastAPI()
-    app.state.body = body
 
     @app.post("/voice/bare")
     async def bare() -> Response:
@@ -103,7 +107,7 @@ def floor_app(kind: str, database_url: str):  # type: ignore[no-untyped-def]
     from starlette.requests import Request
     from starlette.responses import Response
 
-    body = bare_app().state.body
+    body = bare_twiml()
     dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
     upsert = text(FLOOR_UPSERT.replace("$1", ":sid"))
     held: dict[str, object] = {}
@@ -165,6 +169,10 @@ class Stats:
     wall: float = 0.0
     server_cpu: float = 0.0  # seconds of the server process during the measured run
     client_cpu: float = 0.0  # seconds of this process (the load generator)
+
+    def cpu_per_request(self) -> float:
+        """Server CPU seconds per answered request."""
+        return self.server_cpu / (sum(len(v) for v in self.latencies.values()) or 1)
 
     def ok(self, hook: str, seconds: float) -> None:
         self.latencies.setdefault(hook, []).append(seconds)
@@ -334,9 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         f"\nthroughput: hotline {ours_rate:.1f} req/s, bare {bare_rate:.1f} req/s, "
         f"ratio {ratio:.0%}  (target >= {TARGET_RATIO:.0%}: {verdict})"
     )
-    ours_n = sum(len(v) for v in ours.latencies.values()) or 1
-    bare_n = sum(len(v) for v in bare.latencies.values()) or 1
-    ours_cpu, bare_cpu = ours.server_cpu / ours_n, bare.server_cpu / bare_n
+    ours_cpu, bare_cpu = ours.cpu_per_request(), bare.cpu_per_request()
     if ours_cpu > 0:
         print(
             f"server CPU per request: hotline {ours_cpu * 1000:.2f} ms, bare "
@@ -358,7 +364,7 @@ def report_floors(floors: dict[str, Stats], ours_cpu: float, bare_cpu: float) ->
     cpu = {}
     for kind, stats in floors.items():
         report(f"floor: {FLOORS[kind]}", stats, WEBHOOKS)
-        cpu[kind] = stats.server_cpu / (sum(len(v) for v in stats.latencies.values()) or 1)
+        cpu[kind] = stats.cpu_per_request()
     print(
         "\nserver CPU per request: bare "
         f"{bare_cpu * 1000:.2f} ms, + one statement through asyncpg "
