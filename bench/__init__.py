@@ -1,1 +1,1 @@
-"""Benchmarks that print figures; never run by the test command (see README: Benchmarks)."""
+"""Benchmarks that print figures; never run by the test command (see docs/performance.md)."""

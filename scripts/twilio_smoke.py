@@ -43,7 +43,7 @@ def caller_script(keys: str, hold_seconds: int) -> str:
 def run(env: dict[str, str], out: Callable[[str], None], poll_seconds: float = 3.0) -> int:
     missing = [name for name in REQUIRED if not env.get(name)]
     if missing:
-        out(f"twilio_smoke: set {', '.join(missing)} (see the README, 'Twilio')")
+        out(f"twilio_smoke: set {', '.join(missing)} (see docs/twilio.md)")
         return 2
     client = Client(env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"])
     if env.get("TWILIO_API_BASE_URL"):  # a stand-in of Twilio's REST API, for tests only

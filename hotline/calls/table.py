@@ -1,7 +1,7 @@
-"""The lifecycle as a table (state x event -> next state, decision): for the README and tests.
+"""The lifecycle as a table (state x event -> next state, decision): for the docs and tests.
 
 Generated from `lifecycle.transition` itself, on one typical call per state, so the table in
-the README cannot drift from the code (a test compares them).
+docs/call-flow.md cannot drift from the code (a test compares them).
 """
 
 from __future__ import annotations

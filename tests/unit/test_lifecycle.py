@@ -234,11 +234,11 @@ def test_decisions_survive_the_event_log() -> None:
     assert lc.load_decision({"kind": "NoSuchThing"}) is None
 
 
-def test_the_readme_shows_the_lifecycle_of_the_code() -> None:
+def test_the_docs_show_the_lifecycle_of_the_code() -> None:
     from tests.conftest import ROOT
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert table.markdown() in readme, "README's lifecycle table is stale: paste table.markdown()"
+    doc = (ROOT / "docs" / "call-flow.md").read_text(encoding="utf-8")
+    assert table.markdown() in doc, "docs/call-flow.md is stale: paste table.markdown()"
 
 
 # -- a random walk: many events in any order ----------------------------------------------
