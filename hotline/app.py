@@ -18,6 +18,7 @@ from hotline.auth.ratelimit import RateLimiter
 from hotline.calls.lifecycle import Limits
 from hotline.cases import endpoints as cases_api
 from hotline.cases.service import LINKAGE
+from hotline.common.crypto import KeysUnfit, box_for
 from hotline.config import HotlineConfig
 from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
@@ -32,7 +33,6 @@ from hotline.metrics import endpoints as metrics_api
 from hotline.metrics import observe
 from hotline.metrics.prom import Metrics
 from hotline.records import endpoints as records_api
-from hotline.records.crypto import KeysUnfit, box_for
 from hotline.reports import endpoints as reports_api
 from hotline.routing import endpoints as lines_api
 from hotline.routing import options_api

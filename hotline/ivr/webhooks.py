@@ -26,6 +26,7 @@ from hotline.calls import lifecycle as lc
 from hotline.calls import service, store
 from hotline.calls.models import CallState
 from hotline.calls.store import StoredCall
+from hotline.common.crypto import box_for
 from hotline.config import HotlineConfig
 from hotline.config.checks import check_number
 from hotline.ivr import flow, params
@@ -34,7 +35,6 @@ from hotline.ivr.signature import REFUSALS, signed_by_twilio, twilio_params
 from hotline.ivr.spool import FACTS, database_away
 from hotline.ivr.twiml import Renderer
 from hotline.ivr.urls import Query
-from hotline.records.crypto import box_for
 from hotline.routing import closures
 from hotline.routing.schedule import referrals_open
 from hotline.routing.store import Router

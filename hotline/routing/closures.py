@@ -18,11 +18,11 @@ from sqlalchemy import Select, String, Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hotline.common import audit
+from hotline.common.audit import Actor
 from hotline.config import HotlineConfig
 from hotline.db import Base, UTCDateTime
 from hotline.errors import NotFound
-from hotline.records import audit
-from hotline.records.audit import Actor
 from hotline.routing.schedule import option_open, option_opens_at
 from hotline.routing.store import Router, line_params, signed_in_among
 

@@ -12,10 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from hotline.auth.deps import PrincipalDep
+from hotline.common.audit import Actor
+from hotline.common.crypto import Box, box_for
 from hotline.config import Records
 from hotline.deps import ConfigDep, SettingsDep
-from hotline.records.audit import Actor
-from hotline.records.crypto import Box, box_for
 from hotline.records.linkage import Linkage
 
 
