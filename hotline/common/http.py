@@ -1,6 +1,7 @@
-"""What the records and cases routers share: the route class that keeps input out of errors,
-the dependencies (acting principal, sealing box, configured lists, the linkage cases wired in
-by `create_app`), and the documented errors."""
+"""What the records, cases and options routers share: the route class that keeps input out of
+errors, the dependencies (acting principal, sealing box, configured lists), and the
+documented errors. The linkage cases wired in by `create_app` are records' own
+(`hotline.records.http`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from hotline.common.audit import Actor
 from hotline.common.crypto import Box, box_for
 from hotline.config import Records
 from hotline.deps import ConfigDep, SettingsDep
-from hotline.records.linkage import Linkage
 
 
 class NoEchoRoute(APIRoute):
@@ -49,20 +49,9 @@ async def record_lists(cfg: ConfigDep) -> Records:
     return cfg.records
 
 
-def linkage_of(request: Request) -> Linkage:
-    """The linkage cases `create_app` wired in (records do not import `hotline.cases`)."""
-    linkage: Linkage = request.app.state.linkage
-    return linkage
-
-
-async def wired_linkage(request: Request) -> Linkage:
-    return linkage_of(request)  # async: a plain def dependency would run in a thread
-
-
 ActorDep = Annotated[Actor, Depends(acting)]
 BoxDep = Annotated[Box, Depends(sealing_box)]
 ListsDep = Annotated[Records, Depends(record_lists)]
-LinkageDep = Annotated[Linkage, Depends(wired_linkage)]
 
 # A route's `responses=` documentation, as FastAPI types it.
 ResponsesDoc = dict[int | str, dict[str, Any]]

@@ -10,12 +10,12 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from hotline.auth.models import Role
-from hotline.common.http import linkage_of
 from hotline.console.forms import Ctx, CtxDep, field_errors, many, one
 from hotline.console.web import form_of, page, require
 from hotline.deps import RowId
 from hotline.errors import Conflict, HotlineError
 from hotline.records import service
+from hotline.records.http import linkage_of
 from hotline.records.schemas import RecordIn, RecordPatch
 
 router = APIRouter(prefix="/console", include_in_schema=False)

@@ -2,7 +2,8 @@
 (to records and linkage cases alike).
 
     endpoints.py     HTTP (thin), with the route class, deps and documented errors shared
-                     with hotline.cases (hotline.common.http)
+                     with hotline.cases (hotline.common.http); http.py: the linkage cases
+                     wired in, as a dependency
     service.py       the rules: roles, organisations, consent, lists
     store.py         SQL (flush only), and re-sealing every stored text on key rotation
     export.py, cells.py   exports

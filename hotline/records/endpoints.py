@@ -24,13 +24,13 @@ from hotline.common.http import (
     E500,
     ActorDep,
     BoxDep,
-    LinkageDep,
     ListsDep,
     NoEchoRoute,
     errors,
 )
 from hotline.deps import MAX_ROW_ID, ConfigDep, NowDep, RowId, SessionDep
 from hotline.records import export, service
+from hotline.records.http import LinkageDep
 from hotline.records.schemas import (
     AuditOut,
     CallOut,
