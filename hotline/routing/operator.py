@@ -18,7 +18,7 @@ from hotline.calls.models import Call
 from hotline.common import audit
 from hotline.common.audit import Actor
 from hotline.errors import NotFound
-from hotline.routing.models import Line
+from hotline.lines.models import Line
 from hotline.routing.store import Router
 
 

@@ -45,9 +45,11 @@ from hotline.calls import store as calls_store
 from hotline.calls.models import Call, CallState
 from hotline.config import HotlineConfig, HoursSpec, Organisation, Staffing
 from hotline.config import Line as LineConfig
-from hotline.routing import engine, presence
-from hotline.routing.models import SIGNED_IN, Line, LinePresenceLog, Presence
-from hotline.routing.schedule import scheduled
+from hotline.hours.schedule import scheduled
+from hotline.lines import presence
+from hotline.lines.models import Line, LinePresenceLog, Presence
+from hotline.lines.queries import LINES, among, line_params, signed_in_among
+from hotline.routing import engine
 
 log = logging.getLogger(__name__)
 JAPANESE = "ja"
@@ -71,7 +73,6 @@ def queued_now(c: Any) -> ColumnElement[bool]:
 
 
 QUEUED_NOW = queued_now(Call)
-LINES = cast(Table, Line.__table__)
 
 
 # Free lines, locked: built once (with `_free_among`, once per number of scheduled lines).
@@ -89,34 +90,9 @@ _FREE: Select[Any] = (
 )
 
 
-def _among(n: int) -> ColumnElement[bool]:
-    """The line is one of `n` ids bound as plain parameters line0, line1, ... (`line_params`),
-    rather than an expanding list that SQLAlchemy renders again at each execution."""
-    return LINES.c.id.in_([bindparam(f"line{i}") for i in range(n)])
-
-
-def line_params(ids: Iterable[str]) -> dict[str, str]:
-    """The parameters of a statement built with `_among`, for these line ids."""
-    return {f"line{i}": line_id for i, line_id in enumerate(ids)}
-
-
 @functools.cache
 def _free_among(n: int) -> Select[Any]:
-    return _FREE.where(_among(n))
-
-
-@functools.cache
-def signed_in_among(n: int) -> Select[int]:
-    """How many of `n` lines (`line_params`) are signed in: built once per number of lines
-    (asked at every menu choice and hold poll)."""
-    return (
-        select(func.count())
-        .select_from(LINES)
-        .where(
-            _among(n),
-            LINES.c.status.in_([literal_column(f"'{p.value}'") for p in SIGNED_IN]),
-        )
-    )
+    return _FREE.where(among(n))
 
 
 @functools.cache

@@ -17,7 +17,7 @@ from hotline.errors import (
     Unauthorized,
     not_allowed,
 )
-from hotline.routing.lines import NotYourLine, UnknownLine
+from hotline.lines.lines import NotYourLine, UnknownLine
 
 REFUSALS: dict[str, HotlineError] = {
     "unauthorized": Unauthorized("unknown or revoked API key"),
