@@ -107,40 +107,13 @@ def on_callback(
             after = {"callback_after": now + limits.callback_pause}
             return _back_to_callback(call, cooldown=False, extra=after)
         case Accepted(line_id=accepted, org_id=org):
-            if state == S.CALLING and line == accepted:
-                return Transition({}, CallCaller(accepted))  # a retried accept
-            if state != S.RINGING or line != accepted:
-                return Transition({}, Decline())
-            attempt = call.callback_tries + 1
-            changes = {"state": S.CALLING, "org_id": org, "reserved_at": now}
-            tried = Count("callback", call.period_id, option=call.option_id, stage="attempted")
-            return Transition(changes, CallCaller(accepted), (RingCaller(attempt), tried))
+            return _accepted(call, state, accepted, org, now)
         case DialEnded(line_id=ended) if ended == line:  # the counsellor's leg ended
-            if state == S.CONNECTED:
-                return finish(call, state, now, Nothing())
-            if state == S.CALLING:
-                # Hung up while we called the caller: that try counts (the caller's leg may
-                # still ring; its answer and status name a try that is over).
-                return _not_reached(call, now, limits, rest=False)
-            # Missed or refused in the whisper: the line rests, as for any call.
-            return _back_to_callback(call, cooldown=True)
+            return _counsellor_leg_ended(call, state, now, limits)
         case DialEnded():
             return Transition({}, Nothing())  # a leg of an earlier try
         case CallerAnswered(attempt=attempt):
-            if state == S.CONNECTED and attempt == call.callback_tries + 1 and line:
-                return Transition({}, JoinCounsellor(line))  # a retried key
-            if state != S.CALLING or attempt != call.callback_tries + 1 or line is None:
-                return Transition({}, Decline())
-            changes = {"state": S.CONNECTED, "connected_at": now, "callback_number": None}
-            joined = Count(
-                "callback",
-                call.period_id,
-                option=call.option_id,
-                org=call.org_id,
-                stage="connected",
-                seconds=seconds(call.waiting_since, now),
-            )
-            return Transition(changes, JoinCounsellor(line), (MarkLine(line, "talking"), joined))
+            return _caller_answered(call, state, attempt, now)
         case CallerLegEnded(attempt=attempt):
             if attempt != call.callback_tries + 1:
                 return Transition({}, Nothing())  # an earlier try
@@ -160,6 +133,51 @@ def on_callback(
                 return _not_reached(call, now, limits, rest=True)
             return Transition({}, Nothing())
     return None
+
+
+def _accepted(call: CallFacts, state: S, accepted: str, org: str, now: dt.datetime) -> Transition:
+    """The counsellor accepted in the whisper: now the caller is called."""
+    line = call.line_id
+    if state == S.CALLING and line == accepted:
+        return Transition({}, CallCaller(accepted))  # a retried accept
+    if state != S.RINGING or line != accepted:
+        return Transition({}, Decline())
+    attempt = call.callback_tries + 1
+    changes = {"state": S.CALLING, "org_id": org, "reserved_at": now}
+    tried = Count("callback", call.period_id, option=call.option_id, stage="attempted")
+    return Transition(changes, CallCaller(accepted), (RingCaller(attempt), tried))
+
+
+def _counsellor_leg_ended(
+    call: CallFacts, state: S, now: dt.datetime, limits: Limits
+) -> Transition:
+    if state == S.CONNECTED:
+        return finish(call, state, now, Nothing())
+    if state == S.CALLING:
+        # Hung up while we called the caller: that try counts (the caller's leg may
+        # still ring; its answer and status name a try that is over).
+        return _not_reached(call, now, limits, rest=False)
+    # Missed or refused in the whisper: the line rests, as for any call.
+    return _back_to_callback(call, cooldown=True)
+
+
+def _caller_answered(call: CallFacts, state: S, attempt: int, now: dt.datetime) -> Transition:
+    """The caller pressed 1: they join the counsellor."""
+    line = call.line_id
+    if state == S.CONNECTED and attempt == call.callback_tries + 1 and line:
+        return Transition({}, JoinCounsellor(line))  # a retried key
+    if state != S.CALLING or attempt != call.callback_tries + 1 or line is None:
+        return Transition({}, Decline())
+    changes = {"state": S.CONNECTED, "connected_at": now, "callback_number": None}
+    joined = Count(
+        "callback",
+        call.period_id,
+        option=call.option_id,
+        org=call.org_id,
+        stage="connected",
+        seconds=seconds(call.waiting_since, now),
+    )
+    return Transition(changes, JoinCounsellor(line), (MarkLine(line, "talking"), joined))
 
 
 def _back_to_callback(

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.base import ColumnCollection
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import CTE, Subquery
 
 from hotline.calls import lifecycle
 from hotline.calls import store as calls_store
@@ -146,6 +147,34 @@ def _heads() -> Select[Any]:
       column a constant for it).
     """
     calls = table_of(Call)
+    klass = _class_numbers(_queue_classes(calls))
+
+    def firsts(name: str, where: Callable[[Any], tuple[Any, ...]]) -> Select[Any]:
+        c = calls.alias(name).c
+        return (
+            select(c.id)
+            .where(*_waiting_now(c), c.option_id == klass.c.option_id, *where(c))
+            .order_by(c.option_id, c.language, c.priority.desc(), c.waiting_since, c.id)
+            .limit(bindparam("limit", type_=Integer))
+        )
+
+    # `:limit` inside, the class's own number outside: the planner knows the one, not the
+    # other (it would guess a tenth of the class, and a cost that grows with the queue).
+    heads = (
+        union_all(
+            firsts("spoken", lambda c: (c.language == klass.c.language,)),
+            firsts("japanese", lambda c: (c.language.is_(None), klass.c.language.is_(None))),
+        )
+        .limit(klass.c.n)
+        .subquery()
+        .lateral("heads")
+    )
+    return select(heads.c.id).select_from(klass.join(heads, true()))
+
+
+def _queue_classes(calls: Table) -> CTE:
+    """The classes present in the queue, skipping through its index (`_heads`): a recursive
+    CTE of (option_id, language), one probe per class."""
 
     def probe(name: str, where: Callable[[Any], tuple[Any, ...]]) -> Select[Any]:
         c = calls.alias(name).c
@@ -181,7 +210,12 @@ def _heads() -> Select[Any]:
     classes = classes.union_all(
         select(after.c.option_id, after.c.language).select_from(prev.join(after, true()))
     )
-    # Each class with its number to read: its cap (`ServingCache.caps`), else `:limit`.
+    return classes
+
+
+def _class_numbers(classes: CTE) -> Subquery:
+    """Each class with its number of heads to read (`n`): its cap if `caps` names it, else
+    `:limit` (`_heads`; the caps are `ServingCache.caps`)."""
     caps = (
         func.unnest(
             bindparam("cap_options", type_=ARRAY(String)),
@@ -204,28 +238,7 @@ def _heads() -> Select[Any]:
         .select_from(classes.outerjoin(caps, capped))
         .subquery("class")
     )
-
-    def firsts(name: str, where: Callable[[Any], tuple[Any, ...]]) -> Select[Any]:
-        c = calls.alias(name).c
-        return (
-            select(c.id)
-            .where(*_waiting_now(c), c.option_id == klass.c.option_id, *where(c))
-            .order_by(c.option_id, c.language, c.priority.desc(), c.waiting_since, c.id)
-            .limit(bindparam("limit", type_=Integer))
-        )
-
-    # `:limit` inside, the class's own number outside: the planner knows the one, not the
-    # other (it would guess a tenth of the class, and a cost that grows with the queue).
-    heads = (
-        union_all(
-            firsts("spoken", lambda c: (c.language == klass.c.language,)),
-            firsts("japanese", lambda c: (c.language.is_(None), klass.c.language.is_(None))),
-        )
-        .limit(klass.c.n)
-        .subquery()
-        .lateral("heads")
-    )
-    return select(heads.c.id).select_from(klass.join(heads, true()))
+    return klass
 
 
 def table_of(model: type[Any]) -> Table:

@@ -248,17 +248,7 @@ class Router:
         After the commit, Twilio is asked at once (pushes): to take a holding caller out of
         the queue to the line (their next poll does it too, if that fails), or to ring a
         callback's counsellor (so that line is ringing rather than reserved)."""
-        callback = now if state == CallState.CALLBACK else None
-        selected = lifecycle.CallView(state=state, callback_at=callback)
-        moves = [
-            lifecycle.transition(selected, lifecycle.LineReserved(r.line_id), now)
-            for r in reservations
-        ]
-        changes = [t.changes for t in moves]
-        # The lifecycle changes every reserved call alike but for its line.
-        same = {k: v for k, v in changes[0].items() if k != "line_id"}
-        if any({**c, "line_id": None} != {**same, "line_id": None} for c in changes):
-            raise AssertionError("reservations that differ in more than their line")
+        moves, same = _moves(reservations, state, now)
         calls, lines, log = table_of(Call), table_of(Line), table_of(LinePresenceLog)
         call_line, line_call, call_rows, line_rows = pairs(session, reservations, calls, lines)
         arrays = {
@@ -355,6 +345,23 @@ class Router:
                 engine.WaitingCall(call_id, option_id, language or JAPANESE, since, priority)
             )
         return calls, sids
+
+
+def _moves(
+    reservations: list[engine.Reservation], state: CallState, now: dt.datetime
+) -> tuple[list[lifecycle.Transition], dict[str, Any]]:
+    """The lifecycle's move of each reserved call in `state`, and the changes they share."""
+    callback = now if state == CallState.CALLBACK else None
+    selected = lifecycle.CallView(state=state, callback_at=callback)
+    moves = [
+        lifecycle.transition(selected, lifecycle.LineReserved(r.line_id), now) for r in reservations
+    ]
+    changes = [t.changes for t in moves]
+    # The lifecycle changes every reserved call alike but for its line.
+    same = {k: v for k, v in changes[0].items() if k != "line_id"}
+    if any({**c, "line_id": None} != {**same, "line_id": None} for c in changes):
+        raise AssertionError("reservations that differ in more than their line")
+    return moves, same
 
 
 def org_of(router: Router, line_ids: Iterable[str]) -> dict[str, str]:
