@@ -53,7 +53,7 @@ def queued_now(c: Any) -> ColumnElement[bool]:
 QUEUED_NOW = queued_now(Call)
 
 
-# Free lines, locked: built once (with `_free_among`, once per number of scheduled lines).
+# Free lines, locked: built once (with `free_among`, once per number of scheduled lines).
 FREE: Select[Any] = (
     select(LINES.c.id, LINES.c.org_id, LINES.c.idle_since)
     .where(

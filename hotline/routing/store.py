@@ -4,6 +4,9 @@ Every pass locks the rows it may change with SELECT ... FOR UPDATE SKIP LOCKED (
 so that several instances never give one line to two callers nor one caller two lines: what
 one instance has locked, the others skip and leave for the next pass. SQLite has one writer
 at a time (BEGIN IMMEDIATE, see hotline.db), which gives the same guarantee.
+
+`Router` is the pass and what it writes; beside it, its statements (queries.py), its sweeps
+(sweeps.py) and who may serve what now (serving.py, `ServingCache`).
 """
 
 from __future__ import annotations
