@@ -102,10 +102,10 @@ async def write_records(url: str, n: int, concurrency: int, key_ids: dict[str, i
     from hotline import config as config_mod
     from hotline.calls.models import Call
     from hotline.cases.service import LINKAGE
+    from hotline.common.audit import Actor
+    from hotline.common.crypto import box_for
     from hotline.db import make_engine, session_factory
     from hotline.records import service
-    from hotline.records.audit import Actor
-    from hotline.records.crypto import box_for
     from hotline.records.schemas import RecordIn
     from hotline.settings import Settings
 

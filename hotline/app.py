@@ -18,25 +18,25 @@ from hotline.auth.ratelimit import RateLimiter
 from hotline.calls.lifecycle import Limits
 from hotline.cases import endpoints as cases_api
 from hotline.cases.service import LINKAGE
+from hotline.common.crypto import KeysUnfit, box_for
 from hotline.config import HotlineConfig
 from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
 from hotline.health import check_records_keys
+from hotline.hours import options_api
 from hotline.ivr import fallback, webhooks
 from hotline.ivr.hold_load import HoldLoad, HoldLoadCounter
 from hotline.ivr.pushes import Pushes
 from hotline.ivr.spool import Spool
 from hotline.ivr.twiml import Renderer, Urls
 from hotline.ivr.upkeep import rest_client, start_upkeep
+from hotline.lines import endpoints as lines_api
+from hotline.lines.lines import record_saved
 from hotline.metrics import endpoints as metrics_api
 from hotline.metrics import observe
 from hotline.metrics.prom import Metrics
 from hotline.records import endpoints as records_api
-from hotline.records.crypto import KeysUnfit, box_for
 from hotline.reports import endpoints as reports_api
-from hotline.routing import endpoints as lines_api
-from hotline.routing import options_api
-from hotline.routing.lines import record_saved
 from hotline.routing.store import Router
 from hotline.routing.ticker import start_ticker
 from hotline.security_headers import SecurityHeaders

@@ -85,7 +85,7 @@ def cmd_routes(args: argparse.Namespace) -> int:
 
 async def _lines_now(settings: Settings, cfg: HotlineConfig, now: dt.datetime) -> str:
     from hotline.db import make_engine, session_factory
-    from hotline.routing.lines import lines_of
+    from hotline.lines.lines import lines_of
     from hotline.routing.store import Router
     from hotline.routing.table import describe_lines
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.cases.models import LinkageCase
-from hotline.records.crypto import Box
+from hotline.common.crypto import Box
 from hotline.records.models import ConsultationRecord
 
 

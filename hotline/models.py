@@ -3,9 +3,19 @@
 from hotline.auth.models import ApiKey, ConsoleUser
 from hotline.calls.models import Call, CallEvent
 from hotline.cases import models as _cases  # noqa: F401
+from hotline.common.audit import AuditEntry
+from hotline.hours.closures import OptionClosure
+from hotline.lines.models import Line, LinePresenceLog
 from hotline.records import models as _records  # noqa: F401
 from hotline.reports import models as _reports  # noqa: F401
-from hotline.routing.closures import OptionClosure
-from hotline.routing.models import Line, LinePresenceLog
 
-__all__ = ["ApiKey", "Call", "CallEvent", "ConsoleUser", "Line", "LinePresenceLog", "OptionClosure"]
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "Call",
+    "CallEvent",
+    "ConsoleUser",
+    "Line",
+    "LinePresenceLog",
+    "OptionClosure",
+]

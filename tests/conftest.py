@@ -188,7 +188,7 @@ async def talking_on(app, line_id: str | None = None, org: str = "inochi") -> st
     from sqlalchemy import update
 
     from hotline.calls.models import Call
-    from hotline.routing.models import Line
+    from hotline.lines.models import Line
 
     now = app.state.clock()
     async with app.state.sessions.begin() as s:

@@ -32,8 +32,8 @@ from hotline.app import settle_gc
 from hotline.calls.models import Call
 from hotline.config import HotlineConfig, parse
 from hotline.db import make_engine, session_factory
+from hotline.lines.models import Line
 from hotline.routing import engine
-from hotline.routing.models import Line
 from hotline.testing.databases import fresh_postgres, plain_url
 from hotline.testing.rows import call_row, connected_row
 

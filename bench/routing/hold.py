@@ -41,7 +41,7 @@ from sqlalchemy import select, update
 
 from hotline.calls.models import Call
 from hotline.db import make_engine, session_factory
-from hotline.routing.models import Line
+from hotline.lines.models import Line
 from hotline.testing.databases import fresh_postgres
 from hotline.testing.measure import cpu_seconds
 from hotline.testing.rows import call_row, connected_row

@@ -12,7 +12,7 @@ from typing import Any
 from unittest import mock
 
 from hotline.config import HotlineConfig
-from hotline.routing import engine
+from hotline.routing import engine, sweeps
 from hotline.routing.store import Router
 
 STEPS = ("expire", "free lines", "waiting calls", "engine", "updates")
@@ -45,6 +45,21 @@ class GcWatch:
             gc.callbacks.remove(self)
 
 
+class Patches:
+    """Several `mock.patch` objects entered and left as one."""
+
+    def __init__(self, *patches: Any) -> None:
+        self.patches = patches
+
+    def __enter__(self) -> None:
+        for p in self.patches:
+            p.start()
+
+    def __exit__(self, *exc: object) -> None:
+        for p in reversed(self.patches):
+            p.stop()
+
+
 class TimedRouter:
     """Router.assign with its steps timed, unchanged: a subclass made here, and the engine
     function wrapped while `patch` is active."""
@@ -55,17 +70,16 @@ class TimedRouter:
         current = self.current
 
         def timed(name: str, method: Any) -> Any:
-            async def run(self: Router, *a: Any, **k: Any) -> Any:
+            async def run(*a: Any, **k: Any) -> Any:
                 start = time.perf_counter()
                 try:
-                    return await method(self, *a, **k)
+                    return await method(*a, **k)
                 finally:
                     current[name] = current.get(name, 0.0) + time.perf_counter() - start
 
             return run
 
         class Timed(Router):
-            _expire = timed("expire", Router._expire)
             _free_lines = timed("free lines", Router._free_lines)
             _waiting = timed("waiting calls", Router._waiting)
 
@@ -85,7 +99,10 @@ class TimedRouter:
                 self.handed = len(calls)
 
         self.router = Timed(cfg, **kw)
-        self.patch = mock.patch.object(engine, "assign", timed_engine)
+        self.patch = Patches(
+            mock.patch.object(engine, "assign", timed_engine),
+            mock.patch.object(sweeps, "expire", timed("expire", sweeps.expire)),
+        )
 
     def start(self) -> None:
         self.current.clear()

@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hotline import config as config_mod
 from hotline.calls.models import Call
 from hotline.db import make_engine, session_factory
-from hotline.routing.models import Line
+from hotline.lines.models import Line
 from hotline.testing.databases import fresh_postgres
 from hotline.testing.twilio_api import TwilioApi
 from hotline.testing.twilio_requests import Signer, inbound_params, numbered_caller

@@ -11,8 +11,7 @@ from pydantic import AwareDatetime
 from hotline.cases import service as cases
 from hotline.cases.schemas import ActionIn, CaseOut, CasePatch, CaseSummary
 from hotline.cases.store import CaseFilter
-from hotline.deps import NowDep, RowId, SessionDep
-from hotline.records.http import (
+from hotline.common.http import (
     E401,
     E403,
     E404,
@@ -24,6 +23,7 @@ from hotline.records.http import (
     NoEchoRoute,
     errors,
 )
+from hotline.deps import NowDep, RowId, SessionDep
 
 router = APIRouter(
     prefix="/api/cases", tags=["cases"], route_class=NoEchoRoute, max_body_size=64 * 1024

@@ -1,7 +1,8 @@
 """ORM models of hotline.cases: linkage cases (つなぎ支援) and the actions taken on them.
 
 A case's notes and an action's note are stored only as Fernet tokens (`*_enc`), sealed by
-the records' box (`hotline.records.crypto`). The tables keep the names they were created with.
+the records' box (`hotline.common.crypto`). The tables keep the names they were created
+with.
 """
 
 from __future__ import annotations

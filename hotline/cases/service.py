@@ -17,11 +17,11 @@ from hotline.cases import store
 from hotline.cases.models import LinkageAction, LinkageCase
 from hotline.cases.schemas import ActionIn, ActionOut, CaseOut, CasePatch, CaseSummary
 from hotline.cases.store import CaseFilter, CaseRow
+from hotline.common import audit
+from hotline.common.audit import Actor
+from hotline.common.crypto import Box
 from hotline.config import Records as Lists
 from hotline.errors import NotFound, check_one
-from hotline.records import audit
-from hotline.records.audit import Actor
-from hotline.records.crypto import Box
 from hotline.records.linkage import CaseRef, Sealed
 from hotline.records.models import ConsultationRecord
 

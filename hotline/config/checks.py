@@ -1,6 +1,7 @@
 """Checks of menus.yaml against what Twilio accepts: numbers, SIP URIs, voices, recordings.
 
-Each check says what is wrong in words an operator can act on; config.py names the field.
+Each check says what is wrong in words an operator can act on; hotline.config.loader names
+the field.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import phonenumbers
 from hotline.config import voices
 
 if TYPE_CHECKING:
-    from hotline.config import HotlineConfig
+    from hotline.config.schema import HotlineConfig
 
 E164_RE = re.compile(r"^\+[1-9]\d{1,14}$")
 SIP_RE = re.compile(r"^sip:[^@\s;?]+@[^\s;?@]+(?P<params>(;[^\s;?]+)*)(\?\S*)?$")

@@ -11,12 +11,12 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.auth.models import ConsoleUser
+from hotline.common.audit import Actor
+from hotline.common.crypto import Box, box_for
 from hotline.config import HotlineConfig, Records
 from hotline.console.web import UserDep
 from hotline.deps import ConfigDep, NowDep, SessionDep, SettingsDep
 from hotline.errors import Invalid
-from hotline.records.audit import Actor
-from hotline.records.crypto import Box, box_for
 from hotline.settings import Settings
 
 FIELD_LABELS = {

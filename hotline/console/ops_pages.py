@@ -17,9 +17,9 @@ from hotline.console import options_pages
 from hotline.console.web import UserDep, page, require
 from hotline.deps import ConfigDep, NowDep, SessionDep
 from hotline.errors import NotFound
+from hotline.hours import closures
 from hotline.reports import chart, queries, report
 from hotline.reports.definitions import NONE
-from hotline.routing import closures
 from hotline.simulate import LATEST_DIR
 
 router = APIRouter(prefix="/console", include_in_schema=False)

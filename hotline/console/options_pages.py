@@ -11,7 +11,7 @@ from hotline.auth.models import Role
 from hotline.console.forms import actor
 from hotline.console.web import UserDep, form_of, require
 from hotline.deps import ConfigDep, NowDep, SessionDep
-from hotline.routing import closures
+from hotline.hours import closures
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 OPS = (Role.OPERATOR, Role.ADMIN)

@@ -20,8 +20,8 @@ from hotline.console.web import (
     start_session,
 )
 from hotline.deps import NowDep, SessionDep
+from hotline.lines.lines import change_status, lines_of, parse_status, wrap_up
 from hotline.routing import operator
-from hotline.routing.lines import change_status, lines_of, parse_status, wrap_up
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 static = StaticFiles(directory=__file__.rsplit("/", 1)[0] + "/static")

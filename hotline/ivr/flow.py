@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from hotline.config import HotlineConfig, Referral
-from hotline.routing.schedule import (
+from hotline.hours.schedule import (
     option_closes_at,
     option_open,
     option_opens_at,

@@ -23,11 +23,11 @@ from typing import Any
 
 from hotline.calls import lifecycle, service, store
 from hotline.calls.store import Pushed
+from hotline.common.crypto import box_for
 from hotline.config import HotlineConfig
 from hotline.ivr.params import printable
 from hotline.ivr.rest import TwilioFailure, TwilioRejected, TwilioRest
 from hotline.ivr.twiml import Renderer, queue_name
-from hotline.records.crypto import box_for
 
 log = logging.getLogger(__name__)
 

@@ -26,17 +26,17 @@ from hotline.calls import lifecycle as lc
 from hotline.calls import service, store
 from hotline.calls.models import CallState
 from hotline.calls.store import StoredCall
+from hotline.common.crypto import box_for
 from hotline.config import HotlineConfig
 from hotline.config.checks import check_number
+from hotline.hours import closures
+from hotline.hours.schedule import referrals_open
 from hotline.ivr import flow, params
 from hotline.ivr.params import VoiceParams
 from hotline.ivr.signature import REFUSALS, signed_by_twilio, twilio_params
 from hotline.ivr.spool import FACTS, database_away
 from hotline.ivr.twiml import Renderer
 from hotline.ivr.urls import Query
-from hotline.records.crypto import box_for
-from hotline.routing import closures
-from hotline.routing.schedule import referrals_open
 from hotline.routing.store import Router
 
 log = logging.getLogger(__name__)

@@ -25,9 +25,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.config import HotlineConfig
+from hotline.lines.models import SIGNED_IN, Presence
 from hotline.reports import labels, queries, tallies
 from hotline.reports.definitions import CALLBACK_OUTCOMES, NONE, STAGES
-from hotline.routing.models import SIGNED_IN, Presence
 from hotline.routing.store import Router
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ import logging
 from collections.abc import Callable, Iterable
 
 from hotline.calls.lifecycle import Count
+from hotline.lines.presence import LineFact
 from hotline.metrics.prom import FORCED, Metrics
 from hotline.reports.definitions import CALLBACK_OUTCOMES, NONE, STAGES
-from hotline.routing.presence import LineFact
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline import config as config_mod
+from hotline.common import audit
+from hotline.common.audit import Actor
+from hotline.common.crypto import Box, KeysUnfit, box_for
 from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
-from hotline.records import audit, export, store
-from hotline.records.audit import Actor
-from hotline.records.crypto import Box, KeysUnfit, box_for
+from hotline.records import export, store
 from hotline.records.linkage import Linkage, Sealed
 from hotline.settings import Settings
 from hotline.startup import settings_and_config

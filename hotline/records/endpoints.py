@@ -13,10 +13,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
 from hotline.auth.models import Role
-from hotline.deps import MAX_ROW_ID, ConfigDep, NowDep, RowId, SessionDep
-from hotline.records import audit, export, service
-from hotline.records.audit import AuditFilter
-from hotline.records.http import (
+from hotline.common import audit
+from hotline.common.audit import AuditFilter
+from hotline.common.http import (
     E401,
     E403,
     E404,
@@ -25,11 +24,13 @@ from hotline.records.http import (
     E500,
     ActorDep,
     BoxDep,
-    LinkageDep,
     ListsDep,
     NoEchoRoute,
     errors,
 )
+from hotline.deps import MAX_ROW_ID, ConfigDep, NowDep, RowId, SessionDep
+from hotline.records import export, service
+from hotline.records.http import LinkageDep
 from hotline.records.schemas import (
     AuditOut,
     CallOut,

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.records.audit import Actor
+from hotline.common.audit import Actor
 from hotline.records.models import ConsultationRecord
 
 # An ORM model and the name of a column holding text sealed with the records' box.

@@ -1,15 +1,14 @@
-"""ORM models of hotline.records: consultation records and the append-only audit log (of
-records and linkage cases alike; the cases' own tables are in `hotline.cases.models`).
+"""ORM models of hotline.records: consultation records (the cases' own tables are in
+`hotline.cases.models`; the append-only audit log of both is `hotline.common.audit`).
 
 Free text (a record's summary) is stored only as Fernet tokens (`*_enc`); the box in
-`crypto.py` seals and opens them. Choice values are the labels of
+`hotline.common.crypto` seals and opens them. Choice values are the labels of
 config/menus.yaml's `records:` lists, as written on the shared form (共通の相談記録票).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -54,27 +53,3 @@ class ConsultationRecord(Base):
         UniqueConstraint("call_id", "org_id"),
         Index("ix_consultation_records_org_created", "org_id", "created_at"),
     )
-
-
-class AuditEntry(Base):
-    """Append-only: who read, changed or exported which record or case, when, from where.
-
-    The code only inserts and selects; migrations add triggers that refuse UPDATE, DELETE
-    and TRUNCATE on both databases (purging is the table owner's deliberate act); in
-    production, grant the service's database role INSERT and SELECT only on this table.
-    """
-
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    key_id: Mapped[int | None] = mapped_column(Integer)  # None: the command line
-    org_id: Mapped[str] = mapped_column(String(48))
-    role: Mapped[str] = mapped_column(String(16))
-    action: Mapped[str] = mapped_column(String(32))
-    entity: Mapped[str] = mapped_column(String(16))
-    entity_id: Mapped[str | None] = mapped_column(String(64))
-    client: Mapped[str] = mapped_column(String(64))
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-    __table_args__ = (Index("ix_audit_log_at", "at"),)

@@ -18,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.auth.models import Role
 from hotline.calls.models import Call
+from hotline.common import audit
+from hotline.common.audit import Actor
+from hotline.common.crypto import Box
 from hotline.config import TOKYO
 from hotline.config import Records as Lists
 from hotline.errors import (
@@ -29,9 +32,7 @@ from hotline.errors import (
     check_one,
     not_allowed,
 )
-from hotline.records import audit, store
-from hotline.records.audit import Actor
-from hotline.records.crypto import Box
+from hotline.records import store
 from hotline.records.linkage import CaseRef, Linkage
 from hotline.records.models import ConsultationRecord
 from hotline.records.schemas import CallOut, HistoryOut, RecordIn, RecordOut, RecordPatch

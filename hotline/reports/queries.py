@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls.models import Call, CallState
 from hotline.cases.models import LinkageCase
+from hotline.lines.models import Line
 from hotline.records.models import ConsultationRecord
 from hotline.reports import definitions as d
 from hotline.reports import tallies
 from hotline.reports.models import CallerDay, CallerDayTotal, CallTally
-from hotline.routing.models import Line
 
 WAITING = (CallState.WAITING, CallState.RESERVED)
 # An open callback request: waiting its turn, its counsellor rung, or its caller dialled (a

@@ -8,9 +8,9 @@ import asyncio
 import datetime as dt
 import sys
 
+from hotline.common.audit import Actor
 from hotline.db import make_engine, session_factory
 from hotline.errors import NotFound
-from hotline.records.audit import Actor
 from hotline.routing import operator
 from hotline.routing.store import Router
 from hotline.startup import settings_and_config

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hotline.calls import lifecycle, service
 from hotline.calls import store as calls_store
 from hotline.calls.models import Call
+from hotline.common import audit
+from hotline.common.audit import Actor
 from hotline.errors import NotFound
-from hotline.records import audit
-from hotline.records.audit import Actor
-from hotline.routing.models import Line
+from hotline.lines.models import Line
 from hotline.routing.store import Router
 
 

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from hotline.config import TOKYO, HotlineConfig
+from hotline.hours.schedule import scheduled
 from hotline.routing import engine
-from hotline.routing.schedule import scheduled
 from hotline.routing.store import routing_table
 
 POLICIES = ("pooled", "silos", "bound")

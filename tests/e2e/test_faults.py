@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 
 from hotline.calls.models import Call
 from hotline.db import make_engine
-from hotline.routing.models import Line
+from hotline.lines.models import Line
 from hotline.testing.proxy import CuttableProxy, cuttable_proxy
 from hotline.testing.servers import LiveServer, ServerFailed, hotline_env, hotline_serve
 from hotline.testing.twilio_api import TwilioApi, twilio_api

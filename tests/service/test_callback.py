@@ -17,7 +17,7 @@ from sqlalchemy import select, text, update
 
 from hotline.app import create_app
 from hotline.calls.models import Call, CallEvent
-from hotline.routing.models import Line
+from hotline.lines.models import Line
 from hotline.testing.twilio_api import TwilioApi, twilio_api
 from tests.conftest import CALLER, PUBLIC, Clock, Twilio, make_settings, new_sid, talking_on
 

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 from sqlalchemy import update
 
-from hotline.routing.models import Line
+from hotline.lines.models import Line
 from tests.conftest import CALLER, NUMBER_9999, Twilio, new_sid
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from hotline.auth.models import Role
 from hotline.cases.models import LinkageAction, LinkageCase
-from hotline.records.models import AuditEntry
+from hotline.common.audit import AuditEntry
 from tests.service.test_records import SECRET, audit_actions, count, make_key, taken_call, write
 
 NOTE = "本人の同意を得て市の窓口へ XJ-5150"

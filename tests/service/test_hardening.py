@@ -9,8 +9,8 @@ from sqlalchemy import delete, text
 from sqlalchemy.exc import DBAPIError
 
 from hotline.app import create_app
+from hotline.common.audit import AuditEntry
 from hotline.db import make_engine
-from hotline.records.models import AuditEntry
 from hotline.settings import Settings
 from hotline.testing.secrets import settings_secrets
 from tests.service.test_records import make_key, taken_call, write

@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from hotline.app import create_app
 from hotline.config import HotlineConfig
-from hotline.routing.models import Line
+from hotline.lines.models import Line
 from hotline.settings import Settings
 from hotline.testing.secrets import TEST_TOKEN
 from hotline.testing.twilio_api import TwilioApi, twilio_api

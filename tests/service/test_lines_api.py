@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from hotline.auth import store as keys
 from hotline.auth.models import ApiKey, Role
 from hotline.calls.models import Call
-from hotline.routing.models import Line
+from hotline.lines.models import Line
 from tests.conftest import ROOT, Twilio, new_sid, talking_on
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from hotline.auth.models import Role
 from hotline.calls.models import Call
+from hotline.common.audit import AuditEntry
 from hotline.config import TOKYO
-from hotline.records.models import AuditEntry
 from tests.conftest import Clock, Twilio, new_sid, says
 from tests.service.test_console import csrf_of, login, make_user
 from tests.service.test_lines_api import bearer, make_key

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from hotline.app import create_app
 from hotline.auth import store as keys
 from hotline.auth.models import Role
-from hotline.routing.models import LinePresenceLog
+from hotline.lines.models import LinePresenceLog
 from hotline.routing.ticker import tick_once
 from tests.conftest import Clock, Twilio, make_settings, new_sid, talking_on
 from tests.service.test_metrics import scrape, value

@@ -14,11 +14,10 @@ from sqlalchemy import select
 
 from hotline.app import create_app
 from hotline.calls.models import Call
+from hotline.common.audit import Actor, AuditEntry
 from hotline.ivr.upkeep import reconcile_once
-from hotline.records.audit import Actor
-from hotline.records.models import AuditEntry
+from hotline.lines.models import Line
 from hotline.routing import operator
-from hotline.routing.models import Line
 from hotline.testing.twilio_api import TwilioApi, twilio_api
 from tests.conftest import Clock, make_settings, talking_on
 

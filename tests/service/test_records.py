@@ -15,8 +15,9 @@ from hotline.auth.models import ApiKey, Role
 from hotline.calls.models import Call
 from hotline.calls.store import caller_hash
 from hotline.cases.models import LinkageCase
+from hotline.common.audit import AuditEntry
 from hotline.config import TOKYO
-from hotline.records.models import AuditEntry, ConsultationRecord
+from hotline.records.models import ConsultationRecord
 from tests.conftest import Clock, new_sid
 
 SECRET = "ひみつの話 XJ-7731: 誰にも言えなかった"  # a marker to look for where it must not be

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from hotline.auth.models import Role
 from hotline.calls.store import caller_hash
-from hotline.records.models import AuditEntry
+from hotline.common.audit import AuditEntry
 from tests.conftest import ROOT
 from tests.service.test_records import SECRET, make_key, taken_call, write
 

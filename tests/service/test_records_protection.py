@@ -18,8 +18,9 @@ from sqlalchemy import select, text, update
 from hotline.app import create_app
 from hotline.auth.models import Role
 from hotline.cases.models import LinkageAction, LinkageCase
-from hotline.records.crypto import Box, KeysUnfit
-from hotline.records.models import AuditEntry, ConsultationRecord
+from hotline.common.audit import AuditEntry
+from hotline.common.crypto import Box, KeysUnfit
+from hotline.records.models import ConsultationRecord
 from tests.conftest import ROOT, make_settings
 from tests.service.test_records import SECRET, make_key, taken_call, write
 

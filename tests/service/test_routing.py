@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from hotline.calls.models import Call
-from hotline.routing.models import Line
+from hotline.lines.models import Line
 from hotline.routing.ticker import tick_once
 from tests.conftest import PUBLIC, Clock, Twilio, new_sid, says, talking_on
 

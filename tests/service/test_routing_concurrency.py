@@ -10,8 +10,8 @@ from sqlalchemy import func, select, update
 
 from hotline.calls.models import Call
 from hotline.db import make_engine, session_factory
+from hotline.lines.models import Line
 from hotline.routing.engine import eligible_tier
-from hotline.routing.models import Line
 from hotline.routing.store import Router
 from tests.conftest import new_sid
 

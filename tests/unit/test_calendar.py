@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from hotline.config import TOKYO, Calendar, Hours
-from hotline.routing.calendar import day_type, is_open, next_opening
+from hotline.hours.calendar import day_type, is_open, next_opening
 
 CAL = Calendar()
 WEEKDAYS = Hours(days=["mon", "tue", "wed", "thu", "fri"], start=dt.time(10), end=dt.time(18))

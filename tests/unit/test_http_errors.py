@@ -7,6 +7,7 @@ import pytest
 from fastapi import FastAPI
 
 from hotline import http_errors
+from hotline.common.crypto import KeysUnfit
 from hotline.errors import (
     Conflict,
     Forbidden,
@@ -16,8 +17,7 @@ from hotline.errors import (
     Unauthorized,
     not_allowed,
 )
-from hotline.records.crypto import KeysUnfit
-from hotline.routing.lines import NotYourLine, UnknownLine
+from hotline.lines.lines import NotYourLine, UnknownLine
 
 REFUSALS: dict[str, HotlineError] = {
     "unauthorized": Unauthorized("unknown or revoked API key"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from hotline.records.crypto import Box, KeysUnfit, box_for
+from hotline.common.crypto import Box, KeysUnfit, box_for
 from hotline.settings import Settings
 
 OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()

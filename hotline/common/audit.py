@@ -10,13 +10,38 @@ import getpass
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import JSON, Index, Integer, String, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.auth.deps import Principal
 from hotline.auth.models import Role
+from hotline.db import Base, UTCDateTime
 from hotline.errors import Forbidden
-from hotline.records.models import AuditEntry
+
+
+class AuditEntry(Base):
+    """Append-only: who read, changed or exported which record or case, when, from where.
+
+    The code only inserts and selects; migrations add triggers that refuse UPDATE, DELETE
+    and TRUNCATE on both databases (purging is the table owner's deliberate act); in
+    production, grant the service's database role INSERT and SELECT only on this table.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    key_id: Mapped[int | None] = mapped_column(Integer)  # None: the command line
+    org_id: Mapped[str] = mapped_column(String(48))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
 
 
 @dataclass(frozen=True, slots=True)

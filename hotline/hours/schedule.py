@@ -1,6 +1,6 @@
 """Hours, pure (`now` is a parameter): whether a line is scheduled, whether an option (or a
 language under it) is open by its hours, when it opens, and which other lines are open now.
-The rules of days and windows are in hotline.routing.calendar."""
+The rules of days and windows are in hotline.hours.calendar."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hotline.config import (
     Organisation,
     Referral,
 )
-from hotline.routing import calendar as cal
+from hotline.hours import calendar as cal
 
 
 def scheduled(

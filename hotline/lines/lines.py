@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls.models import Call
+from hotline.config import Staffing
 from hotline.errors import Forbidden, NotFound, not_allowed
-from hotline.routing import presence
-from hotline.routing.models import ALIASES, ON_A_CALL, AwayReason, Line, Presence
-from hotline.routing.store import Router
+from hotline.lines import presence
+from hotline.lines.models import ALIASES, ON_A_CALL, AwayReason, Line, Presence
+
+
+class Pass(Protocol):
+    """What presence changes need of the routing pass (hotline.routing.store.Router): the
+    configured lines, which are scheduled now, their staffing, and a pass to run."""
+
+    @property
+    def lines(self) -> Collection[str]: ...
+
+    def scheduled_ids(self, now: dt.datetime) -> list[str]: ...
+
+    def staffing(self, line_id: str) -> Staffing: ...
+
+    async def assign(self, session: AsyncSession, now: dt.datetime) -> list[Any]: ...
 
 
 class UnknownLine(NotFound):
@@ -42,7 +58,7 @@ class LineView:
     since: dt.datetime
 
 
-def view(router: Router, line: Line, now: dt.datetime) -> LineView:
+def view(router: Pass, line: Line, now: dt.datetime) -> LineView:
     return LineView(
         line.id,
         line.org_id,
@@ -57,7 +73,7 @@ def view(router: Router, line: Line, now: dt.datetime) -> LineView:
 
 
 async def lines_of(
-    session: AsyncSession, router: Router, org_id: str | None, now: dt.datetime
+    session: AsyncSession, router: Pass, org_id: str | None, now: dt.datetime
 ) -> list[LineView]:
     """The lines of an organisation (every line when org_id is None), in config order."""
     rows = {r.id: r for r in (await session.execute(select(Line))).scalars()}
@@ -86,7 +102,7 @@ CHOOSABLE = (Presence.READY, Presence.AWAY, Presence.OFFLINE)
 REASONS = (AwayReason.BREAK, AwayReason.MEETING)
 
 
-async def _line(session: AsyncSession, router: Router, line_id: str, org_id: str | None) -> Line:
+async def _line(session: AsyncSession, router: Pass, line_id: str, org_id: str | None) -> Line:
     line = await session.get(Line, line_id, with_for_update=True)
     if line is None or line_id not in router.lines:
         raise UnknownLine(line_id)
@@ -97,7 +113,7 @@ async def _line(session: AsyncSession, router: Router, line_id: str, org_id: str
 
 async def change_status(
     session: AsyncSession,
-    router: Router,
+    router: Pass,
     *,
     line_id: str,
     status: Presence,
@@ -121,7 +137,7 @@ async def change_status(
 
 async def wrap_up(
     session: AsyncSession,
-    router: Router,
+    router: Pass,
     *,
     line_id: str,
     action: str,

@@ -12,19 +12,19 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 from sqlalchemy import Select, String, Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hotline.common import audit
+from hotline.common.audit import Actor
 from hotline.config import HotlineConfig
 from hotline.db import Base, UTCDateTime
 from hotline.errors import NotFound
-from hotline.records import audit
-from hotline.records.audit import Actor
-from hotline.routing.schedule import option_open, option_opens_at
-from hotline.routing.store import Router, line_params, signed_in_among
+from hotline.hours.schedule import option_open, option_opens_at
+from hotline.lines.queries import line_params, signed_in_among
 
 
 class OptionClosure(Base):
@@ -34,6 +34,12 @@ class OptionClosure(Base):
     closed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     closed_by: Mapped[str] = mapped_column(String(64))  # role and organisation, as audited
     reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class Serving(Protocol):
+    """What `may_join` needs of the routing pass (hotline.routing.store.Router)."""
+
+    def serving(self, option_id: str, language: str | None, now: dt.datetime) -> list[str]: ...
 
 
 # Asked at every menu choice: a Core statement built once (no ORM row loaded).
@@ -72,7 +78,7 @@ def _closed_and_staffed(n: int) -> Select[bool, int]:
 async def may_join(
     session: AsyncSession,
     cfg: HotlineConfig,
-    router: Router,
+    router: Serving,
     option_id: str,
     language: str | None,
     now: dt.datetime,

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.config import Staffing
 from hotline.db import outbox
-from hotline.routing.models import ON_A_CALL, AwayReason, Line, LinePresenceLog, Presence
+from hotline.lines.models import ON_A_CALL, AwayReason, Line, LinePresenceLog, Presence
 
 
 @dataclass(frozen=True, slots=True)

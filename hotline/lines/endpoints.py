@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from hotline.auth.deps import PrincipalDep
 from hotline.auth.models import Role
 from hotline.deps import NowDep, SessionDep
-from hotline.routing.lines import LineView, change_status, lines_of, parse_status, wrap_up
-from hotline.routing.models import Presence
+from hotline.lines.lines import LineView, change_status, lines_of, parse_status, wrap_up
+from hotline.lines.models import Presence
 
 router = APIRouter(prefix="/api/lines", tags=["lines"])
 

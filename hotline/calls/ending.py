@@ -1,0 +1,60 @@
+"""The end of a call (pure), for the lifecycle and its callback branch alike: the state it
+ends in, the line let go, and what is counted."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from hotline.calls.decisions import Decision
+from hotline.calls.effects import Count, Effect, RunPass, Transition, release, seconds
+from hotline.calls.states import CALLBACK_EXPIRED, CALLBACK_FAILED, HOLDING, CallFacts, S
+
+
+def finish(
+    call: CallFacts,
+    state: S,
+    now: dt.datetime,
+    decision: Decision,
+    stage: str | None = None,
+    *,
+    rest: bool = False,
+) -> Transition:
+    """The call is over: connected calls complete, the others were abandoned where they were.
+
+    A callback's first call was counted when it was booked: its end is counted as a
+    callback (connected when it was, else failed or expired), and the number is erased.
+    `rest`: the line rests a moment as it is let go (see `ReleaseLine`)."""
+    effects: list[Effect] = list(release(call.line_id, rest=rest))
+    if call.line_id is not None:
+        effects.append(RunPass())  # the line is free for the next caller
+    changes: dict[str, Any] = {"ended_at": now, "line_id": None}
+    if call.callback_at is not None:
+        changes["callback_number"] = None
+        if state == S.CONNECTED:
+            changes["state"] = S.COMPLETED
+            return Transition(changes, decision, tuple(effects))
+        stage = stage or CALLBACK_FAILED
+        changes.update(state=S.ABANDONED, end_stage=stage)
+        kind = "expired" if stage == CALLBACK_EXPIRED else "failed"
+        effects.append(Count("callback", call.period_id, option=call.option_id, stage=kind))
+        return Transition(changes, decision, tuple(effects))
+    if state == S.CONNECTED:
+        changes["state"] = S.COMPLETED
+        effects.append(
+            Count(
+                "completed",
+                call.period_id,
+                option=call.option_id,
+                org=call.org_id,
+                seconds=seconds(call.connected_at, now),
+            )
+        )
+    else:
+        stage = "waiting" if state in HOLDING else str(state)
+        changes.update(state=S.ABANDONED, end_stage=stage)
+        waited = seconds(call.waiting_since, now) if stage == "waiting" else None
+        effects.append(
+            Count("abandoned", call.period_id, option=call.option_id, stage=stage, seconds=waited)
+        )
+    return Transition(changes, decision, tuple(effects))

@@ -1,0 +1,111 @@
+"""A call's states and what the lifecycle reads of a call (pure: no I/O).
+
+The state sets name where a call is as the rest of the service asks it: finished
+(`TERMINAL`), holding, queued for the pass, on a line. `CallFacts` is what
+`hotline.calls.lifecycle.transition` reads of a call; `CallView` is a call as plain data;
+`Limits` are the bounds the lifecycle applies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class CallState(enum.StrEnum):
+    MENU = "menu"  # hearing the voice guidance
+    WAITING = "waiting"  # held in the queue of its option
+    RESERVED = "reserved"  # a line is held for it; its next hold poll leaves the queue
+    RINGING = "ringing"  # the counsellor's line is being dialled
+    CONNECTED = "connected"  # the counsellor accepted: counts as 接続完了
+    COMPLETED = "completed"  # ended after being connected
+    ABANDONED = "abandoned"  # the caller hung up before being connected
+    CLOSED = "closed"  # no staffed line could serve the option: heard the closed message
+    # A callback (the caller asked to be called back instead of holding, and hung up):
+    CALLBACK = "callback"  # the request keeps the caller's place in the queue, no line yet
+    CALLING = "calling"  # the counsellor accepted; the caller's number is being dialled
+
+
+S = CallState
+TERMINAL = frozenset({S.COMPLETED, S.ABANDONED, S.CLOSED})
+OPEN = tuple(s for s in S if s not in TERMINAL)
+HOLDING = (S.WAITING, S.RESERVED)  # in the queue, as far as the caller knows
+# A hold poll of a call in these states (not a callback) marks it seen, whatever else it does:
+# the store marks it as it reads it (`store.polled`), one statement rather than two.
+SEEN_BY_POLL = HOLDING
+QUEUED = (S.WAITING, S.CALLBACK)  # what the routing pass serves, in one queue order
+ON_A_LINE = (S.RESERVED, S.RINGING, S.CALLING, S.CONNECTED)  # a line is held for the call
+# Where an ended callback stopped (`end_stage`): not reached after every try, or past its time.
+CALLBACK_FAILED, CALLBACK_EXPIRED = "cb-failed", "cb-expired"
+
+
+class CallFacts(Protocol):
+    """What the lifecycle reads of a call (the ORM row fits, and so does `CallView`)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def period_id(self) -> str: ...
+    @property
+    def entry(self) -> str: ...
+    @property
+    def option_id(self) -> str | None: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def line_id(self) -> str | None: ...
+    @property
+    def org_id(self) -> str | None: ...
+    @property
+    def waiting_since(self) -> dt.datetime | None: ...
+    @property
+    def connected_at(self) -> dt.datetime | None: ...
+    @property
+    def queue_errors(self) -> int: ...
+    @property
+    def queue_error_at(self) -> dt.datetime | None: ...
+    @property
+    def callback_at(self) -> dt.datetime | None: ...
+    @property
+    def callback_tries(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallView:
+    """A call as plain data: for tests, the simulator, and the routing pass."""
+
+    state: str = S.MENU
+    period_id: str = "none"
+    entry: str = "9999"
+    option_id: str | None = None
+    language: str | None = None
+    line_id: str | None = None
+    org_id: str | None = None
+    waiting_since: dt.datetime | None = None
+    connected_at: dt.datetime | None = None
+    queue_errors: int = 0
+    queue_error_at: dt.datetime | None = None
+    callback_at: dt.datetime | None = None
+    callback_tries: int = 0
+
+    def with_changes(self, changes: dict[str, Any]) -> CallView:
+        known = {f.name for f in dataclasses.fields(self)}
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if k in known})
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The bounds the lifecycle applies (from settings)."""
+
+    # Twilio answers a full or failing queue at once: a caller re-enqueued each time would
+    # loop in silence. After this many queue failures within the window, the backup serves.
+    queue_errors: int = 2
+    queue_error_window: dt.timedelta = dt.timedelta(seconds=60)
+    # A callback whose caller does not answer is tried again this many times, this far apart.
+    callback_retries: int = 2
+    callback_retry_after: dt.timedelta = dt.timedelta(minutes=5)
+    # Twilio did not take our request to ring the counsellor: the request waits this long.
+    callback_pause: dt.timedelta = dt.timedelta(seconds=60)

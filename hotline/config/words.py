@@ -1,0 +1,254 @@
+"""What callers and counsellors hear, as menus.yaml gives it: sentences and recordings, the
+closed message, the hold's words and music, callbacks, voices, caller languages and the
+messages, with the placeholders each may use."""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Annotated
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from hotline.config.base import KEY_RE, Model
+from hotline.config.checks import check_number, check_play
+
+
+class Speech(Model):
+    """One spoken sentence (`text`, in a language and voice that default to the file's
+    `voice` section) or a recording (`play`: a file in config/audio/, or an https URL)."""
+
+    text: str | None = Field(default=None, min_length=1, max_length=3000)
+    play: str | None = None
+    language: str | None = None
+    voice: str | None = None
+
+    @model_validator(mode="after")
+    def _text_or_play(self) -> Speech:
+        if (self.text is None) == (self.play is None):
+            raise ValueError("give exactly one of 'text' or 'play'")
+        if self.play is not None:
+            check_play(self.play)
+        return self
+
+
+Prompt = Annotated[list[Speech], Field(min_length=1)]
+
+WHEN_FIELDS = {"month", "day", "hour", "minute"}
+
+
+class ClosedWords(Model):
+    """The closed message in one caller language. Each part is said only when it has
+    something to say: `closed` always; `opens` ({when}) when the option opens later by its
+    hours; `others` ({options}) when other keys of the menu are open now; `lines`, then one
+    `line` ({name}, {number}) for each other line open now; `emergency` last. `when` formats
+    the opening time ({month} {day} {hour} {minute}, the minute as two digits);
+    `when_on_the_hour`, if given, is used instead at minute 00."""
+
+    closed: Prompt
+    opens: list[Speech] = []
+    when: str = "{month}/{day} {hour}:{minute}"
+    when_on_the_hour: str | None = None
+    others: list[Speech] = []
+    key_item: str = "{key}: {name}"  # one key open now, in {options}
+    separator: str = ", "
+    lines: list[Speech] = []
+    line: list[Speech] = []
+    emergency: list[Speech] = []
+
+    @field_validator("when", "when_on_the_hour", "key_item")
+    @classmethod
+    def _patterns(cls, pattern: str | None, info: ValidationInfo) -> str | None:
+        allowed = {"key", "name"} if info.field_name == "key_item" else WHEN_FIELDS
+        if pattern is not None:
+            fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+            for bad in sorted(fields - allowed):
+                ok = ", ".join(sorted(allowed))
+                raise ValueError(f"unknown placeholder {{{bad}}} (allowed: {ok})")
+        return pattern
+
+    def parts(self) -> dict[str, list[Speech]]:
+        return {name: getattr(self, name) for name in CLOSED_PARTS}
+
+
+CLOSED_PARTS = ("closed", "opens", "others", "lines", "line", "emergency")
+CLOSED_PLACEHOLDERS = {"opens": {"when"}, "others": {"options"}, "line": {"name", "number"}}
+
+
+class HoldWords(Model):
+    """What a holding caller hears, in one caller language (`ja` for Japanese).
+
+    `messages`: the hold messages, varied: segment n says messages[(n-1) % len]. The place in
+    line: `position` ({ahead}), `position_next` (nobody ahead), `position_many` ({cap}: more
+    than that many ahead). The callback: `callback_offer` ({key}), `callback_confirm` ({until},
+    {number}, {key}), `callback_booked` ({until}), `callback_kept`, `callback_withheld`,
+    `callback_unavailable`. After the option's maximum wait, `choice` ({minutes}); the lines
+    open now: `lines_now`, one `line` ({name}, {number}) each, or `no_lines`. When we call the
+    caller back: `callback_greeting` (neutral: someone else may answer), `callback_retry`,
+    `callback_last`. `when` and `when_on_the_hour` format {until} as in ClosedWords."""
+
+    messages: Annotated[list[Prompt], Field(min_length=1)]
+    position: Prompt
+    position_next: Prompt
+    position_many: Prompt
+    callback_offer: Prompt
+    callback_confirm: Prompt
+    callback_booked: Prompt
+    callback_kept: Prompt
+    callback_withheld: Prompt
+    callback_unavailable: Prompt
+    choice: Prompt
+    lines_now: Prompt
+    line: Prompt
+    no_lines: Prompt
+    callback_greeting: Prompt
+    callback_retry: Prompt
+    callback_last: Prompt
+    when: str = "{month}/{day} {hour}:{minute}"
+    when_on_the_hour: str | None = None
+
+    @field_validator("when", "when_on_the_hour")
+    @classmethod
+    def _patterns(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+            for bad in sorted(fields - WHEN_FIELDS):
+                ok = ", ".join(sorted(WHEN_FIELDS))
+                raise ValueError(f"unknown placeholder {{{bad}}} (allowed: {ok})")
+        return pattern
+
+    def parts(self) -> dict[str, list[Speech]]:
+        """Every prompt by its place under `hold_words.<language>` (messages as messages.N)."""
+        parts = {f"messages.{i}": prompt for i, prompt in enumerate(self.messages)}
+        return parts | {name: getattr(self, name) for name in HOLD_PARTS}
+
+
+HOLD_PARTS = tuple(
+    name for name in HoldWords.model_fields if name not in {"messages", "when", "when_on_the_hour"}
+)
+HOLD_PLACEHOLDERS = {
+    "position": {"ahead"},
+    "position_many": {"cap"},
+    "callback_offer": {"key"},
+    "callback_confirm": {"until", "number", "key"},
+    "callback_booked": {"until"},
+    "choice": {"minutes"},
+    "line": {"name", "number"},
+}
+
+# Twilio's own hold music: the track of the waitUrl example on Twilio's <Enqueue> page
+# (https://www.twilio.com/docs/voice/twiml/enqueue; TwilioDevEd/api-snippets,
+# twiml/voice/enqueue/enqueue-2), from the bucket of its default "classical playlist"
+# (the holdmusic twimlet, Bucket=com.twilio.music.classical).
+TWILIO_HOLD_MUSIC = "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
+
+
+class Music(Model):
+    """Hold music: a recording (`play`: a file in config/audio/, or an https URL, like a
+    Speech) or any `url` Twilio can fetch (http or https, e.g. Twilio's own)."""
+
+    play: str | None = None
+    url: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _play_or_url(self) -> Music:
+        if (self.play is None) == (self.url is None):
+            raise ValueError("give exactly one of 'play' or 'url'")
+        if self.play is not None:
+            check_play(self.play)
+        if self.url is not None and not re.fullmatch(r"https?://[^\s]+", self.url):
+            raise ValueError(f"url {self.url!r}: give an http:// or https:// URL")
+        return self
+
+
+class HoldSettings(Model):
+    """The hold: music between messages (`null`: silence) and the cap on the place in line
+    said ("more than 20 callers")."""
+
+    music: Music | None = Music(url=TWILIO_HOLD_MUSIC)
+    # The longest the music plays in one segment: an upper bound of the track's length. A
+    # holding caller polls at least this often, so the router waits this long before taking a
+    # silent caller for gone (hotline/app.py `_hold_timing`).
+    music_seconds: int = Field(default=300, ge=5, le=1800)
+    position_cap: int = Field(default=20, ge=1, le=999)
+
+
+class CallbackConfig(Model):
+    """Callbacks: a holding caller presses `key`, hears what it means and confirms with
+    `confirm_key`; their place in line is kept and we call them when it is their turn, from
+    `number` (default: the config's caller_id). A caller not reached is tried `retries`
+    more times, `retry_after_minutes` apart, ringing `ring_seconds`. A request expires at the
+    end of the option's hours, or after `expire_after_minutes` for an option open around the
+    clock."""
+
+    enabled: bool = True
+    key: str = "1"
+    confirm_key: str = "1"
+    retries: int = Field(default=2, ge=0, le=10)
+    retry_after_minutes: int = Field(default=5, ge=1, le=240)
+    ring_seconds: int = Field(default=25, ge=5, le=120)
+    expire_after_minutes: int = Field(default=240, ge=10, le=24 * 60)
+    number: str | None = None
+
+    @field_validator("key", "confirm_key", mode="before")
+    @classmethod
+    def _key(cls, key: object) -> str:
+        if not KEY_RE.fullmatch(str(key)) or str(key) == "#":
+            # "#" ends a Gather's input (Twilio's finishOnKey): it would arrive as no key.
+            raise ValueError(f"{key!r} is not a single digit 0-9 or *")
+        return str(key)
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, number: str | None) -> str | None:
+        if number is not None:
+            check_number(number)
+        return number
+
+
+class Voice(Model):
+    language: str = "ja-JP"
+    voice: str = "Polly.Mizuki"
+
+
+class Language(Model):
+    """A language a caller may choose under the foreign-language key."""
+
+    name: str
+    name_ja: str = Field(min_length=1)  # read to the counsellor in the whisper: 英語
+    tts: str  # Twilio <Say language=...>, e.g. en-US
+    voice: str | None = None
+    closed: list[Speech] = []  # said before the Japanese closed message, if given
+
+
+class Messages(Model):
+    greeting: Prompt
+    invalid: Prompt
+    no_input: Prompt
+    default_chosen: Prompt
+    closed: Prompt
+    apology: Prompt
+    whisper: Prompt  # {option}, {language}, {waited}: said to the counsellor
+    whisper_declined: Prompt
+    # The whisper of a fallback dial (no database: no option, language or wait to tell).
+    fallback_whisper: Prompt
+    goodbye: Prompt
+    # The counsellor's side of a callback (defaults, so that older files still load).
+    # {option}, {language}, {waited} as in the whisper.
+    callback_whisper: Prompt = [
+        Speech(
+            text="折り返しのご依頼です。{option}で{waited}お待ちいただいた方です。"
+            "{language}1を押すと相談者に発信します。"
+        )
+    ]
+    callback_calling: Prompt = [Speech(text="相談者に発信しています。そのままお待ちください。")]
+    callback_no_answer: Prompt = [
+        Speech(text="相談者が応答しませんでした。後ほど改めて発信します。ありがとうございました。")
+    ]
+    callback_gone: Prompt = [Speech(text="このご依頼は終了しました。失礼します。")]
+
+
+# The placeholders each message may use; any other {name} is a mistake caught at start-up
+# (it would otherwise fail when the message is first said, to a caller).
+WHISPERED = {"option", "language", "waited"}
+PLACEHOLDERS = {"whisper": WHISPERED, "callback_whisper": WHISPERED}

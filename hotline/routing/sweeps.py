@@ -1,0 +1,88 @@
+"""The routing pass's sweeps: what changes with time rather than with an event. Reservations
+that expired, calls whose caller is gone though Twilio's callbacks never said so, callback
+requests past their time, and wrap-ups that are over. `Router.assign` runs them at most once
+per UPKEEP_EVERY of the pass's clock; each locks what it changes with SKIP LOCKED.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline.calls import lifecycle
+from hotline.calls import store as calls_store
+from hotline.calls.models import Call, CallState
+from hotline.lines import presence
+from hotline.lines.models import Line, Presence
+
+if TYPE_CHECKING:
+    from hotline.routing.store import Router
+
+# The pass's logger, as when the sweeps were Router's methods: operators' log filters keep
+# matching.
+log = logging.getLogger("hotline.routing.store")
+
+
+async def carry_out(
+    session: AsyncSession, router: Router, call: Call, event: lifecycle.Event, now: dt.datetime
+) -> None:
+    """A pass's own transition of a call: expiries and sweeps (no pass inside a pass)."""
+    await calls_store.carry_out(
+        session, router, call, lifecycle.transition(call, event, now, router.limits), now
+    )
+
+
+async def expire(session: AsyncSession, router: Router, now: dt.datetime) -> None:
+    """Expired reservations, then the sweeps and the wrap-ups that are over."""
+    stmt = (
+        select(Call)
+        .where(
+            Call.state == CallState.RESERVED, Call.reserved_at <= now - router.reservation_timeout
+        )
+        .with_for_update(skip_locked=True)
+    )
+    for call in (await session.execute(stmt)).scalars():
+        log.info("reservation of call %s on line %s expired", call.call_sid, call.line_id)
+        await carry_out(session, router, call, lifecycle.ReservationExpired(), now)
+    await sweep(session, router, now)
+    await wrap_ups_over(session, now)
+
+
+async def wrap_ups_over(session: AsyncSession, now: dt.datetime) -> None:
+    """Lines whose wrap-up time is up are ready again (or go where the counsellor asked)."""
+    stmt = (
+        select(Line)
+        .where(Line.status == Presence.WRAP_UP, Line.wrap_up_until <= now)
+        .with_for_update(skip_locked=True)
+    )
+    for line in (await session.execute(stmt)).scalars():
+        presence.end_wrap_up(session, line, now)
+    await session.flush()
+
+
+async def sweep(session: AsyncSession, router: Router, now: dt.datetime) -> None:
+    """End calls whose caller is gone though Twilio's callbacks never said so."""
+    stmt = (
+        select(Call)
+        .where(
+            or_(
+                (Call.state == CallState.MENU) & (Call.created_at < now - router.menu_timeout),
+                Call.state.in_(lifecycle.HOLDING) & (Call.last_seen_at < now - router.stale_after),
+                Call.state.in_((CallState.RINGING, CallState.CALLING))
+                & (Call.reserved_at < now - router.ringing_timeout),
+                (Call.state == CallState.CALLBACK) & (Call.callback_until <= now),
+            )
+        )
+        .with_for_update(skip_locked=True)
+    )
+    for call in (await session.execute(stmt)).scalars():
+        if call.state == CallState.CALLBACK:
+            log.info("callback request of call %s expired", call.call_sid)
+            await carry_out(session, router, call, lifecycle.CallbackExpired(), now)
+            continue
+        log.warning("call %s silent in state %s", call.call_sid, call.state)
+        await carry_out(session, router, call, lifecycle.WentSilent(), now)
