@@ -17,7 +17,7 @@ from hotline.config import (
     Referral,
     Speech,
 )
-from hotline.ivr import flow
+from hotline.voice import flow
 from hotline.ivr.hold_load import HoldLoad
 from hotline.ivr.urls import Urls
 

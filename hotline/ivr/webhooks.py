@@ -28,7 +28,8 @@ from hotline.calls.models import CallState
 from hotline.calls.store import StoredCall
 from hotline.config import HotlineConfig
 from hotline.config.checks import check_number
-from hotline.ivr import flow, params
+from hotline.ivr import params
+from hotline.voice import flow
 from hotline.ivr.params import VoiceParams
 from hotline.ivr.signature import REFUSALS, signed_by_twilio, twilio_params
 from hotline.ivr.spool import FACTS, database_away

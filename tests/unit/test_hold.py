@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from hotline.config import TOKYO, TWILIO_HOLD_MUSIC, ConfigError, HotlineConfig, parse
-from hotline.ivr.flow import CallbackOffer, callback_offer, choice_key, hold
+from hotline.voice.flow import CallbackOffer, callback_offer, choice_key, hold
 from hotline.ivr.urls import Query, Urls
 from hotline.routing.schedule import option_closes_at
 

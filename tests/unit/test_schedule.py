@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from hotline.config import TOKYO, HotlineConfig, parse
-from hotline.ivr.flow import closed
+from hotline.voice.flow import closed
 from hotline.routing.schedule import option_open, option_opens_at, referrals_open
 
 

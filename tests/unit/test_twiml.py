@@ -10,7 +10,7 @@ import pytest
 from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.config import TOKYO, HotlineConfig, parse
-from hotline.ivr.flow import Ask, Closed, Enqueue, Hold, Notice
+from hotline.voice.flow import Ask, Closed, Enqueue, Hold, Notice
 from hotline.ivr.twiml import Renderer, Urls, static_fallback
 
 BASE = "https://h.example"
