@@ -6,7 +6,6 @@ Times are stored in UTC (`UTCDateTime`), whatever the database, and shown in Asi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
 
 from alembic.config import Config as AlembicConfig
@@ -21,7 +20,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,35 +109,10 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: object) -> None:
     cur.close()
 
 
-OUTBOX = "hotline_outbox"
-
-
-def outbox(session: AsyncSession) -> list[object]:
-    """Facts to publish once this session's transaction commits (dropped on rollback)."""
-    box: list[object] = session.info.setdefault(OUTBOX, [])
-    return box
-
-
-def session_factory(
-    engine: AsyncEngine, on_commit: Callable[[list[object]], None] | None = None
-) -> async_sessionmaker[AsyncSession]:
-    """Sessions that hand their outbox to `on_commit` after each commit, and empty it on
-    rollback: what a rolled-back transaction did is never published."""
-
-    class _Session(Session):  # a class per factory: its listeners belong to this app only
-        pass
-
-    def committed(session: Session) -> None:
-        box = session.info.pop(OUTBOX, None)
-        if box and on_commit is not None:
-            on_commit(box)
-
-    def rolled_back(session: Session) -> None:
-        session.info.pop(OUTBOX, None)
-
-    event.listen(_Session, "after_commit", committed)
-    event.listen(_Session, "after_rollback", rolled_back)
-    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=_Session)
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `engine`. What a step publishes after its commit is its unit of work's
+    (`hotline.uow`), not the session's."""
+    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 def alembic_config(url: str) -> AlembicConfig:

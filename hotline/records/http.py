@@ -17,6 +17,8 @@ from hotline.deps import ConfigDep, SettingsDep
 from hotline.records.audit import Actor
 from hotline.records.crypto import Box, box_for
 from hotline.records.linkage import Linkage
+from hotline.records.service import RecordSaved
+from hotline.services import services_of
 
 
 class NoEchoRoute(APIRoute):
@@ -51,7 +53,7 @@ async def record_lists(cfg: ConfigDep) -> Records:
 
 def linkage_of(request: Request) -> Linkage:
     """The linkage cases `create_app` wired in (records do not import `hotline.cases`)."""
-    linkage: Linkage = request.app.state.linkage
+    linkage: Linkage = services_of(request.app).linkage
     return linkage
 
 
@@ -59,10 +61,20 @@ async def wired_linkage(request: Request) -> Linkage:
     return linkage_of(request)  # async: a plain def dependency would run in a thread
 
 
+def saved_of(request: Request) -> RecordSaved:
+    """The hook a saved record calls (`hotline.records.service.RecordSaved`)."""
+    return services_of(request.app).record_saved
+
+
+async def wired_saved(request: Request) -> RecordSaved:
+    return saved_of(request)
+
+
 ActorDep = Annotated[Actor, Depends(acting)]
 BoxDep = Annotated[Box, Depends(sealing_box)]
 ListsDep = Annotated[Records, Depends(record_lists)]
 LinkageDep = Annotated[Linkage, Depends(wired_linkage)]
+SavedDep = Annotated[RecordSaved, Depends(wired_saved)]
 
 # A route's `responses=` documentation, as FastAPI types it.
 ResponsesDoc = dict[int | str, dict[str, Any]]

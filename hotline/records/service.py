@@ -13,6 +13,7 @@ hands in (`linkage.py`): records never import `hotline.cases`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,6 +59,11 @@ async def _taken_call(session: AsyncSession, who: Actor, call_sid: str) -> Call:
     return call
 
 
+# A saved record ends its line's wrap-up: the hook the app hands in
+# (`hotline.routing.lines.record_saved`); records reach routing only through it.
+RecordSaved = Callable[[AsyncSession, str, dt.datetime], Awaitable[None]]
+
+
 async def create(
     session: AsyncSession,
     *,
@@ -65,6 +71,7 @@ async def create(
     lists: Lists,
     box: Box,
     linkage: Linkage,
+    saved: RecordSaved,
     data: RecordIn,
     now: dt.datetime,
 ) -> RecordOut:
@@ -104,6 +111,7 @@ async def create(
         if row.linkage_needed
         else None
     )
+    await saved(session, call.call_sid, now)  # ends the wrap-up
     return out(row, call, case, box)
 
 

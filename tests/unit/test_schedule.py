@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from hotline.config import TOKYO, HotlineConfig, parse
-from hotline.voice.flow import closed
 from hotline.routing.schedule import option_open, option_opens_at, referrals_open
+from hotline.voice.flow import closed
 
 
 def at(y: int, m: int, d: int, h: int, mi: int = 0) -> dt.datetime:
