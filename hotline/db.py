@@ -14,14 +14,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from hotline.uow import Units
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,10 +106,11 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: object) -> None:
     cur.close()
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions on `engine`. What a step publishes after its commit is its unit of work's
-    (`hotline.uow`), not the session's."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: AsyncEngine) -> Units:
+    """Sessions on `engine` whose transactions (`begin()`, `unit()`) are units of work that
+    publish nothing: the commands' and the tests' (the app's publish their effects after the
+    commit: `hotline.app`, `hotline.uow`)."""
+    return Units(engine, None)
 
 
 def alembic_config(url: str) -> AlembicConfig:
