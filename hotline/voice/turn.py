@@ -21,7 +21,7 @@ from hotline.voice.outcomes import Decided, MissingCallSid, Outcome
 from hotline.voice.params import VoiceParams
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per webhook, the cheaper __init__
 class Turn:
     """What a step is handed besides Twilio's parameters.
 
