@@ -1,16 +1,19 @@
-"""create_app(): settings, config, database engine and routers, wired in one place."""
+"""The composition root: `create_app` builds the typed `Services` once (settings, config, router,
+renderer, pushes, ...) and hands them to the routes, the middleware, the ticker and upkeep."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import State
 
 from hotline import config as config_mod
 from hotline import http_errors
@@ -21,10 +24,11 @@ from hotline.cases.service import LINKAGE
 from hotline.common.crypto import KeysUnfit, box_for
 from hotline.config import HotlineConfig
 from hotline.console import setup as console
-from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
+from hotline.db import SchemaNotAtHead, check_at_head, make_engine
 from hotline.health import check_records_keys
 from hotline.hours import options_api
 from hotline.ivr import fallback, webhooks
+from hotline.ivr.guard import VoiceGuard
 from hotline.ivr.hold_load import HoldLoad, HoldLoadCounter
 from hotline.ivr.pushes import Pushes
 from hotline.ivr.spool import Spool
@@ -40,7 +44,9 @@ from hotline.reports import endpoints as reports_api
 from hotline.routing.store import Router
 from hotline.routing.ticker import start_ticker
 from hotline.security_headers import SecurityHeaders
+from hotline.services import Services
 from hotline.settings import Settings
+from hotline.uow import Units
 
 log = logging.getLogger(__name__)
 
@@ -49,112 +55,159 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class HotlineApp(FastAPI):
+    """The FastAPI app with its typed collaborators (`services`). `app.state` is a view of
+    the same object, for tests and tools that read it by name (`app.state.router`)."""
+
+    services: Services
+
+
 def create_app(
     settings: Settings | None = None,
     cfg: HotlineConfig | None = None,
     clock: Callable[[], dt.datetime] = utcnow,
-) -> FastAPI:
+    *,
+    settle: bool = False,
+) -> HotlineApp:
+    """The app: its services built once (`build_services`) and handed to what needs them."""
     settings = settings or Settings()
     cfg = cfg or config_mod.load(settings.config_path)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # No ping at checkout, a round trip per webhook: a webhook that finds its connection
-        # closed by the server is run again on a new one (`VoiceGuard`). The ticker, upkeep,
-        # pushes, the scrape's totals and reports use this pool too, without that rerun:
-        # after a restart the first of them to meet a closed connection fails once (and the
-        # pool drops the rest); each is done again by its next run or the sweeps. The
-        # console's pool keeps the ping: its requests are few and have no such retry.
-        engine = make_engine(settings.database_url, pool_pre_ping=False)
-        # The console and the API get a small pool of their own: a login flood or a long
-        # export never takes a connection a caller's webhook needs.
-        console_engine = make_engine(
-            settings.database_url, pool_size=settings.console_pool_size, max_overflow=0
-        )
-        try:
-            await check_at_head(engine)  # refuse to serve on a schema the code does not know
-            app.state.engine, app.state.console_engine = engine, console_engine
-            # Metric facts are published after their transaction commits, never before.
-            publish = observe.publisher(app.state.metrics)
-            committed = _after_commit(publish, app.state.pushes)
-            app.state.sessions = session_factory(engine, committed)
-            # Steps of one statement need no transaction (`webhooks.voice`'s `alone`): on
-            # PostgreSQL a statement is atomic by itself. SQLite takes its write lock at
-            # BEGIN, so it keeps the transaction.
-            app.state.alone_sessions = (
-                session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"), committed)
-                if engine.dialect.name == "postgresql"
-                else None
-            )
-            app.state.console_sessions = session_factory(console_engine, committed)
-            # Keys that cannot open the stored text: refuse to start, not a 500 later.
-            await check_records_keys(app.state.console_sessions, box_for(settings))
-            async with app.state.sessions.begin() as session:
-                await app.state.router.sync_lines(session, clock())
-            if getattr(app.state, "settle_gc", False):
-                settle_gc()
-            tasks = [
-                start_ticker(app, settings.tick_seconds),
-                start_upkeep(app, settings.tick_seconds, settings.reconcile_every_seconds),
-            ]
-            yield
-        finally:
-            for task in locals().get("tasks", []):
-                if task is not None:
-                    task.cancel()
-            await engine.dispose()
-            await console_engine.dispose()
-            if app.state.rest is not None:
-                await app.state.rest.aclose()  # its connections to Twilio
-
+    services = build_services(settings, cfg, clock)
     # No interactive docs or schema in production: they map every route for a stranger.
     dev = settings.env != "production"
-    app = FastAPI(
+    app = HotlineApp(
         title="#9999 hotline router",
         version="0.1.0",
-        lifespan=lifespan,
+        lifespan=_lifespan(services, settle=settle),
         docs_url="/docs" if dev else None,
         redoc_url="/redoc" if dev else None,
         openapi_url="/openapi.json" if dev else None,
     )
-    app.state.settings, app.state.cfg, app.state.clock = settings, cfg, clock
-    app.state.rest = rest_client(settings)  # Twilio's REST API, when the account is set
-    # Requests to Twilio that committed transitions ask for (a callback's legs); without a
-    # REST account no callback is offered.
-    app.state.pushes = Pushes(app.state, app.state.rest) if app.state.rest else None
+    app.services = services
+    app.state = State(vars(services))  # a view: `app.state.router` is `services.router`
+    _routes(app, settings)
+    # Inside the metrics: a fallback is counted as 200.
+    app.add_middleware(VoiceGuard, services=services, prefix=webhooks.router.prefix)
+    app.add_middleware(HoldLoadCounter, load=services.hold_load)
+    metrics_api.install(app, services)  # registry, stored totals, webhook latency middleware
+    services.publish = _after_commit(observe.publisher(services.metrics), services.pushes)
+    services.spool.on_change = _spool_metrics(services.metrics)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def build_services(
+    settings: Settings, cfg: HotlineConfig, clock: Callable[[], dt.datetime]
+) -> Services:
+    """Everything but the database (built by the lifespan: `_open_database`)."""
+    rest = rest_client(settings)  # Twilio's REST API, when the account is set
     # With pushes a freed line takes the caller out of the hold at once: the poll is only
     # the safety net, so its segments can be long (6x fewer polls at the defaults).
-    hold_seconds = (
-        settings.hold_pushed_segment_seconds
-        if app.state.pushes is not None
-        else settings.hold_segment_seconds
-    )
-    app.state.hold_load = HoldLoad(
+    pushed = rest is not None
+    hold_seconds = settings.hold_pushed_segment_seconds if pushed else settings.hold_segment_seconds
+    hold_load = HoldLoad(
         base_seconds=hold_seconds,
         busy_polls=settings.hold_busy_polls,
         max_seconds=settings.hold_max_segment_seconds,
     )
-    app.state.login_limiter = RateLimiter(settings.login_rate_per_minute, window_seconds=60)
-    app.state.renderer = Renderer(
-        cfg, Urls(settings.public_base), hold_seconds, app.state.hold_load
-    )
-    app.state.limits = Limits(
+    limits = Limits(
         queue_errors=settings.queue_error_limit,
         queue_error_window=dt.timedelta(seconds=settings.queue_error_window_seconds),
         callback_retries=cfg.callback.retries,
         callback_retry_after=dt.timedelta(minutes=cfg.callback.retry_after_minutes),
     )
-    app.state.router = Router(
-        cfg,
-        cooldown=settings.line_cooldown_seconds,
-        limits=app.state.limits,
-        **_hold_timing(settings, cfg, hold_seconds, pushed=app.state.pushes is not None),
+    timing = _hold_timing(settings, cfg, hold_seconds, pushed=pushed)
+    services = Services(
+        settings=settings,
+        cfg=cfg,
+        clock=clock,
+        rest=rest,
+        hold_load=hold_load,
+        renderer=Renderer(cfg, Urls(settings.public_base), hold_seconds, hold_load),
+        limits=limits,
+        router=Router(cfg, cooldown=settings.line_cooldown_seconds, limits=limits, **timing),
+        spool=Spool(settings.spool_dir, settings.spool_max_bytes),
+        login_limiter=RateLimiter(settings.login_rate_per_minute, window_seconds=60),
+        linkage=LINKAGE,  # records reach linkage cases through it, never by import
+        # A saved record ends its line's wrap-up; records reach routing only through this.
+        record_saved=record_saved,
     )
-    app.state.webhook_errors = 0
-    # A saved record ends its line's wrap-up; records reach routing only through this hook.
-    app.state.record_saved = record_saved
-    app.state.spool = Spool(settings.spool_dir, settings.spool_max_bytes)
-    app.state.linkage = LINKAGE  # records reach linkage cases through it, never by import
+    # Requests to Twilio that committed transitions ask for (a callback's legs); without a
+    # REST account no callback is offered.
+    services.pushes = Pushes(services, rest) if rest is not None else None
+    return services
+
+
+def _lifespan(
+    services: Services, *, settle: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    settings = services.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks: list[asyncio.Task[None] | None] = []
+        try:
+            await _open_database(services)
+            async with services.unit() as uow:
+                await services.router.sync_lines(uow.session, services.clock())
+            if settle:
+                settle_gc()
+            tasks = [
+                start_ticker(services, settings.tick_seconds),
+                start_upkeep(services, settings.tick_seconds, settings.reconcile_every_seconds),
+            ]
+            yield
+        finally:
+            for task in tasks:
+                if task is not None:
+                    task.cancel()
+            await _close(services)
+
+    return lifespan
+
+
+async def _open_database(services: Services) -> None:
+    """The engines and session factories, once the schema and the records keys are checked."""
+    settings = services.settings
+    # No ping at checkout, a round trip per webhook: a webhook that finds its connection
+    # closed by the server is run again on a new one (`VoiceGuard`). The ticker, upkeep,
+    # pushes, the scrape's totals and reports use this pool too, without that rerun:
+    # after a restart the first of them to meet a closed connection fails once (and the
+    # pool drops the rest); each is done again by its next run or the sweeps. The
+    # console's pool keeps the ping: its requests are few and have no such retry.
+    engine = services.engine = make_engine(settings.database_url, pool_pre_ping=False)
+    # The console and the API get a small pool of their own: a login flood or a long
+    # export never takes a connection a caller's webhook needs.
+    services.console_engine = make_engine(
+        settings.database_url, pool_size=settings.console_pool_size, max_overflow=0
+    )
+    await check_at_head(engine)  # refuse to serve on a schema the code does not know
+    # Metric facts and pushes are published after their transaction commits, never before
+    # (`hotline.uow`).
+    services.sessions = Units(engine, services.publish)
+    # Steps of one statement need no transaction (`hotline.ivr.webhooks.voice`'s `alone`): on
+    # PostgreSQL a statement is atomic by itself. SQLite takes its write lock at BEGIN, so
+    # it keeps the transaction.
+    services.alone_sessions = (
+        Units(engine.execution_options(isolation_level="AUTOCOMMIT"), services.publish)
+        if engine.dialect.name == "postgresql"
+        else None
+    )
+    services.console_sessions = Units(services.console_engine, services.publish)
+    # Keys that cannot open the stored text: refuse to start, not a 500 later.
+    await check_records_keys(services.console_sessions, box_for(settings))
+
+
+async def _close(services: Services) -> None:
+    for name in ("engine", "console_engine"):
+        engine = getattr(services, name, None)  # not made when start-up failed early
+        if engine is not None:
+            await engine.dispose()
+    if services.rest is not None:
+        await services.rest.aclose()  # its connections to Twilio
+
+
+def _routes(app: HotlineApp, settings: Settings) -> None:
     http_errors.install(app)  # the domain's refusals (hotline.errors) as HTTP, in one place
     app.include_router(webhooks.router)
     app.include_router(fallback.router)  # needs no database: Twilio's fallback URL
@@ -167,12 +220,6 @@ def create_app(
     app.include_router(reports_api.router)
     console.install(app, settings)
     _health(app)
-    app.add_middleware(webhooks.VoiceGuard)  # inside the metrics: a fallback is counted as 200
-    app.add_middleware(HoldLoadCounter, load=app.state.hold_load)
-    metrics_api.install(app)  # per-app registry, stored totals, webhook latency middleware
-    app.state.spool.on_change = _spool_metrics(app.state.metrics)
-    app.add_middleware(SecurityHeaders)
-    return app
 
 
 def create_served_app(
@@ -180,9 +227,7 @@ def create_served_app(
 ) -> FastAPI:
     """The app `hotline serve` runs (its workers build it by this name): `create_app`'s,
     with the process's garbage collector settled once start-up is done (`settle_gc`)."""
-    app = create_app(settings, cfg)
-    app.state.settle_gc = True
-    return app
+    return create_app(settings, cfg, settle=True)
 
 
 def settle_gc() -> None:
@@ -223,7 +268,7 @@ def _hold_timing(
 def _after_commit(
     publish: Callable[[list[object]], None], pushes: Pushes | None
 ) -> Callable[[list[object]], None]:
-    """What a committed transaction hands on: metric facts, then requests to Twilio."""
+    """What a committed unit of work hands on: metric facts, then requests to Twilio."""
 
     def committed(facts: list[object]) -> None:
         publish(facts)
@@ -249,7 +294,9 @@ def _spool_metrics(metrics: Metrics) -> Callable[[int, int], None]:
     return changed
 
 
-def _health(app: FastAPI) -> None:
+def _health(app: HotlineApp) -> None:
+    services = app.services
+
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         """The process is alive."""
@@ -259,8 +306,8 @@ def _health(app: FastAPI) -> None:
     async def readyz() -> JSONResponse:
         """The database is reachable and migrated to head; the records keys open its text."""
         try:
-            await check_at_head(app.state.engine)
-            await check_records_keys(app.state.console_sessions, box_for(app.state.settings))
+            await check_at_head(services.engine)
+            await check_records_keys(services.console_sessions, box_for(services.settings))
         except Exception as e:  # unreachable database, wrong revision, wrong keys
             log.warning("not ready: %s", e)  # the detail (host, revision) stays in the log
             return JSONResponse({"status": "not ready", "reason": _reason(e)}, 503)

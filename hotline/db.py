@@ -6,7 +6,6 @@ Times are stored in UTC (`UTCDateTime`), whatever the database, and shown in Asi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
 
 from alembic.config import Config as AlembicConfig
@@ -15,14 +14,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from hotline.uow import Units
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,35 +106,11 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: object) -> None:
     cur.close()
 
 
-OUTBOX = "hotline_outbox"
-
-
-def outbox(session: AsyncSession) -> list[object]:
-    """Facts to publish once this session's transaction commits (dropped on rollback)."""
-    box: list[object] = session.info.setdefault(OUTBOX, [])
-    return box
-
-
-def session_factory(
-    engine: AsyncEngine, on_commit: Callable[[list[object]], None] | None = None
-) -> async_sessionmaker[AsyncSession]:
-    """Sessions that hand their outbox to `on_commit` after each commit, and empty it on
-    rollback: what a rolled-back transaction did is never published."""
-
-    class _Session(Session):  # a class per factory: its listeners belong to this app only
-        pass
-
-    def committed(session: Session) -> None:
-        box = session.info.pop(OUTBOX, None)
-        if box and on_commit is not None:
-            on_commit(box)
-
-    def rolled_back(session: Session) -> None:
-        session.info.pop(OUTBOX, None)
-
-    event.listen(_Session, "after_commit", committed)
-    event.listen(_Session, "after_rollback", rolled_back)
-    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=_Session)
+def session_factory(engine: AsyncEngine) -> Units:
+    """Sessions on `engine` whose transactions (`begin()`, `unit()`) are units of work that
+    publish nothing: the commands' and the tests' (the app's publish their effects after the
+    commit: `hotline.app`, `hotline.uow`)."""
+    return Units(engine, None)
 
 
 def alembic_config(url: str) -> AlembicConfig:

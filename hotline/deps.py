@@ -1,4 +1,5 @@
-"""FastAPI dependencies shared by the routers: the unit-of-work session, config and clock."""
+"""FastAPI dependencies shared by the routers: the app's services, the unit-of-work session,
+config and clock."""
 
 from __future__ import annotations
 
@@ -10,40 +11,48 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.config import HotlineConfig
+from hotline.services import Services, services_of
 from hotline.settings import Settings
 
 
+async def get_services(request: Request) -> Services:
+    """What the composition root built (`hotline.app.create_app`)."""
+    return services_of(request.app)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: commit when the handler succeeds, else roll back at once.
+    """The request's unit of work: commit when the handler succeeds, else roll back at once;
+    what it did is published only once committed (`hotline.uow`).
 
     The console and the API take their connections from a pool of their own, so that no
     amount of console traffic makes a caller's webhook wait (the voice routes open their
-    sessions themselves, from the voice pool: `hotline.ivr.webhooks.voice`).
+    units of work themselves, from the voice pool: `hotline.ivr.webhooks.voice`).
 
     (Written out rather than delegating to another generator: an error thrown in here must
     reach the rollback now, not when the garbage collector closes an inner generator.)
     """
-    async with request.app.state.console_sessions() as session:
+    async with services_of(request.app).console_unit() as uow:
         try:
-            yield session
-            await session.commit()
+            yield uow.session
+            await uow.commit()
         except BaseException:
-            await session.rollback()
+            await uow.rollback()
             raise
 
 
 async def get_config(request: Request) -> HotlineConfig:
-    return request.app.state.cfg
+    return services_of(request.app).cfg
 
 
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    return services_of(request.app).settings
 
 
 async def get_now(request: Request) -> dt.datetime:
-    return request.app.state.clock()
+    return services_of(request.app).clock()
 
 
+ServicesDep = Annotated[Services, Depends(get_services)]
 # scope="function": the commit happens before the response is sent, so a client is never
 # told of a change that then failed to commit.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

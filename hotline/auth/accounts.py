@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hotline.auth import sessions as console_sessions
 from hotline.auth.models import ConsoleUser, Role
 from hotline.errors import Conflict, Invalid, NotFound
+from hotline.uow import UnitOfWork
 
 _hasher = PasswordHasher()
 # Verifying against this when the name is unknown takes as long as a real check, so the
@@ -123,8 +124,8 @@ async def authenticate(
     rehashed = None
     if ok and _hasher.check_needs_rehash(seen.password_hash):
         rehashed = await _in_pool(_hasher.hash, password)
-    async with sessions.begin() as session:
-        user = await session.get(ConsoleUser, seen.id, with_for_update=True)
+    async with UnitOfWork(sessions()) as uow:
+        user = await uow.session.get(ConsoleUser, seen.id, with_for_update=True)
         if user is None or user.password_hash != seen.password_hash:
             return None  # deleted or given a new password meanwhile
         if not ok:

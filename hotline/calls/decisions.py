@@ -20,7 +20,7 @@ class Greet:
 
 @dataclass(frozen=True, slots=True)
 class AskAgain:
-    """The menu prompt the voice guidance decided (hotline.ivr.flow)."""
+    """The menu prompt the voice guidance decided (hotline.voice.flow)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 `apply` loads nothing itself (the caller passes the locked call), asks `lifecycle.transition`
 what the event does, writes the changes and the event-log row under the lifecycle's step key,
 and carries out the effects: lines released, an assignment pass, metric facts queued in the
-session's outbox (published by `hotline.db`'s session after the commit). A step already
+step's unit of work (published by `hotline.uow` after the commit). A step already
 applied (a Twilio retry) changes nothing and is answered with the decision stored the first
 time. Only flushes: the request's session dependency commits.
 """

@@ -35,9 +35,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import Insert, Update
 
+from hotline import uow
 from hotline.calls import lifecycle
 from hotline.calls.models import Call, CallEvent
-from hotline.db import outbox
 
 ANONYMOUS = {"", "anonymous", "unknown", "restricted", "private", "unavailable"}
 TERMINAL = lifecycle.TERMINAL
@@ -144,7 +144,6 @@ _POLLED = (
 _UPDATES: dict[tuple[str, ...], Update] = {}
 _INSERTS: dict[str, tuple[Insert, Insert]] = {}  # by dialect: (the call, its event)
 _STEPPED: dict[tuple[str, ...], Select[int]] = {}  # PostgreSQL's, by changed columns
-TOUCHED = "hotline_calls_touched"
 
 
 HASHED = "hash:"  # a number already hashed (the spool keeps no number, only its hash)
@@ -329,7 +328,7 @@ async def insert_call(
         row = (await session.execute(_inserts(session)[0], params)).first()
     if row is None:
         return None, False
-    outbox(session).append(received)
+    uow.outbox(session).append(received)
     return StoredCall(*row), logs
 
 
@@ -368,8 +367,7 @@ async def update_call(session: AsyncSession, call: StoredCall, changes: dict[str
 
 def touched(session: AsyncSession) -> set[int]:
     """Ids of the ORM call rows this session's transitions changed (the routing pass's own)."""
-    ids: set[int] = session.info.setdefault(TOUCHED, set())
-    return ids
+    return uow.of(session).touched
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,7 +381,7 @@ class Pushed:
 
 
 def push(session: AsyncSession, call_id: int, call_sid: str, effect: lifecycle.Push) -> None:
-    outbox(session).append(Pushed(call_id, call_sid, effect))
+    uow.outbox(session).append(Pushed(call_id, call_sid, effect))
 
 
 def apply_changes(call: CallRecord, changes: dict[str, Any]) -> None:
@@ -450,7 +448,7 @@ async def carry_out(
         elif isinstance(effect, lifecycle.MarkLine):
             await lines.mark(session, effect.line_id, call.id, effect.presence, now)
         elif isinstance(effect, lifecycle.Count):
-            outbox(session).append(effect)
+            uow.outbox(session).append(effect)
         elif isinstance(
             effect, lifecycle.RingCounsellor | lifecycle.RingCaller | lifecycle.Dequeue
         ):

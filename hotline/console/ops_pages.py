@@ -20,6 +20,7 @@ from hotline.errors import NotFound
 from hotline.hours import closures
 from hotline.reports import chart, queries, report
 from hotline.reports.definitions import NONE
+from hotline.services import services_of
 from hotline.simulate import LATEST_DIR
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -33,7 +34,7 @@ async def _now_figures(
     period = cfg.period_at(now)
     data = await report.build(session, cfg, period.id if period else NONE)
     waiting = await queries.queues(session)
-    staffed_ids = set(request.app.state.router.scheduled_ids(now))
+    staffed_ids = set(services_of(request.app).router.scheduled_ids(now))
     lines = await queries.lines(session)
     oldest = [q.oldest for q in waiting.values() if q.oldest is not None]
     return {

@@ -19,7 +19,7 @@ from hotline.console.web import (
     require,
     start_session,
 )
-from hotline.deps import NowDep, SessionDep
+from hotline.deps import NowDep, ServicesDep, SessionDep
 from hotline.lines.lines import change_status, lines_of, parse_status, wrap_up
 from hotline.routing import operator
 
@@ -55,10 +55,10 @@ async def login_form(request: Request, next: str = "/console") -> Response:
 
 
 @router.post("/login")
-async def login(request: Request, now: NowDep) -> Response:
+async def login(request: Request, services: ServicesDep, now: NowDep) -> Response:
     # No session dependency: no transaction may stay open while the password is checked.
     form = await form_of(request)
-    state = request.app.state
+    state = services
     name, target = str(form.get("name", ""))[:80], _safe_next(str(form.get("next", "")))
     client = request.client.host if request.client else "unknown"
     if not state.login_limiter.allow(client, now):
@@ -70,8 +70,8 @@ async def login(request: Request, now: NowDep) -> Response:
     user = await accounts.authenticate(state.console_sessions, name, password, now, lockout)
     if user is None:
         return page(request, "login.html", None, next=target, name=name, error=LOGIN_FAILED)
-    async with state.console_sessions.begin() as session:
-        await start_session(request, session, user, now)
+    async with state.console_unit() as uow:
+        await start_session(request, uow.session, user, now)
     return RedirectResponse(target if target != "/console" else ROLE_HOME[Role(user.role)], 303)
 
 
@@ -93,11 +93,13 @@ FLASH = {"1": "回線の状態を変更しました。", "freed": "回線を解�
 
 
 @router.get("/lines")
-async def lines(request: Request, user: UserDep, session: SessionDep, now: NowDep) -> Response:
+async def lines(
+    request: Request, services: ServicesDep, user: UserDep, session: SessionDep, now: NowDep
+) -> Response:
     require(user, Role.COUNSELLOR, *WATCHERS)
     overseer = Role(user.role) in OVERSEERS
     org = None if Role(user.role) in WATCHERS else user.org_id
-    views = await lines_of(session, request.app.state.router, org, now)
+    views = await lines_of(session, services.router, org, now)
     done = request.query_params.get("done")
     return page(
         request,
@@ -115,25 +117,35 @@ async def lines(request: Request, user: UserDep, session: SessionDep, now: NowDe
 
 @router.post("/lines/{line_id}/free")
 async def free_line(
-    line_id: str, request: Request, user: UserDep, session: SessionDep, now: NowDep
+    line_id: str,
+    request: Request,
+    services: ServicesDep,
+    user: UserDep,
+    session: SessionDep,
+    now: NowDep,
 ) -> Response:
     """An operator frees a line whose call's end was never heard (audited)."""
     require(user, *OVERSEERS)
     await form_of(request)  # the CSRF check
     await operator.free_line(
-        session, request.app.state.router, line_id=line_id, who=actor(request, user), now=now
+        session, services.router, line_id=line_id, who=actor(request, user), now=now
     )
     return RedirectResponse("/console/lines?done=freed", 303)
 
 
 @router.post("/lines/{line_id}/status")
 async def set_line(
-    line_id: str, request: Request, user: UserDep, session: SessionDep, now: NowDep
+    line_id: str,
+    request: Request,
+    services: ServicesDep,
+    user: UserDep,
+    session: SessionDep,
+    now: NowDep,
 ) -> Response:
     require(user, Role.COUNSELLOR)
     form = await form_of(request)
     wanted = str(form.get("status", ""))
-    router = request.app.state.router
+    router = services.router
     if wanted in ("end-wrap-up", "extend-wrap-up"):
         action = "end" if wanted == "end-wrap-up" else "extend"
         await wrap_up(session, router, line_id=line_id, action=action, org_id=user.org_id, now=now)

@@ -15,7 +15,7 @@ from hotline.console.web import form_of, page, require
 from hotline.deps import RowId
 from hotline.errors import Conflict, HotlineError
 from hotline.records import service
-from hotline.records.http import linkage_of
+from hotline.records.http import linkage_of, saved_of
 from hotline.records.schemas import RecordIn, RecordPatch
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -87,10 +87,10 @@ async def create_record(call_sid: str, c: CtxDep) -> Response:
             lists=c.lists,
             box=c.box,
             linkage=linkage_of(c.request),
+            saved=saved_of(c.request),  # the wrap-up ends
             data=RecordIn(call_sid=call_sid, **values),
             now=c.now,
         )
-        await c.request.app.state.record_saved(c.session, out.call_sid, c.now)  # wrap-up ends
     except Conflict as e:
         # Written already (by a colleague, or a second tab): show that record.
         return RedirectResponse(f"/console/records/{e.context.get('record_id')}?exists=1", 303)

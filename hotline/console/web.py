@@ -26,6 +26,7 @@ from hotline.auth.models import ConsoleUser, Role
 from hotline.config import TOKYO
 from hotline.deps import SessionDep
 from hotline.errors import Forbidden
+from hotline.services import services_of
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -78,7 +79,7 @@ def check_csrf(request: Request, form: Any) -> None:
 async def start_session(
     request: Request, session: AsyncSession, user: ConsoleUser, now: dt.datetime
 ) -> None:
-    hours = request.app.state.settings.session_hours
+    hours = services_of(request.app).settings.session_hours
     token = await console_sessions.start(session, user_id=user.id, now=now, hours=hours)
     request.session.clear()  # a new session on login: no fixation
     request.session.update(sid=token, csrf=secrets.token_urlsafe(24))
@@ -92,7 +93,7 @@ async def end_session(request: Request, session: AsyncSession, now: dt.datetime)
 
 
 async def current_user(request: Request, session: SessionDep) -> ConsoleUser:
-    now: dt.datetime = request.app.state.clock()
+    now: dt.datetime = services_of(request.app).clock()
     token = request.session.get("sid")
     user = await console_sessions.user_of(session, token, now) if isinstance(token, str) else None
     if user is None:

@@ -15,10 +15,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 from twilio.twiml.voice_response import VoiceResponse
 
-from hotline.ivr.params import printable
 from hotline.ivr.signature import REFUSALS, TwilioParams
 from hotline.ivr.twiml import Renderer
-from hotline.ivr.urls import Query
+from hotline.services import services_of
+from hotline.voice.params import printable
+from hotline.voice.urls import Query
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def _twiml(doc: VoiceResponse) -> Response:
 
 
 def _renderer(request: Request) -> Renderer:
-    return request.app.state.renderer
+    return services_of(request.app).renderer
 
 
 def _talked(p: dict[str, str]) -> bool:

@@ -1,8 +1,8 @@
 """Requests to Twilio that a committed transition asked for: a callback's two legs.
 
 The lifecycle names them as effects (`RingCounsellor`, `RingCaller`); the calls service puts
-them in the session's outbox (`calls.store.Pushed`), and the session hands them here only
-after its transaction has committed, so Twilio is never asked to ring for a change that was
+them in the step's unit of work (`calls.store.Pushed`, `hotline.uow`), which hands them here
+only after its transaction has committed, so Twilio is never asked to ring for a change that was
 rolled back. Each runs as a task of its own, off the webhook that caused it, through the one
 REST adapter (`TwilioRest`). A request Twilio does not take is a lifecycle event of its own,
 applied in a short transaction: the counsellor's line is let go and the request waits in its
@@ -16,18 +16,17 @@ sweeps take a callback whose leg was never heard from back to its place in the q
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from hotline.calls import lifecycle, service, store
 from hotline.calls.store import Pushed
 from hotline.common.crypto import box_for
 from hotline.config import HotlineConfig
-from hotline.ivr.params import printable
 from hotline.ivr.rest import TwilioFailure, TwilioRejected, TwilioRest
 from hotline.ivr.twiml import Renderer, queue_name
+from hotline.services import Services
+from hotline.voice.params import printable
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +34,8 @@ log = logging.getLogger(__name__)
 class Pushes:
     """The after-commit hook for `Pushed` facts; `drain()` waits for those under way."""
 
-    def __init__(self, app_state: Any, rest: TwilioRest) -> None:
-        self.state, self.rest = app_state, rest
+    def __init__(self, services: Services, rest: TwilioRest) -> None:
+        self.services, self.rest = services, rest
         self.tasks: set[asyncio.Task[None]] = set()
 
     def __call__(self, facts: list[object]) -> None:
@@ -65,16 +64,14 @@ class Pushes:
 
     @property
     def cfg(self) -> HotlineConfig:
-        cfg: HotlineConfig = self.state.cfg
-        return cfg
+        return self.services.cfg
 
     @property
     def renderer(self) -> Renderer:
-        renderer: Renderer = self.state.renderer
-        return renderer
+        return self.services.renderer
 
     async def _ring_counsellor(self, fact: Pushed, line_id: str) -> None:
-        routed = self.state.router.lines.get(line_id)
+        routed = self.services.router.lines.get(line_id)
         urls = self.renderer.urls
         try:
             if routed is None:
@@ -118,8 +115,8 @@ class Pushes:
         """A line is reserved for a holding caller: take them out of the queue now, to the
         queue result (which dials the line), rather than at their next poll. If Twilio does
         not take it (the caller left the hold meanwhile, an outage), the poll does it."""
-        async with self.state.sessions() as session:
-            call = await store.get_call(session, fact.call_sid)
+        async with self.services.unit() as uow:
+            call = await store.get_call(uow.session, fact.call_sid)
             if call is None or call.state != lifecycle.CallState.RESERVED or not call.option_id:
                 return
             option, language = call.option_id, call.language
@@ -146,10 +143,10 @@ class Pushes:
 
     async def _number(self, fact: Pushed) -> str | None:
         """The number to call back, opened from the call (sealed with the records' key)."""
-        async with self.state.sessions() as session:
-            call = await store.get_call(session, fact.call_sid)
+        async with self.services.unit() as uow:
+            call = await store.get_call(uow.session, fact.call_sid)
             sealed = call.callback_number if call is not None else None
-        return box_for(self.state.settings).open(sealed) if sealed else None
+        return box_for(self.services.settings).open(sealed) if sealed else None
 
     async def _apply(
         self,
@@ -157,12 +154,13 @@ class Pushes:
         event: Callable[[], lifecycle.Event],
         only_in: lifecycle.CallState | None = None,
     ) -> None:
-        now: dt.datetime = self.state.clock()
-        async with self.state.sessions.begin() as session:
-            call = await store.get_call(session, fact.call_sid, lock=True)
+        services = self.services
+        now = services.clock()
+        async with services.unit() as uow:
+            call = await store.get_call(uow.session, fact.call_sid, lock=True)
             if call is None or (only_in is not None and call.state != only_in):
                 return
             await service.apply(
-                session, self.state.router, call, event(), now, limits=self.state.limits
+                uow.session, services.router, call, event(), now, limits=services.limits
             )
         log.debug("push outcome applied to %s", printable(fact.call_sid))

@@ -33,7 +33,7 @@ from twilio.base.exceptions import TwilioException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from hotline.ivr.params import FINAL_STATUSES, printable
+from hotline.voice.params import FINAL_STATUSES, printable
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,9 @@ from urllib.parse import parse_qsl, urlparse
 from fastapi import Depends, HTTPException, Request
 from twilio.request_validator import RequestValidator, add_port, remove_port
 
+from hotline.services import services_of
+from hotline.settings import Settings
+
 log = logging.getLogger(__name__)
 
 # The only answers of a voice route that are not TwiML with 200, documented in the schema.
@@ -43,9 +46,8 @@ def public_url(request: Request, base: str) -> str:
     return f"{base}{request.url.path}" + (f"?{query}" if query else "")
 
 
-async def twilio_params(request: Request) -> dict[str, str]:
+async def twilio_params(request: Request, settings: Settings) -> dict[str, str]:
     """The posted parameters of a genuine Twilio request; 403 without a valid signature."""
-    settings = request.app.state.settings
     body = await _read_limited(request, settings.max_body_bytes)
     try:
         params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
@@ -74,4 +76,9 @@ def signed_by_twilio(request: Request, params: dict[str, str], settings: Any) ->
     )
 
 
-TwilioParams = Annotated[dict[str, str], Depends(twilio_params)]
+async def signed_params(request: Request) -> dict[str, str]:
+    """`twilio_params` as a dependency (the fallback's routes)."""
+    return await twilio_params(request, services_of(request.app).settings)
+
+
+TwilioParams = Annotated[dict[str, str], Depends(signed_params)]

@@ -17,9 +17,9 @@ from hotline.config import (
     Referral,
     Speech,
 )
-from hotline.ivr import flow
 from hotline.ivr.hold_load import HoldLoad
-from hotline.ivr.urls import Urls
+from hotline.voice import flow
+from hotline.voice.urls import Urls
 
 __all__ = ["Renderer", "Urls", "queue_name"]
 

@@ -18,11 +18,10 @@ import datetime as dt
 import logging
 from typing import Any
 
-from fastapi import FastAPI
-
 from hotline.calls import lifecycle, service, store
-from hotline.ivr.params import printable
 from hotline.ivr.rest import TwilioRest, TwilioUnavailable
+from hotline.services import Services
+from hotline.voice.params import printable
 
 log = logging.getLogger(__name__)
 BATCH = 200  # calls looked at per round; the rest wait for the next round
@@ -37,21 +36,20 @@ def rest_client(settings: Any) -> TwilioRest | None:
     )
 
 
-async def reconcile_once(app: FastAPI) -> int:
+async def reconcile_once(services: Services) -> int:
     """One round; the number of calls it ended."""
-    state, now = app.state, app.state.clock()
-    settings = state.settings
-    async with state.sessions() as session:
+    now, settings = services.clock(), services.settings
+    async with services.unit() as uow:
         before = now - dt.timedelta(seconds=settings.reconcile_after_seconds)
-        candidates = await store.open_before(session, before, BATCH)
+        candidates = await store.open_before(uow.session, before, BATCH)
     max_talk = dt.timedelta(seconds=settings.max_talk_seconds)
     ended = 0
     for sid, call_state, connected_at, callback in candidates:
         # A callback's own CallSid ended when it was booked: Twilio cannot tell us about the
         # request (its legs report themselves), only the maximum length bounds its talk.
-        rest = None if callback else state.rest
+        rest = None if callback else services.rest
         reason = await _verdict(rest, sid, call_state, connected_at, now, max_talk)
-        if reason is not None and await _end(app, sid, reason, now):
+        if reason is not None and await _end(services, sid, reason, now):
             ended += 1
     return ended
 
@@ -78,44 +76,47 @@ async def _verdict(
     return None
 
 
-async def _end(app: FastAPI, sid: str, reason: str, now: dt.datetime) -> bool:
-    async with app.state.sessions.begin() as session:
-        call = await store.get_call(session, sid, lock=True)
+async def _end(services: Services, sid: str, reason: str, now: dt.datetime) -> bool:
+    async with services.unit() as uow:
+        call = await store.get_call(uow.session, sid, lock=True)
         if call is None or call.state in lifecycle.TERMINAL:
             return False
         log.warning(
             "reconciliation: call %s (%s) ended, reason %s", printable(sid), call.state, reason
         )
-        await service.apply(session, app.state.router, call, lifecycle.ForceEnded(reason), now)
+        ended = lifecycle.ForceEnded(reason)
+        await service.apply(uow.session, services.router, call, ended, now)
         return True
 
 
-async def replay_spool(app: FastAPI) -> int:
+async def replay_spool(services: Services) -> int:
     """Apply what the spool kept while the database was away (nothing if it is empty)."""
     from hotline.ivr import webhooks  # the handlers the facts go through
 
     async def apply(entry: dict[str, Any]) -> None:
-        await webhooks.replay(app, entry)
+        await webhooks.replay(services, entry)
 
-    done: int = await app.state.spool.replay(apply)
+    done: int = await services.spool.replay(apply)
     return done
 
 
-async def _loop(app: FastAPI, every: float, reconcile_every: float) -> None:
+async def _loop(services: Services, every: float, reconcile_every: float) -> None:
     loop = asyncio.get_running_loop()
     last = loop.time()
     while True:
         await asyncio.sleep(every)  # the service's own period, not a test's wait
         try:
-            await replay_spool(app)
+            await replay_spool(services)
             if reconcile_every > 0 and loop.time() - last >= reconcile_every:
                 last = loop.time()
-                await reconcile_once(app)
+                await reconcile_once(services)
         except Exception:  # a failed round must not stop the next one
             log.exception("upkeep round failed")
 
 
-def start_upkeep(app: FastAPI, every: float, reconcile_every: float) -> asyncio.Task[None] | None:
+def start_upkeep(
+    services: Services, every: float, reconcile_every: float
+) -> asyncio.Task[None] | None:
     if every <= 0:
         return None
-    return asyncio.create_task(_loop(app, every, reconcile_every))
+    return asyncio.create_task(_loop(services, every, reconcile_every))

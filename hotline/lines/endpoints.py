@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from hotline.auth.deps import PrincipalDep
 from hotline.auth.models import Role
-from hotline.deps import NowDep, SessionDep
+from hotline.deps import NowDep, ServicesDep, SessionDep
 from hotline.lines.lines import LineView, change_status, lines_of, parse_status, wrap_up
 from hotline.lines.models import Presence
 
@@ -58,18 +58,18 @@ def _out(v: LineView) -> LineOut:
 
 @router.get("", responses=ERRORS)
 async def list_lines(
-    request: Request, who: PrincipalDep, session: SessionDep, now: NowDep
+    services: ServicesDep, who: PrincipalDep, session: SessionDep, now: NowDep
 ) -> list[LineOut]:
     """Lines of the caller's organisation (every line for coordinators, operators, admins)."""
     org = None if who.role in SEE_ALL else who.org_id
-    return [_out(v) for v in await lines_of(session, request.app.state.router, org, now)]
+    return [_out(v) for v in await lines_of(session, services.router, org, now)]
 
 
 @router.post("/{line_id}/status", responses=ERRORS)
 async def set_status(
     line_id: str,
     body: StatusIn,
-    request: Request,
+    services: ServicesDep,
     who: PrincipalDep,
     session: SessionDep,
     now: NowDep,
@@ -80,7 +80,7 @@ async def set_status(
     status, alias_reason = parse_status(body.status)
     v = await change_status(
         session,
-        request.app.state.router,
+        services.router,
         line_id=line_id,
         status=status,
         reason=body.reason or alias_reason,
@@ -94,7 +94,7 @@ async def set_status(
 async def set_wrap_up(
     line_id: str,
     body: WrapUpIn,
-    request: Request,
+    services: ServicesDep,
     who: PrincipalDep,
     session: SessionDep,
     now: NowDep,
@@ -103,7 +103,7 @@ async def set_wrap_up(
     who.require(Role.COUNSELLOR, Role.ADMIN)
     v = await wrap_up(
         session,
-        request.app.state.router,
+        services.router,
         line_id=line_id,
         action=body.action,
         seconds=body.seconds,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.config import Staffing
-from hotline.db import outbox
 from hotline.lines.models import ON_A_CALL, AwayReason, Line, LinePresenceLog, Presence
+from hotline.uow import outbox
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,37 +15,38 @@ from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from hotline.deps import NowDep
+from hotline.deps import NowDep, ServicesDep
 from hotline.errors import Unauthorized
 from hotline.metrics.collector import StoredTotals
 from hotline.metrics.middleware import MetricsMiddleware
 from hotline.metrics.prom import Metrics
+from hotline.services import Services
 
 router = APIRouter()
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, services: Services) -> None:
     """Give the app its own registry, the stored-totals collector and the latency middleware.
 
     The stored totals are rendered apart from the registry (`StoredTotals.exposition`), so
     that their text is cached between database reads.
     """
-    metrics = Metrics(app.state.cfg)
-    totals = StoredTotals(app.state.cfg, app.state.router)
+    metrics = Metrics(services.cfg)
+    totals = StoredTotals(services.cfg, services.router)
     paths = (getattr(r, "path", "") for r in app.routes)  # a Mount or Host may have none
     metrics.routes([p for p in paths if p.startswith("/voice/")])
-    app.state.metrics, app.state.metrics_totals = metrics, totals
+    services.metrics, services.metrics_totals = metrics, totals
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
 
 @router.get("/metrics", tags=["metrics"], response_class=Response)
-async def metrics(request: Request, now: NowDep) -> Response:
+async def metrics(request: Request, services: ServicesDep, now: NowDep) -> Response:
     """Prometheus exposition format: aggregates only, no caller data."""
-    state = request.app.state
-    _check_token(request, state.settings.metrics_token)
-    state.metrics_totals.webhook_errors = state.webhook_errors
-    await state.metrics_totals.refresh(state.sessions, now)
-    body = generate_latest(state.metrics.registry) + state.metrics_totals.exposition()
+    _check_token(request, services.settings.metrics_token)
+    totals = services.metrics_totals
+    totals.webhook_errors = services.webhook_errors
+    await totals.refresh(services.sessions, now)
+    body = generate_latest(services.metrics.registry) + totals.exposition()
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 

@@ -1,12 +1,12 @@
 """Publishes the lifecycle's metric facts (`lifecycle.Count`) to Prometheus, after commit.
 
-The calls service and the routing pass put a `Count` in the session's outbox for each fact
+The calls service and the routing pass put a `Count` in the step's unit of work for each fact
 (a call received, an option selected, closed, connected, completed, abandoned, what became of
-a callback request); the session
-hands the outbox here once its transaction has committed (`hotline.db.session_factory`), and
-drops it on rollback, so a rolled-back webhook counts nothing. Each fact comes from one
-transition, guarded by the call's state and the step's idempotency, so a Twilio retry counts
-nothing twice. Metrics never block a call: a failing fact is logged and the rest go on.
+a callback request); the unit of work hands them here once its transaction has committed
+(`hotline.uow`), and drops them on rollback, so a rolled-back webhook counts nothing. Each
+fact comes from one transition, guarded by the call's state and the step's idempotency, so a
+Twilio retry counts nothing twice. Metrics never block a call: a failing fact is logged and
+the rest go on.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def publisher(metrics: Metrics) -> Callable[[list[object]], None]:
-    """The session factory's after-commit hook for these metrics."""
+    """The units of work's after-commit hook for these metrics."""
 
     def publish_all(facts: list[object]) -> None:
         publish(metrics, (f for f in facts if isinstance(f, Count)))

@@ -30,7 +30,7 @@ from hotline.common.http import (
 )
 from hotline.deps import MAX_ROW_ID, ConfigDep, NowDep, RowId, SessionDep
 from hotline.records import export, service
-from hotline.records.http import LinkageDep
+from hotline.records.http import LinkageDep, SavedDep
 from hotline.records.schemas import (
     AuditOut,
     CallOut,
@@ -40,6 +40,7 @@ from hotline.records.schemas import (
     RecordOut,
     RecordPatch,
 )
+from hotline.services import services_of
 
 # Bodies here are a few kilobytes at most; refuse anything far larger before parsing it.
 router = APIRouter(route_class=NoEchoRoute, max_body_size=64 * 1024)
@@ -65,16 +66,15 @@ async def create_record(
     lists: ListsDep,
     box: BoxDep,
     linkage: LinkageDep,
+    saved: SavedDep,
     now: NowDep,
 ) -> RecordOut:
     """Write the record of a call your organisation took (counsellors). A record that needs
     linkage opens a linkage case. 404: unknown call; 403: another organisation's call; 409: the
     call has a record already (`record_id` names it; change it with PATCH)."""
-    out = await service.create(
-        session, who=who, lists=lists, box=box, linkage=linkage, data=body, now=now
+    return await service.create(
+        session, who=who, lists=lists, box=box, linkage=linkage, saved=saved, data=body, now=now
     )
-    await request.app.state.record_saved(session, out.call_sid, now)  # ends the wrap-up
-    return out
 
 
 @router.get(
@@ -112,7 +112,7 @@ async def export_period(
     # dependency's own commit then finds nothing left to do.
     await session.commit()
     chunks = export.stream(
-        request.app.state.console_sessions,
+        services_of(request.app).console_sessions,
         linkage=linkage,
         period_id=period,
         fmt=format,

@@ -26,6 +26,7 @@ from hotline.config import TOKYO
 from hotline.records.cells import coarsen
 from hotline.records.linkage import Linkage
 from hotline.records.models import ConsultationRecord
+from hotline.uow import UnitOfWork
 
 Format = Literal["csv", "json"]
 Table = Literal["records", "counts"]
@@ -99,8 +100,8 @@ async def _batches(
     sessions: async_sessionmaker[AsyncSession], stmt: Select[Any]
 ) -> AsyncIterator[Sequence[Any]]:
     """Rows a batch at a time from a server-side cursor, in a read transaction of their own."""
-    async with sessions() as session, session.begin():
-        conn = await session.connection()  # Core rows: no ORM bookkeeping per row
+    async with UnitOfWork(sessions()) as uow:
+        conn = await uow.session.connection()  # Core rows: no ORM bookkeeping per row
         result = await conn.stream(stmt.execution_options(yield_per=BATCH))
         async for batch in result.partitions():
             yield batch

@@ -8,11 +8,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from hotline.records.linkage import Linkage
+from hotline.records.service import RecordSaved
+from hotline.services import services_of
 
 
 def linkage_of(request: Request) -> Linkage:
     """The linkage cases `create_app` wired in (records do not import `hotline.cases`)."""
-    linkage: Linkage = request.app.state.linkage
+    linkage: Linkage = services_of(request.app).linkage
     return linkage
 
 
@@ -20,4 +22,14 @@ async def wired_linkage(request: Request) -> Linkage:
     return linkage_of(request)  # async: a plain def dependency would run in a thread
 
 
+def saved_of(request: Request) -> RecordSaved:
+    """The hook a saved record calls (`hotline.records.service.RecordSaved`)."""
+    return services_of(request.app).record_saved
+
+
+async def wired_saved(request: Request) -> RecordSaved:
+    return saved_of(request)
+
+
 LinkageDep = Annotated[Linkage, Depends(wired_linkage)]
+SavedDep = Annotated[RecordSaved, Depends(wired_saved)]

@@ -13,6 +13,7 @@ hands in (`linkage.py`): records never import `hotline.cases`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,6 +60,11 @@ async def _taken_call(session: AsyncSession, who: Actor, call_sid: str) -> Call:
     return call
 
 
+# A saved record ends its line's wrap-up: the hook the app hands in
+# (`hotline.lines.lines.record_saved`); records reach routing only through it.
+RecordSaved = Callable[[AsyncSession, str, dt.datetime], Awaitable[None]]
+
+
 async def create(
     session: AsyncSession,
     *,
@@ -66,6 +72,7 @@ async def create(
     lists: Lists,
     box: Box,
     linkage: Linkage,
+    saved: RecordSaved,
     data: RecordIn,
     now: dt.datetime,
 ) -> RecordOut:
@@ -105,6 +112,7 @@ async def create(
         if row.linkage_needed
         else None
     )
+    await saved(session, call.call_sid, now)  # ends the wrap-up
     return out(row, call, case, box)
 
 

@@ -16,6 +16,7 @@ from hotline.auth.deps import PrincipalDep
 from hotline.deps import ConfigDep, SessionDep
 from hotline.errors import NotFound
 from hotline.reports import chart, labels, report
+from hotline.services import services_of
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -37,7 +38,9 @@ async def _report(
     request: Request, session: SessionDep, cfg: ConfigDep, period_id: str
 ) -> dict[str, Any]:
     try:
-        return await report.build(session, cfg, period_id, sessions=request.app.state.sessions)
+        return await report.build(
+            session, cfg, period_id, sessions=services_of(request.app).sessions
+        )
     except report.UnknownPeriod as e:
         raise NotFound(str(e), known_periods=e.known) from None
 

@@ -39,6 +39,7 @@ from hotline.calls.lifecycle import TERMINAL
 from hotline.calls.models import Call
 from hotline.reports import definitions as d
 from hotline.reports.models import CallerDay, CallerDayTotal, CallTally
+from hotline.uow import UnitOfWork
 
 Sessions = async_sessionmaker[AsyncSession]
 BATCH = 20_000  # calls per transaction: a cold start over a million calls commits as it goes
@@ -60,10 +61,10 @@ async def catch_up(sessions: Sessions, *, batch: int = BATCH) -> int:
     """Tally the ended calls not tallied yet; how many there were."""
     done = 0
     while True:
-        async with sessions.begin() as s:
-            n = await _tally_batch(s, batch)
+        async with UnitOfWork(sessions()) as uow:
+            n = await _tally_batch(uow.session, batch)
             if n < batch and done + n >= RESTATE:
-                await _restate(s)
+                await _restate(uow.session)
         done += n
         if n < batch:
             return done
@@ -78,7 +79,8 @@ async def _restate(s: AsyncSession) -> None:
 
 async def rebuild(sessions: Sessions, *, batch: int = BATCH) -> int:
     """Empty the tallies and tally every ended call again, in one transaction."""
-    async with sessions.begin() as s:
+    async with UnitOfWork(sessions()) as uow:
+        s = uow.session
         await _take_turn(s)
         for table in (CallTally, CallerDay, CallerDayTotal):
             await s.execute(delete(table))

@@ -18,6 +18,7 @@ from sqlalchemy import select, text, update
 from hotline.app import create_app
 from hotline.calls.models import Call, CallEvent
 from hotline.lines.models import Line
+from hotline.services import services_of
 from hotline.testing.twilio_api import TwilioApi, twilio_api
 from tests.conftest import CALLER, PUBLIC, Clock, Twilio, make_settings, new_sid, talking_on
 
@@ -302,7 +303,7 @@ async def test_reconciliation_leaves_a_callback_request_alone(app, api, twilio, 
     sid = await booked(twilio)
     api.statuses[sid] = "completed"  # the caller's own call ended when they booked
     clock.advance(app.state.settings.reconcile_after_seconds + 60)
-    await reconcile_once(app)
+    await reconcile_once(services_of(app))
     assert (await call_of(app, sid)).state == "callback"
 
 

@@ -16,6 +16,7 @@ from hotline.auth import store as keys
 from hotline.auth.models import Role
 from hotline.lines.models import LinePresenceLog
 from hotline.routing.ticker import tick_once
+from hotline.services import services_of
 from tests.conftest import Clock, Twilio, make_settings, new_sid, talking_on
 from tests.service.test_metrics import scrape, value
 from tests.service.test_records import FORM, make_key
@@ -64,11 +65,11 @@ async def test_a_line_goes_through_ringing_talking_wrap_up_and_back_to_ready(
     for _ in range(2):
         clock.advance(59)
         await poll(twilio, second, enq)  # still holding, as Twilio polls the hold
-        await tick_once(app)
+        await tick_once(services_of(app))
         assert (await _call(app, second)).state == "waiting"
     clock.advance(3)  # the organisation's wrap-up (120 s) is over
     await poll(twilio, second, enq)
-    await tick_once(app)
+    await tick_once(services_of(app))
     assert (await _call(app, second)).line_id == "inochi-01"
     history = await presences(app, "inochi-01")
     assert history[-6:] == ["reserved", "ringing", "talking", "wrap_up", "ready", "reserved"]
@@ -116,7 +117,7 @@ async def test_two_missed_offers_make_a_line_away_until_its_counsellor_returns(
         await twilio.call(action, sid, DialCallStatus="no-answer", DialCallSid=new_sid())
         clock.advance(61)  # past the line's rest
         await poll(twilio, sid, enq)  # the caller still holds
-        await tick_once(app)
+        await tick_once(services_of(app))
     line = await _line(app, "inochi-01")
     assert (line.status, line.away_reason, line.call_id) == ("away", "missed", None)
     assert (await _call(app, sid)).state == "waiting"  # never offered the same empty desk again

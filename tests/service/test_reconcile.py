@@ -18,6 +18,7 @@ from hotline.common.audit import Actor, AuditEntry
 from hotline.ivr.upkeep import reconcile_once
 from hotline.lines.models import Line
 from hotline.routing import operator
+from hotline.services import services_of
 from hotline.testing.twilio_api import TwilioApi, twilio_api
 from tests.conftest import Clock, make_settings, talking_on
 
@@ -63,20 +64,20 @@ async def test_a_call_twilio_says_is_over_is_ended_and_its_line_freed(app, api, 
     sid = await talking_on(app, "inochi-01")  # its dial result and status callback were lost
     api.statuses[sid] = "completed"
     clock.advance(HOUR - 60)
-    assert await reconcile_once(app) == 0  # too recent to ask about
+    assert await reconcile_once(services_of(app)) == 0  # too recent to ask about
     clock.advance(120)
-    assert await reconcile_once(app) == 1
+    assert await reconcile_once(services_of(app)) == 1
     assert await _state(app, sid) == ("completed", None)
     assert await _holder(app, "inochi-01") is None
     assert any(sid in path for path in api.requests)  # asked Twilio, with our account
-    assert await reconcile_once(app) == 0  # ended once
+    assert await reconcile_once(services_of(app)) == 0  # ended once
 
 
 async def test_a_long_conversation_twilio_confirms_is_left_alone(app, api, clock) -> None:
     sid = await talking_on(app, "inochi-01")
     api.statuses[sid] = "in-progress"
     clock.advance(5 * HOUR)  # past the maximum length, but Twilio says it goes on
-    assert await reconcile_once(app) == 0
+    assert await reconcile_once(services_of(app)) == 0
     assert await _state(app, sid) == ("connected", "inochi-01")
 
 
@@ -86,9 +87,9 @@ async def test_without_twilio_the_maximum_conversation_length_frees_the_line(
     sid = await talking_on(app, "inochi-01")
     api.down = True
     clock.advance(2 * HOUR)
-    assert await reconcile_once(app) == 0  # no answer, but within the maximum: kept
+    assert await reconcile_once(services_of(app)) == 0  # no answer, but within the maximum: kept
     clock.advance(2 * HOUR + 60)
-    assert await reconcile_once(app) == 1
+    assert await reconcile_once(services_of(app)) == 1
     assert await _state(app, sid) == ("completed", None)
     assert await _holder(app, "inochi-01") is None
 

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from hotline.calls.models import Call
 from hotline.lines.models import Line
 from hotline.routing.ticker import tick_once
+from hotline.services import services_of
 from tests.conftest import PUBLIC, Clock, Twilio, new_sid, says, talking_on
 
 
@@ -120,10 +121,10 @@ async def test_overflow_and_backup_tiers_open_after_their_delays(twilio, app, cl
     assert (await _call(app, sid)).state == "waiting"
     clock.advance(29)
     await hold(twilio, sid)
-    await tick_once(app)
+    await tick_once(services_of(app))
     assert (await _call(app, sid)).state == "waiting"
     clock.advance(1)  # 30 s: the overflow tier (日本産業カウンセラー協会) may serve
-    await tick_once(app)
+    await tick_once(services_of(app))
     call = await _call(app, sid)
     assert (call.state, call.line_id) == ("reserved", "jaico-01")
 
@@ -172,7 +173,7 @@ async def test_an_untaken_reservation_expires_and_the_line_is_offered_again(
     await queue(twilio, next_one, "8")
     clock.advance(31)
     await hold(twilio, next_one)  # still on hold, polling as Twilio does
-    await tick_once(app)
+    await tick_once(services_of(app))
     # The lost caller's reservation expired; as they no longer poll, they are not offered
     # the line again (it would be held for nobody): the caller still holding gets it.
     assert (await _call(app, lost)).state == "waiting"
@@ -188,10 +189,10 @@ async def test_a_caller_silent_on_hold_is_ended_even_without_callbacks(
     gone = new_sid()
     await queue(twilio, gone, "8")
     clock.advance(60)
-    await tick_once(app)
+    await tick_once(services_of(app))
     assert (await _call(app, gone)).state == "waiting"  # a minute without a poll: still kept
     clock.advance(31)
-    await tick_once(app)  # 91 s without a poll: Twilio's hang-up callbacks were lost
+    await tick_once(services_of(app))  # 91 s without a poll: Twilio's hang-up callbacks were lost
     call = await _call(app, gone)
     assert (call.state, call.end_stage, call.connected_at) == ("abandoned", "waiting", None)
 
@@ -201,7 +202,7 @@ async def test_a_line_whose_dial_result_never_came_is_freed(twilio, app, clock) 
     sid = new_sid()
     await leave_and_ring(twilio, sid, await queue(twilio, sid, "8"))
     clock.advance(181)
-    await tick_once(app)
+    await tick_once(services_of(app))
     assert ((await _call(app, sid)).state, (await _call(app, sid)).end_stage) == (
         "abandoned",
         "ringing",
@@ -276,9 +277,9 @@ async def test_a_call_left_in_the_menu_is_ended_when_its_callbacks_were_lost(
     sid = new_sid()
     await twilio.call("/voice/incoming", sid)  # then nothing: no key, no status callback
     clock.advance(300)
-    await tick_once(app)
+    await tick_once(services_of(app))
     assert (await _call(app, sid)).state == "menu"  # a slow caller is still in the menu
     clock.advance(301)
-    await tick_once(app)
+    await tick_once(services_of(app))
     call = await _call(app, sid)
     assert (call.state, call.end_stage) == ("abandoned", "menu")

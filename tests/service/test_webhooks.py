@@ -13,6 +13,7 @@ from sqlalchemy import event, make_url, select, text
 from sqlalchemy.util import await_only
 
 from hotline.calls.models import Call, CallEvent
+from hotline.services import services_of
 from tests.conftest import CALLER, NUMBER_0120, PUBLIC, Twilio, new_sid, says
 
 
@@ -176,7 +177,7 @@ async def test_a_caller_still_polling_the_hold_is_never_swept_as_silent(twilio, 
         hold = await twilio.call(f"/voice/wait?o=loneliness&n={segment}", sid)
         assert hold.find("Gather/Pause") is not None and hold[-1].tag == "Redirect"
         clock.advance(60)
-        await tick_once(app)
+        await tick_once(services_of(app))
     call = await _call(app, sid)
     assert (call.state, call.option_id) == ("waiting", "loneliness")
     assert call.last_seen_at == clock() - dt.timedelta(seconds=60)
@@ -435,7 +436,7 @@ async def test_a_caller_swept_after_a_polling_gap_is_not_left_holding(twilio, ap
 
     await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
     clock.advance(120)
-    await tick_once(app)
+    await tick_once(services_of(app))
     assert (await _call(app, sid)).state == "abandoned"
     hold = await twilio.call("/voice/wait?o=loneliness&n=7", sid)
     assert [el.tag for el in hold] == ["Leave"]

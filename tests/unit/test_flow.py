@@ -1,11 +1,11 @@
-"""The caller's path through the menus, decided by hotline.ivr.flow on the shipped config."""
+"""The caller's path through the menus, decided by hotline.voice.flow on the shipped config."""
 
 from __future__ import annotations
 
 import pytest
 
 from hotline.config import HotlineConfig
-from hotline.ivr.flow import Ask, Enqueue, Notice, choose, hold, start
+from hotline.voice.flow import Ask, Enqueue, Notice, choose, hold, start
 
 DEFAULT_CHOSEN = Notice.DEFAULT_CHOSEN
 

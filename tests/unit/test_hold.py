@@ -12,8 +12,8 @@ import yaml
 
 from hotline.config import TOKYO, TWILIO_HOLD_MUSIC, ConfigError, HotlineConfig, parse
 from hotline.hours.schedule import option_closes_at
-from hotline.ivr.flow import CallbackOffer, callback_offer, choice_key, hold
-from hotline.ivr.urls import Query, Urls
+from hotline.voice.flow import CallbackOffer, callback_offer, choice_key, hold
+from hotline.voice.urls import Query, Urls
 
 RAW = yaml.safe_load((Path(__file__).parents[2] / "config" / "menus.yaml").read_text("utf-8"))
 

@@ -9,9 +9,9 @@ import httpx
 from starlette.types import Receive, Scope, Send
 
 from hotline.config import HotlineConfig
-from hotline.ivr.flow import Hold
 from hotline.ivr.hold_load import HoldLoad, HoldLoadCounter
 from hotline.ivr.twiml import Renderer, Urls
+from hotline.voice.flow import Hold
 
 
 def pause_of(render: Renderer) -> int:

@@ -6,7 +6,7 @@ import datetime as dt
 
 from hotline.config import TOKYO, HotlineConfig, parse
 from hotline.hours.schedule import option_open, option_opens_at, referrals_open
-from hotline.ivr.flow import closed
+from hotline.voice.flow import closed
 
 
 def at(y: int, m: int, d: int, h: int, mi: int = 0) -> dt.datetime:

@@ -70,7 +70,7 @@ def test_only_an_unreachable_database_is_spooled(exc: BaseException, away: bool)
 
 def test_the_spool_keeps_the_callers_keyed_hash_never_the_number() -> None:
     from hotline.calls.store import caller_hash
-    from hotline.ivr.webhooks import _without_numbers
+    from hotline.voice.spooled import without_numbers as _without_numbers
 
     secret = b"s" * 32
     inbound = {"CallSid": "CA1", "From": "+819011112222", "To": "+815055559999"}

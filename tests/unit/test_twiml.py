@@ -10,8 +10,8 @@ import pytest
 from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.config import TOKYO, HotlineConfig, parse
-from hotline.ivr.flow import Ask, Closed, Enqueue, Hold, Notice
 from hotline.ivr.twiml import Renderer, Urls, static_fallback
+from hotline.voice.flow import Ask, Closed, Enqueue, Hold, Notice
 
 BASE = "https://h.example"
 KANA = re.compile(r"[\u3040-\u30ff]")  # hiragana or katakana: Japanese, not Chinese

@@ -1,4 +1,4 @@
-"""Twilio's words, typed at the edge: form fields in, domain values out.
+"""Twilio's words, typed for the voice steps: form fields in, domain values out.
 
 Twilio's parameters become a pydantic model (`VoiceParams`) and their values enums, mapped at
 once to the lifecycle's events. A value we do not know maps to a documented default and is

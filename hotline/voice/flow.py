@@ -1,8 +1,8 @@
 """The caller's path through the voice guidance, as pure decisions: no I/O, no Twilio objects.
 
-Webhooks turn Twilio's parameters into these inputs, call a function here, store what it
-decided and render the decision with `twiml.py`. Every function is deterministic in its
-inputs, so a retried webhook gets the same answer.
+The voice steps (`hotline.voice.steps`) turn Twilio's parameters into these inputs, call a
+function here and store what it decided; the edge renders the decision (`hotline.ivr.twiml`).
+Every function is deterministic in its inputs, so a retried webhook gets the same answer.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ the choice of the option's maximum wait), `line`, `call` (the caller's CallSid, 
 counsellor's leg), `step` (the fallback's, or a hold key's: "", "choice", "confirm") and `i`
 (the fallback's place in its chain).
 Reading never fails: a missing or malformed value reads as its default, and the handlers fall
-back to the call's stored state.
+back to the call's stored state (the voice steps, `hotline.voice.steps`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,173 @@
+"""`VoiceGuard`: any failure of a voice webhook becomes the fallback TwiML, status 200.
+
+Twilio's own error message is English and hangs up, so a voice route never fails in its
+eyes. The guard wraps the whole route (`hotline.ivr.webhooks.voice`), whose unit of work
+commits before the answer is returned and rolls back on any error, so a failed step and a
+failed commit both arrive here with nothing kept, and the caller hears the fallback, never
+an answer describing changes that were lost. Refusals (403, 400, 413) are answers, not
+failures: they pass through.
+
+The voice pool does not ping a connection at checkout: a webhook whose connection the
+server had closed (PostgreSQL restarted, a backend terminated) is run once more from the
+start, with the same body, before answering the fallback (`connection_lost`). Nothing of the
+first run was published (its effects wait for the commit in its unit of work), and
+SQLAlchemy has then dropped the pool's other connections of that time, so the second run
+gets a new one. Should the server have committed the first run just before the connection
+died (rare), the second finds the step applied and answers as to a retry (a step applied
+twice is recorded once); what the first would have published after its commit (a count, a
+push) is then lost: the hold's poll takes a reservation whose push was lost, and the sweeps
+end what was left waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl
+
+from fastapi import Request
+from sqlalchemy.exc import DBAPIError
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from twilio.twiml.voice_response import VoiceResponse
+
+from hotline.ivr.signature import signed_by_twilio
+from hotline.ivr.spool import FACTS, database_away
+from hotline.ivr.twiml import Renderer
+from hotline.services import Services
+from hotline.voice.spooled import without_numbers
+
+log = logging.getLogger(__name__)
+
+BODY_LIMIT = 64 * 1024  # a form Twilio posts is a few kilobytes
+
+
+class TwiML(Response):
+    media_type = "application/xml"
+
+
+def twiml(doc: VoiceResponse) -> TwiML:
+    return TwiML(doc.to_xml())
+
+
+class VoiceGuard:
+    """ASGI middleware over the voice routes (under `prefix`): see the module's docstring."""
+
+    def __init__(self, app: ASGIApp, *, services: Services, prefix: str) -> None:
+        self.app, self.services, self.prefix = app, services, prefix + "/"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        exchange = _Exchange(receive, send)
+        try:
+            await self._run(scope, exchange)
+        except Exception as exc:
+            if exchange.started:  # too late to answer anything else
+                raise
+            await self._failed(scope, receive, send, bytes(exchange.body), exc)
+
+    async def _run(self, scope: Scope, exchange: _Exchange) -> None:
+        """The route, and once more if its connection had been closed by the server."""
+        first = dict(scope)  # the route fills in the scope as it goes
+        try:
+            await self.app(scope, exchange.receive, exchange.send)
+        except Exception as exc:
+            # A second run needs the whole body, read and kept, and nothing sent yet.
+            if exchange.started or not exchange.complete or not connection_lost(exc):
+                raise
+            log.warning("voice webhook %s lost its connection; run again", scope["path"])
+            await self.app(dict(first), exchange.again, exchange.send)
+
+    async def _failed(
+        self, scope: Scope, receive: Receive, send: Send, body: bytes, exc: Exception
+    ) -> None:
+        """Count the failure, keep its fact if the database was away, answer the fallback."""
+        request = Request(scope)
+        self.services.webhook_errors += 1
+        if database_away(exc) and scope["path"] in FACTS:
+            log.error("database away: %s answered with the fallback", request.url.path)
+            _spool(self.services, request, body)
+        else:
+            log.exception("voice webhook %s failed; answering fallback", request.url.path)
+        answer = failure_answer(self.services.renderer, request.url.path, body)
+        await answer(scope, receive, send)
+
+
+class _Exchange:
+    """One webhook's messages: the body kept as it is read (for a second run and the
+    spool), and whether the answer has started."""
+
+    __slots__ = ("_receive", "_send", "body", "complete", "kept_all", "replayed", "started")
+
+    def __init__(self, receive: Receive, send: Send) -> None:
+        self._receive, self._send = receive, send
+        self.body = bytearray()
+        self.started = self.replayed = self.complete = False
+        self.kept_all = True
+
+    async def send(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self._send(message)
+
+    async def receive(self) -> Message:  # the body, kept
+        message = await self._receive()
+        if message["type"] == "http.request":
+            if len(self.body) <= BODY_LIMIT:
+                self.body.extend(message.get("body", b""))
+            else:
+                self.kept_all = False
+            self.complete = self.kept_all and not message.get("more_body", False)
+        return message
+
+    async def again(self) -> Message:  # the kept body, then what the server has to say
+        if self.replayed:
+            return await self._receive()
+        self.replayed = True
+        return {"type": "http.request", "body": bytes(self.body), "more_body": False}
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Did this failure come from a pooled connection the server had closed?"""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a chain of causes is short; never follow a cycle for ever
+        if seen is None:
+            return False
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _spool(services: Services, request: Request, body: bytes) -> None:
+    """Keep a fact whose webhook failed for want of the database (if Twilio signed it)."""
+    settings = services.settings
+    try:
+        params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        if not signed_by_twilio(request, params, settings):
+            return
+        kept = without_numbers(params, settings.caller_secret)
+        services.spool.append(request.url.path, request.url.query, kept, services.clock())
+    except Exception:  # the caller's answer must go out whatever happens here
+        log.exception("spool: the fact could not be kept")
+
+
+def failure_answer(r: Renderer, path: str, body: bytes = b"") -> Response:
+    """What to answer when a webhook failed, by whose leg it is."""
+    if path == "/voice/dial-result" and b"DialCallStatus=completed" in body:
+        # Most likely a conversation just ended (the whisper's refusals end `completed` too,
+        # but we cannot tell them apart without the database): say goodbye rather than ring
+        # the backup for a caller who has just been heard.
+        return twiml(r.goodbye(None))
+    if path.startswith(("/voice/whisper", "/voice/callback/hold")):
+        return twiml(r.whisper_declined())  # the counsellor's leg: end it, never dial from it
+    if path in ("/voice/status", "/voice/callback/status"):
+        return Response(status_code=204)  # status callbacks control nothing
+    if path in ("/voice/callback/held", "/voice/callback/joined"):
+        return twiml(r.hang_up())  # a callback's leg after its conversation: end it
+    # The caller (a callback's leg too: the caller we called back is served by the backup).
+    if path in ("/voice/wait", "/voice/hold-key"):
+        # waitUrl TwiML may not <Dial>: leave the hold; the Enqueue action then dials the
+        # backup directly (the lifecycle's Backup), instead of looping on a failing hold.
+        return twiml(r.leave())
+    return twiml(r.fallback())  # the caller: apology, then the backup organisation

@@ -1,0 +1,321 @@
+"""The voice path's steps, one per Twilio webhook: Twilio's parameters in, the outcome to say out.
+
+Each step reads the call, turns the request into a lifecycle event, lets
+`hotline.calls.service` apply it, and returns what the caller (or the counsellor) hears next
+(`hotline.voice.outcomes`). Where a call goes next is decided in `hotline.calls.lifecycle`;
+the menus' own decisions are `hotline.voice.flow`'s. A step runs in the unit of work its
+`Turn` carries and never commits: the edge commits before it answers (`hotline.ivr.webhooks`).
+
+The callback's steps come last: the caller's keys while holding (`hold_key`), then the two
+legs we create through Twilio's REST API (`hotline.ivr.pushes`): the counsellor's first (the
+whisper, then a hold of its own while the caller is called), then the caller's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from hotline.calls import lifecycle as lc
+from hotline.calls import store
+from hotline.calls.models import CallState
+from hotline.calls.service import NotAlone
+from hotline.calls.store import StoredCall
+from hotline.common.crypto import box_for
+from hotline.config import HotlineConfig
+from hotline.config.checks import check_number
+from hotline.hours.schedule import referrals_open
+from hotline.settings import Settings
+from hotline.voice import flow, params
+from hotline.voice.outcomes import (
+    BackToHold,
+    CallbackConfirm,
+    CallbackGreeting,
+    CallbackRefused,
+    LinesNow,
+    NotReached,
+    Outcome,
+    Whisper,
+)
+from hotline.voice.params import VoiceParams
+from hotline.voice.turn import Turn
+from hotline.voice.urls import Query
+
+__all__ = ["NotAlone", "Step", "Turn"]
+
+Step = Callable[[Turn, VoiceParams, Query], Awaitable[Outcome]]
+# Is this request's step most likely one statement (`Turn.alone`)?
+Alone = Callable[[Settings, Query], bool]
+
+
+def always(settings: Settings, q: Query) -> bool:
+    return True
+
+
+def option_or_default(cfg: HotlineConfig, option_id: str | None) -> str:
+    if option_id and cfg.has_option(option_id):
+        return option_id
+    return cfg.menus[cfg.default_menu].default.option or cfg.options[0].id
+
+
+async def arrive(t: Turn, p: VoiceParams, q: Query) -> Outcome:
+    """A call comes in: its first menu (one statement: the INSERT logs the arrival)."""
+    out = await t.arrive(p)
+    return flow.start(t.services.cfg, out.call.menu_id)
+
+
+async def menu(t: Turn, p: VoiceParams, q: Query) -> Outcome:
+    """A key of a menu (or none): the next menu, or the option chosen and its queue."""
+    cfg = t.services.cfg
+    call = await t.call(p)
+    menu_id = q.menu_id if q.menu_id in cfg.menus else call.menu_id
+    choice = flow.choose(cfg, menu_id, q.attempt, p.digits)
+    if isinstance(choice, flow.Ask):
+        await t.apply(call, lc.MenuAnswered(menu_id, q.attempt, p.digits))
+        return choice
+    staffed = await t.staffed(call, choice.option_id, choice.language)
+    event = lc.OptionChosen(
+        choice.option_id,
+        choice.language,
+        choice.priority,
+        staffed=staffed is not False,
+        menu_id=menu_id,
+        attempt=q.attempt,
+        digits=p.digits,
+        default=choice.notice is not None,
+    )
+    out = await t.apply(call, event)
+    return await t.answer(call, out.decision, choice.notice)
+
+
+def checks(settings: Settings, q: Query) -> bool:
+    """Does this hold segment check the option's lines and say the place in line?"""
+    return (q.segment - 1) % max(settings.announce_every, 1) == 0
+
+
+def wait_alone(settings: Settings, q: Query) -> bool:
+    """A hold poll that says no place in line is one statement (marked seen as it is read)."""
+    return not checks(settings, q)
+
+
+async def wait(t: Turn, p: VoiceParams, q: Query) -> Outcome:
+    """A hold poll (the queue's waitUrl): the next segment, or out of the hold."""
+    s = t.services
+    cfg, settings = s.cfg, s.settings
+    call = await t.polled(p)
+    option_id = option_or_default(cfg, q.option_id or call.option_id)
+    language = q.language if q.language in cfg.languages else None
+    checked = checks(settings, q)
+    staffed: bool | None = None
+    ahead: int | None = None  # counted only when it will be said
+    session = t.uow.session
+    if call.state == CallState.MENU:  # lost state: joins the hold's option
+        staffed = await s.router.staffed_for(session, option_id, language, t.now)
+    elif checked and call.state == CallState.WAITING and call.option_id:
+        # Whether the option is still staffed and the place in line: one statement.
+        staffed, ahead = await s.router.staffed_and_ahead(session, call, t.now)
+    priority = cfg.option(option_id).priority
+    out = await t.apply(call, lc.HoldPolled(option_id, language, priority, staffed))
+    if not isinstance(out.decision, lc.Hold):
+        return await t.answer(call, out.decision)
+    if checked and ahead is None:  # the call joined the queue in this step (lost state)
+        ahead = await store.waiting_ahead(session, call)
+    option = cfg.option(out.decision.option_id)
+    return flow.hold(
+        out.decision.option_id,
+        out.decision.language,
+        q.segment,
+        ahead,
+        settings.announce_every,
+        waited=(t.now - (call.waiting_since or call.created_at)).total_seconds(),
+        max_wait=option.max_wait_seconds,
+        chose=q.chose,
+        # Whether this caller's number can be called is said when they press the key.
+        callback=cfg.callback.enabled and option.callback,
+        # Hold music only where a freed line pushes the caller out of the hold (REST
+        # dequeue): with polling alone, a caller would hear of a line when the track ends.
+        music=s.pushes is not None and cfg.hold.music is not None,
+    )
+
+
+async def queue_result(t: Turn, p: VoiceParams, q: Query) -> Outcome:
+    """The caller left the queue (the Enqueue's action): what the lifecycle makes of it."""
+    call = await t.call(p)
+    if q.push or p.queue_result == params.QueueResult.REDIRECTED:
+        # We took the caller out of the queue (REST member update): as if the hold said
+        # <Leave/>. Twilio may also request this action with `redirected` for that dequeue:
+        # the same step as the push's (and the pull's) leave, so whichever comes first dials
+        # the line and the others hear the same answer: one offer never dials twice.
+        out = await t.apply(call, lc.QueueLeft(lc.QueueOutcome.LEAVE, "leave"))
+        return t.decided(call, out.decision)
+    outcome = params.queue_outcome(p.queue_result, p.call_sid)
+    out = await t.apply(call, lc.QueueLeft(outcome, p.queue_result))
+    return t.decided(call, out.decision)
+
+
+async def whisper(t: Turn, p: VoiceParams, q: Query) -> Outcome:
+    """Runs on the counsellor's leg once it answers (Dial <Number url=...>)."""
+    call = await t.parent(q.call_sid)
+    if call is None:
+        return "whisper_declined"  # the caller is gone
+    out = await t.apply(call, lc.WhisperAnswered(q.line_id))
+    if not isinstance(out.decision, lc.Whisper):
+        return t.decided(call, out.decision)
+    option = t.services.cfg.option(call.option_id).name if call.option_id else ""
+    waited = (t.now - (call.waiting_since or call.created_at)).total_seconds()
+    # A callback's counsellor is rung first: told so, and that the caller is called on 1.
+    callback = call.callback_at is not None
+    return Whisper(call.call_sid, q.line_id, option, call.language, waited, callback)
+
+
+async def whisper_accept(t: Turn, p: VoiceParams, q: Query) -> Outcome:
+    """The counsellor's key after the whisper: 1 takes the call, anything else refuses it."""
+    call, line = await t.parent(q.call_sid), t.services.router.lines.get(q.line_id)
+    if call is None or line is None:
+        return "whisper_declined"
+    event: lc.Event = (
+        lc.Accepted(q.line_id, line.org_id) if p.digits == "1" else lc.Refused(q.line_id)
+    )
+    out = await t.apply(call, event)
+    return t.decided(call, out.decision)
+
+
+async def dial_result(t: Turn, p: VoiceParams, q: Query) -> Outcome:
+    """The line's Dial ended (its action): a conversation over, or the next line."""
+    call = await t.call(p)
+    outcome = params.dial_outcome(p.dial_call_status, p.call_sid)
+    out = await t.apply(call, lc.DialEnded(q.line_id, outcome, p.dial_call_sid))
+    return t.decided(call, out.decision)
+
+
+async def status(t: Turn, p: VoiceParams, q: Query) -> Outcome:
+    """The call's status callback: its end, when final."""
+    call = await t.call(p)
+    final = params.status_is_final(p.call_status)
+    await t.apply(call, lc.StatusReported(p.call_status, p.sequence_number, final))
+    return "no_content"
+
+
+# -- callback ---------------------------------------------------------------------------------
+
+
+def withheld(number: str) -> bool:
+    """No number we could call back: withheld, unknown, or not a valid E.164 number."""
+    if number.strip().lower() in store.ANONYMOUS:
+        return True
+    try:
+        check_number(number)
+    except ValueError:  # its text holds the number: never logged
+        return True
+    return False
+
+
+async def hold_key(t: Turn, p: VoiceParams, q: Query) -> Outcome:
+    """A key pressed while holding: the callback key, its confirmation, or the choice offered
+    after the option's maximum wait (1 keep waiting, 2 callback, 3 other lines open now)."""
+    cfg = t.services.cfg
+    call = await t.call(p)
+    option_id = option_or_default(cfg, call.option_id or q.option_id)
+    language = call.language if call.state != CallState.MENU else (q.language or None)
+    segment, key = q.segment, (p.digits or "").strip()
+    chose = q.chose or q.step == "choice"  # the maximum wait's choice was offered
+    if call.state == CallState.RESERVED:
+        return "leave"  # a line is held for them: take it, whatever the key
+    choice = flow.choice_key(key) if q.step == "choice" else None
+    if choice == "lines":
+        return LinesNow(language, referrals_open(cfg, language, t.now), option_id, segment)
+    asked = choice == "callback" or (q.step == "" and key == cfg.callback.key)
+    if q.step == "confirm" and key == cfg.callback.confirm_key:
+        return await _book(t, call, p, option_id, language, segment, chose)
+    if q.step == "confirm":
+        return BackToHold(option_id, language, segment, chose, kept=True)
+    if not asked:
+        return BackToHold(option_id, language, segment, chose)
+    offer = _offer(t, p, option_id, language)
+    if not offer.ok or offer.until is None:
+        why = offer.reason or "unavailable"
+        return CallbackRefused(language, why, option_id, segment, chose)
+    number = cfg.callback_number or ""
+    return CallbackConfirm(language, option_id, segment, offer.until, number, chose)
+
+
+def _offer(t: Turn, p: VoiceParams, option_id: str, language: str | None) -> flow.CallbackOffer:
+    cfg = t.services.cfg
+    offer = flow.callback_offer(cfg, option_id, language, withheld(p.caller), t.now)
+    if offer.ok and t.services.pushes is None:  # no REST account: we could not call back
+        return flow.CallbackOffer(False, "unavailable", None)
+    return offer
+
+
+async def _book(
+    t: Turn,
+    call: StoredCall,
+    p: VoiceParams,
+    option_id: str,
+    language: str | None,
+    segment: int,
+    chose: bool,
+) -> Outcome:
+    offer = _offer(t, p, option_id, language)  # again: the hours may have moved on
+    if not offer.ok or offer.until is None:
+        why = offer.reason or "unavailable"
+        return CallbackRefused(language, why, option_id, segment, chose)
+    sealed = box_for(t.services.settings).seal(p.caller.strip())
+    assert sealed is not None
+    out = await t.apply(call, lc.CallbackAsked(sealed, offer.until))
+    if isinstance(out.decision, lc.CallbackBooked | lc.LeaveQueue):
+        return t.decided(call, out.decision)
+    return "leave"  # the call moved on: its queue result decides
+
+
+async def callback_caller(t: Turn, p: VoiceParams, q: Query) -> Outcome:
+    """Our call to the caller answered (`step` empty): who is calling, press 1; their key
+    (`step=key`): 1 joins the counsellor who is holding for them."""
+    call = await t.parent(q.call_sid)
+    if call is None:
+        return NotReached(None, last=True)
+    attempt, language = q.attempt, call.language
+    current = call.state == CallState.CALLING and attempt == call.callback_tries + 1
+    last = attempt > t.services.limits.callback_retries  # the last try: no promise of another
+    if q.step != "key":
+        if current:
+            return CallbackGreeting(call.call_sid, language, attempt, last)
+        return NotReached(language, last=call.state != CallState.CALLBACK)
+    if (p.digits or "").strip() != "1":
+        # Not 1 (someone else may have answered): nothing is said of why we called.
+        return NotReached(language, last=last)
+    out = await t.apply(call, lc.CallerAnswered(attempt))
+    if isinstance(out.decision, lc.JoinCounsellor):
+        return t.decided(call, out.decision)
+    return NotReached(language, last=call.state != CallState.CALLBACK)
+
+
+async def callback_hold(t: Turn, p: VoiceParams, q: Query) -> Outcome:
+    """The counsellor's hold while the caller is called (its waitUrl): a pause while we try;
+    when the try is over without the caller, say so and end the counsellor's leg."""
+    call = await t.parent(q.call_sid)
+    on_it = call is not None and call.line_id == q.line_id
+    if on_it and call is not None and call.state in (CallState.CALLING, CallState.CONNECTED):
+        return "counsellor_waits"
+    return "no_answer"
+
+
+async def callback_over(t: Turn, p: VoiceParams, q: Query) -> Outcome:
+    """A callback's leg after its conversation (the counsellor's left its hold, or the
+    caller's Dial ended): end it; the leg's final status ends the call."""
+    return "hang_up"
+
+
+async def callback_status(t: Turn, p: VoiceParams, q: Query) -> Outcome:
+    """The final status of a leg we created. The counsellor's: like a dial result of the
+    line. The caller's: the try is over (not reached, or after the conversation)."""
+    call = await t.parent(q.call_sid)
+    if call is None or not params.status_is_final(p.call_status):
+        return "no_content"
+    outcome = params.dial_outcome(p.call_status, p.call_sid)
+    event: lc.Event
+    if q.leg == "counsellor":
+        event = lc.DialEnded(q.line_id, outcome, p.call_sid)
+    else:
+        event = lc.CallerLegEnded(q.attempt, outcome)
+    await t.apply(call, event)
+    return "no_content"
