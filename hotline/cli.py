@@ -145,6 +145,20 @@ def _modes(value: str) -> str:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hotline", description="#9999 hotline router")
     sub = p.add_subparsers(dest="command", required=True)
+    _serve_parsers(sub)
+    _call_parser(sub)
+    _keys_parser(sub)
+    records_cli.add_parsers(sub, LINKAGE)  # records reach linkage cases through it
+    reports_cli.add_parsers(sub)
+    routing_cli.add_parsers(sub)
+    simulate_cli.add_parsers(sub)
+    auth_cli.add_parsers(sub)
+    _twiml_parsers(sub)
+    return p
+
+
+def _serve_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`hotline serve` and `hotline migrate`."""
     s = sub.add_parser("serve", help="run the service (migrates the embedded SQLite first)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
@@ -158,6 +172,10 @@ def parser() -> argparse.ArgumentParser:
     m = sub.add_parser("migrate", help="migrate the database (HOTLINE_DATABASE_URL) to head")
     m.add_argument("revision", nargs="?", default="head")
     m.set_defaults(func=cmd_migrate)
+
+
+def _call_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`hotline call`: the terminal phone."""
     c = sub.add_parser("call", help="the terminal phone: call a running service as Twilio would")
     c.add_argument("--url", default=None, help="where the service listens (default: public URL)")
     c.add_argument("--to", default="9999", help="9999, 0120 or a number (default 9999)")
@@ -212,12 +230,10 @@ def parser() -> argparse.ArgumentParser:
         "callback.retry_after_minutes later)",
     )
     c.set_defaults(func=cmd_call)
-    _keys_parser(sub)
-    records_cli.add_parsers(sub, LINKAGE)  # records reach linkage cases through it
-    reports_cli.add_parsers(sub)
-    routing_cli.add_parsers(sub)
-    simulate_cli.add_parsers(sub)
-    auth_cli.add_parsers(sub)
+
+
+def _twiml_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`hotline fallback-twiml` and `hotline routes`: what callers would hear, without a call."""
     f = sub.add_parser(
         "fallback-twiml",
         help="print the TwiML for Twilio's fallback URL (a TwiML Bin): apology, then the "
@@ -229,7 +245,6 @@ def parser() -> argparse.ArgumentParser:
     f.set_defaults(func=cmd_fallback_twiml)
     r = sub.add_parser("routes", help="who answers each key in the current period")
     r.set_defaults(func=cmd_routes)
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,7 +44,17 @@ class Metrics:
         prometheus_client.disable_created_metrics()
         self.cfg, self.closed = cfg, labels.Closed(cfg)
         self.registry = CollectorRegistry(auto_describe=False)
-        r = self.registry
+        self._calls(self.registry)
+        self._service(self.registry)
+        for org in labels.orgs(cfg):
+            self.missed_away.labels(org)
+            self.wrap_up.labels(org)
+        for reason in FORCED:
+            self.forced.labels(reason)
+        self._zeros(cfg)
+
+    def _calls(self, r: CollectorRegistry) -> None:
+        """What happens to calls: received, chosen, connected, abandoned, closed, waits."""
         self.received = Counter(
             "hotline_calls_received", "Calls that reached the service (呼出件数)",
             ["period", "entry"], registry=r,
@@ -86,6 +96,9 @@ class Metrics:
             "hotline_talk_seconds", "Conversation length of completed calls",
             ["option"], buckets=TALK_BUCKETS, registry=r,
         )  # fmt: skip
+
+    def _service(self, r: CollectorRegistry) -> None:
+        """How the service and the lines did: webhooks, forced ends, the spool, the lines."""
         self.webhook = Histogram(
             "hotline_webhook_duration_seconds", "Time to answer a Twilio webhook, by route",
             ["route"], buckets=WEBHOOK_BUCKETS, registry=r,
@@ -116,12 +129,6 @@ class Metrics:
             "hotline_wrap_up_seconds", "Wrap-up after a conversation (writing the record)",
             ["org"], buckets=TALK_BUCKETS, registry=r,
         )  # fmt: skip
-        for org in labels.orgs(cfg):
-            self.missed_away.labels(org)
-            self.wrap_up.labels(org)
-        for reason in FORCED:
-            self.forced.labels(reason)
-        self._zeros(cfg)
 
     def _zeros(self, cfg: HotlineConfig) -> None:
         # Every configured period x offered option starts at zero. Organisations and the
