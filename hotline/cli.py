@@ -100,7 +100,7 @@ async def _lines_now(settings: Settings, cfg: HotlineConfig, now: dt.datetime) -
 
 def cmd_fallback_twiml(args: argparse.Namespace) -> int:
     """Print the document for Twilio's fallback URL, to host apart from this service."""
-    from hotline.ivr.twiml import static_fallback
+    from hotline.ivr.fallback import static_fallback
 
     _, cfg = settings_and_config()
     try:

@@ -2,7 +2,7 @@
 
 Twilio asks the fallback URL only when the voice URL failed, so when the whole service is
 down this router is down too: that case is the static document of `hotline fallback-twiml`
-(`twiml.static_fallback`), hosted elsewhere. These routes cover the service answering
+(`static_fallback`, below), hosted elsewhere. These routes cover the service answering
 without its database: the caller hears the menu, then the backup organisation's lines are
 rung one after another, each counsellor hearing a whisper and pressing 1 to take the call.
 """
@@ -13,13 +13,14 @@ import logging
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
-from twilio.twiml.voice_response import VoiceResponse
+from twilio.twiml.voice_response import Dial, VoiceResponse
 
+from hotline.config import HotlineConfig
 from hotline.ivr.signature import REFUSALS, TwilioParams
-from hotline.ivr.twiml import Renderer
+from hotline.ivr.twiml import RING_TONE, Renderer, dial_target
 from hotline.services import services_of
 from hotline.voice.params import printable
-from hotline.voice.urls import Query
+from hotline.voice.urls import Query, Urls
 
 log = logging.getLogger(__name__)
 
@@ -65,3 +66,28 @@ async def fallback_whisper(request: Request, p: TwilioParams) -> Response:
     if p.get("Digits") == "1":
         return _twiml(VoiceResponse())  # an empty document: Twilio bridges the call
     return _twiml(r.whisper_declined())
+
+
+def static_fallback(cfg: HotlineConfig, ring_seconds: int = 20) -> VoiceResponse:
+    """The document for Twilio's fallback URL, hosted apart from us (a TwiML Bin): the
+    apology, then the backup's lines one after another, then other numbers to call. It
+    holds no URL of ours, so it works while this service is unreachable."""
+    served = [
+        f"messages.{name}"
+        for name in ("apology", "closed")
+        if any(s.play and not s.play.startswith("https://") for s in getattr(cfg.messages, name))
+    ]
+    if served:
+        where = ", ".join(served)
+        raise ValueError(f"{where}: a recording we serve is gone when we are; use an https URL")
+    r, say = VoiceResponse(), Renderer(cfg, Urls(""), 0)._say
+    say(r, cfg.messages.apology)
+    backup = cfg.org(cfg.backup_org)
+    for line in backup.lines:
+        # No action: when a line does not answer, Twilio goes on to the next verb.
+        dial = Dial(caller_id=cfg.caller_id_for(backup), timeout=ring_seconds, ring_tone=RING_TONE)
+        dial_target(dial, line.target, line, None)
+        r.append(dial)
+    say(r, cfg.messages.closed)
+    r.hangup()
+    return r

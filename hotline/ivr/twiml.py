@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Protocol
 
-import phonenumbers
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from hotline.config import (
-    TOKYO,
     HotlineConfig,
     Line,
     Organisation,
@@ -18,6 +15,7 @@ from hotline.config import (
     Speech,
 )
 from hotline.ivr.hold_load import HoldLoad
+from hotline.ivr.spoken import spoken_number, when
 from hotline.voice import flow
 from hotline.voice.urls import Urls
 
@@ -331,7 +329,7 @@ class Renderer:
             return self.after_fallback_dial(r)
         line = backup.lines[index]
         dial = self._dial_verb(self.urls.fallback("after-dial", index), backup)
-        _dial_target(dial, line.target, line, self.urls.fallback_whisper())
+        dial_target(dial, line.target, line, self.urls.fallback_whisper())
         r.append(dial)
         return r
 
@@ -364,7 +362,7 @@ class Renderer:
         r = VoiceResponse()
         org, line = self.cfg.line(line_id) or (None, None)
         dial = self._dial_verb(self.urls.dial_result(line_id), org, timeout)
-        _dial_target(dial, target, line, self.urls.whisper(call_sid, line_id))
+        dial_target(dial, target, line, self.urls.whisper(call_sid, line_id))
         r.append(dial)
         return r
 
@@ -459,32 +457,7 @@ class Renderer:
         return r
 
 
-class _WhenWords(Protocol):
-    @property
-    def when(self) -> str: ...
-    @property
-    def when_on_the_hour(self) -> str | None: ...
-
-
-def when(words: _WhenWords, at: dt.datetime) -> str:
-    """A time said to a caller, in Asia/Tokyo, by the words' `when` patterns."""
-    local = at.astimezone(TOKYO)
-    pattern = words.when_on_the_hour if local.minute == 0 and words.when_on_the_hour else words.when
-    return pattern.format(
-        month=local.month, day=local.day, hour=local.hour, minute=f"{local.minute:02d}"
-    )
-
-
-def spoken_number(number: str) -> str:
-    """An E.164 number as a caller in Japan dials it (+815055559999: 050-5555-9999)."""
-    try:
-        parsed = phonenumbers.parse(number)
-    except phonenumbers.NumberParseException:
-        return number
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
-
-
-def _dial_target(dial: Dial, target: str, line: Line | None, whisper_url: str | None) -> None:
+def dial_target(dial: Dial, target: str, line: Line | None, whisper_url: str | None) -> None:
     kw: dict[str, str | None] = {"url": whisper_url, "method": "POST"} if whisper_url else {}
     if target.startswith("sip:"):
         if line is not None and line.sip is not None:  # for the line's digest challenge
@@ -496,28 +469,3 @@ def _dial_target(dial: Dial, target: str, line: Line | None, whisper_url: str | 
 
 def empty() -> VoiceResponse:
     return VoiceResponse()
-
-
-def static_fallback(cfg: HotlineConfig, ring_seconds: int = 20) -> VoiceResponse:
-    """The document for Twilio's fallback URL, hosted apart from us (a TwiML Bin): the
-    apology, then the backup's lines one after another, then other numbers to call. It
-    holds no URL of ours, so it works while this service is unreachable."""
-    served = [
-        f"messages.{name}"
-        for name in ("apology", "closed")
-        if any(s.play and not s.play.startswith("https://") for s in getattr(cfg.messages, name))
-    ]
-    if served:
-        where = ", ".join(served)
-        raise ValueError(f"{where}: a recording we serve is gone when we are; use an https URL")
-    r, say = VoiceResponse(), Renderer(cfg, Urls(""), 0)._say
-    say(r, cfg.messages.apology)
-    backup = cfg.org(cfg.backup_org)
-    for line in backup.lines:
-        # No action: when a line does not answer, Twilio goes on to the next verb.
-        dial = Dial(caller_id=cfg.caller_id_for(backup), timeout=ring_seconds, ring_tone=RING_TONE)
-        _dial_target(dial, line.target, line, None)
-        r.append(dial)
-    say(r, cfg.messages.closed)
-    r.hangup()
-    return r

@@ -10,7 +10,8 @@ import pytest
 from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.config import TOKYO, HotlineConfig, parse
-from hotline.ivr.twiml import Renderer, Urls, static_fallback
+from hotline.ivr.fallback import static_fallback
+from hotline.ivr.twiml import Renderer, Urls
 from hotline.voice.flow import Ask, Closed, Enqueue, Hold, Notice
 
 BASE = "https://h.example"

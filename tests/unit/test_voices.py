@@ -13,7 +13,8 @@ import yaml
 from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.config import TOKYO, ConfigError, HotlineConfig, load, parse, voices
-from hotline.ivr.twiml import Renderer, Urls, static_fallback
+from hotline.ivr.fallback import static_fallback
+from hotline.ivr.twiml import Renderer, Urls
 from hotline.voice.flow import Ask, Closed, Enqueue, Hold, Notice
 
 ROOT = Path(__file__).resolve().parents[2]
