@@ -158,10 +158,13 @@ def test_an_outage_and_a_killed_process_lose_no_line_and_no_call(
 
         proxy.cut()  # the database goes away
         late = new_sid()
-        assert twilio.post("/voice/status", talked, CallStatus="completed", SequenceNumber="3")
+        # Status callbacks are answered as usual (they control nothing) and kept for later.
+        ended = twilio.post("/voice/status", talked, CallStatus="completed", SequenceNumber="3")
+        assert ended.status_code == 204, ended.text
         fallback = twilio.twiml("/voice/incoming", late)  # a new caller during the outage
         assert fallback.find("Dial") is not None  # served by the backup organisation
-        twilio.post("/voice/status", late, CallStatus="completed", SequenceNumber="2")
+        hung_up = twilio.post("/voice/status", late, CallStatus="completed", SequenceNumber="2")
+        assert hung_up.status_code == 204, hung_up.text
         assert twilio.http.get(server.url + "/readyz").status_code == 503
         on_disk = next(spool.glob("*.jsonl")).read_text()
         assert CALLER not in on_disk  # the spool keeps the caller's keyed hash, not the number

@@ -185,6 +185,13 @@ async def test_no_summary_or_note_reaches_the_logs(client, app, caplog) -> None:
     await write(client, me, await taken_call(app), summary=SECRET * 200)  # refused: too long
     operator = await make_key(app, "sisc", Role.OPERATOR)
     await client.get("/api/records/export?period=period_5", headers=operator)
+    # The positive control: a webhook Twilio did not sign is logged by the service. Were the
+    # service's log records kept from this capture (say a logging setup that disables the
+    # loggers it does not name, as dictConfig does), the check below would read nothing.
+    refused = await client.post("/voice/incoming", data={"CallSid": "CA" + "0" * 32})
+    assert refused.status_code == 403
+    ours = [r for r in caplog.records if r.name.startswith("hotline.")]
+    assert any("signature" in r.getMessage() for r in ours), [r.name for r in caplog.records]
     logged = "\n".join(r.getMessage() + repr(r.args) for r in caplog.records)
     assert "XJ-7731" not in logged and "XJ-9090" not in logged and "+8190" not in logged
 

@@ -24,6 +24,7 @@ ALL_EVENTS = list(table.EVENTS.items()) + [
     ("arrived", lc.Arrived()),
 ]
 CASES = [(s, name, e) for s in S for name, e in ALL_EVENTS]
+ENDS = ("completed", "abandoned", "closed")  # the counts of how a call ended
 
 
 def step(call: lc.CallView, event: lc.Event, now: dt.datetime = NOW) -> lc.Transition:
@@ -50,66 +51,243 @@ def test_every_state_and_event_keeps_the_invariants(state: S, name: str, event: 
     assert counts.count(("connected", None)) + counts.count(("callback", "connected")) <= 1
     if after.state in lc.TERMINAL or after.state == S.CONNECTED:
         assert "callback_number" not in t.changes or t.changes["callback_number"] is None
-    json.dumps(lc.dump_decision(t.decision))  # storable for a retry
+    # The figures: a call is counted once as it ends (completed, abandoned, closed); a
+    # callback once as its first call ends when it is booked, its own end counted apart.
+    ends = [e.kind for e in t.effects if isinstance(e, lc.Count) and e.kind in ENDS]
+    if state not in lc.TERMINAL and after.state in lc.TERMINAL and call.callback_at is None:
+        assert ends == [str(after.state)]
+    elif state == S.WAITING and after.state == S.CALLBACK:
+        assert ends == ["abandoned"]
+    else:
+        assert ends == []
+    # storable for a retry, which hears the same answer
+    assert lc.load_decision(json.loads(json.dumps(lc.dump_decision(t.decision)))) == t.decision
+
+
+def noticed(t: lc.Transition) -> list[str]:
+    """The effects of a transition as someone would notice them: a line let go (and whether
+    it rests first), a line's presence, a routing pass, a count in the figures, a phone rung."""
+    out = []
+    for e in t.effects:
+        match e:
+            case lc.ReleaseLine():
+                out.append(
+                    "release" + ("+cool" if e.cooldown else "") + ("+rest" if e.rest else "")
+                )
+            case lc.MarkLine():
+                out.append(f"line {e.presence}")
+            case lc.RunPass():
+                out.append("pass")
+            case lc.Count():
+                out.append(f"count {e.kind}" + (f"/{e.stage}" if e.stage else ""))
+            case lc.RingCounsellor():
+                out.append("ring counsellor")
+            case lc.RingCaller():
+                out.append("ring caller")
+            case lc.Dequeue():
+                out.append("dequeue")
+    return sorted(out)
+
+
+# A hold poll, state by state (the staffed flag: the option's lines as the poll saw them):
+# (next state or None for "stays", what the caller hears, whether the call is marked seen).
+POLLED: dict[tuple[S, bool | None], tuple[S | None, type, bool]] = {}
+for _staffed in (None, True, False):
+    POLLED |= {
+        (S.MENU, _staffed): (S.CLOSED, lc.Closed, False)
+        if _staffed is False
+        else (S.WAITING, lc.Hold, True),  # lost state: the caller is on hold, so they chose
+        (S.WAITING, _staffed): (S.CLOSED, lc.Closed, True)
+        if _staffed is False
+        else (None, lc.Hold, True),
+        (S.RESERVED, _staffed): (None, lc.LeaveQueue, True),  # a line is held: take it
+        # Late polls of a call a line has: it holds on, and is not swept as silent.
+        (S.RINGING, _staffed): (None, lc.Hold, True),
+        (S.CONNECTED, _staffed): (None, lc.Hold, True),
+        # A callback's first call hung up as booked: a late poll hears goodbye.
+        (S.CALLBACK, _staffed): (None, lc.Goodbye, False),
+        (S.CALLING, _staffed): (None, lc.Goodbye, False),
+        # Ended while on hold: leave the hold for the backup, never hold for ever.
+        (S.COMPLETED, _staffed): (None, lc.LeaveQueue, False),
+        (S.ABANDONED, _staffed): (None, lc.LeaveQueue, False),
+        (S.CLOSED, _staffed): (None, lc.Closed, False),
+    }
 
 
 @pytest.mark.parametrize("staffed", [None, True, False])
 @pytest.mark.parametrize("state", list(S))
-def test_every_hold_poll_of_a_holding_call_marks_it_seen(state: S, staffed: bool | None) -> None:
-    """The store marks such a call seen as it reads it for a poll (`store.polled`): right
-    only if every poll's transition would have written the same, whatever it decides."""
-    call = dataclasses.replace(table.typical_call(state), callback_at=None)
-    t = step(call, lc.HoldPolled("loneliness", None, 0, staffed))
+def test_every_hold_poll_answers_the_caller_and_marks_a_holding_call_seen(
+    state: S, staffed: bool | None
+) -> None:
+    """The store marks a holding call seen as it reads it for a poll (`store.polled`): right
+    only if every poll's transition of such a call would have written the same, whatever it
+    decides. Every other state is answered as written in POLLED."""
+    t = step(table.typical_call(state), lc.HoldPolled("loneliness", None, 0, staffed))
+    want_state, want_decision, seen = POLLED[state, staffed]
+    moved = t.state if t.state != state else None
+    assert (moved, type(t.decision)) == (want_state, want_decision)
+    assert (t.changes.get("last_seen_at") == NOW) == seen
     if state in lc.SEEN_BY_POLL:
-        assert t.changes["last_seen_at"] == NOW
+        assert seen, "a holding call must be marked seen by every poll"
 
 
-EXPECTED = {
-    # (state, event) -> (next state or None for "stays", decision)
-    (S.MENU, "option chosen, staffed"): (S.WAITING, lc.Enqueue),
-    (S.MENU, "option chosen, nobody on duty"): (S.CLOSED, lc.Closed),
-    (S.MENU, "hold poll"): (S.WAITING, lc.Hold),  # lost state: joins the hold's queue
-    (S.MENU, "status: final"): (S.ABANDONED, lc.Nothing),
-    (S.WAITING, "hold poll"): (None, lc.Hold),
-    (S.WAITING, "hold poll, nobody on duty"): (S.CLOSED, lc.Closed),
-    (S.WAITING, "line reserved (pass)"): (S.RESERVED, lc.LeaveQueue),
-    (S.WAITING, "queue: hangup"): (S.ABANDONED, lc.Nothing),
-    (S.WAITING, "queue: leave"): (S.ABANDONED, lc.Backup),  # the hold failed: the backup
-    (S.WAITING, "queue: failed"): (None, lc.Enqueue),
-    (S.RESERVED, "hold poll"): (None, lc.LeaveQueue),
-    (S.RESERVED, "reservation expired"): (S.WAITING, lc.Nothing),
-    (S.RESERVED, "queue: leave"): (S.RINGING, lc.Dial),
-    (S.RESERVED, "queue: failed"): (S.WAITING, lc.Enqueue),
-    (S.RINGING, "whisper answered"): (None, lc.Whisper),
-    (S.RINGING, "accepted (1)"): (S.CONNECTED, lc.Bridge),
-    (S.RINGING, "refused (other key, none)"): (None, lc.Decline),
-    (S.RINGING, "dial: completed"): (S.WAITING, lc.Enqueue),  # voicemail: not accepted
-    (S.RINGING, "dial: busy, no-answer, failed"): (S.WAITING, lc.Enqueue),
-    (S.RINGING, "dial: canceled"): (S.ABANDONED, lc.Nothing),
-    (S.RINGING, "silent too long (sweep)"): (S.ABANDONED, lc.Nothing),
-    (S.CONNECTED, "accepted (1)"): (None, lc.Bridge),  # a retried accept
-    (S.CONNECTED, "dial: completed"): (S.COMPLETED, lc.Goodbye),
-    (S.CONNECTED, "status: final"): (S.COMPLETED, lc.Nothing),
-    (S.CONNECTED, "silent too long (sweep)"): (None, lc.Nothing),  # talks may be long
-    (S.CONNECTED, "accepted on another line"): (None, lc.Decline),
-    (S.WAITING, "dial result of another line"): (None, lc.Enqueue),  # a late result
-    (S.ABANDONED, "hold poll"): (None, lc.LeaveQueue),  # swept, still holding: the backup
-    (S.CLOSED, "hold poll"): (None, lc.Closed),
-    (S.MENU, "status: not final"): (None, lc.Nothing),
+# (state, event) -> (next state or None for "stays", decision, effects as `noticed` names
+# them). Counts: the figures published per period (selected, closed, connected, completed,
+# abandoned with the stage the caller was in, forced, callback by stage).
+EXPECTED: dict[tuple[S, str], tuple[S | None, type, str]] = {
+    (S.MENU, "arrived"): (None, lc.Greet, ""),
+    (S.MENU, "key pressed (menu again)"): (None, lc.AskAgain, ""),
+    (S.MENU, "option chosen, staffed"): (S.WAITING, lc.Enqueue, "count selected, pass"),
+    (S.MENU, "option chosen, nobody on duty"): (
+        S.CLOSED,
+        lc.Closed,
+        "count closed, count selected",
+    ),
+    # lost state: the caller is on hold, so they chose; they join the hold's queue
+    (S.MENU, "hold poll"): (S.WAITING, lc.Hold, "count selected, pass"),
+    (S.MENU, "status: final"): (S.ABANDONED, lc.Nothing, "count abandoned/menu"),
+    (S.MENU, "status: not final"): (None, lc.Nothing, ""),
+    (S.MENU, "silent too long (sweep)"): (S.ABANDONED, lc.Nothing, "count abandoned/menu"),
+    (S.MENU, "ended by force (Twilio, max talk, operator)"): (
+        S.ABANDONED,
+        lc.Nothing,
+        "count abandoned/menu, count forced/operator",
+    ),
+    (S.MENU, "queue: leave"): (None, lc.Backup, ""),  # lost state: no queue known
+    (S.MENU, "queue: failed"): (None, lc.Backup, ""),
+    (S.MENU, "line reserved (pass)"): (None, lc.Nothing, ""),  # only waiting calls get lines
+    (S.MENU, "dial: completed"): (None, lc.Goodbye, ""),  # lost state, after a conversation
+    (S.MENU, "dial: busy, no-answer, failed"): (None, lc.Backup, ""),
+    (S.WAITING, "option chosen, staffed"): (None, lc.Enqueue, ""),  # a retried choice
+    (S.WAITING, "hold poll"): (None, lc.Hold, ""),
+    (S.WAITING, "hold poll, nobody on duty"): (S.CLOSED, lc.Closed, "count closed"),
+    (S.WAITING, "line reserved (pass)"): (S.RESERVED, lc.LeaveQueue, "dequeue"),
+    (S.WAITING, "reservation expired"): (None, lc.Nothing, ""),
+    (S.WAITING, "queue: hangup"): (S.ABANDONED, lc.Nothing, "count abandoned/waiting"),
+    # the hold failed: the backup, and our queue is left for good
+    (S.WAITING, "queue: leave"): (S.ABANDONED, lc.Backup, "count abandoned/waiting"),
+    (S.WAITING, "queue: failed"): (None, lc.Enqueue, "pass"),
+    (S.WAITING, "status: final"): (S.ABANDONED, lc.Nothing, "count abandoned/waiting"),
+    (S.WAITING, "silent too long (sweep)"): (S.ABANDONED, lc.Nothing, "count abandoned/waiting"),
+    (S.WAITING, "ended by force (Twilio, max talk, operator)"): (
+        S.ABANDONED,
+        lc.Nothing,
+        "count abandoned/waiting, count forced/operator",
+    ),
+    (S.WAITING, "dial result of another line"): (None, lc.Enqueue, ""),  # a late result
+    (S.RESERVED, "hold poll"): (None, lc.LeaveQueue, ""),
+    (S.RESERVED, "hold poll, nobody on duty"): (None, lc.LeaveQueue, ""),  # a line is held
+    (S.RESERVED, "line reserved (pass)"): (None, lc.Nothing, ""),  # never two lines
+    (S.RESERVED, "reservation expired"): (S.WAITING, lc.Nothing, "release"),
+    (S.RESERVED, "queue: leave"): (S.RINGING, lc.Dial, "line ringing"),
+    (S.RESERVED, "queue: failed"): (S.WAITING, lc.Enqueue, "pass, release"),
+    (S.RESERVED, "queue: hangup"): (
+        S.ABANDONED,
+        lc.Nothing,
+        "count abandoned/waiting, pass, release",
+    ),
+    (S.RESERVED, "status: final"): (
+        S.ABANDONED,
+        lc.Nothing,
+        "count abandoned/waiting, pass, release",
+    ),
+    (S.RINGING, "whisper answered"): (None, lc.Whisper, ""),
+    (S.RINGING, "accepted (1)"): (S.CONNECTED, lc.Bridge, "count connected, line talking"),
+    (S.RINGING, "accepted on another line"): (None, lc.Decline, ""),
+    (S.RINGING, "refused (other key, none)"): (None, lc.Decline, ""),
+    # not accepted (voicemail too): the line rests, the caller is back at the head
+    (S.RINGING, "dial: completed"): (S.WAITING, lc.Enqueue, "pass, release+cool"),
+    (S.RINGING, "dial: busy, no-answer, failed"): (S.WAITING, lc.Enqueue, "pass, release+cool"),
+    (S.RINGING, "dial: canceled"): (
+        S.ABANDONED,
+        lc.Nothing,
+        "count abandoned/ringing, pass, release",
+    ),
+    (S.RINGING, "dial result of another line"): (None, lc.Enqueue, ""),  # a late result
+    (S.RINGING, "status: final"): (
+        S.ABANDONED,
+        lc.Nothing,
+        "count abandoned/ringing, pass, release",
+    ),
+    (S.RINGING, "silent too long (sweep)"): (
+        S.ABANDONED,
+        lc.Nothing,
+        "count abandoned/ringing, pass, release",
+    ),
+    (S.RINGING, "ended by force (Twilio, max talk, operator)"): (
+        S.ABANDONED,
+        lc.Nothing,
+        "count abandoned/ringing, count forced/operator, pass, release",
+    ),
+    (S.RINGING, "queue: leave"): (None, lc.Backup, ""),
+    (S.CONNECTED, "accepted (1)"): (None, lc.Bridge, ""),  # a retried accept
+    (S.CONNECTED, "accepted on another line"): (None, lc.Decline, ""),
+    (S.CONNECTED, "dial: completed"): (S.COMPLETED, lc.Goodbye, "count completed, pass, release"),
+    (S.CONNECTED, "dial: busy, no-answer, failed"): (
+        S.COMPLETED,
+        lc.Goodbye,
+        "count completed, pass, release",
+    ),
+    (S.CONNECTED, "status: final"): (S.COMPLETED, lc.Nothing, "count completed, pass, release"),
+    (S.CONNECTED, "queue: hangup"): (S.COMPLETED, lc.Nothing, "count completed, pass, release"),
+    (S.CONNECTED, "silent too long (sweep)"): (None, lc.Nothing, ""),  # talks may be long
+    (S.CONNECTED, "ended by force (Twilio, max talk, operator)"): (
+        S.COMPLETED,
+        lc.Nothing,
+        "count completed, count forced/operator, pass, release",
+    ),
+    (S.ABANDONED, "hold poll"): (None, lc.LeaveQueue, ""),  # swept, still holding: the backup
+    (S.ABANDONED, "accepted (1)"): (None, lc.Decline, ""),
+    (S.ABANDONED, "ended by force (Twilio, max talk, operator)"): (None, lc.Nothing, ""),
+    (S.COMPLETED, "status: final"): (None, lc.Nothing, ""),
+    (S.COMPLETED, "dial: completed"): (None, lc.Nothing, ""),
+    (S.CLOSED, "hold poll"): (None, lc.Closed, ""),
+    (S.CLOSED, "option chosen, staffed"): (None, lc.Closed, ""),
     # callback: the request keeps its place; the counsellor first, then the caller
-    (S.WAITING, "callback confirmed (hold key)"): (S.CALLBACK, lc.CallbackBooked),
-    (S.RESERVED, "callback confirmed (hold key)"): (None, lc.LeaveQueue),  # take the line
-    (S.CALLBACK, "hold poll"): (None, lc.Goodbye),
-    (S.CALLBACK, "status: final"): (None, lc.Nothing),  # the first call ended, as booked
-    (S.CALLBACK, "queue: hangup"): (None, lc.Nothing),
-    (S.CALLBACK, "line reserved (pass)"): (S.RINGING, lc.Nothing),
-    (S.CALLBACK, "callback: past its time (sweep)"): (S.ABANDONED, lc.Nothing),
-    (S.CALLING, "callback: caller pressed 1"): (S.CONNECTED, lc.JoinCounsellor),
-    (S.CALLING, "callback: call to the caller ended"): (S.CALLBACK, lc.Nothing),
-    (S.CALLING, "dial: completed"): (S.CALLBACK, lc.Nothing),  # the counsellor hung up
-    (S.CALLING, "silent too long (sweep)"): (S.CALLBACK, lc.Nothing),
-    (S.CALLING, "ended by force (Twilio, max talk, operator)"): (S.ABANDONED, lc.Nothing),
-    (S.WAITING, "callback: caller pressed 1"): (None, lc.Decline),  # not a callback
+    (S.WAITING, "callback confirmed (hold key)"): (
+        S.CALLBACK,
+        lc.CallbackBooked,
+        "count abandoned/callback, count callback/requested",
+    ),
+    (S.RESERVED, "callback confirmed (hold key)"): (None, lc.LeaveQueue, ""),  # take the line
+    (S.WAITING, "callback: caller pressed 1"): (None, lc.Decline, ""),  # not a callback
+    (S.CALLBACK, "hold poll"): (None, lc.Goodbye, ""),
+    (S.CALLBACK, "status: final"): (None, lc.Nothing, ""),  # the first call ended, as booked
+    (S.CALLBACK, "queue: hangup"): (None, lc.Nothing, ""),
+    (S.CALLBACK, "line reserved (pass)"): (S.RINGING, lc.Nothing, "ring counsellor"),
+    (S.CALLBACK, "silent too long (sweep)"): (None, lc.Nothing, ""),  # it does not poll
+    (S.CALLBACK, "callback: caller pressed 1"): (None, lc.Decline, ""),
+    (S.CALLBACK, "callback: past its time (sweep)"): (
+        S.ABANDONED,
+        lc.Nothing,
+        "count callback/expired",
+    ),
+    (S.CALLBACK, "ended by force (Twilio, max talk, operator)"): (
+        S.ABANDONED,
+        lc.Nothing,
+        "count callback/failed, count forced/operator",
+    ),
+    (S.CALLING, "accepted (1)"): (None, lc.CallCaller, ""),  # a retried accept
+    (S.CALLING, "callback: Twilio refused to ring the line"): (None, lc.Nothing, ""),
+    (S.CALLING, "status: final"): (None, lc.Nothing, ""),
+    (S.CALLING, "callback: caller pressed 1"): (
+        S.CONNECTED,
+        lc.JoinCounsellor,
+        "count callback/connected, line talking",
+    ),
+    # the caller not reached: tried again later; the counsellor hears why, the line rests
+    (S.CALLING, "callback: call to the caller ended"): (
+        S.CALLBACK,
+        lc.Nothing,
+        "pass, release+rest",
+    ),
+    (S.CALLING, "dial: completed"): (S.CALLBACK, lc.Nothing, "pass, release"),  # hung up
+    (S.CALLING, "silent too long (sweep)"): (S.CALLBACK, lc.Nothing, "pass, release+rest"),
+    (S.CALLING, "ended by force (Twilio, max talk, operator)"): (
+        S.ABANDONED,
+        lc.Nothing,
+        "count callback/failed, count forced/operator, pass, release",
+    ),
 }
 
 
@@ -117,9 +295,10 @@ EXPECTED = {
 def test_the_lifecycle_table(state: S, name: str) -> None:
     event = dict(ALL_EVENTS)[name]
     t = step(table.typical_call(state), event)
-    want_state, want_decision = EXPECTED[state, name]
+    want_state, want_decision, want_effects = EXPECTED[state, name]
     moved = t.state if t.state != state else None
     assert (moved, type(t.decision)) == (want_state, want_decision)
+    assert noticed(t) == sorted(e for e in want_effects.split(", ") if e)
 
 
 def callback_ringing() -> lc.CallView:
@@ -253,6 +432,7 @@ class CallMachine(RuleBasedStateMachine):
         self.now = NOW
         self.held: dict[str, bool] = {"line-1": False, "line-2": False}
         self.connected = 0
+        self.ends = 0  # counts of how the call ended (completed, abandoned, closed)
         self.ended_as: str | None = None
 
     def apply(self, event: lc.Event) -> None:
@@ -270,6 +450,8 @@ class CallMachine(RuleBasedStateMachine):
                 ("callback", "connected"),
             ):
                 self.connected += 1
+            if isinstance(effect, lc.Count) and effect.kind in ENDS:
+                self.ends += 1
         if after.line_id is not None and after.line_id != before.line_id:
             assert not self.held[after.line_id], "a line given to two calls"
             self.held[after.line_id] = True
@@ -349,6 +531,12 @@ class CallMachine(RuleBasedStateMachine):
         on = self.call.line_id
         assert (on is not None) == (self.call.state in lc.ON_A_LINE)
         assert {k for k, v in self.held.items() if v} == ({on} if on else set())
+
+    @invariant()
+    def a_call_is_counted_once_as_it_ends(self) -> None:
+        # A callback's first call ended when it was booked (counted abandoned, "callback").
+        over = self.call.state in lc.TERMINAL or self.call.callback_at is not None
+        assert self.ends == (1 if over else 0)
 
     @invariant()
     def the_end_never_changes(self) -> None:
