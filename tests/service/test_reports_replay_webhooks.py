@@ -31,8 +31,8 @@ import yaml
 from sqlalchemy import update
 
 from hotline.config import HotlineConfig
+from hotline.lines.models import Line
 from hotline.reports import report
-from hotline.routing.models import Line
 from tests.conftest import ROOT, Clock, Twilio, new_sid, says, talking_on
 
 TRIALS_FILE = ROOT / "tests" / "data" / "trials.yaml"  # the published figures
