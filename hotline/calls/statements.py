@@ -1,5 +1,5 @@
 """The calls table's statements, as calls.store runs them: a call read into a `StoredCall`
-(by CallSid, by id, a hold poll's), a transition's UPDATE, a new
+(by CallSid, by id, a hold poll's, the routing sweeps' batches), a transition's UPDATE, a new
 call's INSERT and an event's, and PostgreSQL's one-statement forms of a step.
 
 Each is built once, at import or at first use per set of changed columns or per database;
@@ -20,6 +20,7 @@ from sqlalchemy import (
     bindparam,
     func,
     literal_column,
+    or_,
     select,
     update,
 )
@@ -89,6 +90,7 @@ def _at(name: str, column: str) -> Any:
 BY_SID = select(*COLUMNS).where(CALLS.c.call_sid == bindparam("sid"))
 LOCKED_BY_SID = BY_SID.with_for_update()
 BY_ID = select(*COLUMNS).where(CALLS.c.id == bindparam("id"))
+LOCKED_BY_ID = BY_ID.with_for_update()
 STEP_DETAIL = select(EVENTS.c.detail).where(
     EVENTS.c.call_id == bindparam("call_id"), EVENTS.c.step == bindparam("step")
 )
@@ -123,6 +125,32 @@ POLLED = (
     .values(last_seen_at=_at("now", "last_seen_at"))
     .returning(*COLUMNS)
 )
+# The routing sweeps' batches, each locked with SKIP LOCKED: reservations that expired
+# (reserved before `before`), and calls whose caller is gone though Twilio's callbacks never
+# said so (in the menu since before `menu_before`, holding and last seen before `seen_before`,
+# ringing or calling since before `rung_before`) or whose callback request is past its time.
+EXPIRED = (
+    select(*COLUMNS)
+    .where(CALLS.c.state == CallState.RESERVED, CALLS.c.reserved_at <= _at("before", "reserved_at"))
+    .with_for_update(skip_locked=True)
+)
+SILENT = (
+    select(*COLUMNS)
+    .where(
+        or_(
+            (CALLS.c.state == CallState.MENU)
+            & (CALLS.c.created_at < _at("menu_before", "created_at")),
+            CALLS.c.state.in_(lifecycle.HOLDING)
+            & (CALLS.c.last_seen_at < _at("seen_before", "last_seen_at")),
+            CALLS.c.state.in_((CallState.RINGING, CallState.CALLING))
+            & (CALLS.c.reserved_at < _at("rung_before", "reserved_at")),
+            (CALLS.c.state == CallState.CALLBACK)
+            & (CALLS.c.callback_until <= _at("now", "callback_until")),
+        )
+    )
+    .with_for_update(skip_locked=True)
+)
+
 # One UPDATE per set of changed columns (a transition changes a handful of known sets).
 _UPDATES: dict[tuple[str, ...], Update] = {}
 _INSERTS: dict[str, tuple[Insert, Insert]] = {}  # by dialect: (the call, its event)

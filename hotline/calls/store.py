@@ -1,12 +1,13 @@
 """Stored call state: create, look up and move calls; append events. Only flushes.
 
-The voice path reads and writes calls with SQLAlchemy Core, not the ORM: a webhook reads its
-call with one `SELECT ... FOR UPDATE` into a `StoredCall` (plain attributes; a hold poll with
-one `UPDATE ... RETURNING` that marks it seen, `polled`), writes a
-transition's changes with one `UPDATE` of the changed columns, and appends its event with one
-`INSERT ... ON CONFLICT DO NOTHING` (on PostgreSQL both in one statement, `log_step`). The
-statements are built once, in calls.statements. The routing pass's sweeps still hand ORM
-`Call` rows to `carry_out` (`CallRecord` covers both), which it writes the ORM way.
+Every step that moves a call reads and writes it the same way, with SQLAlchemy Core, not the
+ORM: a webhook, an operator's hand, reconciliation or a push's outcome reads its call with
+one `SELECT ... FOR UPDATE` into a `StoredCall` (plain attributes; a hold poll with one
+`UPDATE ... RETURNING` that marks it seen, `polled`), and the routing pass's sweeps read
+theirs with one `SELECT ... FOR UPDATE SKIP LOCKED` per sweep (`expired_reservations`,
+`gone_silent`). A transition's changes are written with one `UPDATE` of the changed columns,
+its event appended with one `INSERT ... ON CONFLICT DO NOTHING` (on PostgreSQL both in one
+statement, `log_step`). The statements are built once, in calls.statements.
 """
 
 from __future__ import annotations
@@ -36,18 +37,6 @@ TERMINAL = lifecycle.TERMINAL
 WAITING = lifecycle.HOLDING
 
 
-class CallRecord(lifecycle.CallFacts, Protocol):
-    """What carrying out a transition needs of a call: a `StoredCall` (the webhooks) or an
-    ORM `Call` row (the routing pass's sweeps, an operator's hand) both fit."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def call_sid(self) -> str: ...
-    @property
-    def reserved_at(self) -> dt.datetime | None: ...
-
-
 HASHED = "hash:"  # a number already hashed (the spool keeps no number, only its hash)
 
 
@@ -72,6 +61,42 @@ async def get_call(
     stmt = q.LOCKED_BY_SID if lock else q.BY_SID
     row = (await session.execute(stmt, {"sid": call_sid})).first()
     return None if row is None else StoredCall(*row)
+
+
+async def get_call_by_id(
+    session: AsyncSession, call_id: int, *, lock: bool = False
+) -> StoredCall | None:
+    """The call with this id (locked until commit with `lock`), or None."""
+    stmt = q.LOCKED_BY_ID if lock else q.BY_ID
+    row = (await session.execute(stmt, {"id": call_id})).first()
+    return None if row is None else StoredCall(*row)
+
+
+async def expired_reservations(session: AsyncSession, before: dt.datetime) -> list[StoredCall]:
+    """Calls reserved a line at or before `before` and still reserved, locked (SKIP LOCKED:
+    what another pass holds is left to it)."""
+    rows = (await session.execute(q.EXPIRED, {"before": before})).all()
+    return [StoredCall(*row) for row in rows]
+
+
+async def gone_silent(
+    session: AsyncSession,
+    *,
+    menu_before: dt.datetime,
+    seen_before: dt.datetime,
+    rung_before: dt.datetime,
+    now: dt.datetime,
+) -> list[StoredCall]:
+    """Calls whose caller is gone though Twilio's callbacks never said so (in the menu since
+    before `menu_before`, holding and last seen before `seen_before`, ringing or calling
+    since before `rung_before`) and callback requests past their time, locked (SKIP LOCKED)."""
+    params = {
+        "menu_before": menu_before,
+        "seen_before": seen_before,
+        "rung_before": rung_before,
+        "now": now,
+    }
+    return [StoredCall(*row) for row in (await session.execute(q.SILENT, params)).all()]
 
 
 async def polled(session: AsyncSession, call_sid: str, now: dt.datetime) -> StoredCall | None:
@@ -158,14 +183,14 @@ async def insert_call(
 
 
 async def reload(session: AsyncSession, call: StoredCall) -> None:
-    """Read the call again into the same object (something else in this transaction, the
-    routing pass, changed it)."""
+    """Read the call again into the same object (the routing pass's reservations, one bulk
+    UPDATE of the calls they reserve, changed it)."""
     row = (await session.execute(q.BY_ID, {"id": call.id})).one()
     for name, value in zip(q.FIELDS, row, strict=True):
         setattr(call, name, value)
 
 
-def unwritten(call: CallRecord, changes: dict[str, Any]) -> dict[str, Any]:
+def unwritten(call: StoredCall, changes: dict[str, Any]) -> dict[str, Any]:
     """The changes the row does not hold yet (a polled call was marked seen as it was read)."""
     return {k: v for k, v in changes.items() if getattr(call, k) != v}
 
@@ -179,11 +204,6 @@ async def update_call(session: AsyncSession, call: StoredCall, changes: dict[str
     stmt = q.update_of(tuple(sorted(changes)))
     await session.execute(stmt, {"v__id": call.id, **q.values(changes)})
     apply_changes(call, changes)
-
-
-def touched(session: AsyncSession) -> set[int]:
-    """Ids of the ORM call rows this session's transitions changed (the routing pass's own)."""
-    return uow.of(session).touched
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,9 +220,9 @@ def push(session: AsyncSession, call_id: int, call_sid: str, effect: lifecycle.P
     uow.outbox(session).append(Pushed(call_id, call_sid, effect))
 
 
-def apply_changes(call: CallRecord, changes: dict[str, Any]) -> None:
-    """Write a transition's changes on the call object (the lifecycle decided them): on an ORM
-    row the session's flush writes them, a `StoredCall` is written by its own statement."""
+def apply_changes(call: StoredCall, changes: dict[str, Any]) -> None:
+    """Write a transition's changes on the call object, as its statement wrote them in the
+    database (the lifecycle decided them)."""
     for name, value in changes.items():
         setattr(call, name, value)
 
@@ -226,22 +246,10 @@ class LineHolder(Protocol):
     ) -> None: ...
 
 
-async def write(session: AsyncSession, call: CallRecord, changes: dict[str, Any]) -> None:
-    """Write a transition's changes on the call: a `StoredCall`'s with one UPDATE, an ORM
-    row's by the session's flush."""
-    if isinstance(call, StoredCall):
-        await update_call(session, call, changes)
-    else:
-        assert isinstance(call, Call)
-        apply_changes(call, changes)
-        if changes:
-            touched(session).add(call.id)
-
-
 async def carry_out(
     session: AsyncSession,
     lines: LineHolder,
-    call: CallRecord,
+    call: StoredCall,
     t: lifecycle.Transition,
     now: dt.datetime,
     *,
@@ -251,10 +259,9 @@ async def carry_out(
     and carry out its line and metric effects; True when it asks for an assignment pass,
     which is left to the caller (a pass never runs one inside).
 
-    The call's UPDATE comes before the lines' (as the ORM's flush ordered them): the same
-    lock order as every other step."""
+    The call's UPDATE comes before the lines': the same lock order as every other step."""
     if not written:
-        await write(session, call, t.changes)
+        await update_call(session, call, t.changes)
     run_pass = False
     for effect in t.effects:
         if isinstance(effect, lifecycle.ReleaseLine):
@@ -275,14 +282,14 @@ async def carry_out(
 
 
 def _event(
-    call: CallRecord, step: str, kind: str, now: dt.datetime, detail: dict[str, Any] | None
+    call: StoredCall, step: str, kind: str, now: dt.datetime, detail: dict[str, Any] | None
 ) -> dict[str, Any]:
     return {"call_id": call.id, "step": step[:96], "kind": kind, "detail": detail or {}, "at": now}
 
 
 async def add_event(
     session: AsyncSession,
-    call: CallRecord,
+    call: StoredCall,
     step: str,
     kind: str,
     now: dt.datetime,
@@ -296,7 +303,7 @@ async def add_event(
 
 async def log_step(
     session: AsyncSession,
-    call: CallRecord,
+    call: StoredCall,
     step: str,
     kind: str,
     now: dt.datetime,
@@ -306,15 +313,13 @@ async def log_step(
     """Log a step's event and write the call's `changes`; False, with nothing written, when
     the step was already applied (a Twilio retry).
 
-    On PostgreSQL a `StoredCall`'s event and UPDATE are one statement (`_stepped`, a
+    On PostgreSQL the event and the UPDATE are one statement (`statements.stepped`, a
     data-modifying CTE); SQLite has no such statements: the INSERT, then the UPDATE."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if isinstance(call, StoredCall):
-        changes = unwritten(call, changes)
-    if not (changes and postgres and isinstance(call, StoredCall)):
+    changes = unwritten(call, changes)
+    if not (changes and session.get_bind().dialect.name == "postgresql"):
         if not await add_event(session, call, step, kind, now, detail):
             return False
-        await write(session, call, changes)
+        await update_call(session, call, changes)
         return True
     params = _event(call, step, kind, now, detail)
     params.update(q.values(changes))
@@ -325,19 +330,19 @@ async def log_step(
     return True
 
 
-async def step_detail(session: AsyncSession, call: CallRecord, step: str) -> dict[str, Any]:
+async def step_detail(session: AsyncSession, call: StoredCall, step: str) -> dict[str, Any]:
     """What was logged for an applied step (its decision, for a retry)."""
     params = {"call_id": call.id, "step": step[:96]}
     detail = (await session.execute(q.STEP_DETAIL, params)).scalar_one_or_none()
     return dict(detail or {})
 
 
-async def events(session: AsyncSession, call: CallRecord) -> list[CallEvent]:
+async def events(session: AsyncSession, call: StoredCall) -> list[CallEvent]:
     stmt = select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.id)
     return list((await session.execute(stmt)).scalars())
 
 
-async def waiting_ahead(session: AsyncSession, call: StoredCall | Call) -> int:
+async def waiting_ahead(session: AsyncSession, call: StoredCall) -> int:
     """Callers of the same option who will be offered a line before this one."""
     params = ahead_params(call)
     if params is None:
@@ -350,7 +355,7 @@ def ahead_count() -> Select[int]:
     return q.AHEAD
 
 
-def ahead_params(call: StoredCall | Call) -> dict[str, Any] | None:
+def ahead_params(call: StoredCall) -> dict[str, Any] | None:
     """The parameters of `ahead_count` for this call; None when it is not in a queue."""
     if call.waiting_since is None or call.option_id is None:
         return None
