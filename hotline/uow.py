@@ -34,14 +34,11 @@ KEY = "hotline_uow"  # the session's unit of work, in `session.info`
 class UnitOfWork:
     """A session, its one transaction, and the effects to publish once it commits."""
 
-    __slots__ = ("_done", "_publish", "effects", "session", "touched")
+    __slots__ = ("_done", "_publish", "effects", "session")
 
     def __init__(self, session: AsyncSession, publish: Publish | None = None) -> None:
         self.session = session
         self.effects: list[object] = []  # published after the commit, dropped on rollback
-        # Ids of the ORM call rows this step's transitions changed (the routing pass's
-        # sweeps load calls as ORM rows): a `StoredCall` among them is read again.
-        self.touched: set[int] = set()
         self._publish = publish
         self._done = False
         session.info[KEY] = self
@@ -68,14 +65,12 @@ class UnitOfWork:
         await self.session.commit()
         self._done = True
         effects, self.effects = self.effects, []
-        self.touched.clear()
         if effects and self._publish is not None:
             self._publish(effects)
 
     async def rollback(self) -> None:
         """Roll back and drop the effects: nothing of this step is published."""
         self.effects.clear()
-        self.touched.clear()
         await self.session.rollback()
         self._done = True
 

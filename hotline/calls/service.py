@@ -18,15 +18,15 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls import lifecycle, store
-from hotline.calls.models import Call
-
-AnyCall = store.StoredCall | Call
+from hotline.calls.store import StoredCall
 
 
 class Routing(store.LineHolder, Protocol):
     """What the service needs of the router (hotline.routing.store.Router)."""
 
-    async def assign(self, session: AsyncSession, now: dt.datetime) -> list[Any]: ...
+    async def assign(
+        self, session: AsyncSession, now: dt.datetime, held: StoredCall | None = None
+    ) -> list[Any]: ...
 
     async def staffed_for(
         self, session: AsyncSession, option_id: str, language: str | None, now: dt.datetime
@@ -48,12 +48,12 @@ def _alone(t: lifecycle.Transition, unwritten: dict[str, Any]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    call: AnyCall
+    call: StoredCall
     decision: lifecycle.Decision
     repeated: bool = False  # a retried step: nothing changed, the first answer again
 
 
-def offer_of(call: store.CallRecord) -> str:
+def offer_of(call: StoredCall) -> str:
     """The current offer of a line to the call: a second offer of the same line is new."""
     held = call.reserved_at.timestamp() if call.reserved_at else ""
     return f"{call.line_id}:{held}"
@@ -62,7 +62,7 @@ def offer_of(call: store.CallRecord) -> str:
 async def apply(
     session: AsyncSession,
     router: Routing,
-    call: AnyCall,
+    call: StoredCall,
     event: lifecycle.Event,
     now: dt.datetime,
     *,
@@ -142,27 +142,22 @@ def _logged(event: lifecycle.Event, t: lifecycle.Transition, step: str) -> store
 async def _carry_out(
     session: AsyncSession,
     router: Routing,
-    call: AnyCall,
+    call: StoredCall,
     t: lifecycle.Transition,
     now: dt.datetime,
     *,
     written: bool,
 ) -> None:
-    """The transition's changes (unless `written`) and effects, then the pass it asks for."""
+    """The transition's changes (unless `written`) and effects, then the pass it asks for.
+
+    The pass is handed the call: a sweep that reaches it changes this very object, as it
+    changes the row. A reservation is one UPDATE of every call it reserves: a call reserved
+    is read again, so that the answer is about the call as it now is."""
     if await store.carry_out(session, router, call, t, now, written=written):
         await session.flush()  # the lines' ORM rows the effects changed
-        touched = store.touched(session)
-        touched.discard(call.id)
-        made = await router.assign(session, now)
-        reserved = any(r.call_id == call.id for r in made)  # a bulk UPDATE, past the ORM
-        if isinstance(call, store.StoredCall):
-            # Reserved, or changed by the pass's sweeps (ORM rows of their own): read it
-            # again, so that the answer is about the call as it now is.
-            if reserved or call.id in touched:
-                await session.flush()
-                await store.reload(session, call)
-        elif reserved:
-            await session.refresh(call)
+        made = await router.assign(session, now, call)
+        if any(r.call_id == call.id for r in made):
+            await store.reload(session, call)
 
 
 # Kept out of the event log: the sealed number lives only on the call, until erased.
@@ -180,7 +175,7 @@ def _fields(event: lifecycle.Event) -> dict[str, Any]:
 async def staffed(
     session: AsyncSession,
     router: Routing,
-    call: AnyCall,
+    call: StoredCall,
     option_id: str,
     language: str | None,
     now: dt.datetime,

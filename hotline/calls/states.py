@@ -43,7 +43,7 @@ CALLBACK_FAILED, CALLBACK_EXPIRED = "cb-failed", "cb-expired"
 
 
 class CallFacts(Protocol):
-    """What the lifecycle reads of a call (the ORM row fits, and so does `CallView`)."""
+    """What the lifecycle reads of a call (a stored call fits, and so does `CallView`)."""
 
     @property
     def state(self) -> str: ...

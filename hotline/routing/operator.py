@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls import lifecycle, service
 from hotline.calls import store as calls_store
-from hotline.calls.models import Call
 from hotline.common import audit
 from hotline.common.audit import Actor
 from hotline.errors import NotFound
@@ -45,7 +44,9 @@ async def free_line(
     line = await session.get(Line, line_id, with_for_update=True)
     if line is None or line_id not in router.lines:
         raise NotFound(f"unknown line {line_id!r}")
-    call = await session.get(Call, line.call_id, with_for_update=True) if line.call_id else None
+    call = None
+    if line.call_id:
+        call = await calls_store.get_call_by_id(session, line.call_id, lock=True)
     ended = None
     if call is not None and call.state not in lifecycle.TERMINAL and call.line_id == line_id:
         ended = call.call_sid

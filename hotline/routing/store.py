@@ -211,9 +211,17 @@ class Router:
             presence.set_presence(session, line, Presence(state), now)
 
     # -- the pass ---------------------------------------------------------------------------
-    async def assign(self, session: AsyncSession, now: dt.datetime) -> list[engine.Reservation]:
-        """Expire stale reservations, then give free staffed lines to waiting callers."""
-        await self._upkeep(session, now)
+    async def assign(
+        self,
+        session: AsyncSession,
+        now: dt.datetime,
+        held: calls_store.StoredCall | None = None,
+    ) -> list[engine.Reservation]:
+        """Expire stale reservations, then give free staffed lines to waiting callers.
+
+        `held`: the call the step that runs this pass holds; the sweeps change it as that
+        object (hotline.routing.sweeps)."""
+        await self._upkeep(session, now, held)
         lines = await self._free_lines(session, now)
         if not lines:
             return []
@@ -227,14 +235,16 @@ class Router:
                     await self._reserve(session, group, now, state, sids)
         return reservations
 
-    async def _upkeep(self, session: AsyncSession, now: dt.datetime) -> None:
+    async def _upkeep(
+        self, session: AsyncSession, now: dt.datetime, held: calls_store.StoredCall | None
+    ) -> None:
         """Expiries, sweeps and wrap-ups: they change with time, not with each event, so a
         busy instance runs them at most once per UPKEEP_EVERY of the pass's clock (the tick
         runs passes meanwhile). A clock that went back runs them at once."""
         last = self._upkept_at
         if last is not None and dt.timedelta(0) <= now - last < UPKEEP_EVERY:
             return
-        await sweeps.expire(session, self, now)
+        await sweeps.expire(session, self, now, held)
         self._upkept_at = now
 
     async def _reserve(

@@ -2,6 +2,11 @@
 that expired, calls whose caller is gone though Twilio's callbacks never said so, callback
 requests past their time, and wrap-ups that are over. `Router.assign` runs them at most once
 per UPKEEP_EVERY of the pass's clock; each locks what it changes with SKIP LOCKED.
+
+A sweep reads its calls as every step does, into `StoredCall`s with one statement (calls.store),
+and moves each through the lifecycle. The call a step holds (`held`, locked by that step and
+so never skipped) is changed as that very object, so the step goes on with the call as it now
+is.
 """
 
 from __future__ import annotations
@@ -10,12 +15,13 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls import lifecycle
 from hotline.calls import store as calls_store
-from hotline.calls.models import Call, CallState
+from hotline.calls.models import CallState
+from hotline.calls.store import StoredCall
 from hotline.lines import presence
 from hotline.lines.models import Line, Presence
 
@@ -28,7 +34,11 @@ log = logging.getLogger("hotline.routing.store")
 
 
 async def carry_out(
-    session: AsyncSession, router: Router, call: Call, event: lifecycle.Event, now: dt.datetime
+    session: AsyncSession,
+    router: Router,
+    call: StoredCall,
+    event: lifecycle.Event,
+    now: dt.datetime,
 ) -> None:
     """A pass's own transition of a call: expiries and sweeps (no pass inside a pass)."""
     await calls_store.carry_out(
@@ -36,19 +46,22 @@ async def carry_out(
     )
 
 
-async def expire(session: AsyncSession, router: Router, now: dt.datetime) -> None:
+def _as_held(calls: list[StoredCall], held: StoredCall | None) -> list[StoredCall]:
+    """The calls read, the one a step holds as its own object."""
+    if held is None:
+        return calls
+    return [held if call.id == held.id else call for call in calls]
+
+
+async def expire(
+    session: AsyncSession, router: Router, now: dt.datetime, held: StoredCall | None = None
+) -> None:
     """Expired reservations, then the sweeps and the wrap-ups that are over."""
-    stmt = (
-        select(Call)
-        .where(
-            Call.state == CallState.RESERVED, Call.reserved_at <= now - router.reservation_timeout
-        )
-        .with_for_update(skip_locked=True)
-    )
-    for call in (await session.execute(stmt)).scalars():
+    before = now - router.reservation_timeout
+    for call in _as_held(await calls_store.expired_reservations(session, before), held):
         log.info("reservation of call %s on line %s expired", call.call_sid, call.line_id)
         await carry_out(session, router, call, lifecycle.ReservationExpired(), now)
-    await sweep(session, router, now)
+    await sweep(session, router, now, held)
     await wrap_ups_over(session, now)
 
 
@@ -64,22 +77,18 @@ async def wrap_ups_over(session: AsyncSession, now: dt.datetime) -> None:
     await session.flush()
 
 
-async def sweep(session: AsyncSession, router: Router, now: dt.datetime) -> None:
+async def sweep(
+    session: AsyncSession, router: Router, now: dt.datetime, held: StoredCall | None = None
+) -> None:
     """End calls whose caller is gone though Twilio's callbacks never said so."""
-    stmt = (
-        select(Call)
-        .where(
-            or_(
-                (Call.state == CallState.MENU) & (Call.created_at < now - router.menu_timeout),
-                Call.state.in_(lifecycle.HOLDING) & (Call.last_seen_at < now - router.stale_after),
-                Call.state.in_((CallState.RINGING, CallState.CALLING))
-                & (Call.reserved_at < now - router.ringing_timeout),
-                (Call.state == CallState.CALLBACK) & (Call.callback_until <= now),
-            )
-        )
-        .with_for_update(skip_locked=True)
+    silent = await calls_store.gone_silent(
+        session,
+        menu_before=now - router.menu_timeout,
+        seen_before=now - router.stale_after,
+        rung_before=now - router.ringing_timeout,
+        now=now,
     )
-    for call in (await session.execute(stmt)).scalars():
+    for call in _as_held(silent, held):
         if call.state == CallState.CALLBACK:
             log.info("callback request of call %s expired", call.call_sid)
             await carry_out(session, router, call, lifecycle.CallbackExpired(), now)

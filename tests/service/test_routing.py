@@ -197,6 +197,27 @@ async def test_a_caller_silent_on_hold_is_ended_even_without_callbacks(
     assert (call.state, call.end_stage, call.connected_at) == ("abandoned", "waiting", None)
 
 
+async def test_a_sweep_that_reaches_the_call_a_step_holds_changes_that_very_call(
+    twilio: Twilio, app, clock: Clock
+) -> None:
+    """A step's pass may sweep the call the step holds (locked by the step, so never skipped):
+    the step's own object is changed, so it goes on with the call as it now is."""
+    from hotline.calls import store
+
+    await only_lines(app, "inochi-01")
+    await talking_on(app, "inochi-01")
+    gone = new_sid()
+    await queue(twilio, gone, "8")
+    clock.advance(91)  # silent on hold past the bound
+    async with app.state.sessions.begin() as s:
+        held = await store.get_call(s, gone, lock=True)
+        assert held is not None and held.state == "waiting"
+        await app.state.router.assign(s, clock(), held)
+        assert (held.state, held.end_stage) == ("abandoned", "waiting")
+    call = await _call(app, gone)
+    assert (call.state, call.end_stage) == ("abandoned", "waiting")
+
+
 async def test_a_line_whose_dial_result_never_came_is_freed(twilio, app, clock) -> None:
     await only_lines(app, "inochi-01")
     sid = new_sid()
