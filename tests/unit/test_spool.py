@@ -166,3 +166,30 @@ async def test_a_crash_in_the_middle_of_the_rewrite_loses_no_fact(
     assert await restarted.replay(apply) == 3
     assert seen == ["CA0", "CA1", "CA2"] and restarted.backlog() == 0
     assert spool.path.read_bytes() == b""
+
+
+async def test_a_replay_skips_a_fact_of_ours_and_one_in_doubt_after_some_rounds(
+    tmp_path: Path,
+) -> None:
+    """A fact whose replay fails for a reason of ours is skipped at once; one that fails in
+    doubt (a database error of no known kind) is kept for `DOUBTFUL_ROUNDS` rounds, then
+    skipped, so that it never holds back the facts behind it for good."""
+    import sqlite3
+
+    spool, seen = Spool(tmp_path, 1 << 20), []
+    _fill(spool, 3)
+
+    async def apply(entry: dict[str, Any]) -> None:
+        sid = entry["params"]["CallSid"]
+        seen.append(sid)
+        if sid == "CA0":
+            raise RuntimeError("a bug of ours")
+        if sid == "CA1":
+            raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("no such table"))
+
+    assert spool_mod.DOUBTFUL_ROUNDS == 3
+    assert await spool.replay(apply) == 1  # CA0 skipped; CA1 kept, CA2 behind it
+    assert await spool.replay(apply) == 0 and spool.backlog() == 2
+    assert await spool.replay(apply) == 2  # CA1 skipped at last, CA2 applied
+    assert seen == ["CA0", "CA1", "CA1", "CA1", "CA2"]
+    assert spool.backlog() == 0
