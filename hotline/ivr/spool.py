@@ -20,8 +20,10 @@ One journal per host (`spool_dir/<hostname>.jsonl`), shared by the host's worker
   its round instead of waiting.
 - An append is O(1): it opens the journal write-only, appends one line and fsyncs; the bound
   (`spool_max_bytes`) is checked against the file's size (`fstat`), and the number of facts
-  kept (the backlog metric) is a count held in the lock file, updated under the lock. Past the
-  bound a fact is dropped and counted.
+  kept (the backlog metric) is a count held in the lock file, updated under the lock (a count
+  only: a crash may leave it one short, and every rewrite sets it from the journal; a lock
+  file without one, as beside a journal of an older version, is counted once). Past the bound
+  a fact is dropped and counted.
 - The rewrite is crash-safe: the facts left (those not applied, and those appended while the
   replay ran) are written to `<hostname>.jsonl.tmp`, fsync'd, renamed over the journal
   (`os.replace`), and the directory fsync'd. A crash at any point leaves the old journal or the
