@@ -87,7 +87,7 @@ class VoiceGuard:
         self.services.webhook_errors += 1
         if database_away(exc) and scope["path"] in FACTS:
             log.error("database away: %s answered with the fallback", request.url.path)
-            _spool(self.services, request, body)
+            await _spool(self.services, request, body)
         else:
             log.exception("voice webhook %s failed; answering fallback", request.url.path)
         answer = failure_answer(self.services.renderer, request.url.path, body)
@@ -139,15 +139,17 @@ def connection_lost(exc: BaseException) -> bool:
     return False
 
 
-def _spool(services: Services, request: Request, body: bytes) -> None:
-    """Keep a fact whose webhook failed for want of the database (if Twilio signed it)."""
+async def _spool(services: Services, request: Request, body: bytes) -> None:
+    """Keep a fact whose webhook failed for want of the database (if Twilio signed it); the
+    fsync'd append runs in a thread, off the event loop."""
     settings = services.settings
     try:
         params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         if not signed_by_twilio(request, params, settings):
             return
         kept = without_numbers(params, settings.caller_secret)
-        services.spool.append(request.url.path, request.url.query, kept, services.clock())
+        at = services.clock()
+        await services.spool.append_async(request.url.path, request.url.query, kept, at)
     except Exception:  # the caller's answer must go out whatever happens here
         log.exception("spool: the fact could not be kept")
 
