@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # Twilio answers a full or failing queue at once: after this many failures within the
     # window the caller goes to the backup organisation instead of looping in silence.
     queue_error_limit: int = 2
+    # A failed hold poll or hold key is answered with a hold segment made without the
+    # database (the caller keeps their place); after this many in a row (about this many
+    # short segments, ~5 s each) the caller leaves the hold for the backup organisation.
+    hold_failures: int = 3
     queue_error_window_seconds: int = 60
     # Reconciliation: calls still open after this long are checked with Twilio's REST API
     # (when TWILIO_ACCOUNT_SID is set), every `reconcile_every_seconds`; a conversation longer

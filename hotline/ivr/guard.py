@@ -35,6 +35,7 @@ from hotline.ivr.spool import FACTS, database_away
 from hotline.ivr.twiml import Renderer
 from hotline.services import Services
 from hotline.voice.spooled import without_numbers
+from hotline.voice.urls import Query
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,13 @@ class VoiceGuard:
             _spool(self.services, request, body)
         else:
             log.exception("voice webhook %s failed; answering fallback", request.url.path)
-        answer = failure_answer(self.services.renderer, request.url.path, body)
+        answer = failure_answer(
+            self.services.renderer,
+            request.url.path,
+            body,
+            query=Query.parse(request.query_params),
+            hold_failures=self.services.settings.hold_failures,
+        )
         await answer(scope, receive, send)
 
 
@@ -152,8 +159,11 @@ def _spool(services: Services, request: Request, body: bytes) -> None:
         log.exception("spool: the fact could not be kept")
 
 
-def failure_answer(r: Renderer, path: str, body: bytes = b"") -> Response:
-    """What to answer when a webhook failed, by whose leg it is."""
+def failure_answer(
+    r: Renderer, path: str, body: bytes = b"", *, query: Query | None = None, hold_failures: int = 3
+) -> Response:
+    """What to answer when a webhook failed, by whose leg it is (`query`: the request's;
+    `hold_failures`: how many failed hold polls or keys in a row keep the caller holding)."""
     if path == "/voice/dial-result" and b"DialCallStatus=completed" in body:
         # Most likely a conversation just ended (the whisper's refusals end `completed` too,
         # but we cannot tell them apart without the database): say goodbye rather than ring
@@ -167,7 +177,21 @@ def failure_answer(r: Renderer, path: str, body: bytes = b"") -> Response:
         return twiml(r.hang_up())  # a callback's leg after its conversation: end it
     # The caller (a callback's leg too: the caller we called back is served by the backup).
     if path in ("/voice/wait", "/voice/hold-key"):
-        # waitUrl TwiML may not <Dial>: leave the hold; the Enqueue action then dials the
-        # backup directly (the lifecycle's Backup), instead of looping on a failing hold.
-        return twiml(r.leave())
+        return twiml(_failed_hold(r, query or Query(), hold_failures))
     return twiml(r.fallback())  # the caller: apology, then the backup organisation
+
+
+def _failed_hold(r: Renderer, q: Query, limit: int) -> VoiceResponse:
+    """A hold poll or key failed: a blip (a failover, one slow statement) must not take the
+    caller out of the queue. The caller hears a hold segment made without the database and
+    stays in Twilio's queue and in ours (the call is still waiting: a line may be offered at
+    the next poll); the segment's URLs carry the count of failures in a row, which a poll
+    the database answers drops. Past `limit` of them the hold is failing, not blipping:
+    waitUrl TwiML may not <Dial>, so the caller leaves the hold and the Enqueue action dials
+    the backup directly (the lifecycle's Backup) instead of looping on a failing hold."""
+    failures = q.failures + 1
+    if failures > limit:
+        return r.leave()
+    return r.hold_without_database(
+        q.option_id, q.language or None, q.segment, failures, chose=q.chose
+    )
