@@ -7,6 +7,11 @@ failed commit both arrive here with nothing kept, and the caller hears the fallb
 an answer describing changes that were lost. Refusals (403, 400, 413) are answers, not
 failures: they pass through.
 
+Every voice webhook answers within `Settings.webhook_deadline_seconds` (8 s by default, well
+inside the 15 s after which Twilio gives up and plays the number's static fallback): past it
+the route is cancelled and the caller hears the same failure answer (`DeadlinePassed`); a
+fact-carrying webhook's fact is spooled, as when the database refused (docs/faults.md).
+
 The voice pool does not ping a connection at checkout: a webhook whose connection the
 server had closed (PostgreSQL restarted, a backend terminated) is run once more from the
 start, with the same body, before answering the fallback (`connection_lost`). Nothing of the
@@ -21,7 +26,9 @@ end what was left waiting.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from fastapi import Request
@@ -50,11 +57,16 @@ def twiml(doc: VoiceResponse) -> TwiML:
     return TwiML(doc.to_xml())
 
 
+class DeadlinePassed(TimeoutError):
+    """The webhook did not answer within `Settings.webhook_deadline_seconds`."""
+
+
 class VoiceGuard:
     """ASGI middleware over the voice routes (under `prefix`): see the module's docstring."""
 
     def __init__(self, app: ASGIApp, *, services: Services, prefix: str) -> None:
         self.app, self.services, self.prefix = app, services, prefix + "/"
+        self._late: set[asyncio.Task[None]] = set()  # routes past their deadline, ending
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
@@ -62,11 +74,33 @@ class VoiceGuard:
             return
         exchange = _Exchange(receive, send)
         try:
-            await self._run(scope, exchange)
+            await self._within_deadline(scope, exchange)
         except Exception as exc:
             if exchange.started:  # too late to answer anything else
                 raise
-            await self._failed(scope, receive, send, bytes(exchange.body), exc)
+            await self._failed(scope, receive, send, bytes(exchange.body), exc, exchange.complete)
+
+    async def _within_deadline(self, scope: Scope, exchange: _Exchange) -> None:
+        """The route (`_run`), given `webhook_deadline_seconds` to answer, well inside the 15 s
+        after which Twilio plays the number's static fallback. Past it, the caller hears ours
+        (`failure_answer`) at once: the route is cancelled in its own task and left to end
+        there (rolling back, giving its connection up, against a database that may be
+        stalled) rather than awaited; nothing it says then is sent."""
+        route = asyncio.create_task(self._run(scope, exchange))
+        done, _ = await asyncio.wait(
+            {route}, timeout=self.services.settings.webhook_deadline_seconds
+        )
+        if route in done:
+            return route.result()
+        if exchange.started:  # answering already: let it finish
+            return await route
+        exchange.closed = True
+        route.cancel()
+        self._late.add(route)
+        route.add_done_callback(_forget(self._late))
+        raise DeadlinePassed(
+            f"no answer within {self.services.settings.webhook_deadline_seconds} s"
+        )
 
     async def _run(self, scope: Scope, exchange: _Exchange) -> None:
         """The route, and once more if its connection had been closed by the server."""
@@ -81,12 +115,21 @@ class VoiceGuard:
             await self.app(dict(first), exchange.again, exchange.send)
 
     async def _failed(
-        self, scope: Scope, receive: Receive, send: Send, body: bytes, exc: Exception
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        body: bytes,
+        exc: Exception,
+        complete: bool,
     ) -> None:
         """Count the failure, keep its fact if the database was away, answer the fallback."""
         request = Request(scope)
         self.services.webhook_errors += 1
-        if database_away(exc) and scope["path"] in FACTS:
+        # A step past its deadline waited for the database (a webhook does nothing else that
+        # takes time): its fact is kept, as when the database refused (replay is idempotent).
+        away = isinstance(exc, DeadlinePassed) or database_away(exc)
+        if away and scope["path"] in FACTS and complete:
             log.error("database away: %s answered with the fallback", request.url.path)
             _spool(self.services, request, body)
         else:
@@ -105,15 +148,26 @@ class _Exchange:
     """One webhook's messages: the body kept as it is read (for a second run and the
     spool), and whether the answer has started."""
 
-    __slots__ = ("_receive", "_send", "body", "complete", "kept_all", "replayed", "started")
+    __slots__ = (
+        "_receive",
+        "_send",
+        "body",
+        "closed",
+        "complete",
+        "kept_all",
+        "replayed",
+        "started",
+    )
 
     def __init__(self, receive: Receive, send: Send) -> None:
         self._receive, self._send = receive, send
         self.body = bytearray()
-        self.started = self.replayed = self.complete = False
+        self.started = self.replayed = self.complete = self.closed = False
         self.kept_all = True
 
     async def send(self, message: Message) -> None:
+        if self.closed:  # past the deadline: the guard answers instead
+            return
         self.started = self.started or message["type"] == "http.response.start"
         await self._send(message)
 
@@ -132,6 +186,15 @@ class _Exchange:
             return await self._receive()
         self.replayed = True
         return {"type": "http.request", "body": bytes(self.body), "more_body": False}
+
+
+def _forget(late: set[asyncio.Task[None]]) -> Callable[[asyncio.Task[None]], None]:
+    def done(task: asyncio.Task[None]) -> None:
+        late.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # retrieved: logged here
+            log.warning("a voice webhook past its deadline ended with %r", task.exception())
+
+    return done
 
 
 def connection_lost(exc: BaseException) -> bool:
