@@ -208,6 +208,8 @@ async def _open_database(services: Services) -> None:
 
 
 async def _close(services: Services) -> None:
+    # Webhooks past their deadline (answered already) end before their connections close.
+    await asyncio.gather(*services.late_webhooks, return_exceptions=True)
     for name in ("engine", "console_engine"):
         engine = getattr(services, name, None)  # not made when start-up failed early
         if engine is not None:

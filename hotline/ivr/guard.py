@@ -66,7 +66,6 @@ class VoiceGuard:
 
     def __init__(self, app: ASGIApp, *, services: Services, prefix: str) -> None:
         self.app, self.services, self.prefix = app, services, prefix + "/"
-        self._late: set[asyncio.Task[None]] = set()  # routes past their deadline, ending
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
@@ -96,8 +95,8 @@ class VoiceGuard:
             return await route
         exchange.closed = True
         route.cancel()
-        self._late.add(route)
-        route.add_done_callback(_forget(self._late))
+        self.services.late_webhooks.add(route)
+        route.add_done_callback(_forget(self.services.late_webhooks))
         raise DeadlinePassed(
             f"no answer within {self.services.settings.webhook_deadline_seconds} s"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -465,6 +466,39 @@ async def test_a_hold_failing_past_its_bound_leaves_the_queue_for_the_backup(
     targets = [el.text for el in after.find("Dial")]
     assert targets and all("sisc" in t for t in targets)
     assert (await _call(app, sid)).state == "abandoned"
+
+
+@pytest.mark.usefixtures("busy")
+async def test_webhooks_stuck_behind_a_lock_answer_within_their_deadline(
+    twilio, app, sid, db_url
+) -> None:
+    """A statement stuck behind another client's lock: past the webhook's deadline (small
+    here) the caller hears our answer, not Twilio's: a new call the backup organisation, a
+    holding caller a hold segment. What is asserted is the answer, not how long it took."""
+    from hotline.db import is_sqlite, make_engine
+
+    services = services_of(app)
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    services.settings.webhook_deadline_seconds = 0.2
+    holder = make_engine(db_url)
+    try:
+        async with holder.connect() as conn:
+            await conn.begin()  # SQLite: BEGIN IMMEDIATE, its write lock
+            if not is_sqlite(db_url):
+                await conn.execute(text("LOCK TABLE calls IN ACCESS EXCLUSIVE MODE"))
+            incoming = await twilio.call("/voice/incoming", new_sid())
+            hold = await twilio.call("/voice/wait?o=loneliness&n=2", sid)
+            await conn.rollback()
+        await asyncio.gather(*services.late_webhooks, return_exceptions=True)
+    finally:
+        await holder.dispose()
+        services.settings.webhook_deadline_seconds = 8.0
+    targets = [el.text or "" for el in incoming.iter("Sip")]
+    assert incoming.find("Gather") is None and targets and all("sisc" in t for t in targets)
+    assert hold.find("Leave") is None and _next_poll(hold) == "/voice/wait?o=loneliness&n=3&f=1"
+    again = await twilio.call(_next_poll(hold), sid)
+    assert _next_poll(again) == "/voice/wait?o=loneliness&n=4"
+    assert (await _call(app, sid)).state == "waiting"
 
 
 @pytest.mark.usefixtures("busy")
