@@ -24,7 +24,7 @@ from hotline.cases.service import LINKAGE
 from hotline.common.crypto import KeysUnfit, box_for
 from hotline.config import HotlineConfig
 from hotline.console import setup as console
-from hotline.db import SchemaNotAtHead, check_at_head, make_engine
+from hotline.db import SchemaNotAtHead, Timeouts, check_at_head, make_engine
 from hotline.health import check_records_keys
 from hotline.hours import options_api
 from hotline.ivr import fallback, webhooks
@@ -175,11 +175,20 @@ async def _open_database(services: Services) -> None:
     # after a restart the first of them to meet a closed connection fails once (and the
     # pool drops the rest); each is done again by its next run or the sweeps. The
     # console's pool keeps the ping: its requests are few and have no such retry.
-    engine = services.engine = make_engine(settings.database_url, pool_pre_ping=False)
+    # Within the webhooks' deadline (docs/faults.md): a stalled database fails a step in
+    # seconds and the caller hears our fallback, not Twilio's.
+    timeouts = Timeouts(*settings.db_timeouts)
+    engine = services.engine = make_engine(
+        settings.database_url, timeouts=timeouts, pool_pre_ping=False
+    )
     # The console and the API get a small pool of their own: a login flood or a long
     # export never takes a connection a caller's webhook needs.
+    # Its statements may be long (an export, a report): no bound on one, the same on waits.
     services.console_engine = make_engine(
-        settings.database_url, pool_size=settings.console_pool_size, max_overflow=0
+        settings.database_url,
+        timeouts=Timeouts(timeouts.connect, None, timeouts.pool),
+        pool_size=settings.console_pool_size,
+        max_overflow=0,
     )
     await check_at_head(engine)  # refuse to serve on a schema the code does not know
     # Metric facts and pushes are published after their transaction commits, never before
@@ -199,6 +208,8 @@ async def _open_database(services: Services) -> None:
 
 
 async def _close(services: Services) -> None:
+    # Webhooks past their deadline (answered already) end before their connections close.
+    await asyncio.gather(*services.late_webhooks, return_exceptions=True)
     for name in ("engine", "console_engine"):
         engine = getattr(services, name, None)  # not made when start-up failed early
         if engine is not None:

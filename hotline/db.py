@@ -6,6 +6,8 @@ Times are stored in UTC (`UTCDateTime`), whatever the database, and shown in Asi
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from alembic.config import Config as AlembicConfig
@@ -62,31 +64,60 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, **kwargs: object) -> AsyncEngine:
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """How long the database may keep us waiting, in seconds (docs/faults.md, "Deadlines").
+
+    `connect`: opening a connection (asyncpg's `timeout`; its own default is 60 s).
+    `command`: one statement (asyncpg's `command_timeout`), and SQLite's busy timeout (the
+    wait for its write lock); None: no bound on a statement, 30 s of busy timeout. `pool`:
+    the wait for a pooled connection when all are in use (SQLAlchemy's `pool_timeout`).
+    These defaults are the commands' and the reports' (long statements are fine there); the
+    service's voice pool takes the settings' (`Settings.db_timeouts`), every one well inside
+    a voice webhook's deadline, itself well inside Twilio's 15 s."""
+
+    connect: float = 10.0
+    command: float | None = None
+    pool: float = 30.0
+
+
+def make_engine(url: str, *, timeouts: Timeouts | None = None, **kwargs: object) -> AsyncEngine:
     # A database error's message never carries the statement's parameters into a log: they
     # may be a caller's sealed text, a password hash or a session token's digest.
     kwargs.setdefault("hide_parameters", True)
+    t = timeouts or Timeouts()
     if is_sqlite(url):
-        _ensure_sqlite_dir(url)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        path = _ensure_sqlite_dir(url)
+        if path:  # a file: a queue of connections (in memory: one, shared, never waited for)
+            kwargs.setdefault("pool_timeout", t.pool)
+        busy = t.command if t.command is not None else 30.0
+        engine = create_async_engine(url, connect_args={"timeout": busy}, **kwargs)
+        event.listen(engine.sync_engine, "connect", partial(_sqlite_pragmas, busy=busy))
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_timeout", t.pool)
     # No JIT: our statements are short and many; a plan the planner over-estimates would be
     # compiled for up to a second (the routing pass's queue read once took 0.7-1.1 s so).
-    kwargs.setdefault("connect_args", {"server_settings": {"jit": "off"}})
+    connect_args: dict[str, object] = {"server_settings": {"jit": "off"}, "timeout": t.connect}
+    if t.command is not None:
+        connect_args["command_timeout"] = t.command
+    given = kwargs.pop("connect_args", None)
+    kwargs["connect_args"] = {**connect_args, **given} if isinstance(given, dict) else connect_args
     # A connection the server closed is checked for at checkout, by SQLAlchemy's ping, unless
     # the caller handles it (the voice pool: `VoiceGuard` runs the webhook again instead).
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
 
 
-def _ensure_sqlite_dir(url: str) -> None:
-    path = url.split(":///", 1)[-1]
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+def _ensure_sqlite_dir(url: str) -> str:
+    """The database file's path ("" in memory), its directory made."""
+    path = url.split(":///", 1)[-1] if ":///" in url else ""
+    if path.split("?", 1)[0] in ("", ":memory:"):
+        return ""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -95,14 +126,14 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: object) -> None:
+def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: object, *, busy: float) -> None:
     # WAL lets readers go on while one writer writes; foreign keys are off by default in SQLite.
     # isolation_level is sqlite3's, not PEP 249's; None: we issue BEGIN ourselves.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={round(busy * 1000)}")
     cur.close()
 
 

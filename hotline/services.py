@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from hotline.uow import Publish, UnitOfWork, Units
 
 if TYPE_CHECKING:
+    import asyncio
+
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from hotline.auth.ratelimit import RateLimiter
@@ -57,6 +59,9 @@ class Services:
     # line's dequeue); None without a REST account (then no callback is offered).
     pushes: Pushes | None = None
     webhook_errors: int = 0  # voice webhooks answered with the fallback
+    # Voice webhooks past their deadline, answered already and ending (`hotline.ivr.guard`):
+    # awaited before the engines close.
+    late_webhooks: set[asyncio.Task[None]] = field(default_factory=set)
     # Filled in later (see the class's docstring).
     metrics: Metrics = field(init=False)
     metrics_totals: StoredTotals = field(init=False)

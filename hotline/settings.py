@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # Twilio answers a full or failing queue at once: after this many failures within the
     # window the caller goes to the backup organisation instead of looping in silence.
     queue_error_limit: int = 2
+    # A failed hold poll or hold key is answered with a hold segment made without the
+    # database (the caller keeps their place); after this many in a row (about this many
+    # short segments, ~5 s each) the caller leaves the hold for the backup organisation.
+    hold_failures: int = 3
     queue_error_window_seconds: int = 60
     # Reconciliation: calls still open after this long are checked with Twilio's REST API
     # (when TWILIO_ACCOUNT_SID is set), every `reconcile_every_seconds`; a conversation longer
@@ -77,6 +81,15 @@ class Settings(BaseSettings):
     secrets_file: Path = ROOT / "var" / "secrets"
     # Production: Prometheus sends it as `Authorization: Bearer ...` to scrape /metrics.
     metrics_token: str = ""
+    # Deadlines (docs/faults.md): Twilio waits 15 s for a webhook's answer, then plays the
+    # number's static fallback. Every voice webhook answers within `webhook_deadline_seconds`
+    # (our own fallback past it: `hotline.ivr.guard`), and no wait for the database is longer
+    # than one step can afford: opening a connection, one statement (and SQLite's busy
+    # timeout), a free connection of the pool.
+    webhook_deadline_seconds: float = Field(default=8.0, gt=0, le=12)
+    db_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    db_command_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_pool_timeout_seconds: float = Field(default=3.0, gt=0)
     # Console and API requests use their own, smaller pool: they never take the voice pool's.
     console_pool_size: int = 5
     login_rate_per_minute: int = 10  # login attempts per client address and minute
@@ -115,6 +128,15 @@ class Settings(BaseSettings):
         for name, field in fields.items():
             if not getattr(self, field):
                 setattr(self, field, stored[name])
+
+    @property
+    def db_timeouts(self) -> tuple[float, float, float]:
+        """Connect, command and pool timeouts of the voice pool (`hotline.db.Timeouts`)."""
+        return (
+            self.db_connect_timeout_seconds,
+            self.db_command_timeout_seconds,
+            self.db_pool_timeout_seconds,
+        )
 
     @property
     def auth_token(self) -> str:

@@ -19,6 +19,9 @@ class QueueOutcome(enum.StrEnum):
     LEAVE = "leave"  # our <Leave/>: a line is held
     HANGUP = "hangup"  # the caller hung up while holding
     FAILED = "failed"  # the queue failed (full, error, system error, a value we do not know)
+    # `redirected` out of the queue by someone else (Twilio's console, another app) while the
+    # call waited: we did not take it out (no push, no line held for it)
+    REDIRECTED = "redirected"
 
 
 class DialOutcome(enum.StrEnum):

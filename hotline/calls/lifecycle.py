@@ -256,6 +256,12 @@ def _left_queue(
         if state in TERMINAL:
             return Transition({}, Nothing())
         return finish(call, state, now, Nothing())
+    if event.outcome == QueueOutcome.REDIRECTED:
+        if state == S.WAITING and call.option_id:
+            # Not our doing: the caller is put back in the queue, keeping their place
+            # (their waiting time); no failure is counted and no line is let go.
+            return Transition({"last_seen_at": now}, Enqueue(call.option_id, call.language))
+        event = QueueLeft(QueueOutcome.LEAVE, event.result)  # otherwise as our own leave
     if event.outcome == QueueOutcome.LEAVE:
         if state == S.RESERVED and call.line_id is not None:
             ring = (MarkLine(call.line_id, "ringing"),)

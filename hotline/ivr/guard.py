@@ -7,6 +7,11 @@ failed commit both arrive here with nothing kept, and the caller hears the fallb
 an answer describing changes that were lost. Refusals (403, 400, 413) are answers, not
 failures: they pass through.
 
+Every voice webhook answers within `Settings.webhook_deadline_seconds` (8 s by default, well
+inside the 15 s after which Twilio gives up and plays the number's static fallback): past it
+the route is cancelled and the caller hears the same failure answer (`DeadlinePassed`); a
+fact-carrying webhook's fact is spooled, as when the database refused (docs/faults.md).
+
 The voice pool does not ping a connection at checkout: a webhook whose connection the
 server had closed (PostgreSQL restarted, a backend terminated) is run once more from the
 start, with the same body, before answering the fallback (`connection_lost`). Nothing of the
@@ -21,7 +26,9 @@ end what was left waiting.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from fastapi import Request
@@ -35,6 +42,7 @@ from hotline.ivr.spool import FACTS, database_away
 from hotline.ivr.twiml import Renderer
 from hotline.services import Services
 from hotline.voice.spooled import without_numbers
+from hotline.voice.urls import Query
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,10 @@ def twiml(doc: VoiceResponse) -> TwiML:
     return TwiML(doc.to_xml())
 
 
+class DeadlinePassed(TimeoutError):
+    """The webhook did not answer within `Settings.webhook_deadline_seconds`."""
+
+
 class VoiceGuard:
     """ASGI middleware over the voice routes (under `prefix`): see the module's docstring."""
 
@@ -61,11 +73,33 @@ class VoiceGuard:
             return
         exchange = _Exchange(receive, send)
         try:
-            await self._run(scope, exchange)
+            await self._within_deadline(scope, exchange)
         except Exception as exc:
             if exchange.started:  # too late to answer anything else
                 raise
-            await self._failed(scope, receive, send, bytes(exchange.body), exc)
+            await self._failed(scope, receive, send, bytes(exchange.body), exc, exchange.complete)
+
+    async def _within_deadline(self, scope: Scope, exchange: _Exchange) -> None:
+        """The route (`_run`), given `webhook_deadline_seconds` to answer, well inside the 15 s
+        after which Twilio plays the number's static fallback. Past it, the caller hears ours
+        (`failure_answer`) at once: the route is cancelled in its own task and left to end
+        there (rolling back, giving its connection up, against a database that may be
+        stalled) rather than awaited; nothing it says then is sent."""
+        route = asyncio.create_task(self._run(scope, exchange))
+        done, _ = await asyncio.wait(
+            {route}, timeout=self.services.settings.webhook_deadline_seconds
+        )
+        if route in done:
+            return route.result()
+        if exchange.started:  # answering already: let it finish
+            return await route
+        exchange.closed = True
+        route.cancel()
+        self.services.late_webhooks.add(route)
+        route.add_done_callback(_forget(self.services.late_webhooks))
+        raise DeadlinePassed(
+            f"no answer within {self.services.settings.webhook_deadline_seconds} s"
+        )
 
     async def _run(self, scope: Scope, exchange: _Exchange) -> None:
         """The route, and once more if its connection had been closed by the server."""
@@ -80,17 +114,32 @@ class VoiceGuard:
             await self.app(dict(first), exchange.again, exchange.send)
 
     async def _failed(
-        self, scope: Scope, receive: Receive, send: Send, body: bytes, exc: Exception
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        body: bytes,
+        exc: Exception,
+        complete: bool,
     ) -> None:
         """Count the failure, keep its fact if the database was away, answer the fallback."""
         request = Request(scope)
         self.services.webhook_errors += 1
-        if database_away(exc) and scope["path"] in FACTS:
+        # A step past its deadline waited for the database (a webhook does nothing else that
+        # takes time): its fact is kept, as when the database refused (replay is idempotent).
+        away = isinstance(exc, DeadlinePassed) or database_away(exc)
+        if away and scope["path"] in FACTS and complete:
             log.error("database away: %s answered with the fallback", request.url.path)
             await _spool(self.services, request, body)
         else:
             log.exception("voice webhook %s failed; answering fallback", request.url.path)
-        answer = failure_answer(self.services.renderer, request.url.path, body)
+        answer = failure_answer(
+            self.services.renderer,
+            request.url.path,
+            body,
+            query=Query.parse(request.query_params),
+            hold_failures=self.services.settings.hold_failures,
+        )
         await answer(scope, receive, send)
 
 
@@ -98,15 +147,26 @@ class _Exchange:
     """One webhook's messages: the body kept as it is read (for a second run and the
     spool), and whether the answer has started."""
 
-    __slots__ = ("_receive", "_send", "body", "complete", "kept_all", "replayed", "started")
+    __slots__ = (
+        "_receive",
+        "_send",
+        "body",
+        "closed",
+        "complete",
+        "kept_all",
+        "replayed",
+        "started",
+    )
 
     def __init__(self, receive: Receive, send: Send) -> None:
         self._receive, self._send = receive, send
         self.body = bytearray()
-        self.started = self.replayed = self.complete = False
+        self.started = self.replayed = self.complete = self.closed = False
         self.kept_all = True
 
     async def send(self, message: Message) -> None:
+        if self.closed:  # past the deadline: the guard answers instead
+            return
         self.started = self.started or message["type"] == "http.response.start"
         await self._send(message)
 
@@ -125,6 +185,15 @@ class _Exchange:
             return await self._receive()
         self.replayed = True
         return {"type": "http.request", "body": bytes(self.body), "more_body": False}
+
+
+def _forget(late: set[asyncio.Task[None]]) -> Callable[[asyncio.Task[None]], None]:
+    def done(task: asyncio.Task[None]) -> None:
+        late.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # retrieved: logged here
+            log.warning("a voice webhook past its deadline ended with %r", task.exception())
+
+    return done
 
 
 def connection_lost(exc: BaseException) -> bool:
@@ -154,8 +223,11 @@ async def _spool(services: Services, request: Request, body: bytes) -> None:
         log.exception("spool: the fact could not be kept")
 
 
-def failure_answer(r: Renderer, path: str, body: bytes = b"") -> Response:
-    """What to answer when a webhook failed, by whose leg it is."""
+def failure_answer(
+    r: Renderer, path: str, body: bytes = b"", *, query: Query | None = None, hold_failures: int = 3
+) -> Response:
+    """What to answer when a webhook failed, by whose leg it is (`query`: the request's;
+    `hold_failures`: how many failed hold polls or keys in a row keep the caller holding)."""
     if path == "/voice/dial-result" and b"DialCallStatus=completed" in body:
         # Most likely a conversation just ended (the whisper's refusals end `completed` too,
         # but we cannot tell them apart without the database): say goodbye rather than ring
@@ -169,7 +241,21 @@ def failure_answer(r: Renderer, path: str, body: bytes = b"") -> Response:
         return twiml(r.hang_up())  # a callback's leg after its conversation: end it
     # The caller (a callback's leg too: the caller we called back is served by the backup).
     if path in ("/voice/wait", "/voice/hold-key"):
-        # waitUrl TwiML may not <Dial>: leave the hold; the Enqueue action then dials the
-        # backup directly (the lifecycle's Backup), instead of looping on a failing hold.
-        return twiml(r.leave())
+        return twiml(_failed_hold(r, query or Query(), hold_failures))
     return twiml(r.fallback())  # the caller: apology, then the backup organisation
+
+
+def _failed_hold(r: Renderer, q: Query, limit: int) -> VoiceResponse:
+    """A hold poll or key failed: a blip (a failover, one slow statement) must not take the
+    caller out of the queue. The caller hears a hold segment made without the database and
+    stays in Twilio's queue and in ours (the call is still waiting: a line may be offered at
+    the next poll); the segment's URLs carry the count of failures in a row, which a poll
+    the database answers drops. Past `limit` of them the hold is failing, not blipping:
+    waitUrl TwiML may not <Dial>, so the caller leaves the hold and the Enqueue action dials
+    the backup directly (the lifecycle's Backup) instead of looping on a failing hold."""
+    failures = q.failures + 1
+    if failures > limit:
+        return r.leave()
+    return r.hold_without_database(
+        q.option_id, q.language or None, q.segment, failures, chose=q.chose
+    )

@@ -81,6 +81,10 @@ class Pushes:
                 to=routed.target,
                 from_=self.cfg.caller_id_for(routed.org) or "",
                 url=urls.whisper(fact.call_sid, line_id),
+                # Our whisper failing (or past Twilio's 15 s): the counsellor hears, without
+                # the database, that this call is not put through, and the leg ends; the
+                # callback is tried again later (its status callback: not reached).
+                fallback_url=urls.fallback_whisper("accept"),
                 status_callback=urls.callback_status(fact.call_sid, "counsellor", line=line_id),
                 timeout=self.cfg.callback.ring_seconds,
                 # the same digest credentials as the line's <Sip> noun of a forwarded call
@@ -101,6 +105,9 @@ class Pushes:
                 to=number,
                 from_=self.cfg.callback_number or "",
                 url=urls.callback_caller(fact.call_sid, attempt),
+                # Our greeting failing: the apology, then the backup organisation's lines,
+                # as for a caller who rang us while the service was failing.
+                fallback_url=urls.fallback("chosen"),
                 status_callback=urls.callback_status(fact.call_sid, "caller", attempt=attempt),
                 timeout=self.cfg.callback.ring_seconds,
             )

@@ -106,7 +106,9 @@ class Renderer:
             input="dtmf",
             num_digits=1,
             timeout=1,
-            action=self.urls.hold_key(d.option_id, d.language, d.segment, step, chose=d.chose),
+            action=self.urls.hold_key(
+                d.option_id, d.language, d.segment, step, chose=d.chose, failures=d.failures
+            ),
             method="POST",
         )
         self._say(gather, words.messages[d.message % len(words.messages)], lang)
@@ -129,8 +131,20 @@ class Renderer:
             # Short segments: a freed line is found at the next poll, seconds later; longer
             # ones when this process has too many polls in flight (hold_load: shed load).
             gather.pause(length=self.load.segment_seconds())
-        r.redirect(self._next_wait(d.option_id, d.language, d.segment, d.chose), method="POST")
+        next_wait = self.urls.wait(
+            d.option_id, d.language, d.segment + 1, d.chose, failures=d.failures
+        )
+        r.redirect(next_wait, method="POST")
         return r
+
+    def hold_without_database(
+        self, option_id: str, language: str | None, segment: int, failures: int, *, chose: bool
+    ) -> VoiceResponse:
+        """A hold segment said when the hold's poll or key failed (`failures` in a row): the
+        first hold message (「このままお待ちください」), a short pause, then the next poll, which
+        carries the count. Nothing in it needs the database; the caller stays in the queue."""
+        d = flow.Hold(option_id, language, segment, message=0, chose=chose, failures=failures)
+        return self.hold(d)
 
     def _next_wait(self, option_id: str, language: str | None, segment: int, chose: bool) -> str:
         return self.urls.wait(option_id, language, segment + 1, chose)

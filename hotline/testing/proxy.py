@@ -1,8 +1,11 @@
 """A TCP proxy on 127.0.0.1 that a test can cut: the database "goes away" for one server only.
 
 `cut()` closes every open connection and stops listening (new connections are refused, as
-they are when PostgreSQL is down); `restore()` listens again on the same port. Threads and
-plain sockets: it runs beside a test's own event loop without touching it.
+they are when PostgreSQL is down); `restore()` listens again on the same port. `stall()`
+holds every packet instead, both ways, on open connections and new ones alike (they are
+accepted, then hear nothing: a host gone silent, a network partition, a server frozen);
+`flow()` lets the held packets through again. Threads and plain sockets: it runs beside a
+test's own event loop without touching it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,16 @@ class CuttableProxy:
         self._listener: socket.socket | None = None
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._flowing = threading.Event()
+        self._flowing.set()
+
+    def stall(self) -> None:
+        """Hold every packet from now on (nothing is refused, nothing closed)."""
+        self._flowing.clear()
+
+    def flow(self) -> None:
+        """Let the held packets through, and the next ones."""
+        self._flowing.set()
 
     def restore(self) -> None:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -58,12 +71,13 @@ class CuttableProxy:
                     return
                 self._open.update((client, server))
             for a, b in ((client, server), (server, client)):
-                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+                threading.Thread(target=_pump, args=(a, b, self._flowing), daemon=True).start()
 
 
-def _pump(src: socket.socket, dst: socket.socket) -> None:
+def _pump(src: socket.socket, dst: socket.socket, flowing: threading.Event) -> None:
     try:
         while data := src.recv(65536):
+            flowing.wait()  # stalled: held here, and what follows queues in the socket
             dst.sendall(data)
     except OSError:
         pass

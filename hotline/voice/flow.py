@@ -51,11 +51,13 @@ class Enqueue:
 @dataclass(frozen=True, slots=True)
 class Hold:
     """One hold segment. Said in the caller's language: message variant `message`, the place
-    in line when `ahead` is given (callers before this one), the callback offer when
-    `offer_callback`, or, when `choice`, the maximum wait's choice (after `waited` seconds).
-    Then music when `music` (only where a freed line pushes the caller out of the hold: a
-    track is minutes long), else a short pause. `chose`: the choice has been offered, kept in
-    the next segment's URL so that it is offered once."""
+        in line when `ahead` is given (callers before this one), the callback offer when
+        `offer_callback`, or, when `choice`, the maximum wait's choice (after `waited` seconds).
+        Then music when `music` (only where a freed line pushes the caller out of the hold: a
+        track is minutes long), else a short pause. `chose`: the choice has been offered, kept in
+        the next segment's URL so that it is offered once. `failures`: this segment was answered
+    without the database, after that many failed hold polls or keys in a row (carried in its URLs:
+    `hotline.ivr.guard.failure_answer`); 0 on every segment the database answered."""
 
     option_id: str
     language: str | None
@@ -67,6 +69,7 @@ class Hold:
     message: int = 0
     music: bool = False
     chose: bool = False
+    failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)

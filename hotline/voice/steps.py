@@ -140,12 +140,18 @@ async def wait(t: Turn, p: VoiceParams, q: Query) -> Outcome:
 async def queue_result(t: Turn, p: VoiceParams, q: Query) -> Outcome:
     """The caller left the queue (the Enqueue's action): what the lifecycle makes of it."""
     call = await t.call(p)
-    if q.push or p.queue_result == params.QueueResult.REDIRECTED:
+    redirected = p.queue_result == params.QueueResult.REDIRECTED
+    if q.push or (redirected and call.state != CallState.WAITING):
         # We took the caller out of the queue (REST member update): as if the hold said
         # <Leave/>. Twilio may also request this action with `redirected` for that dequeue:
         # the same step as the push's (and the pull's) leave, so whichever comes first dials
         # the line and the others hear the same answer: one offer never dials twice.
         out = await t.apply(call, lc.QueueLeft(lc.QueueOutcome.LEAVE, "leave"))
+        return t.decided(call, out.decision)
+    if redirected:
+        # A waiting call we did not take out (no push, no line held): someone redirected it
+        # (Twilio's console). The lifecycle puts the caller back in the queue.
+        out = await t.apply(call, lc.QueueLeft(lc.QueueOutcome.REDIRECTED, "redirected"))
         return t.decided(call, out.decision)
     outcome = params.queue_outcome(p.queue_result, p.call_sid)
     out = await t.apply(call, lc.QueueLeft(outcome, p.queue_result))

@@ -3,8 +3,9 @@
 The query parameters are short (Twilio signs the whole URL, and they show in its logs): `m`
 menu, `t` try, `o` option, `l` language, `n` hold segment, `x` (1: the caller was offered
 the choice of the option's maximum wait), `line`, `call` (the caller's CallSid, on the
-counsellor's leg), `step` (the fallback's, or a hold key's: "", "choice", "confirm") and `i`
-(the fallback's place in its chain).
+counsellor's leg), `step` (the fallback's, or a hold key's: "", "choice", "confirm"), `i`
+(the fallback's place in its chain) and `f` (on a hold segment answered without the database:
+how many hold polls or keys in a row have failed, `hotline.ivr.guard.failure_answer`).
 Reading never fails: a missing or malformed value reads as its default, and the handlers fall
 back to the call's stored state (the voice steps, `hotline.voice.steps`).
 """
@@ -29,8 +30,17 @@ class Urls:
     def menu(self, menu_id: str, attempt: int) -> str:
         return self._u("menu", m=menu_id, t=attempt)
 
-    def wait(self, option_id: str, language: str | None, segment: int, chose: bool = False) -> str:
-        return self._u("wait", o=option_id, l=language, n=segment, x=1 if chose else None)
+    def wait(
+        self,
+        option_id: str,
+        language: str | None,
+        segment: int,
+        chose: bool = False,
+        *,
+        failures: int = 0,
+    ) -> str:
+        x, f = 1 if chose else None, failures or None
+        return self._u("wait", o=option_id, l=language, n=segment, x=x, f=f)
 
     def hold_key(
         self,
@@ -40,12 +50,13 @@ class Urls:
         step: str = "",
         *,
         chose: bool = False,
+        failures: int = 0,
     ) -> str:
         """A key pressed on hold: `step` "" (during the hold), "choice" (answering the
         maximum wait's choice) or "confirm" (confirming a callback); `chose`: the choice was
-        offered already (carried on, so that it is not offered again)."""
-        x = 1 if chose else None
-        return self._u("hold-key", o=option_id, l=language, n=segment, step=step or None, x=x)
+        offered already (carried on, so that it is not offered again); `failures`: as `wait`'s."""
+        x, f = 1 if chose else None, failures or None
+        return self._u("hold-key", o=option_id, l=language, n=segment, step=step or None, x=x, f=f)
 
     def queue_result(self, option_id: str, language: str | None, *, push: bool = False) -> str:
         """The Enqueue action; with `push`, where we send a caller we took out of the queue
@@ -122,6 +133,7 @@ class Query:
     leg: str = ""
     push: bool = False
     chose: bool = False
+    failures: int = 0
 
     @classmethod
     def parse(cls, q: Mapping[str, str]) -> Query:
@@ -138,4 +150,5 @@ class Query:
             leg=_word(q.get("leg"), 16),
             push=q.get("push") == "1",
             chose=q.get("x") == "1",
+            failures=_number(q.get("f"), 0),
         )

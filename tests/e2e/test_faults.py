@@ -97,7 +97,7 @@ class Twilio:
         pytest.fail(f"no line offered to the caller: the hold answered {tags}")
 
 
-def _serve(url: str, log: Path, spool: Path, api: TwilioApi) -> Iterator[LiveServer]:
+def _serve(url: str, log: Path, spool: Path, api: TwilioApi, **env: str) -> Iterator[LiveServer]:
     try:
         with hotline_serve(
             url,
@@ -111,6 +111,7 @@ def _serve(url: str, log: Path, spool: Path, api: TwilioApi) -> Iterator[LiveSer
             HOTLINE_TICK_SECONDS="0.5",
             HOTLINE_RECONCILE_EVERY_SECONDS="1",
             HOTLINE_RECONCILE_AFTER_SECONDS="1",
+            **env,
         ) as live:
             yield live
     except ServerFailed as e:
@@ -215,3 +216,66 @@ def test_an_outage_and_a_killed_process_lose_no_line_and_no_call(
     )
     figures = json.loads(report.stdout)
     assert (figures["calls"], figures["connected"]) == (3, 2), figures
+
+
+def test_a_stalled_database_is_answered_with_our_fallback_within_the_deadline(
+    database: str, tmp_path: Path
+) -> None:
+    """PostgreSQL stalled (packets held, not refused): the incoming call hears our fallback
+    (the backup organisation) and a holding caller a hold segment, both within the webhook's
+    deadline (set small here), never Twilio's static fallback; the fact is spooled and
+    replayed once the packets flow again, and the holding caller is still holding."""
+    pg = make_url(database)
+    spool, log = tmp_path / "spool", tmp_path / "stall.log"
+    deadlines = {
+        "HOTLINE_WEBHOOK_DEADLINE_SECONDS": "2",
+        "HOTLINE_DB_CONNECT_TIMEOUT_SECONDS": "1",
+        "HOTLINE_DB_COMMAND_TIMEOUT_SECONDS": "1",
+        "HOTLINE_DB_POOL_TIMEOUT_SECONDS": "1",
+    }
+    with twilio_api(ACCOUNT, TOKEN) as api, cuttable_proxy(pg.host or "", pg.port or 5432) as proxy:
+        served = _serve(_through(proxy, database), log, spool, api, **deadlines)
+        server = next(served)
+        try:
+            twilio = Twilio(server)
+            twilio.http = httpx.Client(timeout=14)  # Twilio waits 15 s, then gives up
+            holding = new_sid()
+            menu = twilio.twiml("/voice/incoming", holding).find("Gather")
+            assert menu is not None
+            queued = twilio.twiml(menu.get("action", ""), holding, Digits="8").find("Enqueue")
+            assert queued is not None
+
+            proxy.stall()  # the database goes silent
+            late = new_sid()
+            fallback = twilio.twiml("/voice/incoming", late)
+            targets = [el.text or "" for el in fallback.iter("Number")] + [
+                el.text or "" for el in fallback.iter("Sip")
+            ]
+            assert fallback.find("Gather") is None and targets  # the backup, not our menu
+            hold = twilio.twiml(queued.get("waitUrl", ""), holding)
+            assert hold.find("Leave") is None  # still holding, in Twilio's queue and ours
+            said = " ".join(el.text or "" for el in hold.iter("Say"))
+            assert "このままお待ちください" in said
+            redirect = hold.find("Redirect")
+            assert redirect is not None and "f=1" in (redirect.text or "")
+            kept = [
+                json.loads(line) for line in next(spool.glob("*.jsonl")).read_text().splitlines()
+            ]
+            assert [(e["path"], e["params"]["CallSid"]) for e in kept] == [
+                ("/voice/incoming", late)
+            ]
+            proxy.flow()
+
+            def recovered() -> str | None:
+                calls, _ = asyncio.run(_snapshot(database))
+                if late not in calls:
+                    return "the stalled caller's arrival is not recorded"
+                if calls.get(holding, ("",))[0] not in ("waiting", "reserved"):
+                    return f"the holding caller is {calls.get(holding)}"
+                if any(p.read_text().strip() for p in spool.glob("*")):
+                    return "the spool is not empty"
+                return None
+
+            _eventually(recovered, "after the stall", log)
+        finally:
+            served.close()

@@ -146,6 +146,11 @@ async def test_a_callback_is_served_in_its_turn_counsellor_first_then_the_caller
     counsellor = api.created[0]
     assert counsellor.to.startswith("sip:line01@inochi") and counsellor.from_ != CALLER
     assert counsellor.status_callback.startswith(PUBLIC + "/voice/callback/status")
+    # Our whisper failing, the counsellor hears, without the database, that it is not put
+    # through; the caller's leg hears the apology and the backup organisation.
+    declined = await leg(twilio, counsellor.params["FallbackUrl"], "CA" + "c" * 32)
+    assert "おつなぎしません" in says(declined) and declined.find("Hangup") is not None
+    assert counsellor.params["FallbackMethod"] == "POST"
 
     whisper = await leg(twilio, counsellor.url, "CA" + "c" * 32)
     assert "折り返し" in says(whisper)
@@ -157,6 +162,8 @@ async def test_a_callback_is_served_in_its_turn_counsellor_first_then_the_caller
     caller_leg = api.created[1]
     assert caller_leg.to == CALLER and caller_leg.from_ != CALLER
     assert CALLER not in caller_leg.url and CALLER not in ET.tostring(calling).decode()
+    backup = await leg(twilio, caller_leg.params["FallbackUrl"], "CA" + "d" * 32)
+    assert "システムに問題" in says(backup) and backup.find("Dial") is not None
 
     greeting = await leg(twilio, caller_leg.url, "CA" + "d" * 32)
     key_url = greeting.find(".//Gather").get("action")  # type: ignore[union-attr]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -395,28 +396,126 @@ async def test_a_failed_commit_answers_the_fallback_and_keeps_nothing(twilio, ap
     assert [e.kind for e in await _events(app, sid)] == ["incoming"]
 
 
+@contextmanager
+def database_failing() -> Iterator[None]:
+    """Every statement fails, as with the database away (the real database, a fault injected
+    where the driver would be called)."""
+    from sqlalchemy.engine import Engine
+
+    def refused(*a: object, **k: object) -> None:
+        raise RuntimeError("the database is away")
+
+    event.listen(Engine, "before_cursor_execute", refused)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "before_cursor_execute", refused)
+
+
+def _next_poll(doc: ET.Element) -> str:
+    redirect = doc.find("Redirect")
+    assert redirect is not None and redirect.text
+    return redirect.text.removeprefix(PUBLIC)
+
+
 @pytest.mark.usefixtures("busy")
-async def test_a_failing_hold_leaves_the_queue_for_the_backup_never_a_dial_in_wait(
-    twilio, app, sid, monkeypatch
-) -> None:
-    from hotline.calls import store
-
+async def test_a_failed_hold_poll_keeps_the_caller_holding_in_japanese(twilio, app, sid) -> None:
+    """A blip (a failover, one slow statement) answers a hold segment made without the
+    database: the caller stays in Twilio's queue and in ours, and the next poll carries the
+    count of failures; a poll the database answers drops it."""
     await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    with database_failing():
+        hold = await twilio.call("/voice/wait?o=loneliness&n=4", sid)
+        key = await twilio.call("/voice/hold-key?o=loneliness&n=4", sid, Digits="1")
+    for doc in (hold, key):
+        assert doc.find("Leave") is None and doc.find("Dial") is None
+        assert any("このままお待ちください" in said for said in says(doc))
+        assert _next_poll(doc) == "/voice/wait?o=loneliness&n=5&f=1"
+        gather = doc.find("Gather")
+        assert gather is not None and "f=1" in gather.get("action", "")
+    call = await _call(app, sid)
+    assert (call.state, call.option_id) == ("waiting", "loneliness")
+    # The database is back: the next poll is an ordinary segment, the count dropped.
+    again = await twilio.call(_next_poll(hold), sid)
+    assert again.find("Leave") is None
+    assert _next_poll(again) == "/voice/wait?o=loneliness&n=6"
+    assert (await _call(app, sid)).state == "waiting"
 
-    async def broken(*a, **k):  # type: ignore[no-untyped-def]
-        raise RuntimeError("boom")
 
-    monkeypatch.setattr(store, "polled", broken)  # the hold poll cannot read its call
-    hold = await twilio.call("/voice/wait?o=loneliness&n=1", sid)
-    assert [el.tag for el in hold] == ["Leave"]  # waitUrl TwiML may not <Dial>
-    # A key pressed in the hold is answered in the hold too (the Gather's action).
-    monkeypatch.setattr(store, "get_call", broken)
-    key = await twilio.call("/voice/hold-key?o=loneliness&n=1", sid, Digits="1")
-    assert [el.tag for el in key] == ["Leave"]
-    monkeypatch.undo()
+@pytest.mark.usefixtures("busy")
+async def test_a_hold_failing_past_its_bound_leaves_the_queue_for_the_backup(
+    twilio, app, sid
+) -> None:
+    """`hold_failures` failed polls in a row are a blip; the next one leaves the hold (waitUrl
+    TwiML may not <Dial>) and the Enqueue's action dials the backup organisation."""
+    limit = services_of(app).settings.hold_failures
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    poll = "/voice/wait?o=loneliness&n=1"
+    with database_failing():
+        for n in range(1, limit + 1):
+            hold = await twilio.call(poll, sid)
+            assert hold.find("Leave") is None, f"failure {n} is still a blip"
+            poll = _next_poll(hold)
+            assert poll.endswith(f"f={n}")
+        last = await twilio.call(poll, sid)
+        assert [el.tag for el in last] == ["Leave"]
+        key = await twilio.call(f"/voice/hold-key?o=loneliness&n=9&f={limit}", sid, Digits="1")
+        assert [el.tag for el in key] == ["Leave"]
+    assert (await _call(app, sid)).state == "waiting"  # nothing was written meanwhile
     after = await twilio.call("/voice/queue-result?o=loneliness", sid, QueueResult="leave")
     targets = [el.text for el in after.find("Dial")]
     assert targets and all("sisc" in t for t in targets)
+    assert (await _call(app, sid)).state == "abandoned"
+
+
+@pytest.mark.usefixtures("busy")
+async def test_webhooks_stuck_behind_a_lock_answer_within_their_deadline(
+    twilio, app, sid, db_url
+) -> None:
+    """A statement stuck behind another client's lock: past the webhook's deadline (small
+    here) the caller hears our answer, not Twilio's: a new call the backup organisation, a
+    holding caller a hold segment. What is asserted is the answer, not how long it took."""
+    from hotline.db import is_sqlite, make_engine
+
+    services = services_of(app)
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    services.settings.webhook_deadline_seconds = 0.2
+    holder = make_engine(db_url)
+    try:
+        async with holder.connect() as conn:
+            await conn.begin()  # SQLite: BEGIN IMMEDIATE, its write lock
+            if not is_sqlite(db_url):
+                await conn.execute(text("LOCK TABLE calls IN ACCESS EXCLUSIVE MODE"))
+            incoming = await twilio.call("/voice/incoming", new_sid())
+            hold = await twilio.call("/voice/wait?o=loneliness&n=2", sid)
+            await conn.rollback()
+        await asyncio.gather(*services.late_webhooks, return_exceptions=True)
+    finally:
+        await holder.dispose()
+        services.settings.webhook_deadline_seconds = 8.0
+    targets = [el.text or "" for el in incoming.iter("Sip")]
+    assert incoming.find("Gather") is None and targets and all("sisc" in t for t in targets)
+    assert hold.find("Leave") is None and _next_poll(hold) == "/voice/wait?o=loneliness&n=3&f=1"
+    again = await twilio.call(_next_poll(hold), sid)
+    assert _next_poll(again) == "/voice/wait?o=loneliness&n=4"
+    assert (await _call(app, sid)).state == "waiting"
+
+
+@pytest.mark.usefixtures("busy")
+async def test_a_redirect_we_did_not_make_puts_a_waiting_caller_back_in_the_queue(
+    twilio, app, sid
+) -> None:
+    """`redirected` without our push marker, for a call waiting (no line held for it):
+    someone else took the caller out of the queue (Twilio's console); they are enqueued again,
+    their waiting time kept, and not ended."""
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    since = (await _call(app, sid)).waiting_since
+    doc = await twilio.call("/voice/queue-result?o=loneliness", sid, QueueResult="redirected")
+    enqueue = doc.find("Enqueue")
+    assert enqueue is not None and doc.find("Dial") is None
+    call = await _call(app, sid)
+    assert (call.state, call.option_id, call.waiting_since) == ("waiting", "loneliness", since)
+    assert call.ended_at is None
 
 
 async def test_a_queue_result_for_a_call_never_seen_goes_to_the_backup(twilio, app, sid) -> None:

@@ -167,6 +167,9 @@ EXPECTED: dict[tuple[S, str], tuple[S | None, type, str]] = {
     # the hold failed: the backup, and our queue is left for good
     (S.WAITING, "queue: leave"): (S.ABANDONED, lc.Backup, "count abandoned/waiting"),
     (S.WAITING, "queue: failed"): (None, lc.Enqueue, "pass"),
+    # not our doing (Twilio's console): back in the queue, nothing counted or let go
+    (S.WAITING, "queue: redirected (not by us)"): (None, lc.Enqueue, ""),
+    (S.RESERVED, "queue: redirected (not by us)"): (S.RINGING, lc.Dial, "line ringing"),
     (S.WAITING, "status: final"): (S.ABANDONED, lc.Nothing, "count abandoned/waiting"),
     (S.WAITING, "silent too long (sweep)"): (S.ABANDONED, lc.Nothing, "count abandoned/waiting"),
     (S.WAITING, "ended by force (Twilio, max talk, operator)"): (
