@@ -45,7 +45,11 @@ async def metrics(request: Request, services: ServicesDep, now: NowDep) -> Respo
     _check_token(request, services.settings.metrics_token)
     totals = services.metrics_totals
     totals.webhook_errors = services.webhook_errors
-    await totals.refresh(services.sessions, now)
+    # The console's pool, which has no per-statement limit: the tallies' catch-up after a
+    # migration or a long outage commits batches of thousands of calls, which the voice pool's
+    # command timeout (HOTLINE_DB_COMMAND_TIMEOUT_SECONDS, for webhooks) would cut short, and a
+    # scrape never takes a connection a caller's webhook needs.
+    await totals.refresh(services.console_sessions, now)
     body = generate_latest(services.metrics.registry) + totals.exposition()
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
