@@ -33,20 +33,9 @@ from sqlalchemy import update
 from hotline.config import HotlineConfig
 from hotline.lines.models import Line
 from hotline.reports import report
-from tests.conftest import ROOT, Clock, Twilio, new_sid, says, talking_on
+from tests.conftest import Clock, Twilio, new_sid, says, talking_on
+from tests.service.test_reports_replay import OPTION_OF, TRIALS_FILE  # figures, option names
 
-TRIALS_FILE = ROOT / "tests" / "data" / "trials.yaml"  # the published figures
-# The published option names of trials.yaml, and the option of menus.yaml each one is.
-OPTION_OF = {
-    "孤独・孤立での悩み": "loneliness",
-    "孤独・孤立": "loneliness",
-    "死にたいほどつらい気持ち": "suicidal",
-    "生活困窮": "poverty",
-    "18歳以下": "under18",
-    "18歳より上": "over18",
-    "性別の違和等": "gender",
-    "女性の悩み": "women",
-}
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
