@@ -15,7 +15,7 @@ from hotline.auth.models import Role
 from hotline.config import TOKYO
 from hotline.console import options_pages
 from hotline.console.web import UserDep, page, require
-from hotline.deps import ConfigDep, NowDep, SessionDep
+from hotline.deps import ConfigDep, NowDep, PathWord, SessionDep
 from hotline.errors import NotFound
 from hotline.hours import closures
 from hotline.reports import chart, queries, report
@@ -113,7 +113,7 @@ async def _report(session: SessionDep, cfg: ConfigDep, period_id: str) -> dict[s
 
 @router.get("/reports/{period_id}")
 async def one_report(
-    period_id: str, request: Request, user: UserDep, session: SessionDep, cfg: ConfigDep
+    period_id: PathWord, request: Request, user: UserDep, session: SessionDep, cfg: ConfigDep
 ) -> Response:
     require(user, *OPS)
     return page(request, "report.html", user, r=await _report(session, cfg, period_id))
@@ -121,7 +121,7 @@ async def one_report(
 
 @router.get("/reports/{period_id}/chart.png")
 async def report_chart(
-    period_id: str, user: UserDep, session: SessionDep, cfg: ConfigDep
+    period_id: PathWord, user: UserDep, session: SessionDep, cfg: ConfigDep
 ) -> Response:
     require(user, *OPS)
     data = await _report(session, cfg, period_id)

@@ -19,7 +19,7 @@ from hotline.console.web import (
     require,
     start_session,
 )
-from hotline.deps import NowDep, ServicesDep, SessionDep
+from hotline.deps import NowDep, PathWord, ServicesDep, SessionDep
 from hotline.lines.lines import change_status, lines_of, parse_status, wrap_up
 from hotline.routing import operator
 
@@ -117,7 +117,7 @@ async def lines(
 
 @router.post("/lines/{line_id}/free")
 async def free_line(
-    line_id: str,
+    line_id: PathWord,
     request: Request,
     services: ServicesDep,
     user: UserDep,
@@ -135,7 +135,7 @@ async def free_line(
 
 @router.post("/lines/{line_id}/status")
 async def set_line(
-    line_id: str,
+    line_id: PathWord,
     request: Request,
     services: ServicesDep,
     user: UserDep,

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from hotline.auth.models import Role
 from hotline.console.forms import Ctx, CtxDep, field_errors, many, one
 from hotline.console.web import form_of, page, require
-from hotline.deps import RowId
+from hotline.deps import PathWord, RowId
 from hotline.errors import Conflict, HotlineError
 from hotline.records import service
 from hotline.records.http import linkage_of, saved_of
@@ -71,13 +71,13 @@ def _form(
 
 
 @router.get("/calls/{call_sid}/record")
-async def new_record(call_sid: str, c: CtxDep) -> Response:
+async def new_record(call_sid: PathWord, c: CtxDep) -> Response:
     require(c.user, Role.COUNSELLOR)
     return _form(c, f"/console/calls/{call_sid}/record", {}, title="相談記録を書く")
 
 
 @router.post("/calls/{call_sid}/record")
-async def create_record(call_sid: str, c: CtxDep) -> Response:
+async def create_record(call_sid: PathWord, c: CtxDep) -> Response:
     require(c.user, Role.COUNSELLOR)
     values = _values(await form_of(c.request))
     try:

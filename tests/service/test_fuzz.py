@@ -9,6 +9,7 @@ drives synchronous tests).
 from __future__ import annotations
 
 import asyncio
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,10 +33,12 @@ from hotline.auth import store
 from hotline.auth.models import Role
 from hotline.testing.databases import fresh_sqlite
 from hotline.testing.twilio_requests import CALLER, NUMBER_9999, Signer
-from tests.conftest import PUBLIC, Clock, make_settings
+from tests.conftest import PUBLIC, Clock, make_settings, pg_database
 
+# HOTLINE_FUZZ_EXAMPLES raises the bound for a long run by hand (the test command keeps it).
+EXAMPLES = int(os.environ.get("HOTLINE_FUZZ_EXAMPLES", "60"))
 BOUNDED = settings(
-    max_examples=60,
+    max_examples=EXAMPLES,
     deadline=None,
     database=None,
     derandomize=True,
@@ -70,11 +73,18 @@ class Running:
         return self.loop.run_until_complete(self.client.request(**sent))
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory, cfg) -> Iterator[Running]:  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def running(request, tmp_path_factory, cfg) -> Iterator[Running]:  # type: ignore[no-untyped-def]
+    if request.param == "postgresql":
+        for url in pg_database():
+            yield from _running(url, cfg)
+    else:
+        yield from _running(fresh_sqlite(tmp_path_factory.mktemp("fuzz") / "hotline.db"), cfg)
+
+
+def _running(url: str, cfg) -> Iterator[Running]:  # type: ignore[no-untyped-def]
     import datetime as dt
 
-    url = fresh_sqlite(tmp_path_factory.mktemp("fuzz") / "hotline.db")
     app = create_app(
         make_settings(url), cfg, clock=Clock(dt.datetime(2023, 12, 25, 3, 0, tzinfo=dt.UTC))
     )
@@ -98,6 +108,7 @@ async def _keys(app) -> dict[str, str]:  # type: ignore[no-untyped-def]
             ("sisc", Role.ADMIN),
             ("inochi", Role.COUNSELLOR),
             ("sisc", Role.COORDINATOR),
+            ("sisc", Role.OPERATOR),
         ):
             _, keys[role.value] = await store.create(
                 s, org_id=org, role=role, name="fuzz", now=app.state.clock()
@@ -112,7 +123,7 @@ def _operations() -> list:  # type: ignore[type-arg]
 
 
 OPERATIONS = _operations()
-WHO = st.sampled_from(["nobody", "admin", "counsellor", "coordinator"])
+WHO = st.sampled_from(["nobody", *(role.value for role in Role)])
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.label)
