@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from hotline.common.text import Stored, Text
 
@@ -38,13 +38,19 @@ class RecordIn(In):
     consent_history: bool = False
 
 
+def _none_is_empty(value: list[str] | None) -> list[str]:
+    return [] if value is None else value
+
+
 class RecordPatch(In):
     """Only the fields given change; the call and organisation never do."""
 
     age_group: Choice | None = None
     gender: Choice | None = None
     categories: Annotated[list[Choice], Field(min_length=1, max_length=20)] | None = None
-    support: Choices | None = None
+    # null: no support given (an empty list), as a record is created without it; the list
+    # column holds a list, never null (a null there was a 500 on reading it back).
+    support: Annotated[Choices | None, AfterValidator(_none_is_empty)] = None
     seriousness: Choice | None = None
     linkage_needed: bool | None = None
     summary: Text | None = Field(default=None, max_length=SUMMARY_MAX)

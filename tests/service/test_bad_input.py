@@ -184,3 +184,16 @@ async def test_every_error_answer_carries_the_security_headers(app) -> None:
 
 def _with(kwargs: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
     return {**kwargs, "headers": {**kwargs["headers"], **headers}}
+
+
+@pytest.mark.parametrize(
+    "field", ["support", "gender", "summary", "age_group", "categories", "linkage_needed"]
+)
+async def test_a_null_where_the_schema_allows_it_is_never_a_500(client, app, field: str) -> None:
+    counsellor = await make_key(app, "inochi")
+    sid = await taken_call(app)
+    created = await client.post("/api/records", json={**FORM, "call_sid": sid}, headers=counsellor)
+    url = f"/api/records/{created.json()['id']}"
+    resp = await client.patch(url, json={field: None}, headers=counsellor)
+    assert resp.status_code in (200, 422), resp.text
+    assert (await client.get(url, headers=counsellor)).status_code == 200
