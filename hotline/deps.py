@@ -7,10 +7,9 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.common.text import Stored
 from hotline.config import HotlineConfig
 from hotline.services import Services, services_of
 from hotline.settings import Settings
@@ -64,8 +63,3 @@ NowDep = Annotated[dt.datetime, Depends(get_now)]
 # number is a 422, not an overflow in the driver (a 500).
 MAX_ROW_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
-# An id of a word in a path (a line, an option, a period, a CallSid): bounded, and text both
-# databases can store (`hotline.common.text`), else a 422 before any statement.
-PathWord = Annotated[str, Path(max_length=64), Stored]
-# An optional word in a query (a filter), likewise.
-QueryWord = Annotated[str | None, Query(max_length=64), Stored]

@@ -21,9 +21,10 @@ from hotline.common.http import (
     BoxDep,
     ListsDep,
     NoEchoRoute,
+    QueryWord,
     errors,
 )
-from hotline.deps import MAX_ROW_ID, NowDep, QueryWord, RowId, SessionDep
+from hotline.deps import MAX_ROW_ID, NowDep, RowId, SessionDep
 
 router = APIRouter(
     prefix="/api/cases", tags=["cases"], route_class=NoEchoRoute, max_body_size=64 * 1024

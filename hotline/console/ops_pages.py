@@ -12,10 +12,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hotline.auth.models import Role
+from hotline.common.http import PathWord
 from hotline.config import TOKYO
 from hotline.console import options_pages
 from hotline.console.web import UserDep, page, require
-from hotline.deps import ConfigDep, NowDep, PathWord, SessionDep
+from hotline.deps import ConfigDep, NowDep, SessionDep
 from hotline.errors import NotFound
 from hotline.hours import closures
 from hotline.reports import chart, queries, report

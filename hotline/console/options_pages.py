@@ -8,9 +8,10 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from hotline.auth.models import Role
+from hotline.common.http import PathWord
 from hotline.console.forms import actor
 from hotline.console.web import UserDep, form_of, require
-from hotline.deps import ConfigDep, NowDep, PathWord, SessionDep
+from hotline.deps import ConfigDep, NowDep, SessionDep
 from hotline.hours import closures
 
 router = APIRouter(prefix="/console", include_in_schema=False)

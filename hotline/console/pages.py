@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from hotline.auth import accounts
 from hotline.auth.models import Role
+from hotline.common.http import PathWord
 from hotline.console.forms import actor
 from hotline.console.web import (
     ROLE_HOME,
@@ -19,7 +20,7 @@ from hotline.console.web import (
     require,
     start_session,
 )
-from hotline.deps import NowDep, PathWord, ServicesDep, SessionDep
+from hotline.deps import NowDep, ServicesDep, SessionDep
 from hotline.lines.lines import change_status, lines_of, parse_status, wrap_up
 from hotline.routing import operator
 

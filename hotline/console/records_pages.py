@@ -10,9 +10,10 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from hotline.auth.models import Role
+from hotline.common.http import PathWord
 from hotline.console.forms import Ctx, CtxDep, field_errors, many, one
 from hotline.console.web import form_of, page, require
-from hotline.deps import PathWord, RowId
+from hotline.deps import RowId
 from hotline.errors import Conflict, HotlineError
 from hotline.records import service
 from hotline.records.http import linkage_of, saved_of

@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hotline.auth.deps import PrincipalDep
 from hotline.auth.models import Role
-from hotline.common.http import ActorDep
+from hotline.common.http import ActorDep, PathWord
 from hotline.common.text import Text
-from hotline.deps import ConfigDep, NowDep, PathWord, SessionDep
+from hotline.deps import ConfigDep, NowDep, SessionDep
 from hotline.hours import closures
 
 router = APIRouter(prefix="/api/options", tags=["options"])

@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hotline.auth.deps import PrincipalDep
 from hotline.auth.models import Role
+from hotline.common.http import PathWord
 from hotline.common.text import Text
-from hotline.deps import NowDep, PathWord, ServicesDep, SessionDep
+from hotline.deps import NowDep, ServicesDep, SessionDep
 from hotline.lines.lines import LineView, change_status, lines_of, parse_status, wrap_up
 from hotline.lines.models import Presence
 

@@ -26,10 +26,12 @@ from hotline.common.http import (
     BoxDep,
     ListsDep,
     NoEchoRoute,
+    PathWord,
+    QueryWord,
     errors,
 )
 from hotline.common.text import Stored
-from hotline.deps import MAX_ROW_ID, ConfigDep, NowDep, PathWord, QueryWord, RowId, SessionDep
+from hotline.deps import MAX_ROW_ID, ConfigDep, NowDep, RowId, SessionDep
 from hotline.records import export, service
 from hotline.records.http import LinkageDep, SavedDep
 from hotline.records.schemas import (

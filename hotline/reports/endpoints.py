@@ -13,7 +13,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hotline.auth.deps import PrincipalDep
-from hotline.deps import ConfigDep, PathWord, SessionDep
+from hotline.common.http import PathWord
+from hotline.deps import ConfigDep, SessionDep
 from hotline.errors import NotFound
 from hotline.reports import chart, labels, report
 from hotline.services import services_of
