@@ -197,3 +197,35 @@ async def test_a_null_where_the_schema_allows_it_is_never_a_500(client, app, fie
     resp = await client.patch(url, json={field: None}, headers=counsellor)
     assert resp.status_code in (200, 422), resp.text
     assert (await client.get(url, headers=counsellor)).status_code == 200
+
+
+VOICE_NAMES = [
+    "From", "To", "Caller", "Called", "Digits", "CallStatus", "QueueResult", "QueueTime",
+    "DialCallStatus", "DialCallSid", "DialCallDuration", "SequenceNumber", "CallDuration",
+    "ErrorCode", "Direction", "ParentCallSid",
+]  # fmt: skip
+VOICE_QUERY = ["m", "t", "o", "l", "n", "line", "call", "step", "i", "leg", "x", "push"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/voice/incoming", "/voice/menu", "/voice/wait", "/voice/queue-result",
+        "/voice/whisper", "/voice/whisper-accept", "/voice/dial-result", "/voice/status",
+        "/voice/hold-key", "/voice/callback/caller", "/voice/callback/hold",
+        "/voice/callback/held", "/voice/callback/joined", "/voice/callback/status",
+    ],
+)  # fmt: skip
+async def test_a_nul_in_every_twilio_parameter_never_fails_into_the_fallback(
+    client, app, sid: str, path: str
+) -> None:
+    """Every parameter and query parameter with a NUL, on a call that exists: read as absent,
+    so no statement ever sees one (on PostgreSQL one did: the fallback answered)."""
+    twilio = Twilio(client)
+    await twilio.call("/voice/incoming", sid)
+    params = {name: "1\x00" for name in VOICE_NAMES}
+    query = urlencode({name: "1\x00" for name in VOICE_QUERY})
+    failed = app.services.webhook_errors
+    resp = await twilio.post(f"{path}?{query}", CallSid=sid, **params)
+    assert resp.status_code in (200, 204), resp.text
+    assert app.services.webhook_errors == failed
