@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import State
+from starlette.types import ASGIApp
 
 from hotline import config as config_mod
 from hotline import http_errors
@@ -61,6 +62,12 @@ class HotlineApp(FastAPI):
 
     services: Services
 
+    def build_middleware_stack(self) -> ASGIApp:
+        """Starlette's stack with `SecurityHeaders` outermost: outside its
+        `ServerErrorMiddleware` too, so that the 500 answering an unhandled exception carries
+        the headers like every other answer (a user middleware sits inside that one)."""
+        return SecurityHeaders(super().build_middleware_stack())
+
 
 def create_app(
     settings: Settings | None = None,
@@ -92,7 +99,6 @@ def create_app(
     metrics_api.install(app, services)  # registry, stored totals, webhook latency middleware
     services.publish = _after_commit(observe.publisher(services.metrics), services.pushes)
     services.spool.on_change = _spool_metrics(services.metrics)
-    app.add_middleware(SecurityHeaders)
     return app
 
 

@@ -3,6 +3,10 @@
 Bodies keep FastAPI's shape, `{"detail": ...}`, as clients already read it: a string for a
 plain message, FastAPI's list of errors for `Invalid`, an object when the refusal names values
 (the existing record of a `Conflict`, the known periods of an unknown one).
+
+FastAPI's own 422 (a request its schema refuses) keeps its list of errors, without the
+rejected input in any of them: it may be what a caller confided, and a value that cannot be
+text (an unpaired surrogate) could not even be written back in the answer (a 500).
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from hotline.errors import (
@@ -52,3 +58,8 @@ def install(app: FastAPI) -> None:
     async def _refused(request: Request, exc: HotlineError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
         return JSONResponse({"detail": detail_of(exc)}, status_of(exc), headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{k: v for k, v in err.items() if k != "input"} for err in exc.errors()]
+        return JSONResponse({"detail": jsonable_encoder(errors)}, 422)

@@ -21,15 +21,14 @@ from hotline.common.http import (
     BoxDep,
     ListsDep,
     NoEchoRoute,
+    QueryWord,
     errors,
 )
-from hotline.deps import NowDep, RowId, SessionDep
+from hotline.deps import MAX_ROW_ID, NowDep, RowId, SessionDep
 
 router = APIRouter(
     prefix="/api/cases", tags=["cases"], route_class=NoEchoRoute, max_body_size=64 * 1024
 )
-
-Short = Annotated[str | None, Query(max_length=64)]
 
 
 @router.get("", responses=errors(E401, E403, E422))
@@ -38,13 +37,14 @@ async def list_cases(
     session: SessionDep,
     lists: ListsDep,
     now: NowDep,
-    status: Short = None,
-    destination_type: Short = None,
-    org: Short = None,
-    period: Short = None,
+    status: QueryWord = None,
+    destination_type: QueryWord = None,
+    org: QueryWord = None,
+    period: QueryWord = None,
     since: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # Bounded: an offset past 64 bits overflowed in the driver (a 500).
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> list[CaseSummary]:
     """Cases, most recently updated first, filtered by status, destination type, the
     recording organisation, period, or updated since. Without notes. Coordinators."""

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from hotline.common.text import Stored, Text
 from hotline.records.schemas import Choice, In
 
 NOTES_MAX = 4000
@@ -21,7 +22,7 @@ NOTE_MAX = 1000
 class ActionIn(In):
     kind: Choice
     on_date: dt.date
-    note: str | None = Field(default=None, max_length=NOTE_MAX)
+    note: Text | None = Field(default=None, max_length=NOTE_MAX)
 
 
 class ActionOut(BaseModel):
@@ -33,10 +34,10 @@ class ActionOut(BaseModel):
 
 
 class CasePatch(In):
-    status: Annotated[str, Field(min_length=1, max_length=48)] | None = None
+    status: Annotated[str, Field(min_length=1, max_length=48), Stored] | None = None
     destination_type: Choice | None = None
-    destination_name: Annotated[str, Field(max_length=200)] | None = None
-    notes: str | None = Field(default=None, max_length=NOTES_MAX)
+    destination_name: Annotated[str, Field(max_length=200), Stored] | None = None
+    notes: Text | None = Field(default=None, max_length=NOTES_MAX)
 
 
 class CaseSummary(BaseModel):

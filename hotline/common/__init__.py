@@ -7,4 +7,6 @@ crypto.py   the Fernet box that seals what callers confide (records, case notes)
 http.py     what the records, cases and options routers share: the route class that keeps
             input out of errors, the acting principal, the sealing box, the configured
             lists, and the documented errors
+text.py     text both databases can store (no NUL, no unpaired surrogate): the edge's one
+            rule, a 422 on the API and the console, an absent value on the voice webhooks
 """

@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from hotline.auth.deps import PrincipalDep
 from hotline.common.audit import Actor
 from hotline.common.crypto import Box, box_for
+from hotline.common.text import Stored
 from hotline.config import Records
 from hotline.deps import ConfigDep, SettingsDep
 
@@ -52,6 +53,11 @@ async def record_lists(cfg: ConfigDep) -> Records:
 ActorDep = Annotated[Actor, Depends(acting)]
 BoxDep = Annotated[Box, Depends(sealing_box)]
 ListsDep = Annotated[Records, Depends(record_lists)]
+# An id of a word in a path (a line, an option, a period, a CallSid): bounded, and text both
+# databases can store (`hotline.common.text`), else a 422 before any statement.
+PathWord = Annotated[str, Path(max_length=64), Stored]
+# An optional word in a query (a filter), likewise.
+QueryWord = Annotated[str | None, Query(max_length=64), Stored]
 
 # A route's `responses=` documentation, as FastAPI types it.
 ResponsesDoc = dict[int | str, dict[str, Any]]

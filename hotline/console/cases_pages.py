@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from starlette.responses import Response
@@ -23,7 +24,9 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 
 
 @router.get("/cases")
-async def list_cases(c: CtxDep, status: str = "", older_than_days: int = 0) -> Response:
+async def list_cases(
+    c: CtxDep, status: str = "", older_than_days: Annotated[int, Query(ge=0, le=3650)] = 0
+) -> Response:
     """Filter by status and by age (opened at least N days ago)."""
     require(c.user, Role.COORDINATOR)
     statuses = c.lists.case_statuses

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hotline.auth.models import Role
+from hotline.common.http import PathWord
 from hotline.config import TOKYO
 from hotline.console import options_pages
 from hotline.console.web import UserDep, page, require
@@ -113,7 +114,7 @@ async def _report(session: SessionDep, cfg: ConfigDep, period_id: str) -> dict[s
 
 @router.get("/reports/{period_id}")
 async def one_report(
-    period_id: str, request: Request, user: UserDep, session: SessionDep, cfg: ConfigDep
+    period_id: PathWord, request: Request, user: UserDep, session: SessionDep, cfg: ConfigDep
 ) -> Response:
     require(user, *OPS)
     return page(request, "report.html", user, r=await _report(session, cfg, period_id))
@@ -121,7 +122,7 @@ async def one_report(
 
 @router.get("/reports/{period_id}/chart.png")
 async def report_chart(
-    period_id: str, user: UserDep, session: SessionDep, cfg: ConfigDep
+    period_id: PathWord, user: UserDep, session: SessionDep, cfg: ConfigDep
 ) -> Response:
     require(user, *OPS)
     data = await _report(session, cfg, period_id)

@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from hotline.auth.models import Role
+from hotline.common.http import PathWord
 from hotline.console.forms import actor
 from hotline.console.web import UserDep, form_of, require
 from hotline.deps import ConfigDep, NowDep, SessionDep
@@ -20,7 +21,7 @@ FLASH = {"closed": "窓口の受付を停止しました。", "reopened": "窓�
 
 @router.post("/options/{option_id}/close")
 async def close_option(
-    option_id: str,
+    option_id: PathWord,
     request: Request,
     user: UserDep,
     session: SessionDep,
@@ -37,7 +38,7 @@ async def close_option(
 
 @router.post("/options/{option_id}/reopen")
 async def reopen_option(
-    option_id: str,
+    option_id: PathWord,
     request: Request,
     user: UserDep,
     session: SessionDep,

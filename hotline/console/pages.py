@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from hotline.auth import accounts
 from hotline.auth.models import Role
+from hotline.common.http import PathWord
 from hotline.console.forms import actor
 from hotline.console.web import (
     ROLE_HOME,
@@ -117,7 +118,7 @@ async def lines(
 
 @router.post("/lines/{line_id}/free")
 async def free_line(
-    line_id: str,
+    line_id: PathWord,
     request: Request,
     services: ServicesDep,
     user: UserDep,
@@ -135,7 +136,7 @@ async def free_line(
 
 @router.post("/lines/{line_id}/status")
 async def set_line(
-    line_id: str,
+    line_id: PathWord,
     request: Request,
     services: ServicesDep,
     user: UserDep,

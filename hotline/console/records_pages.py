@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from hotline.auth.models import Role
+from hotline.common.http import PathWord
 from hotline.console.forms import Ctx, CtxDep, field_errors, many, one
 from hotline.console.web import form_of, page, require
 from hotline.deps import RowId
@@ -71,13 +72,13 @@ def _form(
 
 
 @router.get("/calls/{call_sid}/record")
-async def new_record(call_sid: str, c: CtxDep) -> Response:
+async def new_record(call_sid: PathWord, c: CtxDep) -> Response:
     require(c.user, Role.COUNSELLOR)
     return _form(c, f"/console/calls/{call_sid}/record", {}, title="相談記録を書く")
 
 
 @router.post("/calls/{call_sid}/record")
-async def create_record(call_sid: str, c: CtxDep) -> Response:
+async def create_record(call_sid: PathWord, c: CtxDep) -> Response:
     require(c.user, Role.COUNSELLOR)
     values = _values(await form_of(c.request))
     try:

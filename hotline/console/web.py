@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.auth import sessions as console_sessions
 from hotline.auth.models import ConsoleUser, Role
+from hotline.common.text import storable
 from hotline.config import TOKYO
 from hotline.deps import SessionDep
-from hotline.errors import Forbidden
+from hotline.errors import Forbidden, Invalid
 from hotline.services import services_of
 
 HERE = Path(__file__).resolve().parent
@@ -120,8 +121,13 @@ def page(request: Request, template: str, user: ConsoleUser | None, **context: A
 
 
 async def form_of(request: Request) -> Any:
+    """The posted form, its CSRF token checked; a field a database cannot store (a NUL, an
+    unpaired surrogate: `hotline.common.text`) is refused with a 422 before any statement."""
     form = await request.form()
     check_csrf(request, form)
+    for name, value in form.multi_items():
+        if isinstance(value, str) and not (storable(value) and storable(name)):
+            raise Invalid(name if storable(name) else "form", "not text that can be stored")
     return form
 
 

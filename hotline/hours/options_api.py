@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hotline.auth.deps import PrincipalDep
 from hotline.auth.models import Role
-from hotline.common.http import ActorDep
+from hotline.common.http import ActorDep, PathWord
+from hotline.common.text import Text
 from hotline.deps import ConfigDep, NowDep, SessionDep
 from hotline.hours import closures
 
@@ -27,7 +28,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 class CloseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str | None = Field(default=None, max_length=200)
+    reason: Text | None = Field(default=None, max_length=200)
 
 
 class OptionOut(BaseModel):
@@ -59,7 +60,7 @@ async def list_options(
 
 @router.post("/{option_id}/close", responses=ERRORS)
 async def close(
-    option_id: str,
+    option_id: PathWord,
     who: PrincipalDep,
     actor: ActorDep,
     session: SessionDep,
@@ -78,7 +79,7 @@ async def close(
 
 @router.post("/{option_id}/reopen", responses=ERRORS)
 async def reopen(
-    option_id: str,
+    option_id: PathWord,
     who: PrincipalDep,
     actor: ActorDep,
     session: SessionDep,

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hotline.auth.deps import PrincipalDep
 from hotline.auth.models import Role
+from hotline.common.http import PathWord
+from hotline.common.text import Text
 from hotline.deps import NowDep, ServicesDep, SessionDep
 from hotline.lines.lines import LineView, change_status, lines_of, parse_status, wrap_up
 from hotline.lines.models import Presence
@@ -30,7 +32,7 @@ class StatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # ready (sign in), away (with a reason), offline (sign out); also the older available,
     # break and off.
-    status: str = Field(max_length=16)
+    status: Text = Field(max_length=16)
     reason: Literal["break", "meeting"] | None = None
 
 
@@ -67,7 +69,7 @@ async def list_lines(
 
 @router.post("/{line_id}/status", responses=ERRORS)
 async def set_status(
-    line_id: str,
+    line_id: PathWord,
     body: StatusIn,
     services: ServicesDep,
     who: PrincipalDep,
@@ -92,7 +94,7 @@ async def set_status(
 
 @router.post("/{line_id}/wrap-up", responses=ERRORS)
 async def set_wrap_up(
-    line_id: str,
+    line_id: PathWord,
     body: WrapUpIn,
     services: ServicesDep,
     who: PrincipalDep,

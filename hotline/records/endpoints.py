@@ -26,8 +26,11 @@ from hotline.common.http import (
     BoxDep,
     ListsDep,
     NoEchoRoute,
+    PathWord,
+    QueryWord,
     errors,
 )
+from hotline.common.text import Stored
 from hotline.deps import MAX_ROW_ID, ConfigDep, NowDep, RowId, SessionDep
 from hotline.records import export, service
 from hotline.records.http import LinkageDep, SavedDep
@@ -96,7 +99,7 @@ async def export_period(
     cfg: ConfigDep,
     linkage: LinkageDep,
     now: NowDep,
-    period: Annotated[str, Query(max_length=48)],
+    period: Annotated[str, Query(max_length=48), Stored],
     format: export.Format = "csv",
     table: export.Table = "records",
 ) -> StreamingResponse:
@@ -186,7 +189,7 @@ async def recent_calls(
 
 @router.get("/api/calls/{call_sid}/history", tags=["records"], responses=errors(E401, E403, E404))
 async def caller_history(
-    call_sid: str, who: ActorDep, session: SessionDep, now: NowDep
+    call_sid: PathWord, who: ActorDep, session: SessionDep, now: NowDep
 ) -> HistoryOut:
     """How many earlier records your organisation has of this call's caller, and their
     dates; only if this call's record says the caller consented (403 otherwise). Audited."""
@@ -200,8 +203,8 @@ async def audit_log(
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     key_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
-    entity: Annotated[str | None, Query(max_length=16)] = None,
-    entity_id: Annotated[str | None, Query(max_length=64)] = None,
+    entity: Annotated[str | None, Query(max_length=16), Stored] = None,
+    entity_id: QueryWord = None,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:

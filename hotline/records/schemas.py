@@ -2,7 +2,8 @@
 
 Choice fields are plain strings here: their allowed values live in config (`records:`) and
 are checked by the service, which answers 422 naming the field and the allowed values.
-Free text is bounded; a longer text is refused with 422 (never truncated, never echoed).
+Free text is bounded; a longer text is refused with 422 (never truncated, never echoed), and so
+is text that a database cannot store (a NUL, an unpaired surrogate: `hotline.common.text`).
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from hotline.common.text import Stored, Text
 
 SUMMARY_MAX = 4000
 
-Choice = Annotated[str, Field(min_length=1, max_length=64)]
+Choice = Annotated[str, Field(min_length=1, max_length=64), Stored]
 Choices = Annotated[list[Choice], Field(max_length=20)]
 
 
@@ -23,16 +26,20 @@ class In(BaseModel):
 
 
 class RecordIn(In):
-    call_sid: str = Field(min_length=1, max_length=64)
+    call_sid: Text = Field(min_length=1, max_length=64)
     age_group: Choice
     gender: Choice | None = None
     categories: Annotated[list[Choice], Field(min_length=1, max_length=20)]
     support: Choices = []
     seriousness: Choice
     linkage_needed: bool = False
-    summary: str | None = Field(default=None, max_length=SUMMARY_MAX)
+    summary: Text | None = Field(default=None, max_length=SUMMARY_MAX)
     # The caller agreed that counsellors of this organisation may see that they called before.
     consent_history: bool = False
+
+
+def _none_is_empty(value: list[str] | None) -> list[str]:
+    return [] if value is None else value
 
 
 class RecordPatch(In):
@@ -41,10 +48,12 @@ class RecordPatch(In):
     age_group: Choice | None = None
     gender: Choice | None = None
     categories: Annotated[list[Choice], Field(min_length=1, max_length=20)] | None = None
-    support: Choices | None = None
+    # null: no support given (an empty list), as a record is created without it; the list
+    # column holds a list, never null (a null there was a 500 on reading it back).
+    support: Annotated[Choices | None, AfterValidator(_none_is_empty)] = None
     seriousness: Choice | None = None
     linkage_needed: bool | None = None
-    summary: str | None = Field(default=None, max_length=SUMMARY_MAX)
+    summary: Text | None = Field(default=None, max_length=SUMMARY_MAX)
     consent_history: bool | None = None
 
 

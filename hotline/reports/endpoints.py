@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hotline.auth.deps import PrincipalDep
+from hotline.common.http import PathWord
 from hotline.deps import ConfigDep, SessionDep
 from hotline.errors import NotFound
 from hotline.reports import chart, labels, report
@@ -47,7 +48,7 @@ async def _report(
 
 @router.get("/api/reports/periods/{period_id}", tags=["reports"], responses=ERRORS)
 async def period_report(
-    period_id: str, request: Request, who: PrincipalDep, session: SessionDep, cfg: ConfigDep
+    period_id: PathWord, request: Request, who: PrincipalDep, session: SessionDep, cfg: ConfigDep
 ) -> dict[str, Any]:
     """The published table of a period, computed from the stored calls (docs/metrics.md)."""
     return await _report(request, session, cfg, period_id)
@@ -60,7 +61,7 @@ async def period_report(
     response_class=Response,
 )
 async def period_chart(
-    period_id: str,
+    period_id: PathWord,
     request: Request,
     who: PrincipalDep,
     session: SessionDep,

@@ -18,6 +18,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from hotline.calls.lifecycle import DialOutcome, QueueOutcome
+from hotline.common.text import storable
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +74,20 @@ FINAL_STATUSES = frozenset(
 
 
 def _text(limit: int) -> BeforeValidator:
-    return BeforeValidator(lambda v: "" if v is None else str(v).strip()[:limit])
+    """A field as text, at most `limit` characters; absent ("") when a database could not
+    store it (a NUL, an unpaired surrogate: `hotline.common.text`): Twilio never sends one,
+    so such a value is no key, no status, no CallSid (a 400)."""
+    return BeforeValidator(lambda v: _stored("" if v is None else str(v).strip()[:limit]))
+
+
+def _stored(text: str) -> str:
+    return text if storable(text) else ""
 
 
 def _count(value: object) -> int:
+    """A count in ASCII digits ("²" is a digit to `str.isdigit`, not to `int`), else 0."""
     text = str(value or "")
-    return int(text) if text.isdigit() and len(text) < 10 else 0
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
 
 
 class VoiceParams(BaseModel):

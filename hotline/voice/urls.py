@@ -6,8 +6,8 @@ the choice of the option's maximum wait), `line`, `call` (the caller's CallSid, 
 counsellor's leg), `step` (the fallback's, or a hold key's: "", "choice", "confirm"), `i`
 (the fallback's place in its chain) and `f` (on a hold segment answered without the database:
 how many hold polls or keys in a row have failed, `hotline.ivr.guard.failure_answer`).
-Reading never fails: a missing or malformed value reads as its default, and the handlers fall
-back to the call's stored state (the voice steps, `hotline.voice.steps`).
+Reading never fails: a missing or malformed value (one with a NUL too) reads as its default,
+and the handlers fall back to the call's stored state (the voice steps, `hotline.voice.steps`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
+
+from hotline.common.text import storable
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +112,15 @@ class Urls:
 
 
 def _number(value: str | None, default: int = 1) -> int:
-    return int(value) if value and value.isdigit() and len(value) < 6 else default
+    """ASCII digits only: "²" is a digit to `str.isdigit`, not to `int`."""
+    ok = value and value.isascii() and value.isdigit() and len(value) < 6
+    return int(value) if ok and value else default
 
 
 def _word(value: str | None, limit: int = 64) -> str:
-    return (value or "")[:limit]
+    """At most `limit` characters; the default ("") when a database could not store it."""
+    text = (value or "")[:limit]
+    return text if storable(text) else ""
 
 
 @dataclass(frozen=True, slots=True)
