@@ -272,7 +272,7 @@ def test_a_stalled_database_is_answered_with_our_fallback_within_the_deadline(
                     return "the stalled caller's arrival is not recorded"
                 if calls.get(holding, ("",))[0] not in ("waiting", "reserved"):
                     return f"the holding caller is {calls.get(holding)}"
-                if any(p.read_text().strip() for p in spool.glob("*")):
+                if any(p.read_text().strip() for p in spool.glob("*.jsonl")):
                     return "the spool is not empty"
                 return None
 
