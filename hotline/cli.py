@@ -139,13 +139,15 @@ async def _lines_now(settings: Settings, cfg: HotlineConfig, now: dt.datetime) -
 
 def cmd_fallback_twiml(args: argparse.Namespace) -> int:
     """Print the document for Twilio's fallback URL, to host apart from this service."""
-    from hotline.ivr.fallback import static_fallback
+    from hotline.ivr.fallback import static_fallback, static_fallback_warnings
 
     _, cfg = settings_and_config()
     try:
         doc = static_fallback(cfg, ring_seconds=args.ring_seconds)
     except ValueError as e:
         sys.exit(f"hotline fallback-twiml: {e}")
+    for warning in static_fallback_warnings(cfg):
+        print(f"hotline fallback-twiml: warning: {warning}", file=sys.stderr)
     print(doc.to_xml())
     return 0
 
@@ -275,12 +277,11 @@ def _twiml_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     """`hotline fallback-twiml` and `hotline routes`: what callers would hear, without a call."""
     f = sub.add_parser(
         "fallback-twiml",
-        help="print the TwiML for Twilio's fallback URL (a TwiML Bin): apology, then the "
-        "backup organisation's lines one after another; no URL of this service",
+        help="print the TwiML for Twilio's fallback URL (a TwiML Bin): apology and emergency "
+        "numbers, then the backup organisation's lines in one sequential <Dial>, then a "
+        "neutral goodbye; no URL of this service, no SIP password",
     )
-    f.add_argument(
-        "--ring-seconds", type=int, default=20, help="how long each line rings (default 20)"
-    )
+    f.add_argument("--ring-seconds", type=int, default=20, help="the <Dial>'s timeout (default 20)")
     f.set_defaults(func=cmd_fallback_twiml)
     r = sub.add_parser("routes", help="who answers each key in the current period")
     r.set_defaults(func=cmd_routes)
