@@ -4,6 +4,7 @@ head in one line, and X-Forwarded-For believed only from the proxies it is told 
 from __future__ import annotations
 
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -129,7 +130,8 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(tmp_path: Path, tru
     env = {"HOTLINE_LOGIN_RATE_PER_MINUTE": str(LIMIT), "HOTLINE_CONFIG_PATH": str(SHIPPED)}
     if trusted:
         env["HOTLINE_FORWARDED_ALLOW_IPS"] = "127.0.0.1"
-    url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
+    db = tmp_path / "hotline.db"
+    url = f"sqlite+aiosqlite:///{db}"
     with hotline_serve(url, tmp_path / "serve.log", cwd=ROOT, **env) as live:
         varied = wrong_logins(live.url, ADDRESSES)
         if not trusted:
@@ -140,3 +142,25 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(tmp_path: Path, tru
             assert 429 not in varied
             same = wrong_logins(live.url, [ADDRESSES[0]] * LIMIT)
             assert same[-1] == 429
+        audited_export(live.url, url, env)
+    with sqlite3.connect(db) as conn:
+        (client,) = conn.execute("SELECT client FROM audit_log").fetchone()
+    assert client == ("203.0.113.77" if trusted else "127.0.0.1")
+
+
+def audited_export(url: str, database_url: str, env: dict[str, str]) -> None:
+    """An operator's export (audited) from 203.0.113.77, as the proxy says."""
+    made = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "keys", "create", "--org", "inochi",
+         "--role", "operator"],
+        cwd=ROOT, env=hotline_env(database_url, None, **env), capture_output=True, text=True,
+        timeout=TIMEOUT, check=True,
+    )  # fmt: skip
+    key = made.stdout.strip().splitlines()[-1]
+    resp = httpx.get(
+        f"{url}/api/records/export",
+        params={"period": "period_1"},
+        headers={"Authorization": f"Bearer {key}", "X-Forwarded-For": "203.0.113.77"},
+        timeout=10,
+    )
+    assert resp.status_code == 200
