@@ -86,7 +86,7 @@ class Pushes:
                 # callback is tried again later (its status callback: not reached).
                 fallback_url=urls.fallback_whisper("accept"),
                 status_callback=urls.callback_status(fact.call_sid, "counsellor", line=line_id),
-                timeout=self.cfg.callback.ring_seconds,
+                timeout=self.cfg.callback.counsellor_ring_seconds,
                 # the same digest credentials as the line's <Sip> noun of a forwarded call
                 sip_auth=(sip.username, routed.line.sip_password or "") if sip else None,
             )
@@ -109,7 +109,12 @@ class Pushes:
                 # as for a caller who rang us while the service was failing.
                 fallback_url=urls.fallback("chosen"),
                 status_callback=urls.callback_status(fact.call_sid, "caller", attempt=attempt),
+                # Shorter than a Japanese voicemail's delay, and answering-machine detection
+                # in its synchronous form: Twilio fetches our URL only once it knows who
+                # answered, with AnsweredBy, so a machine or fax is hung up on before a word
+                # is said (asynchronous AMD would start our words before the answer is known).
                 timeout=self.cfg.callback.ring_seconds,
+                machine_detection="Enable",
             )
             log.info("callback of call %s: try %s placed (%s)", fact.call_id, attempt, created.sid)
         except TwilioFailure as e:

@@ -132,17 +132,21 @@ class TwilioRest:
         timeout: int = 25,
         sip_auth: tuple[str, str] | None = None,
         fallback_url: str | None = None,
+        machine_detection: Literal["Enable"] | None = None,
     ) -> CreatedCall:
         """Place an outbound call: Twilio fetches `url` (POST) when it is answered, and posts
         only the final status to `status_callback`. `timeout`: seconds it may ring.
         `sip_auth`: (username, password) for a SIP line's digest challenge. `fallback_url`:
-        what Twilio fetches (POST) when `url` fails or does not answer in time."""
+        what Twilio fetches (POST) when `url` fails or does not answer in time.
+        `machine_detection`: Twilio's answering-machine detection (`url` gets AnsweredBy)."""
         client = self._ready()
         auth: dict[str, str] = {}
         if sip_auth is not None:
             auth = {"sip_auth_username": sip_auth[0], "sip_auth_password": sip_auth[1]}
         if fallback_url is not None:
             auth |= {"fallback_url": fallback_url, "fallback_method": "POST"}
+        if machine_detection is not None:
+            auth["machine_detection"] = machine_detection
         try:
             async with asyncio.timeout(self.timeout):
                 call = await client.calls.create_async(

@@ -113,11 +113,11 @@ def render(services: Services, outcome: o.Outcome) -> Response:
             return twiml(
                 r.callback_confirm(language, option, segment, c.until, c.number, chose=c.chose)
             )
-        case o.CallbackGreeting(call_sid=sid, language=language, attempt=attempt, last=last):
+        case o.CallbackGreeting(call_sid=sid, language=language, attempt=attempt):
             accept = r.urls.callback_caller(sid, attempt, step="key")
-            return twiml(r.callback_greeting(language, accept, last=last))
-        case o.NotReached(language=language, last=last):
-            return twiml(r.callback_not_reached(language, last=last))
+            return twiml(r.callback_greeting(language, accept))
+        case o.NotReached():
+            return twiml(r.callback_not_reached())
     return _plain(services, outcome)
 
 
@@ -166,8 +166,8 @@ def _decided(services: Services, d: o.Decided) -> VoiceResponse:
             return r.callback_booked(language, until)
         case lc.CallCaller(line_id=line):
             return r.hold_for_caller(d.call_id, d.call_sid, line)
-        case lc.JoinCounsellor():
-            return r.join_counsellor(d.call_id, d.call_sid, d.callback_tries + 1)
+        case lc.JoinCounsellor(language=language):
+            return r.join_counsellor(d.call_id, d.call_sid, d.callback_tries + 1, language)
         case lc.Bridge() | lc.Nothing():
             return VoiceResponse()  # nothing to say (Bridge: Twilio joins the two)
     return r.fallback()  # Backup, or a line no longer in config: the backup serves

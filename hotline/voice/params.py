@@ -105,6 +105,9 @@ class VoiceParams(BaseModel):
     call_status: Annotated[str, _text(32)] = Field("", alias="CallStatus")
     sequence_number: Annotated[int, BeforeValidator(_count)] = Field(0, alias="SequenceNumber")
     error_code: Annotated[str, _text(8)] = Field("", alias="ErrorCode")
+    # Twilio's answering-machine detection on a leg we placed with MachineDetection=Enable:
+    # human, machine_start, fax or unknown (machine_end_* only with DetectMessageEnd).
+    answered_by: Annotated[str, _text(32)] = Field("", alias="AnsweredBy")
 
     def valid_call_sid(self) -> bool:
         """A CallSid we may store and log: present, short, printable ASCII."""
