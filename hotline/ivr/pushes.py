@@ -105,9 +105,9 @@ class Pushes:
                 to=number,
                 from_=self.cfg.callback_number or "",
                 url=urls.callback_caller(fact.call_sid, attempt),
-                # Our greeting failing: the apology, then the backup organisation's lines,
-                # as for a caller who rang us while the service was failing.
-                fallback_url=urls.fallback("chosen"),
+                # Our greeting failing: the same neutral question, then on a key the apology
+                # and the backup organisation's lines (nothing said to anyone else).
+                fallback_url=urls.fallback("callback"),
                 status_callback=urls.callback_status(fact.call_sid, "caller", attempt=attempt),
                 # Shorter than a Japanese voicemail's delay, and answering-machine detection
                 # in its synchronous form: Twilio fetches our URL only once it knows who

@@ -195,9 +195,8 @@ class Renderer:
         *,
         chose: bool = False,
     ) -> VoiceResponse:
-        """No callback (withheld number, a number we do not call back, or not possible
-        now), said plainly: the caller keeps holding, their place kept."""
-        part = REFUSALS.get(reason or "", "callback_unavailable")
+        """No callback (why, said plainly): the caller keeps holding, their place kept."""
+        part = CALLBACK_REFUSALS.get(reason or "", "callback_unavailable")
         r = VoiceResponse()
         self._hold_say(r, language, part)
         r.redirect(self._next_wait(option_id, language, segment, chose), method="POST")
@@ -238,20 +237,12 @@ class Renderer:
         return r
 
     def callback_greeting(self, language: str | None, accept_url: str) -> VoiceResponse:
-        """The caller's leg of a callback, answered by a person (Twilio's machine detection
-        said so, or could not tell): a neutral question, and nothing else until they press 1
-        (a parent or a partner may have answered). No key: the leg ends without a word."""
+        """The caller's leg, answered by a person (or Twilio could not tell): the neutral
+        question, nothing else until their 1. No key: the leg ends without a word."""
         words, lang = self.cfg.hold_words_for(language)
         r = VoiceResponse()
         gather = r.gather(input="dtmf", num_digits=1, timeout=8, action=accept_url, method="POST")
         self._say(gather, words.callback_greeting, lang)
-        r.hangup()
-        return r
-
-    def callback_not_reached(self) -> VoiceResponse:
-        """A leg without the caller (a machine, another key, a try that is over): hung up on
-        without a word, so that nobody learns who called or why. We call again if we may."""
-        r = VoiceResponse()
         r.hangup()
         return r
 
@@ -327,6 +318,17 @@ class Renderer:
         )
         self._say(gather, menu.prompt)
         r.redirect(action, method="POST")
+        return r
+
+    def fallback_callback(self) -> VoiceResponse:
+        """The caller's leg when our greeting failed (no database): the neutral question in
+        Japanese; only on a key, the apology and the backup organisation."""
+        words, lang = self.cfg.hold_words_for(None)
+        r = VoiceResponse()
+        action = self.urls.fallback("chosen")
+        gather = r.gather(input="dtmf", num_digits=1, timeout=8, action=action, method="POST")
+        self._say(gather, words.callback_greeting, lang)
+        r.hangup()
         return r
 
     def fallback(self) -> VoiceResponse:
@@ -453,8 +455,7 @@ class Renderer:
     def join_counsellor(
         self, call_id: int, call_sid: str, attempt: int, language: str | None = None
     ) -> VoiceResponse:
-        """The caller pressed 1, showing it is them: only now are they told who is calling,
-        then they join the counsellor holding in this call's queue."""
+        """The caller pressed 1: told who calls (only now), they join the counsellor."""
         r = VoiceResponse()
         self._hold_say(r, language, "callback_joining")
         dial = Dial(action=self.urls.callback_joined(call_sid, attempt), method="POST")
@@ -477,7 +478,7 @@ class Renderer:
 
 
 # What a caller refused a callback hears, by the refusal's reason (flow.CallbackOffer).
-REFUSALS = {"withheld": "callback_withheld", "not_callable": "callback_not_callable"}
+CALLBACK_REFUSALS = {"withheld": "callback_withheld", "not_callable": "callback_not_callable"}
 
 
 def dial_target(dial: Dial, target: str, line: Line | None, whisper_url: str | None) -> None:

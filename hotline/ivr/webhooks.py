@@ -116,8 +116,8 @@ def render(services: Services, outcome: o.Outcome) -> Response:
         case o.CallbackGreeting(call_sid=sid, language=language, attempt=attempt):
             accept = r.urls.callback_caller(sid, attempt, step="key")
             return twiml(r.callback_greeting(language, accept))
-        case o.NotReached():
-            return twiml(r.callback_not_reached())
+        case o.NotReached():  # a machine, another key, a try over: not a word
+            return twiml(r.hang_up())
     return _plain(services, outcome)
 
 

@@ -90,6 +90,15 @@ def _count(value: object) -> int:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
 
 
+# Twilio's AnsweredBy values that are not a person: "machine_start" (a voicemail greeting),
+# "fax", and the machine_end_* of DetectMessageEnd (not asked for, accepted all the same).
+# "human" and "unknown" (a person who said nothing, or too little to tell) hear the neutral
+# question: it names nothing, and only the caller knows to press 1.
+MACHINES = frozenset(
+    {"machine_start", "fax", "machine_end_beep", "machine_end_silence", "machine_end_other"}
+)
+
+
 class VoiceParams(BaseModel):
     """The fields of a Twilio voice request that this service reads."""
 

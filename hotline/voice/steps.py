@@ -304,15 +304,6 @@ async def _book(
     return "leave"  # the call moved on: its queue result decides
 
 
-# Twilio's AnsweredBy values that are not a person: "machine_start" (a voicemail greeting),
-# "fax", and the machine_end_* of DetectMessageEnd (not asked for, accepted all the same).
-# "human" and "unknown" (a person who said nothing, or too little to tell) hear the neutral
-# question: it names nothing, and only the caller knows to press 1.
-MACHINES = frozenset(
-    {"machine_start", "fax", "machine_end_beep", "machine_end_silence", "machine_end_other"}
-)
-
-
 async def callback_caller(t: Turn, p: VoiceParams, q: Query) -> Outcome:
     """Our call to the caller answered (`step` empty): a neutral question, press 1 if it is
     you; their key (`step=key`): 1 joins the counsellor who is holding for them. Nothing
@@ -323,7 +314,7 @@ async def callback_caller(t: Turn, p: VoiceParams, q: Query) -> Outcome:
     attempt, language = q.attempt, call.language
     current = call.state == CallState.CALLING and attempt == call.callback_tries + 1
     if q.step != "key":
-        if p.answered_by in MACHINES:
+        if p.answered_by in params.MACHINES:
             # A voicemail box or a fax (Twilio's detection): hung up on before a word, so
             # that nothing is recorded; the leg's status then counts the try as not reached.
             return NotReached()

@@ -236,7 +236,7 @@ def test_the_callback_leg_asks_a_neutral_question_and_says_nothing_without_a_key
     for language in [None, *cfg.languages]:
         (question,) = says(xml(render.callback_greeting(language, "u")))
         assert not [w for w in NAMING if w.lower() in question.lower()], (language, question)
-    assert [el.tag for el in xml(render.callback_not_reached())] == ["Hangup"]
+    assert [el.tag for el in xml(render.hang_up())] == ["Hangup"]
 
 
 def test_the_counsellor_hears_a_callback_whisper_and_what_follows(render) -> None:
@@ -421,7 +421,7 @@ def _documents(render: Renderer) -> list[VoiceResponse]:
         render.callback_booked(None, dt.datetime(2024, 1, 1, 21, tzinfo=TOKYO)),
         render.lines_now(None, [], "women", 2),
         render.callback_greeting("ko", "https://h.example/a"),
-        render.callback_not_reached(),
+        render.hang_up(),
         render.callback_whisper("x", None, 30, "https://h.example/a"),
         render.counsellor_calling(),
         render.counsellor_no_answer(),
