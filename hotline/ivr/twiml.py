@@ -300,7 +300,9 @@ class Renderer:
             self._say(r, self.cfg.messages.closed)
             r.hangup()
             return r
-        self._say(r, words.closed, lang_id)
+        # A full queue: the lines are very busy (a language without those words says its
+        # `closed`: this line cannot take the call now, which is as true).
+        self._say(r, words.full if d.full and words.full else words.closed, lang_id)
         if d.opens_at is not None and words.opens:
             self._say(r, words.opens, lang_id, when=when(words, d.opens_at))
         if d.open_keys and words.others:

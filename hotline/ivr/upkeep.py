@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 from hotline.calls import lifecycle, service, store
+from hotline.ivr import queues
 from hotline.ivr.rest import TwilioRest, TwilioUnavailable
 from hotline.services import Services
 from hotline.voice.params import printable
@@ -110,6 +111,7 @@ async def _loop(services: Services, every: float, reconcile_every: float) -> Non
             if reconcile_every > 0 and loop.time() - last >= reconcile_every:
                 last = loop.time()
                 await reconcile_once(services)
+                await queues.upkeep(services)  # set-up if still not done; callback queues
         except Exception:  # a failed round must not stop the next one
             log.exception("upkeep round failed")
 

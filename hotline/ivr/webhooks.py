@@ -23,6 +23,7 @@ from hotline.calls import lifecycle as lc
 from hotline.ivr.guard import TwiML, twiml
 from hotline.ivr.signature import REFUSALS, twilio_params
 from hotline.ivr.spool import FACTS
+from hotline.ivr.twiml import queue_name
 from hotline.services import Services, services_of
 from hotline.voice import flow, steps
 from hotline.voice import outcomes as o
@@ -60,6 +61,8 @@ def voice(path: str, step: Step, *, name: str, alone: Alone | None = None) -> No
         p = VoiceParams.model_validate(await twilio_params(request, settings))
         q = Query.parse(request.query_params)
         now = services.clock()
+        if step is steps.wait:
+            _remember_queue(services, p, q)
         try:
             if alone is not None and alone_sessions is not None and alone(settings, q):
                 async with alone_sessions.unit() as uow:
@@ -84,6 +87,13 @@ def voice(path: str, step: Step, *, name: str, alone: Alone | None = None) -> No
     route.__doc__ = step.__doc__  # the schema's description
     HANDLERS[router.prefix + path] = step
     router.add_api_route(path, route, methods=["POST"], name=name)
+
+
+def _remember_queue(services: Services, p: VoiceParams, q: Query) -> None:
+    """A hold poll names its queue (Twilio's `QueueSid`): kept for the pushes, no request."""
+    option = q.option_id
+    if p.queue_sid and option and services.rest is not None and services.cfg.has_option(option):
+        services.rest.remember_queue(queue_name(option), p.queue_sid)
 
 
 def render(services: Services, outcome: o.Outcome) -> Response:
@@ -158,6 +168,8 @@ def _decided(services: Services, d: o.Decided) -> VoiceResponse:
             return r.dial(d.target, line_id=line, call_sid=d.call_sid, language=language)
         case lc.Closed(language=language):
             return r.closed(flow.Closed(language))
+        case lc.QueueFull(language=language):
+            return r.closed(flow.Closed(language, full=True))
         case lc.Decline():
             return r.whisper_declined()
         case lc.Goodbye(language=language):

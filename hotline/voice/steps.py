@@ -155,7 +155,7 @@ async def queue_result(t: Turn, p: VoiceParams, q: Query) -> Outcome:
         return t.decided(call, out.decision)
     outcome = params.queue_outcome(p.queue_result, p.call_sid)
     out = await t.apply(call, lc.QueueLeft(outcome, p.queue_result))
-    return t.decided(call, out.decision)
+    return await t.answer(call, out.decision)  # a full queue: what is open now
 
 
 async def whisper(t: Turn, p: VoiceParams, q: Query) -> Outcome:
