@@ -61,7 +61,7 @@ class Pushes:
                 case lifecycle.Dequeue():
                     await self._dequeue(fact)
                 case lifecycle.DropQueue():
-                    await drop_callback_queue(self.rest, fact.call_id)
+                    await drop_callback_queue(self.rest, fact.call_id, fact.call_sid)
         except Exception:  # a push must never take the process down; the sweeps recover
             log.exception("push %s for call %s failed", type(fact.effect).__name__, fact.call_id)
 

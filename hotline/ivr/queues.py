@@ -62,11 +62,12 @@ async def set_up_at_start(services: Services, wait: float) -> asyncio.Task[None]
     return None
 
 
-async def drop_callback_queue(rest: TwilioRest, call_id: int) -> None:
-    """Best-effort: delete the queue of a callback that is over (its SID known here)."""
+async def drop_callback_queue(rest: TwilioRest, call_id: int, call_sid: str) -> None:
+    """Best-effort: delete the queue of a callback that is over (its SID known here: from
+    its counsellor's hold polls in this process)."""
     name = callback_queue(call_id)
     try:
-        if not await rest.delete_queue(name):
+        if not await rest.delete_queue(name, rest.callback_queue_sid(call_sid)):
             log.debug("callback queue of call %s: no SID here, left to the sweep", call_id)
     except TwilioFailure as e:
         log.info("callback queue of call %s not deleted (%s): left to the sweep", call_id, e)

@@ -74,6 +74,7 @@ class CreatedCall:
 # Twilio's bounds on a queue's MaxSize (the Queue resource: default 1000, maximum 5000;
 # error 14207 when an <Enqueue> finds the queue full).
 QUEUE_MAX_SIZE = 5000
+CALLBACK_QUEUES_KEPT = 10_000  # SIDs of callback queues kept (the sweep deletes the others)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,7 @@ class TwilioRest:
         self._http: AsyncTwilioHttpClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queues: dict[str, str] = {}  # friendly name -> queue SID; a queue's SID never changes
+        self._callback_queues: dict[str, str] = {}  # a callback's CallSid -> its queue's SID
         self._setting_up = asyncio.Lock()  # one set-up at a time (start-up, upkeep)
         self.queues_set_up = False  # the options' queues created or updated (ivr/queues.py)
 
@@ -222,6 +224,18 @@ class TwilioRest:
         if sid.startswith("QU") and len(sid) <= 64:
             self._queues[name] = sid
 
+    def remember_callback_queue(self, call_sid: str, sid: str) -> None:
+        """Keep the SID of the queue a callback's counsellor holds in (the counsellor's
+        waitUrl names it), by the callback's CallSid: a bounded few, dropped oldest first."""
+        if sid.startswith("QU") and len(sid) <= 64:
+            self._callback_queues[call_sid] = sid
+            while len(self._callback_queues) > CALLBACK_QUEUES_KEPT:
+                del self._callback_queues[next(iter(self._callback_queues))]
+
+    def callback_queue_sid(self, call_sid: str) -> str | None:
+        """The SID kept for that callback's queue (taken: it is asked for once, to delete)."""
+        return self._callback_queues.pop(call_sid, None)
+
     def queue_sid(self, name: str) -> str | None:
         """The SID kept for that queue, if any (no request)."""
         return self._queues.get(name)
@@ -264,23 +278,41 @@ class TwilioRest:
 
     async def _ensure(self, names: list[str], max_size: int) -> list[QueueSetUp]:
         existing = await self.list_queues()
-        client, done = self._ready(), []
+        done = []
         for name in names:
-            try:
-                async with asyncio.timeout(self.timeout):
+            made = None
+            if name not in existing:
+                try:
+                    made = await self._create(name, max_size)
+                except TwilioRejected:
+                    # Made meanwhile (another instance starting, a caller's <Enqueue>): that
+                    # one is set to the size instead.
+                    existing = await self.list_queues()
                     if name not in existing:
-                        q = await client.queues.create_async(friendly_name=name, max_size=max_size)
-                        done.append(QueueSetUp(name, str(q.sid), max_size, "created"))
-                    elif existing[name][1] != max_size:
-                        sid = existing[name][0]
-                        await client.queues(sid).update_async(max_size=max_size)
-                        done.append(QueueSetUp(name, sid, max_size, "updated"))
-                    else:
-                        done.append(QueueSetUp(name, existing[name][0], max_size, "unchanged"))
-            except (TwilioException, aiohttp.ClientError, OSError) as e:
-                _failed("set up queue", printable(name, 64), e)
+                        raise
+            done.append(made or await self._resize(name, *existing[name][:2], max_size))
             self._queues[name] = done[-1].sid
         return done
+
+    async def _create(self, name: str, max_size: int) -> QueueSetUp:
+        client = self._ready()
+        try:
+            async with asyncio.timeout(self.timeout):
+                q = await client.queues.create_async(friendly_name=name, max_size=max_size)
+        except (TwilioException, aiohttp.ClientError, OSError) as e:
+            _failed("create queue", printable(name, 64), e)
+        return QueueSetUp(name, str(q.sid), max_size, "created")
+
+    async def _resize(self, name: str, sid: str, size: int, max_size: int) -> QueueSetUp:
+        if size == max_size:
+            return QueueSetUp(name, sid, max_size, "unchanged")
+        client = self._ready()
+        try:
+            async with asyncio.timeout(self.timeout):
+                await client.queues(sid).update_async(max_size=max_size)
+        except (TwilioException, aiohttp.ClientError, OSError) as e:
+            _failed("resize queue", printable(name, 64), e)
+        return QueueSetUp(name, sid, max_size, "updated")
 
     async def delete_queue(self, name: str, sid: str | None = None) -> bool:
         """Delete the (empty) queue of that name; False when its SID is not known here (the

@@ -21,6 +21,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.calls import lifecycle as lc
 from hotline.ivr.guard import TwiML, twiml
+from hotline.ivr.rest import TwilioRest
 from hotline.ivr.signature import REFUSALS, twilio_params
 from hotline.ivr.spool import FACTS
 from hotline.ivr.twiml import queue_name
@@ -61,8 +62,8 @@ def voice(path: str, step: Step, *, name: str, alone: Alone | None = None) -> No
         p = VoiceParams.model_validate(await twilio_params(request, settings))
         q = Query.parse(request.query_params)
         now = services.clock()
-        if step is steps.wait:
-            _remember_queue(services, p, q)
+        if p.queue_sid and services.rest is not None:
+            _remember_queue(services.rest, services, step, p, q)
         try:
             if alone is not None and alone_sessions is not None and alone(settings, q):
                 async with alone_sessions.unit() as uow:
@@ -89,11 +90,17 @@ def voice(path: str, step: Step, *, name: str, alone: Alone | None = None) -> No
     router.add_api_route(path, route, methods=["POST"], name=name)
 
 
-def _remember_queue(services: Services, p: VoiceParams, q: Query) -> None:
-    """A hold poll names its queue (Twilio's `QueueSid`): kept for the pushes, no request."""
+def _remember_queue(
+    rest: TwilioRest, services: Services, step: Step, p: VoiceParams, q: Query
+) -> None:
+    """A hold poll names its queue (Twilio's `QueueSid`): kept for the pushes, no request. A
+    caller's hold: the option's queue; a callback's counsellor's: that call's own, deleted
+    when the callback ends (`hotline.ivr.queues.drop_callback_queue`)."""
     option = q.option_id
-    if p.queue_sid and option and services.rest is not None and services.cfg.has_option(option):
-        services.rest.remember_queue(queue_name(option), p.queue_sid)
+    if step is steps.wait and option and services.cfg.has_option(option):
+        rest.remember_queue(queue_name(option), p.queue_sid)
+    elif step is steps.callback_hold and q.call_sid:
+        rest.remember_callback_queue(q.call_sid, p.queue_sid)
 
 
 def render(services: Services, outcome: o.Outcome) -> Response:
@@ -123,6 +130,8 @@ def render(services: Services, outcome: o.Outcome) -> Response:
             return twiml(
                 r.callback_confirm(language, option, segment, c.until, c.number, chose=c.chose)
             )
+        case o.FullOffer(said=said, option_id=option, until=until, number=number):
+            return twiml(r.full_offer(said, option, until, number))
         case o.CallbackGreeting(call_sid=sid, language=language, attempt=attempt, last=last):
             accept = r.urls.callback_caller(sid, attempt, step="key")
             return twiml(r.callback_greeting(language, accept, last=last))

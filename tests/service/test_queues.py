@@ -110,17 +110,23 @@ async def test_twilio_away_at_start_never_stops_the_service(
             assert set(api.queues) == set(option_queues(cfg))
 
 
+async def full_queue(twilio: Twilio, sid: str, caller: str = "+819011112222") -> Any:
+    """A caller who chose loneliness (8), whose <Enqueue> Twilio refused: queue-full."""
+    doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8", From=caller)
+    action = doc.find("Enqueue").get("action")  # type: ignore[union-attr]
+    return action, await twilio.call(action, sid, QueueResult="queue-full", From=caller)
+
+
 async def test_a_full_queue_tells_the_caller_honestly_and_counts_it(
     app: Any, api: TwilioApi, twilio: Twilio, client: Any
 ) -> None:
     """Twilio's queue-full: not the system-problem apology nor the backup's lines, but that
     the lines are very busy, what is open now, the emergency numbers; the call ends with a
-    stage of its own, counted apart, no number in the metrics."""
+    stage of its own, counted apart, no number in the metrics. (A withheld number: no
+    callback to offer.)"""
     await talking_on(app)
     sid = new_sid()
-    doc = await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
-    action = doc.find("Enqueue").get("action")  # type: ignore[union-attr]
-    full = await twilio.call(action, sid, QueueResult="queue-full")
+    action, full = await full_queue(twilio, sid, caller="anonymous")
     said = " ".join(says(full))
     assert "混み合って" in said and "119" in said and "110" in said
     assert "システム" not in said and "申し訳ありません。ただいまこの窓口は受付時間外" not in said
@@ -128,7 +134,7 @@ async def test_a_full_queue_tells_the_caller_honestly_and_counts_it(
     assert full.find("Hangup") is not None
     call = await call_of(app, sid)
     assert (call.state, call.end_stage) == ("abandoned", "queue-full")
-    again = await twilio.call(action, sid, QueueResult="queue-full")  # Twilio retried
+    again = await twilio.call(action, sid, QueueResult="queue-full", From="anonymous")
     assert says(again) == says(full)
     samples = await scrape(client)
     turned = value(
@@ -137,6 +143,48 @@ async def test_a_full_queue_tells_the_caller_honestly_and_counts_it(
     assert turned == 1
     assert value(samples, "hotline_queue_max_size", option="loneliness") == 5000
     assert not any("+81" in str(labels) for (_, labels) in samples)
+
+
+async def test_a_full_queue_offers_the_callback_and_1_books_it(
+    app: Any, api: TwilioApi, twilio: Twilio
+) -> None:
+    """The option offers callbacks: after the full message (what is open now, 119/110) the
+    callback's terms; the confirm key books it, its place kept in our queue, which Twilio's
+    MaxSize does not bound."""
+    await talking_on(app)
+    sid = new_sid()
+    _, offer = await full_queue(twilio, sid)
+    said = " ".join(says(offer))
+    assert "混み合って" in said and "119" in said and "050" in said  # our number, as dialled
+    gather = offer.find("Gather")
+    assert gather is not None and offer.find("Hangup") is None
+    assert (await call_of(app, sid)).state == "waiting"  # until they answer
+    booked = await twilio.call(gather.get("action"), sid, Digits="1")  # type: ignore[arg-type]
+    assert booked.find("Hangup") is not None and booked.find("Enqueue") is None
+    call = await call_of(app, sid)
+    assert call.state == "callback" and call.callback_number is not None
+
+
+async def test_a_full_queue_callback_not_taken_ends_the_call_as_refused(
+    app: Any, api: TwilioApi, twilio: Twilio, client: Any
+) -> None:
+    await talking_on(app)
+    silent, other = new_sid(), new_sid()
+    _, offer = await full_queue(twilio, silent)
+    no_key = offer.find("Redirect").text  # type: ignore[union-attr]
+    bye = await twilio.call(no_key, silent)  # type: ignore[arg-type]
+    assert bye.find("Hangup") is not None and "システム" not in " ".join(says(bye))
+    _, offer = await full_queue(twilio, other)
+    key = await twilio.call(offer.find("Gather").get("action"), other, Digits="5")  # type: ignore[union-attr,arg-type]
+    assert key.find("Hangup") is not None
+    for sid in (silent, other):
+        call = await call_of(app, sid)
+        assert (call.state, call.end_stage, call.callback_at) == ("abandoned", "queue-full", None)
+    samples = await scrape(client)
+    turned = value(
+        samples, "hotline_calls_queue_full_total", period="period_5", option="loneliness"
+    )
+    assert turned == 2
 
 
 async def test_an_english_caller_hears_the_full_queue_in_english(
@@ -207,3 +255,33 @@ async def _cli(argv: list[str]) -> int:
     import asyncio
 
     return await asyncio.to_thread(main, argv)
+
+
+async def test_a_callback_queue_named_by_its_hold_is_deleted_as_the_callback_ends(
+    app: Any, api: TwilioApi, twilio: Twilio
+) -> None:
+    """The counsellor's hold poll carries Twilio's QueueSid: once the callback is over, its
+    queue is deleted after the commit, without waiting for the sweep or listing queues."""
+    await talking_on(app)
+    sid = new_sid()
+    await holding(twilio, sid)
+    await ask_callback(twilio, sid)
+    await free_line(app)
+    counsellor = new_sid()
+    whisper = await leg(twilio, api.created[-1].url, counsellor)
+    accept = whisper.find(".//Gather").get("action")  # type: ignore[union-attr]
+    held = await leg(twilio, accept, counsellor, Digits="1")  # type: ignore[arg-type]
+    await app.state.pushes.drain()
+    caller_leg = api.created[-1]
+    name = f"hotline-callback-{(await call_of(app, sid)).id}"
+    wait_url = held.find("Enqueue").get("waitUrl")  # type: ignore[union-attr]
+    await leg(twilio, wait_url, counsellor, QueueSid=api.queue(name))  # type: ignore[arg-type]
+    join = await leg(twilio, caller_leg.url, caller_leg.sid)
+    await leg(twilio, join.find(".//Gather").get("action"), caller_leg.sid, Digits="1")  # type: ignore[union-attr,arg-type]
+    assert name in api.queues  # talking: the callback is not over
+    listed = sum(1 for r in api.requests if r.split("?")[0].endswith("/Queues.json"))
+    await status(twilio, caller_leg.status_callback, caller_leg.sid, "completed")
+    await app.state.pushes.drain()
+    assert (await call_of(app, sid)).state == "completed"
+    assert name not in api.queues
+    assert sum(1 for r in api.requests if r.split("?")[0].endswith("/Queues.json")) == listed
