@@ -97,13 +97,16 @@ async def sweep_callback_queues(services: Services) -> int:
 
 
 async def upkeep(services: Services) -> None:
-    """One upkeep round of the queues: set-up if not done yet, then the callback sweep."""
+    """One upkeep round of the queues: set-up if not done yet, then the callback sweep.
+    Never raises: what fails is logged and tried again at the next round."""
     rest = services.rest
     if rest is None:
         return
-    if not rest.queues_set_up:
-        try:
+    try:
+        if not rest.queues_set_up:
             await set_up(services.cfg, rest)
-        except TwilioFailure as e:
-            log.warning("Twilio queues still not set up: %s", e)
-    await sweep_callback_queues(services)
+        await sweep_callback_queues(services)
+    except TwilioFailure as e:
+        log.warning("Twilio queues: set-up or sweep not done (%s): the next round tries again", e)
+    except Exception:
+        log.exception("Twilio queues: upkeep failed; the next round tries again")

@@ -104,6 +104,8 @@ async def test_twilio_away_at_start_never_stops_the_service(
             services = services_of(application)
             assert services.rest is not None and not services.rest.queues_set_up
             assert "Twilio queues not set up at start-up" in caplog.text
+            await queues.upkeep(services)  # still away: logged, tried again next round
+            assert not services.rest.queues_set_up and api.queues == {}
             api.down = False
             await queues.upkeep(services)
             assert services.rest.queues_set_up
@@ -285,3 +287,25 @@ async def test_a_callback_queue_named_by_its_hold_is_deleted_as_the_callback_end
     assert (await call_of(app, sid)).state == "completed"
     assert name not in api.queues
     assert sum(1 for r in api.requests if r.split("?")[0].endswith("/Queues.json")) == listed
+
+
+async def test_a_stalled_twilio_at_start_is_left_behind_with_a_warning(
+    db_url: str, cfg: HotlineConfig, clock: Clock, caplog: Any
+) -> None:
+    """Twilio accepts the connection and never answers: start-up goes on after its few
+    seconds of waiting, says so, and serves; the set-up is cancelled at shutdown."""
+    import socket
+
+    with socket.socket() as stalled:
+        stalled.bind(("127.0.0.1", 0))
+        stalled.listen(8)  # connections wait in the backlog: nothing ever reads them
+        base = f"http://127.0.0.1:{stalled.getsockname()[1]}"
+        settings = make_settings(
+            db_url, TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_AUTH_TOKEN=TOKEN, twilio_api_base=base
+        )
+        application = create_app(settings, cfg, clock=clock)
+        with caplog.at_level(logging.WARNING, logger="hotline.ivr.queues"):
+            async with application.router.lifespan_context(application):
+                assert "set-up still running" in caplog.text
+                rest = services_of(application).rest
+                assert rest is not None and not rest.queues_set_up
