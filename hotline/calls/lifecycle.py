@@ -275,6 +275,10 @@ def _left_queue(
         # open now, and end the call (abandoned at its own stage, counted apart).
         full = QueueFull(call.language)
         return finish(call, state, now, full, stage=QUEUE_FULL)
+    if event.outcome == QueueOutcome.FULL and state == S.RESERVED and call.line_id is not None:
+        # A line is held for them already: dial it rather than a full queue again.
+        ring = (MarkLine(call.line_id, "ringing"),)
+        return Transition({"state": S.RINGING}, Dial(call.line_id, call.language), ring)
     # The queue failed: back in the same queue, waiting time kept, unless it keeps failing.
     if state in TERMINAL:
         return Transition({}, holding_answer(call, state))
