@@ -32,7 +32,21 @@ from hotline.db import upgrade
 from hotline.testing.databases import admin
 from hotline.testing.servers import free_port
 
-BINARIES = Path(os.environ.get("HOTLINE_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _binaries() -> Path:
+    """HOTLINE_TEST_PG_BIN, or Debian's PostgreSQL 15 (the version CI installs), or the
+    newest Debian has here."""
+    if named := os.environ.get("HOTLINE_TEST_PG_BIN"):
+        return Path(named)
+    debian = Path("/usr/lib/postgresql")
+    found = sorted(
+        debian.glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0
+    )
+    wanted = debian / "15" / "bin"
+    return wanted if (wanted / "initdb").exists() or not found else found[-1].parent
+
+
+BINARIES = _binaries()
 SERVICE_ROLE = "hotline"
 START_WITHIN = 60  # seconds for pg_ctl to start or stop the server; a bound, not a measurement
 

@@ -5,12 +5,13 @@ hangs up; the fault ends. After it: every line free or held by a call still talk
 call in its true state, the report's figures exact, the spool empty, and every caller who was
 holding still holding.
 
-The modes that stop, restart or starve PostgreSQL run on a private cluster
-(`hotline.testing.pgcluster`), never the shared one; all reach it through a proxy the test can
-cut or stall (`hotline.testing.proxy`). Twilio's REST stand-in says every call is still in
-progress, so reconciliation cannot end the conversation that ended during the fault: only the
-facts Twilio reported can. Waits are polls with a deadline, never fixed sleeps.
-"""
+Every mode runs on a private cluster (`hotline.testing.pgcluster`), never the shared one: some
+stop, restart or starve it. The service reaches it through a proxy the test can cut or stall
+(`hotline.testing.proxy`) for the faults of the network and the process, and straight for
+PostgreSQL's own, so that it meets the server's own answers. Twilio's REST stand-in says every
+call is still in progress, so reconciliation cannot end the conversation that ended during
+the fault: only the facts Twilio reported can. Waits are polls with a deadline, never fixed
+sleeps."""
 
 from __future__ import annotations
 
@@ -98,6 +99,7 @@ class Stage:
     api: TwilioApi
     tmp: Path
     hand: Hand
+    proxied: bool  # the service reaches PostgreSQL through the proxy, or straight
     twilio: Twilio = field(init=False)
     servers: ExitStack = field(default_factory=ExitStack)
     logs: list[Path] = field(default_factory=list)
@@ -113,7 +115,7 @@ class Stage:
     def start_server(self) -> LiveServer:
         self.logs.append(self.tmp / f"serve-{len(self.logs)}.log")
         served = serve(
-            through(self.proxy, self.database),
+            through(self.proxy, self.database) if self.proxied else self.database,
             self.log,
             self.tmp / "spool",
             self.api,
@@ -146,6 +148,9 @@ class Stage:
 
 class Fault:
     name = ""
+    # Faults of the network or the process go through the proxy; PostgreSQL's own are met
+    # straight, so that the service sees the server's own answers (57P03, 53300, 55000).
+    proxied = False
 
     def begin(self, stage: Stage) -> None:
         raise NotImplementedError
@@ -158,6 +163,7 @@ class Refused(Fault):
     """Connection refused: the proxy cut, every connection closed, none accepted."""
 
     name = "refused"
+    proxied = True
 
     def begin(self, stage: Stage) -> None:
         stage.proxy.cut()
@@ -170,6 +176,7 @@ class Stalled(Fault):
     """Packets stalled both ways: nothing refused, nothing answered."""
 
     name = "stalled"
+    proxied = True
 
     def begin(self, stage: Stage) -> None:
         stage.proxy.stall()
@@ -275,6 +282,7 @@ class Killed(Fault):
     then on."""
 
     name = "sigkill"
+    proxied = True
 
     def begin(self, stage: Stage) -> None:
         stage.proxy.stall()
@@ -309,14 +317,14 @@ def cluster() -> Iterator[PrivateCluster]:
 
 
 @contextmanager
-def staged(cluster: PrivateCluster, tmp: Path) -> Iterator[Stage]:
+def staged(cluster: PrivateCluster, tmp: Path, fault: Fault) -> Iterator[Stage]:
     with ExitStack() as stack:
         database = stack.enter_context(cluster.database())
         api = stack.enter_context(twilio_api(ACCOUNT, TOKEN))
         proxy = stack.enter_context(cuttable_proxy("127.0.0.1", cluster.port))
         hand = Hand()
         stack.callback(hand.close)
-        stage = Stage(cluster, database, proxy, api, tmp, hand)
+        stage = Stage(cluster, database, proxy, api, tmp, hand, fault.proxied)
         stack.callback(stage.servers.close)
         stage.twilio = Twilio(stage.start_server(), timeout=TWILIO_WAITS)
         yield stage
@@ -334,7 +342,7 @@ def on_hold(answer: ET.Element) -> str:
 def test_a_fault_drops_no_caller_and_loses_no_fact(
     fault: Fault, cluster: PrivateCluster, tmp_path: Path
 ) -> None:
-    with staged(cluster, tmp_path) as stage:
+    with staged(cluster, tmp_path, fault) as stage:
         twilio, api = stage.twilio, stage.api
         ended, talking = new_sid(), new_sid()  # put through; `ended` ends during the fault
         for sid in (ended, talking):
