@@ -19,6 +19,7 @@ from hotline.console.web import UserDep, page, require
 from hotline.deps import ConfigDep, NowDep, SessionDep
 from hotline.errors import NotFound
 from hotline.hours import closures
+from hotline.lines.models import SIGNED_IN
 from hotline.reports import chart, queries, report
 from hotline.reports.definitions import NONE
 from hotline.services import services_of
@@ -43,7 +44,9 @@ async def _now_figures(
         "waiting": sum(q.waiting for q in waiting.values()),
         "callbacks_open": await queries.callbacks_open(session),
         "longest_wait": int((now - min(oldest)).total_seconds()) if oldest else 0,
-        "staffed": sum(1 for i, _, s, _ in lines if s == "available" and i in staffed_ids),
+        # The same figures as /metrics' hotline_lines_staffed and hotline_lines_busy: signed
+        # in (ready, or on a call or its wrap-up) within the line's hours, and on a call now.
+        "staffed": sum(1 for i, _, s, _ in lines if s in SIGNED_IN and i in staffed_ids),
         "busy": sum(1 for *_, busy in lines if busy),
         "updated": now,
     }

@@ -61,7 +61,7 @@ def call(live: LiveServer, *presses: str) -> str:
 
 
 async def test_the_console_story(new_page, live, db_file, accounts, shots) -> None:  # type: ignore[no-untyped-def]
-    set_all_lines(live, db_file, "off")
+    set_all_lines(live, db_file, "offline")
     counsellor = await new_page()
     await log_in(counsellor, "tanaka", shots)
     await expect(counsellor.locator("h1")).to_have_text("受けた電話（この1週間）")
@@ -128,7 +128,7 @@ async def test_the_console_story(new_page, live, db_file, accounts, shots) -> No
     await log_in(operator, "ito")
     await expect(operator.locator("#fig-rate")).to_have_text("100.0%")
     await operator.screenshot(path=shots / "08-dashboard.png", full_page=True)
-    set_all_lines(live, db_file, "off", only="inochi-01")
+    set_all_lines(live, db_file, "offline", only="inochi-01")
     assert "受付時間外" in call(live, "8")
     await expect(operator.locator("#fig-rate")).to_have_text("50.0%", timeout=15_000)
     await expect(operator.locator("#fig-calls")).to_have_text("2")

@@ -251,8 +251,8 @@ def test_the_recorded_answer_rate_is_the_one_hotline_report_prints(
     now = cfg.period_at(dt.datetime.now(dt.UTC))
     period = now.id if now else "none"
     before = json.loads(hotline(db_file, "report", "--period", period, "--format", "json"))
-    set_lines(live, db_file, "off")
-    set_lines(live, db_file, "available", {"inochi-01", "inochi-02"})
+    set_lines(live, db_file, "offline")
+    set_lines(live, db_file, "ready", {"inochi-01", "inochi-02"})
     for key, outcome in [("8", "connected"), ("8", "connected"), ("3", "受付時間外")]:
         t = hotline_call(live, key)
         assert t.returncode == 0 and outcome in t.stdout, str(t)
@@ -300,9 +300,9 @@ def test_an_option_without_a_staffed_line_alerts_until_one_is_staffed(
     live: LiveServer, db_file: Path, prometheus: Prometheus
 ) -> None:
     # Every line of 社会的包摂サポートセンター off: women (its only organisation) is offered
-    # by the menu, its lines are scheduled round the clock, and none is available.
-    set_lines(live, db_file, "available")
-    set_lines(live, db_file, "off", {"sisc-01", "sisc-02", "sisc-03"})
+    # by the menu, its lines are scheduled round the clock, and none is ready.
+    set_lines(live, db_file, "ready")
+    set_lines(live, db_file, "offline", {"sisc-01", "sisc-02", "sisc-03"})
     alert = prometheus.wait_for_alert("HotlineOptionUnstaffed", option="women")
     assert alert["severity"] == "critical"
     # The options staffed again (another test may have left only いのちの電話's lines on)
@@ -315,7 +315,7 @@ def test_an_option_without_a_staffed_line_alerts_until_one_is_staffed(
     )
     assert {a["option"] for a in active} <= {"women", "gender"}, active
 
-    set_lines(live, db_file, "available", {"sisc-02"})
+    set_lines(live, db_file, "ready", {"sisc-02"})
     prometheus.wait_for_no_alert("HotlineOptionUnstaffed", option="women")
 
 

@@ -7,6 +7,7 @@ import re
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy import update as sa_update
 
 from hotline.auth import accounts
 from hotline.auth.models import Role
@@ -268,3 +269,33 @@ async def test_a_counsellor_cannot_free_a_line(app, client) -> None:
     assert "/free" not in page.text
     refused = await client.post("/console/lines/inochi-01/free", data={"csrf": csrf_of(page.text)})
     assert refused.status_code == 403
+
+
+@pytest.mark.usefixtures("users")
+async def test_the_dashboards_lines_agree_with_metrics_and_routes(client, app) -> None:
+    """受付中の回線／通話中 counts what /metrics and `hotline routes` count: three lines signed
+    in (one of them talking), the rest signed out."""
+    from hotline.lines.lines import lines_of
+    from hotline.lines.models import Line
+    from hotline.routing.table import describe_lines
+    from hotline.services import services_of
+    from tests.conftest import talking_on
+    from tests.service.test_metrics import scrape, total
+    from tests.service.test_routing import only_lines
+
+    await only_lines(app, "inochi-01", "inochi-02", "sisc-01")
+    await talking_on(app, "sisc-01", org="sisc")
+    async with app.state.sessions.begin() as s:
+        await s.execute(sa_update(Line).where(Line.id == "sisc-01").values(status="talking"))
+    await login(client, "ito")
+    figures = (await client.get("/console/dashboard/figures")).text
+    staffed = int(re.search(r'id="fig-staffed">(\d+)<', figures).group(1))  # type: ignore[union-attr]
+    busy = int(re.search(r'id="fig-busy">(\d+)<', figures).group(1))  # type: ignore[union-attr]
+    samples = await scrape(client)
+    assert (staffed, busy) == (3, 1)
+    assert staffed == total(samples, "hotline_lines_staffed")
+    assert busy == total(samples, "hotline_lines_busy")
+    async with app.state.sessions() as s:
+        routes = describe_lines(await lines_of(s, services_of(app).router, None, app.state.clock()))
+    signed_in = [r for r in routes.splitlines()[1:] if "offline" not in r and "away" not in r]
+    assert len(signed_in) == staffed and sum("talking" in r for r in signed_in) == busy
