@@ -20,7 +20,7 @@ from hotline.deps import ConfigDep, NowDep, SessionDep
 from hotline.errors import NotFound
 from hotline.hours import closures
 from hotline.lines.models import SIGNED_IN
-from hotline.reports import chart, queries, report
+from hotline.reports import chart, labels, queries, report
 from hotline.reports.definitions import NONE
 from hotline.services import services_of
 from hotline.simulate import LATEST_DIR
@@ -58,7 +58,14 @@ async def dashboard(
 ) -> Response:
     require(user, *OPS)
     figures = await _now_figures(request, session, cfg, now)
-    options = await closures.states(session, cfg, now)
+    # The keys of the menu in force now; another period's option appears only while an
+    # operator's closure of it stands, so that it can be reopened.
+    offered = set(labels.offered_options(cfg, cfg.menu_at(now)))
+    options = [
+        o
+        for o in await closures.states(session, cfg, now)
+        if o.id in offered or o.closed_by_operator
+    ]
     done = request.query_params.get("done", "")
     return page(
         request, "dashboard.html", user, f=figures, options=options, tokyo=TOKYO,

@@ -166,6 +166,10 @@ async def test_a_counsellor_records_a_call_and_another_org_cannot_read_it(
     assert ok.status_code == 303
     record_url = ok.headers["location"].split("?")[0]
     assert "記録あり" in (await client.get("/console/calls")).text
+    saved = (await client.get(record_url)).text
+    # The linkage case's state in the console's words (open: 未着手), never the stored id.
+    assert 'つなぎ支援の状態: <span id="case-status">未着手</span>' in saved
+    assert "日本いのちの電話連盟" in saved  # the counsellor's organisation by name
     async with app.state.sessions() as s:
         row = (await s.execute(select(ConsultationRecord))).scalar_one()
         assert "話を聞いた" not in repr(row.summary_enc)
@@ -299,3 +303,35 @@ async def test_the_dashboards_lines_agree_with_metrics_and_routes(client, app) -
         routes = describe_lines(await lines_of(s, services_of(app).router, None, app.state.clock()))
     signed_in = [r for r in routes.splitlines()[1:] if "offline" not in r and "away" not in r]
     assert len(signed_in) == staffed and sum("talking" in r for r in signed_in) == busy
+
+
+@pytest.mark.usefixtures("users")
+async def test_an_operators_pages_name_organisations_and_the_current_menu_only(
+    client, app, clock: Clock
+) -> None:
+    await connected_call(app, "inochi", clock)
+    await login(client, "ito")
+    dashboard = (await client.get("/console/dashboard")).text
+    # 回線の状態 one click away; organisations by name, never by id.
+    assert '<a href="/console/lines">回線の状態</a>' in dashboard
+    assert "社会的包摂サポートセンター" in dashboard and "（sisc）" not in dashboard
+    lines = (await client.get("/console/lines")).text
+    assert "<td>日本いのちの電話連盟</td>" in lines and "<td>inochi</td>" not in lines
+    # Only the keys of 第5期's menu (in force now): not 第1期's suicidal or poverty.
+    shown = re.findall(r'<tr id="option-([\w-]+)">', dashboard)
+    assert shown == ["under18", "foreign", "women", "gender", "loneliness"], shown
+    # An option without calls has no rate (–), not 0.0%.
+    figures = (await client.get("/console/dashboard/figures")).text
+    assert "<td>女性の悩み</td><td>0</td><td>0</td><td>–</td>" in figures
+    report = (await client.get("/console/reports/period_5")).text
+    assert "第5期（2023-12-15 09:00〜2024-01-04 09:00）" in report  # the period's end too
+    assert "<td>女性の悩み</td><td>0</td><td>0</td><td>–</td>" in report
+
+
+async def test_every_page_links_a_favicon_that_is_served(client) -> None:
+    page = await client.get("/console/login")
+    link = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', page.text)
+    assert link, "no favicon link"
+    icon = await client.get(link.group(1))
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.content.startswith(b"<svg")
