@@ -24,6 +24,7 @@ from hotline.reports import chart, labels, queries, report
 from hotline.reports.definitions import NONE
 from hotline.services import services_of
 from hotline.simulate import LATEST_DIR
+from hotline.simulate import report as sim_report
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 OPS = (Role.OPERATOR, Role.ADMIN)
@@ -94,11 +95,15 @@ def _latest_simulation() -> dict[str, Any] | None:
     """The figures of the last `hotline simulate` run on this machine, if there is one."""
     try:
         doc = json.loads((SIMULATIONS / "latest.json").read_text(encoding="utf-8"))
+        said = sim_report.in_japanese(doc)
         return {
             "period": doc["period_name"],
-            "demand": doc["demand"],
-            "supply": doc.get("supply", ""),
-            "runs": [(r["policy"], r["total"]) for r in doc["runs"]],
+            "demand": said["demand"],
+            "supply": said["supply"],
+            "runs": [
+                (sim_report.POLICY_JA.get(r["policy"], r["policy"]), r["total"])
+                for r in doc["runs"]
+            ],
             "chart": (SIMULATIONS / "latest.png").is_file(),
         }
     except (OSError, ValueError, KeyError, TypeError):
