@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hotline.cli import main
-from hotline.simulate import supply
+from hotline.simulate import chart, supply
 from hotline.simulate.model import load_model, load_trials, published_rates
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,6 +85,30 @@ def test_the_fit_reproduces_the_published_rates_and_prints_pooled_beside(
         assert silos[option]["answer_rate"] == pytest.approx(rate, abs=5.0), option
     assert set(doc["fit"]["line_hours"]) == set(published)
     assert "pooled" in out and "published" in out
+    # The chart's lower panel has the callers waiting under each policy, and the upper one
+    # marks the published rates the fit aimed at.
+    assert all(doc["samples"][p] for p in ("silos", "pooled", "bound"))
+    fig = chart.figure(doc, {})
+    assert [len(line.get_xdata()) > 0 for line in fig.axes[1].lines] == [True] * 3
+    marks = [c for c in fig.axes[0].collections if c.get_label().startswith("試行の公表値")]
+    assert len(marks) == 1
+    assert sorted(x for x, _ in marks[0].get_offsets()) == sorted(doc["fit"]["targets"].values())
+
+
+def test_the_printout_says_why_its_calls_differ_and_what_its_figures_are(
+    tmp_path: Path, capsys
+) -> None:
+    out = simulate(capsys, "--period", "day_of_life", "--out", str(tmp_path))
+    doc = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
+    totals = ", ".join(f"{r['policy']} {r['total']['calls']}" for r in doc["runs"])
+    # The header's count is what the demand reproduces; the table's are each policy's.
+    assert "813 calls to reproduce" in out
+    assert (
+        f"the redials of those who gave up: fewer where a policy puts more through): {totals}"
+        in out
+    )
+    assert [line for line in out.splitlines() if line.endswith(" s")] == []  # no bare "1.0 s"
+    assert f"simulated in {doc['seconds']:.1f} s (wall clock)" in out
 
 
 def test_the_configured_staffing_is_written_as_a_plan_to_edit(tmp_path: Path, capsys) -> None:
