@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-from hotline.reports.chart import LANGS, japanese_font
+from hotline.reports.chart import LANGS, japanese_font, require
 from hotline.simulate.model import NO_OPTION
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ COLOURS = {"pooled": "#4c72b0", "silos": "#dd8452", "bound": "#55a868"}
 
 def png(doc: dict[str, Any], names: dict[str, str], lang: str = "ja") -> bytes:
     """The chart of a run document (see hotline.simulate.cli); `names`: option id -> name."""
+    require()
     from matplotlib.figure import Figure
 
     if lang not in LANGS:
