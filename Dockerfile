@@ -8,7 +8,10 @@
 #     -e HOTLINE_PUBLIC_URL=https://hotline.example.jp \
 #     -e TWILIO_AUTH_TOKEN=... -e HOTLINE_CALLER_HASH_SECRET=... \
 #     -e HOTLINE_RECORDS_KEYS=... -e HOTLINE_SESSION_SECRET=... \
-#     -e HOTLINE_METRICS_TOKEN=... hotline
+#     -e HOTLINE_METRICS_TOKEN=... -e HOTLINE_LOG_FORMAT=json hotline
+#
+# HOTLINE_LOG_FORMAT=json: one JSON object per log line, for a log collector (the default,
+# text, reads better in a terminal); see docs/configuration.md#logs.
 #
 # In production these MUST be set (the image runs with HOTLINE_ENV=production, which refuses
 # to start without its secrets):
