@@ -102,8 +102,12 @@ class AccessLog:
 
 
 def template(scope: Scope) -> str:
-    """The route template the router matched (set on the scope), under any mount."""
+    """The route template the router matched (set on the scope), under any mount; a file of
+    a mounted directory (`/console/static/…`) is its mount's path and an ellipsis."""
     route = getattr(scope.get("route"), "path", None)
-    if not isinstance(route, str):
-        return UNMATCHED
-    return str(scope.get("root_path", "")) + route
+    root = str(scope.get("root_path", ""))
+    if isinstance(route, str):
+        return root + route
+    if root and scope.get("endpoint") is not None:  # a Mount matched: the directory's path
+        return root + "/…"
+    return UNMATCHED

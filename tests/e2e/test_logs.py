@@ -49,6 +49,7 @@ def whole_call(server: LiveServer, hotline_call: Caller) -> str:
     headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
     assert httpx.get(f"{server.url}/metrics", headers=headers).status_code == 200
     assert httpx.get(f"{server.url}/calls/{CALLER}?token={METRICS_TOKEN}").status_code == 404
+    assert httpx.get(f"{server.url}/console/static/console.css").status_code == 200
     # A route with the number where an identifier goes (refused: no credentials).
     assert httpx.get(f"{server.url}/api/calls/{CALLER}/history").status_code == 401
     # A request's line is written once it is answered: the log, when the last one's is in.
@@ -81,6 +82,7 @@ def test_a_whole_call_logs_requests_but_no_number_or_secret(
     assert any(" POST /voice/menu 200 " in x for x in access), log
     assert any(" GET (no route) 404 " in x for x in access), log
     assert any(" GET /api/calls/{call_sid}/history 401 " in x for x in access), log
+    assert any(" GET /console/static/… 200 " in x for x in access), log
     # The twilio library's request dumps are off.
     assert "BEGIN Twilio API Request" not in log
 
