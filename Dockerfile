@@ -19,10 +19,12 @@
 #                               so without it every webhook is refused (403)
 #   TWILIO_AUTH_TOKEN           the Twilio account's auth token (checks X-Twilio-Signature)
 #   HOTLINE_CALLER_HASH_SECRET  the secret callers' numbers are hashed with
-# as well as every other secret the settings require in production (at the time of writing
-# also HOTLINE_RECORDS_KEYS, HOTLINE_SESSION_SECRET and HOTLINE_METRICS_TOKEN; `hotline`
-# names a missing one and exits), and HOTLINE_DATABASE_URL (PostgreSQL): the default is an
-# SQLite file in the container. To try the image locally: -e HOTLINE_ENV=development, which
+# as well as every other setting production requires (HOTLINE_RECORDS_KEYS,
+# HOTLINE_SESSION_SECRET, HOTLINE_METRICS_TOKEN, TWILIO_ACCOUNT_SID, HOTLINE_DATABASE_URL
+# (PostgreSQL: the default is an SQLite file in the container), HOTLINE_FORWARDED_ALLOW_IPS
+# (the TLS proxy's addresses), and a menus.yaml with `staffing.by_schedule: false` mounted
+# at HOTLINE_CONFIG_PATH): `hotline` names everything missing in one message and exits
+# (docs/configuration.md, "Production start"). To try the image locally: -e HOTLINE_ENV=development, which
 # generates random secrets into /app/var/secrets on first start (no secret has a default).
 FROM python:3.11-slim
 

@@ -154,6 +154,10 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None] | None] = []
         try:
+            # Facts kept before a restart are counted from the start, not from the next
+            # append or replay (an alert on the backlog must see them at once).
+            backlog = await asyncio.to_thread(services.spool.backlog)
+            services.metrics.spool_backlog.set(backlog)
             await _open_database(services)
             async with services.unit() as uow:
                 await services.router.sync_lines(uow.session, services.clock())
