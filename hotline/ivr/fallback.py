@@ -57,7 +57,9 @@ async def fallback(request: Request, p: TwilioParams) -> Response:
     if step == "callback":  # the caller's leg of a callback: nothing said until their 1
         if p.get("AnsweredBy", "") in MACHINES:
             return _twiml(r.hang_up())
-        return _twiml(r.fallback_callback())
+        # The neutral question (in Japanese: the caller's language is in the database); only
+        # on a key, the apology and the backup organisation ("chosen").
+        return _twiml(r.callback_greeting(None, r.urls.fallback("chosen")))
     log.error("Twilio used the fallback URL (ErrorCode %s)", printable(p.get("ErrorCode", "?"), 8))
     return _twiml(r.fallback_menu())
 

@@ -166,25 +166,20 @@ class Renderer:
         chose: bool = False,
     ) -> VoiceResponse:
         """What a callback means, then press the confirm key (no key: back to the hold)."""
-        words, lang = self.cfg.hold_words_for(language)
         r = VoiceResponse()
-        gather = r.gather(
-            input="dtmf",
-            num_digits=1,
-            timeout=8,
-            action=self.urls.hold_key(option_id, language, segment, "confirm", chose=chose),
-            method="POST",
-        )
-        self._say(
-            gather,
-            words.callback_confirm,
-            lang,
-            until=when(words, until),
-            number=spoken_number(number),
-            key=self.cfg.callback.confirm_key,
-        )
+        action = self.urls.hold_key(option_id, language, segment, "confirm", chose=chose)
+        self._confirm(r, language, action, until, number)
         r.redirect(self._next_wait(option_id, language, segment, chose), method="POST")
         return r
+
+    def _confirm(
+        self, r: VoiceResponse, language: str | None, action: str, until: dt.datetime, number: str
+    ) -> None:
+        """The callback's terms (`callback_confirm`) in a Gather of the confirm key."""
+        words, lang = self.cfg.hold_words_for(language)
+        gather = r.gather(input="dtmf", num_digits=1, timeout=8, action=action, method="POST")
+        fmt = {"until": when(words, until), "number": spoken_number(number)}
+        self._say(gather, words.callback_confirm, lang, key=self.cfg.callback.confirm_key, **fmt)
 
     def callback_refused(
         self,
@@ -280,8 +275,26 @@ class Renderer:
         """The closed message in the caller's language (`closed.<language>`), saying only
         what is true now: when the option opens, the keys and other lines open now. A
         language without its own words hears its `languages.X.closed`, then Japanese."""
-        d = d or flow.Closed()
         r = VoiceResponse()
+        self._closed(r, d or flow.Closed())
+        r.hangup()
+        return r
+
+    def full_offer(
+        self, d: flow.Closed, option_id: str, until: dt.datetime, number: str
+    ) -> VoiceResponse:
+        """Twilio's queue was full: the full message (`closed` with `d.full`), then the
+        callback's terms and its confirm key; no key: on to the end (`queue-result`, step
+        "full")."""
+        r = VoiceResponse()
+        self._closed(r, d)
+        self._confirm(
+            r, d.language, self.urls.hold_key(option_id, d.language, 1, "full"), until, number
+        )
+        r.redirect(self.urls.queue_result(option_id, d.language, step="full"), method="POST")
+        return r
+
+    def _closed(self, r: VoiceResponse, d: flow.Closed) -> None:
         words, lang_id = self.cfg.closed.get(d.language or "ja"), d.language
         if words is None:
             lang = self.cfg.languages.get(d.language) if d.language else None
@@ -290,9 +303,10 @@ class Renderer:
             words, lang_id = self.cfg.closed.get("ja"), None
         if words is None:  # a file without a `closed` section: the fixed message
             self._say(r, self.cfg.messages.closed)
-            r.hangup()
-            return r
-        self._say(r, words.closed, lang_id)
+            return
+        # A full queue: the lines are very busy (a language without those words says its
+        # `closed`: this line cannot take the call now, which is as true).
+        self._say(r, words.full if d.full and words.full else words.closed, lang_id)
         if d.opens_at is not None and words.opens:
             self._say(r, words.opens, lang_id, when=when(words, d.opens_at))
         if d.open_keys and words.others:
@@ -304,8 +318,6 @@ class Renderer:
                 name = line.names.get(lang_id or "ja", line.name)
                 self._say(r, words.line, lang_id, name=name, number=line.number)
         self._say(r, words.emergency, lang_id)
-        r.hangup()
-        return r
 
     def fallback_menu(self) -> VoiceResponse:
         """Twilio's fallback: the usual greeting and menu, then the backup organisation."""
@@ -318,17 +330,6 @@ class Renderer:
         )
         self._say(gather, menu.prompt)
         r.redirect(action, method="POST")
-        return r
-
-    def fallback_callback(self) -> VoiceResponse:
-        """The caller's leg when our greeting failed (no database): the neutral question in
-        Japanese; only on a key, the apology and the backup organisation."""
-        words, lang = self.cfg.hold_words_for(None)
-        r = VoiceResponse()
-        action = self.urls.fallback("chosen")
-        gather = r.gather(input="dtmf", num_digits=1, timeout=8, action=action, method="POST")
-        self._say(gather, words.callback_greeting, lang)
-        r.hangup()
         return r
 
     def fallback(self) -> VoiceResponse:

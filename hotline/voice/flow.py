@@ -89,6 +89,9 @@ class Closed:
     opens_at: dt.datetime | None = None  # Asia/Tokyo
     open_keys: tuple[tuple[str, str], ...] = ()  # (key, option name), in key order
     lines: tuple[Referral, ...] = ()
+    # Twilio's queue of the option is full: the option is open, but very busy (its words
+    # are `closed.<language>.full`; no opening time)
+    full: bool = False
 
 
 Decision = Ask | Enqueue | Hold | LeaveQueue | Closed
