@@ -85,10 +85,15 @@ class HoldWords(Model):
     line: `position` ({ahead}), `position_next` (nobody ahead), `position_many` ({cap}: more
     than that many ahead). The callback: `callback_offer` ({key}), `callback_confirm` ({until},
     {number}, {key}), `callback_booked` ({until}), `callback_kept`, `callback_withheld`,
-    `callback_unavailable`. After the option's maximum wait, `choice` ({minutes}); the lines
-    open now: `lines_now`, one `line` ({name}, {number}) each, or `no_lines`. When we call the
-    caller back: `callback_greeting` (neutral: someone else may answer), `callback_retry`,
-    `callback_last`. `when` and `when_on_the_hour` format {until} as in ClosedWords."""
+    `callback_unavailable`, `callback_not_callable` (a number we do not call back: not a
+    Japanese mobile or geographic one). After the option's maximum wait, `choice`
+    ({minutes}), or `choice_no_callback` where this caller may not ask for a callback; the
+    lines open now: `lines_now`, one `line` ({name}, {number}) each, or `no_lines`. When we
+    call the caller back: `callback_greeting`, a neutral question said before anything else
+    (someone else, or a voicemail box, may answer: it names neither the hotline nor the
+    request; no key and the leg hangs up without a word), then after their 1
+    `callback_joining` (now it may name the hotline). `when` and `when_on_the_hour`
+    format {until} as in ClosedWords."""
 
     messages: Annotated[list[Prompt], Field(min_length=1)]
     position: Prompt
@@ -100,13 +105,14 @@ class HoldWords(Model):
     callback_kept: Prompt
     callback_withheld: Prompt
     callback_unavailable: Prompt
+    callback_not_callable: Prompt
     choice: Prompt
+    choice_no_callback: Prompt  # the choice without key 2: no callback for this caller
     lines_now: Prompt
     line: Prompt
     no_lines: Prompt
     callback_greeting: Prompt
-    callback_retry: Prompt
-    callback_last: Prompt
+    callback_joining: Prompt  # after the 1: who is calling, now that it is the caller
     when: str = "{month}/{day} {hour}:{minute}"
     when_on_the_hour: str | None = None
 
@@ -136,6 +142,7 @@ HOLD_PLACEHOLDERS = {
     "callback_confirm": {"until", "number", "key"},
     "callback_booked": {"until"},
     "choice": {"minutes"},
+    "choice_no_callback": {"minutes"},
     "line": {"name", "number"},
 }
 
@@ -180,20 +187,31 @@ class HoldSettings(Model):
     queue_max_size: int = Field(default=5000, ge=1, le=5000)
 
 
+# Less than the earliest Japanese voicemail (docomo's 留守番電話 answers after 15 s by default).
+MAX_CALLER_RING_SECONDS = 14
+
+
 class CallbackConfig(Model):
     """Callbacks: a holding caller presses `key`, hears what it means and confirms with
     `confirm_key`; their place in line is kept and we call them when it is their turn, from
     `number` (default: the config's caller_id). A caller not reached is tried `retries`
-    more times, `retry_after_minutes` apart, ringing `ring_seconds`. A request expires at the
-    end of the option's hours, or after `expire_after_minutes` for an option open around the
-    clock."""
+    more times, `retry_after_minutes` apart, ringing `ring_seconds` (the counsellor's leg
+    `counsellor_ring_seconds`). A request expires at the end of the option's hours, or after
+    `expire_after_minutes` for an option open around the clock. The offer is not made when
+    the estimated wait (callers ahead x `minutes_per_caller_ahead`) passes that time.
+
+    `ring_seconds` is at most 14: Japanese carriers' voicemail answers after about 15 s
+    (docomo's default) to 20 s (au's), and a voicemail box must not pick up our call. The
+    caller's leg also uses Twilio's answering-machine detection (hotline.ivr.pushes)."""
 
     enabled: bool = True
     key: str = "1"
     confirm_key: str = "1"
     retries: int = Field(default=2, ge=0, le=10)
     retry_after_minutes: int = Field(default=5, ge=1, le=240)
-    ring_seconds: int = Field(default=25, ge=5, le=120)
+    ring_seconds: int = Field(default=12, ge=5, le=MAX_CALLER_RING_SECONDS)
+    counsellor_ring_seconds: int = Field(default=25, ge=5, le=120)
+    minutes_per_caller_ahead: int = Field(default=10, ge=0, le=240)
     expire_after_minutes: int = Field(default=240, ge=10, le=24 * 60)
     number: str | None = None
 

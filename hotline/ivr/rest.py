@@ -4,9 +4,12 @@ The service asks Twilio what a webhook could not tell it (the true status of a c
 callbacks were lost: reconciliation), places outbound calls (callbacks), redirects or ends a
 call, takes a waiting caller out of a queue to a counsellor (pushed reservations), and keeps
 the queues themselves: created or resized, their SIDs kept, deleted (`hotline.ivr.queues`). The
-client is twilio's own `Client`; its base URL comes from settings (`HOTLINE_TWILIO_API_BASE`),
-so that tests and the terminal phone point it at a local stand-in on 127.0.0.1 and the
-production code path is the one tested.
+client is twilio's own `Client`, with the processing region and edge of the settings
+(`HOTLINE_TWILIO_REGION`, `HOTLINE_TWILIO_EDGE`: jp1 and tokyo, so api.tokyo.jp1.twilio.com).
+Tests and the terminal phone set `HOTLINE_TWILIO_API_BASE`: the client still builds every URL
+for that region and edge, and its transport (`StandInHttpClient`) sends it to the local
+stand-in on 127.0.0.1 with the intended host in `Host`, so the production code path is the
+one tested, region and edge included.
 
 Requests go through twilio's asynchronous transport (`AsyncTwilioHttpClient`, aiohttp, a
 dependency of twilio itself) and its `*_async` methods: a burst of callbacks or dequeues waits
@@ -28,10 +31,12 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Literal, NoReturn
+from urllib.parse import urlsplit
 
 import aiohttp
 from twilio.base.exceptions import TwilioException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 
 from hotline.voice.params import FINAL_STATUSES, printable
@@ -108,16 +113,63 @@ def _what(e: BaseException, status: object = None) -> str:
     return f"{what}: HTTP {status}" if status else what
 
 
-class TwilioRest:
-    """The REST calls this service makes, each one method."""
+class StandInHttpClient(AsyncTwilioHttpClient):
+    """twilio's transport, sending every request to a local stand-in of Twilio's REST API
+    instead of the host the client chose: the URL is the one production would reach (with
+    its region and edge: api.tokyo.jp1.twilio.com), and that host goes along in the `Host`
+    header, so that the stand-in shows which region and edge each request was for."""
 
-    def __init__(
-        self, account_sid: str, auth_token: str, base_url: str | None = None, timeout: float = 5
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.base = urlsplit(base_url)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        meant = urlsplit(url)
+        local = meant._replace(scheme=self.base.scheme, netloc=self.base.netloc).geturl()
+        headers = {**(headers or {}), "Host": meant.netloc}
+        if auth is not None:  # as a header: aiohttp deprecates its `auth` argument
+            headers["Authorization"] = aiohttp.encode_basic_auth(*auth)
+        return await super().request(
+            method, local, params, data, headers, None, timeout, allow_redirects
+        )
+
+
+class TwilioRest:
+    """The REST calls this service makes, each one method.
+
+    `region` and `edge`: Twilio's processing region and edge (empty: the US default).
+    `api_key` and `api_secret`: an API key of the account, used instead of the auth token
+    when given (a region other than us1 needs credentials made in it). `base_url`: a local
+    stand-in of Twilio's REST API (tests, the terminal phone)."""
+
+    def __init__(  # noqa: PLR0913 - the settings' REST access, each one argument
+        self,
+        account_sid: str,
+        auth_token: str,
+        base_url: str | None = None,
+        timeout: float = 5,
+        *,
+        region: str = "",
+        edge: str = "",
+        api_key: str = "",
+        api_secret: str = "",
     ) -> None:
         # Its transport is set on first use, in the running event loop (`_ready`).
-        self.client = Client(account_sid, auth_token)
-        if base_url:  # a stand-in of api.twilio.com (tests, the terminal phone)
-            self.client.api.base_url = base_url.rstrip("/")
+        user, password = (api_key, api_secret) if api_key else (account_sid, auth_token)
+        self.client = Client(
+            user, password, account_sid=account_sid, region=region or None, edge=edge or None
+        )
+        self.base_url = base_url
         self.timeout = timeout
         self._http: AsyncTwilioHttpClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -130,7 +182,10 @@ class TwilioRest:
         """The client, with an aiohttp session of the running loop."""
         loop = asyncio.get_running_loop()
         if self._http is None or self._loop is not loop:
-            self._http = AsyncTwilioHttpClient(timeout=self.timeout)
+            if self.base_url:
+                self._http = StandInHttpClient(self.base_url, timeout=self.timeout)
+            else:
+                self._http = AsyncTwilioHttpClient(timeout=self.timeout)
             self._loop, self._setting_up = loop, asyncio.Lock()
             self.client.http_client = self._http
         return self.client
@@ -162,17 +217,21 @@ class TwilioRest:
         timeout: int = 25,
         sip_auth: tuple[str, str] | None = None,
         fallback_url: str | None = None,
+        machine_detection: Literal["Enable"] | None = None,
     ) -> CreatedCall:
         """Place an outbound call: Twilio fetches `url` (POST) when it is answered, and posts
         only the final status to `status_callback`. `timeout`: seconds it may ring.
         `sip_auth`: (username, password) for a SIP line's digest challenge. `fallback_url`:
-        what Twilio fetches (POST) when `url` fails or does not answer in time."""
+        what Twilio fetches (POST) when `url` fails or does not answer in time.
+        `machine_detection`: Twilio's answering-machine detection (`url` gets AnsweredBy)."""
         client = self._ready()
         auth: dict[str, str] = {}
         if sip_auth is not None:
             auth = {"sip_auth_username": sip_auth[0], "sip_auth_password": sip_auth[1]}
         if fallback_url is not None:
             auth |= {"fallback_url": fallback_url, "fallback_method": "POST"}
+        if machine_detection is not None:
+            auth["machine_detection"] = machine_detection
         try:
             async with asyncio.timeout(self.timeout):
                 call = await client.calls.create_async(

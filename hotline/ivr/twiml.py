@@ -121,7 +121,8 @@ class Renderer:
             else:
                 self._say(gather, words.position, lang, ahead=d.ahead)
         if d.choice:
-            self._say(gather, words.choice, lang, minutes=max(1, round(d.waited / 60)))
+            choice = words.choice if d.choice_callback else words.choice_no_callback
+            self._say(gather, choice, lang, minutes=max(1, round(d.waited / 60)))
         elif d.offer_callback:
             self._say(gather, words.callback_offer, lang, key=self.cfg.callback.key)
         music = self.cfg.hold.music
@@ -189,8 +190,8 @@ class Renderer:
         *,
         chose: bool = False,
     ) -> VoiceResponse:
-        """No callback (withheld number, or not possible now): the caller keeps holding."""
-        part = "callback_withheld" if reason == "withheld" else "callback_unavailable"
+        """No callback (why, said plainly): the caller keeps holding, their place kept."""
+        part = CALLBACK_REFUSALS.get(reason or "", "callback_unavailable")
         r = VoiceResponse()
         self._hold_say(r, language, part)
         r.redirect(self._next_wait(option_id, language, segment, chose), method="POST")
@@ -230,22 +231,13 @@ class Renderer:
         r.redirect(self._next_wait(option_id, language, segment, True), method="POST")
         return r
 
-    def callback_greeting(
-        self, language: str | None, accept_url: str, *, last: bool = False
-    ) -> VoiceResponse:
-        """The caller's leg of a callback: who is calling, press 1 to talk. No key (not
-        reached, voicemail, someone else): we will call again (`last`: we will not)."""
+    def callback_greeting(self, language: str | None, accept_url: str) -> VoiceResponse:
+        """The caller's leg, answered by a person (or Twilio could not tell): the neutral
+        question, nothing else until their 1. No key: the leg ends without a word."""
         words, lang = self.cfg.hold_words_for(language)
         r = VoiceResponse()
         gather = r.gather(input="dtmf", num_digits=1, timeout=8, action=accept_url, method="POST")
         self._say(gather, words.callback_greeting, lang)
-        self._say(r, words.callback_last if last else words.callback_retry, lang)
-        r.hangup()
-        return r
-
-    def callback_not_reached(self, language: str | None, last: bool) -> VoiceResponse:
-        r = VoiceResponse()
-        self._hold_say(r, language, "callback_last" if last else "callback_retry")
         r.hangup()
         return r
 
@@ -461,9 +453,12 @@ class Renderer:
         r.pause(length=seconds)
         return r
 
-    def join_counsellor(self, call_id: int, call_sid: str, attempt: int) -> VoiceResponse:
-        """The caller pressed 1: join the counsellor holding in this call's queue."""
+    def join_counsellor(
+        self, call_id: int, call_sid: str, attempt: int, language: str | None = None
+    ) -> VoiceResponse:
+        """The caller pressed 1: told who calls (only now), they join the counsellor."""
         r = VoiceResponse()
+        self._hold_say(r, language, "callback_joining")
         dial = Dial(action=self.urls.callback_joined(call_sid, attempt), method="POST")
         dial.queue(callback_queue(call_id))
         r.append(dial)
@@ -481,6 +476,10 @@ class Renderer:
         r = VoiceResponse()
         r.redirect(self.urls.wait(option_id, language, segment + 1, chose=chose), method="POST")
         return r
+
+
+# What a caller refused a callback hears, by the refusal's reason (flow.CallbackOffer).
+CALLBACK_REFUSALS = {"withheld": "callback_withheld", "not_callable": "callback_not_callable"}
 
 
 def dial_target(dial: Dial, target: str, line: Line | None, whisper_url: str | None) -> None:

@@ -74,6 +74,7 @@ class TwilioApi:
     statuses: dict[str, str] = field(default_factory=dict)
     down: bool = False
     requests: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)  # each request's Host, as `requests`
     base_url: str = ""
     created: list[Created] = field(default_factory=list)
     reject_numbers: set[str] = field(default_factory=set)
@@ -299,6 +300,9 @@ def _handler(api: TwilioApi) -> type[BaseHTTPRequestHandler]:
             """The path without its query when the request may go on; else it is answered."""
             with api.lock:
                 api.requests.append(f"{self.command} {self.path}")
+                # The host the client meant (its region and edge), sent in Host by the
+                # service's transport (hotline.ivr.rest.StandInHttpClient).
+                api.hosts.append(self.headers.get("Host") or "")
             if api.down:
                 self._answer(_error(503, 20503, "Service Unavailable"))
                 return None
