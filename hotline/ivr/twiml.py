@@ -64,9 +64,10 @@ class Renderer:
             # Config refuses a sentence whose language has no voice named (voices.py).
             parent.say(text, language=tts, **({"voice": voice} if voice else {}))
 
-    def ask(self, d: flow.Ask) -> VoiceResponse:
+    def ask(self, d: flow.Ask, r: VoiceResponse | None = None) -> VoiceResponse:
+        """The menu (after what `r` already says, if given): the greeting on a call's first."""
         menu = self.cfg.menus[d.menu_id]
-        r = VoiceResponse()
+        r = r or VoiceResponse()
         if d.greet:
             self._say(r, self.cfg.messages.greeting)
         if d.notice is not None:
@@ -286,8 +287,10 @@ class Renderer:
 
     def closed(self, d: flow.Closed | None = None) -> VoiceResponse:
         """The closed message in the caller's language (`closed.<language>`), saying only
-        what is true now: when the option opens, the keys and other lines open now. A
-        language without its own words hears its `languages.X.closed`, then Japanese."""
+        what is true now: why (an operator's pause, outside the hours), when the option
+        opens, the keys and other lines open now. A language without its own words hears its
+        `languages.X.closed`, then Japanese. With `menu_id` (other keys are open now) the
+        emergency numbers, then that menu again, instead of the lines and the end."""
         d = d or flow.Closed()
         r = VoiceResponse()
         words, lang_id = self.cfg.closed.get(d.language or "ja"), d.language
@@ -300,12 +303,18 @@ class Renderer:
             self._say(r, self.cfg.messages.closed)
             r.hangup()
             return r
-        self._say(r, words.closed, lang_id)
+        why = {"paused": words.paused, "hours": words.after_hours}.get(d.why)
+        self._say(r, why or words.closed, lang_id)
         if d.opens_at is not None and words.opens:
             self._say(r, words.opens, lang_id, when=when(words, d.opens_at))
-        if d.open_keys and words.others:
+        again = d.menu_id is not None and d.menu_id in self.cfg.menus
+        others = words.others if again else words.others_redial
+        if d.open_keys and others:
             items = [words.key_item.format(key=k, name=name) for k, name in d.open_keys]
-            self._say(r, words.others, lang_id, options=words.separator.join(items))
+            self._say(r, others, lang_id, options=words.separator.join(items))
+        if again:  # the emergency numbers, then the menu: the caller chooses another key
+            self._say(r, words.emergency, lang_id)
+            return self.ask(flow.Ask(d.menu_id or "", attempt=1), r)
         if d.lines and words.line:
             self._say(r, words.lines, lang_id)
             for line in d.lines:
@@ -421,8 +430,13 @@ class Renderer:
         return r
 
     def goodbye(self, language: str | None) -> VoiceResponse:
+        """The last words after a conversation, in the caller's language (hold_words.X.goodbye;
+        the Japanese messages.goodbye where a language has none)."""
         r = VoiceResponse()
-        if not language:
+        words, lang = self.cfg.hold_words_for(language) if language else (None, None)
+        if words is not None and words.goodbye:
+            self._say(r, words.goodbye, lang)
+        else:
             self._say(r, self.cfg.messages.goodbye)
         r.hangup()
         return r
