@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from hotline import logs
 from hotline.auth import cli as auth_cli
 from hotline.cases.service import LINKAGE
 from hotline.config import HotlineConfig
@@ -28,7 +30,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from hotline.app import create_served_app
 
     settings, cfg = settings_and_config()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    if not is_sqlite(settings.database_url):
+        _schema_at_head_or_exit(settings)  # before logging: Alembic's chatter is not wanted
+    logs.configure(settings.log_level, settings.log_format)
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)  # the embedded database needs no separate step
     if settings.public_url is None:
@@ -37,14 +41,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host = "127.0.0.1" if args.host in {"0.0.0.0", "::", ""} else args.host
         os.environ["HOTLINE_PUBLIC_URL"] = f"http://{host}:{args.port}"  # for workers too
         settings = settings.model_copy(update={"public_url": os.environ["HOTLINE_PUBLIC_URL"]})
-    # No access log: it adds noise, and CallSids are enough in our own log lines. Keep-alive
-    # longer than a load balancer's idle timeout, or it gets a closed socket now and then.
+    # uvicorn's access log is off: its lines carry the query string; the app's `AccessLog`
+    # writes one line per request instead (hotline.logs). log_config=None: uvicorn's loggers
+    # propagate to ours, in our format. Keep-alive longer than a load balancer's idle timeout,
+    # or it gets a closed socket now and then.
     options = dict(
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),
+        log_config=None,
         access_log=False,
         timeout_keep_alive=75,
+        **forwarded_options(settings),
     )
     if args.workers > 1:
         # Several processes, as several instances would be: each builds its own app from the
@@ -53,6 +61,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         uvicorn.run(create_served_app(settings, cfg), **options)
     return 0
+
+
+def forwarded_options(settings: Settings) -> dict[str, object]:
+    """Whose X-Forwarded-For and X-Forwarded-Proto uvicorn believes: the proxies listed in
+    HOTLINE_FORWARDED_ALLOW_IPS, or nobody's (uvicorn's own default believes 127.0.0.1's, so
+    anything on the host could pose as any client to the login limit and the audit log).
+    The client address the limit and the audit read (`request.client`) is then the real
+    client's. Twilio's signatures do not depend on it: they are checked against
+    HOTLINE_PUBLIC_URL."""
+    if settings.forwarded_allow_ips is None:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
+
+
+def _schema_at_head_or_exit(settings: Settings) -> None:
+    """One line, not uvicorn's traceback, when the database is not migrated or not there."""
+    from hotline.db import SchemaNotAtHead, check_at_head, make_engine
+
+    async def check() -> None:
+        engine = make_engine(settings.database_url)
+        try:
+            await check_at_head(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(check())
+    except SchemaNotAtHead as e:
+        sys.exit(f"hotline: {e}")
+    except (OSError, TimeoutError, SQLAlchemyError) as e:  # never the URL: it has a password
+        sys.exit(
+            f"hotline: cannot reach the database at HOTLINE_DATABASE_URL "
+            f"({type(e).__name__}); start it, or check the address, and start again"
+        )
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -100,13 +142,15 @@ async def _lines_now(settings: Settings, cfg: HotlineConfig, now: dt.datetime) -
 
 def cmd_fallback_twiml(args: argparse.Namespace) -> int:
     """Print the document for Twilio's fallback URL, to host apart from this service."""
-    from hotline.ivr.fallback import static_fallback
+    from hotline.ivr.fallback import static_fallback, static_fallback_warnings
 
     _, cfg = settings_and_config()
     try:
         doc = static_fallback(cfg, ring_seconds=args.ring_seconds)
     except ValueError as e:
         sys.exit(f"hotline fallback-twiml: {e}")
+    for warning in static_fallback_warnings(cfg):
+        print(f"hotline fallback-twiml: warning: {warning}", file=sys.stderr)
     print(doc.to_xml())
     return 0
 
@@ -236,12 +280,11 @@ def _twiml_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     """`hotline fallback-twiml` and `hotline routes`: what callers would hear, without a call."""
     f = sub.add_parser(
         "fallback-twiml",
-        help="print the TwiML for Twilio's fallback URL (a TwiML Bin): apology, then the "
-        "backup organisation's lines one after another; no URL of this service",
+        help="print the TwiML for Twilio's fallback URL (a TwiML Bin): apology and emergency "
+        "numbers, then the backup organisation's lines in one sequential <Dial>, then a "
+        "neutral goodbye; no URL of this service, no SIP password",
     )
-    f.add_argument(
-        "--ring-seconds", type=int, default=20, help="how long each line rings (default 20)"
-    )
+    f.add_argument("--ring-seconds", type=int, default=20, help="the <Dial>'s timeout (default 20)")
     f.set_defaults(func=cmd_fallback_twiml)
     r = sub.add_parser("routes", help="who answers each key in the current period")
     r.set_defaults(func=cmd_routes)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +27,20 @@ DEV_TWILIO_API_BASE = "http://127.0.0.1:8790"
 
 class SettingsError(ValueError):
     """The environment is not fit to run the service; the message says what to set."""
+
+
+# `hotline.startup` checks production's settings together with menus.yaml, to name every
+# problem in one message; anything else that builds Settings is refused at once.
+_DEFERRED: ContextVar[bool] = ContextVar("production_check_deferred", default=False)
+
+
+@contextmanager
+def production_check_deferred() -> Iterator[None]:
+    token = _DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
 
 
 class Settings(BaseSettings):
@@ -64,13 +82,35 @@ class Settings(BaseSettings):
     # than `max_talk_seconds` with no answer from Twilio is ended and its line freed.
     twilio_account_sid: str = Field(default="", validation_alias="TWILIO_ACCOUNT_SID")
     twilio_api_base: str | None = None  # a stand-in of api.twilio.com (tests, the phone)
-    reconcile_after_seconds: int = 1800
+    # A few minutes, not half an hour: each round asks Twilio about each open call older than
+    # this (one GET per call, at most `BATCH` = 200 per round, conversations first), so the
+    # cost is about one request per conversation and minute once it is 3 minutes old (21 lines:
+    # ~21 requests a minute, far under Twilio's limits); a lost end then holds a line for at
+    # most ~4 minutes (this plus one round) instead of ~31.
+    reconcile_after_seconds: int = 180
     reconcile_every_seconds: float = 60.0
+    # Without an answer from Twilio (no REST account, or Twilio away): a conversation's legs
+    # send nothing between its start and its end, so a lost end is only seen by time. Twilio's
+    # own <Dial> ends a conversation at its `timeLimit`, 4 hours by default: past that the
+    # call is over for certain, and the line is freed (docs/faults.md, "Silent legs").
     max_talk_seconds: int = 4 * 3600
+    # Production refuses to start without a REST account (TWILIO_ACCOUNT_SID) unless this is
+    # set: a lost end then holds its line until `max_talk_seconds` (docs/faults.md).
+    allow_no_rest: bool = False
+    # Production refuses the embedded SQLite database unless this is set (one process, one
+    # host: docs/configuration.md).
+    allow_sqlite: bool = False
+    # The proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
+    # forwarded_allow_ips): comma-separated addresses or networks, or "*". Unset: no forwarded
+    # header is believed, every client is the address that connected. Production (https only,
+    # which `hotline serve` does not terminate: always behind a proxy) requires it.
+    forwarded_allow_ips: str | None = None
     # The durable spool of webhook facts kept while the database is away (one file per host).
     spool_dir: Path = ROOT / "var" / "spool"
     spool_max_bytes: int = 50 * 1024 * 1024
     log_level: str = "INFO"
+    # `text` (LEVEL logger: message) or `json` (one object per line, for a log collector).
+    log_format: Literal["text", "json"] = "text"
     # Fernet keys for consultation free text, comma-separated, newest first (rotation: put a
     # new key first, run `hotline records rotate-key`, then drop the old one).
     records_keys: str = ""
@@ -102,14 +142,18 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _secrets(self) -> Settings:
         if self.env == "production":
-            _refuse_missing(self)
+            problems = production_problems(self)
+            if problems and not _DEFERRED.get():
+                raise SettingsError(refusal(problems))
         else:
             self._fill_from_file()
         if self.env == "development" and not self.twilio_account_sid:
             # The callback needs an account to place calls: the phone's stand-in plays it.
             self.twilio_account_sid = DEV_ACCOUNT_SID
             self.twilio_api_base = self.twilio_api_base or DEV_TWILIO_API_BASE
-        _check_records_keys(self.records_keys)
+        if self.env != "production":  # production lists it with the rest
+            _check_records_keys(self.records_keys)
+        _check_forwarded(self.forwarded_allow_ips)
         return self
 
     def _fill_from_file(self) -> None:
@@ -163,44 +207,87 @@ def _split_keys(keys: str) -> list[str]:
     return [k.strip() for k in keys.split(",") if k.strip()]
 
 
-def _refuse_missing(s: Settings) -> None:
-    """Production takes every secret from its environment, never from a file or a default."""
+def refusal(problems: list[str]) -> str:
+    """Every reason production will not start, in one message."""
+    listed = "".join(f"\n  - {p}" for p in problems)
+    return f"production refuses to start until all of these are fixed:{listed}"
+
+
+def production_problems(s: Settings) -> list[str]:
+    """Everything production lacks, all at once (not one per start): its secrets come from
+    its environment, never from a file or a default, and no demo default is left on."""
+    problems = []
     if not s.twilio_auth_token:
-        raise SettingsError(
-            "TWILIO_AUTH_TOKEN must be set to the account's auth token in production"
-        )
+        problems.append("TWILIO_AUTH_TOKEN must be set to the account's auth token")
     if len(s.caller_hash_secret) < 16:
-        raise SettingsError(
-            "HOTLINE_CALLER_HASH_SECRET must be set (16 characters or more) in production"
-        )
+        problems.append("HOTLINE_CALLER_HASH_SECRET must be set (16 characters or more)")
     if not s.records_keys:
-        raise SettingsError("HOTLINE_RECORDS_KEYS must be set in production")
+        problems.append("HOTLINE_RECORDS_KEYS must be set")
+    else:
+        problems.extend(_records_keys_problems(s.records_keys))
     if len(s.session_secret) < 32:
-        raise SettingsError(
-            "HOTLINE_SESSION_SECRET must be set (32 characters or more) in production"
-        )
+        problems.append("HOTLINE_SESSION_SECRET must be set (32 characters or more)")
     if len(s.metrics_token) < 32:
-        raise SettingsError(
-            "HOTLINE_METRICS_TOKEN must be set (32 characters or more) in production: "
-            "Prometheus scrapes /metrics with it"
+        problems.append(
+            "HOTLINE_METRICS_TOKEN must be set (32 characters or more): Prometheus scrapes "
+            "/metrics with it"
         )
     if s.twilio_account_sid == DEV_ACCOUNT_SID:
-        raise SettingsError("TWILIO_ACCOUNT_SID is the development stand-in's, not an account")
+        problems.append("TWILIO_ACCOUNT_SID is the development stand-in's, not an account")
+    elif not s.twilio_account_sid and not s.allow_no_rest:
+        problems.append(
+            "TWILIO_ACCOUNT_SID must be set (Twilio's REST API ends calls whose end was lost "
+            "within minutes, and places callbacks), or HOTLINE_ALLOW_NO_REST=true to run "
+            "without it (a lost end then holds its line for HOTLINE_MAX_TALK_SECONDS)"
+        )
     if not s.public_url or not s.public_url.startswith("https://"):
         # Without it every signature is checked against the wrong URL: all 403.
-        raise SettingsError(
-            "HOTLINE_PUBLIC_URL must be set to the https:// URL Twilio uses in production"
+        problems.append("HOTLINE_PUBLIC_URL must be set to the https:// URL Twilio uses")
+    if s.database_url.startswith("sqlite") and not s.allow_sqlite:
+        problems.append(
+            "HOTLINE_DATABASE_URL is the embedded SQLite file: set it to PostgreSQL "
+            "(postgresql+asyncpg://...), or HOTLINE_ALLOW_SQLITE=true for one process on one host"
         )
+    if s.forwarded_allow_ips is None:
+        problems.append(
+            "HOTLINE_FORWARDED_ALLOW_IPS must be set to the TLS proxy's addresses (the "
+            "https:// public URL is served through one): without them every user is the "
+            "proxy, and ten wrong logins lock the console for all"
+        )
+    return problems
+
+
+def _check_forwarded(value: str | None) -> None:
+    """Each item an address or a network (uvicorn takes anything else for a socket's name,
+    which never matches: a typo would silently trust nobody)."""
+    for item in (value or "").split(","):
+        item = item.strip()
+        if not item or item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"HOTLINE_FORWARDED_ALLOW_IPS: {item!r} is not an address or a network"
+            ) from None
 
 
 def _check_records_keys(keys: str) -> None:
     """Every listed key is a Fernet key; the message says which one, never its value."""
+    problems = _records_keys_problems(keys)
+    if problems:
+        raise SettingsError(problems[0])
+
+
+def _records_keys_problems(keys: str) -> list[str]:
     listed = _split_keys(keys)
+    problems = []
     for n, key in enumerate(listed, 1):
         try:
             Fernet(key.encode())
         except (ValueError, TypeError):
-            raise SettingsError(
+            problems.append(
                 f"HOTLINE_RECORDS_KEYS: key {n} of {len(listed)} is not a Fernet key "
                 "(32 random bytes in url-safe base64, as Fernet.generate_key() makes)"
-            ) from None
+            )
+    return problems

@@ -380,7 +380,9 @@ async def open_before(
             Call.state.in_([s for s in lifecycle.OPEN if s != lifecycle.CallState.CALLBACK]),
             Call.created_at < before,
         )
-        .order_by(Call.created_at)
+        # Conversations first: only reconciliation frees their lines (a holding caller who
+        # stops polling is ended by the sweeps), so a long queue never crowds them out.
+        .order_by(Call.state != lifecycle.CallState.CONNECTED, Call.created_at)
         .limit(limit)
     )
     rows = (await session.execute(stmt)).all()

@@ -56,8 +56,8 @@ class Actor:
 
     @classmethod
     def of(cls, who: Principal, client: str | None) -> Actor:
-        # request.client is the peer address; behind a proxy, run uvicorn with
-        # --proxy-headers and --forwarded-allow-ips so that it is the real client's.
+        # request.client is the peer address; behind a proxy, `hotline serve` makes it the
+        # real client's from X-Forwarded-For sent by HOTLINE_FORWARDED_ALLOW_IPS only.
         return cls(who.key_id, who.org_id, str(who.role), (client or "unknown")[:64])
 
     @classmethod

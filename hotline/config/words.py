@@ -272,6 +272,15 @@ class Messages(Model):
         Speech(text="相談者が応答しませんでした。後ほど改めて発信します。ありがとうございました。")
     ]
     callback_gone: Prompt = [Speech(text="このご依頼は終了しました。失礼します。")]
+    # After the static fallback's lines (hotline.ivr.fallback.static_fallback): said both when
+    # a conversation has just ended and when nobody answered, so it names no hotline and
+    # promises nothing.
+    fallback_goodbye: Prompt = [
+        Speech(
+            text="おつなぎできなかった場合は、時間をおいておかけ直しください。"
+            "お電話ありがとうございました。"
+        )
+    ]
 
 
 # The placeholders each message may use; any other {name} is a mistake caught at start-up

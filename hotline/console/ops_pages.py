@@ -19,10 +19,12 @@ from hotline.console.web import UserDep, page, require
 from hotline.deps import ConfigDep, NowDep, SessionDep
 from hotline.errors import NotFound
 from hotline.hours import closures
-from hotline.reports import chart, queries, report
+from hotline.lines.models import SIGNED_IN
+from hotline.reports import chart, labels, queries, report
 from hotline.reports.definitions import NONE
 from hotline.services import services_of
 from hotline.simulate import LATEST_DIR
+from hotline.simulate import report as sim_report
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 OPS = (Role.OPERATOR, Role.ADMIN)
@@ -43,7 +45,9 @@ async def _now_figures(
         "waiting": sum(q.waiting for q in waiting.values()),
         "callbacks_open": await queries.callbacks_open(session),
         "longest_wait": int((now - min(oldest)).total_seconds()) if oldest else 0,
-        "staffed": sum(1 for i, _, s, _ in lines if s == "available" and i in staffed_ids),
+        # The same figures as /metrics' hotline_lines_staffed and hotline_lines_busy: signed
+        # in (ready, or on a call or its wrap-up) within the line's hours, and on a call now.
+        "staffed": sum(1 for i, _, s, _ in lines if s in SIGNED_IN and i in staffed_ids),
         "busy": sum(1 for *_, busy in lines if busy),
         "updated": now,
     }
@@ -55,7 +59,14 @@ async def dashboard(
 ) -> Response:
     require(user, *OPS)
     figures = await _now_figures(request, session, cfg, now)
-    options = await closures.states(session, cfg, now)
+    # The keys of the menu in force now; another period's option appears only while an
+    # operator's closure of it stands, so that it can be reopened.
+    offered = set(labels.offered_options(cfg, cfg.menu_at(now)))
+    options = [
+        o
+        for o in await closures.states(session, cfg, now)
+        if o.id in offered or o.closed_by_operator
+    ]
     done = request.query_params.get("done", "")
     return page(
         request, "dashboard.html", user, f=figures, options=options, tokyo=TOKYO,
@@ -84,11 +95,15 @@ def _latest_simulation() -> dict[str, Any] | None:
     """The figures of the last `hotline simulate` run on this machine, if there is one."""
     try:
         doc = json.loads((SIMULATIONS / "latest.json").read_text(encoding="utf-8"))
+        said = sim_report.in_japanese(doc)
         return {
             "period": doc["period_name"],
-            "demand": doc["demand"],
-            "supply": doc.get("supply", ""),
-            "runs": [(r["policy"], r["total"]) for r in doc["runs"]],
+            "demand": said["demand"],
+            "supply": said["supply"],
+            "runs": [
+                (sim_report.POLICY_JA.get(r["policy"], r["policy"]), r["total"])
+                for r in doc["runs"]
+            ],
             "chart": (SIMULATIONS / "latest.png").is_file(),
         }
     except (OSError, ValueError, KeyError, TypeError):
@@ -117,7 +132,9 @@ async def one_report(
     period_id: PathWord, request: Request, user: UserDep, session: SessionDep, cfg: ConfigDep
 ) -> Response:
     require(user, *OPS)
-    return page(request, "report.html", user, r=await _report(session, cfg, period_id))
+    r = await _report(session, cfg, period_id)
+    missing = None if chart.available() else chart.MISSING
+    return page(request, "report.html", user, r=r, chart_missing=missing)
 
 
 @router.get("/reports/{period_id}/chart.png")
@@ -125,5 +142,6 @@ async def report_chart(
     period_id: PathWord, user: UserDep, session: SessionDep, cfg: ConfigDep
 ) -> Response:
     require(user, *OPS)
+    chart.require()  # 501 with the one line; the report page shows it instead of the image
     data = await _report(session, cfg, period_id)
     return Response(await asyncio.to_thread(chart.png, data), media_type="image/png")

@@ -113,10 +113,23 @@ def require(user: ConsoleUser, *roles: Role) -> None:
 
 
 def page(request: Request, template: str, user: ConsoleUser | None, **context: Any) -> Response:
+    cfg = services_of(request.app).cfg
+    orgs = {o.id: o.name for o in cfg.organisations}
+
+    def org_name(org_id: str | None) -> str:
+        """An organisation as people know it (its name in menus.yaml), not its id."""
+        return orgs.get(org_id or "", org_id or "—")
+
     return templates.TemplateResponse(
         request,
         template,
-        {"user": user, "csrf": csrf_token(request), "role_home": ROLE_HOME, **context},
+        {
+            "user": user,
+            "csrf": csrf_token(request),
+            "role_home": ROLE_HOME,
+            "org_name": org_name,
+            **context,
+        },
     )
 
 

@@ -131,6 +131,14 @@ class VoiceGuard:
         if away and scope["path"] in FACTS and complete:
             log.error("database away: %s answered with the fallback", request.url.path)
             await _spool(self.services, request, body)
+        elif away:
+            # One line, no traceback: during an outage every hold poll lands here, and a
+            # busy hold's tracebacks would bury everything else in the log.
+            log.warning(
+                "database away (%s): %s answered without it",
+                type(exc).__name__,
+                request.url.path,
+            )
         else:
             log.exception("voice webhook %s failed; answering fallback", request.url.path)
         answer = failure_answer(

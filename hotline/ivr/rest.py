@@ -76,8 +76,19 @@ def _failed(action: str, sid: str, e: BaseException) -> NoReturn:
     if isinstance(status, int) and 400 <= status < 500 and status != 429:
         log.warning("Twilio REST: %s %s refused: HTTP %s, code %s", action, sid, status, code)
         raise TwilioRejected(status, code if isinstance(code, int) else None) from None
-    log.warning("Twilio REST: %s %s failed: %s %s", action, sid, type(e).__name__, status or "")
+    log.warning("Twilio REST: %s %s failed: %s", action, sid, _what(e, status))
     raise TwilioUnavailable(type(e).__name__) from None
+
+
+def _what(e: BaseException, status: object = None) -> str:
+    """What went wrong, never Twilio's message (it can quote a number): the error's class,
+    then the HTTP status, or the host that did not answer, or that time ran out."""
+    what = type(e).__name__
+    if isinstance(e, aiohttp.ClientConnectorError):
+        return f"{what}: cannot connect to {e.host}:{e.port}"
+    if isinstance(e, TimeoutError):
+        return f"{what}: no answer in time"
+    return f"{what}: HTTP {status}" if status else what
 
 
 class TwilioRest:
@@ -118,7 +129,7 @@ class TwilioRest:
             async with asyncio.timeout(self.timeout):
                 call = await client.calls(call_sid).fetch_async()
         except (TwilioException, aiohttp.ClientError, OSError) as e:
-            log.warning("Twilio REST: no status for call %s: %s", printable(call_sid), type(e))
+            log.warning("Twilio REST: no status for call %s: %s", printable(call_sid), _what(e))
             raise TwilioUnavailable(str(type(e).__name__)) from None
         return CallStatusAnswer(str(call.status))
 

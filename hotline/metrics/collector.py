@@ -56,15 +56,23 @@ class Live:
     option_scheduled: dict[str, int] = field(default_factory=dict)
     offered: dict[str, int] = field(default_factory=dict)  # option -> 1 if the menu offers it
     presence: dict[Key, int] = field(default_factory=dict)  # (org, presence) -> lines
+    held_past: dict[str, int] = field(default_factory=dict)  # org -> lines past the talk bound
 
 
 class StoredTotals:
     """A prometheus_client collector over what `refresh` last read from the database."""
 
     def __init__(
-        self, cfg: HotlineConfig, router: Router, ttl: float = 15.0, wait: float = 0.05
+        self,
+        cfg: HotlineConfig,
+        router: Router,
+        ttl: float = 15.0,
+        wait: float = 0.05,
+        *,
+        talk_bound: dt.timedelta = dt.timedelta(hours=4),
     ) -> None:
         self.cfg, self.router, self.ttl, self.wait = cfg, router, ttl, wait
+        self.talk_bound = talk_bound  # `max_talk_seconds`: lines held past it are exported
         self.closed = labels.Closed(cfg)
         self.totals, self.live, self.db_up = self._zero_totals(), Live(), 0
         self.webhook_errors = 0
@@ -156,7 +164,9 @@ class StoredTotals:
         for _, org, st, _ in rows:
             if (org, st) in live.presence:
                 live.presence[(org, st)] += 1
+        held = await queries.held_past(s, now - self.talk_bound)
         for org in labels.orgs(self.cfg):
+            live.held_past[org] = held.get(org, 0)
             live.staffed[org] = sum(1 for i in staffed if org_of[i] == org)
             live.busy[org] = sum(1 for _, o, _, busy in rows if o == org and busy)
         for o in options:
@@ -217,6 +227,9 @@ class StoredTotals:
         yield by("hotline_lines_staffed", "Lines signed in within their hours", "org",
                  live.staffed)  # fmt: skip
         yield by("hotline_lines_busy", "Lines reserved, ringing or talking", "org", live.busy)
+        yield by("hotline_lines_held_past_talk_bound",
+                 "Lines held by a conversation longer than the talk bound (max_talk_seconds)",
+                 "org", live.held_past)  # fmt: skip
         yield _gauge("hotline_lines_presence", "Lines in each presence state now",
                      ("org", "presence"), live.presence)  # fmt: skip
         yield by("hotline_option_lines_staffed", "Staffed lines that may serve the option",

@@ -9,6 +9,7 @@ The period reports are in hotline.reports.endpoints.
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 
 from fastapi import APIRouter, FastAPI, Request
@@ -32,7 +33,8 @@ def install(app: FastAPI, services: Services) -> None:
     that their text is cached between database reads.
     """
     metrics = Metrics(services.cfg)
-    totals = StoredTotals(services.cfg, services.router)
+    bound = dt.timedelta(seconds=services.settings.max_talk_seconds)
+    totals = StoredTotals(services.cfg, services.router, talk_bound=bound)
     paths = (getattr(r, "path", "") for r in app.routes)  # a Mount or Host may have none
     metrics.routes([p for p in paths if p.startswith("/voice/")])
     services.metrics, services.metrics_totals = metrics, totals

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hotline.config import HotlineConfig
 from hotline.phone.callback import NotPlaced, callback_loop, stand_in_port
-from hotline.phone.client import Phone, Script
+from hotline.phone.client import CallEnded, Phone, Script
 from hotline.phone.twilio_api import twilio_api
 from hotline.settings import Settings
 
@@ -143,9 +143,12 @@ async def _fallback(phone: Phone) -> str:
     doc: ET.Element | None = await phone.fetch(
         "/voice/fallback", {"ErrorCode": "11205", "ErrorUrl": "/voice/incoming"}
     )
-    while doc is not None:
-        doc = await phone.execute(doc)
-    return phone.outcome
+    try:
+        while doc is not None:
+            doc = await phone.execute(doc)
+    except CallEnded:
+        pass
+    return phone.settle()  # the backup organisation's counsellor accepted: connected
 
 
 async def run_callback(args: argparse.Namespace, settings: Settings, cfg: HotlineConfig) -> int:

@@ -118,9 +118,7 @@ class Phone:
                 doc = await self.execute(doc)
         except CallEnded:
             pass
-        if self.connected:
-            self.outcome = "connected to a counsellor"
-        self.out(f"[hangup] {self.outcome}")
+        self.out(f"[hangup] {self.settle()}")
         await self.post(
             "/voice/status",
             {
@@ -130,6 +128,13 @@ class Phone:
                 "CallbackSource": "call-progress-events",
             },
         )
+        return self.outcome
+
+    def settle(self) -> str:
+        """The call's outcome once it is over: connected if a counsellor took it, whichever
+        document (the incoming call's, or the fallback URL's) put it through."""
+        if self.connected:
+            self.outcome = "connected to a counsellor"
         return self.outcome
 
     async def execute(self, doc: ET.Element) -> ET.Element | None:

@@ -215,3 +215,15 @@ async def lines(session: AsyncSession) -> list[tuple[str, str, str, bool]]:
     """(line, organisation, status, busy) of every line with a state row."""
     stmt = select(Line.id, Line.org_id, Line.status, Line.call_id.is_not(None))
     return [(i, o, s, bool(b)) for i, o, s, b in (await session.execute(stmt)).all()]
+
+
+async def held_past(session: AsyncSession, connected_before: dt.datetime) -> dict[str, int]:
+    """Lines per organisation held by a conversation connected before `connected_before`
+    (past the talk bound: reconciliation should have ended it; docs/faults.md)."""
+    stmt = (
+        select(Line.org_id, func.count())
+        .join(Call, Call.id == Line.call_id)
+        .where(Call.state == CallState.CONNECTED, Call.connected_at < connected_before)
+        .group_by(Line.org_id)
+    )
+    return {org: int(n) for org, n in (await session.execute(stmt)).all()}

@@ -10,11 +10,12 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-from hotline.reports.chart import LANGS, japanese_font
+from hotline.reports.chart import LANGS, japanese_font, require
 from hotline.simulate.model import NO_OPTION
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 WORDS = {
     "ja": {
@@ -25,6 +26,7 @@ WORDS = {
         "pooled": "プール型 (本ルーター)",
         "silos": "選択肢別 (試行の方式)",
         "bound": "上限 (全回線が全相談)",
+        "published": "試行の公表値 (合わせた目標)",
     },
     "en": {
         "rate": "answer rate",
@@ -34,6 +36,7 @@ WORDS = {
         "pooled": "pooled (this router)",
         "silos": "silos (as the trials ran)",
         "bound": "bound (any line, any caller)",
+        "published": "published (the fit's target)",
     },
 }
 COLOURS = {"pooled": "#4c72b0", "silos": "#dd8452", "bound": "#55a868"}
@@ -41,6 +44,14 @@ COLOURS = {"pooled": "#4c72b0", "silos": "#dd8452", "bound": "#55a868"}
 
 def png(doc: dict[str, Any], names: dict[str, str], lang: str = "ja") -> bytes:
     """The chart of a run document (see hotline.simulate.cli); `names`: option id -> name."""
+    buf = io.BytesIO()
+    figure(doc, names, lang).savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def figure(doc: dict[str, Any], names: dict[str, str], lang: str = "ja") -> Figure:
+    """The chart as a matplotlib Figure (not yet drawn)."""
+    require()
     from matplotlib.figure import Figure
 
     if lang not in LANGS:
@@ -48,13 +59,14 @@ def png(doc: dict[str, Any], names: dict[str, str], lang: str = "ja") -> bytes:
     w = WORDS[lang]
     font = {"fontproperties": japanese_font()} if lang == "ja" else {}
     fig = Figure(figsize=(10, 8), dpi=100, layout="constrained")
-    _rates(fig.add_subplot(2, 1, 1), doc["runs"], names if lang == "ja" else {}, w, font)
+    rates = fig.add_subplot(2, 1, 1)
+    _rates(rates, doc["runs"], names if lang == "ja" else {}, w, font)
+    if "fit" in doc:  # `--fit`: the published rates it was fitted to, beside what it gives
+        _targets(rates, doc["runs"], doc["fit"]["targets"], w, font)
     _waiting(fig.add_subplot(2, 1, 2), doc["runs"], doc.get("samples", {}), w, font)
     period = doc.get("period_name") if lang == "ja" else doc.get("period")
     fig.suptitle(f"{w['title']}: {period or ''}", **font)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return fig
 
 
 def _rates(
@@ -85,6 +97,25 @@ def _rates(
         label.set(**font)
     ax.set_xlim(0, 110)
     ax.set_xlabel(f"{w['rate']} (%)", **font)
+    ax.legend(prop=font.get("fontproperties"), loc="best")
+
+
+def _targets(
+    ax: Axes,
+    runs: list[dict[str, Any]],
+    targets: dict[str, float],
+    w: dict[str, str],
+    font: dict[str, Any],
+) -> None:
+    """A black mark at each option's published rate, across the option's bars."""
+    options = [o for o in runs[0]["options"] if o != NO_OPTION][::-1]
+    height = 0.8 / len(runs)
+    middle = height * (len(runs) - 1) / 2
+    shown = [(targets[o], k + middle) for k, o in enumerate(options) if o in targets]
+    ax.scatter(
+        [x for x, _ in shown], [y for _, y in shown], marker="|", s=900, linewidths=2,
+        color="black", label=w["published"], zorder=3,
+    )  # fmt: skip
     ax.legend(prop=font.get("fontproperties"), loc="best")
 
 

@@ -103,7 +103,7 @@ def synthetic(
         callers,
         no_option=no_option,
         no_option_people=no_option,
-        source=f"synthetic from trials.yaml ({period_id}, {calls} calls, seed {seed})",
+        source=f"synthetic from trials.yaml ({period_id}: {calls} calls to reproduce, seed {seed})",
         notes={"demand": model.demand[period_id].note},
     )
 

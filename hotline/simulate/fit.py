@@ -107,10 +107,19 @@ def silo_lines(
 def fit(
     cfg: HotlineConfig, model: SimModel, demand: Demand, targets: dict[str, float], seed: int
 ) -> dict[str, Any]:
-    """The silo staffing that gives the published rates, and what each policy does with it."""
+    """The silo staffing that gives the published rates, and what each policy does with it
+    (with the callers waiting over time, for the chart's lower panel)."""
     lines = silo_lines(cfg, model, demand, targets, seed, nearest=True)
-    runs = [option_rates(cfg, model, demand, lines, p, seed) for p in ("silos", "pooled", "bound")]
-    return {"targets": targets, "lines": lines, "runs": runs}
+    supply = from_plan(desk_plan(cfg, lines), cfg, "desks per option")
+    results = [
+        simulate(cfg, model, demand, supply, p, seed=seed) for p in ("silos", "pooled", "bound")
+    ]
+    return {
+        "targets": targets,
+        "lines": lines,
+        "runs": [summarise(r) for r in results],
+        "samples": {r.policy: r.waiting for r in results},
+    }
 
 
 def least_staffing(

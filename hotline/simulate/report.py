@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hotline.config import HotlineConfig
@@ -23,6 +24,7 @@ def _head(cfg: HotlineConfig, model: SimModel, demand: Demand, period: str, seed
         "seed": seed,
         "demand": demand.source,
         "callers": len(demand.callers),
+        "no_option": demand.no_option,
         "notes": notes,
     }
 
@@ -61,7 +63,7 @@ def fitted(
     doc["published"] = {"answer_rate": overall, "options": published}
     doc["fit"] = {"targets": targets, "line_hours": found["lines"]}
     doc["runs"] = found["runs"]
-    doc["samples"] = {}
+    doc["samples"] = found["samples"]
     return doc
 
 
@@ -71,6 +73,7 @@ def text(doc: dict[str, Any]) -> str:
         f"{doc.get('supply', '')}",
         "",
     ]
+    out += _calls_line(doc)
     if "fit" in doc:
         out += _fit_lines(doc)
     out.append(table(doc["runs"]))
@@ -81,8 +84,24 @@ def text(doc: dict[str, Any]) -> str:
             parts = ", ".join(f"{o} {h} ({h / 24:.1f} lines)" for o, h in hours.items())
             out.append(f"  {policy}: {parts}; total {sum(hours.values())}")
         out.append("")
-    out.append(f"{doc.get('seconds', 0):.1f} s")
+    out.append(f"simulated in {doc.get('seconds', 0):.1f} s (wall clock)")
     return "\n".join(out) + "\n"
+
+
+def _calls_line(doc: dict[str, Any]) -> list[str]:
+    """Why the table's calls are not the header's: the demand gives first calls; redials
+    (after giving up) depend on how many each policy puts through, and the published count
+    was made with the trials' staffing, not the one simulated here."""
+    totals = ", ".join(f"{r['policy']} {r['total']['calls']}" for r in doc["runs"])
+    if str(doc["demand"]).startswith("replay"):
+        why = "each stored call once"
+    else:
+        why = (
+            f"{doc['callers']} callers' first calls, {doc.get('no_option', 0)} who chose no "
+            "option, and the redials of those who gave up: fewer where a policy puts more "
+            "through"
+        )
+    return [f"calls simulated ({why}): {totals}", ""]
 
 
 def _fit_lines(doc: dict[str, Any]) -> list[str]:
@@ -106,3 +125,30 @@ def _fit_row(name: str, target: float, mark: str, hours: int, got: list[float]) 
 
 
 POLICY_ORDER = ("silos", "pooled", "bound")
+
+
+POLICY_JA = {
+    "pooled": "プール型（本ルーター）",
+    "silos": "選択肢別（試行の方式）",
+    "bound": "上限（全回線が全相談）",
+}
+
+
+def in_japanese(doc: dict[str, Any]) -> dict[str, str]:
+    """The run's demand and supply as the console says them (the document keeps English,
+    as the printout does); anything not recognised is shown as written."""
+    demand, supply = str(doc.get("demand", "")), str(doc.get("supply", ""))
+    calls = re.search(r"(\d+) calls to reproduce, seed (\d+)", demand)
+    stored = re.match(r"replay of the (\d+) stored calls", demand)
+    if calls:
+        demand = f"試行の公表値から作った呼出（{calls[1]}件を再現、乱数の種 {calls[2]}）"
+    elif stored:
+        demand = f"保存された{stored[1]}件の呼出の再生"
+    plan = re.match(r"staffing plan (.+)", supply)
+    supply = {
+        "lines of menus.yaml": "menus.yaml の回線",
+        "fitted desks per option (line-hours a day)": (
+            "公表値に合わせた選択肢別の回線（1日あたりの回線時間）"
+        ),
+    }.get(supply, f"配置計画 {plan[1]}" if plan else supply)
+    return {"demand": demand, "supply": supply}

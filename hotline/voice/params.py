@@ -121,7 +121,8 @@ def queue_outcome(value: str, call_sid: str = "") -> QueueOutcome:
     if value not in {r.value for r in QueueResult}:
         log.warning("unknown QueueResult %r for call %s", printable(value), printable(call_sid))
     else:
-        log.warning("QueueResult %s for call %s", value, printable(call_sid))
+        # error, queue-full, system-error: Twilio could not keep the caller in the queue.
+        log.warning("call %s left the queue: QueueResult %s", printable(call_sid), value)
     return QueueOutcome.FAILED
 
 

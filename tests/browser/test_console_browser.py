@@ -61,7 +61,7 @@ def call(live: LiveServer, *presses: str) -> str:
 
 
 async def test_the_console_story(new_page, live, db_file, accounts, shots) -> None:  # type: ignore[no-untyped-def]
-    set_all_lines(live, db_file, "off")
+    set_all_lines(live, db_file, "offline")
     counsellor = await new_page()
     await log_in(counsellor, "tanaka", shots)
     await expect(counsellor.locator("h1")).to_have_text("受けた電話（この1週間）")
@@ -128,7 +128,7 @@ async def test_the_console_story(new_page, live, db_file, accounts, shots) -> No
     await log_in(operator, "ito")
     await expect(operator.locator("#fig-rate")).to_have_text("100.0%")
     await operator.screenshot(path=shots / "08-dashboard.png", full_page=True)
-    set_all_lines(live, db_file, "off", only="inochi-01")
+    set_all_lines(live, db_file, "offline", only="inochi-01")
     assert "おつなぎできません" in call(live, "8")  # within its hours, nobody on duty
     await expect(operator.locator("#fig-rate")).to_have_text("50.0%", timeout=15_000)
     await expect(operator.locator("#fig-calls")).to_have_text("2")
@@ -169,3 +169,31 @@ async def test_japanese_headings_render_with_real_glyphs(new_page, live, shots) 
     assert all(36 <= g["width"] <= 44 for g in glyphs), [(g["c"], g["width"]) for g in glyphs]
     assert len({g["pixels"] for g in glyphs}) == len(glyphs), "the same box for every character"
     await page.screenshot(path=shots / "00-login-heading.png", full_page=True)
+
+
+# Every table cell with words in it, as laid out: its text, width and the font size.
+CELLS_JS = """() => [...document.querySelectorAll("th, td")].map((el) => {
+  const r = el.getBoundingClientRect();
+  const em = parseFloat(getComputedStyle(el).fontSize);
+  return { text: el.innerText.trim(), width: r.width, em };
+})"""
+
+
+async def test_an_operator_on_a_phone_reads_every_column_and_sees_the_icon(  # type: ignore[no-untyped-def]
+    new_page, live, accounts, shots
+) -> None:
+    """At phone width no column is squeezed to a character per line (Japanese breaks
+    anywhere), the pages carry the favicon, and 回線の状態 is in the operator's menu."""
+    page = await new_page(width=375)
+    await log_in(page, "ito")
+    await expect(page.locator("header nav a", has_text="回線の状態")).to_have_count(1)
+    for url, name in (("/console/dashboard", "11-dashboard-phone.png"),
+                      ("/console/lines", "12-lines-phone.png"),
+                      ("/console/reports/period_5", "13-report-phone.png")):  # fmt: skip
+        await page.goto(url)
+        await page.screenshot(path=shots / name, full_page=True)
+        cells = await page.evaluate(CELLS_JS)
+        squeezed = [c for c in cells if len(c["text"]) >= 2 and c["width"] < 2.5 * c["em"]]
+        assert squeezed == [], (url, squeezed)
+    icon = await page.locator("link[rel=icon]").get_attribute("href")
+    assert icon and (await page.request.get(icon)).ok

@@ -3,8 +3,12 @@ prints, and its alerts fire on the service's own metrics.
 
 Debian's `prometheus` binary (installed by scripts/check-prometheus, as promtool is) runs with
 a temporary copy of deploy/prometheus/prometheus.yml pointed at a live `hotline serve` on
-127.0.0.1, scraping and evaluating every second. The rule files are the project's own, with
-only their timing shortened (see `quick_rules`). Every wait is a poll with a deadline.
+127.0.0.1, scraping and evaluating every second. The scrape token is made by the steps of
+docs/metrics.md ("Watching a local service"), run as written in a copy of the checkout's
+layout: `scripts/metrics-token` writes the file the config reads, and the service runs with
+`HOTLINE_METRICS_TOKEN="$(cat deploy/prometheus/hotline-metrics-token)"`. The rule files are
+the project's own, with only their timing shortened (see `quick_rules`).
+Every wait is a poll with a deadline.
 
 To check a new alert: bring the service into its state (calls with `hotline_call`, lines
 with `set_lines`), then `prometheus.wait_for_alert("Name", label="value")`; and, once the
@@ -17,7 +21,7 @@ import asyncio
 import datetime as dt
 import json
 import os
-import secrets
+import re
 import shutil
 import subprocess
 import sys
@@ -51,7 +55,7 @@ pytestmark = pytest.mark.e2e
 
 DEPLOY = ROOT / "deploy" / "prometheus"
 QUICK = "1s"  # scrape and rule evaluation interval
-METRICS_TOKEN = secrets.token_urlsafe(32)  # the service's HOTLINE_METRICS_TOKEN, this run
+DOCS = ROOT / "docs" / "metrics.md"
 QUICK_FOR = "2s"  # an alert's `for`: still pending first, then firing
 WITHIN = 90.0  # seconds for a condition to hold (the service refreshes its totals every 15 s)
 POLL_EVERY = 0.5
@@ -83,21 +87,52 @@ def quick_rules(src: Path, dst: Path) -> Path:
     return dst
 
 
-def quick_config(tmp: Path, target: str) -> Path:
-    """deploy/prometheus/prometheus.yml with the live service as its one target, scraped
-    with this run's token (as production scrapes it)."""
+def docs_steps() -> list[str]:
+    """The shell lines of docs/metrics.md's "Watching a local service", comments cut."""
+    text = DOCS.read_text(encoding="utf-8").split("### Watching a local service", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", text, re.DOTALL)
+    assert block, "docs/metrics.md: no steps under Watching a local service"
+    return [line.split("  #")[0].strip() for line in block.group(1).splitlines()]
+
+
+def checkout_copy(tmp: Path) -> Path:
+    """The files the steps use, laid out as in the checkout: scripts/ and deploy/prometheus/."""
+    (tmp / "scripts").mkdir(parents=True)
+    shutil.copy2(ROOT / "scripts" / "metrics-token", tmp / "scripts")
+    shutil.copytree(DEPLOY, tmp / "deploy" / "prometheus", dirs_exist_ok=True)
+    return tmp
+
+
+def run_token_steps(tmp: Path) -> str:
+    """Run the docs' steps that make the scrape token, in `tmp` (a checkout_copy); return the
+    token the service is started with, taken the way the docs' serve line takes it."""
+    steps = docs_steps()
+    assert "scripts/metrics-token" in steps, steps
+    serve_line = next(s for s in steps if s.endswith("scripts/serve"))
+    env_part = serve_line.removesuffix("scripts/serve").strip()
+    assert env_part.startswith("HOTLINE_METRICS_TOKEN="), serve_line
+    subprocess.run(["bash", "-c", "scripts/metrics-token"], cwd=tmp, check=True, timeout=30)
+    value = env_part.removeprefix("HOTLINE_METRICS_TOKEN=")
+    done = subprocess.run(["bash", "-c", f"printf %s {value}"], cwd=tmp, capture_output=True,
+                          text=True, check=True, timeout=30)  # fmt: skip
+    assert len(done.stdout) >= 32, "the token must pass production's length rule too"
+    return done.stdout
+
+
+def quick_config(deploy: Path, target: str) -> Path:
+    """deploy/prometheus/prometheus.yml (copied to `deploy`) with the live service as its one
+    target; its token file as shipped, which the docs' steps wrote beside it."""
     cfg = yaml.safe_load((DEPLOY / "prometheus.yml").read_text(encoding="utf-8"))
     cfg["global"].update(scrape_interval=QUICK, evaluation_interval=QUICK)
     cfg["rule_files"] = [
-        str(quick_rules(DEPLOY / name, tmp / Path(name).name)) for name in cfg["rule_files"]
+        str(quick_rules(DEPLOY / name, deploy / Path(name).name)) for name in cfg["rule_files"]
     ]
-    token_file = tmp / "hotline-metrics-token"
-    token_file.write_text(METRICS_TOKEN)
     for job in cfg["scrape_configs"]:
-        job["authorization"]["credentials_file"] = str(token_file)
+        # Relative to the config's folder, as Prometheus reads it: the file the steps wrote.
+        assert (deploy / job["authorization"]["credentials_file"]).is_file()
         for static in job["static_configs"]:
             static["targets"] = [target]
-    path = tmp / "prometheus.yml"
+    path = deploy / "prometheus.yml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -176,19 +211,30 @@ def db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def live(db_file: Path) -> Iterator[LiveServer]:
-    log = db_file.with_suffix(".log")
-    yield from serve(f"sqlite+aiosqlite:///{db_file}", log, HOTLINE_METRICS_TOKEN=METRICS_TOKEN)
+def checkout(db_file: Path) -> Path:
+    """A copy of the checkout's scripts/ and deploy/prometheus/ after the docs' token steps."""
+    return checkout_copy(db_file.parent / "checkout")
 
 
 @pytest.fixture(scope="module")
-def prometheus(live: LiveServer, db_file: Path) -> Iterator[Prometheus]:
+def metrics_token(checkout: Path) -> str:
+    return run_token_steps(checkout)
+
+
+@pytest.fixture(scope="module")
+def live(db_file: Path, metrics_token: str) -> Iterator[LiveServer]:
+    log = db_file.with_suffix(".log")
+    yield from serve(f"sqlite+aiosqlite:///{db_file}", log, HOTLINE_METRICS_TOKEN=metrics_token)
+
+
+@pytest.fixture(scope="module")
+def prometheus(live: LiveServer, db_file: Path, checkout: Path) -> Iterator[Prometheus]:
     binary = prometheus_binary()
     tmp, port = db_file.parent, free_port()
     prom = Prometheus(f"http://127.0.0.1:{port}", tmp / "prometheus.log")
     args = [
         binary,
-        f"--config.file={quick_config(tmp, live.url.removeprefix('http://'))}",
+        f"--config.file={quick_config(checkout / 'deploy' / 'prometheus', live.url.removeprefix('http://'))}",
         f"--storage.tsdb.path={tmp / 'tsdb'}",
         f"--web.listen-address=127.0.0.1:{port}",
     ]
@@ -203,6 +249,30 @@ def prometheus(live: LiveServer, db_file: Path) -> Iterator[Prometheus]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+def test_the_docs_steps_give_a_config_promtool_accepts(tmp_path: Path) -> None:
+    """The shipped config reads a token file no checkout has: promtool refuses it until the
+    docs' steps have written the file, and accepts it after, as it stands in deploy/."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        message = "promtool is missing: scripts/check-prometheus installs Debian's package"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI must run this test")
+        pytest.skip(message)
+    deploy = checkout_copy(tmp_path) / "deploy" / "prometheus"
+    (deploy / "hotline-metrics-token").unlink(missing_ok=True)  # a fresh clone has none
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([promtool, "check", "config", "prometheus.yml"], cwd=deploy,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    before = check()
+    assert before.returncode != 0 and "hotline-metrics-token" in before.stdout + before.stderr
+    token = run_token_steps(tmp_path)
+    assert check().returncode == 0, check().stdout + check().stderr
+    assert (deploy / "hotline-metrics-token").read_text().strip() == token
+    assert (deploy / "hotline-metrics-token").stat().st_mode & 0o777 == 0o600
 
 
 def hotline(db_file: Path, *args: str) -> str:
@@ -252,12 +322,12 @@ def test_the_recorded_answer_rate_is_the_one_hotline_report_prints(
     now = cfg.period_at(dt.datetime.now(dt.UTC))
     period = now.id if now else "none"
     before = json.loads(hotline(db_file, "report", "--period", period, "--format", "json"))
-    set_lines(live, db_file, "off")
-    set_lines(live, db_file, "available", {"inochi-01", "inochi-02"})
+    set_lines(live, db_file, "offline")
+    set_lines(live, db_file, "ready", {"inochi-01", "inochi-02"})
     for key in ("8", "8"):
         t = hotline_call(live, key)
         assert t.returncode == 0 and "connected" in t.stdout, str(t)
-    set_lines(live, db_file, "off")
+    set_lines(live, db_file, "offline")
     for key in ("3", "1"):
         t = hotline_call(live, key)
         assert t.returncode == 0 and "おつなぎできません" in t.stdout, str(t)
@@ -303,9 +373,9 @@ def test_an_option_without_a_staffed_line_alerts_until_one_is_staffed(
     live: LiveServer, db_file: Path, prometheus: Prometheus
 ) -> None:
     # Every line of 社会的包摂サポートセンター off: women (its only organisation) is offered
-    # by the menu, its lines are scheduled round the clock, and none is available.
-    set_lines(live, db_file, "available")
-    set_lines(live, db_file, "off", {"sisc-01", "sisc-02", "sisc-03"})
+    # by the menu, its lines are scheduled round the clock, and none is ready.
+    set_lines(live, db_file, "ready")
+    set_lines(live, db_file, "offline", {"sisc-01", "sisc-02", "sisc-03"})
     alert = prometheus.wait_for_alert("HotlineOptionUnstaffed", option="women")
     assert alert["severity"] == "critical"
     # The options staffed again (another test may have left only いのちの電話's lines on)
@@ -318,7 +388,7 @@ def test_an_option_without_a_staffed_line_alerts_until_one_is_staffed(
     )
     assert {a["option"] for a in active} <= {"women", "gender"}, active
 
-    set_lines(live, db_file, "available", {"sisc-02"})
+    set_lines(live, db_file, "ready", {"sisc-02"})
     prometheus.wait_for_no_alert("HotlineOptionUnstaffed", option="women")
 
 

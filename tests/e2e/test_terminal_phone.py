@@ -143,6 +143,9 @@ def test_the_fallback_url_greets_and_dials_the_backup_organisation(
     assert dials and re.fullmatch(first, dials[0]), str(t)
     assert not [x for x in lines if x.startswith(APPLICATION_ERROR)], str(t)
     assert not [x for x in lines[: lines.index(dials[0])] if "hung up" in x], str(t)
+    # The backup's counsellor accepted (the phone's default): the summary counts it.
+    assert "[talk] connected with" in t.stdout, str(t)
+    assert lines[-1] == "[summary] 1 call(s), 1 connected to a counsellor", str(t)
 
 
 def test_each_forwarded_leg_shows_the_hotline_number_never_the_callers(

@@ -7,6 +7,7 @@ import re
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy import update as sa_update
 
 from hotline.auth import accounts
 from hotline.auth.models import Role
@@ -165,6 +166,10 @@ async def test_a_counsellor_records_a_call_and_another_org_cannot_read_it(
     assert ok.status_code == 303
     record_url = ok.headers["location"].split("?")[0]
     assert "記録あり" in (await client.get("/console/calls")).text
+    saved = (await client.get(record_url)).text
+    # The linkage case's state in the console's words (open: 未着手), never the stored id.
+    assert 'つなぎ支援の状態: <span id="case-status">未着手</span>' in saved
+    assert "日本いのちの電話連盟" in saved  # the counsellor's organisation by name
     async with app.state.sessions() as s:
         row = (await s.execute(select(ConsultationRecord))).scalar_one()
         assert "話を聞いた" not in repr(row.summary_enc)
@@ -268,3 +273,65 @@ async def test_a_counsellor_cannot_free_a_line(app, client) -> None:
     assert "/free" not in page.text
     refused = await client.post("/console/lines/inochi-01/free", data={"csrf": csrf_of(page.text)})
     assert refused.status_code == 403
+
+
+@pytest.mark.usefixtures("users")
+async def test_the_dashboards_lines_agree_with_metrics_and_routes(client, app) -> None:
+    """受付中の回線／通話中 counts what /metrics and `hotline routes` count: three lines signed
+    in (one of them talking), the rest signed out."""
+    from hotline.lines.lines import lines_of
+    from hotline.lines.models import Line
+    from hotline.routing.table import describe_lines
+    from hotline.services import services_of
+    from tests.conftest import talking_on
+    from tests.service.test_metrics import scrape, total
+    from tests.service.test_routing import only_lines
+
+    await only_lines(app, "inochi-01", "inochi-02", "sisc-01")
+    await talking_on(app, "sisc-01", org="sisc")
+    async with app.state.sessions.begin() as s:
+        await s.execute(sa_update(Line).where(Line.id == "sisc-01").values(status="talking"))
+    await login(client, "ito")
+    figures = (await client.get("/console/dashboard/figures")).text
+    staffed = int(re.search(r'id="fig-staffed">(\d+)<', figures).group(1))  # type: ignore[union-attr]
+    busy = int(re.search(r'id="fig-busy">(\d+)<', figures).group(1))  # type: ignore[union-attr]
+    samples = await scrape(client)
+    assert (staffed, busy) == (3, 1)
+    assert staffed == total(samples, "hotline_lines_staffed")
+    assert busy == total(samples, "hotline_lines_busy")
+    async with app.state.sessions() as s:
+        routes = describe_lines(await lines_of(s, services_of(app).router, None, app.state.clock()))
+    signed_in = [r for r in routes.splitlines()[1:] if "offline" not in r and "away" not in r]
+    assert len(signed_in) == staffed and sum("talking" in r for r in signed_in) == busy
+
+
+@pytest.mark.usefixtures("users")
+async def test_an_operators_pages_name_organisations_and_the_current_menu_only(
+    client, app, clock: Clock
+) -> None:
+    await connected_call(app, "inochi", clock)
+    await login(client, "ito")
+    dashboard = (await client.get("/console/dashboard")).text
+    # 回線の状態 one click away; organisations by name, never by id.
+    assert '<a href="/console/lines">回線の状態</a>' in dashboard
+    assert "社会的包摂サポートセンター" in dashboard and "（sisc）" not in dashboard
+    lines = (await client.get("/console/lines")).text
+    assert "<td>日本いのちの電話連盟</td>" in lines and "<td>inochi</td>" not in lines
+    # Only the keys of 第5期's menu (in force now): not 第1期's suicidal or poverty.
+    shown = re.findall(r'<tr id="option-([\w-]+)">', dashboard)
+    assert shown == ["under18", "foreign", "women", "gender", "loneliness"], shown
+    # An option without calls has no rate (–), not 0.0%.
+    figures = (await client.get("/console/dashboard/figures")).text
+    assert "<td>女性の悩み</td><td>0</td><td>0</td><td>–</td>" in figures
+    report = (await client.get("/console/reports/period_5")).text
+    assert "第5期（2023-12-15 09:00〜2024-01-04 09:00）" in report  # the period's end too
+    assert "<td>女性の悩み</td><td>0</td><td>0</td><td>–</td>" in report
+
+
+async def test_every_page_links_a_favicon_that_is_served(client) -> None:
+    page = await client.get("/console/login")
+    link = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', page.text)
+    assert link, "no favicon link"
+    icon = await client.get(link.group(1))
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.content.startswith(b"<svg")

@@ -169,3 +169,19 @@ async def test_a_rolled_back_webhook_counts_nothing(twilio: Twilio, app, client,
     s = await scrape(client)
     assert value(s, "hotline_calls_received_total", period="period_5", entry="9999") == 1
     assert total(s, "hotline_menu_selections_total") == 0
+
+
+async def test_the_spool_backlog_is_counted_at_start_up(db_url, cfg, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Facts kept by a process that stopped before replaying them are in the gauge from the
+    next start, before any append or replay moves it (no upkeep runs here: tick_seconds 0)."""
+    from hotline.ivr.spool import Spool
+
+    spool_dir = tmp_path / "spool"
+    kept = Spool(spool_dir, 1024 * 1024)
+    for n in range(3):
+        kept.append("/voice/status", f"n={n}", {"CallSid": new_sid()}, clock())
+    app = create_app(make_settings(db_url, spool_dir=spool_dir), cfg, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            assert value(await scrape(c), "hotline_spool_backlog") == 3

@@ -5,18 +5,22 @@ Through the webhooks and the line API, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hotline.app import create_app
 from hotline.auth import store as keys
 from hotline.auth.models import Role
-from hotline.lines.models import LinePresenceLog
+from hotline.lines.models import Line, LinePresenceLog
 from hotline.routing.ticker import tick_once
 from hotline.services import services_of
+from hotline.testing.servers import hotline_env
 from tests.conftest import Clock, Twilio, make_settings, new_sid, talking_on
 from tests.service.test_metrics import scrape, value
 from tests.service.test_records import FORM, make_key
@@ -157,3 +161,35 @@ async def test_in_production_lines_start_offline_until_a_counsellor_signs_in(
         later = new_sid()
         await queue(twilio, later, "8")
         assert (await _call(empty_app, later)).line_id == "inochi-01"
+
+
+async def test_hotline_lines_ready_brings_back_the_lines_missed_calls_put_away(
+    app, db_url: str
+) -> None:
+    """What README says after `hotline call --counsellor refuse`: `hotline lines ready
+    --missed` makes every line away after missed calls ready again, and only those."""
+    async with app.state.sessions.begin() as s:
+        missed = Line.id.in_(["inochi-01", "jaico-01"])
+        await s.execute(
+            update(Line).where(missed).values(status="away", away_reason="missed", missed_in_row=2)
+        )
+        on_break = Line.id == "inochi-02"
+        await s.execute(update(Line).where(on_break).values(status="away", away_reason="break"))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "hotline.cli", "lines", "ready", *args],
+            env=hotline_env(db_url), capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    done = await asyncio.to_thread(run, "--missed")
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.splitlines()) == ["line inochi-01: ready", "line jaico-01: ready"]
+    for line_id in ("inochi-01", "jaico-01"):
+        line = await _line(app, line_id)
+        assert (line.status, line.away_reason, line.missed_in_row) == ("ready", None, 0)
+    assert (await _line(app, "inochi-02")).away_reason == "break"  # a break is theirs to end
+    again = await asyncio.to_thread(run, "--missed")
+    assert "no line to make ready" in again.stdout
+    unknown = await asyncio.to_thread(run, "nope-01")
+    assert unknown.returncode == 2 and "unknown line" in unknown.stderr

@@ -141,3 +141,59 @@ async def test_a_stale_hold_is_released_and_the_line_is_ready_again(app, clock) 
         line = await s.get(Line, "inochi-01")
         assert line is not None
         assert (line.call_id, line.status) == (None, "ready")
+
+
+async def test_a_conversation_is_asked_about_before_a_long_queue_of_older_callers(
+    app, api, clock
+) -> None:
+    """A queue of callers longer than a round's batch, all older than the conversation: the
+    conversation (which only reconciliation can free) is still asked about in the first round."""
+    from hotline.ivr.upkeep import BATCH
+    from hotline.testing.rows import call_row
+
+    async with app.state.sessions.begin() as s:
+        for _ in range(BATCH + 1):
+            s.add(Call(**call_row(clock(), state="waiting", last_seen_at=clock())))
+    clock.advance(60)
+    sid = await talking_on(app, "inochi-01")
+    api.statuses[sid] = "completed"
+    clock.advance(HOUR + 60)
+    assert await reconcile_once(services_of(app)) == 1
+    assert await _state(app, sid) == ("completed", None)
+
+
+async def test_a_line_held_past_the_talk_bound_is_exported_until_it_is_freed(
+    app, api, clock
+) -> None:
+    """Without an answer from Twilio: the gauge the alert watches shows the held line past
+    the bound, and drops to 0 once reconciliation ends the conversation."""
+    import httpx
+
+    from tests.service.test_metrics import scrape, value
+
+    await talking_on(app, "inochi-01")
+    api.down = True
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        gauge = "hotline_lines_held_past_talk_bound"
+        assert value(await scrape(c), gauge, org="inochi") == 0
+        clock.advance(4 * HOUR + 60)
+        assert value(await scrape(c), gauge, org="inochi") == 1
+        assert await reconcile_once(services_of(app)) == 1
+        assert value(await scrape(c), gauge, org="inochi") == 0
+
+
+async def test_by_default_a_lost_end_frees_its_line_within_minutes(
+    db_url: str, cfg, clock: Clock, api: TwilioApi
+) -> None:
+    settings = make_settings(
+        db_url, TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_AUTH_TOKEN="stand-in-token",
+        twilio_api_base=api.base_url,
+    )  # fmt: skip
+    application = create_app(settings, cfg, clock=clock)
+    async with application.router.lifespan_context(application):
+        sid = await talking_on(application, "inochi-01")
+        api.statuses[sid] = "completed"
+        clock.advance(4 * 60)  # a round runs every minute: the line is free within 4 minutes
+        assert await reconcile_once(services_of(application)) == 1
+        assert await _holder(application, "inochi-01") is None

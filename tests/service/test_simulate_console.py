@@ -27,7 +27,14 @@ async def test_the_reports_page_shows_the_latest_simulation(
     assert main(argv) == 0
     page = (await client.get("/console/reports")).text
     assert "最新のシミュレーション: いのちの日" in page
-    assert "pooled" in page and "silos" in page and "bound" in page
+    # In Japanese like the rest of the console (the chart was asked for in English).
+    for policy in ("プール型（本ルーター）", "選択肢別（試行の方式）", "上限（全回線が全相談）"):
+        assert f"<td>{policy}</td>" in page
+    assert "需要: 試行の公表値から作った呼出（813件を再現、乱数の種 1）" in page
+    assert "配置: menus.yaml の回線" in page
+    section = page.split("最新のシミュレーション", 1)[1]
+    for english in ("pooled", "silos", "bound", "synthetic", "lines of"):
+        assert english not in section, english
     chart = await client.get("/console/simulation/latest.png")
     assert chart.headers["content-type"] == "image/png"
     assert chart.content.startswith(b"\x89PNG")

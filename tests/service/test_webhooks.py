@@ -397,13 +397,13 @@ async def test_a_failed_commit_answers_the_fallback_and_keeps_nothing(twilio, ap
 
 
 @contextmanager
-def database_failing() -> Iterator[None]:
+def database_failing(error: type[Exception] = RuntimeError) -> Iterator[None]:
     """Every statement fails, as with the database away (the real database, a fault injected
     where the driver would be called)."""
     from sqlalchemy.engine import Engine
 
     def refused(*a: object, **k: object) -> None:
-        raise RuntimeError("the database is away")
+        raise error("the database is away")
 
     event.listen(Engine, "before_cursor_execute", refused)
     try:
@@ -440,6 +440,21 @@ async def test_a_failed_hold_poll_keeps_the_caller_holding_in_japanese(twilio, a
     assert again.find("Leave") is None
     assert _next_poll(again) == "/voice/wait?o=loneliness&n=6"
     assert (await _call(app, sid)).state == "waiting"
+
+
+@pytest.mark.usefixtures("busy")
+async def test_an_outage_logs_each_failed_hold_poll_in_one_line(twilio, sid, caplog) -> None:
+    """During an outage every holding caller's poll fails: each is one warning line naming the
+    route, not a traceback that would bury the rest of the log."""
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
+    caplog.clear()
+    with database_failing(ConnectionRefusedError):
+        hold = await twilio.call("/voice/wait?o=loneliness&n=4", sid)
+    assert hold.find("Leave") is None
+    failed = [r for r in caplog.records if "/voice/wait" in r.getMessage()]
+    assert [r.levelname for r in failed] == ["WARNING"]
+    assert "ConnectionRefusedError" in failed[0].getMessage()
+    assert all(r.exc_info is None for r in caplog.records)
 
 
 @pytest.mark.usefixtures("busy")

@@ -96,3 +96,71 @@ def test_english_labels_and_option_ids_on_request(cfg: HotlineConfig) -> None:
 def test_an_unknown_language_is_refused(cfg: HotlineConfig) -> None:
     with pytest.raises(ValueError, match="one of ja, en"):
         chart.png(period_5(cfg), "fr")
+
+
+def empty(data: dict[str, Any]) -> dict[str, Any]:
+    """The same period without a call."""
+    for o in data["options"]:
+        o.update(calls=0, connected=0, answer_rate=0.0)
+    for d in data["days"]:
+        d.update(calls=0, connected=0, answer_rate=0.0)
+    data.update(calls=0, connected=0, answer_rate=0.0)
+    return data
+
+
+def drawn(data: dict[str, Any], lang: str = "ja") -> tuple[Figure, Any]:
+    """The figure laid out and drawn, and its renderer (for the texts' extents)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = chart.figure(data, lang)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    return fig, renderer
+
+
+def test_an_empty_periods_counts_start_at_zero_and_say_no_calls(cfg: HotlineConfig) -> None:
+    fig, _ = drawn(empty(period_5(cfg)))
+    days = fig.axes[1]
+    bottom, top = days.get_ylim()
+    assert bottom == 0 and top >= 1  # not -0.04 to 0.04
+    assert all(float(t) == int(t) for t in days.get_yticks() if bottom <= t <= top)
+    assert "呼出なし" in [t.get_text() for t in days.texts]
+    assert fig.texts[0].get_text() == "第5期: 応答率 – (呼出なし)"
+
+
+def test_an_option_without_calls_is_a_dash_not_zero_percent(cfg: HotlineConfig) -> None:
+    data = period_5(cfg)
+    fig, _ = drawn(data)
+    options = fig.axes[0]
+    labels = sorted(options.texts, key=lambda t: t.get_position()[1])  # bottom up, as ticks
+    names = [t.get_text() for t in options.get_yticklabels()]
+    shown = dict(zip(names, [t.get_text() for t in labels], strict=True))
+    assert shown["孤独・孤立でお悩みの方"] == "75.0%" and shown["女性の悩み"] == "50.0%"
+    assert shown["18歳以下の方"] == "– (呼出なし)"  # no calls: no rate
+    assert "0.0%" not in shown.values()
+    lost = [o for o in data["options"] if o["id"] == "women"][0]
+    lost.update(connected=0, answer_rate=0.0)  # calls, none connected: a real 0.0%
+    fig, _ = drawn(data)
+    assert "0.0%" in [t.get_text() for t in fig.axes[0].texts]
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_every_text_is_inside_the_image_and_the_legend_covers_no_bar(
+    cfg: HotlineConfig, lang: str
+) -> None:
+    data = period_5(cfg)
+    data["options"][0].update(calls=3, connected=3, answer_rate=100.0)  # the widest label
+    fig, renderer = drawn(data, lang)
+    image = fig.bbox
+    for ax in fig.axes:
+        for t in [*ax.texts, *ax.get_yticklabels(), *ax.get_xticklabels(), ax.title]:
+            box = t.get_window_extent(renderer)
+            inside = image.x0 <= box.x0 and box.x1 <= image.x1 and image.y0 <= box.y0
+            assert inside and box.y1 <= image.y1, f"{t.get_text()!r} leaves the image: {box}"
+        legend = ax.get_legend()
+        if legend is None:
+            continue
+        area = legend.get_window_extent(renderer)
+        covered = [p for p in ax.patches if p.get_window_extent(renderer).overlaps(area)]
+        covered += [t for t in ax.texts if t.get_window_extent(renderer).overlaps(area)]
+        assert covered == [], "the legend covers a bar or a bar's label"

@@ -33,6 +33,9 @@ PRODUCTION = {
     "HOTLINE_SESSION_SECRET": "a-real-session-secret-of-forty-characters",
     "HOTLINE_METRICS_TOKEN": "a-real-metrics-scrape-token-of-40-characters",
     "HOTLINE_PUBLIC_URL": "https://hotline.example.jp",
+    "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+    "HOTLINE_DATABASE_URL": "postgresql+asyncpg://hotline@db.example.jp/hotline",
+    "HOTLINE_FORWARDED_ALLOW_IPS": "10.0.0.5",
 }
 
 
@@ -70,6 +73,37 @@ def test_production_refuses_a_weak_secret_or_a_plain_public_url(
 ) -> None:
     with pytest.raises(REFUSED, match=name):
         production(monkeypatch, **{name: value})
+
+
+def test_production_names_everything_missing_at_once(monkeypatch) -> None:
+    for name in PRODUCTION:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOTLINE_SESSION_SECRET", "short")
+    with pytest.raises(REFUSED) as refused:
+        Settings(env="production", database_url="sqlite+aiosqlite:///x.db")
+    message = str(refused.value)
+    for name in [*PRODUCTION, "HOTLINE_SESSION_SECRET"]:
+        assert name in message
+    assert message.count("production refuses to start") == 1
+
+
+def test_production_without_rest_or_on_sqlite_only_when_allowed(monkeypatch) -> None:
+    sqlite = "sqlite+aiosqlite:///var/hotline.db"
+    allowed = production(
+        monkeypatch,
+        TWILIO_ACCOUNT_SID=None,
+        HOTLINE_DATABASE_URL=sqlite,
+        HOTLINE_ALLOW_NO_REST="true",
+        HOTLINE_ALLOW_SQLITE="true",
+    )
+    assert (allowed.twilio_account_sid, allowed.database_url) == ("", sqlite)
+
+
+@pytest.mark.parametrize("value", ["10.0.0.5,nginx", "10.0.0.256"])
+def test_a_forwarded_address_that_is_not_one_is_refused(monkeypatch, value: str) -> None:
+    with pytest.raises(REFUSED, match="HOTLINE_FORWARDED_ALLOW_IPS"):
+        production(monkeypatch, HOTLINE_FORWARDED_ALLOW_IPS=value)
+    assert production(monkeypatch, HOTLINE_FORWARDED_ALLOW_IPS="10.0.0.0/8, ::1").env
 
 
 def test_a_refused_setting_never_shows_a_secret(monkeypatch, capsys) -> None:
@@ -125,7 +159,7 @@ def test_development_calls_back_through_the_phones_stand_in_production_never(
     assert (own.twilio_account_sid, own.twilio_api_base) == ("AC" + "1" * 32, None)
     monkeypatch.delenv("TWILIO_ACCOUNT_SID")
     assert Settings(env="test", secrets_file=tmp_path / "s").twilio_account_sid == ""
-    prod = production(monkeypatch)
+    prod = production(monkeypatch, TWILIO_ACCOUNT_SID=None, HOTLINE_ALLOW_NO_REST="true")
     assert (prod.twilio_account_sid, prod.twilio_api_base) == ("", None)  # no callback offered
     with pytest.raises(REFUSED, match="TWILIO_ACCOUNT_SID"):
         production(monkeypatch, TWILIO_ACCOUNT_SID=DEV_ACCOUNT_SID)
