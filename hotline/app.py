@@ -28,7 +28,7 @@ from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, Timeouts, check_at_head, make_engine
 from hotline.health import check_records_keys
 from hotline.hours import options_api
-from hotline.ivr import fallback, webhooks
+from hotline.ivr import fallback, queues, webhooks
 from hotline.ivr.guard import VoiceGuard
 from hotline.ivr.hold_load import HoldLoad, HoldLoadCounter
 from hotline.ivr.pushes import Pushes
@@ -163,7 +163,11 @@ def _lifespan(
                 await services.router.sync_lines(uow.session, services.clock())
             if settle:
                 settle_gc()
+            # Twilio's queues with their MaxSize and SIDs kept: waited for a few seconds at
+            # most, never a reason not to start (the upkeep tries again).
+            setting_up = await queues.set_up_at_start(services, wait=5.0)
             tasks = [
+                setting_up,
                 start_ticker(services, settings.tick_seconds),
                 start_upkeep(services, settings.tick_seconds, settings.reconcile_every_seconds),
             ]

@@ -16,6 +16,7 @@ from hotline.auth import cli as auth_cli
 from hotline.cases.service import LINKAGE
 from hotline.config import HotlineConfig
 from hotline.db import is_sqlite, upgrade
+from hotline.ivr import twilio_cli
 from hotline.records import cli as records_cli
 from hotline.reports import cli as reports_cli
 from hotline.routing import cli as routing_cli
@@ -197,6 +198,7 @@ def parser() -> argparse.ArgumentParser:
     routing_cli.add_parsers(sub)
     simulate_cli.add_parsers(sub)
     auth_cli.add_parsers(sub)
+    twilio_cli.add_parsers(sub)
     _twiml_parsers(sub)
     return p
 

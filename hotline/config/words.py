@@ -64,6 +64,9 @@ class ClosedWords(Model):
     lines: list[Speech] = []
     line: list[Speech] = []
     emergency: list[Speech] = []
+    # Said instead of `closed` when the option's queue is full (Twilio's queue-full): the
+    # lines are very busy; then the other keys and lines open now, and `emergency`.
+    full: list[Speech] = []
 
     @field_validator("when", "when_on_the_hour", "key_item")
     @classmethod
@@ -90,6 +93,7 @@ CLOSED_PARTS = (
     "lines",
     "line",
     "emergency",
+    "full",
 )
 CLOSED_PLACEHOLDERS = {
     "opens": {"when"},
@@ -197,6 +201,10 @@ class HoldSettings(Model):
     # silent caller for gone (hotline/app.py `_hold_timing`).
     music_seconds: int = Field(default=300, ge=5, le=1800)
     position_cap: int = Field(default=20, ge=1, le=999)
+    # Callers one option's Twilio queue holds (its MaxSize, set by `hotline twilio setup` and
+    # at start-up): Twilio's maximum by default, which is also the most it allows. A caller
+    # past it hears the full-queue message (`closed.<language>.full`).
+    queue_max_size: int = Field(default=5000, ge=1, le=5000)
 
 
 class CallbackConfig(Model):

@@ -90,6 +90,9 @@ class Closed:
     lines: tuple[Referral, ...] = ()
     why: Literal["staff", "hours", "paused"] = "staff"
     menu_id: str | None = None
+    # Twilio's queue of the option is full: the option is open, but very busy (its words
+    # are `closed.<language>.full`; no opening time)
+    full: bool = False
 
 
 Decision = Ask | Enqueue | Hold | LeaveQueue | Closed

@@ -123,9 +123,12 @@ class Turn:
     ) -> Outcome:
         """`decided`, except that a closed message says what holds now (the option's opening
         time, the keys and other lines open now), which needs the operators' closures."""
-        if not isinstance(decision, lc.Closed):
+        if not isinstance(decision, lc.Closed | lc.QueueFull):
             return self.decided(call, decision, notice)
-        return await self.closed(call.menu_id, call.option_id, decision.language)
+        said = await self.closed(call.menu_id, call.option_id, decision.language)
+        if isinstance(decision, lc.QueueFull):  # open, but full: no opening time to say
+            return dataclasses.replace(said, full=True, opens_at=None)
+        return said
 
     async def closed(
         self,
