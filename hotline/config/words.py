@@ -34,22 +34,31 @@ class Speech(Model):
 
 Prompt = Annotated[list[Speech], Field(min_length=1)]
 
-WHEN_FIELDS = {"month", "day", "hour", "minute"}
+# {ampm} is 午前 or 午後 and {hour12} the hour on a 12-hour clock (0-11: 午後0時 is noon), for
+# Japanese, where a time without 午前/午後 is ambiguous to the ear (4時: 4 a.m. or p.m.?).
+WHEN_FIELDS = {"month", "day", "hour", "minute", "ampm", "hour12"}
 
 
 class ClosedWords(Model):
     """The closed message in one caller language. Each part is said only when it has
-    something to say: `closed` always; `opens` ({when}) when the option opens later by its
-    hours; `others` ({options}) when other keys of the menu are open now; `lines`, then one
+    something to say: `closed` always, or instead `after_hours` outside the option's hours
+    or `paused` when an operator closed it, if given; `opens` ({when}) when the option opens
+    later by its hours; `others` ({options}) when other keys of the menu are open now and
+    the menu follows (the caller has just pressed the key), `others_redial` ({options}) when
+    they are open but the caller is not in the menu (their option closed as they held);
+    `lines`, then one
     `line` ({name}, {number}) for each other line open now; `emergency` last. `when` formats
     the opening time ({month} {day} {hour} {minute}, the minute as two digits);
     `when_on_the_hour`, if given, is used instead at minute 00."""
 
     closed: Prompt
+    after_hours: list[Speech] = []
+    paused: list[Speech] = []
     opens: list[Speech] = []
     when: str = "{month}/{day} {hour}:{minute}"
     when_on_the_hour: str | None = None
     others: list[Speech] = []
+    others_redial: list[Speech] = []
     key_item: str = "{key}: {name}"  # one key open now, in {options}
     separator: str = ", "
     lines: list[Speech] = []
@@ -74,8 +83,24 @@ class ClosedWords(Model):
         return {name: getattr(self, name) for name in CLOSED_PARTS}
 
 
-CLOSED_PARTS = ("closed", "opens", "others", "lines", "line", "emergency", "full")
-CLOSED_PLACEHOLDERS = {"opens": {"when"}, "others": {"options"}, "line": {"name", "number"}}
+CLOSED_PARTS = (
+    "closed",
+    "after_hours",
+    "paused",
+    "opens",
+    "others",
+    "others_redial",
+    "lines",
+    "line",
+    "emergency",
+    "full",
+)
+CLOSED_PLACEHOLDERS = {
+    "opens": {"when"},
+    "others": {"options"},
+    "others_redial": {"options"},
+    "line": {"name", "number"},
+}
 
 
 class HoldWords(Model):
@@ -92,7 +117,8 @@ class HoldWords(Model):
     call the caller back: `callback_greeting`, a neutral question said before anything else
     (someone else, or a voicemail box, may answer: it names neither the hotline nor the
     request; no key and the leg hangs up without a word), then after their 1
-    `callback_joining` (now it may name the hotline). `when` and `when_on_the_hour`
+    `callback_joining` (now it may name the hotline). `goodbye`: the last words after a
+    conversation (default: the Japanese messages.goodbye). `when` and `when_on_the_hour`
     format {until} as in ClosedWords."""
 
     messages: Annotated[list[Prompt], Field(min_length=1)]
@@ -113,6 +139,7 @@ class HoldWords(Model):
     no_lines: Prompt
     callback_greeting: Prompt
     callback_joining: Prompt  # after the 1: who is calling, now that it is the caller
+    goodbye: list[Speech] = []
     when: str = "{month}/{day} {hour}:{minute}"
     when_on_the_hour: str | None = None
 
@@ -262,8 +289,8 @@ class Messages(Model):
     # {option}, {language}, {waited} as in the whisper.
     callback_whisper: Prompt = [
         Speech(
-            text="折り返しのご依頼です。{option}で{waited}お待ちいただいた方です。"
-            "{language}1を押すと相談者に発信します。"
+            text="折り返しのご依頼です。分野は{option}です。{language}待ち時間は{waited}でした。"
+            "1を押すと相談者に発信します。"
         )
     ]
     callback_calling: Prompt = [Speech(text="相談者に発信しています。そのままお待ちください。")]

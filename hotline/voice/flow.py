@@ -81,14 +81,17 @@ class LeaveQueue:
 
 @dataclass(frozen=True, slots=True)
 class Closed:
-    """The option cannot take the caller now: say so in the caller's language, when it
-    opens (if its hours say), which other keys of the menu are open now, and which other
-    lines are open now; then end."""
+    """The option cannot take the caller now: say why in the caller's language (`why`:
+    nobody on duty, outside its hours, or paused by an operator), when it opens (if its
+    hours say), which other keys of the menu are open now, and which other lines are open
+    now; then end, or, with `menu_id` (other keys are open), ask that menu again."""
 
     language: str | None = None
     opens_at: dt.datetime | None = None  # Asia/Tokyo
     open_keys: tuple[tuple[str, str], ...] = ()  # (key, option name), in key order
     lines: tuple[Referral, ...] = ()
+    why: Literal["staff", "hours", "paused"] = "staff"
+    menu_id: str | None = None
     # Twilio's queue of the option is full: the option is open, but very busy (its words
     # are `closed.<language>.full`; no opening time)
     full: bool = False
@@ -105,11 +108,19 @@ def closed(
     language: str | None,
     now: dt.datetime,
     closed_by_hand: Set[str] = frozenset(),
+    from_menu: bool = False,
 ) -> Closed:
-    """What the closed message says at `now`: only what is true at that moment."""
+    """What the closed message says at `now`: only what is true at that moment.
+    `from_menu`: the caller has just pressed the key; when other keys of the menu are open,
+    the message ends in that menu again (a closed key never asks the caller to redial)."""
     opens_at = None
-    if option_id is not None and option_id not in closed_by_hand:
+    why: Literal["staff", "hours", "paused"] = "staff"
+    if option_id is not None and option_id in closed_by_hand:
+        why = "paused"  # an operator's closure: no opening time can be promised
+    elif option_id is not None:
         opens_at = option_opens_at(cfg, option_id, language, now)
+        if cfg.has_option(option_id) and not option_open(cfg, option_id, language, now):
+            why = "hours"
     keys: list[tuple[str, str]] = []
     menu = cfg.menus.get(menu_id or cfg.default_menu)
     for key, choice in sorted(menu.keys.items()) if menu and language is None else ():
@@ -119,7 +130,8 @@ def closed(
         if option_open(cfg, other, choice.language, now):
             keys.append((key, cfg.option(other).name))
     lines = tuple(referrals_open(cfg, language, now))
-    return Closed(language, opens_at, tuple(keys), lines)
+    again = (menu_id or cfg.default_menu) if from_menu and keys else None
+    return Closed(language, opens_at, tuple(keys), lines, why, again)
 
 
 def start(cfg: HotlineConfig, menu_id: str) -> Ask:

@@ -76,6 +76,12 @@ async def menu(t: Turn, p: VoiceParams, q: Query) -> Outcome:
         await t.apply(call, lc.MenuAnswered(menu_id, q.attempt, p.digits))
         return choice
     staffed = await t.staffed(call, choice.option_id, choice.language)
+    shut = None  # closed now: what the caller hears, and whether the menu comes again
+    if staffed is False and call.state == CallState.MENU:
+        # A key pressed gets the menu again; the default after silences does not, or a
+        # caller who went silent would go round the menu for ever.
+        again = choice.notice is None
+        shut = await t.closed(menu_id, choice.option_id, choice.language, from_menu=again)
     event = lc.OptionChosen(
         choice.option_id,
         choice.language,
@@ -85,8 +91,11 @@ async def menu(t: Turn, p: VoiceParams, q: Query) -> Outcome:
         attempt=q.attempt,
         digits=p.digits,
         default=choice.notice is not None,
+        to_menu=shut is not None and shut.menu_id is not None,
     )
     out = await t.apply(call, event)
+    if shut is not None and isinstance(out.decision, lc.Closed):
+        return shut
     return await t.answer(call, out.decision, choice.notice)
 
 

@@ -179,10 +179,10 @@ def test_a_callback_is_explained_then_confirmed_with_a_key(render, cfg) -> None:
     gather = doc.find("Gather")
     assert gather.get("action") == f"{BASE}/voice/hold-key?o=loneliness&n=5&step=confirm"
     (text,) = says(gather)
-    assert "050-5555-9999から" in text and "1月3日21時までに" in text and "1を押して" in text
+    assert "050-5555-9999から" in text and "1月3日午後9時までに" in text and "1を押して" in text
     assert "非通知" in text
     # A time promised only as a condition, and what to do when it is not met.
-    assert "順番が1月3日21時までに来たら" in text and "来なかった場合は" in text
+    assert "順番が1月3日午後9時までに来たら" in text and "来なかった場合は" in text
     assert "までにいたします" not in text
     assert doc[-1].tag == "Redirect"
     assert doc[-1].text == f"{BASE}/voice/wait?o=loneliness&n=6"
@@ -213,7 +213,11 @@ def test_booked_refused_and_kept_callbacks(render) -> None:
 def test_the_lines_open_now_or_none_then_back_to_the_hold_with_the_choice_kept(render, cfg) -> None:
     (yorisoi,) = [r for r in cfg.referrals if r.id == "yorisoi-foreign"]
     doc = xml(render.lines_now("en", [yorisoi], "foreign", 4))
-    assert says(doc) == ["You can call these lines now.", "Yorisoi Hotline, 0120-279-338, 2."]
+    assert says(doc) == [
+        "In an emergency, call 119 for an ambulance or 110 for the police. "
+        "You can call these lines now.",
+        "Yorisoi Hotline, 0120-279-338, 2.",
+    ]
     assert doc[-1].text == f"{BASE}/voice/wait?o=foreign&l=en&n=5&x=1"
     none = xml(render.lines_now(None, [], "women", 4))
     assert "ほかの窓口はありません" in says(none)[0]
@@ -389,12 +393,26 @@ def test_the_static_fallback_needs_nothing_of_ours(cfg) -> None:
 def test_closed_says_when_it_opens_the_keys_and_the_lines_open_now(render, cfg) -> None:
     yorisoi = next(r for r in cfg.referrals if r.id == "yorisoi")
     opens = dt.datetime(2022, 12, 28, 16, 0, tzinfo=TOKYO)
-    d = Closed(None, opens, (("8", "孤独・孤立でお悩みの方"),), (yorisoi,))
+    d = Closed(None, opens, (("8", "孤独・孤立でお悩みの方"),), (yorisoi,), why="hours")
     text = " ".join(says(xml(render.closed(d))))
-    assert "12月28日16時から受け付けます" in text
-    assert "孤独・孤立でお悩みの方は8番" in text
+    assert "受付時間外です" in text and "12月28日午後4時から受け付けます" in text
+    assert "孤独・孤立でお悩みの方は8番です。おかけ直しのうえ" in text
     assert "よりそいホットライン、0120-279-338" in text and "119番" in text
     assert xml(render.closed(d))[-1].tag == "Hangup"
+
+
+def test_a_paused_key_says_so_and_the_menu_comes_again(render) -> None:
+    """An operator's closure is said as a pause, not as hours; the caller who has just
+    pressed the key hears the keys open now, the emergency numbers, then the menu itself."""
+    d = Closed(None, None, (("8", "孤独・孤立でお悩みの方"),), why="paused", menu_id="period-5")
+    doc = xml(render.closed(d))
+    text = " ".join(says(doc))
+    assert "受付を一時停止しています" in text and "受付時間外" not in text
+    assert "8番です。続けてメニューをお聞きください" in text and "おかけ直し" not in text
+    assert "119番" in text and doc.find("Hangup") is None
+    gather = doc.find("Gather")
+    assert gather.get("action") == f"{BASE}/voice/menu?m=period-5&t=1"
+    assert "孤独・孤立でお悩みの方は8を" in says(gather)[0]
 
 
 def test_closed_names_nothing_that_is_not_open(render) -> None:
@@ -463,3 +481,15 @@ def test_a_language_without_its_own_words_hears_its_sentence_then_japanese(cfg) 
     render = Renderer(parse(data), Urls(BASE), hold_seconds=5)
     languages = [say.get("language") for say in xml(render.closed(Closed("ko"))).iter("Say")]
     assert languages[0] == "ko-KR" and "ja-JP" in languages
+
+
+def test_goodbye_is_said_in_the_callers_language(render) -> None:
+    """After a conversation the caller hears goodbye in their own language, not silence."""
+    for language, tts, words in (
+        ("en", "en-US", "Thank you for calling. Goodbye."),
+        ("es", "es-MX", "Gracias por llamar. Hasta luego."),
+        (None, "ja-JP", "お電話ありがとうございました。"),
+    ):
+        doc = xml(render.goodbye(language))
+        assert [el.tag for el in doc] == ["Say", "Hangup"]
+        assert (doc[0].get("language"), doc[0].text) == (tts, words)
