@@ -453,7 +453,11 @@ async def test_an_outage_logs_each_failed_hold_poll_in_one_line(twilio, sid, cap
     with database_failing(ConnectionRefusedError):
         hold = await twilio.call("/voice/wait?o=loneliness&n=4", sid)
     assert hold.find("Leave") is None
-    failed = [r for r in caplog.records if "/voice/wait" in r.getMessage()]
+    failed = [
+        r
+        for r in caplog.records
+        if "/voice/wait" in r.getMessage() and r.name != "hotline.access"  # its one line
+    ]
     assert [r.levelname for r in failed] == ["WARNING"]
     assert "ConnectionRefusedError" in failed[0].getMessage()
     assert all(r.exc_info is None for r in caplog.records)
