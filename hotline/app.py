@@ -269,6 +269,11 @@ def settle_gc() -> None:
     gc.freeze()
 
 
+# What a hold segment says before its music (a message, the place in line, the offer or the
+# choice): at most about this long; the music is timed from the poll, so it comes on top.
+HOLD_SPEECH_SECONDS = 30
+
+
 def _hold_timing(
     settings: Settings, cfg: HotlineConfig, hold_seconds: int, *, pushed: bool
 ) -> dict[str, int]:
@@ -282,15 +287,17 @@ def _hold_timing(
     waits for that poll, so only a caller who polled within the reservation's time is offered
     one. With pushed reservations the caller is taken out of the hold at once, whatever plays:
     a segment may be as long as the hold music (`hold.music_seconds`, an upper bound of the
-    track) and the rules follow it."""
+    track, played only when it fits before the next announcement, `hold.announce_every_seconds`)
+    and the rules follow it."""
     timing = {
         "reservation_timeout": max(settings.reservation_timeout_seconds, 2 * hold_seconds),
     }
     gap = max(hold_seconds, settings.hold_max_segment_seconds)
     if not pushed:
         return {**timing, "stale_after": max(90, gap + 30)}
-    if cfg.hold.music is not None:
-        gap = max(gap, cfg.hold.music_seconds)
+    if cfg.hold.music is not None:  # music plays only when it fits before an announcement
+        music = min(cfg.hold.music_seconds, cfg.hold.announce_every_seconds)
+        gap = max(gap, music + HOLD_SPEECH_SECONDS)
     return {**timing, "stale_after": max(90, gap + 60), "fresh_after": gap + 15}
 
 

@@ -62,7 +62,6 @@ class Settings(BaseSettings):
     # Where a freed line pushes the caller out of the hold (a REST account: Twilio dequeues
     # them at once), the poll is only the safety net: segments this long, 6x fewer polls.
     hold_pushed_segment_seconds: int = 30
-    announce_every: int = 3
     reservation_timeout_seconds: int = 30
     line_cooldown_seconds: int = 60
     # The periodic pass: lines freed by time (a wrap-up or a rest that runs out) are offered

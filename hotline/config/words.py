@@ -203,15 +203,32 @@ class HoldSettings(Model):
     said ("more than 20 callers")."""
 
     music: Music | None = Music(url=TWILIO_HOLD_MUSIC)
-    # The longest the music plays in one segment: an upper bound of the track's length. A
-    # holding caller polls at least this often, so the router waits this long before taking a
-    # silent caller for gone (hotline/app.py `_hold_timing`).
+    # The track's length (an upper bound). Twilio cannot cut a <Play> short, so the music
+    # plays only in a segment it fits before the next announcement is due, looped as many
+    # times as fit (a short clip fills the time); a longer track is not played and the
+    # segment is a pause (docs/hold-and-callback.md). A segment is therefore never longer
+    # than `announce_every_seconds` plus what is said (hotline/app.py `_hold_timing`).
     music_seconds: int = Field(default=300, ge=5, le=1800)
+    # Place in line, callback offer and the staffing check: every this many seconds of the
+    # caller's time in the queue (Twilio's QueueTime), whatever the music.
+    announce_every_seconds: int = Field(default=60, ge=15, le=600)
+    # An unchanged place in line (「次はあなたの番です」 while nothing moves) is said again
+    # only this often; a changed one at the next announcement.
+    position_repeat_seconds: int = Field(default=180, ge=15, le=3600)
     position_cap: int = Field(default=20, ge=1, le=999)
     # Callers one option's Twilio queue holds (its MaxSize, set by `hotline twilio setup` and
     # at start-up): Twilio's maximum by default, which is also the most it allows. A caller
     # past it hears the full-queue message (`closed.<language>.full`).
     queue_max_size: int = Field(default=5000, ge=1, le=5000)
+
+    @model_validator(mode="after")
+    def _repeat_after_announcing(self) -> HoldSettings:
+        if self.position_repeat_seconds < self.announce_every_seconds:
+            raise ValueError(
+                "position_repeat_seconds must be at least announce_every_seconds: the place "
+                "in line is said only when announcements are due"
+            )
+        return self
 
 
 # Less than the earliest Japanese voicemail (docomo's 留守番電話 answers after 15 s by default).

@@ -264,6 +264,4 @@ def _failed_hold(r: Renderer, q: Query, limit: int) -> VoiceResponse:
     failures = q.failures + 1
     if failures > limit:
         return r.leave()
-    return r.hold_without_database(
-        q.option_id, q.language or None, q.segment, failures, chose=q.chose
-    )
+    return r.hold_without_database(q, failures)

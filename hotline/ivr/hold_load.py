@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+from twilio.twiml.voice_response import Gather
 
 WAIT_PATH = "/voice/wait"
 
@@ -29,6 +30,25 @@ class HoldLoad:
             return self.base
         longer = self.base * math.ceil(self.in_flight / self.busy)
         return max(self.base, min(self.max, longer))
+
+
+def hold_sound(
+    gather: Gather, load: HoldLoad, until_due: int | None, music: str | None, music_seconds: int
+) -> None:
+    """A hold segment's music (`music`, a URL, `music_seconds` long) or pause, ending by the
+    next announcement (`until_due` seconds; None: no bound). Twilio cannot cut a <Play>
+    short, so the music plays only when it fits, looped as many times as fit (a short clip
+    fills the time); a longer track is not played and the segment is a pause. Pauses are
+    `load`'s length, never past the next announcement."""
+    if music is not None and (until_due is None or music_seconds <= until_due):
+        loops = 1 if until_due is None else until_due // music_seconds
+        if loops > 1:  # never loop=0: Twilio repeats that forever
+            gather.play(music, loop=loops)
+        else:
+            gather.play(music)
+        return
+    pause = load.segment_seconds()
+    gather.pause(length=pause if until_due is None else max(1, min(pause, until_due)))
 
 
 class HoldLoadCounter:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from hotline.config import HotlineConfig, Organisation, Referral, Speech
 from hotline.ivr.dialling import dial_target
-from hotline.ivr.hold_load import HoldLoad
+from hotline.ivr.hold_load import HoldLoad, hold_sound
 from hotline.ivr.spoken import spoken_number, when
 from hotline.voice import flow
-from hotline.voice.urls import Urls
+from hotline.voice.urls import Query, Urls
 
 __all__ = ["Renderer", "Urls", "dial_target", "queue_name"]
 
@@ -120,27 +121,29 @@ class Renderer:
             self._say(gather, choice, lang, minutes=max(1, round(d.waited / 60)))
         elif d.offer_callback:
             self._say(gather, words.callback_offer, lang, key=self.cfg.callback.key)
-        music = self.cfg.hold.music
+        music, url = self.cfg.hold.music, None
         if d.music and music is not None:
-            gather.play(self.urls.audio(music.play) if music.play else music.url)
-        else:
-            # Short segments: a freed line is found at the next poll, seconds later; longer
-            # ones when this process has too many polls in flight (hold_load: shed load).
-            gather.pause(length=self.load.segment_seconds())
+            url = self.urls.audio(music.play) if music.play else music.url
+        hold_sound(gather, self.load, d.until_due, url, self.cfg.hold.music_seconds)
         next_wait = self.urls.wait(
-            d.option_id, d.language, d.segment + 1, d.chose, failures=d.failures
+            d.option_id,
+            d.language,
+            d.segment + 1,
+            d.chose,
+            failures=d.failures,
+            announced=d.announced,
+            said=d.said,
         )
         r.redirect(next_wait, method="POST")
         return r
 
-    def hold_without_database(
-        self, option_id: str, language: str | None, segment: int, failures: int, *, chose: bool
-    ) -> VoiceResponse:
+    def hold_without_database(self, q: Query, failures: int) -> VoiceResponse:
         """A hold segment said when the hold's poll or key failed (`failures` in a row): the
         first hold message (「このままお待ちください」), a short pause, then the next poll, which
-        carries the count. Nothing in it needs the database; the caller stays in the queue."""
-        d = flow.Hold(option_id, language, segment, message=0, chose=chose, failures=failures)
-        return self.hold(d)
+        carries the count and the announcements' schedule (`q`'s, unchanged). Nothing in it
+        needs the database; the caller stays in the queue."""
+        d = flow.Hold(q.option_id, q.language or None, q.segment, message=0, chose=q.chose)
+        return self.hold(replace(d, failures=failures, announced=q.announced, said=q.said))
 
     def _next_wait(self, option_id: str, language: str | None, segment: int, chose: bool) -> str:
         return self.urls.wait(option_id, language, segment + 1, chose)

@@ -48,7 +48,7 @@ def voice(path: str, step: Step, *, name: str, alone: Alone | None = None) -> No
     nothing kept, and the caller hears the fallback rather than an answer describing
     changes that were lost.
 
-    `alone(settings, query)`: this request's step is most likely one statement (a new call
+    `alone(cfg, params, query)`: this request's step is most likely one statement (a new call
     logged as it is inserted, a hold poll marked seen as it is read). Where the database
     allows (PostgreSQL: `services.alone_sessions`), it is tried first without a transaction,
     which saves the BEGIN and COMMIT round trips (two of three); a step that turns out to
@@ -65,7 +65,7 @@ def voice(path: str, step: Step, *, name: str, alone: Alone | None = None) -> No
         if p.queue_sid and services.rest is not None:
             _remember_queue(services.rest, services, step, p, q)
         try:
-            if alone is not None and alone_sessions is not None and alone(settings, q):
+            if alone is not None and alone_sessions is not None and alone(services.cfg, p, q):
                 async with alone_sessions.unit() as uow:
                     try:
                         first = await step(Turn(services, uow, now, alone=True), p, q)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import math
 from collections.abc import Set
 from dataclasses import dataclass
 from typing import Literal
@@ -72,6 +73,12 @@ class Hold:
     music: bool = False
     chose: bool = False
     failures: int = 0
+    # The schedule, carried in the next poll's URL: the queue time of the last announcement
+    # and the place in line said then (-1: none), and the seconds until the next thing is
+    # due (an announcement or the maximum wait's choice): the music or pause ends by then.
+    announced: int = -1
+    said: int = -1
+    until_due: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,38 +172,72 @@ def _enqueue(
     return Enqueue(option_id, language, cfg.option(option_id).priority, notice)
 
 
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """When the hold announces: every `every` seconds of the caller's time in the queue; an
+    unchanged place in line again only every `repeat` seconds."""
+
+    every: int
+    repeat: int
+
+    def due(self, announced: int, elapsed: float) -> bool:
+        """Is an announcement (place in line, offer, staffing check) due at this poll?"""
+        return announced < 0 or elapsed - announced >= self.every
+
+
 def hold(
     option_id: str,
     language: str | None,
     segment: int,
     ahead: int | None,
-    announce_every: int,
+    schedule: Schedule,
     *,
-    waited: float = 0.0,
+    elapsed: float = 0.0,
+    announced: int = -1,
+    said: int = -1,
     max_wait: int | None = None,
     chose: bool = False,
     callback: bool = False,
     music: bool = False,
 ) -> Hold:
-    """Reassure every segment, with varied messages; say the honest place in line now and
-    then, never a promise. The callback (`callback`: this option's callers may ask for one)
-    is offered with the place in line, not every few seconds, though its key works all
-    through the hold. Past `max_wait` seconds the caller is offered the choice, once."""
-    every = max(announce_every, 1)
-    announce = announce_every > 0 and (segment - 1) % every == 0
-    choice = max_wait is not None and not chose and waited >= max_wait
+    """Reassure every segment, with varied messages; say the honest place in line at the
+    announcements, never a promise, and only when it moved or has not been said for a while
+    (no 「次はあなたの番です」 over and over while nothing moves). Announcements come every
+    `schedule.every` seconds of `elapsed` (the caller's time in the queue), whatever the
+    music: the segment's music or pause ends when the next one is due. The callback
+    (`callback`: this option's callers may ask for one) is offered at the announcements,
+    though its key works all through the hold. From `max_wait` seconds the caller is offered
+    the choice, once, at the first poll at or after it."""
+    due = schedule.due(announced, elapsed)
+    choice = max_wait is not None and not chose and elapsed >= max_wait
+    now = int(elapsed)
+    say = (
+        due
+        and ahead is not None
+        and (
+            ahead != said or announced < 0 or now // schedule.repeat > announced // schedule.repeat
+        )
+    )
+    if due:
+        announced, said = now, ahead if ahead is not None else said
+    next_due = announced + schedule.every
+    if max_wait is not None and not (chose or choice):
+        next_due = min(next_due, max_wait)
     return Hold(
         option_id,
         language,
         segment,
-        ahead=ahead if announce else None,
-        waited=waited,
-        offer_callback=callback and announce and not choice,
+        ahead=ahead if say else None,
+        waited=elapsed,
+        offer_callback=callback and due and not choice,
         choice=choice,
         choice_callback=callback,
         message=max(segment - 1, 0),
         music=music,
         chose=chose or choice,
+        announced=announced,
+        said=said,
+        until_due=max(1, math.ceil(next_due - elapsed)),
     )
 
 

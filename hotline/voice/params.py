@@ -90,6 +90,12 @@ def _count(value: object) -> int:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
 
 
+def _seconds(value: object) -> int | None:
+    """A count of seconds in ASCII digits, else None (absent, or not a count)."""
+    text = str(value or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
+
+
 # Twilio's AnsweredBy values that are not a person: "machine_start" (a voicemail greeting),
 # "fax", and the machine_end_* of DetectMessageEnd (not asked for, accepted all the same).
 # "human" and "unknown" (a person who said nothing, or too little to tell) hear the neutral
@@ -118,6 +124,9 @@ class VoiceParams(BaseModel):
     # human, machine_start, fax or unknown (machine_end_* only with DetectMessageEnd).
     answered_by: Annotated[str, _text(32)] = Field("", alias="AnsweredBy")
     queue_sid: Annotated[str, _text(64)] = Field("", alias="QueueSid")  # a waitUrl's queue
+    # A waitUrl's time in the queue, in seconds (Twilio sends it on every hold poll, with
+    # QueuePosition and AvgQueueTime): the hold's announcements are timed by it. None: absent.
+    queue_time: Annotated[int | None, BeforeValidator(_seconds)] = Field(None, alias="QueueTime")
 
     def valid_call_sid(self) -> bool:
         """A CallSid we may store and log: present, short, printable ASCII."""

@@ -26,7 +26,6 @@ from hotline.common.crypto import box_for
 from hotline.config import HotlineConfig
 from hotline.config.checks import check_number
 from hotline.hours.schedule import referrals_open
-from hotline.settings import Settings
 from hotline.voice import flow, params
 from hotline.voice.outcomes import (
     BackToHold,
@@ -47,10 +46,10 @@ __all__ = ["NotAlone", "Step", "Turn"]
 
 Step = Callable[[Turn, VoiceParams, Query], Awaitable[Outcome]]
 # Is this request's step most likely one statement (`Turn.alone`)?
-Alone = Callable[[Settings, Query], bool]
+Alone = Callable[[HotlineConfig, VoiceParams, Query], bool]
 
 
-def always(settings: Settings, q: Query) -> bool:
+def always(cfg: HotlineConfig, p: VoiceParams, q: Query) -> bool:
     return True
 
 
@@ -99,24 +98,29 @@ async def menu(t: Turn, p: VoiceParams, q: Query) -> Outcome:
     return await t.answer(call, out.decision, choice.notice)
 
 
-def checks(settings: Settings, q: Query) -> bool:
-    """Does this hold segment check the option's lines and say the place in line?"""
-    return (q.segment - 1) % max(settings.announce_every, 1) == 0
+def schedule(cfg: HotlineConfig) -> flow.Schedule:
+    return flow.Schedule(cfg.hold.announce_every_seconds, cfg.hold.position_repeat_seconds)
 
 
-def wait_alone(settings: Settings, q: Query) -> bool:
-    """A hold poll that says no place in line is one statement (marked seen as it is read)."""
-    return not checks(settings, q)
+def wait_alone(cfg: HotlineConfig, p: VoiceParams, q: Query) -> bool:
+    """A hold poll that announces nothing (Twilio's QueueTime says none is due) is one
+    statement (marked seen as it is read); without a QueueTime we cannot tell before reading
+    the call, so it takes the transaction."""
+    return p.queue_time is not None and not schedule(cfg).due(q.announced, p.queue_time)
 
 
 async def wait(t: Turn, p: VoiceParams, q: Query) -> Outcome:
     """A hold poll (the queue's waitUrl): the next segment, or out of the hold."""
     s = t.services
-    cfg, settings = s.cfg, s.settings
+    cfg = s.cfg
     call = await t.polled(p)
     option_id = option_or_default(cfg, q.option_id or call.option_id)
     language = q.language if q.language in cfg.languages else None
-    checked = checks(settings, q)
+    # The caller's time in the queue: Twilio's QueueTime, else since they began waiting.
+    elapsed = p.queue_time
+    if elapsed is None:
+        elapsed = int((t.now - (call.waiting_since or call.created_at)).total_seconds())
+    checked = schedule(cfg).due(q.announced, elapsed)
     staffed: bool | None = None
     ahead: int | None = None  # counted only when it will be said
     session = t.uow.session
@@ -137,8 +141,10 @@ async def wait(t: Turn, p: VoiceParams, q: Query) -> Outcome:
         out.decision.language,
         q.segment,
         ahead,
-        settings.announce_every,
-        waited=(t.now - (call.waiting_since or call.created_at)).total_seconds(),
+        schedule(cfg),
+        elapsed=elapsed,
+        announced=q.announced,
+        said=q.said,
         max_wait=option.max_wait_seconds,
         chose=q.chose,
         # Offered only where it could be kept: the option's policy, a number we call back,

@@ -40,9 +40,16 @@ class Urls:
         chose: bool = False,
         *,
         failures: int = 0,
+        announced: int | None = None,
+        said: int | None = None,
     ) -> str:
+        """A hold poll. `announced`: the caller's time in the queue (s) at the last
+        announcement (place in line, offer, staffing check); `said`: the place in line said
+        then. Both only carried on, so that the next poll knows what is due."""
         x, f = 1 if chose else None, failures or None
-        return self._u("wait", o=option_id, l=language, n=segment, x=x, f=f)
+        a = announced if announced is not None and announced >= 0 else None
+        w = said if said is not None and said >= 0 else None
+        return self._u("wait", o=option_id, l=language, n=segment, x=x, f=f, a=a, w=w)
 
     def hold_key(
         self,
@@ -145,6 +152,8 @@ class Query:
     push: bool = False
     chose: bool = False
     failures: int = 0
+    announced: int = -1  # a: the queue time of the hold's last announcement; -1 none yet
+    said: int = -1  # w: the place in line said then; -1 none
 
     @classmethod
     def parse(cls, q: Mapping[str, str]) -> Query:
@@ -162,4 +171,6 @@ class Query:
             push=q.get("push") == "1",
             chose=q.get("x") == "1",
             failures=_number(q.get("f"), 0),
+            announced=_number(q.get("a"), -1),
+            said=_number(q.get("w"), -1),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hotline.config import HotlineConfig
-from hotline.voice.flow import Ask, Enqueue, Notice, choose, hold, start
+from hotline.voice.flow import Ask, Enqueue, Notice, choose, start
 
 DEFAULT_CHOSEN = Notice.DEFAULT_CHOSEN
 
@@ -65,16 +65,3 @@ def test_an_unknown_menu_id_serves_the_default_menu(cfg: HotlineConfig) -> None:
 def test_a_wrong_key_in_an_unknown_menu_replays_the_default_menu(cfg: HotlineConfig) -> None:
     decision = choose(cfg, "no-such-menu", 1, "5")
     assert decision == Ask("period-5", attempt=2, notice=Notice.INVALID)
-
-
-def test_hold_says_the_place_in_line_on_the_first_segment_and_every_third() -> None:
-    announced = [n for n in range(1, 9) if hold("women", None, n, 2, 3).ahead == 2]
-    assert announced == [1, 4, 7]
-
-
-def test_hold_says_no_place_when_it_is_not_known() -> None:
-    assert all(hold("women", None, n, None, 3).ahead is None for n in range(1, 9))
-
-
-def test_announcing_every_segment_says_the_place_every_segment() -> None:
-    assert all(hold("women", None, n, 2, 1).ahead == 2 for n in range(1, 5))

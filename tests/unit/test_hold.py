@@ -12,7 +12,7 @@ import yaml
 
 from hotline.config import TOKYO, TWILIO_HOLD_MUSIC, ConfigError, HotlineConfig, parse
 from hotline.hours.schedule import option_closes_at
-from hotline.voice.flow import CallbackOffer, callback_offer, choice_key, hold
+from hotline.voice.flow import CallbackOffer, Hold, Schedule, callback_offer, choice_key, hold
 from hotline.voice.urls import Query, Urls
 
 RAW = yaml.safe_load((Path(__file__).parents[2] / "config" / "menus.yaml").read_text("utf-8"))
@@ -110,30 +110,81 @@ def test_an_older_file_without_the_counsellors_callback_words_still_loads() -> N
 # -- the hold, pure
 
 
-def test_the_callback_is_offered_with_the_place_in_line_not_every_segment() -> None:
-    offered = [n for n in range(1, 9) if hold("women", None, n, 2, 3, callback=True).offer_callback]
-    assert offered == [1, 4, 7]
-    assert not any(hold("women", None, n, 2, 3).offer_callback for n in range(1, 9))
+EVERY = Schedule(every=60, repeat=180)
+
+
+def polls(
+    times: list[int], ahead: Callable[[int], int | None] = lambda t: 2, **kw: object
+) -> list[Hold]:
+    """The hold's segments at these times in the queue (Twilio's QueueTime), each poll
+    carrying what the last one put in its URL (a, w, x), as Twilio's next request does."""
+    out: list[Hold] = []
+    announced, said, chose = -1, -1, False
+    for n, at in enumerate(times, start=1):
+        h = hold("women", None, n, ahead(at), EVERY, elapsed=at, announced=announced,
+                 said=said, chose=chose, **kw)  # fmt: skip
+        announced, said, chose = h.announced, h.said, h.chose
+        out.append(h)
+    return out
+
+
+def test_the_announcements_come_every_minute_of_waiting_however_long_the_segments() -> None:
+    # Segments of 5 s, then of 45 s: the place in line changes each time it is said, and
+    # the callback offer and the staffing check (`announced` moving) keep the same minutes.
+    times = [0, 5, 10, 30, 59, 61, 66, 110, 125, 170, 215, 260]
+    segs = polls(times, ahead=lambda t: 10 - t // 60, callback=True)
+    said = [(at, h.ahead) for at, h in zip(times, segs, strict=True) if h.ahead is not None]
+    assert said == [(0, 10), (61, 9), (125, 8), (215, 7)]
+    offered = [at for at, h in zip(times, segs, strict=True) if h.offer_callback]
+    assert offered == [0, 61, 125, 215]
+    assert not any(h.offer_callback for h in polls(times))  # not this option's
+
+
+def test_each_segment_ends_by_the_next_announcement() -> None:
+    first, second = polls([0, 50])
+    assert first.until_due == 60 and first.announced == 0
+    assert second.until_due == 10 and second.announced == 0  # nothing said at 50 s
+
+
+def test_an_unchanged_place_in_line_is_not_said_over_and_over() -> None:
+    times = [0, 60, 120, 180, 240, 300, 360]
+    segs = polls(times, ahead=lambda t: 0)  # next in line, and nothing moves
+    said = [at for at, h in zip(times, segs, strict=True) if h.ahead is not None]
+    assert said == [0, 180, 360]  # 「次はあなたの番です」 every three minutes, not every one
+    moved = polls([0, 60, 120], ahead=lambda t: 3 if t < 120 else 1)
+    assert [h.ahead for h in moved] == [3, None, 1]
 
 
 def test_messages_rotate_with_the_segment() -> None:
-    assert [hold("women", None, n, None, 3).message for n in (1, 2, 3)] == [0, 1, 2]
+    assert [h.message for h in polls([0, 5, 10])] == [0, 1, 2]
 
 
-def test_the_choice_comes_once_after_the_maximum_wait() -> None:
-    early = hold("women", None, 5, None, 3, waited=599, max_wait=600, callback=True)
-    assert not early.choice and not early.chose
-    due = hold("women", None, 6, None, 3, waited=600, max_wait=600, callback=True)
+def test_the_choice_comes_at_the_first_poll_at_or_after_the_maximum_wait() -> None:
+    segs = polls([0, 60, 120, 180, 240, 300, 400], ahead=lambda t: None, max_wait=300)
+    assert [h.choice for h in segs] == [False] * 5 + [True, False]
+    assert segs[4].until_due == 60 and segs[5].chose and segs[6].chose
+    # A segment ends when the choice is due, even between announcements.
+    (late,) = polls([250], ahead=lambda t: None, max_wait=280)
+    assert late.until_due == 30 and not late.choice
+    due = hold("women", None, 6, None, EVERY, elapsed=600, max_wait=600, callback=True)
     assert due.choice and due.chose and not due.offer_callback
-    later = hold("women", None, 7, 2, 3, waited=700, max_wait=600, chose=True, callback=True)
+    later = hold("women", None, 7, 2, EVERY, elapsed=700, max_wait=600, chose=True, callback=True)
     assert not later.choice and later.chose and later.offer_callback
-    never = hold("women", None, 6, None, 3, waited=10_000, max_wait=None)
+    never = hold("women", None, 6, None, EVERY, elapsed=10_000, max_wait=None)
     assert not never.choice
 
 
 def test_music_is_only_asked_for_by_the_caller_of_hold() -> None:
-    assert hold("women", None, 1, None, 3, music=True).music
-    assert not hold("women", None, 1, None, 3).music
+    assert hold("women", None, 1, None, EVERY, music=True).music
+    assert not hold("women", None, 1, None, EVERY).music
+
+
+def test_the_announcements_interval_is_checked() -> None:
+    assert parse(edited(lambda d: d["hold"].update(announce_every_seconds=30))).hold
+    assert "announce_every_seconds" in refused(lambda d: d["hold"].update(announce_every_seconds=5))
+    assert "position_repeat_seconds" in refused(
+        lambda d: d["hold"].update(announce_every_seconds=120, position_repeat_seconds=60)
+    )
 
 
 def test_the_keys_of_the_choice() -> None:

@@ -158,6 +158,40 @@ def test_without_music_in_config_the_hold_pauses(cfg) -> None:
     assert list(doc.iter("Play")) == [] and doc.find("Gather/Pause") is not None
 
 
+def _music(cfg: HotlineConfig, seconds: int) -> Renderer:
+    hold = cfg.hold.model_copy(update={"music_seconds": seconds})
+    return Renderer(cfg.model_copy(update={"hold": hold}), Urls(BASE), hold_seconds=30)
+
+
+def test_a_long_track_is_not_played_where_it_would_delay_the_next_announcement(cfg) -> None:
+    # Twilio's track (300 s here) cannot be cut short: with 45 s to the next announcement the
+    # segment is a pause, its load's 30 s; with 12 s to go, 12 s. Never the track.
+    long = _music(cfg, 300)
+    doc = xml(long.hold(Hold("women", None, 2, music=True, until_due=45)))
+    assert list(doc.iter("Play")) == [] and doc.find("Gather/Pause").get("length") == "30"
+    doc = xml(long.hold(Hold("women", None, 2, music=True, until_due=12)))
+    assert doc.find("Gather/Pause").get("length") == "12"
+    doc = xml(long.hold(Hold("women", None, 2, music=True, until_due=300)))
+    assert [p.text for p in doc.iter("Play")] == [cfg.hold.music.url]  # it fits
+
+
+def test_a_short_clip_loops_until_the_next_announcement(cfg) -> None:
+    clip = _music(cfg, 20)
+    play = xml(clip.hold(Hold("women", None, 2, music=True, until_due=60))).find("Gather/Play")
+    assert play.text == cfg.hold.music.url and play.get("loop") == "3"  # 3 x 20 s, then due
+    play = xml(clip.hold(Hold("women", None, 2, music=True, until_due=25))).find("Gather/Play")
+    assert play.get("loop") is None  # once: 20 s
+    doc = xml(clip.hold(Hold("women", None, 2, music=True, until_due=15)))
+    assert list(doc.iter("Play")) == [] and doc.find("Gather/Pause").get("length") == "15"
+
+
+def test_the_next_poll_carries_the_announcements_schedule(render) -> None:
+    doc = xml(render.hold(Hold("women", None, 3, announced=125, said=4, until_due=30)))
+    assert doc.find("Redirect").text == f"{BASE}/voice/wait?o=women&n=4&a=125&w=4"
+    first = xml(render.hold(Hold("women", None, 1)))
+    assert first.find("Redirect").text == f"{BASE}/voice/wait?o=women&n=2"
+
+
 def test_the_choice_after_the_maximum_wait_is_answered_apart_and_offered_once(render) -> None:
     d = Hold("loneliness", None, 7, waited=610, choice=True, offer_callback=False, chose=True)
     doc = xml(render.hold(d))
