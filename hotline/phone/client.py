@@ -21,6 +21,20 @@ from twilio.request_validator import RequestValidator
 Printer = Callable[[str], None]
 
 
+# A track's length is unknown to the terminal phone: each <Play> (each loop) counts this long.
+PLAY_SECONDS = 20
+
+
+def segment_seconds(doc: ET.Element | None) -> int:
+    """How long a hold segment lasts, for the next poll's QueueTime: its pauses, and each
+    play as PLAY_SECONDS a loop (what is said is not counted)."""
+    if doc is None:
+        return 0
+    pauses = sum(int(p.get("length") or 1) for p in doc.iter("Pause"))
+    plays = sum(int(p.get("loop") or 1) for p in doc.iter("Play"))
+    return pauses + PLAY_SECONDS * plays
+
+
 class CallEnded(Exception):
     """The call is over (hung up by either side or by the end of a document)."""
 
@@ -201,16 +215,18 @@ class Phone:
         self.queue_name = (e.text or "").strip()
         self.out(f"[enqueue {self.queue_name}]")
         action, wait_url = e.get("action"), e.get("waitUrl")
-        for position in range(self.script.hold_segments):
+        queue_time = 0  # as Twilio counts it: the segments' pauses and music heard so far
+        for _ in range(self.script.hold_segments):
             info = {
                 "QueuePosition": "1",
                 "QueueSid": "QU" + "0" * 32,
-                "QueueTime": str(position * 5),
+                "QueueTime": str(queue_time),
                 "AvgQueueTime": "0",
                 "CurrentQueueSize": "1",
                 "MaxQueueSize": "1000",
             }
             doc = await self.fetch(wait_url or "", info) if wait_url else None
+            queue_time += segment_seconds(doc)
             left, wait_url = await self._hold(doc)
             if left:
                 self.out("[leave] the caller leaves the queue")
