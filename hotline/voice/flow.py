@@ -181,8 +181,9 @@ class Schedule:
     repeat: int
 
     def due(self, announced: int, elapsed: float) -> bool:
-        """Is an announcement (place in line, offer, staffing check) due at this poll?"""
-        return announced < 0 or elapsed - announced >= self.every
+        """Is an announcement (place in line, offer, staffing check) due at this poll? Also
+        when the time went back (a queue time counted afresh): the schedule starts again."""
+        return announced < 0 or elapsed < announced or elapsed - announced >= self.every
 
 
 def hold(

@@ -155,6 +155,13 @@ def test_an_unchanged_place_in_line_is_not_said_over_and_over() -> None:
     assert [h.ahead for h in moved] == [3, None, 1]
 
 
+def test_a_queue_time_counted_afresh_starts_the_schedule_again() -> None:
+    assert EVERY.due(-1, 0) and not EVERY.due(300, 330) and EVERY.due(300, 360)
+    assert EVERY.due(300, 10)  # re-enqueued: Twilio counts from 0, our URL still says 300
+    again = hold("women", None, 9, 2, EVERY, elapsed=10, announced=300, said=2)
+    assert again.announced == 10 and again.until_due == 60
+
+
 def test_messages_rotate_with_the_segment() -> None:
     assert [h.message for h in polls([0, 5, 10])] == [0, 1, 2]
 
