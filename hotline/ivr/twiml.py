@@ -146,7 +146,8 @@ class Renderer:
         return self.hold(replace(d, failures=failures, announced=q.announced, said=q.said))
 
     def _next_wait(self, option_id: str, language: str | None, segment: int, chose: bool) -> str:
-        return self.urls.wait(option_id, language, segment + 1, chose)
+        """Back to the hold after a key (`k=1`): its next announcement a full interval on."""
+        return self.urls.wait(option_id, language, segment + 1, chose, keyed=True)
 
     def _hold_say(self, r: VoiceResponse, language: str | None, part: str, **fmt: object) -> None:
         """One of the hold words, in the caller's language."""
@@ -485,7 +486,7 @@ class Renderer:
     ) -> VoiceResponse:
         """A key that asks nothing: on with the hold (the next segment)."""
         r = VoiceResponse()
-        r.redirect(self.urls.wait(option_id, language, segment + 1, chose=chose), method="POST")
+        r.redirect(self._next_wait(option_id, language, segment, chose), method="POST")
         return r
 
 

@@ -106,7 +106,15 @@ def wait_alone(cfg: HotlineConfig, p: VoiceParams, q: Query) -> bool:
     """A hold poll that announces nothing (Twilio's QueueTime says none is due) is one
     statement (marked seen as it is read); without a QueueTime we cannot tell before reading
     the call, so it takes the transaction."""
-    return p.queue_time is not None and not schedule(cfg).due(q.announced, p.queue_time)
+    if p.queue_time is None:
+        return False
+    return not schedule(cfg).due(_announced(q, p.queue_time), p.queue_time)
+
+
+def _announced(q: Query, elapsed: int) -> int:
+    """The last announcement's queue time; back from a key (`k=1`), this poll's: the caller
+    just heard an answer (or declined the callback), and hears no offer again at once."""
+    return elapsed if q.keyed and q.announced < 0 else q.announced
 
 
 async def wait(t: Turn, p: VoiceParams, q: Query) -> Outcome:
@@ -120,7 +128,8 @@ async def wait(t: Turn, p: VoiceParams, q: Query) -> Outcome:
     elapsed = p.queue_time
     if elapsed is None:
         elapsed = int((t.now - (call.waiting_since or call.created_at)).total_seconds())
-    checked = schedule(cfg).due(q.announced, elapsed)
+    announced = _announced(q, elapsed)
+    checked = schedule(cfg).due(announced, elapsed)
     staffed: bool | None = None
     ahead: int | None = None  # counted only when it will be said
     session = t.uow.session
@@ -143,7 +152,7 @@ async def wait(t: Turn, p: VoiceParams, q: Query) -> Outcome:
         ahead,
         schedule(cfg),
         elapsed=elapsed,
-        announced=q.announced,
+        announced=announced,
         said=q.said,
         max_wait=option.max_wait_seconds,
         chose=q.chose,

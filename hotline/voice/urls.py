@@ -42,14 +42,16 @@ class Urls:
         failures: int = 0,
         announced: int | None = None,
         said: int | None = None,
+        keyed: bool = False,
     ) -> str:
         """A hold poll. `announced`: the caller's time in the queue (s) at the last
         announcement (place in line, offer, staffing check); `said`: the place in line said
-        then. Both only carried on, so that the next poll knows what is due."""
-        x, f = 1 if chose else None, failures or None
+        then. Both only carried on, so that the next poll knows what is due. `keyed`: back
+        to the hold after a key was answered (the next announcement a full interval on)."""
+        x, f, k = 1 if chose else None, failures or None, 1 if keyed else None
         a = announced if announced is not None and announced >= 0 else None
         w = said if said is not None and said >= 0 else None
-        return self._u("wait", o=option_id, l=language, n=segment, x=x, f=f, a=a, w=w)
+        return self._u("wait", o=option_id, l=language, n=segment, x=x, f=f, a=a, w=w, k=k)
 
     def hold_key(
         self,
@@ -154,6 +156,7 @@ class Query:
     failures: int = 0
     announced: int = -1  # a: the queue time of the hold's last announcement; -1 none yet
     said: int = -1  # w: the place in line said then; -1 none
+    keyed: bool = False  # k: back to the hold after a key was answered
 
     @classmethod
     def parse(cls, q: Mapping[str, str]) -> Query:
@@ -173,4 +176,5 @@ class Query:
             failures=_number(q.get("f"), 0),
             announced=_number(q.get("a"), -1),
             said=_number(q.get("w"), -1),
+            keyed=q.get("k") == "1",
         )

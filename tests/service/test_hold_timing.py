@@ -74,6 +74,14 @@ class Holder:
         doc = await self.twilio.call(
             self.next, self.sid, From=self.caller, QueueTime=str(queue_time)
         )
+        return self._follow(doc)
+
+    async def press(self, doc: ET.Element, key: str) -> ET.Element:
+        """A key in the document's Gather (Twilio posts no QueueTime to a Gather's action)."""
+        action = (doc.find(".//Gather").get("action") or "").removeprefix(PUBLIC)
+        return self._follow(await self.twilio.call(action, self.sid, From=self.caller, Digits=key))
+
+    def _follow(self, doc: ET.Element) -> ET.Element:
         redirect = doc.find("Redirect")
         if redirect is not None and redirect.text:
             self.next = redirect.text.removeprefix(PUBLIC)
@@ -153,3 +161,18 @@ async def test_the_maximum_wait_choice_comes_at_the_first_poll_at_or_after_its_m
     first_after = min(p for p in polls if p >= 600)
     assert choices == [first_after]  # once, at the first poll at or after 600 s
     assert first_after <= 603  # the segment before it ended at its minute, not a track late
+
+
+async def test_a_caller_who_declines_the_callback_is_not_offered_it_again_at_once(
+    twilio: Twilio,
+) -> None:
+    caller = Holder(twilio, "8", "loneliness", "+819033334444")
+    await caller.join()
+    first = await caller.poll(0)
+    assert heard(first, OFFER)
+    terms = await caller.press(first, "1")  # the callback key: what it means, then confirm
+    kept = await caller.press(terms, "9")  # not confirmed: back to the hold, place kept
+    assert kept.find("Hangup") is None and "k=1" in caller.next
+    assert not heard(await caller.poll(20), OFFER)  # not again at once
+    assert not heard(await caller.poll(50), OFFER)
+    assert heard(await caller.poll(80), OFFER)  # a minute after the key was answered

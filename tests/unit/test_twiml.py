@@ -219,7 +219,7 @@ def test_a_callback_is_explained_then_confirmed_with_a_key(render, cfg) -> None:
     assert "順番が1月3日午後9時までに来たら" in text and "来なかった場合は" in text
     assert "までにいたします" not in text
     assert doc[-1].tag == "Redirect"
-    assert doc[-1].text == f"{BASE}/voice/wait?o=loneliness&n=6"
+    assert doc[-1].text == f"{BASE}/voice/wait?o=loneliness&n=6&k=1"  # back from a key
     en = says(xml(render.callback_confirm("en", "foreign", 5, until, "+815055559999")))
     assert "before 21:00 on 1/3, Japan time" in en[0] and "050-5555-9999" in en[0]
 
@@ -232,9 +232,9 @@ def test_booked_refused_and_kept_callbacks(render) -> None:
     withheld = xml(render.callback_refused(None, "withheld", "women", 2))
     assert "非通知" in says(withheld)[0]
     assert [el.tag for el in withheld][-1] == "Redirect"
-    assert withheld[-1].text == f"{BASE}/voice/wait?o=women&n=3"
+    assert withheld[-1].text == f"{BASE}/voice/wait?o=women&n=3&k=1"
     closing = xml(render.callback_refused("ko", "closing", "foreign", 2, chose=True))
-    assert closing[-1].text == f"{BASE}/voice/wait?o=foreign&l=ko&n=3&x=1"
+    assert closing[-1].text == f"{BASE}/voice/wait?o=foreign&l=ko&n=3&x=1&k=1"
     assert {s.get("language") for s in closing.iter("Say")} == {"ko-KR"}
     foreign = xml(render.callback_refused(None, "not_callable", "loneliness", 2))
     assert "日本国内の携帯電話と固定電話" in says(foreign)[0] and foreign[-1].tag == "Redirect"
@@ -252,7 +252,7 @@ def test_the_lines_open_now_or_none_then_back_to_the_hold_with_the_choice_kept(r
         "You can call these lines now.",
         "Yorisoi Hotline, 0120-279-338, 2.",
     ]
-    assert doc[-1].text == f"{BASE}/voice/wait?o=foreign&l=en&n=5&x=1"
+    assert doc[-1].text == f"{BASE}/voice/wait?o=foreign&l=en&n=5&x=1&k=1"
     none = xml(render.lines_now(None, [], "women", 4))
     assert "ほかの窓口はありません" in says(none)[0]
 
