@@ -14,6 +14,7 @@ from hotline.config import (
     Referral,
     Speech,
 )
+from hotline.ivr import closed
 from hotline.ivr.hold_load import HoldLoad
 from hotline.ivr.spoken import spoken_number, when
 from hotline.voice import flow
@@ -255,12 +256,17 @@ class Renderer:
         return r
 
     def callback_whisper(
-        self, option: str, language: str | None, waited: float, accept_url: str
+        self,
+        option: str,
+        language: str | None,
+        waited: float,
+        accept_url: str,
+        repeat: bool = False,
     ) -> VoiceResponse:
         """The counsellor's leg of a callback, before the caller is dialled: press 1 to call
         them. No key: hang up (the caller is not dialled)."""
         prompt = self.cfg.messages.callback_whisper
-        return self._whisper(prompt, option, language, waited, accept_url)
+        return self._whisper(prompt, option, language, waited, accept_url, repeat)
 
     def counsellor_calling(self) -> VoiceResponse:
         r = VoiceResponse()
@@ -285,35 +291,8 @@ class Renderer:
         return r
 
     def closed(self, d: flow.Closed | None = None) -> VoiceResponse:
-        """The closed message in the caller's language (`closed.<language>`), saying only
-        what is true now: when the option opens, the keys and other lines open now. A
-        language without its own words hears its `languages.X.closed`, then Japanese."""
-        d = d or flow.Closed()
-        r = VoiceResponse()
-        words, lang_id = self.cfg.closed.get(d.language or "ja"), d.language
-        if words is None:
-            lang = self.cfg.languages.get(d.language) if d.language else None
-            if lang is not None and lang.closed:
-                self._say(r, lang.closed, d.language)
-            words, lang_id = self.cfg.closed.get("ja"), None
-        if words is None:  # a file without a `closed` section: the fixed message
-            self._say(r, self.cfg.messages.closed)
-            r.hangup()
-            return r
-        self._say(r, words.closed, lang_id)
-        if d.opens_at is not None and words.opens:
-            self._say(r, words.opens, lang_id, when=when(words, d.opens_at))
-        if d.open_keys and words.others:
-            items = [words.key_item.format(key=k, name=name) for k, name in d.open_keys]
-            self._say(r, words.others, lang_id, options=words.separator.join(items))
-        if d.lines and words.line:
-            self._say(r, words.lines, lang_id)
-            for line in d.lines:
-                name = line.names.get(lang_id or "ja", line.name)
-                self._say(r, words.line, lang_id, name=name, number=line.number)
-        self._say(r, words.emergency, lang_id)
-        r.hangup()
-        return r
+        """The closed message, or why a caller is not taken (hotline.ivr.closed)."""
+        return closed.message(self.cfg, self._say, d or flow.Closed())
 
     def fallback_menu(self) -> VoiceResponse:
         """Twilio's fallback: the usual greeting and menu, then the backup organisation."""
@@ -387,10 +366,18 @@ class Renderer:
         return Dial(caller_id=caller_id, timeout=timeout, ring_tone=RING_TONE, **kw)
 
     def whisper(
-        self, *, option: str, language: str | None, waited: float, accept_url: str
+        self,
+        *,
+        option: str,
+        language: str | None,
+        waited: float,
+        accept_url: str,
+        repeat: bool = False,
     ) -> VoiceResponse:
-        """The counsellor's leg: who is calling, then press 1 to accept. No key: hang up."""
-        return self._whisper(self.cfg.messages.whisper, option, language, waited, accept_url)
+        """The counsellor's leg: who is calling, then press 1 to accept. No key: hang up.
+        `repeat`: the caller is flagged as a repeat caller, said first as a neutral note."""
+        prompt = self.cfg.messages.whisper
+        return self._whisper(prompt, option, language, waited, accept_url, repeat)
 
     def _whisper(
         self,
@@ -399,10 +386,13 @@ class Renderer:
         language: str | None,
         waited: float,
         accept_url: str,
+        repeat: bool = False,
     ) -> VoiceResponse:
         r = VoiceResponse()
         lang = self.cfg.languages.get(language) if language else None
         gather = r.gather(input="dtmf", num_digits=1, timeout=8, action=accept_url, method="POST")
+        if repeat:
+            self._say(gather, self.cfg.messages.whisper_repeat)
         self._say(
             gather,
             prompt,

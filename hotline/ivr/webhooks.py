@@ -126,7 +126,10 @@ def _whisper(services: Services, w: o.Whisper) -> VoiceResponse:
     accept_url = r.urls.whisper_accept(w.call_sid, w.line_id)
     # A callback's counsellor is rung first: told so, and that the caller is called on 1.
     say = r.callback_whisper if w.callback else r.whisper
-    return say(option=w.option, language=w.language, waited=w.waited, accept_url=accept_url)
+    return say(
+        option=w.option, language=w.language, waited=w.waited, accept_url=accept_url,
+        repeat=w.repeat,
+    )  # fmt: skip
 
 
 def _plain(services: Services, outcome: o.Plain) -> Response:

@@ -1,0 +1,63 @@
+"""The closed message as TwiML, and the words of a caller not taken (hotline/flags, the
+options' withheld policy), which end the same way: the other lines open now, 119/110."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from hotline.config import ClosedWords, HotlineConfig, Speech
+from hotline.ivr.spoken import when
+from hotline.voice import flow
+
+Say = Callable[..., None]  # Renderer._say(parent, prompt, lang_id=None, **fmt)
+
+
+def message(cfg: HotlineConfig, say: Say, d: flow.Closed) -> VoiceResponse:
+    """The closed message in the caller's language (`closed.<language>`), saying only what is
+    true now: when the option opens, the keys and other lines open now. A language without its
+    own words hears its `languages.X.closed`, then Japanese. A caller not taken (`d.turned`)
+    hears why instead of the closed sentence, then the same other lines and emergency words."""
+    r = VoiceResponse()
+    words, lang_id = cfg.closed.get(d.language or "ja"), d.language
+    if words is None:
+        lang = cfg.languages.get(d.language) if d.language else None
+        if lang is not None and lang.closed:
+            say(r, lang.closed, d.language)
+        words, lang_id = cfg.closed.get("ja"), None
+    if words is None:  # a file without a `closed` section: the fixed message
+        say(r, getattr(cfg.messages, d.turned) if d.turned else cfg.messages.closed)
+        r.hangup()
+        return r
+    if d.turned is not None:
+        say(r, *turned(cfg, d.turned, words, lang_id))
+    else:
+        say(r, words.closed, lang_id)
+    if d.opens_at is not None and words.opens:
+        say(r, words.opens, lang_id, when=when(words, d.opens_at))
+    if d.open_keys and words.others:
+        items = [words.key_item.format(key=k, name=name) for k, name in d.open_keys]
+        say(r, words.others, lang_id, options=words.separator.join(items))
+    if d.lines and words.line:
+        say(r, words.lines, lang_id)
+        for line in d.lines:
+            name = line.names.get(lang_id or "ja", line.name)
+            say(r, words.line, lang_id, name=name, number=line.number)
+    say(r, words.emergency, lang_id)
+    r.hangup()
+    return r
+
+
+def turned(
+    cfg: HotlineConfig, part: str, words: ClosedWords, lang_id: str | None
+) -> tuple[Sequence[Speech], str | None]:
+    """Why a caller is not taken, in their language's words, else Japanese's, else the
+    `messages` default (Japanese)."""
+    own: list[Speech] = getattr(words, part)
+    if own:
+        return own, lang_id
+    ja = cfg.closed.get("ja")
+    if ja is not None and getattr(ja, part):
+        return getattr(ja, part), None
+    return getattr(cfg.messages, part), None
