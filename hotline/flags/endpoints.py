@@ -12,7 +12,7 @@ from hotline.auth.deps import PrincipalDep
 from hotline.auth.models import Role
 from hotline.common.http import E401, ActorDep, ResponsesDoc, errors
 from hotline.common.text import Text
-from hotline.deps import NowDep, SessionDep
+from hotline.deps import NowDep, RowId, SessionDep
 from hotline.flags import store
 from hotline.flags.models import CallerFlag
 
@@ -71,7 +71,7 @@ async def create_flag(
 
 @router.delete("/{flag_id}", status_code=204, responses=ERRORS)
 async def lift_flag(
-    flag_id: int, who: PrincipalDep, actor: ActorDep, session: SessionDep, now: NowDep
+    flag_id: RowId, who: PrincipalDep, actor: ActorDep, session: SessionDep, now: NowDep
 ) -> None:
     """Lift a flag now (audited)."""
     who.require(*FLAGGERS)
