@@ -186,7 +186,7 @@ async def replay(services: Services, entry: dict[str, Any]) -> None:
     )
     async with services.unit() as uow:
         if step is not None:
-            await step(Turn(services, uow, at), p, q)
+            await step(Turn(services, uow, at, replayed=True), p, q)
 
 
 voice("/incoming", steps.arrive, name="incoming", alone=steps.always)

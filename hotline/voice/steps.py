@@ -65,7 +65,10 @@ async def arrive(t: Turn, p: VoiceParams, q: Query) -> Outcome:
     abusive hears the polite message with the other lines instead, and the call ends."""
     cfg = t.services.cfg
     caller = store.caller_hash(t.services.settings.caller_secret, p.caller)
-    if FlagKind.ABUSIVE in await flags.kinds_for(t.uow.session, caller, t.now):
+    # A replayed arrival is not turned away: the fallback served that caller (no flag is read
+    # while the database is away; a fault never refuses a caller).
+    blocked = not t.replayed and caller is not None
+    if blocked and FlagKind.ABUSIVE in await flags.kinds_for(t.uow.session, caller, t.now):
         if t.alone:
             raise NotAlone  # two writes: the arrival and its end, in one transaction
         out = await t.arrive(p)

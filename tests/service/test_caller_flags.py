@@ -22,8 +22,10 @@ from hotline.config import ConfigError, HotlineConfig
 from hotline.config.loader import parse
 from hotline.flags.models import CallerFlag
 from hotline.ivr.upkeep import purge_flags
+from hotline.ivr.webhooks import replay
 from hotline.services import services_of
-from hotline.testing.twilio_requests import CALLER
+from hotline.testing.twilio_requests import CALLER, NUMBER_9999
+from hotline.voice.spooled import without_numbers
 from tests.conftest import ROOT, Clock, Twilio, make_settings, new_sid, says
 from tests.service.test_console import csrf_of, login, make_user
 from tests.service.test_lines_api import bearer, make_key
@@ -258,3 +260,25 @@ async def test_a_coordinator_flags_from_the_console_and_a_counsellor_cannot(
     lift = await client.post(f"/console/flags/{flag_id}/lift", data={"csrf": csrf_of(shown.text)})
     assert lift.status_code == 303
     assert (await twilio.call("/voice/incoming", new_sid())).find("Gather") is not None
+
+
+async def test_an_arrival_replayed_from_the_spool_is_not_turned_away(
+    twilio: Twilio, client, app, clock: Clock
+) -> None:
+    """While the database was away the fallback served the caller, flag or not: the replayed
+    arrival records the call, it does not end it as blocked."""
+    first = new_sid()
+    await twilio.call("/voice/incoming", first)
+    coordinator = await make_key(app, "sisc", Role.COORDINATOR)
+    assert (await _flag(client, coordinator, first, "abusive")).status_code == 201
+    services = services_of(app)
+    secret = services.settings.caller_secret
+    params = without_numbers(
+        {"CallSid": (sid := new_sid()), "From": CALLER, "To": NUMBER_9999}, secret
+    )
+    entry = {"path": "/voice/incoming", "at": clock().isoformat(), "params": params, "query": ""}
+    await replay(services, entry)
+    call = await _call(app, sid)
+    assert call.state == "menu" and call.end_stage is None
+    # The spooled hash reached the replay whole: the same caller as their live call.
+    assert call.caller_hash == (await _call(app, first)).caller_hash
