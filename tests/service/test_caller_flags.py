@@ -181,8 +181,9 @@ def policies(**withheld: str) -> HotlineConfig:
 
 @pytest.fixture
 async def strict(db_url: str, clock: Clock) -> AsyncIterator[tuple[Any, Twilio]]:
-    """An app whose 孤独・孤立 (8) asks withheld callers for 186 and 女性 (3) refuses them."""
-    cfg = policies(loneliness="ask_186", women="refuse")
+    """An app whose 孤独・孤立 (8) asks withheld callers for 186, and 女性 (3) and the
+    foreign languages (2) refuse them."""
+    cfg = policies(loneliness="ask_186", women="refuse", foreign="refuse")
     application = create_app(make_settings(db_url), cfg, clock=clock)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
@@ -214,12 +215,22 @@ async def test_a_withheld_number_hears_its_options_policy(strict: tuple[Any, Twi
     assert "よりそいホットライン" in text and "119" in text
     assert (await _call(app, refused)).caller_hash is None
 
+    english = new_sid()  # in the caller's language, with the lines open to them
+    doc = await tw.call("/voice/incoming", english, From="anonymous")
+    doc = await tw.call(doc.find("Gather").get("action"), english, From="anonymous", Digits="2")
+    doc = await tw.call(doc.find("Gather").get("action"), english, From="anonymous", Digits="1")
+    assert doc.find("Enqueue") is None and {el.get("language") for el in doc.iter("Say")} == {
+        "en-US"
+    }
+    assert "this line cannot take calls from a withheld number" in " ".join(says(doc))
+    assert (await _call(app, english)).language == "en"
+
     accepted = new_sid()  # 性別 (4) keeps the default: accept
     doc = await tw.call("/voice/incoming", accepted, From="anonymous")
     doc = await tw.call(doc.find("Gather").get("action"), accepted, From="anonymous", Digits="4")
     assert doc.find("Enqueue") is not None
     samples = await scrape(tw.client)
-    assert value(samples, "hotline_calls_turned_away_total", reason="withheld") == 2
+    assert value(samples, "hotline_calls_turned_away_total", reason="withheld") == 3
 
 
 def test_a_policy_outside_the_three_is_refused_naming_the_field() -> None:

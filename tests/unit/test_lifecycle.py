@@ -293,6 +293,14 @@ EXPECTED: dict[tuple[S, str], tuple[S | None, type, str]] = {
         lc.Nothing,
         "count callback/failed, count forced/operator, pass, release",
     ),
+    # Turned away in the menu (a flagged caller, a withheld number): counted as such, and
+    # nowhere once past the menu.
+    (S.MENU, "turned away (flagged, withheld number)"): (
+        S.ABANDONED,
+        lc.Nothing,
+        "count turned_away/blocked",
+    ),
+    (S.WAITING, "turned away (flagged, withheld number)"): (None, lc.Nothing, ""),
 }
 
 
