@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     spool_dir: Path = ROOT / "var" / "spool"
     spool_max_bytes: int = 50 * 1024 * 1024
     log_level: str = "INFO"
+    # `text` (LEVEL logger: message) or `json` (one object per line, for a log collector).
+    log_format: Literal["text", "json"] = "text"
     # Fernet keys for consultation free text, comma-separated, newest first (rotation: put a
     # new key first, run `hotline records rotate-key`, then drop the old one).
     records_keys: str = ""

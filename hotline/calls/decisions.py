@@ -65,6 +65,14 @@ class Closed:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueFull:
+    """Twilio's queue of the option is full: the lines are very busy, the other keys and
+    lines open now, the emergency numbers, goodbye (not the backup's system-problem apology)."""
+
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Whisper:
     """Tell the counsellor who is calling; press 1 to accept."""
 
@@ -125,6 +133,7 @@ Decision = (
     | Dial
     | Backup
     | Closed
+    | QueueFull
     | Whisper
     | Bridge
     | Decline

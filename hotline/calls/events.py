@@ -18,7 +18,8 @@ class QueueOutcome(enum.StrEnum):
 
     LEAVE = "leave"  # our <Leave/>: a line is held
     HANGUP = "hangup"  # the caller hung up while holding
-    FAILED = "failed"  # the queue failed (full, error, system error, a value we do not know)
+    FAILED = "failed"  # the queue failed (error, system error, a value we do not know)
+    FULL = "full"  # Twilio's queue-full: the option's queue holds its MaxSize already
     # `redirected` out of the queue by someone else (Twilio's console, another app) while the
     # call waited: we did not take it out (no push, no line held for it)
     REDIRECTED = "redirected"

@@ -44,6 +44,8 @@ CALLBACK_FAILED, CALLBACK_EXPIRED = "cb-failed", "cb-expired"
 # of hotline_calls_turned_away_total): a caller flagged as abusive, or a withheld number the
 # option does not accept (hotline/flags, the options' `withheld` policy).
 TURNED_AWAY = ("blocked", "withheld")
+# A caller Twilio's full queue would not take (its QueueResult `queue-full`).
+QUEUE_FULL = "queue-full"
 
 
 class CallFacts(Protocol):

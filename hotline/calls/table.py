@@ -42,6 +42,7 @@ EVENTS: dict[str, lc.Event] = {
     "queue: leave": lc.QueueLeft(lc.QueueOutcome.LEAVE),
     "queue: hangup": lc.QueueLeft(lc.QueueOutcome.HANGUP),
     "queue: failed": lc.QueueLeft(lc.QueueOutcome.FAILED),
+    "queue: full": lc.QueueLeft(lc.QueueOutcome.FULL),
     "queue: redirected (not by us)": lc.QueueLeft(lc.QueueOutcome.REDIRECTED),
     "whisper answered": lc.WhisperAnswered(LINE),
     "accepted (1)": lc.Accepted(LINE, "org"),

@@ -55,6 +55,9 @@ class ClosedWords(Model):
     lines: list[Speech] = []
     line: list[Speech] = []
     emergency: list[Speech] = []
+    # Said instead of `closed` when the option's queue is full (Twilio's queue-full): the
+    # lines are very busy; then the other keys and lines open now, and `emergency`.
+    full: list[Speech] = []
     # Said instead of `closed` to a caller the service does not take (hotline/flags, the
     # options' `withheld` policy), then the other lines and `emergency`. Empty: the Japanese
     # words' part, then the `messages` default.
@@ -77,7 +80,7 @@ class ClosedWords(Model):
         return {name: getattr(self, name) for name in CLOSED_PARTS}
 
 
-CLOSED_PARTS = ("closed", "opens", "others", "lines", "line", "emergency")
+CLOSED_PARTS = ("closed", "opens", "others", "lines", "line", "emergency", "full")
 # The words said instead of `closed` to a caller not taken (`flow.Closed.turned`).
 TURNED_PARTS = ("blocked", "withheld_186", "withheld_refused")
 CLOSED_PLACEHOLDERS = {"opens": {"when"}, "others": {"options"}, "line": {"name", "number"}}
@@ -179,6 +182,10 @@ class HoldSettings(Model):
     # silent caller for gone (hotline/app.py `_hold_timing`).
     music_seconds: int = Field(default=300, ge=5, le=1800)
     position_cap: int = Field(default=20, ge=1, le=999)
+    # Callers one option's Twilio queue holds (its MaxSize, set by `hotline twilio setup` and
+    # at start-up): Twilio's maximum by default, which is also the most it allows. A caller
+    # past it hears the full-queue message (`closed.<language>.full`).
+    queue_max_size: int = Field(default=5000, ge=1, le=5000)
 
 
 class CallbackConfig(Model):

@@ -1,5 +1,6 @@
-"""The closed message as TwiML, and the words of a caller not taken (hotline/flags, the
-options' withheld policy), which end the same way: the other lines open now, 119/110."""
+"""The closed message as TwiML, with the two that end the same way: the full-queue message
+(Twilio's queue-full) and the words of a caller not taken (hotline/flags, the options'
+withheld policy); each then says the keys and other lines open now, and 119/110."""
 
 from __future__ import annotations
 
@@ -14,12 +15,11 @@ from hotline.voice import flow
 Say = Callable[..., None]  # Renderer._say(parent, prompt, lang_id=None, **fmt)
 
 
-def message(cfg: HotlineConfig, say: Say, d: flow.Closed) -> VoiceResponse:
+def message(cfg: HotlineConfig, say: Say, r: VoiceResponse, d: flow.Closed) -> None:
     """The closed message in the caller's language (`closed.<language>`), saying only what is
     true now: when the option opens, the keys and other lines open now. A language without its
-    own words hears its `languages.X.closed`, then Japanese. A caller not taken (`d.turned`)
-    hears why instead of the closed sentence, then the same other lines and emergency words."""
-    r = VoiceResponse()
+    own words hears its `languages.X.closed`, then Japanese. A full queue says `full` instead
+    of `closed`; a caller not taken (`d.turned`) hears why instead."""
     words, lang_id = cfg.closed.get(d.language or "ja"), d.language
     if words is None:
         lang = cfg.languages.get(d.language) if d.language else None
@@ -28,12 +28,13 @@ def message(cfg: HotlineConfig, say: Say, d: flow.Closed) -> VoiceResponse:
         words, lang_id = cfg.closed.get("ja"), None
     if words is None:  # a file without a `closed` section: the fixed message
         say(r, getattr(cfg.messages, d.turned) if d.turned else cfg.messages.closed)
-        r.hangup()
-        return r
+        return
     if d.turned is not None:
         say(r, *turned(cfg, d.turned, words, lang_id))
     else:
-        say(r, words.closed, lang_id)
+        # A full queue: the lines are very busy (a language without those words says its
+        # `closed`: this line cannot take the call now, which is as true).
+        say(r, words.full if d.full and words.full else words.closed, lang_id)
     if d.opens_at is not None and words.opens:
         say(r, words.opens, lang_id, when=when(words, d.opens_at))
     if d.open_keys and words.others:
@@ -45,8 +46,6 @@ def message(cfg: HotlineConfig, say: Say, d: flow.Closed) -> VoiceResponse:
             name = line.names.get(lang_id or "ja", line.name)
             say(r, words.line, lang_id, name=name, number=line.number)
     say(r, words.emergency, lang_id)
-    r.hangup()
-    return r
 
 
 def turned(

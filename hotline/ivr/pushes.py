@@ -23,6 +23,7 @@ from hotline.calls import lifecycle, service, store
 from hotline.calls.store import Pushed
 from hotline.common.crypto import box_for
 from hotline.config import HotlineConfig
+from hotline.ivr.queues import drop_callback_queue
 from hotline.ivr.rest import TwilioFailure, TwilioRejected, TwilioRest
 from hotline.ivr.twiml import Renderer, queue_name
 from hotline.services import Services
@@ -59,6 +60,8 @@ class Pushes:
                     await self._ring_caller(fact, attempt)
                 case lifecycle.Dequeue():
                     await self._dequeue(fact)
+                case lifecycle.DropQueue():
+                    await drop_callback_queue(self.rest, fact.call_id, fact.call_sid)
         except Exception:  # a push must never take the process down; the sweeps recover
             log.exception("push %s for call %s failed", type(fact.effect).__name__, fact.call_id)
 

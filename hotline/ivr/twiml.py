@@ -166,25 +166,20 @@ class Renderer:
         chose: bool = False,
     ) -> VoiceResponse:
         """What a callback means, then press the confirm key (no key: back to the hold)."""
-        words, lang = self.cfg.hold_words_for(language)
         r = VoiceResponse()
-        gather = r.gather(
-            input="dtmf",
-            num_digits=1,
-            timeout=8,
-            action=self.urls.hold_key(option_id, language, segment, "confirm", chose=chose),
-            method="POST",
-        )
-        self._say(
-            gather,
-            words.callback_confirm,
-            lang,
-            until=when(words, until),
-            number=spoken_number(number),
-            key=self.cfg.callback.confirm_key,
-        )
+        action = self.urls.hold_key(option_id, language, segment, "confirm", chose=chose)
+        self._confirm(r, language, action, until, number)
         r.redirect(self._next_wait(option_id, language, segment, chose), method="POST")
         return r
+
+    def _confirm(
+        self, r: VoiceResponse, language: str | None, action: str, until: dt.datetime, number: str
+    ) -> None:
+        """The callback's terms (`callback_confirm`) in a Gather of the confirm key."""
+        words, lang = self.cfg.hold_words_for(language)
+        gather = r.gather(input="dtmf", num_digits=1, timeout=8, action=action, method="POST")
+        fmt = {"until": when(words, until), "number": spoken_number(number)}
+        self._say(gather, words.callback_confirm, lang, key=self.cfg.callback.confirm_key, **fmt)
 
     def callback_refused(
         self,
@@ -291,8 +286,26 @@ class Renderer:
         return r
 
     def closed(self, d: flow.Closed | None = None) -> VoiceResponse:
-        """The closed message, or why a caller is not taken (hotline.ivr.closed)."""
-        return closed.message(self.cfg, self._say, d or flow.Closed())
+        """The closed message (or the full one, or why a caller is not taken:
+        hotline.ivr.closed), then the end of the call."""
+        r = VoiceResponse()
+        closed.message(self.cfg, self._say, r, d or flow.Closed())
+        r.hangup()
+        return r
+
+    def full_offer(
+        self, d: flow.Closed, option_id: str, until: dt.datetime, number: str
+    ) -> VoiceResponse:
+        """Twilio's queue was full: the full message (`closed` with `d.full`), then the
+        callback's terms and its confirm key; no key: on to the end (`queue-result`, step
+        "full")."""
+        r = VoiceResponse()
+        closed.message(self.cfg, self._say, r, d)
+        self._confirm(
+            r, d.language, self.urls.hold_key(option_id, d.language, 1, "full"), until, number
+        )
+        r.redirect(self.urls.queue_result(option_id, d.language, step="full"), method="POST")
+        return r
 
     def fallback_menu(self) -> VoiceResponse:
         """Twilio's fallback: the usual greeting and menu, then the backup organisation."""

@@ -21,6 +21,7 @@ from typing import Any
 
 from hotline.calls import lifecycle, service, store
 from hotline.flags import store as flags
+from hotline.ivr import queues
 from hotline.ivr.rest import TwilioRest, TwilioUnavailable
 from hotline.services import Services
 from hotline.voice.params import printable
@@ -115,18 +116,27 @@ async def purge_flags(services: Services) -> int:
 async def _loop(services: Services, every: float, reconcile_every: float) -> None:
     loop = asyncio.get_running_loop()
     last = purged = loop.time()
-    while True:
-        await asyncio.sleep(every)  # the service's own period, not a test's wait
-        try:
-            await replay_spool(services)
-            if loop.time() - purged >= PURGE_EVERY:
-                purged = loop.time()
-                await purge_flags(services)
-            if reconcile_every > 0 and loop.time() - last >= reconcile_every:
-                last = loop.time()
-                await reconcile_once(services)
-        except Exception:  # a failed round must not stop the next one
-            log.exception("upkeep round failed")
+    # Twilio's queues (set-up if still not done, the callback queues' sweep) run beside the
+    # rounds: a slow Twilio never holds up the spool's replay. One at a time.
+    queue_work: asyncio.Task[None] | None = None
+    try:
+        while True:
+            await asyncio.sleep(every)  # the service's own period, not a test's wait
+            try:
+                await replay_spool(services)
+                if loop.time() - purged >= PURGE_EVERY:
+                    purged = loop.time()
+                    await purge_flags(services)
+                if reconcile_every > 0 and loop.time() - last >= reconcile_every:
+                    last = loop.time()
+                    await reconcile_once(services)
+                    if queue_work is None or queue_work.done():
+                        queue_work = asyncio.create_task(queues.upkeep(services))
+            except Exception:  # a failed round must not stop the next one
+                log.exception("upkeep round failed")
+    finally:
+        if queue_work is not None:
+            queue_work.cancel()
 
 
 def start_upkeep(

@@ -87,6 +87,9 @@ class Closed:
     opens_at: dt.datetime | None = None  # Asia/Tokyo
     open_keys: tuple[tuple[str, str], ...] = ()  # (key, option name), in key order
     lines: tuple[Referral, ...] = ()
+    # Twilio's queue of the option is full: the option is open, but very busy (its words
+    # are `closed.<language>.full`; no opening time)
+    full: bool = False
     # A caller not taken, whatever the hours (config.TURNED_PARTS): `blocked`, `withheld_186`
     # or `withheld_refused` is said instead of the closed sentence, and no other key.
     turned: str | None = None
@@ -96,7 +99,7 @@ def turned_away(cfg: HotlineConfig, turned: str, language: str | None, now: dt.d
     """What a caller not taken hears: why, in neutral words, then (except to a caller asked
     to call again with 186) the other lines open now; the emergency numbers always."""
     lines = () if turned == "withheld_186" else tuple(referrals_open(cfg, language, now))
-    return Closed(language, None, (), lines, turned)
+    return Closed(language, lines=lines, turned=turned)
 
 
 Decision = Ask | Enqueue | Hold | LeaveQueue | Closed

@@ -107,6 +107,18 @@ class CallbackConfirm:
 
 
 @dataclass(frozen=True, slots=True)
+class FullOffer:
+    """Twilio's queue was full: the full message (what is open now, the emergency numbers),
+    then the callback offered, as on hold (its terms, press the confirm key)."""
+
+    said: flow.Closed
+    option_id: str
+    language: str | None
+    until: dt.datetime
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackGreeting:
     """The caller's leg of a callback answered: who is calling, press 1 to talk."""
 
@@ -134,6 +146,7 @@ Outcome = (
     | LinesNow
     | CallbackRefused
     | CallbackConfirm
+    | FullOffer
     | CallbackGreeting
     | NotReached
     | Plain

@@ -107,6 +107,7 @@ class VoiceParams(BaseModel):
     call_status: Annotated[str, _text(32)] = Field("", alias="CallStatus")
     sequence_number: Annotated[int, BeforeValidator(_count)] = Field(0, alias="SequenceNumber")
     error_code: Annotated[str, _text(8)] = Field("", alias="ErrorCode")
+    queue_sid: Annotated[str, _text(64)] = Field("", alias="QueueSid")  # a waitUrl's queue
 
     def valid_call_sid(self) -> bool:
         """A CallSid we may store and log: present, short, printable ASCII."""
@@ -120,10 +121,14 @@ def queue_outcome(value: str, call_sid: str = "") -> QueueOutcome:
         return QueueOutcome.LEAVE
     if value == QueueResult.HANGUP:
         return QueueOutcome.HANGUP
+    if value == QueueResult.QUEUE_FULL:  # past the queue's MaxSize (Twilio's warning 14207)
+        log.warning("QueueResult queue-full for call %s", printable(call_sid))
+        return QueueOutcome.FULL
     if value not in {r.value for r in QueueResult}:
         log.warning("unknown QueueResult %r for call %s", printable(value), printable(call_sid))
     else:
-        log.warning("QueueResult %s for call %s", value, printable(call_sid))
+        # error, queue-full, system-error: Twilio could not keep the caller in the queue.
+        log.warning("call %s left the queue: QueueResult %s", printable(call_sid), value)
     return QueueOutcome.FAILED
 
 

@@ -33,6 +33,7 @@ from hotline.voice.outcomes import (
     CallbackConfirm,
     CallbackGreeting,
     CallbackRefused,
+    FullOffer,
     LinesNow,
     NotReached,
     Outcome,
@@ -185,8 +186,41 @@ async def queue_result(t: Turn, p: VoiceParams, q: Query) -> Outcome:
         # (Twilio's console). The lifecycle puts the caller back in the queue.
         out = await t.apply(call, lc.QueueLeft(lc.QueueOutcome.REDIRECTED, "redirected"))
         return t.decided(call, out.decision)
+    if q.step == "full":  # refused by a full queue, the callback declined (no key)
+        return await _full_over(t, call)
     outcome = params.queue_outcome(p.queue_result, p.call_sid)
+    if outcome == lc.QueueOutcome.FULL and call.state == CallState.WAITING:
+        offered = await _full_offer(t, call, p)
+        if offered is not None:
+            return offered
     out = await t.apply(call, lc.QueueLeft(outcome, p.queue_result))
+    return await t.answer(call, out.decision)  # a full queue: what is open now
+
+
+async def _full_offer(t: Turn, call: StoredCall, p: VoiceParams) -> FullOffer | None:
+    """A caller the full queue refused, who may be called back: the full message and the
+    callback's terms. The call stays waiting (in our queue, not Twilio's) until they answer:
+    the confirm key books the callback (`hold_key`, step "full"), anything else ends it as
+    refused by the full queue (`_full_over`)."""
+    option_id = option_or_default(t.services.cfg, call.option_id)
+    offer = _offer(t, p, option_id, call.language)
+    if not offer.ok or offer.until is None:
+        return None
+    said = await t.answer(call, lc.QueueFull(call.language))
+    assert isinstance(said, flow.Closed)
+    number = t.services.cfg.callback_number or ""
+    return FullOffer(said, option_id, call.language, offer.until, number)
+
+
+async def _full_over(t: Turn, call: StoredCall) -> Outcome:
+    """The callback offered after a full queue was not taken: the call ends as refused by
+    the full queue (a line held for it meanwhile is dialled instead)."""
+    if call.state == CallState.RESERVED:
+        out = await t.apply(call, lc.QueueLeft(lc.QueueOutcome.LEAVE, "leave"))
+        return t.decided(call, out.decision)
+    out = await t.apply(call, lc.QueueLeft(lc.QueueOutcome.FULL, "queue-full"))
+    if isinstance(out.decision, lc.QueueFull):
+        return t.decided(call, lc.Goodbye(call.language))  # all was said with the offer
     return t.decided(call, out.decision)
 
 
@@ -258,6 +292,12 @@ async def hold_key(t: Turn, p: VoiceParams, q: Query) -> Outcome:
     language = call.language if call.state != CallState.MENU else (q.language or None)
     segment, key = q.segment, (p.digits or "").strip()
     chose = q.chose or q.step == "choice"  # the maximum wait's choice was offered
+    if q.step == "full":  # the callback offered after a full queue
+        if key == cfg.callback.confirm_key and call.state == CallState.WAITING:
+            booked = await _book(t, call, p, option_id, language, segment, chose)
+            if not isinstance(booked, CallbackRefused):
+                return booked
+        return await _full_over(t, call)
     if call.state == CallState.RESERVED:
         return "leave"  # a line is held for them: take it, whatever the key
     choice = flow.choice_key(key) if q.step == "choice" else None

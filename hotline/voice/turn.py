@@ -5,6 +5,7 @@ lifecycle event to it, ask whether an option is staffed, and turn a decision int
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -125,9 +126,9 @@ class Turn:
     ) -> Outcome:
         """`decided`, except that a closed message says what holds now (the option's opening
         time, the keys and other lines open now), which needs the operators' closures."""
-        if not isinstance(decision, lc.Closed):
+        if not isinstance(decision, lc.Closed | lc.QueueFull):
             return self.decided(call, decision, notice)
-        return flow.closed(
+        said = flow.closed(
             self.services.cfg,
             menu_id=call.menu_id,
             option_id=call.option_id,
@@ -135,3 +136,6 @@ class Turn:
             now=self.now,
             closed_by_hand=await closures.closed_ids(self.uow.session),
         )
+        if isinstance(decision, lc.QueueFull):  # open, but full: no opening time to say
+            return dataclasses.replace(said, full=True, opens_at=None)
+        return said

@@ -582,11 +582,12 @@ async def test_a_callsid_with_control_characters_is_refused(twilio) -> None:
 
 @pytest.mark.usefixtures("busy")
 async def test_a_queue_that_keeps_failing_sends_the_caller_to_the_backup(twilio, app, sid) -> None:
-    """Twilio answers a full queue at once: re-enqueueing for ever would loop the caller in
-    silence. Twice within a minute, then the backup organisation, with the apology."""
+    """Twilio answers a failing queue at once: re-enqueueing for ever would loop the caller
+    in silence. Twice within a minute, then the backup organisation, with the apology. (A
+    full queue has its own answer: tests/service/test_queues.py.)"""
     await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="8")
     answers = [
-        await twilio.call("/voice/queue-result?o=loneliness", sid, QueueResult="queue-full")
+        await twilio.call("/voice/queue-result?o=loneliness", sid, QueueResult="error")
         for _ in range(3)
     ]
     assert [a.find("Enqueue") is not None for a in answers] == [True, True, False]
