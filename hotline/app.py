@@ -26,6 +26,7 @@ from hotline.common.crypto import KeysUnfit, box_for
 from hotline.config import HotlineConfig
 from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, Timeouts, check_at_head, make_engine
+from hotline.flags import endpoints as flags_api
 from hotline.health import check_records_keys
 from hotline.hours import options_api
 from hotline.ivr import fallback, queues, webhooks
@@ -242,6 +243,7 @@ def _routes(app: HotlineApp, settings: Settings) -> None:
     app.include_router(options_api.router)
     app.include_router(records_api.router)
     app.include_router(cases_api.router)
+    app.include_router(flags_api.router)
     app.include_router(metrics_api.router)
     app.include_router(reports_api.router)
     console.install(app, settings)

@@ -163,6 +163,10 @@ class Option(Model):
     # the other lines open now (None: never).
     max_wait_seconds: int | None = Field(default=None, ge=30, le=24 * 3600)
     callback: bool = True  # may this option's callers ask to be called back
+    # A caller whose number is withheld (非通知), on choosing this option: `accept` them as
+    # any caller, `ask_186` (ask them to call again with 186 before the number, then end),
+    # or `refuse` (politely, with the other lines open now and the emergency numbers).
+    withheld: Literal["accept", "ask_186", "refuse"] = "accept"
 
 
 class Choice(Model):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from hotline.calls.lifecycle import QUEUE_FULL, Count
+from hotline.calls.lifecycle import QUEUE_FULL, TURNED_AWAY, Count
 from hotline.lines.presence import LineFact
 from hotline.metrics.prom import FORCED, Metrics
 from hotline.reports.definitions import CALLBACK_OUTCOMES, NONE, STAGES
@@ -85,6 +85,9 @@ def _one(m: Metrics, f: Count) -> None:
             m.callbacks.labels(period, option, f.stage).inc()
             if f.stage == "connected" and f.seconds is not None:
                 m.callback_wait.labels(option).observe(f.seconds)
+        case "turned_away":
+            if f.stage in TURNED_AWAY:  # a closed set: never a caller
+                m.turned_away.labels(f.stage).inc()
         case "forced":
             m.forced.labels(f.stage if f.stage in FORCED else "operator").inc()
         case _:

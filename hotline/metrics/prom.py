@@ -19,6 +19,7 @@ from __future__ import annotations
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from hotline.calls.states import TURNED_AWAY
 from hotline.config import HotlineConfig
 from hotline.reports import labels
 from hotline.reports.definitions import CALLBACK_OUTCOMES, NONE
@@ -51,6 +52,8 @@ class Metrics:
             self.wrap_up.labels(org)
         for reason in FORCED:
             self.forced.labels(reason)
+        for reason in TURNED_AWAY:
+            self.turned_away.labels(reason)
         self._zeros(cfg)
 
     def _calls(self, r: CollectorRegistry) -> None:
@@ -115,6 +118,12 @@ class Metrics:
         self.forced = Counter(
             "hotline_calls_force_ended",
             "Calls ended by reconciliation: Twilio said so, max conversation length, operator",
+            ["reason"], registry=r,
+        )  # fmt: skip
+        self.turned_away = Counter(
+            "hotline_calls_turned_away",
+            "Calls not taken in the menu: a flagged caller (blocked) or a withheld number the "
+            "option does not accept (withheld)",
             ["reason"], registry=r,
         )  # fmt: skip
         self.spool_backlog = Gauge(
