@@ -108,6 +108,10 @@ async def test_a_record_at_a_hard_risk_level_opens_a_debrief_coordinators_take_a
     assert (await client.post("/api/records", json=record, headers=counsellor)).status_code == 201
     line = await _line(app, "inochi-01")
     assert (line.status, line.away_reason) == ("away", "hard_call")
+    # The only line rests for minutes: a caller holds for it, and is not told nobody is there.
+    waiting = new_sid()
+    await queue(twilio, waiting, "8")
+    assert (await _call(app, waiting)).state == "waiting"
     # Coordinators see it; counsellors do not list them.
     assert (await client.get("/api/debriefs", headers=counsellor)).status_code == 403
     coordinator = await make_key(app, "coord", Role.COORDINATOR)
