@@ -16,7 +16,9 @@ from hotline.calls.models import Call
 from hotline.common.audit import Actor, AuditEntry
 from hotline.config import Care
 from hotline.lines import care
+from hotline.lines.lines import lines_of
 from hotline.lines.models import Line
+from hotline.routing.table import describe_lines
 from hotline.routing.ticker import tick_once
 from hotline.services import services_of
 from hotline.testing.rows import call_row
@@ -228,6 +230,9 @@ async def test_the_pass_offers_no_call_to_a_line_on_its_break(app, clock: Clock)
             now=clock(),
         )
     assert (await _line(app, "inochi-01")).status == "away"
+    async with app.state.sessions() as s:
+        shown = describe_lines(await lines_of(s, router, "inochi", clock()))
+    assert "away (hard_call) until 12:15" in shown  # `hotline routes`, in Tokyo time
 
     caller = new_sid()
     async with app.state.sessions.begin() as s:
