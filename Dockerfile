@@ -1,12 +1,17 @@
 # The #9999 hotline call router: `hotline migrate`, then `hotline serve` on port 8000.
 #
-#   docker build -t hotline .
+#   scripts/image                  # docker build, or podman build --format docker
+#   docker build -t hotline .      # the same by hand (podman: add --format docker, or the
+#                                  # HEALTHCHECK below is dropped from the image)
 #   docker run -p 8000:8000 \
 #     -e HOTLINE_DATABASE_URL=postgresql+asyncpg://user:password@db:5432/hotline \
 #     -e HOTLINE_PUBLIC_URL=https://hotline.example.jp \
 #     -e TWILIO_AUTH_TOKEN=... -e HOTLINE_CALLER_HASH_SECRET=... \
 #     -e HOTLINE_RECORDS_KEYS=... -e HOTLINE_SESSION_SECRET=... \
-#     -e HOTLINE_METRICS_TOKEN=... hotline
+#     -e HOTLINE_METRICS_TOKEN=... -e HOTLINE_LOG_FORMAT=json hotline
+#
+# HOTLINE_LOG_FORMAT=json: one JSON object per log line, for a log collector (the default,
+# text, reads better in a terminal); see docs/configuration.md#logs.
 #
 # In production these MUST be set (the image runs with HOTLINE_ENV=production, which refuses
 # to start without its secrets):
@@ -35,9 +40,14 @@ RUN groupadd --system --gid 10001 hotline \
     && useradd --system --uid 10001 --gid hotline --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin hotline
 
+# The dependencies exactly as locked (versions and hashes: requirements.lock, made by
+# scripts/lock from pyproject.toml: the service's and the charts extra, for the console's
+# report charts), then the project itself without resolving anything again.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 COPY pyproject.toml ./
 COPY hotline ./hotline
-RUN pip install . && rm -rf build ./*.egg-info
+RUN pip install --no-deps . && rm -rf build ./*.egg-info
 
 COPY config ./config
 COPY migrations ./migrations
@@ -55,6 +65,8 @@ ENV PYTHONPATH=/app \
 USER 10001:10001
 EXPOSE 8000
 
+# Kept in every build: Docker's format has it; OCI's (podman's default) has no field for it,
+# so scripts/image builds with podman's --format docker (tests/unit/test_dependencies.py).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"]
 

@@ -156,7 +156,7 @@ def serve_bare(port: int, floor: str | None = None, database_url: str = "") -> N
     import uvicorn
 
     app = floor_app(floor, database_url) if floor else bare_app()
-    # As `hotline serve` runs uvicorn: one process, no access log.
+    # As `hotline serve` runs uvicorn: one process, uvicorn's own access log off.
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

@@ -17,7 +17,7 @@ from starlette.datastructures import State
 from starlette.types import ASGIApp
 
 from hotline import config as config_mod
-from hotline import http_errors
+from hotline import http_errors, logs
 from hotline.auth.ratelimit import RateLimiter
 from hotline.calls.lifecycle import Limits
 from hotline.cases import endpoints as cases_api
@@ -28,7 +28,7 @@ from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, Timeouts, check_at_head, make_engine
 from hotline.health import check_records_keys
 from hotline.hours import options_api
-from hotline.ivr import fallback, webhooks
+from hotline.ivr import fallback, queues, webhooks
 from hotline.ivr.guard import VoiceGuard
 from hotline.ivr.hold_load import HoldLoad, HoldLoadCounter
 from hotline.ivr.pushes import Pushes
@@ -37,6 +37,7 @@ from hotline.ivr.twiml import Renderer, Urls
 from hotline.ivr.upkeep import rest_client, start_upkeep
 from hotline.lines import care, care_api
 from hotline.lines import endpoints as lines_api
+from hotline.logs import AccessLog
 from hotline.metrics import endpoints as metrics_api
 from hotline.metrics import observe
 from hotline.metrics.prom import Metrics
@@ -66,7 +67,7 @@ class HotlineApp(FastAPI):
         """Starlette's stack with `SecurityHeaders` outermost: outside its
         `ServerErrorMiddleware` too, so that the 500 answering an unhandled exception carries
         the headers like every other answer (a user middleware sits inside that one)."""
-        return SecurityHeaders(super().build_middleware_stack())
+        return AccessLog(SecurityHeaders(super().build_middleware_stack()))
 
 
 def create_app(
@@ -164,7 +165,11 @@ def _lifespan(
                 await services.router.sync_lines(uow.session, services.clock())
             if settle:
                 settle_gc()
+            # Twilio's queues with their MaxSize and SIDs kept: waited for a few seconds at
+            # most, never a reason not to start (the upkeep tries again).
+            setting_up = await queues.set_up_at_start(services, wait=5.0)
             tasks = [
+                setting_up,
                 start_ticker(services, settings.tick_seconds),
                 start_upkeep(services, settings.tick_seconds, settings.reconcile_every_seconds),
             ]
@@ -250,7 +255,10 @@ def create_served_app(
     settings: Settings | None = None, cfg: HotlineConfig | None = None
 ) -> FastAPI:
     """The app `hotline serve` runs (its workers build it by this name): `create_app`'s,
-    with the process's garbage collector settled once start-up is done (`settle_gc`)."""
+    with the process's garbage collector settled once start-up is done (`settle_gc`), and the
+    log configured (a worker process starts with none)."""
+    settings = settings or Settings()
+    logs.configure(settings.log_level, settings.log_format)
     return create_app(settings, cfg, settle=True)
 
 
@@ -333,7 +341,8 @@ def _health(app: HotlineApp) -> None:
             await check_at_head(services.engine)
             await check_records_keys(services.console_sessions, box_for(services.settings))
         except Exception as e:  # unreachable database, wrong revision, wrong keys
-            log.warning("not ready: %s", e)  # the detail (host, revision) stays in the log
+            # The detail (host, revision) stays in the log; repr: some errors' text is empty.
+            log.warning("not ready (%s): %r", _reason(e), e)
             return JSONResponse({"status": "not ready", "reason": _reason(e)}, 503)
         return JSONResponse({"status": "ready"})
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from hotline import logs
 from hotline.auth import cli as auth_cli
 from hotline.cases.service import LINKAGE
 from hotline.config import HotlineConfig
 from hotline.db import is_sqlite, upgrade
+from hotline.ivr import twilio_cli
 from hotline.records import cli as records_cli
 from hotline.reports import cli as reports_cli
 from hotline.routing import cli as routing_cli
@@ -32,7 +33,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings, cfg = settings_and_config()
     if not is_sqlite(settings.database_url):
         _schema_at_head_or_exit(settings)  # before logging: Alembic's chatter is not wanted
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)  # the embedded database needs no separate step
     if settings.public_url is None:
@@ -41,12 +42,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host = "127.0.0.1" if args.host in {"0.0.0.0", "::", ""} else args.host
         os.environ["HOTLINE_PUBLIC_URL"] = f"http://{host}:{args.port}"  # for workers too
         settings = settings.model_copy(update={"public_url": os.environ["HOTLINE_PUBLIC_URL"]})
-    # No access log: it adds noise, and CallSids are enough in our own log lines. Keep-alive
-    # longer than a load balancer's idle timeout, or it gets a closed socket now and then.
+    # uvicorn's access log is off: its lines carry the query string; the app's `AccessLog`
+    # writes one line per request instead (hotline.logs). log_config=None: uvicorn's loggers
+    # propagate to ours, in our format. Keep-alive longer than a load balancer's idle timeout,
+    # or it gets a closed socket now and then.
     options = dict(
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),
+        log_config=None,
         access_log=False,
         timeout_keep_alive=75,
         **forwarded_options(settings),
@@ -194,6 +198,7 @@ def parser() -> argparse.ArgumentParser:
     routing_cli.add_parsers(sub)
     simulate_cli.add_parsers(sub)
     auth_cli.add_parsers(sub)
+    twilio_cli.add_parsers(sub)
     _twiml_parsers(sub)
     return p
 
@@ -213,6 +218,12 @@ def _serve_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     m = sub.add_parser("migrate", help="migrate the database (HOTLINE_DATABASE_URL) to head")
     m.add_argument("revision", nargs="?", default="head")
     m.set_defaults(func=cmd_migrate)
+
+
+ANSWERED_BY = (
+    "with --callback: who answers the hotline's call, as Twilio's answering-machine detection "
+    "reports it (machine_start: a voicemail box, which should hear nothing)"
+)
 
 
 def _call_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -270,6 +281,8 @@ def _call_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="with --callback: do not answer the first N tries (each retry comes "
         "callback.retry_after_minutes later)",
     )
+    who = ["human", "machine_start", "fax", "unknown"]  # AnsweredBy, as Twilio reports it
+    c.add_argument("--callback-answered-by", choices=who, default="human", help=ANSWERED_BY)
     c.set_defaults(func=cmd_call)
 
 

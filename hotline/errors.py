@@ -12,7 +12,8 @@ a note, a caller or other input (input may be what a caller said).
     ├── NotFound      (404)  unknown call, record, case, line or period
     ├── Conflict      (409)  it exists already: `context` names the existing id
     ├── Invalid       (422)  a value outside the allowed ones: the field and the allowed values
-    └── Misconfigured (500)  the service's own settings cannot do this (e.g. records keys)
+    ├── Misconfigured (500)  the service's own settings cannot do this (e.g. records keys)
+    └── NotInstalled  (501)  an optional part this installation lacks (the charts extra)
 
 The statuses are listed here for the reader; the mapping lives in `hotline.http_errors`.
 The voice webhooks are the exception to all of this: whatever fails there, Twilio gets
@@ -52,6 +53,10 @@ class Conflict(HotlineError):
 
 class Misconfigured(HotlineError):
     """The service's settings do not allow this; the message names the setting."""
+
+
+class NotInstalled(HotlineError):
+    """This installation lacks an optional part (an extra); the message says how to add it."""
 
 
 class Invalid(HotlineError):

@@ -25,6 +25,7 @@ from hotline.errors import (
     Invalid,
     Misconfigured,
     NotFound,
+    NotInstalled,
     Unauthorized,
 )
 
@@ -35,6 +36,7 @@ STATUS: dict[type[HotlineError], int] = {
     Conflict: 409,
     Invalid: 422,
     Misconfigured: 500,
+    NotInstalled: 501,
 }
 
 

@@ -65,6 +65,14 @@ class Closed:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueFull:
+    """Twilio's queue of the option is full: the lines are very busy, the other keys and
+    lines open now, the emergency numbers, goodbye (not the backup's system-problem apology)."""
+
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Whisper:
     """Tell the counsellor who is calling; press 1 to accept."""
 
@@ -111,9 +119,11 @@ class CallCaller:
 
 @dataclass(frozen=True, slots=True)
 class JoinCounsellor:
-    """The caller we called back pressed 1: join the waiting counsellor."""
+    """The caller we called back pressed 1: join the waiting counsellor (told first, in
+    their `language`, who is calling: they have shown it is them)."""
 
     line_id: str
+    language: str | None = None
 
 
 Decision = (
@@ -125,6 +135,7 @@ Decision = (
     | Dial
     | Backup
     | Closed
+    | QueueFull
     | Whisper
     | Bridge
     | Decline

@@ -69,8 +69,16 @@ class Dequeue:
     reserved line (pushed reservation). Their next hold poll does the same if this fails."""
 
 
-Push = RingCounsellor | RingCaller | Dequeue
-Effect = ReleaseLine | MarkLine | RunPass | Count | RingCounsellor | RingCaller | Dequeue
+@dataclass(frozen=True, slots=True)
+class DropQueue:
+    """After commit: the callback is over, its Twilio queue (where the counsellor held for
+    the caller) is deleted; best-effort, the upkeep's sweep deletes what this could not."""
+
+
+Push = RingCounsellor | RingCaller | Dequeue | DropQueue
+Effect = (
+    ReleaseLine | MarkLine | RunPass | Count | RingCounsellor | RingCaller | Dequeue | DropQueue
+)
 
 
 @dataclass(frozen=True, slots=True)

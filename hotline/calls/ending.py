@@ -7,8 +7,23 @@ import datetime as dt
 from typing import Any
 
 from hotline.calls.decisions import Decision
-from hotline.calls.effects import Count, Effect, RunPass, Transition, release, seconds
-from hotline.calls.states import CALLBACK_EXPIRED, CALLBACK_FAILED, HOLDING, CallFacts, S
+from hotline.calls.effects import (
+    Count,
+    DropQueue,
+    Effect,
+    RunPass,
+    Transition,
+    release,
+    seconds,
+)
+from hotline.calls.states import (
+    CALLBACK_EXPIRED,
+    CALLBACK_FAILED,
+    HOLDING,
+    QUEUE_FULL,
+    CallFacts,
+    S,
+)
 
 
 def finish(
@@ -31,6 +46,7 @@ def finish(
     changes: dict[str, Any] = {"ended_at": now, "line_id": None}
     if call.callback_at is not None:
         changes["callback_number"] = None
+        effects.append(DropQueue())  # the queue its counsellor held in, if one did
         if state == S.CONNECTED:
             changes["state"] = S.COMPLETED
             return Transition(changes, decision, tuple(effects))
@@ -50,6 +66,11 @@ def finish(
                 seconds=seconds(call.connected_at, now),
             )
         )
+    elif stage == QUEUE_FULL:
+        # Turned away by a full queue, not gone of their own accord: a stage of its own,
+        # counted apart (`hotline_calls_queue_full_total`), not among the abandoned.
+        changes.update(state=S.ABANDONED, end_stage=QUEUE_FULL)
+        effects.append(Count("abandoned", call.period_id, option=call.option_id, stage=stage))
     else:
         stage = "waiting" if state in HOLDING else str(state)
         changes.update(state=S.ABANDONED, end_stage=stage)

@@ -18,7 +18,8 @@ class QueueOutcome(enum.StrEnum):
 
     LEAVE = "leave"  # our <Leave/>: a line is held
     HANGUP = "hangup"  # the caller hung up while holding
-    FAILED = "failed"  # the queue failed (full, error, system error, a value we do not know)
+    FAILED = "failed"  # the queue failed (error, system error, a value we do not know)
+    FULL = "full"  # Twilio's queue-full: the option's queue holds its MaxSize already
     # `redirected` out of the queue by someone else (Twilio's console, another app) while the
     # call waited: we did not take it out (no push, no line held for it)
     REDIRECTED = "redirected"
@@ -52,7 +53,9 @@ class MenuAnswered:
 class OptionChosen:
     """The caller chose an option (or was given the default): join its queue.
 
-    `staffed` says whether any line that may serve it is on duty now.
+    `staffed` says whether any line that may serve it is on duty now. `to_menu`: when it is
+    not, other keys of the menu are open now and the caller hears the menu again after the
+    closed message (the call stays in the menu) instead of being let go.
     """
 
     option_id: str
@@ -63,6 +66,7 @@ class OptionChosen:
     attempt: int = 0
     digits: str = ""
     default: bool = False
+    to_menu: bool = False
 
 
 @dataclass(frozen=True, slots=True)

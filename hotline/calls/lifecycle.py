@@ -28,6 +28,7 @@ from typing import Any
 # Re-exported: the declarations stay importable from here (mypy: no_implicit_reexport).
 # isort: off
 from hotline.calls.states import (
+    QUEUE_FULL as QUEUE_FULL,
     CallState as CallState,
     S as S,
     TERMINAL as TERMINAL,
@@ -78,6 +79,7 @@ from hotline.calls.decisions import (
     Dial as Dial,
     Backup as Backup,
     Closed as Closed,
+    QueueFull as QueueFull,
     Whisper as Whisper,
     Bridge as Bridge,
     Decline as Decline,
@@ -100,6 +102,7 @@ from hotline.calls.effects import (
     RingCounsellor as RingCounsellor,
     RingCaller as RingCaller,
     Dequeue as Dequeue,
+    DropQueue as DropQueue,
     Push as Push,
     Effect as Effect,
     Transition as Transition,
@@ -209,6 +212,10 @@ def _join(
     option, language = event.option_id, event.language
     selected = Count("selected", call.period_id, option=option)
     changes: dict[str, Any]
+    if staffed is False and isinstance(event, OptionChosen) and event.to_menu:
+        # Told the key is closed and which are open, then the menu again: still choosing, so
+        # not counted as closed (a call is counted once, as it ends); the choice is counted.
+        return Transition({}, Closed(language), (selected,))
     if staffed is False:
         changes = {"state": S.CLOSED, "option_id": option, "language": language, "ended_at": now}
         closed = Count("closed", call.period_id, option=option)
@@ -267,6 +274,15 @@ def _left_queue(
             ring = (MarkLine(call.line_id, "ringing"),)
             return Transition({"state": S.RINGING}, Dial(call.line_id, call.language), ring)
         return _to_backup(call, state, now)  # left the hold without a line: the hold failed
+    if event.outcome == QueueOutcome.FULL and state == S.WAITING:
+        # Re-enqueueing a full queue fails at once again: say so honestly, with what is
+        # open now, and end the call (abandoned at its own stage, counted apart).
+        full = QueueFull(call.language)
+        return finish(call, state, now, full, stage=QUEUE_FULL)
+    if event.outcome == QueueOutcome.FULL and state == S.RESERVED and call.line_id is not None:
+        # A line is held for them already: dial it rather than a full queue again.
+        ring = (MarkLine(call.line_id, "ringing"),)
+        return Transition({"state": S.RINGING}, Dial(call.line_id, call.language), ring)
     # The queue failed: back in the same queue, waiting time kept, unless it keeps failing.
     if state in TERMINAL:
         return Transition({}, holding_answer(call, state))

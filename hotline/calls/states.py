@@ -40,6 +40,8 @@ QUEUED = (S.WAITING, S.CALLBACK)  # what the routing pass serves, in one queue o
 ON_A_LINE = (S.RESERVED, S.RINGING, S.CALLING, S.CONNECTED)  # a line is held for the call
 # Where an ended callback stopped (`end_stage`): not reached after every try, or past its time.
 CALLBACK_FAILED, CALLBACK_EXPIRED = "cb-failed", "cb-expired"
+# A caller Twilio's full queue would not take (its QueueResult `queue-full`).
+QUEUE_FULL = "queue-full"
 
 
 class CallFacts(Protocol):

@@ -273,7 +273,11 @@ async def carry_out(
         elif isinstance(effect, lifecycle.Count):
             uow.outbox(session).append(effect)
         elif isinstance(
-            effect, lifecycle.RingCounsellor | lifecycle.RingCaller | lifecycle.Dequeue
+            effect,
+            lifecycle.RingCounsellor
+            | lifecycle.RingCaller
+            | lifecycle.Dequeue
+            | lifecycle.DropQueue,
         ):
             push(session, call.id, call.call_sid, effect)
         elif isinstance(effect, lifecycle.RunPass):

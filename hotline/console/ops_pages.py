@@ -132,7 +132,9 @@ async def one_report(
     period_id: PathWord, request: Request, user: UserDep, session: SessionDep, cfg: ConfigDep
 ) -> Response:
     require(user, *OPS)
-    return page(request, "report.html", user, r=await _report(session, cfg, period_id))
+    r = await _report(session, cfg, period_id)
+    missing = None if chart.available() else chart.MISSING
+    return page(request, "report.html", user, r=r, chart_missing=missing)
 
 
 @router.get("/reports/{period_id}/chart.png")
@@ -140,5 +142,6 @@ async def report_chart(
     period_id: PathWord, user: UserDep, session: SessionDep, cfg: ConfigDep
 ) -> Response:
     require(user, *OPS)
+    chart.require()  # 501 with the one line; the report page shows it instead of the image
     data = await _report(session, cfg, period_id)
     return Response(await asyncio.to_thread(chart.png, data), media_type="image/png")

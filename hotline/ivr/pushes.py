@@ -23,6 +23,7 @@ from hotline.calls import lifecycle, service, store
 from hotline.calls.store import Pushed
 from hotline.common.crypto import box_for
 from hotline.config import HotlineConfig
+from hotline.ivr.queues import drop_callback_queue
 from hotline.ivr.rest import TwilioFailure, TwilioRejected, TwilioRest
 from hotline.ivr.twiml import Renderer, queue_name
 from hotline.services import Services
@@ -59,6 +60,8 @@ class Pushes:
                     await self._ring_caller(fact, attempt)
                 case lifecycle.Dequeue():
                     await self._dequeue(fact)
+                case lifecycle.DropQueue():
+                    await drop_callback_queue(self.rest, fact.call_id, fact.call_sid)
         except Exception:  # a push must never take the process down; the sweeps recover
             log.exception("push %s for call %s failed", type(fact.effect).__name__, fact.call_id)
 
@@ -86,7 +89,7 @@ class Pushes:
                 # callback is tried again later (its status callback: not reached).
                 fallback_url=urls.fallback_whisper("accept"),
                 status_callback=urls.callback_status(fact.call_sid, "counsellor", line=line_id),
-                timeout=self.cfg.callback.ring_seconds,
+                timeout=self.cfg.callback.counsellor_ring_seconds,
                 # the same digest credentials as the line's <Sip> noun of a forwarded call
                 sip_auth=(sip.username, routed.line.sip_password or "") if sip else None,
             )
@@ -105,11 +108,16 @@ class Pushes:
                 to=number,
                 from_=self.cfg.callback_number or "",
                 url=urls.callback_caller(fact.call_sid, attempt),
-                # Our greeting failing: the apology, then the backup organisation's lines,
-                # as for a caller who rang us while the service was failing.
-                fallback_url=urls.fallback("chosen"),
+                # Our greeting failing: the same neutral question, then on a key the apology
+                # and the backup organisation's lines (nothing said to anyone else).
+                fallback_url=urls.fallback("callback"),
                 status_callback=urls.callback_status(fact.call_sid, "caller", attempt=attempt),
+                # Shorter than a Japanese voicemail's delay, and answering-machine detection
+                # in its synchronous form: Twilio fetches our URL only once it knows who
+                # answered, with AnsweredBy, so a machine or fax is hung up on before a word
+                # is said (asynchronous AMD would start our words before the answer is known).
                 timeout=self.cfg.callback.ring_seconds,
+                machine_detection="Enable",
             )
             log.info("callback of call %s: try %s placed (%s)", fact.call_id, attempt, created.sid)
         except TwilioFailure as e:

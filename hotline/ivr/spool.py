@@ -319,7 +319,10 @@ class Spool:
             rounds = self._doubted[1] + 1 if self._doubted[0] == line else 1
             self._doubted = (line, rounds)
             if rounds < DOUBTFUL_ROUNDS:
-                log.warning("spool: a %s fact failed (%s); kept", entry.get("path"), exc)
+                # The class, not its text: a database error quotes the statement's parameters.
+                log.warning(
+                    "spool: a %s fact failed (%s); kept", entry.get("path"), type(exc).__name__
+                )
                 return False
         log.error("spool: a %s fact failed; skipped", entry.get("path"), exc_info=exc)
         return True

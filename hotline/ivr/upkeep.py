@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 from hotline.calls import lifecycle, service, store
+from hotline.ivr import queues
 from hotline.ivr.rest import TwilioRest, TwilioUnavailable
 from hotline.services import Services
 from hotline.voice.params import printable
@@ -32,7 +33,13 @@ def rest_client(settings: Any) -> TwilioRest | None:
     if not settings.twilio_account_sid:
         return None
     return TwilioRest(
-        settings.twilio_account_sid, settings.auth_token, base_url=settings.twilio_api_base
+        settings.twilio_account_sid,
+        settings.auth_token,
+        base_url=settings.twilio_api_base,
+        region=settings.twilio_region,
+        edge=settings.twilio_edge,
+        api_key=settings.twilio_api_key,
+        api_secret=settings.twilio_api_secret,
     )
 
 
@@ -103,15 +110,24 @@ async def replay_spool(services: Services) -> int:
 async def _loop(services: Services, every: float, reconcile_every: float) -> None:
     loop = asyncio.get_running_loop()
     last = loop.time()
-    while True:
-        await asyncio.sleep(every)  # the service's own period, not a test's wait
-        try:
-            await replay_spool(services)
-            if reconcile_every > 0 and loop.time() - last >= reconcile_every:
-                last = loop.time()
-                await reconcile_once(services)
-        except Exception:  # a failed round must not stop the next one
-            log.exception("upkeep round failed")
+    # Twilio's queues (set-up if still not done, the callback queues' sweep) run beside the
+    # rounds: a slow Twilio never holds up the spool's replay. One at a time.
+    queue_work: asyncio.Task[None] | None = None
+    try:
+        while True:
+            await asyncio.sleep(every)  # the service's own period, not a test's wait
+            try:
+                await replay_spool(services)
+                if reconcile_every > 0 and loop.time() - last >= reconcile_every:
+                    last = loop.time()
+                    await reconcile_once(services)
+                    if queue_work is None or queue_work.done():
+                        queue_work = asyncio.create_task(queues.upkeep(services))
+            except Exception:  # a failed round must not stop the next one
+                log.exception("upkeep round failed")
+    finally:
+        if queue_work is not None:
+            queue_work.cancel()
 
 
 def start_upkeep(

@@ -21,8 +21,10 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.calls import lifecycle as lc
 from hotline.ivr.guard import TwiML, twiml
+from hotline.ivr.rest import TwilioRest
 from hotline.ivr.signature import REFUSALS, twilio_params
 from hotline.ivr.spool import FACTS
+from hotline.ivr.twiml import queue_name
 from hotline.services import Services, services_of
 from hotline.voice import flow, steps
 from hotline.voice import outcomes as o
@@ -60,6 +62,8 @@ def voice(path: str, step: Step, *, name: str, alone: Alone | None = None) -> No
         p = VoiceParams.model_validate(await twilio_params(request, settings))
         q = Query.parse(request.query_params)
         now = services.clock()
+        if p.queue_sid and services.rest is not None:
+            _remember_queue(services.rest, services, step, p, q)
         try:
             if alone is not None and alone_sessions is not None and alone(settings, q):
                 async with alone_sessions.unit() as uow:
@@ -84,6 +88,19 @@ def voice(path: str, step: Step, *, name: str, alone: Alone | None = None) -> No
     route.__doc__ = step.__doc__  # the schema's description
     HANDLERS[router.prefix + path] = step
     router.add_api_route(path, route, methods=["POST"], name=name)
+
+
+def _remember_queue(
+    rest: TwilioRest, services: Services, step: Step, p: VoiceParams, q: Query
+) -> None:
+    """A hold poll names its queue (Twilio's `QueueSid`): kept for the pushes, no request. A
+    caller's hold: the option's queue; a callback's counsellor's: that call's own, deleted
+    when the callback ends (`hotline.ivr.queues.drop_callback_queue`)."""
+    option = q.option_id
+    if step is steps.wait and option and services.cfg.has_option(option):
+        rest.remember_queue(queue_name(option), p.queue_sid)
+    elif step is steps.callback_hold and q.call_sid:
+        rest.remember_callback_queue(q.call_sid, p.queue_sid)
 
 
 def render(services: Services, outcome: o.Outcome) -> Response:
@@ -113,11 +130,13 @@ def render(services: Services, outcome: o.Outcome) -> Response:
             return twiml(
                 r.callback_confirm(language, option, segment, c.until, c.number, chose=c.chose)
             )
-        case o.CallbackGreeting(call_sid=sid, language=language, attempt=attempt, last=last):
+        case o.FullOffer(said=said, option_id=option, until=until, number=number):
+            return twiml(r.full_offer(said, option, until, number))
+        case o.CallbackGreeting(call_sid=sid, language=language, attempt=attempt):
             accept = r.urls.callback_caller(sid, attempt, step="key")
-            return twiml(r.callback_greeting(language, accept, last=last))
-        case o.NotReached(language=language, last=last):
-            return twiml(r.callback_not_reached(language, last=last))
+            return twiml(r.callback_greeting(language, accept))
+        case o.NotReached():  # a machine, another key, a try over: not a word
+            return twiml(r.hang_up())
     return _plain(services, outcome)
 
 
@@ -158,6 +177,8 @@ def _decided(services: Services, d: o.Decided) -> VoiceResponse:
             return r.dial(d.target, line_id=line, call_sid=d.call_sid, language=language)
         case lc.Closed(language=language):
             return r.closed(flow.Closed(language))
+        case lc.QueueFull(language=language):
+            return r.closed(flow.Closed(language, full=True))
         case lc.Decline():
             return r.whisper_declined()
         case lc.Goodbye(language=language):
@@ -166,8 +187,8 @@ def _decided(services: Services, d: o.Decided) -> VoiceResponse:
             return r.callback_booked(language, until)
         case lc.CallCaller(line_id=line):
             return r.hold_for_caller(d.call_id, d.call_sid, line)
-        case lc.JoinCounsellor():
-            return r.join_counsellor(d.call_id, d.call_sid, d.callback_tries + 1)
+        case lc.JoinCounsellor(language=language):
+            return r.join_counsellor(d.call_id, d.call_sid, d.callback_tries + 1, language)
         case lc.Bridge() | lc.Nothing():
             return VoiceResponse()  # nothing to say (Bridge: Twilio joins the two)
     return r.fallback()  # Backup, or a line no longer in config: the backup serves

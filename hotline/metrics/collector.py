@@ -227,6 +227,11 @@ class StoredTotals:
             return _gauge(name, doc, (label,), {(k,): v for k, v in values.items()})
 
         yield by("hotline_callers_waiting", "Callers on hold now", "option", live.waiting)
+        # What Twilio's queue of each option may hold (`hold.queue_max_size`, set on the
+        # queue by `hotline twilio setup`): the alert compares the callers waiting with it.
+        size = self.cfg.hold.queue_max_size
+        yield by("hotline_queue_max_size", "MaxSize of the option's Twilio queue", "option",
+                 {o: size for o in labels.option_ids(self.cfg)})  # fmt: skip
         yield by("hotline_longest_wait_seconds", "Longest current wait", "option", live.longest)
         yield by("hotline_lines_staffed", "Lines signed in within their hours", "org",
                  live.staffed)  # fmt: skip

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from hotline.calls.lifecycle import Count
+from hotline.calls.lifecycle import QUEUE_FULL, Count
 from hotline.lines.presence import LineFact
 from hotline.metrics.prom import CARE_BREAKS, FORCED, HARD_SOURCES, Metrics
 from hotline.reports.definitions import CALLBACK_OUTCOMES, NONE, STAGES
@@ -73,6 +73,8 @@ def _one(m: Metrics, f: Count) -> None:
         case "completed":
             if f.seconds is not None:
                 m.talk.labels(option).observe(f.seconds)
+        case "abandoned" if f.stage == QUEUE_FULL:  # turned away, not gone: counted apart
+            m.queue_full.labels(period, option).inc()
         case "abandoned":
             stage = f.stage if f.stage in STAGES else NONE
             m.abandoned.labels(period, option, stage).inc()

@@ -82,6 +82,11 @@ class Metrics:
             "hotline_calls_closed", "Calls that heard the closed message (no staffed line)",
             ["period", "option"], registry=r,
         )  # fmt: skip
+        self.queue_full = Counter(
+            "hotline_calls_queue_full",
+            "Calls Twilio's full queue would not take (QueueResult queue-full): they heard "
+            "the lines are very busy and what is open now", ["period", "option"], registry=r,
+        )  # fmt: skip
         # No period label on histograms: a period is a time range, and 12 buckets x periods
         # x options would be most of the series for little gain.
         self.wait = Histogram(
@@ -158,6 +163,7 @@ class Metrics:
             for o in offered:
                 self.selected.labels(p, o)
                 self.closed_calls.labels(p, o)
+                self.queue_full.labels(p, o)
                 for stage in ("waiting", "ringing", "callback"):
                     self.abandoned.labels(p, o, stage)
                 for outcome in CALLBACK_OUTCOMES:

@@ -13,7 +13,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from hotline.config import HotlineConfig
-from hotline.phone.callback import NotPlaced, callback_loop, stand_in_port
+from hotline.phone.callback import MACHINE_HEARD_NOTHING, NotPlaced, callback_loop, stand_in_port
 from hotline.phone.client import CallEnded, Phone, Script
 from hotline.phone.twilio_api import twilio_api
 from hotline.settings import Settings
@@ -194,7 +194,9 @@ async def run_callback(args: argparse.Namespace, settings: Settings, cfg: Hotlin
                 print("[summary] the hold never offered a callback (is a line free?)")
                 return 1
             try:
-                outcome = await callback_loop(phone, api, args.callback_miss, out)
+                outcome = await callback_loop(
+                    phone, api, args.callback_miss, out, args.callback_answered_by
+                )
             except NotPlaced:
                 print(
                     "[summary] the hotline placed no call in time: is every line busy, or did "
@@ -207,4 +209,5 @@ async def run_callback(args: argparse.Namespace, settings: Settings, cfg: Hotlin
     finally:
         stand_in.__exit__(None, None, None)
     print(f"[summary] {outcome}")
-    return 0 if outcome == "callback connected" else 1
+    # What the phone set out to show: the caller joined, or a machine that heard nothing.
+    return 0 if outcome in {"callback connected", MACHINE_HEARD_NOTHING} else 1

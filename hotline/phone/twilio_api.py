@@ -13,7 +13,11 @@ Endpoints, under `/2010-04-01/Accounts/{AccountSid}`:
 - `POST Calls.json` (To, From, Url required): a new call, `queued`, recorded in `created`;
   a To in `reject_numbers` answers 400 with Twilio's code 21211 (invalid 'To' number).
 - `POST Calls/{CallSid}.json`: recorded in `updates`; `Status=canceled|completed` ends it.
-- `GET Queues.json`: the queues (`queue(name)` makes one), as one page.
+- `GET Queues.json`: the queues (`queue(name)` makes one, as an `<Enqueue>` would), as one
+  page; `POST Queues.json` (FriendlyName required, MaxSize 1..5000, default 1000) creates
+  one (recorded in `queue_creates`); `GET`/`POST`/`DELETE Queues/{QueueSid}.json` fetch it,
+  update its FriendlyName or MaxSize, delete it (204; 400 with code 20001 while a call is
+  in it, as Twilio removes only an empty queue).
 - `POST Queues/{QueueSid}/Members/{CallSid}.json` (Url): the member leaves the queue
   (`members`), recorded in `dequeued` (and the moment, `time.monotonic()`, in
   `dequeued_at`: the benchmarks time a push by it); 404 (code 20404) when it is not a member.
@@ -39,8 +43,10 @@ ACCOUNT = r"^/2010-04-01/Accounts/(AC[0-9a-f]{32})"
 CALLS = re.compile(ACCOUNT + r"/Calls\.json$")
 CALL = re.compile(ACCOUNT + r"/Calls/([A-Za-z0-9]{1,64})\.json$")
 QUEUES = re.compile(ACCOUNT + r"/Queues\.json$")
+QUEUE = re.compile(ACCOUNT + r"/Queues/([A-Za-z0-9]{1,64})\.json$")
 MEMBER = re.compile(ACCOUNT + r"/Queues/([A-Za-z0-9]{1,64})/Members/([A-Za-z0-9]{1,64})\.json$")
 FINAL_UPDATES = {"canceled", "completed"}
+QUEUE_DEFAULT_SIZE, QUEUE_MAX_SIZE = 1000, 5000  # Twilio's Queue resource
 
 
 @dataclass(frozen=True)
@@ -68,12 +74,15 @@ class TwilioApi:
     statuses: dict[str, str] = field(default_factory=dict)
     down: bool = False
     requests: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)  # each request's Host, as `requests`
     base_url: str = ""
     created: list[Created] = field(default_factory=list)
     reject_numbers: set[str] = field(default_factory=set)
     updates: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     queues: dict[str, str] = field(default_factory=dict)  # friendly name -> QU sid
     members: dict[str, list[str]] = field(default_factory=dict)  # QU sid -> call sids
+    max_sizes: dict[str, int] = field(default_factory=dict)  # QU sid -> MaxSize
+    queue_creates: list[str] = field(default_factory=list)  # names, by POST Queues.json
     dequeued: list[tuple[str, str, str]] = field(default_factory=list)  # (name, call, url)
     dequeued_at: list[float] = field(default_factory=list)  # time.monotonic() of each
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -89,7 +98,26 @@ class TwilioApi:
                 sid = "QU" + secrets.token_hex(16)
                 self.queues[name] = sid
                 self.members[sid] = []
+                self.max_sizes[sid] = QUEUE_DEFAULT_SIZE
             return self.queues[name]
+
+    def queue_json(self, name: str, sid: str) -> dict[str, object]:
+        """A queue as Twilio's API shows it (call with the lock held)."""
+        return {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "friendly_name": name,
+            "current_size": len(self.members.get(sid, [])),
+            "max_size": self.max_sizes.get(sid, QUEUE_DEFAULT_SIZE),
+            "average_wait_time": 0,
+            "date_created": None,
+            "date_updated": None,
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Queues/{sid}.json",
+        }
+
+    def name_of(self, sid: str) -> str | None:
+        """The friendly name of the queue of that SID (call with the lock held)."""
+        return next((name for name, s in self.queues.items() if s == sid), None)
 
 
 Answer = tuple[int, dict[str, object]]
@@ -110,7 +138,53 @@ def _post(api: TwilioApi, path: str, form: dict[str, list[str]]) -> Answer:
         return _update(api, match.group(2), params)
     if match := MEMBER.match(path):
         return _dequeue(api, match.group(2), match.group(3), params)
+    if QUEUES.match(path):
+        return _set_queue(api, None, params)
+    if match := QUEUE.match(path):
+        return _set_queue(api, match.group(2), params)
     return NOT_FOUND
+
+
+def _set_queue(api: TwilioApi, sid: str | None, params: dict[str, str]) -> Answer:
+    """Create a queue (`sid` None) or update one: its FriendlyName, its MaxSize."""
+    size = params.get("MaxSize")
+    if size is not None and not (size.isdigit() and 1 <= int(size) <= QUEUE_MAX_SIZE):
+        return _error(400, 21222, "MaxSize must be between 1 and 5000")
+    name = params.get("FriendlyName")
+    with api.lock:
+        if sid is None:
+            if not name:
+                return _error(400, 21201, "Missing required parameter FriendlyName")
+            sid = "QU" + secrets.token_hex(16)
+            api.queues[name], api.members[sid] = sid, []
+            api.max_sizes[sid] = QUEUE_DEFAULT_SIZE
+            api.queue_creates.append(name)
+            status = 201
+        elif (old := api.name_of(sid)) is None:
+            return NOT_FOUND
+        else:
+            status = 200
+            if name:
+                api.queues[name] = api.queues.pop(old)
+        if size is not None:
+            api.max_sizes[sid] = int(size)
+        return status, api.queue_json(api.name_of(sid) or "", sid)
+
+
+def _delete(api: TwilioApi, path: str) -> Answer:
+    match = QUEUE.match(path)
+    if match is None:
+        return NOT_FOUND
+    sid = match.group(2)
+    with api.lock:
+        name = api.name_of(sid)
+        if name is None:
+            return NOT_FOUND
+        if api.members.get(sid):
+            return _error(400, 20001, "Queue must be empty to be deleted")
+        del api.queues[name], api.members[sid]
+        api.max_sizes.pop(sid, None)
+    return 204, {}
 
 
 def _create(api: TwilioApi, form: dict[str, list[str]], params: dict[str, str]) -> Answer:
@@ -186,18 +260,13 @@ def _get(api: TwilioApi, path: str) -> Answer:
         if status is None:
             return NOT_FOUND
         return 200, {"sid": sid, "account_sid": api.account_sid, "status": status}
+    if match := QUEUE.match(path):
+        with api.lock:
+            name = api.name_of(match.group(2))
+            return NOT_FOUND if name is None else (200, api.queue_json(name, match.group(2)))
     if QUEUES.match(path):
         with api.lock:
-            queues: list[object] = [
-                {
-                    "sid": sid,
-                    "account_sid": api.account_sid,
-                    "friendly_name": name,
-                    "current_size": len(api.members.get(sid, [])),
-                    "max_size": 100,
-                }
-                for name, sid in api.queues.items()
-            ]
+            queues: list[object] = [api.queue_json(name, sid) for name, sid in api.queues.items()]
         uri = f"/2010-04-01/Accounts/{api.account_sid}/Queues.json"
         return 200, {
             "queues": queues,
@@ -220,7 +289,7 @@ def _handler(api: TwilioApi) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self, answer: Answer) -> None:
             status, body = answer
-            data = json.dumps(body).encode()
+            data = b"" if status == 204 else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -231,6 +300,9 @@ def _handler(api: TwilioApi) -> type[BaseHTTPRequestHandler]:
             """The path without its query when the request may go on; else it is answered."""
             with api.lock:
                 api.requests.append(f"{self.command} {self.path}")
+                # The host the client meant (its region and edge), sent in Host by the
+                # service's transport (hotline.ivr.rest.StandInHttpClient).
+                api.hosts.append(self.headers.get("Host") or "")
             if api.down:
                 self._answer(_error(503, 20503, "Service Unavailable"))
                 return None
@@ -255,6 +327,11 @@ def _handler(api: TwilioApi) -> type[BaseHTTPRequestHandler]:
             path = self._checked()
             if path is not None:
                 self._answer(_post(api, path, parse_qs(body, keep_blank_values=True)))
+
+        def do_DELETE(self) -> None:
+            path = self._checked()
+            if path is not None:
+                self._answer(_delete(api, path))
 
     return Handler
 

@@ -3,6 +3,10 @@
 Labels are Japanese by default (応答率, 呼出件数, 接続完了, option names as in the menu), set in
 IPAexGothic, which the `matplotlib-fontja` package ships: `pip install` alone draws them right
 on any machine, whatever fonts it has. `lang="en"` draws English labels and option ids.
+Both are the `charts` extra (`pip install -e '.[charts]'`, about 170 MB), which the service's
+own environment (`scripts/serve`, the image) does not need: without it, asking for a chart
+raises `NotInstalled` with one line saying how to add it (501 over HTTP), and the console's
+report page shows that line instead of the image.
 matplotlib is imported on first use (it is slow to import) and used through its object API
 with the Agg canvas, and the font is given to each text, so no pyplot state is shared between
 requests.
@@ -14,6 +18,7 @@ import functools
 import io
 from typing import TYPE_CHECKING, Any
 
+from hotline.errors import NotInstalled
 from hotline.reports.definitions import FIGURES, NONE
 
 if TYPE_CHECKING:
@@ -29,6 +34,26 @@ NO_DATA = "–"
 NO_CALLS = {"ja": "呼出なし", "en": "no calls"}
 INSIDE_FROM = 80.0  # a rate from here on is labelled inside its bar, so the label never
 # runs past the panel's right edge (100.0% would)
+MISSING = (
+    "charts are not installed: add the charts extra (matplotlib and its Japanese font) with "
+    "`.venv/bin/pip install -e '.[charts]'` (scripts/test's environment has it)"
+)
+
+
+def available() -> bool:
+    """Are matplotlib and its Japanese font installed (the `charts` extra)?"""
+    try:
+        import matplotlib  # noqa: F401
+        import matplotlib_fontja  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def require() -> None:
+    """Raise `NotInstalled` (one line: how to add the charts extra) when it is missing."""
+    if not available():
+        raise NotInstalled(MISSING)
 
 
 @functools.cache
@@ -51,6 +76,7 @@ def words(lang: str) -> dict[str, str]:
 
 def figure(report: dict[str, Any], lang: str = "ja") -> Figure:
     """The chart as a matplotlib Figure (not yet drawn)."""
+    require()
     from matplotlib.figure import Figure
 
     w = words(lang)

@@ -10,7 +10,8 @@ from typing import Any
 
 from hotline.config import HotlineConfig
 from hotline.db import SchemaNotAtHead, check_at_head, make_engine, session_factory
-from hotline.reports.chart import LANGS
+from hotline.reports.chart import LANGS, MISSING
+from hotline.reports.chart import available as chart_available
 from hotline.startup import settings_and_config
 
 
@@ -48,6 +49,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings, cfg = settings_and_config()
     if args.chart and args.all:
         sys.exit("hotline report: --chart goes with --period (one chart per period)")
+    if args.chart and not chart_available():
+        sys.exit(f"hotline report: {MISSING}")
     return asyncio.run(_run(args, settings.database_url, cfg))
 
 

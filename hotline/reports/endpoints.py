@@ -57,7 +57,11 @@ async def period_report(
 @router.get(
     "/api/reports/periods/{period_id}/chart.png",
     tags=["reports"],
-    responses={**ERRORS, 200: {"content": {"image/png": {}}}},
+    responses={
+        **ERRORS,
+        200: {"content": {"image/png": {}}},
+        501: {"description": "charts not installed (the charts extra): how to add them"},
+    },
     response_class=Response,
 )
 async def period_chart(
@@ -69,6 +73,7 @@ async def period_chart(
     lang: Literal["ja", "en"] = "ja",
 ) -> Response:
     """Answer rate per option, and calls and connected per day, as a PNG (labels in `lang`)."""
+    chart.require()  # before the report is computed: 501 names the missing extra
     data = await _report(request, session, cfg, period_id)
     # matplotlib works for a few hundred milliseconds: keep the event loop free for calls.
     return Response(await asyncio.to_thread(chart.png, data, lang), media_type="image/png")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-from hotline.reports.chart import LANGS, japanese_font
+from hotline.reports.chart import LANGS, japanese_font, require
 from hotline.simulate.model import NO_OPTION
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ def png(doc: dict[str, Any], names: dict[str, str], lang: str = "ja") -> bytes:
 
 def figure(doc: dict[str, Any], names: dict[str, str], lang: str = "ja") -> Figure:
     """The chart as a matplotlib Figure (not yet drawn)."""
+    require()
     from matplotlib.figure import Figure
 
     if lang not in LANGS:

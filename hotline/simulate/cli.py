@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotline.config import HotlineConfig
-from hotline.reports.chart import LANGS
+from hotline.reports.chart import LANGS, MISSING, available
 from hotline.simulate import LATEST_DIR
 from hotline.simulate.supply import POLICIES, Supply
 
@@ -187,6 +187,13 @@ def _write(args: argparse.Namespace, cfg: HotlineConfig, doc: dict[str, Any]) ->
     (out / "latest.json").write_text(results.to_json(doc), encoding="utf-8")
     (out / "latest.csv").write_text(results.to_csv(runs), encoding="utf-8")
     names = {o.id: o.name for o in cfg.options}
-    (out / "latest.png").write_bytes(chart.png(doc, names, args.lang))
+    written = "latest.json, latest.csv"
+    if available():
+        (out / "latest.png").write_bytes(chart.png(doc, names, args.lang))
+        written += ", latest.png"
+    else:  # the figures without their chart: say so in one line, how to add it
+        (out / "latest.png").unlink(missing_ok=True)  # an older run's chart is not this one's
     sys.stdout.flush()
-    print(f"written to {out}/latest.json, latest.csv, latest.png", file=sys.stderr)
+    print(f"written to {out}/{written}", file=sys.stderr)
+    if not available():
+        print(f"hotline simulate: no latest.png: {MISSING}", file=sys.stderr)

@@ -106,21 +106,30 @@ class CallbackConfirm:
 
 
 @dataclass(frozen=True, slots=True)
+class FullOffer:
+    """Twilio's queue was full: the full message (what is open now, the emergency numbers),
+    then the callback offered, as on hold (its terms, press the confirm key)."""
+
+    said: flow.Closed
+    option_id: str
+    language: str | None
+    until: dt.datetime
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackGreeting:
-    """The caller's leg of a callback answered: who is calling, press 1 to talk."""
+    """The caller's leg of a callback answered by a person: the neutral question, press 1."""
 
     call_sid: str
     language: str | None
     attempt: int
-    last: bool
 
 
 @dataclass(frozen=True, slots=True)
 class NotReached:
-    """The caller's leg without the caller: we will call again, or (`last`) not."""
-
-    language: str | None
-    last: bool
+    """The caller's leg without the caller (a machine, another key, a try that is over):
+    hung up on without a word."""
 
 
 Outcome = (
@@ -133,6 +142,7 @@ Outcome = (
     | LinesNow
     | CallbackRefused
     | CallbackConfirm
+    | FullOffer
     | CallbackGreeting
     | NotReached
     | Plain

@@ -90,6 +90,15 @@ def _count(value: object) -> int:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
 
 
+# Twilio's AnsweredBy values that are not a person: "machine_start" (a voicemail greeting),
+# "fax", and the machine_end_* of DetectMessageEnd (not asked for, accepted all the same).
+# "human" and "unknown" (a person who said nothing, or too little to tell) hear the neutral
+# question: it names nothing, and only the caller knows to press 1.
+MACHINES = frozenset(
+    {"machine_start", "fax", "machine_end_beep", "machine_end_silence", "machine_end_other"}
+)
+
+
 class VoiceParams(BaseModel):
     """The fields of a Twilio voice request that this service reads."""
 
@@ -105,6 +114,10 @@ class VoiceParams(BaseModel):
     call_status: Annotated[str, _text(32)] = Field("", alias="CallStatus")
     sequence_number: Annotated[int, BeforeValidator(_count)] = Field(0, alias="SequenceNumber")
     error_code: Annotated[str, _text(8)] = Field("", alias="ErrorCode")
+    # Twilio's answering-machine detection on a leg we placed with MachineDetection=Enable:
+    # human, machine_start, fax or unknown (machine_end_* only with DetectMessageEnd).
+    answered_by: Annotated[str, _text(32)] = Field("", alias="AnsweredBy")
+    queue_sid: Annotated[str, _text(64)] = Field("", alias="QueueSid")  # a waitUrl's queue
 
     def valid_call_sid(self) -> bool:
         """A CallSid we may store and log: present, short, printable ASCII."""
@@ -118,10 +131,14 @@ def queue_outcome(value: str, call_sid: str = "") -> QueueOutcome:
         return QueueOutcome.LEAVE
     if value == QueueResult.HANGUP:
         return QueueOutcome.HANGUP
+    if value == QueueResult.QUEUE_FULL:  # past the queue's MaxSize (Twilio's warning 14207)
+        log.warning("QueueResult queue-full for call %s", printable(call_sid))
+        return QueueOutcome.FULL
     if value not in {r.value for r in QueueResult}:
         log.warning("unknown QueueResult %r for call %s", printable(value), printable(call_sid))
     else:
-        log.warning("QueueResult %s for call %s", value, printable(call_sid))
+        # error, queue-full, system-error: Twilio could not keep the caller in the queue.
+        log.warning("call %s left the queue: QueueResult %s", printable(call_sid), value)
     return QueueOutcome.FAILED
 
 

@@ -60,10 +60,15 @@ class Urls:
         x, f = 1 if chose else None, failures or None
         return self._u("hold-key", o=option_id, l=language, n=segment, step=step or None, x=x, f=f)
 
-    def queue_result(self, option_id: str, language: str | None, *, push: bool = False) -> str:
+    def queue_result(
+        self, option_id: str, language: str | None, *, push: bool = False, step: str = ""
+    ) -> str:
         """The Enqueue action; with `push`, where we send a caller we took out of the queue
-        through the REST API (a pushed reservation), which Twilio requests without a result."""
-        return self._u("queue-result", o=option_id, l=language, push=1 if push else None)
+        through the REST API (a pushed reservation), which Twilio requests without a result;
+        with `step` "full", where a caller the full queue refused goes after declining the
+        callback offered (no key)."""
+        push_ = 1 if push else None
+        return self._u("queue-result", o=option_id, l=language, push=push_, step=step or None)
 
     def dial_result(self, line_id: str) -> str:
         return self._u("dial-result", line=line_id)

@@ -84,7 +84,7 @@ async def test_twilio_down_is_unavailable_for_every_request(
     rest: TwilioRest, api: TwilioApi
 ) -> None:
     sid = await _placed(rest)
-    api.queue("opt-8")
+    await rest.ensure_queues(["opt-8"], 5000)
     api.down = True
     with pytest.raises(TwilioUnavailable):
         await _placed(rest)
@@ -94,6 +94,10 @@ async def test_twilio_down_is_unavailable_for_every_request(
         await rest.dequeue("opt-8", sid, ANSWERED)
     with pytest.raises(TwilioUnavailable):
         await rest.call_status(sid)
+    with pytest.raises(TwilioUnavailable):
+        await rest.ensure_queues(["opt-8"], 5000)
+    with pytest.raises(TwilioUnavailable):
+        await rest.delete_queue("opt-8")
     api.down = False
     assert (await rest.call_status(sid)).status == "queued"
 
@@ -126,30 +130,80 @@ async def test_updating_an_unknown_call_is_rejected(rest: TwilioRest) -> None:
     assert (rejected.value.status, rejected.value.code) == (404, 20404)
 
 
-async def test_a_waiting_caller_is_dequeued_by_queue_name_listed_once(
+def _listings(api: TwilioApi) -> int:
+    return sum(1 for r in api.requests if r.split("?")[0].endswith("/Queues.json"))
+
+
+async def test_a_waiting_caller_is_dequeued_by_the_queue_sid_kept_at_set_up(
     rest: TwilioRest, api: TwilioApi
 ) -> None:
     api.queue("opt-1")
-    queue = api.queue("opt-8")
+    await rest.ensure_queues(["opt-1", "opt-8"], 5000)
+    queue = api.queues["opt-8"]
     first, second = "CA" + "a" * 32, "CA" + "b" * 32
     api.members[queue] += [first, second]
+    listed = _listings(api)
     await rest.dequeue("opt-8", first, ANSWERED)
     await rest.dequeue("opt-8", second, ANSWERED + "?n=2")
     assert api.dequeued == [("opt-8", first, ANSWERED), ("opt-8", second, ANSWERED + "?n=2")]
     assert api.members[queue] == []
-    listed = [r for r in api.requests if r.split("?")[0].endswith("/Queues.json")]
-    assert len(listed) == 1  # the queue's SID was looked up once
+    assert _listings(api) == listed  # no queue listed by a push
+
+
+async def test_a_push_to_a_queue_whose_sid_is_unknown_lists_nothing(
+    rest: TwilioRest, api: TwilioApi
+) -> None:
+    """No SID kept (set-up not done yet): the push is left to the caller's next poll at
+    once, rather than listing every queue of the account inside its timeout."""
+    api.members[api.queue("opt-8")] = ["CA" + "c" * 32]
+    with pytest.raises(TwilioUnavailable):
+        await rest.dequeue("opt-8", "CA" + "c" * 32, ANSWERED)
+    assert _listings(api) == 0 and api.dequeued == []
+    rest.remember_queue("opt-8", api.queues["opt-8"])  # a hold poll's QueueSid
+    await rest.dequeue("opt-8", "CA" + "c" * 32, ANSWERED)
+    assert len(api.dequeued) == 1 and _listings(api) == 0
 
 
 async def test_a_caller_no_longer_in_the_queue_is_rejected(
     rest: TwilioRest, api: TwilioApi
 ) -> None:
-    api.queue("opt-8")
+    await rest.ensure_queues(["opt-8"], 5000)
     with pytest.raises(TwilioRejected):  # hung up, or taken by another counsellor
         await rest.dequeue("opt-8", "CA" + "c" * 32, ANSWERED)
-    with pytest.raises(TwilioRejected):  # no caller has entered that queue yet
-        await rest.dequeue("opt-3", "CA" + "c" * 32, ANSWERED)
     assert api.dequeued == []
+
+
+async def test_queues_are_created_then_updated_never_twice(
+    rest: TwilioRest, api: TwilioApi
+) -> None:
+    api.queue("opt-1")  # made by Twilio on a first <Enqueue>, with its default MaxSize
+    first = await rest.ensure_queues(["opt-1", "opt-8"], 5000)
+    assert [(q.name, q.done, q.max_size) for q in first] == [
+        ("opt-1", "updated", 5000),
+        ("opt-8", "created", 5000),
+    ]
+    assert {name: api.max_sizes[sid] for name, sid in api.queues.items()} == {
+        "opt-1": 5000,
+        "opt-8": 5000,
+    }
+    again = await rest.ensure_queues(["opt-1", "opt-8"], 5000)
+    assert [q.done for q in again] == ["unchanged", "unchanged"]
+    assert api.queue_creates == ["opt-8"]  # created once
+    assert [q.sid for q in again] == [api.queues["opt-1"], api.queues["opt-8"]]
+    smaller = await rest.ensure_queues(["opt-8"], 9999)  # past Twilio's maximum: capped
+    assert smaller[0].max_size == 5000 and smaller[0].done == "unchanged"
+
+
+async def test_an_empty_queue_is_deleted_and_a_busy_one_is_not(
+    rest: TwilioRest, api: TwilioApi
+) -> None:
+    await rest.ensure_queues(["opt-1", "opt-8"], 10)
+    api.members[api.queues["opt-8"]] = ["CA" + "d" * 32]
+    assert await rest.delete_queue("opt-1")
+    with pytest.raises(TwilioRejected):  # Twilio removes only an empty queue
+        await rest.delete_queue("opt-8")
+    assert list(api.queues) == ["opt-8"]
+    assert not await rest.delete_queue("opt-3")  # no SID known: nothing asked
 
 
 async def test_a_sip_line_is_rung_with_its_digest_credentials(rest: TwilioRest, api: TwilioApi):

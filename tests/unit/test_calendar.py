@@ -26,6 +26,30 @@ def test_public_holidays_come_from_jpholiday_and_the_year_end_from_config() -> N
     assert day_type(dt.date(2023, 12, 29), Calendar(year_end=["12-31"])) is None
 
 
+# The public holidays of the years the service runs in, as the Cabinet Office publishes them
+# (the equinoxes as announced in the official gazette), besides those of the year end; a
+# holiday on a Sunday is one too.
+HOLIDAYS_2026_2027 = [
+    "2026-01-12", "2026-02-11", "2026-02-23", "2026-03-20", "2026-04-29", "2026-05-03",
+    "2026-05-04", "2026-05-05", "2026-05-06", "2026-07-20", "2026-08-11", "2026-09-21",
+    "2026-09-22", "2026-09-23", "2026-10-12", "2026-11-03", "2026-11-23",
+    "2027-01-11", "2027-02-11", "2027-02-23", "2027-03-21", "2027-03-22", "2027-04-29",
+    "2027-05-03", "2027-05-04", "2027-05-05", "2027-07-19", "2027-08-11", "2027-09-20",
+    "2027-09-23", "2027-10-11", "2027-11-03", "2027-11-23",
+]  # fmt: skip
+
+
+def test_the_2026_and_2027_holidays_are_known() -> None:
+    """jpholiday's floor in pyproject.toml knows them: substitute holidays (2026-05-06, for
+    Constitution Day on a Sunday; 2027-03-22, for the equinox on a Sunday) and the citizens'
+    holiday between two holidays (2026-09-22)."""
+    for day in HOLIDAYS_2026_2027:
+        assert day_type(dt.date.fromisoformat(day), CAL) == "holiday", day
+    everyday = [dt.date(2026, 1, 4) + dt.timedelta(days=n) for n in range(2 * 365 - 4)]
+    found = [d.isoformat() for d in everyday if day_type(d, CAL) == "holiday"]
+    assert found == HOLIDAYS_2026_2027  # and no other day
+
+
 def test_a_holiday_keeps_its_own_hours_instead_of_its_weekdays() -> None:
     hours = [WEEKDAYS, HOLIDAYS]
     assert is_open(hours, at(2024, 1, 9, 11), CAL)  # an ordinary Tuesday

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 from hotline.cli import main
+from hotline.reports.chart import MISSING
 from hotline.simulate import chart, supply
 from hotline.simulate.model import load_model, load_trials, published_rates
 
@@ -120,3 +122,27 @@ def test_the_configured_staffing_is_written_as_a_plan_to_edit(tmp_path: Path, ca
     assert not (tmp_path / "latest.json").exists()  # written, not simulated
     out = simulate(capsys, "--period", "day_of_life", "--plan", str(plan), "--out", str(tmp_path))
     assert "over18" in out
+
+
+def test_without_the_charts_the_figures_are_written_and_one_line_says_how_to_add_them(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service's own environment has no matplotlib (`sys.modules[name] = None`: not
+    importable, as when it is not installed); an older run's chart is not left as this one's."""
+    monkeypatch.setitem(sys.modules, "matplotlib_fontja", None)
+    (tmp_path / "latest.png").write_bytes(b"an older run's chart")
+    assert main(["simulate", "--period", "day_of_life", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert (tmp_path / "latest.json").exists() and (tmp_path / "latest.csv").exists()
+    assert not (tmp_path / "latest.png").exists()
+    assert f"hotline simulate: no latest.png: {MISSING}" in err.splitlines()
+
+
+def test_a_report_chart_without_the_charts_says_how_to_add_them_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib_fontja", None)
+    chart = tmp_path / "chart.png"
+    with pytest.raises(SystemExit) as done:
+        main(["report", "--period", "period_5", "--chart", str(chart)])
+    assert done.value.code == f"hotline report: {MISSING}" and not chart.exists()
