@@ -36,8 +36,8 @@ from hotline.ivr.pushes import Pushes
 from hotline.ivr.spool import Spool
 from hotline.ivr.twiml import Renderer, Urls
 from hotline.ivr.upkeep import rest_client, start_upkeep
+from hotline.lines import care, care_api
 from hotline.lines import endpoints as lines_api
-from hotline.lines.lines import record_saved
 from hotline.logs import AccessLog
 from hotline.metrics import endpoints as metrics_api
 from hotline.metrics import observe
@@ -125,6 +125,7 @@ def build_services(
         callback_retry_after=dt.timedelta(minutes=cfg.callback.retry_after_minutes),
     )
     timing = _hold_timing(settings, cfg, hold_seconds, pushed=pushed)
+    router = Router(cfg, cooldown=settings.line_cooldown_seconds, limits=limits, **timing)
     services = Services(
         settings=settings,
         cfg=cfg,
@@ -133,12 +134,13 @@ def build_services(
         hold_load=hold_load,
         renderer=Renderer(cfg, Urls(settings.public_base), hold_seconds, hold_load),
         limits=limits,
-        router=Router(cfg, cooldown=settings.line_cooldown_seconds, limits=limits, **timing),
+        router=router,
         spool=Spool(settings.spool_dir, settings.spool_max_bytes),
         login_limiter=RateLimiter(settings.login_rate_per_minute, window_seconds=60),
         linkage=LINKAGE,  # records reach linkage cases through it, never by import
-        # A saved record ends its line's wrap-up; records reach routing only through this.
-        record_saved=record_saved,
+        # A saved record ends its line's wrap-up and may mark the call hard (a break, a
+        # debrief request); records reach lines and routing only through this.
+        record_saved=care.record_saved(router),
     )
     # Requests to Twilio that committed transitions ask for (a callback's legs); without a
     # REST account no callback is offered.
@@ -240,6 +242,7 @@ def _routes(app: HotlineApp, settings: Settings) -> None:
     app.include_router(fallback.router)  # needs no database: Twilio's fallback URL
     _audio(app, settings)
     app.include_router(lines_api.router)
+    app.include_router(care_api.router)
     app.include_router(options_api.router)
     app.include_router(records_api.router)
     app.include_router(cases_api.router)
