@@ -25,15 +25,21 @@ Twilio's error code. Nothing here logs a phone number: only call SIDs and error 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
 from dataclasses import dataclass
 from typing import Literal, NoReturn
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 from twilio.base.exceptions import TwilioException
+from twilio.http import AsyncHttpClient
 from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 
+from hotline.ivr.stand_in import TwilioApi, answer
 from hotline.voice.params import FINAL_STATUSES, printable
 
 log = logging.getLogger(__name__)
@@ -108,18 +114,63 @@ def _what(e: BaseException, status: object = None) -> str:
     return f"{what}: HTTP {status}" if status else what
 
 
+STAND_IN_PATH = "/dev/twilio-api"  # where a development service serves its own
+
+
+class InProcess(AsyncHttpClient):
+    """twilio's transport, answered by the stand-in in this process: no connection is made."""
+
+    def __init__(self, api: TwilioApi) -> None:
+        super().__init__(logging.getLogger("twilio.in_process"), True, None)
+        self.api = api
+
+    async def request(
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        target = urlsplit(uri).path.partition(STAND_IN_PATH)[2] or urlsplit(uri).path
+        if params:
+            target += "?" + urlencode(params, doseq=True)
+        body = urlencode(data or {}, doseq=True)
+        basic = None
+        if auth is not None:
+            basic = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        status, payload = answer(self.api, method.upper(), target, body, basic)
+        text = "" if status == 204 else json.dumps(payload)
+        return Response(status, text, {"Content-Type": "application/json"})
+
+    async def close(self) -> None:
+        return None
+
+
 class TwilioRest:
     """The REST calls this service makes, each one method."""
 
     def __init__(
-        self, account_sid: str, auth_token: str, base_url: str | None = None, timeout: float = 5
+        self,
+        account_sid: str,
+        auth_token: str,
+        base_url: str | None = None,
+        timeout: float = 5,
+        *,
+        stand_in: TwilioApi | None = None,
     ) -> None:
         # Its transport is set on first use, in the running event loop (`_ready`).
         self.client = Client(account_sid, auth_token)
-        if base_url:  # a stand-in of api.twilio.com (tests, the terminal phone)
+        if base_url:  # a stand-in of api.twilio.com (tests, a development service)
             self.client.api.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._http: AsyncTwilioHttpClient | None = None
+        # A development service's own stand-in, answered in this process (`dev_account`):
+        # it places callbacks only; nothing is pushed to it, set up or reconciled with it.
+        self.stand_in = stand_in
+        self._http: AsyncTwilioHttpClient | InProcess | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queues: dict[str, str] = {}  # friendly name -> queue SID; a queue's SID never changes
         self._callback_queues: dict[str, str] = {}  # a callback's CallSid -> its queue's SID
@@ -130,10 +181,20 @@ class TwilioRest:
         """The client, with an aiohttp session of the running loop."""
         loop = asyncio.get_running_loop()
         if self._http is None or self._loop is not loop:
-            self._http = AsyncTwilioHttpClient(timeout=self.timeout)
+            self._http = (
+                AsyncTwilioHttpClient(timeout=self.timeout)
+                if self.stand_in is None
+                else InProcess(self.stand_in)
+            )
             self._loop, self._setting_up = loop, asyncio.Lock()
             self.client.http_client = self._http
         return self.client
+
+    @property
+    def pushes(self) -> bool:
+        """A REST account that runs the hold (Twilio, or a stand-in given by
+        HOTLINE_TWILIO_API_BASE): freed lines are pushed to it, its queues set up."""
+        return self.stand_in is None
 
     async def aclose(self) -> None:
         """Close the connections to Twilio (at shutdown)."""
