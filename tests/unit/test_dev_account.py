@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import httpx
 import pytest
 
 from hotline.app import create_app
 from hotline.calls import lifecycle
 from hotline.calls.store import Pushed
 from hotline.ivr.dev_account import DEV_PATH
+from hotline.phone import client as client_module
+from hotline.phone.client import Phone, Script
 from hotline.settings import DEV_ACCOUNT_SID, Settings
 
 PUBLIC = "http://127.0.0.1:8123"
@@ -80,3 +84,60 @@ def test_without_a_rest_account_the_hold_is_the_plain_segment_and_nothing_is_pus
     asyncio.run(reserve())
     assert rest.stand_in.requests == [] and connects == []  # no dequeue, no queue dropped
     assert rest.stand_in.account_sid == DEV_ACCOUNT_SID
+
+
+def test_the_stand_in_is_served_to_the_phone_behind_the_development_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = dev_settings(tmp_path, monkeypatch)
+    app = create_app(settings)
+    calls = f"{DEV_PATH}/2010-04-01/Accounts/{DEV_ACCOUNT_SID}/Calls.json"
+
+    async def ask() -> tuple[int, int, list[object]]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as client:
+            stranger = await client.get(calls)
+            wrong = await client.get(calls, auth=(DEV_ACCOUNT_SID, "not-the-token"))
+            listed = await client.get(calls, auth=(DEV_ACCOUNT_SID, settings.auth_token))
+        return stranger.status_code, wrong.status_code, listed.json()["calls"]
+
+    assert asyncio.run(ask()) == (401, 401, [])
+    # Not in a service with an account of its own, nor in tests or production.
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
+    own = create_app(Settings(env="development", secrets_file=tmp_path / "secrets"))
+    assert not [r for r in own.routes if getattr(r, "path", "").startswith(DEV_PATH)]
+
+
+def test_the_terminal_phone_plays_hold_music_for_its_length_at_its_speed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hold segment with music: the phone waits the music's length times --speed before
+    its next poll, as a caller would hear the track (not zero seconds)."""
+    waited: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waited.append(seconds)
+
+    monkeypatch.setattr(client_module.asyncio, "sleep", sleep)
+    segment = ET.fromstring(
+        "<Response><Say>お待ちください</Say><Play>https://example.invalid/m.mp3</Play>"
+        "<Pause length='5'/></Response>"
+    )
+
+    async def hold() -> None:
+        async with httpx.AsyncClient() as http:
+            script = Script(speed=0.5, music_seconds=120)
+            phone = Phone(
+                http,
+                base_url=PUBLIC,
+                public_url=PUBLIC,
+                token="t" * 32,
+                caller="+819012345678",
+                to="9999",
+                script=script,
+                out=lambda line: None,
+            )
+            await phone._hold(segment)
+
+    asyncio.run(hold())
+    assert waited == [60.0, 2.5]  # the track (120 s) and the pause (5 s), at half speed
