@@ -12,20 +12,31 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hotline.testing.servers import hotline_env, hotline_serve
+from tests.conftest import pg_database
 from tests.e2e.conftest import ROOT
 from tests.e2e.test_callback_phone import one_line_config
 
 pytestmark = pytest.mark.e2e
 
 
-def test_three_callers_one_line_hold_then_go_through_after_the_wrap_up(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
+    else:  # migrated by pg_database (`hotline serve` migrates only SQLite)
+        yield from pg_database()
+
+
+def test_three_callers_one_line_hold_then_go_through_after_the_wrap_up(
+    tmp_path: Path, database: str
+) -> None:
     config = one_line_config(tmp_path, wrap_up_seconds=2)
-    database = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
     with hotline_serve(
         database, tmp_path / "serve.log", cwd=ROOT, HOTLINE_CONFIG_PATH=str(config)
     ) as server:
