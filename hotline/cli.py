@@ -220,6 +220,12 @@ def _serve_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     m.set_defaults(func=cmd_migrate)
 
 
+ANSWERED_BY = (
+    "with --callback: who answers the hotline's call, as Twilio's answering-machine detection "
+    "reports it (machine_start: a voicemail box, which should hear nothing)"
+)
+
+
 def _call_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`hotline call`: the terminal phone."""
     c = sub.add_parser("call", help="the terminal phone: call a running service as Twilio would")
@@ -275,6 +281,8 @@ def _call_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="with --callback: do not answer the first N tries (each retry comes "
         "callback.retry_after_minutes later)",
     )
+    who = ["human", "machine_start", "fax", "unknown"]  # AnsweredBy, as Twilio reports it
+    c.add_argument("--callback-answered-by", choices=who, default="human", help=ANSWERED_BY)
     c.set_defaults(func=cmd_call)
 
 

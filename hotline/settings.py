@@ -83,6 +83,17 @@ class Settings(BaseSettings):
     twilio_account_sid: str = Field(default="", validation_alias="TWILIO_ACCOUNT_SID")
     # A stand-in of api.twilio.com that the developer runs (the tests): never in production.
     twilio_api_base: str | None = None
+    # Twilio's processing region and edge for every REST request (and so for the calls we
+    # place): Japan's by default. Twilio's guidelines for Japan: domestic calls from Japanese
+    # numbers must go through the Tokyo edge or the caller ID may be removed. Both, or
+    # neither (empty: Twilio's US default). A region other than us1 needs credentials made in
+    # that region: an API key (TWILIO_API_KEY, TWILIO_API_SECRET) or that region's auth token.
+    twilio_region: str = Field(default="jp1", pattern=r"^([a-z]{2}[0-9])?$")
+    twilio_edge: str = Field(default="tokyo", pattern=r"^([a-z]+(-[a-z]+)*)?$")
+    # An API key of the account (regional credentials), used instead of the auth token when
+    # set; its secret has no default. Twilio's own tools use these names.
+    twilio_api_key: str = Field(default="", validation_alias="TWILIO_API_KEY")
+    twilio_api_secret: str = Field(default="", validation_alias="TWILIO_API_SECRET")
     # A few minutes, not half an hour: each round asks Twilio about each open call older than
     # this (one GET per call, at most `BATCH` = 200 per round, conversations first), so the
     # cost is about one request per conversation and minute once it is 3 minutes old (21 lines:
@@ -155,6 +166,7 @@ class Settings(BaseSettings):
         if self.env != "production":  # production lists it with the rest
             _check_records_keys(self.records_keys)
         _check_forwarded(self.forwarded_allow_ips)
+        _check_twilio_region(self)
         return self
 
     def _fill_from_file(self) -> None:
@@ -302,3 +314,15 @@ def _records_keys_problems(keys: str) -> list[str]:
                 "(32 random bytes in url-safe base64, as Fernet.generate_key() makes)"
             )
     return problems
+
+
+def _check_twilio_region(s: Settings) -> None:
+    """Twilio takes a region and an edge together (an edge alone is deprecated, a region
+    alone goes through the US), and an API key with its secret."""
+    if bool(s.twilio_region) != bool(s.twilio_edge):
+        raise SettingsError(
+            "HOTLINE_TWILIO_REGION and HOTLINE_TWILIO_EDGE are set together (jp1 and tokyo for "
+            "Japan), or both left empty for Twilio's US default"
+        )
+    if bool(s.twilio_api_key) != bool(s.twilio_api_secret):
+        raise SettingsError("TWILIO_API_KEY and TWILIO_API_SECRET are set together")

@@ -45,9 +45,18 @@ def run(env: dict[str, str], out: Callable[[str], None], poll_seconds: float = 3
     if missing:
         out(f"twilio_smoke: set {', '.join(missing)} (see docs/twilio.md)")
         return 2
-    client = Client(env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"])
-    if env.get("TWILIO_API_BASE_URL"):  # a stand-in of Twilio's REST API, for tests only
-        client.api.base_url = env["TWILIO_API_BASE_URL"].rstrip("/")
+    stand_in = env.get("TWILIO_API_BASE_URL")  # a stand-in of Twilio's REST API, tests only
+    # The service's region and edge (Japan's by default: docs/twilio.md); none for a stand-in.
+    region = "" if stand_in else env.get("HOTLINE_TWILIO_REGION", "jp1")
+    edge = "" if stand_in else env.get("HOTLINE_TWILIO_EDGE", "tokyo")
+    client = Client(
+        env["TWILIO_ACCOUNT_SID"],
+        env["TWILIO_AUTH_TOKEN"],
+        region=region or None,
+        edge=edge or None,
+    )
+    if stand_in:
+        client.api.base_url = stand_in.rstrip("/")
     caller, hotline = env["HOTLINE_SMOKE_FROM"], env["HOTLINE_SMOKE_TO"]
     hold = int(env.get("HOTLINE_SMOKE_HOLD_SECONDS", "90"))
     started = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)

@@ -165,7 +165,7 @@ def _caller_answered(call: CallFacts, state: S, attempt: int, now: dt.datetime) 
     """The caller pressed 1: they join the counsellor."""
     line = call.line_id
     if state == S.CONNECTED and attempt == call.callback_tries + 1 and line:
-        return Transition({}, JoinCounsellor(line))  # a retried key
+        return Transition({}, JoinCounsellor(line, call.language))  # a retried key
     if state != S.CALLING or attempt != call.callback_tries + 1 or line is None:
         return Transition({}, Decline())
     changes = {"state": S.CONNECTED, "connected_at": now, "callback_number": None}
@@ -177,7 +177,8 @@ def _caller_answered(call: CallFacts, state: S, attempt: int, now: dt.datetime) 
         stage="connected",
         seconds=seconds(call.waiting_since, now),
     )
-    return Transition(changes, JoinCounsellor(line), (MarkLine(line, "talking"), joined))
+    joining = JoinCounsellor(line, call.language)
+    return Transition(changes, joining, (MarkLine(line, "talking"), joined))
 
 
 def _back_to_callback(

@@ -119,9 +119,11 @@ class CallCaller:
 
 @dataclass(frozen=True, slots=True)
 class JoinCounsellor:
-    """The caller we called back pressed 1: join the waiting counsellor."""
+    """The caller we called back pressed 1: join the waiting counsellor (told first, in
+    their `language`, who is calling: they have shown it is them)."""
 
     line_id: str
+    language: str | None = None
 
 
 Decision = (

@@ -53,7 +53,9 @@ class MenuAnswered:
 class OptionChosen:
     """The caller chose an option (or was given the default): join its queue.
 
-    `staffed` says whether any line that may serve it is on duty now.
+    `staffed` says whether any line that may serve it is on duty now. `to_menu`: when it is
+    not, other keys of the menu are open now and the caller hears the menu again after the
+    closed message (the call stays in the menu) instead of being let go.
     """
 
     option_id: str
@@ -64,6 +66,7 @@ class OptionChosen:
     attempt: int = 0
     digits: str = ""
     default: bool = False
+    to_menu: bool = False
 
 
 @dataclass(frozen=True, slots=True)

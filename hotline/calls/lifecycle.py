@@ -212,6 +212,10 @@ def _join(
     option, language = event.option_id, event.language
     selected = Count("selected", call.period_id, option=option)
     changes: dict[str, Any]
+    if staffed is False and isinstance(event, OptionChosen) and event.to_menu:
+        # Told the key is closed and which are open, then the menu again: still choosing, so
+        # not counted as closed (a call is counted once, as it ends); the choice is counted.
+        return Transition({}, Closed(language), (selected,))
     if staffed is False:
         changes = {"state": S.CLOSED, "option_id": option, "language": language, "ended_at": now}
         closed = Count("closed", call.period_id, option=option)

@@ -35,6 +35,9 @@ EVENTS: dict[str, lc.Event] = {
     "key pressed (menu again)": lc.MenuAnswered("m", 1, "5"),
     "option chosen, staffed": lc.OptionChosen("loneliness", None, 0, staffed=True),
     "option chosen, nobody on duty": lc.OptionChosen("loneliness", None, 0, staffed=False),
+    "option chosen, nobody on duty, other keys open": lc.OptionChosen(
+        "loneliness", None, 0, staffed=False, to_menu=True
+    ),
     "hold poll": lc.HoldPolled("loneliness", None, 0, staffed=None),
     "hold poll, nobody on duty": lc.HoldPolled("loneliness", None, 0, staffed=False),
     "line reserved (pass)": lc.LineReserved(LINE),

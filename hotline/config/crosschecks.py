@@ -62,6 +62,8 @@ def cross_problems(cfg: HotlineConfig) -> Iterable[str]:
 def _caller_id_problems(cfg: HotlineConfig) -> Iterable[str]:
     places = [("caller_id", cfg.caller_id)]
     places += [(f"organisations.{o.id}.caller_id", o.caller_id) for o in cfg.organisations]
+    places += [("callback.number", cfg.callback.number)]
+    places += [(f"verified_caller_ids.{n}", v) for n, v in enumerate(cfg.verified_caller_ids)]
     for where, number in places:
         if number is None:
             continue
@@ -69,6 +71,36 @@ def _caller_id_problems(cfg: HotlineConfig) -> Iterable[str]:
             check_number(number)
         except ValueError as e:
             yield f"{where}: {e}"
+    yield from _japanese_caller_ids(cfg)
+
+
+def _japanese_caller_ids(cfg: HotlineConfig) -> Iterable[str]:
+    """Calls to Japanese numbers show a Twilio Japanese number. Twilio's guidelines for Japan:
+    a verified caller ID is not kept on domestic calls (the callee sees 非通知, and phones that
+    refuse withheld numbers refuse the call), nor is a foreign number a caller can call
+    back. A callback always calls a Japanese number; a forwarded leg does when its line's
+    target is +81 (a sip: line is not a Japanese number)."""
+    own = {o.id for o in cfg.organisations if o.caller_id}
+    japanese = {
+        o.id for o in cfg.organisations if any(ln.target.startswith("+81") for ln in o.lines)
+    }
+    shown = [("callback.number", cfg.callback_number)]
+    if japanese - own:  # lines that show the hotline's caller ID
+        shown.append(("caller_id", cfg.caller_id_for(None)))
+    shown += [
+        (f"organisations.{o.id}.caller_id", o.caller_id)
+        for o in cfg.organisations
+        if o.caller_id and o.id in japanese
+    ]
+    verified = set(cfg.verified_caller_ids)
+    for where, number in shown:
+        if number in verified:
+            yield (
+                f"{where}: {number} is a verified caller ID (verified_caller_ids); Twilio does "
+                "not keep one on calls to Japanese numbers: use a Twilio Japanese number"
+            )
+        elif number and not number.startswith("+81"):
+            yield f"{where}: calls to Japanese numbers must show a Japanese number, not {number}"
 
 
 def _staffing_problems(cfg: HotlineConfig) -> Iterable[str]:

@@ -340,9 +340,14 @@ class Records(Model):
 class HotlineConfig(Model):
     voice: Voice = Voice()
     entry_numbers: list[EntryNumber] = Field(min_length=1)
-    # The number every forwarded leg shows (<Dial callerId>): a Twilio number of the account
-    # or a verified caller ID, never the caller's. Default: the first entry number.
+    # The number every forwarded leg shows (<Dial callerId>): a Twilio number of the account,
+    # never the caller's (a Japanese one for Japanese numbers). Default: the first entry
+    # number.
     caller_id: str | None = None
+    # Numbers verified in Twilio but not Twilio's (a number you own elsewhere): Twilio does not
+    # keep them as the caller ID on calls to Japanese numbers, so the config refuses one as
+    # the caller ID of any call to a Japanese number (hotline.config.crosschecks).
+    verified_caller_ids: list[str] = []
     languages: dict[str, Language] = {}
     organisations: list[Organisation] = Field(min_length=1)
     backup_org: Id

@@ -2,15 +2,25 @@
 
 Source: Twilio's "Text-to-Speech" voice table, https://www.twilio.com/docs/voice/twiml/say/text-speech
 (linked from https://www.twilio.com/docs/voice/twiml/say, whose note reads "Using an invalid
-combination of voice and language may result in error and <Say> instruction failure"),
-compiled on 2026-11-28 for the languages this hotline offers and a few neighbours (from that
-page as we know it and the <Say> page's excerpts consulted that day: the full table was not
-retrievable from the build machine, so confirm a voice in Twilio's console before relying on
-one this table has not carried before). Amazon Polly voices are named `Polly.<Name>`
-(`Polly.<Name>-Neural` for the neural engine) and Google voices
-`Google.<locale>-<Standard|Wavenet|Neural2>-<letter>`. A language missing here is
-refused at start-up, not guessed: Twilio has no voice for Nepali (ne-NP), so the shipped
-file reads the Nepali choice in English and offers recordings (`play:`) instead.
+combination of voice and language may result in error and <Say> instruction failure"), read
+again on 2026-12-04, with the providers' own lists behind it (Amazon Polly's "Available voices",
+docs.aws.amazon.com/polly/latest/dg/available-voices.html; Google Cloud's "Supported voices and
+languages", cloud.google.com/text-to-speech/docs/voices). The full table was not retrievable
+from the build machine that day, only excerpts: so this table is trimmed to the languages the
+menus offer, and to voices both Twilio's naming (`Polly.<Name>`, `Polly.<Name>-Neural` for
+the neural engine, `Google.<locale>-<Standard|Wavenet|Neural2>-<letter>`) and the provider's
+list give for that language. Earlier versions also admitted neighbours no menu offers (en-GB,
+es-ES, hi-IN, id-ID, th-TH) and newer Polly voices we could not find in Twilio's table
+(Danielle, Gregory): they are refused now. A language missing here is refused at start-up, not
+guessed: Twilio has no voice for Nepali (ne-NP), so the shipped file reads the Nepali choice in
+English and offers recordings (`play:`) instead.
+
+Japanese: the shipped file keeps the standard Polly.Mizuki. The neural voices (Polly.Kazuha-
+Neural, Polly.Tomoko-Neural, Polly.Takumi-Neural, Google.ja-JP-Neural2-B/C/D) are admitted,
+but what decides is how a voice reads the numbers a caller must act on (119番, 110番,
+0120-279-338, シャープ9999, 午後4時), and nobody could listen to them from the build machine.
+Switch `voice.voice` to a neural voice once someone has heard those numbers read right
+(docs/configuration.md, "Voices"). Spanish is Latin-American (es-MX), as the callers are.
 
 When Twilio adds a voice, add it here with the date of the page you read.
 """
@@ -53,14 +63,8 @@ VOICES: dict[str, frozenset[str]] = {
             "Kevin-Neural",
             "Ruth-Neural",
             "Stephen-Neural",
-            "Danielle-Neural",
-            "Gregory-Neural",
         )  # fmt: skip
         | _google("en-US", "ABCDEFGHIJ", "ABCDEFGHIJ", "ACDEFGHIJ"),
-        "en-GB": _polly(
-            "Amy", "Brian", "Emma", "Amy-Neural", "Brian-Neural", "Emma-Neural", "Arthur-Neural"
-        )  # fmt: skip
-        | _google("en-GB", "ABCDF", "ABCDF", "ABCDF"),
         "cmn-CN": _polly("Zhiyu", "Zhiyu-Neural") | _google("cmn-CN", "ABCD", "ABCD"),
         "ko-KR": _polly("Seoyeon", "Seoyeon-Neural") | _google("ko-KR", "ABCD", "ABCD", "ABC"),
         "vi-VN": _google("vi-VN", "ABCD", "ABCD", "AD"),
@@ -68,13 +72,11 @@ VOICES: dict[str, frozenset[str]] = {
             "Camila", "Vitoria", "Ricardo", "Camila-Neural", "Vitoria-Neural", "Thiago-Neural"
         )  # fmt: skip
         | _google("pt-BR", "ABC", "ABC", "ABC"),
-        "es-ES": _polly("Conchita", "Lucia", "Enrique", "Lucia-Neural", "Sergio-Neural")
-        | _google("es-ES", "ABCD", "BCD", "ABCDEF"),
+        # Latin-American Spanish (Mexico; and US Spanish, also Latin-American in accent).
         "es-MX": _polly("Mia", "Mia-Neural", "Andres-Neural"),
+        "es-US": _polly("Lupe", "Penelope", "Miguel", "Lupe-Neural", "Pedro-Neural")
+        | _google("es-US", "ABC", "ABC", "ABC"),
         "fil-PH": _google("fil-PH", "ABCD", "ABCD"),
-        "hi-IN": _polly("Aditi", "Kajal-Neural") | _google("hi-IN", "ABCD", "ABCD", "ABCD"),
-        "id-ID": _google("id-ID", "ABCD", "ABCD"),
-        "th-TH": _google("th-TH", "A", "", "C"),
     }.items()
 }
 

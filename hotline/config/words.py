@@ -34,22 +34,31 @@ class Speech(Model):
 
 Prompt = Annotated[list[Speech], Field(min_length=1)]
 
-WHEN_FIELDS = {"month", "day", "hour", "minute"}
+# {ampm} is 午前 or 午後 and {hour12} the hour on a 12-hour clock (0-11: 午後0時 is noon), for
+# Japanese, where a time without 午前/午後 is ambiguous to the ear (4時: 4 a.m. or p.m.?).
+WHEN_FIELDS = {"month", "day", "hour", "minute", "ampm", "hour12"}
 
 
 class ClosedWords(Model):
     """The closed message in one caller language. Each part is said only when it has
-    something to say: `closed` always; `opens` ({when}) when the option opens later by its
-    hours; `others` ({options}) when other keys of the menu are open now; `lines`, then one
+    something to say: `closed` always, or instead `after_hours` outside the option's hours
+    or `paused` when an operator closed it, if given; `opens` ({when}) when the option opens
+    later by its hours; `others` ({options}) when other keys of the menu are open now and
+    the menu follows (the caller has just pressed the key), `others_redial` ({options}) when
+    they are open but the caller is not in the menu (their option closed as they held);
+    `lines`, then one
     `line` ({name}, {number}) for each other line open now; `emergency` last. `when` formats
     the opening time ({month} {day} {hour} {minute}, the minute as two digits);
     `when_on_the_hour`, if given, is used instead at minute 00."""
 
     closed: Prompt
+    after_hours: list[Speech] = []
+    paused: list[Speech] = []
     opens: list[Speech] = []
     when: str = "{month}/{day} {hour}:{minute}"
     when_on_the_hour: str | None = None
     others: list[Speech] = []
+    others_redial: list[Speech] = []
     key_item: str = "{key}: {name}"  # one key open now, in {options}
     separator: str = ", "
     lines: list[Speech] = []
@@ -74,8 +83,24 @@ class ClosedWords(Model):
         return {name: getattr(self, name) for name in CLOSED_PARTS}
 
 
-CLOSED_PARTS = ("closed", "opens", "others", "lines", "line", "emergency", "full")
-CLOSED_PLACEHOLDERS = {"opens": {"when"}, "others": {"options"}, "line": {"name", "number"}}
+CLOSED_PARTS = (
+    "closed",
+    "after_hours",
+    "paused",
+    "opens",
+    "others",
+    "others_redial",
+    "lines",
+    "line",
+    "emergency",
+    "full",
+)
+CLOSED_PLACEHOLDERS = {
+    "opens": {"when"},
+    "others": {"options"},
+    "others_redial": {"options"},
+    "line": {"name", "number"},
+}
 
 
 class HoldWords(Model):
@@ -85,10 +110,16 @@ class HoldWords(Model):
     line: `position` ({ahead}), `position_next` (nobody ahead), `position_many` ({cap}: more
     than that many ahead). The callback: `callback_offer` ({key}), `callback_confirm` ({until},
     {number}, {key}), `callback_booked` ({until}), `callback_kept`, `callback_withheld`,
-    `callback_unavailable`. After the option's maximum wait, `choice` ({minutes}); the lines
-    open now: `lines_now`, one `line` ({name}, {number}) each, or `no_lines`. When we call the
-    caller back: `callback_greeting` (neutral: someone else may answer), `callback_retry`,
-    `callback_last`. `when` and `when_on_the_hour` format {until} as in ClosedWords."""
+    `callback_unavailable`, `callback_not_callable` (a number we do not call back: not a
+    Japanese mobile or geographic one). After the option's maximum wait, `choice`
+    ({minutes}), or `choice_no_callback` where this caller may not ask for a callback; the
+    lines open now: `lines_now`, one `line` ({name}, {number}) each, or `no_lines`. When we
+    call the caller back: `callback_greeting`, a neutral question said before anything else
+    (someone else, or a voicemail box, may answer: it names neither the hotline nor the
+    request; no key and the leg hangs up without a word), then after their 1
+    `callback_joining` (now it may name the hotline). `goodbye`: the last words after a
+    conversation (default: the Japanese messages.goodbye). `when` and `when_on_the_hour`
+    format {until} as in ClosedWords."""
 
     messages: Annotated[list[Prompt], Field(min_length=1)]
     position: Prompt
@@ -100,13 +131,15 @@ class HoldWords(Model):
     callback_kept: Prompt
     callback_withheld: Prompt
     callback_unavailable: Prompt
+    callback_not_callable: Prompt
     choice: Prompt
+    choice_no_callback: Prompt  # the choice without key 2: no callback for this caller
     lines_now: Prompt
     line: Prompt
     no_lines: Prompt
     callback_greeting: Prompt
-    callback_retry: Prompt
-    callback_last: Prompt
+    callback_joining: Prompt  # after the 1: who is calling, now that it is the caller
+    goodbye: list[Speech] = []
     when: str = "{month}/{day} {hour}:{minute}"
     when_on_the_hour: str | None = None
 
@@ -136,6 +169,7 @@ HOLD_PLACEHOLDERS = {
     "callback_confirm": {"until", "number", "key"},
     "callback_booked": {"until"},
     "choice": {"minutes"},
+    "choice_no_callback": {"minutes"},
     "line": {"name", "number"},
 }
 
@@ -180,20 +214,31 @@ class HoldSettings(Model):
     queue_max_size: int = Field(default=5000, ge=1, le=5000)
 
 
+# Less than the earliest Japanese voicemail (docomo's 留守番電話 answers after 15 s by default).
+MAX_CALLER_RING_SECONDS = 14
+
+
 class CallbackConfig(Model):
     """Callbacks: a holding caller presses `key`, hears what it means and confirms with
     `confirm_key`; their place in line is kept and we call them when it is their turn, from
     `number` (default: the config's caller_id). A caller not reached is tried `retries`
-    more times, `retry_after_minutes` apart, ringing `ring_seconds`. A request expires at the
-    end of the option's hours, or after `expire_after_minutes` for an option open around the
-    clock."""
+    more times, `retry_after_minutes` apart, ringing `ring_seconds` (the counsellor's leg
+    `counsellor_ring_seconds`). A request expires at the end of the option's hours, or after
+    `expire_after_minutes` for an option open around the clock. The offer is not made when
+    the estimated wait (callers ahead x `minutes_per_caller_ahead`) passes that time.
+
+    `ring_seconds` is at most 14: Japanese carriers' voicemail answers after about 15 s
+    (docomo's default) to 20 s (au's), and a voicemail box must not pick up our call. The
+    caller's leg also uses Twilio's answering-machine detection (hotline.ivr.pushes)."""
 
     enabled: bool = True
     key: str = "1"
     confirm_key: str = "1"
     retries: int = Field(default=2, ge=0, le=10)
     retry_after_minutes: int = Field(default=5, ge=1, le=240)
-    ring_seconds: int = Field(default=25, ge=5, le=120)
+    ring_seconds: int = Field(default=12, ge=5, le=MAX_CALLER_RING_SECONDS)
+    counsellor_ring_seconds: int = Field(default=25, ge=5, le=120)
+    minutes_per_caller_ahead: int = Field(default=10, ge=0, le=240)
     expire_after_minutes: int = Field(default=240, ge=10, le=24 * 60)
     number: str | None = None
 
@@ -244,8 +289,8 @@ class Messages(Model):
     # {option}, {language}, {waited} as in the whisper.
     callback_whisper: Prompt = [
         Speech(
-            text="折り返しのご依頼です。{option}で{waited}お待ちいただいた方です。"
-            "{language}1を押すと相談者に発信します。"
+            text="折り返しのご依頼です。分野は{option}です。{language}待ち時間は{waited}でした。"
+            "1を押すと相談者に発信します。"
         )
     ]
     callback_calling: Prompt = [Speech(text="相談者に発信しています。そのままお待ちください。")]

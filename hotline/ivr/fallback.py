@@ -20,7 +20,7 @@ from hotline.config import HotlineConfig
 from hotline.ivr.signature import REFUSALS, TwilioParams
 from hotline.ivr.twiml import RING_TONE, Renderer, dial_target
 from hotline.services import services_of
-from hotline.voice.params import printable
+from hotline.voice.params import MACHINES, printable
 from hotline.voice.urls import Query, Urls
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,12 @@ async def fallback(request: Request, p: TwilioParams) -> Response:
         return _twiml(r.fallback_dial(q.index + 1))
     if step == "chosen":  # whatever was pressed, even nothing: the backup serves every option
         return _twiml(r.fallback())
+    if step == "callback":  # the caller's leg of a callback: nothing said until their 1
+        if p.get("AnsweredBy", "") in MACHINES:
+            return _twiml(r.hang_up())
+        # The neutral question (in Japanese: the caller's language is in the database); only
+        # on a key, the apology and the backup organisation ("chosen").
+        return _twiml(r.callback_greeting(None, r.urls.fallback("chosen")))
     log.error("Twilio used the fallback URL (ErrorCode %s)", printable(p.get("ErrorCode", "?"), 8))
     return _twiml(r.fallback_menu())
 

@@ -91,7 +91,7 @@ class Pushes:
                 # callback is tried again later (its status callback: not reached).
                 fallback_url=urls.fallback_whisper("accept"),
                 status_callback=urls.callback_status(fact.call_sid, "counsellor", line=line_id),
-                timeout=self.cfg.callback.ring_seconds,
+                timeout=self.cfg.callback.counsellor_ring_seconds,
                 # the same digest credentials as the line's <Sip> noun of a forwarded call
                 sip_auth=(sip.username, routed.line.sip_password or "") if sip else None,
             )
@@ -110,11 +110,16 @@ class Pushes:
                 to=number,
                 from_=self.cfg.callback_number or "",
                 url=urls.callback_caller(fact.call_sid, attempt),
-                # Our greeting failing: the apology, then the backup organisation's lines,
-                # as for a caller who rang us while the service was failing.
-                fallback_url=urls.fallback("chosen"),
+                # Our greeting failing: the same neutral question, then on a key the apology
+                # and the backup organisation's lines (nothing said to anyone else).
+                fallback_url=urls.fallback("callback"),
                 status_callback=urls.callback_status(fact.call_sid, "caller", attempt=attempt),
+                # Shorter than a Japanese voicemail's delay, and answering-machine detection
+                # in its synchronous form: Twilio fetches our URL only once it knows who
+                # answered, with AnsweredBy, so a machine or fax is hung up on before a word
+                # is said (asynchronous AMD would start our words before the answer is known).
                 timeout=self.cfg.callback.ring_seconds,
+                machine_detection="Enable",
             )
             log.info("callback of call %s: try %s placed (%s)", fact.call_id, attempt, created.sid)
         except TwilioFailure as e:

@@ -4,9 +4,12 @@ The service asks Twilio what a webhook could not tell it (the true status of a c
 callbacks were lost: reconciliation), places outbound calls (callbacks), redirects or ends a
 call, takes a waiting caller out of a queue to a counsellor (pushed reservations), and keeps
 the queues themselves: created or resized, their SIDs kept, deleted (`hotline.ivr.queues`). The
-client is twilio's own `Client`; its base URL comes from settings (`HOTLINE_TWILIO_API_BASE`),
-so that tests and the terminal phone point it at a local stand-in on 127.0.0.1 and the
-production code path is the one tested.
+client is twilio's own `Client`, with the processing region and edge of the settings
+(`HOTLINE_TWILIO_REGION`, `HOTLINE_TWILIO_EDGE`: jp1 and tokyo, so api.tokyo.jp1.twilio.com).
+Tests and benchmarks set `HOTLINE_TWILIO_API_BASE`: the client still builds every URL
+for that region and edge, and its transport (`StandInHttpClient`) sends it to the local
+stand-in on 127.0.0.1 with the intended host in `Host`, so the production code path is the
+one tested, region and edge included.
 
 Requests go through twilio's asynchronous transport (`AsyncTwilioHttpClient`, aiohttp, a
 dependency of twilio itself) and its `*_async` methods: a burst of callbacks or dequeues waits
@@ -25,21 +28,18 @@ Twilio's error code. Nothing here logs a phone number: only call SIDs and error 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
 from dataclasses import dataclass
 from typing import Literal, NoReturn
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 from twilio.base.exceptions import TwilioException
-from twilio.http import AsyncHttpClient
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from hotline.ivr.stand_in import TwilioApi, answer
+from hotline.ivr.stand_in import TwilioApi
 from hotline.voice.params import FINAL_STATUSES, printable
 
 log = logging.getLogger(__name__)
@@ -114,20 +114,20 @@ def _what(e: BaseException, status: object = None) -> str:
     return f"{what}: HTTP {status}" if status else what
 
 
-STAND_IN_PATH = "/dev/twilio-api"  # where a development service serves its own
+class StandInHttpClient(AsyncTwilioHttpClient):
+    """twilio's transport, sending every request to a local stand-in of Twilio's REST API
+    instead of the host the client chose: the URL is the one production would reach (with
+    its region and edge: api.tokyo.jp1.twilio.com), and that host goes along in the `Host`
+    header, so that the stand-in shows which region and edge each request was for."""
 
-
-class InProcess(AsyncHttpClient):
-    """twilio's transport, answered by the stand-in in this process: no connection is made."""
-
-    def __init__(self, api: TwilioApi) -> None:
-        super().__init__(logging.getLogger("twilio.in_process"), True, None)
-        self.api = api
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.base = urlsplit(base_url)
 
     async def request(
         self,
         method: str,
-        uri: str,
+        url: str,
         params: dict[str, object] | None = None,
         data: dict[str, object] | None = None,
         headers: dict[str, str] | None = None,
@@ -135,42 +135,49 @@ class InProcess(AsyncHttpClient):
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
-        target = urlsplit(uri).path.partition(STAND_IN_PATH)[2] or urlsplit(uri).path
-        if params:
-            target += "?" + urlencode(params, doseq=True)
-        body = urlencode(data or {}, doseq=True)
-        basic = None
-        if auth is not None:
-            basic = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        status, payload = answer(self.api, method.upper(), target, body, basic)
-        text = "" if status == 204 else json.dumps(payload)
-        return Response(status, text, {"Content-Type": "application/json"})
-
-    async def close(self) -> None:
-        return None
+        meant = urlsplit(url)
+        local = meant._replace(scheme=self.base.scheme, netloc=self.base.netloc).geturl()
+        headers = {**(headers or {}), "Host": meant.netloc}
+        if auth is not None:  # as a header: aiohttp deprecates its `auth` argument
+            headers["Authorization"] = aiohttp.encode_basic_auth(*auth)
+        return await super().request(
+            method, local, params, data, headers, None, timeout, allow_redirects
+        )
 
 
 class TwilioRest:
-    """The REST calls this service makes, each one method."""
+    """The REST calls this service makes, each one method.
 
-    def __init__(
+    `region` and `edge`: Twilio's processing region and edge (empty: the US default).
+    `api_key` and `api_secret`: an API key of the account, used instead of the auth token
+    when given (a region other than us1 needs credentials made in it). `base_url`: a local
+    stand-in of Twilio's REST API (tests). `stand_in`: a development service's own, answered
+    in its process (`hotline.ivr.dev_account.DevRest`)."""
+
+    def __init__(  # noqa: PLR0913 - the settings' REST access, each one argument
         self,
         account_sid: str,
         auth_token: str,
         base_url: str | None = None,
         timeout: float = 5,
         *,
+        region: str = "",
+        edge: str = "",
+        api_key: str = "",
+        api_secret: str = "",
         stand_in: TwilioApi | None = None,
     ) -> None:
         # Its transport is set on first use, in the running event loop (`_ready`).
-        self.client = Client(account_sid, auth_token)
-        if base_url:  # a stand-in of api.twilio.com (tests, a development service)
-            self.client.api.base_url = base_url.rstrip("/")
+        user, password = (api_key, api_secret) if api_key else (account_sid, auth_token)
+        self.client = Client(
+            user, password, account_sid=account_sid, region=region or None, edge=edge or None
+        )
+        self.base_url = base_url
         self.timeout = timeout
-        # A development service's own stand-in, answered in this process (`dev_account`):
-        # it places callbacks only; nothing is pushed to it, set up or reconciled with it.
+        # A development service's own stand-in, answered in its process (`dev_account`): it
+        # places callbacks only; nothing is pushed to it, set up or reconciled with it.
         self.stand_in = stand_in
-        self._http: AsyncTwilioHttpClient | InProcess | None = None
+        self._http: AsyncTwilioHttpClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queues: dict[str, str] = {}  # friendly name -> queue SID; a queue's SID never changes
         self._callback_queues: dict[str, str] = {}  # a callback's CallSid -> its queue's SID
@@ -181,14 +188,16 @@ class TwilioRest:
         """The client, with an aiohttp session of the running loop."""
         loop = asyncio.get_running_loop()
         if self._http is None or self._loop is not loop:
-            self._http = (
-                AsyncTwilioHttpClient(timeout=self.timeout)
-                if self.stand_in is None
-                else InProcess(self.stand_in)
-            )
+            self._http = self._transport()
             self._loop, self._setting_up = loop, asyncio.Lock()
             self.client.http_client = self._http
         return self.client
+
+    def _transport(self) -> AsyncTwilioHttpClient:
+        """twilio's transport: to Twilio, or to the stand-in at `base_url`."""
+        if self.base_url:
+            return StandInHttpClient(self.base_url, timeout=self.timeout)
+        return AsyncTwilioHttpClient(timeout=self.timeout)
 
     @property
     def pushes(self) -> bool:
@@ -223,17 +232,21 @@ class TwilioRest:
         timeout: int = 25,
         sip_auth: tuple[str, str] | None = None,
         fallback_url: str | None = None,
+        machine_detection: Literal["Enable"] | None = None,
     ) -> CreatedCall:
         """Place an outbound call: Twilio fetches `url` (POST) when it is answered, and posts
         only the final status to `status_callback`. `timeout`: seconds it may ring.
         `sip_auth`: (username, password) for a SIP line's digest challenge. `fallback_url`:
-        what Twilio fetches (POST) when `url` fails or does not answer in time."""
+        what Twilio fetches (POST) when `url` fails or does not answer in time.
+        `machine_detection`: Twilio's answering-machine detection (`url` gets AnsweredBy)."""
         client = self._ready()
         auth: dict[str, str] = {}
         if sip_auth is not None:
             auth = {"sip_auth_username": sip_auth[0], "sip_auth_password": sip_auth[1]}
         if fallback_url is not None:
             auth |= {"fallback_url": fallback_url, "fallback_method": "POST"}
+        if machine_detection is not None:
+            auth["machine_detection"] = machine_detection
         try:
             async with asyncio.timeout(self.timeout):
                 call = await client.calls.create_async(

@@ -22,7 +22,12 @@ def when(words: _WhenWords, at: dt.datetime) -> str:
     local = at.astimezone(TOKYO)
     pattern = words.when_on_the_hour if local.minute == 0 and words.when_on_the_hour else words.when
     return pattern.format(
-        month=local.month, day=local.day, hour=local.hour, minute=f"{local.minute:02d}"
+        month=local.month,
+        day=local.day,
+        hour=local.hour,
+        minute=f"{local.minute:02d}",
+        ampm="午前" if local.hour < 12 else "午後",
+        hour12=local.hour % 12,
     )
 
 

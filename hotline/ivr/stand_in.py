@@ -77,6 +77,7 @@ class TwilioApi:
     statuses: dict[str, str] = field(default_factory=dict)
     down: bool = False
     requests: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)  # each request's Host, as `requests`
     base_url: str = ""
     created: list[Created] = field(default_factory=list)
     reject_numbers: set[str] = field(default_factory=set)
@@ -287,6 +288,7 @@ def _call_json(api: TwilioApi, c: Created) -> dict[str, object]:
         "status": api.statuses.get(c.sid, "queued"),
         "url": c.url,
         "status_callback": c.status_callback,
+        "params": c.params,  # every parameter asked for (MachineDetection...)
     }
 
 
@@ -307,12 +309,19 @@ def _page(api: TwilioApi, resource: str, key: str, items: list[object]) -> dict[
 
 
 def answer(
-    api: TwilioApi, method: str, target: str, body: str, authorization: str | None
+    api: TwilioApi,
+    method: str,
+    target: str,
+    body: str,
+    authorization: str | None,
+    host: str = "",
 ) -> Answer:
     """One request, as Twilio would answer it: `target` the path (and query), `body` the
-    form-encoded body. Logged in `requests`; 503 while `down`; Basic auth checked."""
+    form-encoded body, `host` the host the client meant (its region and edge). Logged in
+    `requests` and `hosts`; 503 while `down`; Basic auth checked."""
     with api.lock:
         api.requests.append(f"{method} {target}")
+        api.hosts.append(host)
     if api.down:
         return _error(503, 20503, "Service Unavailable")
     if not api.authorised(authorization):

@@ -7,19 +7,14 @@ from collections.abc import Sequence
 
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
-from hotline.config import (
-    HotlineConfig,
-    Line,
-    Organisation,
-    Referral,
-    Speech,
-)
+from hotline.config import HotlineConfig, Organisation, Referral, Speech
+from hotline.ivr.dialling import dial_target
 from hotline.ivr.hold_load import HoldLoad
 from hotline.ivr.spoken import spoken_number, when
 from hotline.voice import flow
 from hotline.voice.urls import Urls
 
-__all__ = ["Renderer", "Urls", "queue_name"]
+__all__ = ["Renderer", "Urls", "dial_target", "queue_name"]
 
 # The ringback a caller hears while a line rings: the Japanese one, not Twilio's default for
 # SIP (US), so the wait sounds like the hold it continues rather than a call abroad.
@@ -64,9 +59,9 @@ class Renderer:
             # Config refuses a sentence whose language has no voice named (voices.py).
             parent.say(text, language=tts, **({"voice": voice} if voice else {}))
 
-    def ask(self, d: flow.Ask) -> VoiceResponse:
+    def ask(self, d: flow.Ask, r: VoiceResponse | None = None) -> VoiceResponse:
         menu = self.cfg.menus[d.menu_id]
-        r = VoiceResponse()
+        r = r or VoiceResponse()
         if d.greet:
             self._say(r, self.cfg.messages.greeting)
         if d.notice is not None:
@@ -121,7 +116,8 @@ class Renderer:
             else:
                 self._say(gather, words.position, lang, ahead=d.ahead)
         if d.choice:
-            self._say(gather, words.choice, lang, minutes=max(1, round(d.waited / 60)))
+            choice = words.choice if d.choice_callback else words.choice_no_callback
+            self._say(gather, choice, lang, minutes=max(1, round(d.waited / 60)))
         elif d.offer_callback:
             self._say(gather, words.callback_offer, lang, key=self.cfg.callback.key)
         music = self.cfg.hold.music
@@ -189,8 +185,8 @@ class Renderer:
         *,
         chose: bool = False,
     ) -> VoiceResponse:
-        """No callback (withheld number, or not possible now): the caller keeps holding."""
-        part = "callback_withheld" if reason == "withheld" else "callback_unavailable"
+        """No callback (why, said plainly): the caller keeps holding, their place kept."""
+        part = CALLBACK_REFUSALS.get(reason or "", "callback_unavailable")
         r = VoiceResponse()
         self._hold_say(r, language, part)
         r.redirect(self._next_wait(option_id, language, segment, chose), method="POST")
@@ -230,22 +226,13 @@ class Renderer:
         r.redirect(self._next_wait(option_id, language, segment, True), method="POST")
         return r
 
-    def callback_greeting(
-        self, language: str | None, accept_url: str, *, last: bool = False
-    ) -> VoiceResponse:
-        """The caller's leg of a callback: who is calling, press 1 to talk. No key (not
-        reached, voicemail, someone else): we will call again (`last`: we will not)."""
+    def callback_greeting(self, language: str | None, accept_url: str) -> VoiceResponse:
+        """The caller's leg, answered by a person (or Twilio could not tell): the neutral
+        question, nothing else until their 1. No key: the leg ends without a word."""
         words, lang = self.cfg.hold_words_for(language)
         r = VoiceResponse()
         gather = r.gather(input="dtmf", num_digits=1, timeout=8, action=accept_url, method="POST")
         self._say(gather, words.callback_greeting, lang)
-        self._say(r, words.callback_last if last else words.callback_retry, lang)
-        r.hangup()
-        return r
-
-    def callback_not_reached(self, language: str | None, last: bool) -> VoiceResponse:
-        r = VoiceResponse()
-        self._hold_say(r, language, "callback_last" if last else "callback_retry")
         r.hangup()
         return r
 
@@ -281,10 +268,14 @@ class Renderer:
 
     def closed(self, d: flow.Closed | None = None) -> VoiceResponse:
         """The closed message in the caller's language (`closed.<language>`), saying only
-        what is true now: when the option opens, the keys and other lines open now. A
-        language without its own words hears its `languages.X.closed`, then Japanese."""
+        what is true now: why (an operator's pause, outside the hours, a full queue), when the
+        option opens, the keys and other lines open now. A language without its own words
+        hears its `languages.X.closed`, then Japanese. With `menu_id` (other keys can answer
+        now) the emergency numbers, then that menu again, instead of the lines and the end."""
+        d = d or flow.Closed()
         r = VoiceResponse()
-        self._closed(r, d or flow.Closed())
+        if self._closed(r, d):  # other keys can answer: the menu again, at once
+            return self.ask(flow.Ask(d.menu_id or "", attempt=1), r)
         r.hangup()
         return r
 
@@ -302,7 +293,8 @@ class Renderer:
         r.redirect(self.urls.queue_result(option_id, d.language, step="full"), method="POST")
         return r
 
-    def _closed(self, r: VoiceResponse, d: flow.Closed) -> None:
+    def _closed(self, r: VoiceResponse, d: flow.Closed) -> bool:
+        """Says the closed message into `r`; True when the menu is to follow (`d.menu_id`)."""
         words, lang_id = self.cfg.closed.get(d.language or "ja"), d.language
         if words is None:
             lang = self.cfg.languages.get(d.language) if d.language else None
@@ -311,21 +303,28 @@ class Renderer:
             words, lang_id = self.cfg.closed.get("ja"), None
         if words is None:  # a file without a `closed` section: the fixed message
             self._say(r, self.cfg.messages.closed)
-            return
+            return False
         # A full queue: the lines are very busy (a language without those words says its
         # `closed`: this line cannot take the call now, which is as true).
-        self._say(r, words.full if d.full and words.full else words.closed, lang_id)
+        why = {"paused": words.paused, "hours": words.after_hours}.get(d.why)
+        self._say(r, words.full if d.full and words.full else why or words.closed, lang_id)
         if d.opens_at is not None and words.opens:
             self._say(r, words.opens, lang_id, when=when(words, d.opens_at))
-        if d.open_keys and words.others:
+        again = d.menu_id is not None and d.menu_id in self.cfg.menus
+        others = words.others if again else words.others_redial
+        if d.open_keys and others:
             items = [words.key_item.format(key=k, name=name) for k, name in d.open_keys]
-            self._say(r, words.others, lang_id, options=words.separator.join(items))
+            self._say(r, others, lang_id, options=words.separator.join(items))
+        if again:  # the emergency numbers, then the menu: the caller chooses another key
+            self._say(r, words.emergency, lang_id)
+            return True
         if d.lines and words.line:
             self._say(r, words.lines, lang_id)
             for line in d.lines:
                 name = line.names.get(lang_id or "ja", line.name)
                 self._say(r, words.line, lang_id, name=name, number=line.number)
         self._say(r, words.emergency, lang_id)
+        return False
 
     def fallback_menu(self) -> VoiceResponse:
         """Twilio's fallback: the usual greeting and menu, then the backup organisation."""
@@ -433,9 +432,10 @@ class Renderer:
         return r
 
     def goodbye(self, language: str | None) -> VoiceResponse:
+        """Goodbye in the caller's language (hold_words.X.goodbye, else messages.goodbye)."""
         r = VoiceResponse()
-        if not language:
-            self._say(r, self.cfg.messages.goodbye)
+        words, lang = self.cfg.hold_words_for(language)
+        self._say(r, words.goodbye or self.cfg.messages.goodbye, lang if words.goodbye else None)
         r.hangup()
         return r
 
@@ -461,9 +461,12 @@ class Renderer:
         r.pause(length=seconds)
         return r
 
-    def join_counsellor(self, call_id: int, call_sid: str, attempt: int) -> VoiceResponse:
-        """The caller pressed 1: join the counsellor holding in this call's queue."""
+    def join_counsellor(
+        self, call_id: int, call_sid: str, attempt: int, language: str | None = None
+    ) -> VoiceResponse:
+        """The caller pressed 1: told who calls (only now), they join the counsellor."""
         r = VoiceResponse()
+        self._hold_say(r, language, "callback_joining")
         dial = Dial(action=self.urls.callback_joined(call_sid, attempt), method="POST")
         dial.queue(callback_queue(call_id))
         r.append(dial)
@@ -483,15 +486,5 @@ class Renderer:
         return r
 
 
-def dial_target(dial: Dial, target: str, line: Line | None, whisper_url: str | None) -> None:
-    kw: dict[str, str | None] = {"url": whisper_url, "method": "POST"} if whisper_url else {}
-    if target.startswith("sip:"):
-        if line is not None and line.sip is not None:  # for the line's digest challenge
-            kw |= {"username": line.sip.username, "password": line.sip_password}
-        dial.sip(target, **kw)
-    else:
-        dial.number(target, **kw)
-
-
-def empty() -> VoiceResponse:
-    return VoiceResponse()
+# What a caller refused a callback hears, by the refusal's reason (flow.CallbackOffer).
+CALLBACK_REFUSALS = {"withheld": "callback_withheld", "not_callable": "callback_not_callable"}

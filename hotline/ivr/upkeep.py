@@ -36,7 +36,13 @@ def rest_client(settings: Any) -> TwilioRest | None:
     if settings.dev_stand_in:
         return dev_account.rest(settings)
     return TwilioRest(
-        settings.twilio_account_sid, settings.auth_token, base_url=settings.twilio_api_base
+        settings.twilio_account_sid,
+        settings.auth_token,
+        base_url=settings.twilio_api_base,
+        region=settings.twilio_region,
+        edge=settings.twilio_edge,
+        api_key=settings.twilio_api_key,
+        api_secret=settings.twilio_api_secret,
     )
 
 

@@ -132,11 +132,11 @@ def render(services: Services, outcome: o.Outcome) -> Response:
             )
         case o.FullOffer(said=said, option_id=option, until=until, number=number):
             return twiml(r.full_offer(said, option, until, number))
-        case o.CallbackGreeting(call_sid=sid, language=language, attempt=attempt, last=last):
+        case o.CallbackGreeting(call_sid=sid, language=language, attempt=attempt):
             accept = r.urls.callback_caller(sid, attempt, step="key")
-            return twiml(r.callback_greeting(language, accept, last=last))
-        case o.NotReached(language=language, last=last):
-            return twiml(r.callback_not_reached(language, last=last))
+            return twiml(r.callback_greeting(language, accept))
+        case o.NotReached():  # a machine, another key, a try over: not a word
+            return twiml(r.hang_up())
     return _plain(services, outcome)
 
 
@@ -187,8 +187,8 @@ def _decided(services: Services, d: o.Decided) -> VoiceResponse:
             return r.callback_booked(language, until)
         case lc.CallCaller(line_id=line):
             return r.hold_for_caller(d.call_id, d.call_sid, line)
-        case lc.JoinCounsellor():
-            return r.join_counsellor(d.call_id, d.call_sid, d.callback_tries + 1)
+        case lc.JoinCounsellor(language=language):
+            return r.join_counsellor(d.call_id, d.call_sid, d.callback_tries + 1, language)
         case lc.Bridge() | lc.Nothing():
             return VoiceResponse()  # nothing to say (Bridge: Twilio joins the two)
     return r.fallback()  # Backup, or a line no longer in config: the backup serves

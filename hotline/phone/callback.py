@@ -6,7 +6,9 @@ in its own process (`hotline.ivr.dev_account`), so the service's own adapter is 
 phone reads the calls placed there, at the service's own `/dev/twilio-api` (Basic auth with the
 development account and token, as Twilio's API asks), and answers each by posting that call's
 webhooks, signed: the counsellor's leg first (the whisper, 1 to accept), then the caller's (the
-greeting, 1 to join), then both final statuses.
+neutral question, 1 to join), then both final statuses. The caller's leg is placed with
+answering-machine detection, so its webhooks carry `AnsweredBy`: "human" (the phone presses 1),
+or with `--callback-answered-by machine_start` a voicemail box, which should hear nothing at all.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from hotline.phone.client import Phone, Printer, new_sid
 
 WAIT_AT_MOST = 120.0  # seconds for the service to place a call; retries wait longer
 POLL_EVERY = 0.2
+
+
+MACHINE_HEARD_NOTHING = "the machine heard nothing"
 
 
 class NotPlaced(Exception):
@@ -42,6 +47,7 @@ class Created:
     from_: str
     url: str
     status_callback: str | None
+    params: dict[str, str]  # every parameter the service asked for (MachineDetection...)
 
 
 class PlacedCalls:
@@ -57,7 +63,7 @@ class PlacedCalls:
             raise NoStandIn(resp.status_code)
         resp.raise_for_status()
         return [
-            Created(c["sid"], c["to"], c["from"], c["url"], c.get("status_callback"))
+            Created(c["sid"], c["to"], c["from"], c["url"], c.get("status_callback"), c["params"])
             for c in resp.json()["calls"]
         ]
 
@@ -76,8 +82,12 @@ async def placed(
     raise NotPlaced
 
 
-def _leg(phone: Phone, created: Created) -> dict[str, str]:
+def _leg(phone: Phone, created: Created, answered_by: str = "human") -> dict[str, str]:
+    """A leg's parameters as Twilio posts them. A leg placed with answering-machine detection
+    (`MachineDetection`) carries its result, `AnsweredBy`, from its first request on."""
+    detected = {"AnsweredBy": answered_by} if created.params.get("MachineDetection") else {}
     return {
+        **detected,
         **phone.common,
         "CallSid": created.sid,
         "Direction": "outbound-api",
@@ -114,8 +124,26 @@ async def _status(phone: Phone, created: Created, status: str) -> None:
         await phone.post(created.status_callback, extra, common=_leg(phone, created))
 
 
-async def callback_loop(phone: Phone, api: PlacedCalls, misses: int, out: Printer) -> str:
-    """After the caller booked: serve every try until the caller joins. The outcome line."""
+async def _machine(phone: Phone, caller: Created, counsellor: Created, answered_by: str) -> str:
+    """The caller's leg answered by a voicemail box or a fax (as Twilio's detection reports
+    it): what it heard, then both legs end. The outcome line."""
+    leg = _leg(phone, caller, answered_by)
+    phone.out(f"[callback] the hotline calls you back: {answered_by} answers (AnsweredBy)")
+    doc = ET.fromstring((await phone.post(caller.url, common=leg)).content)
+    heard = [(v.text or "").strip() for v in doc.iter() if v.tag in {"Say", "Play"}]
+    for words in heard:
+        phone.out(f"[{answered_by} hears] {words}")
+    await _status(phone, caller, "completed")
+    await _status(phone, counsellor, "completed")
+    return MACHINE_HEARD_NOTHING if not heard else f"the machine heard {len(heard)} sentences"
+
+
+async def callback_loop(
+    phone: Phone, api: PlacedCalls, misses: int, out: Printer, answered_by: str = "human"
+) -> str:
+    """After the caller booked: serve every try until the caller joins (`answered_by` not
+    "human": the first answered try reaches a machine instead, and the loop ends there).
+    The outcome line."""
     seen, tries = 0, 0
     while True:
         wait = WAIT_AT_MOST if tries == 0 else WAIT_AT_MOST + 15 * 60  # a retry's pause
@@ -139,6 +167,8 @@ async def callback_loop(phone: Phone, api: PlacedCalls, misses: int, out: Printe
                 out("[counsellor] the leg ends")
             await _status(phone, counsellor, "completed")
             continue
+        if answered_by != "human":
+            return await _machine(phone, caller, counsellor, answered_by)
         out(f"[callback] the hotline calls you back (try {tries})")
         joined = await _play(phone, caller.url, _leg(phone, caller), "caller", "1")
         dial = joined.find(".//Dial")

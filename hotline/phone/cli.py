@@ -13,7 +13,13 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from hotline.config import HotlineConfig
-from hotline.phone.callback import NoStandIn, NotPlaced, PlacedCalls, callback_loop
+from hotline.phone.callback import (
+    MACHINE_HEARD_NOTHING,
+    NoStandIn,
+    NotPlaced,
+    PlacedCalls,
+    callback_loop,
+)
 from hotline.phone.client import CallEnded, Phone, Script
 from hotline.settings import DEV_ACCOUNT_SID, Settings
 
@@ -181,7 +187,9 @@ async def run_callback(args: argparse.Namespace, settings: Settings, cfg: Hotlin
                 print("[summary] the hold never offered a callback (is a line free?)")
                 return 1
             try:
-                outcome = await callback_loop(phone, api, args.callback_miss, out)
+                outcome = await callback_loop(
+                    phone, api, args.callback_miss, out, args.callback_answered_by
+                )
             except NotPlaced:
                 print("[summary] the hotline placed no call in time: is every line busy?")
                 return 1
@@ -197,4 +205,5 @@ async def run_callback(args: argparse.Namespace, settings: Settings, cfg: Hotlin
         print(f"hotline call: cannot reach the service at {base}: {e}", file=sys.stderr)
         return 1
     print(f"[summary] {outcome}")
-    return 0 if outcome == "callback connected" else 1
+    # What the phone set out to show: the caller joined, or a machine that heard nothing.
+    return 0 if outcome in {"callback connected", MACHINE_HEARD_NOTHING} else 1

@@ -12,11 +12,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, select, union_all
+from sqlalchemy import and_, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls.models import Call, CallState
-from hotline.cases.models import LinkageCase
+from hotline.cases.models import LinkageAction, LinkageCase
 from hotline.lines.models import Line
 from hotline.records.models import ConsultationRecord
 from hotline.reports import definitions as d
@@ -121,12 +121,23 @@ async def waits(session: AsyncSession, period_id: str) -> list[float]:
     return [float(w) for w in (await session.execute(stmt)).scalars()]
 
 
+# つなぎに関して調整した深刻な相談対応, as the seed counts them: linkage cases a coordinator
+# actually worked on (調整した), not every case a record opened. Worked on: an action was
+# logged (a contact, 面談, 同行支援), or the case moved past `open` to anything but `closed`
+# (対応中, つなぎ完了, 連絡がつかない: someone tried). A case closed without an action was
+# judged not to need linkage, and one still `open` has not been touched.
+WORKED_ON = or_(
+    select(LinkageAction.id).where(LinkageAction.case_id == LinkageCase.id).exists(),
+    LinkageCase.status.not_in(("open", "closed")),
+)
+
+
 async def serious_cases(session: AsyncSession, period_id: str) -> int:
     stmt = (
         select(func.count())
         .select_from(LinkageCase)
         .join(Call, Call.id == LinkageCase.call_id)
-        .where(Call.period_id == period_id)
+        .where(Call.period_id == period_id, WORKED_ON)
     )
     return int((await session.execute(stmt)).scalar_one())
 
@@ -163,6 +174,7 @@ async def serious_cases_by_period(session: AsyncSession) -> dict[str, int]:
         select(Call.period_id, func.count())
         .select_from(LinkageCase)
         .join(Call, Call.id == LinkageCase.call_id)
+        .where(WORKED_ON)
         .group_by(Call.period_id)
     )
     return {p: int(n) for p, n in (await session.execute(stmt)).all()}

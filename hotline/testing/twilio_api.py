@@ -33,7 +33,10 @@ def _handler(api: TwilioApi) -> type[BaseHTTPRequestHandler]:
 
         def _run(self, body: str = "") -> None:
             auth = self.headers.get("Authorization")
-            self._answer(answer(api, self.command, self.path, body, auth))
+            # The host the client meant (its region and edge), sent in Host by the
+            # service's transport (hotline.ivr.rest.StandInHttpClient).
+            host = self.headers.get("Host") or ""
+            self._answer(answer(api, self.command, self.path, body, auth, host))
 
         def do_GET(self) -> None:
             self._run()

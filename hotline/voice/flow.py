@@ -52,7 +52,8 @@ class Enqueue:
 class Hold:
     """One hold segment. Said in the caller's language: message variant `message`, the place
         in line when `ahead` is given (callers before this one), the callback offer when
-        `offer_callback`, or, when `choice`, the maximum wait's choice (after `waited` seconds).
+        `offer_callback`, or, when `choice`, the maximum wait's choice (after `waited` seconds;
+        its key 2, a callback, only when `choice_callback`).
         Then music when `music` (only where a freed line pushes the caller out of the hold: a
         track is minutes long), else a short pause. `chose`: the choice has been offered, kept in
         the next segment's URL so that it is offered once. `failures`: this segment was answered
@@ -66,6 +67,7 @@ class Hold:
     waited: float = 0.0
     offer_callback: bool = False
     choice: bool = False
+    choice_callback: bool = True
     message: int = 0
     music: bool = False
     chose: bool = False
@@ -79,14 +81,17 @@ class LeaveQueue:
 
 @dataclass(frozen=True, slots=True)
 class Closed:
-    """The option cannot take the caller now: say so in the caller's language, when it
-    opens (if its hours say), which other keys of the menu are open now, and which other
-    lines are open now; then end."""
+    """The option cannot take the caller now: say why in the caller's language (`why`:
+    nobody on duty, outside its hours, or paused by an operator), when it opens (if its
+    hours say), which other keys of the menu are open now, and which other lines are open
+    now; then end, or, with `menu_id` (other keys are open), ask that menu again."""
 
     language: str | None = None
     opens_at: dt.datetime | None = None  # Asia/Tokyo
     open_keys: tuple[tuple[str, str], ...] = ()  # (key, option name), in key order
     lines: tuple[Referral, ...] = ()
+    why: Literal["staff", "hours", "paused"] = "staff"
+    menu_id: str | None = None
     # Twilio's queue of the option is full: the option is open, but very busy (its words
     # are `closed.<language>.full`; no opening time)
     full: bool = False
@@ -103,11 +108,19 @@ def closed(
     language: str | None,
     now: dt.datetime,
     closed_by_hand: Set[str] = frozenset(),
+    from_menu: bool = False,
 ) -> Closed:
-    """What the closed message says at `now`: only what is true at that moment."""
+    """What the closed message says at `now`: only what is true at that moment.
+    `from_menu`: the caller has just pressed the key; when other keys of the menu are open,
+    the message ends in that menu again (a closed key never asks the caller to redial)."""
     opens_at = None
-    if option_id is not None and option_id not in closed_by_hand:
+    why: Literal["staff", "hours", "paused"] = "staff"
+    if option_id is not None and option_id in closed_by_hand:
+        why = "paused"  # an operator's closure: no opening time can be promised
+    elif option_id is not None:
         opens_at = option_opens_at(cfg, option_id, language, now)
+        if cfg.has_option(option_id) and not option_open(cfg, option_id, language, now):
+            why = "hours"
     keys: list[tuple[str, str]] = []
     menu = cfg.menus.get(menu_id or cfg.default_menu)
     for key, choice in sorted(menu.keys.items()) if menu and language is None else ():
@@ -117,7 +130,8 @@ def closed(
         if option_open(cfg, other, choice.language, now):
             keys.append((key, cfg.option(other).name))
     lines = tuple(referrals_open(cfg, language, now))
-    return Closed(language, opens_at, tuple(keys), lines)
+    again = (menu_id or cfg.default_menu) if from_menu and keys else None
+    return Closed(language, opens_at, tuple(keys), lines, why, again)
 
 
 def start(cfg: HotlineConfig, menu_id: str) -> Ask:
@@ -179,6 +193,7 @@ def hold(
         waited=waited,
         offer_callback=callback and announce and not choice,
         choice=choice,
+        choice_callback=callback,
         message=max(segment - 1, 0),
         music=music,
         chose=chose or choice,
@@ -198,29 +213,48 @@ def choice_key(digits: str | None) -> Literal["wait", "callback", "lines"] | Non
     return CHOICE_KEYS.get((digits or "").strip())
 
 
+# Whose number we may call back: only a Japanese mobile or geographic number ("callable");
+# "withheld": no number (非通知, unknown, not a number); "not_callable": any other (foreign,
+# free-dial 0120/0800, 050 IP phones, pagers...: see hotline.voice.steps.number_kind).
+NumberKind = Literal["callable", "withheld", "not_callable"]
+
+
 @dataclass(frozen=True, slots=True)
 class CallbackOffer:
     """May this caller be called back now. `reason` when not: "unavailable" (callbacks off,
-    or not for this option), "withheld" (no number to call), "closing" (the option's hours
-    end within `retry_after_minutes`: no time to call and retry). `until`: the latest time
-    the callback is made (the end of the option's hours, or `expire_after_minutes` from now
-    for an option open around the clock)."""
+    not for this option, or the estimated wait passes the latest time we would call),
+    "withheld" (no number to call), "not_callable" (a number we do not call back), "closing"
+    (the option's hours end within `retry_after_minutes`: no time to call and retry).
+    `until`: the latest time the callback is made (the end of the option's hours, or
+    `expire_after_minutes` from now for an option open around the clock)."""
 
     ok: bool
-    reason: Literal["withheld", "unavailable", "closing"] | None = None
+    reason: Literal["withheld", "not_callable", "unavailable", "closing"] | None = None
     until: dt.datetime | None = None
 
 
 def callback_offer(
-    cfg: HotlineConfig, option_id: str, language: str | None, withheld: bool, now: dt.datetime
+    cfg: HotlineConfig,
+    option_id: str,
+    language: str | None,
+    number: NumberKind,
+    now: dt.datetime,
+    ahead: int | None = None,
 ) -> CallbackOffer:
+    """`ahead`: the callers before this one, when known: the wait is estimated as that many
+    times `callback.minutes_per_caller_ahead`, and a callback that would come only after its
+    latest time is not offered (it would only expire: a promise we could not keep)."""
     settings = cfg.callback
     if not settings.enabled or not cfg.has_option(option_id) or not cfg.option(option_id).callback:
         return CallbackOffer(False, "unavailable")
-    if withheld:
-        return CallbackOffer(False, "withheld")
+    if number != "callable":
+        return CallbackOffer(False, number)
     closes = option_closes_at(cfg, option_id, language, now)
     if closes is not None and closes - now <= dt.timedelta(minutes=settings.retry_after_minutes):
         return CallbackOffer(False, "closing")
     until = closes or now + dt.timedelta(minutes=settings.expire_after_minutes)
+    if ahead is not None:
+        estimate = now + dt.timedelta(minutes=ahead * settings.minutes_per_caller_ahead)
+        if estimate > until:
+            return CallbackOffer(False, "unavailable")
     return CallbackOffer(True, None, until)

@@ -119,20 +119,17 @@ class FullOffer:
 
 @dataclass(frozen=True, slots=True)
 class CallbackGreeting:
-    """The caller's leg of a callback answered: who is calling, press 1 to talk."""
+    """The caller's leg of a callback answered by a person: the neutral question, press 1."""
 
     call_sid: str
     language: str | None
     attempt: int
-    last: bool
 
 
 @dataclass(frozen=True, slots=True)
 class NotReached:
-    """The caller's leg without the caller: we will call again, or (`last`) not."""
-
-    language: str | None
-    last: bool
+    """The caller's leg without the caller (a machine, another key, a try that is over):
+    hung up on without a word."""
 
 
 Outcome = (

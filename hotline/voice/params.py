@@ -90,6 +90,15 @@ def _count(value: object) -> int:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
 
 
+# Twilio's AnsweredBy values that are not a person: "machine_start" (a voicemail greeting),
+# "fax", and the machine_end_* of DetectMessageEnd (not asked for, accepted all the same).
+# "human" and "unknown" (a person who said nothing, or too little to tell) hear the neutral
+# question: it names nothing, and only the caller knows to press 1.
+MACHINES = frozenset(
+    {"machine_start", "fax", "machine_end_beep", "machine_end_silence", "machine_end_other"}
+)
+
+
 class VoiceParams(BaseModel):
     """The fields of a Twilio voice request that this service reads."""
 
@@ -105,6 +114,9 @@ class VoiceParams(BaseModel):
     call_status: Annotated[str, _text(32)] = Field("", alias="CallStatus")
     sequence_number: Annotated[int, BeforeValidator(_count)] = Field(0, alias="SequenceNumber")
     error_code: Annotated[str, _text(8)] = Field("", alias="ErrorCode")
+    # Twilio's answering-machine detection on a leg we placed with MachineDetection=Enable:
+    # human, machine_start, fax or unknown (machine_end_* only with DetectMessageEnd).
+    answered_by: Annotated[str, _text(32)] = Field("", alias="AnsweredBy")
     queue_sid: Annotated[str, _text(64)] = Field("", alias="QueueSid")  # a waitUrl's queue
 
     def valid_call_sid(self) -> bool:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import phonenumbers
+
 from hotline.calls import lifecycle as lc
 from hotline.calls import store
 from hotline.calls.models import CallState
@@ -74,6 +76,12 @@ async def menu(t: Turn, p: VoiceParams, q: Query) -> Outcome:
         await t.apply(call, lc.MenuAnswered(menu_id, q.attempt, p.digits))
         return choice
     staffed = await t.staffed(call, choice.option_id, choice.language)
+    shut = None  # closed now: what the caller hears, and whether the menu comes again
+    if staffed is False and call.state == CallState.MENU:
+        # A key pressed gets the menu again; the default after silences does not, or a
+        # caller who went silent would go round the menu for ever.
+        again = choice.notice is None
+        shut = await t.closed(menu_id, choice.option_id, choice.language, from_menu=again)
     event = lc.OptionChosen(
         choice.option_id,
         choice.language,
@@ -83,8 +91,11 @@ async def menu(t: Turn, p: VoiceParams, q: Query) -> Outcome:
         attempt=q.attempt,
         digits=p.digits,
         default=choice.notice is not None,
+        to_menu=shut is not None and shut.menu_id is not None,
     )
     out = await t.apply(call, event)
+    if shut is not None and isinstance(out.decision, lc.Closed):
+        return shut
     return await t.answer(call, out.decision, choice.notice)
 
 
@@ -130,8 +141,12 @@ async def wait(t: Turn, p: VoiceParams, q: Query) -> Outcome:
         waited=(t.now - (call.waiting_since or call.created_at)).total_seconds(),
         max_wait=option.max_wait_seconds,
         chose=q.chose,
-        # Whether this caller's number can be called is said when they press the key.
-        callback=cfg.callback.enabled and option.callback,
+        # Offered only where it could be kept: the option's policy, a number we call back,
+        # and (when the place in line is known) a wait estimate within the request's time.
+        callback=flow.callback_offer(
+            cfg, out.decision.option_id, out.decision.language, number_kind(p.caller), t.now, ahead
+        ).ok
+        and s.pushes is not None,
         # Hold music only where a freed line pushes the caller out of the hold (REST
         # dequeue): with polling alone, a caller would hear of a line when the track ends.
         music=s.rest is not None and s.rest.pushes and cfg.hold.music is not None,
@@ -171,7 +186,7 @@ async def _full_offer(t: Turn, call: StoredCall, p: VoiceParams) -> FullOffer | 
     the confirm key books the callback (`hold_key`, step "full"), anything else ends it as
     refused by the full queue (`_full_over`)."""
     option_id = option_or_default(t.services.cfg, call.option_id)
-    offer = _offer(t, p, option_id, call.language)
+    offer = await _offer(t, call, p, option_id, call.language)
     if not offer.ok or offer.until is None:
         return None
     said = await t.answer(call, lc.QueueFull(call.language))
@@ -238,15 +253,35 @@ async def status(t: Turn, p: VoiceParams, q: Query) -> Outcome:
 # -- callback ---------------------------------------------------------------------------------
 
 
-def withheld(number: str) -> bool:
-    """No number we could call back: withheld, unknown, or not a valid E.164 number."""
+# The number types we call back: a Japanese mobile (070/080/090) or geographic number
+# (phonenumbers' FIXED_LINE; some ranges it cannot tell apart are FIXED_LINE_OR_MOBILE).
+# Not free-dial (0120/0800: a caller's own phone never shows one, and a company's switchboard
+# is not where a caller waits for us), not 050 IP phones or others (the issue's rule: mobile
+# and geographic only), not a foreign number (Twilio's geographic permissions, and a call
+# abroad from a Japanese hotline is not what the caller asked for).
+CALLABLE_TYPES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    }
+)
+
+
+def number_kind(number: str) -> flow.NumberKind:
+    """Can this caller's number be called back? Never logged: its text holds the number."""
     if number.strip().lower() in store.ANONYMOUS:
-        return True
+        return "withheld"
     try:
-        check_number(number)
-    except ValueError:  # its text holds the number: never logged
-        return True
-    return False
+        check_number(number.strip())
+    except ValueError:
+        return "withheld"  # unknown, or not a number we could dial
+    parsed = phonenumbers.parse(number.strip())
+    if phonenumbers.region_code_for_number(parsed) != "JP":
+        return "not_callable"
+    if phonenumbers.number_type(parsed) not in CALLABLE_TYPES:
+        return "not_callable"
+    return "callable"
 
 
 async def hold_key(t: Turn, p: VoiceParams, q: Query) -> Outcome:
@@ -276,7 +311,7 @@ async def hold_key(t: Turn, p: VoiceParams, q: Query) -> Outcome:
         return BackToHold(option_id, language, segment, chose, kept=True)
     if not asked:
         return BackToHold(option_id, language, segment, chose)
-    offer = _offer(t, p, option_id, language)
+    offer = await _offer(t, call, p, option_id, language)
     if not offer.ok or offer.until is None:
         why = offer.reason or "unavailable"
         return CallbackRefused(language, why, option_id, segment, chose)
@@ -284,9 +319,14 @@ async def hold_key(t: Turn, p: VoiceParams, q: Query) -> Outcome:
     return CallbackConfirm(language, option_id, segment, offer.until, number, chose)
 
 
-def _offer(t: Turn, p: VoiceParams, option_id: str, language: str | None) -> flow.CallbackOffer:
+async def _offer(
+    t: Turn, call: StoredCall, p: VoiceParams, option_id: str, language: str | None
+) -> flow.CallbackOffer:
     cfg = t.services.cfg
-    offer = flow.callback_offer(cfg, option_id, language, withheld(p.caller), t.now)
+    ahead = None
+    if call.state == CallState.WAITING:  # the wait estimate: the callers before this one
+        ahead = await store.waiting_ahead(t.uow.session, call)
+    offer = flow.callback_offer(cfg, option_id, language, number_kind(p.caller), t.now, ahead)
     if offer.ok and t.services.pushes is None:  # no REST account: we could not call back
         return flow.CallbackOffer(False, "unavailable", None)
     return offer
@@ -301,7 +341,7 @@ async def _book(
     segment: int,
     chose: bool,
 ) -> Outcome:
-    offer = _offer(t, p, option_id, language)  # again: the hours may have moved on
+    offer = await _offer(t, call, p, option_id, language)  # again: the hours may have moved on
     if not offer.ok or offer.until is None:
         why = offer.reason or "unavailable"
         return CallbackRefused(language, why, option_id, segment, chose)
@@ -314,25 +354,29 @@ async def _book(
 
 
 async def callback_caller(t: Turn, p: VoiceParams, q: Query) -> Outcome:
-    """Our call to the caller answered (`step` empty): who is calling, press 1; their key
-    (`step=key`): 1 joins the counsellor who is holding for them."""
+    """Our call to the caller answered (`step` empty): a neutral question, press 1 if it is
+    you; their key (`step=key`): 1 joins the counsellor who is holding for them. Nothing
+    that names the hotline or the request is said on this leg before the 1."""
     call = await t.parent(q.call_sid)
     if call is None:
-        return NotReached(None, last=True)
+        return NotReached()
     attempt, language = q.attempt, call.language
     current = call.state == CallState.CALLING and attempt == call.callback_tries + 1
-    last = attempt > t.services.limits.callback_retries  # the last try: no promise of another
     if q.step != "key":
+        if p.answered_by in params.MACHINES:
+            # A voicemail box or a fax (Twilio's detection): hung up on before a word, so
+            # that nothing is recorded; the leg's status then counts the try as not reached.
+            return NotReached()
         if current:
-            return CallbackGreeting(call.call_sid, language, attempt, last)
-        return NotReached(language, last=call.state != CallState.CALLBACK)
+            return CallbackGreeting(call.call_sid, language, attempt)
+        return NotReached()
     if (p.digits or "").strip() != "1":
-        # Not 1 (someone else may have answered): nothing is said of why we called.
-        return NotReached(language, last=last)
+        # Not 1 (someone else may have answered): the leg ends without a word.
+        return NotReached()
     out = await t.apply(call, lc.CallerAnswered(attempt))
     if isinstance(out.decision, lc.JoinCounsellor):
         return t.decided(call, out.decision)
-    return NotReached(language, last=call.state != CallState.CALLBACK)
+    return NotReached()
 
 
 async def callback_hold(t: Turn, p: VoiceParams, q: Query) -> Outcome:

@@ -125,14 +125,43 @@ class Turn:
         time, the keys and other lines open now), which needs the operators' closures."""
         if not isinstance(decision, lc.Closed | lc.QueueFull):
             return self.decided(call, decision, notice)
-        said = flow.closed(
-            self.services.cfg,
-            menu_id=call.menu_id,
-            option_id=call.option_id,
-            language=decision.language,
-            now=self.now,
-            closed_by_hand=await closures.closed_ids(self.uow.session),
-        )
+        said = await self.closed(call.menu_id, call.option_id, decision.language)
         if isinstance(decision, lc.QueueFull):  # open, but full: no opening time to say
             return dataclasses.replace(said, full=True, opens_at=None)
         return said
+
+    async def closed(
+        self,
+        menu_id: str | None,
+        option_id: str | None,
+        language: str | None,
+        *,
+        from_menu: bool = False,
+    ) -> flow.Closed:
+        """The closed message as it holds now (`flow.closed`, with the operators' closures).
+        The other keys it names are those a caller may join now, a line on duty for them too
+        (`closures.may_join`, one statement a key): a key open by its hours with nobody on
+        duty would only close again, and the menu comes back only for keys that can answer."""
+        s, session = self.services, self.uow.session
+        shut = flow.closed(
+            s.cfg,
+            menu_id=menu_id,
+            option_id=option_id,
+            language=language,
+            now=self.now,
+            closed_by_hand=await closures.closed_ids(session),
+            from_menu=from_menu,
+        )
+        menu = s.cfg.menus.get(menu_id or s.cfg.default_menu)
+        if not shut.open_keys or menu is None:
+            return shut
+        keys = []
+        for key, name in shut.open_keys:
+            choice = menu.keys[key]
+            assert choice.option is not None  # flow.closed names option keys only
+            if await closures.may_join(
+                session, s.cfg, s.router, choice.option, choice.language, self.now
+            ):
+                keys.append((key, name))
+        again = shut.menu_id if keys else None
+        return dataclasses.replace(shut, open_keys=tuple(keys), menu_id=again)

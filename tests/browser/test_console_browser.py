@@ -129,7 +129,7 @@ async def test_the_console_story(new_page, live, db_file, accounts, shots) -> No
     await expect(operator.locator("#fig-rate")).to_have_text("100.0%")
     await operator.screenshot(path=shots / "08-dashboard.png", full_page=True)
     set_all_lines(live, db_file, "offline", only="inochi-01")
-    assert "受付時間外" in call(live, "8")
+    assert "おつなぎできません" in call(live, "8")  # within its hours, nobody on duty
     await expect(operator.locator("#fig-rate")).to_have_text("50.0%", timeout=15_000)
     await expect(operator.locator("#fig-calls")).to_have_text("2")
     await operator.screenshot(path=shots / "09-dashboard-updated.png", full_page=True)

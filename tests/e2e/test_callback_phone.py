@@ -35,7 +35,10 @@ def one_line_config(tmp_path: Path, wrap_up_seconds: int = 1) -> Path:
     return path
 
 
-def test_the_terminal_phone_plays_a_whole_callback(tmp_path: Path) -> None:
+def play_callback(tmp_path: Path, *extra: str) -> tuple[str, str]:
+    """One caller keeps the only line busy; a second holds and asks for a callback, then the
+    phone plays the calls the hotline places (`extra`: more `hotline call` arguments). The
+    phone's output and the server's log."""
     config = one_line_config(tmp_path)
     database = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
     env = {"HOTLINE_CONFIG_PATH": str(config)}
@@ -57,7 +60,7 @@ def test_the_terminal_phone_plays_a_whole_callback(tmp_path: Path) -> None:
                 if "[talk] connected" in line:
                     break
             done = subprocess.run(
-                [*phone, "--press", "8", "--callback"],
+                [*phone, "--press", "8", "--callback", *extra],
                 cwd=ROOT,
                 env=phone_env,
                 stdin=subprocess.DEVNULL,
@@ -70,12 +73,27 @@ def test_the_terminal_phone_plays_a_whole_callback(tmp_path: Path) -> None:
             talking.kill()
             talking.wait()
         log = server.log_tail()
-    out = done.stdout
-    assert done.returncode == 0, f"{out}\n{done.stderr[-2000:]}\n{log}"
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr[-2000:]}\n{log}"
+    return done.stdout, log
+
+
+def test_the_terminal_phone_plays_a_whole_callback(tmp_path: Path) -> None:
+    out, log = play_callback(tmp_path)
     booked = out.index("[callback]")  # the hold offered it, the caller asked and confirmed
     counsellor = out.index("[counsellor hears]")
     called = out.index("calls you back")
     assert booked < counsellor < called, out  # the counsellor accepts before the caller rings
+    # Before their 1, the caller's leg names nothing: a neutral question.
+    question, pressed = out.index("[caller hears]", called), out.index("[caller] presses 1")
+    assert "ご本人でしたら1を" in out[question:pressed] and "9999" not in out[question:pressed]
     assert "[summary] callback connected" in out
     print(out)  # shown with -s: the loop as a newcomer sees it
     assert "+819" not in log  # the caller's number is in no server log line
+
+
+def test_a_voicemail_box_that_answers_the_callback_hears_nothing(tmp_path: Path) -> None:
+    out, log = play_callback(tmp_path, "--callback-answered-by", "machine_start")
+    assert "machine_start answers" in out, out
+    assert "[machine_start hears]" not in out  # not a word to be recorded
+    assert "[summary] the machine heard nothing" in out
+    assert "+819" not in log

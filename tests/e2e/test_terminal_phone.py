@@ -25,7 +25,7 @@ DEFAULT_CHOSEN = "相談員をお探しします"
 APPLICATION_ERROR = "[twilio] An application error"
 # The language menu (key 2), in the order it is read.
 # Nepali has no Twilio voice: its line is read in English.
-LANGUAGE_TAGS = ["en-US", "cmn-CN", "ko-KR", "vi-VN", "pt-BR", "es-ES", "fil-PH", "en-US"]
+LANGUAGE_TAGS = ["en-US", "cmn-CN", "ko-KR", "vi-VN", "pt-BR", "es-MX", "fil-PH", "en-US"]
 HOTLINE_NUMBER = "+815055559999"  # config/menus.yaml caller_id: what every line is shown
 
 

@@ -162,8 +162,15 @@ async def test_a_callback_is_served_in_its_turn_counsellor_first_then_the_caller
     caller_leg = api.created[1]
     assert caller_leg.to == CALLER and caller_leg.from_ != CALLER
     assert CALLER not in caller_leg.url and CALLER not in ET.tostring(calling).decode()
+    # Our greeting failing: the same neutral question; only on a key the apology and the
+    # backup organisation (a machine: not a word).
     backup = await leg(twilio, caller_leg.params["FallbackUrl"], "CA" + "d" * 32)
-    assert "システムに問題" in says(backup) and backup.find("Dial") is not None
+    assert says(backup) == "お申し込みいただいたお電話です。ご本人でしたら1を押してください。"
+    pressed = backup.find("Gather").get("action")  # type: ignore[union-attr]
+    helped = await leg(twilio, pressed or "", "CA" + "d" * 32, Digits="1")
+    assert "システムに問題" in says(helped) and helped.find("Dial") is not None
+    machine = await leg(twilio, caller_leg.params["FallbackUrl"], "CAe", AnsweredBy="fax")
+    assert [el.tag for el in machine] == ["Hangup"]
 
     greeting = await leg(twilio, caller_leg.url, "CA" + "d" * 32)
     key_url = greeting.find(".//Gather").get("action")  # type: ignore[union-attr]

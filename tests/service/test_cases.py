@@ -150,3 +150,26 @@ async def test_bad_case_input_is_refused_and_changes_nothing(client, app) -> Non
             await s.execute(select(AuditEntry).where(AuditEntry.action == "case.update"))
         ).all()
     assert updates == []
+
+
+async def test_serious_cases_count_the_cases_worked_on_as_the_seed_does(client, app) -> None:
+    """つなぎに関して調整した深刻な相談対応: a case counts once a coordinator worked on it (an
+    action logged, or a status past 未着手 other than 終了), not when a record opens it."""
+    me = await make_key(app, "sisc", Role.COORDINATOR)
+
+    async def serious() -> int:
+        resp = await client.get("/api/reports/periods/period_5", headers=me)
+        assert resp.status_code == 200, resp.text
+        return int(resp.json()["serious_cases"])
+
+    untouched, acted, moved, closed = [(await open_case(client, app))["case_id"] for _ in range(4)]
+    assert await serious() == 0  # four cases opened, none worked on yet
+    resp = await client.post(
+        f"/api/cases/{acted}/actions", json={"kind": "連絡", "on_date": "2023-12-26"}, headers=me
+    )
+    assert resp.status_code == 201, resp.text
+    await client.patch(f"/api/cases/{moved}", json={"status": "unreachable"}, headers=me)
+    await client.patch(f"/api/cases/{closed}", json={"status": "closed"}, headers=me)
+    assert await serious() == 2  # the contacted case and the one tried and not reached
+    await client.patch(f"/api/cases/{untouched}", json={"status": "linked"}, headers=me)
+    assert await serious() == 3

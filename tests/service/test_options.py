@@ -43,14 +43,35 @@ async def test_a_key_outside_its_hours_says_when_it_opens_and_what_is_open_now(
     sid = new_sid()
     doc = await queue(twilio, sid, "1")
     text = " ".join(says(doc))
-    assert doc.find("Enqueue") is None and doc[-1].tag == "Hangup"
-    assert "12月29日16時から受け付けます" in text
-    assert "孤独・孤立でお悩みの方は8番" in text  # open round the clock
-    assert "性別" not in text  # gender: outside its hours too
-    assert "よりそいホットライン、0120-279-338" in text
+    assert doc.find("Enqueue") is None and doc.find("Hangup") is None
+    assert "受付時間外です" in text and "12月29日午後4時から受け付けます" in text
+    assert "孤独・孤立でお悩みの方は8番です。続けてメニューをお聞きください" in text  # 24h
+    assert "おかけ直し" not in text and "119番" in text
+    assert "性別の違和や同性愛に関して相談したい方は4番" not in text  # outside its hours too
+    # Other keys are open: the menu again at once, not the other lines and a hang-up.
+    assert "0120-279-338" not in text
+    assert (await _call(app, sid)).state == "menu"
+    doc = await twilio.call(doc.find("Gather").get("action"), sid, Digits="8")
+    assert doc.find("Enqueue") is not None  # the caller chose again without redialling
+    call = await _call(app, sid)
+    assert call.state in ("waiting", "reserved") and call.option_id == "loneliness"
+
+
+async def test_a_closed_key_with_no_other_key_open_names_the_other_lines_and_ends(
+    twilio: Twilio, app, clock: Clock
+) -> None:
+    # 年末年始 2022/23, 10:00, no line on duty for loneliness either: nothing to choose.
+    clock.now = tokyo(2022, 12, 29, 10)
+    await only_lines(app, "childline-01")
+    sid = new_sid()
+    doc = await queue(twilio, sid, "8")
+    text = " ".join(says(doc))
+    assert doc.find("Gather") is None and doc[-1].tag == "Hangup"
+    assert "ただいまこの窓口ではおつなぎできません" in text and "受付時間外" not in text
+    assert "よりそいホットライン、0120-279-338" in text and "119番" in text
     assert "0120-783-556" not in text  # いのちの電話 opens at 16:00
     call = await _call(app, sid)
-    assert (call.state, call.option_id) == ("closed", "under18")
+    assert (call.state, call.option_id) == ("closed", "loneliness")
 
 
 async def test_the_same_key_within_its_hours_queues_the_caller(
@@ -94,8 +115,10 @@ async def test_an_operator_closes_a_key_at_once_and_reopens_it(
     doc = await queue(twilio, sid, "3")
     text = " ".join(says(doc))
     assert doc.find("Enqueue") is None and "受け付けます" not in text  # no opening time
+    # Said as what it is, a pause, and the menu again with the keys open now.
+    assert "受付を一時停止しています" in text and "受付時間外" not in text
     assert "孤独・孤立でお悩みの方は8番" in text and "女性の悩みは3番" not in text
-    assert (await _call(app, sid)).state == "closed"
+    assert doc.find("Gather") is not None and (await _call(app, sid)).state == "menu"
 
     reopened = await client.post("/api/options/women/reopen", headers=bearer(key))
     assert reopened.json()["open"] is True

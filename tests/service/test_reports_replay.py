@@ -211,7 +211,7 @@ async def add_records(session, p: Plan, connected: list[Call]) -> dict[str, Any]
         {
             "record_id": r.id,
             "call_id": r.call_id,
-            "status": "open",
+            "status": "linked",  # worked on: counted as 調整した (reports.queries)
             "created_at": r.created_at,
             "updated_at": r.created_at,
         }  # fmt: skip

@@ -153,7 +153,10 @@ class Replay:
 
     async def closed(self, option: str) -> None:
         doc = await self.choose(new_sid(), option)
-        assert any("受付時間外" in s for s in says(doc)), ET.tostring(doc)
+        # Within the option's hours, every line off duty: おつなぎできません, then the end
+        # (no other key can answer either, so no menu again).
+        assert any("おつなぎできません" in s for s in says(doc)), ET.tostring(doc)
+        assert doc[-1].tag == "Hangup", ET.tostring(doc)
         self.clock.advance(10)
 
     async def hung_up_in_menu(self) -> None:

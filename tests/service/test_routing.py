@@ -158,9 +158,16 @@ async def test_higher_priority_callers_are_offered_a_line_first(twilio, app, clo
 async def test_no_staffed_line_means_the_closed_message(twilio: Twilio, app, sid) -> None:
     await only_lines(app, "inochi-01")
     doc = await queue(twilio, sid, "3")  # 女性の悩み: only sisc serves it, and sisc is off
-    assert any("受付時間外" in s for s in says(doc)) and doc[-1].tag == "Hangup"
-    call = await _call(app, sid)
-    assert (call.state, call.option_id) == ("closed", "women")
+    # Within its hours: not called 受付時間外. Other keys are open: the menu again.
+    text = " ".join(says(doc))
+    assert "ただいまこの窓口ではおつなぎできません" in text and "受付時間外" not in text
+    assert doc.find("Gather") is not None and doc.find("Hangup") is None
+    assert (await _call(app, sid)).state == "menu"
+    doc = await twilio.call(doc.find("Gather").get("action"), sid, Digits="3")  # again
+    doc = await twilio.call(doc.find("Gather").get("action"), sid)  # silence, to the default
+    doc = await twilio.call(doc.find("Gather").get("action"), sid)
+    doc = await twilio.call(doc.find("Gather").get("action"), sid)
+    assert doc.find("Enqueue") is not None  # the default (loneliness), inochi-01 serves it
 
 
 async def test_an_untaken_reservation_expires_and_the_line_is_offered_again(

@@ -53,7 +53,7 @@ def test_the_rest_client_is_the_services_own_and_sends_nothing_out(
     app = create_app(dev_settings(tmp_path, monkeypatch))
     rest = app.services.rest
     assert rest is not None and rest.stand_in is not None and not rest.pushes
-    assert rest.client.api.base_url == PUBLIC + DEV_PATH  # its own origin, never a fixed port
+    assert rest.base_url == PUBLIC + DEV_PATH  # its own origin, never a fixed port
 
     async def place() -> str:
         created = await rest.create_call(

@@ -173,36 +173,58 @@ def test_the_end_of_the_current_block_of_hours(cfg: HotlineConfig) -> None:
 
 
 def test_a_callback_is_booked_until_the_end_of_the_hours(cfg: HotlineConfig) -> None:
-    evenings = with_hours(cfg, "women", [{"start": "16:00", "end": "21:00"}])
-    assert callback_offer(evenings, "women", None, False, at(5, 17)) == CallbackOffer(
+    evenings = with_hours(cfg, "gender", [{"start": "16:00", "end": "21:00"}])
+    assert callback_offer(evenings, "gender", None, "callable", at(5, 17)) == CallbackOffer(
         True, None, at(5, 21)
     )
 
 
 def test_around_the_clock_a_callback_expires_after_the_configured_time(cfg) -> None:
-    offer = callback_offer(cfg, "loneliness", None, False, at(5, 22))
+    offer = callback_offer(cfg, "loneliness", None, "callable", at(5, 22))
     assert offer == CallbackOffer(True, None, at(6, 2))  # 240 minutes
 
 
 def test_no_callback_for_a_withheld_number_or_where_it_is_not_offered(cfg) -> None:
-    assert callback_offer(cfg, "loneliness", None, True, at(5, 10)).reason == "withheld"
-    off = with_hours(cfg, "women", "24h", callback=False)
-    assert callback_offer(off, "women", None, False, at(5, 10)) == CallbackOffer(
+    assert callback_offer(cfg, "loneliness", None, "withheld", at(5, 10)).reason == "withheld"
+    off = with_hours(cfg, "gender", "24h", callback=False)
+    assert callback_offer(off, "gender", None, "callable", at(5, 10)) == CallbackOffer(
         False, "unavailable"
     )
     # The option's rule comes first: a withheld caller is not told about their number.
-    assert callback_offer(off, "women", None, True, at(5, 10)).reason == "unavailable"
+    assert callback_offer(off, "gender", None, "withheld", at(5, 10)).reason == "unavailable"
     data = cfg.model_dump(exclude_none=True)
     data["callback"]["enabled"] = False
-    assert callback_offer(parse(data), "loneliness", None, False, at(5, 10)).reason == (
+    assert callback_offer(parse(data), "loneliness", None, "callable", at(5, 10)).reason == (
         "unavailable"
     )
 
 
 def test_no_callback_when_the_hours_end_too_soon_to_call_and_retry(cfg) -> None:
-    evenings = with_hours(cfg, "women", [{"start": "16:00", "end": "21:00"}])
-    assert callback_offer(evenings, "women", None, False, at(5, 20, 55)).reason == "closing"
-    assert callback_offer(evenings, "women", None, False, at(5, 20, 54)).ok
+    evenings = with_hours(cfg, "gender", [{"start": "16:00", "end": "21:00"}])
+    assert callback_offer(evenings, "gender", None, "callable", at(5, 20, 55)).reason == "closing"
+    assert callback_offer(evenings, "gender", None, "callable", at(5, 20, 54)).ok
+
+
+def test_the_shipped_config_offers_no_callback_to_under_18_or_women(cfg) -> None:
+    for option in ("under18", "women"):
+        assert not cfg.option(option).callback
+        assert callback_offer(cfg, option, None, "callable", at(5, 10)).reason == "unavailable"
+    assert callback_offer(cfg, "gender", None, "callable", at(5, 10)).ok
+
+
+def test_no_callback_is_offered_when_the_wait_estimate_passes_its_time(cfg) -> None:
+    # 240 minutes for an option open around the clock, 10 minutes a caller ahead (shipped).
+    assert callback_offer(cfg, "loneliness", None, "callable", at(5, 10), ahead=24).ok
+    late = callback_offer(cfg, "loneliness", None, "callable", at(5, 10), ahead=25)
+    assert late == CallbackOffer(False, "unavailable")
+    evenings = with_hours(cfg, "gender", [{"start": "16:00", "end": "21:00"}])
+    assert callback_offer(evenings, "gender", None, "callable", at(5, 20), ahead=6).ok
+    assert not callback_offer(evenings, "gender", None, "callable", at(5, 20), ahead=7).ok
+
+
+def test_a_number_we_do_not_call_back_is_refused_for_that_reason(cfg) -> None:
+    offer = callback_offer(cfg, "loneliness", None, "not_callable", at(5, 10))
+    assert offer == CallbackOffer(False, "not_callable")
 
 
 # -- URLs

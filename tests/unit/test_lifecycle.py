@@ -325,7 +325,7 @@ def test_a_callback_rings_the_counsellor_first_then_the_caller() -> None:
     call = call.with_changes(accepted.changes)
     assert call.state == S.CALLING and call.line_id == LINE
     joined = step(call, lc.CallerAnswered(1))
-    assert joined.decision == lc.JoinCounsellor(LINE)
+    assert joined.decision == lc.JoinCounsellor(LINE, None)
     assert joined.changes["callback_number"] is None  # the number is not needed any more
     call = call.with_changes(joined.changes)
     done = step(call, lc.CallerLegEnded(1, lc.DialOutcome.COMPLETED))

@@ -52,7 +52,7 @@ def empty(cfg: HotlineConfig, period_id: str) -> dict:  # type: ignore[type-arg]
 def test_an_empty_period_is_all_zeros(cfg: HotlineConfig) -> None:
     r = empty(cfg, "year_end_2022")
     assert (r["calls"], r["answer_rate"], r["unique_callers"]["answer_rate"]) == (0, 0.0, 0.0)
-    offered = ["under18", "gender", "loneliness", "foreign", "none"]  # key 2 (languages) last
+    offered = ["under18", "gender", "loneliness", "none"]  # the seed's three fields
     assert [o["id"] for o in r["options"]] == offered
     # 12-28 09:00 to 01-04 09:00: eight Tokyo days, both ends included.
     assert [d["date"] for d in r["days"]][0] == "2022-12-28" and len(r["days"]) == 8

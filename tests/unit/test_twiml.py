@@ -167,6 +167,10 @@ def test_the_choice_after_the_maximum_wait_is_answered_apart_and_offered_once(re
     assert "10分ほどお待たせしています" in spoken and "2を" in spoken and "3を" in spoken
     assert "ご希望の方は" not in spoken  # no callback offer line beside the choice
     assert doc[-1].text == f"{BASE}/voice/wait?o=loneliness&n=8&x=1"
+    d = Hold("women", None, 7, waited=610, choice=True, choice_callback=False, chose=True)
+    spoken = "".join(says(xml(render.hold(d))))  # no callback for this caller: no key 2
+    assert "1を" in spoken and "3を" in spoken
+    assert "2を" not in spoken and "お電話する" not in spoken
 
 
 def test_a_callback_is_explained_then_confirmed_with_a_key(render, cfg) -> None:
@@ -175,8 +179,11 @@ def test_a_callback_is_explained_then_confirmed_with_a_key(render, cfg) -> None:
     gather = doc.find("Gather")
     assert gather.get("action") == f"{BASE}/voice/hold-key?o=loneliness&n=5&step=confirm"
     (text,) = says(gather)
-    assert "050-5555-9999から" in text and "1月3日21時までに" in text and "1を押して" in text
+    assert "050-5555-9999から" in text and "1月3日午後9時までに" in text and "1を押して" in text
     assert "非通知" in text
+    # A time promised only as a condition, and what to do when it is not met.
+    assert "順番が1月3日午後9時までに来たら" in text and "来なかった場合は" in text
+    assert "までにいたします" not in text
     assert doc[-1].tag == "Redirect"
     assert doc[-1].text == f"{BASE}/voice/wait?o=loneliness&n=6"
     en = says(xml(render.callback_confirm("en", "foreign", 5, until, "+815055559999")))
@@ -195,6 +202,10 @@ def test_booked_refused_and_kept_callbacks(render) -> None:
     closing = xml(render.callback_refused("ko", "closing", "foreign", 2, chose=True))
     assert closing[-1].text == f"{BASE}/voice/wait?o=foreign&l=ko&n=3&x=1"
     assert {s.get("language") for s in closing.iter("Say")} == {"ko-KR"}
+    foreign = xml(render.callback_refused(None, "not_callable", "loneliness", 2))
+    assert "日本国内の携帯電話と固定電話" in says(foreign)[0] and foreign[-1].tag == "Redirect"
+    ja_booked = says(xml(render.callback_booked(None, until)))[0]
+    assert "来たら" in ja_booked and "来なかった場合は" in ja_booked
     kept = xml(render.callback_kept("es", "foreign", 9))
     assert "lugar en la fila" in says(kept)[0] and kept[-1].tag == "Redirect"
 
@@ -202,23 +213,34 @@ def test_booked_refused_and_kept_callbacks(render) -> None:
 def test_the_lines_open_now_or_none_then_back_to_the_hold_with_the_choice_kept(render, cfg) -> None:
     (yorisoi,) = [r for r in cfg.referrals if r.id == "yorisoi-foreign"]
     doc = xml(render.lines_now("en", [yorisoi], "foreign", 4))
-    assert says(doc) == ["You can call these lines now.", "Yorisoi Hotline, 0120-279-338, 2."]
+    assert says(doc) == [
+        "In an emergency, call 119 for an ambulance or 110 for the police. "
+        "You can call these lines now.",
+        "Yorisoi Hotline, 0120-279-338, 2.",
+    ]
     assert doc[-1].text == f"{BASE}/voice/wait?o=foreign&l=en&n=5&x=1"
     none = xml(render.lines_now(None, [], "women", 4))
     assert "ほかの窓口はありません" in says(none)[0]
 
 
-def test_the_callback_leg_greets_neutrally_and_asks_for_a_key(render) -> None:
+# Words that would tell whoever answers a callback what it is about, in the menu's languages.
+NAMING = ("9999", "シャープ", "相談", "折り返し", "孤独", "hotline", "counsel", "咨询", "热线",
+          "상담", "tư vấn", "conselh", "consej", "tagapayo", "callback", "call back")  # fmt: skip
+
+
+def test_the_callback_leg_asks_a_neutral_question_and_says_nothing_without_a_key(
+    render, cfg
+) -> None:
     doc = xml(render.callback_greeting(None, f"{BASE}/voice/callback-accept"))
     gather = doc.find("Gather")
     assert (gather.get("numDigits"), gather.get("timeout")) == ("1", "8")
     assert gather.get("action") == f"{BASE}/voice/callback-accept"
-    greeting = says(gather)[0]
-    assert "シャープ9999" in greeting and "孤独" not in greeting  # someone else may answer
-    assert [el.tag for el in doc] == ["Gather", "Say", "Hangup"]
-    assert "改めてお電話します" in says(doc)[-1]
-    last = xml(render.callback_not_reached("en", last=True))
-    assert "call sharp 9999 again" in says(last)[0] and last[-1].tag == "Hangup"
+    assert says(gather) == ["お申し込みいただいたお電話です。ご本人でしたら1を押してください。"]
+    assert [el.tag for el in doc] == ["Gather", "Hangup"]  # no key: not a word more
+    for language in [None, *cfg.languages]:
+        (question,) = says(xml(render.callback_greeting(language, "u")))
+        assert not [w for w in NAMING if w.lower() in question.lower()], (language, question)
+    assert [el.tag for el in xml(render.hang_up())] == ["Hangup"]
 
 
 def test_the_counsellor_hears_a_callback_whisper_and_what_follows(render) -> None:
@@ -371,12 +393,26 @@ def test_the_static_fallback_needs_nothing_of_ours(cfg) -> None:
 def test_closed_says_when_it_opens_the_keys_and_the_lines_open_now(render, cfg) -> None:
     yorisoi = next(r for r in cfg.referrals if r.id == "yorisoi")
     opens = dt.datetime(2022, 12, 28, 16, 0, tzinfo=TOKYO)
-    d = Closed(None, opens, (("8", "孤独・孤立でお悩みの方"),), (yorisoi,))
+    d = Closed(None, opens, (("8", "孤独・孤立でお悩みの方"),), (yorisoi,), why="hours")
     text = " ".join(says(xml(render.closed(d))))
-    assert "12月28日16時から受け付けます" in text
-    assert "孤独・孤立でお悩みの方は8番" in text
+    assert "受付時間外です" in text and "12月28日午後4時から受け付けます" in text
+    assert "孤独・孤立でお悩みの方は8番です。おかけ直しのうえ" in text
     assert "よりそいホットライン、0120-279-338" in text and "119番" in text
     assert xml(render.closed(d))[-1].tag == "Hangup"
+
+
+def test_a_paused_key_says_so_and_the_menu_comes_again(render) -> None:
+    """An operator's closure is said as a pause, not as hours; the caller who has just
+    pressed the key hears the keys open now, the emergency numbers, then the menu itself."""
+    d = Closed(None, None, (("8", "孤独・孤立でお悩みの方"),), why="paused", menu_id="period-5")
+    doc = xml(render.closed(d))
+    text = " ".join(says(doc))
+    assert "受付を一時停止しています" in text and "受付時間外" not in text
+    assert "8番です。続けてメニューをお聞きください" in text and "おかけ直し" not in text
+    assert "119番" in text and doc.find("Hangup") is None
+    gather = doc.find("Gather")
+    assert gather.get("action") == f"{BASE}/voice/menu?m=period-5&t=1"
+    assert "孤独・孤立でお悩みの方は8を" in says(gather)[0]
 
 
 def test_closed_names_nothing_that_is_not_open(render) -> None:
@@ -403,7 +439,7 @@ def _documents(render: Renderer) -> list[VoiceResponse]:
         render.callback_booked(None, dt.datetime(2024, 1, 1, 21, tzinfo=TOKYO)),
         render.lines_now(None, [], "women", 2),
         render.callback_greeting("ko", "https://h.example/a"),
-        render.callback_not_reached(None, last=False),
+        render.hang_up(),
         render.callback_whisper("x", None, 30, "https://h.example/a"),
         render.counsellor_calling(),
         render.counsellor_no_answer(),
@@ -445,3 +481,15 @@ def test_a_language_without_its_own_words_hears_its_sentence_then_japanese(cfg) 
     render = Renderer(parse(data), Urls(BASE), hold_seconds=5)
     languages = [say.get("language") for say in xml(render.closed(Closed("ko"))).iter("Say")]
     assert languages[0] == "ko-KR" and "ja-JP" in languages
+
+
+def test_goodbye_is_said_in_the_callers_language(render) -> None:
+    """After a conversation the caller hears goodbye in their own language, not silence."""
+    for language, tts, words in (
+        ("en", "en-US", "Thank you for calling. Goodbye."),
+        ("es", "es-MX", "Gracias por llamar. Hasta luego."),
+        (None, "ja-JP", "お電話ありがとうございました。"),
+    ):
+        doc = xml(render.goodbye(language))
+        assert [el.tag for el in doc] == ["Say", "Hangup"]
+        assert (doc[0].get("language"), doc[0].text) == (tts, words)

@@ -53,7 +53,7 @@ def every_document(cfg: HotlineConfig) -> list[VoiceResponse]:
             r.lines_now(lang, cfg.referrals, "foreign", 3),
             r.lines_now(lang, [], "foreign", 3),
             r.callback_greeting(lang, "u"),
-            r.callback_not_reached(lang, last=True),
+            r.callback_refused(lang, "not_callable", "foreign", 3),
             r.callback_whisper("x", lang, 600, "u"),
         ]
     docs += [r.counsellor_calling(), r.counsellor_no_answer(), r.counsellor_gone()]
