@@ -29,7 +29,7 @@ from hotline.db import SchemaNotAtHead, Timeouts, check_at_head, make_engine
 from hotline.flags import endpoints as flags_api
 from hotline.health import check_records_keys
 from hotline.hours import options_api
-from hotline.ivr import fallback, queues, webhooks
+from hotline.ivr import dev_account, fallback, queues, webhooks
 from hotline.ivr.guard import VoiceGuard
 from hotline.ivr.hold_load import HoldLoad, HoldLoadCounter
 from hotline.ivr.pushes import Pushes
@@ -95,6 +95,7 @@ def create_app(
     app.services = services
     app.state = State(vars(services))  # a view: `app.state.router` is `services.router`
     _routes(app, settings)
+    dev_account.mount(app, services.rest)  # development without an account only
     # Inside the metrics: a fallback is counted as 200.
     app.add_middleware(VoiceGuard, services=services, prefix=webhooks.router.prefix)
     app.add_middleware(HoldLoadCounter, load=services.hold_load)
@@ -111,7 +112,8 @@ def build_services(
     rest = rest_client(settings)  # Twilio's REST API, when the account is set
     # With pushes a freed line takes the caller out of the hold at once: the poll is only
     # the safety net, so its segments can be long (6x fewer polls at the defaults).
-    pushed = rest is not None
+    # Not the development stand-in (`dev_account`): it places callbacks, nobody holds in it.
+    pushed = rest is not None and rest.pushes
     hold_seconds = settings.hold_pushed_segment_seconds if pushed else settings.hold_segment_seconds
     hold_load = HoldLoad(
         base_seconds=hold_seconds,

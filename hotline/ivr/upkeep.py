@@ -21,7 +21,7 @@ from typing import Any
 
 from hotline.calls import lifecycle, service, store
 from hotline.flags import store as flags
-from hotline.ivr import queues
+from hotline.ivr import dev_account, queues
 from hotline.ivr.rest import TwilioRest, TwilioUnavailable
 from hotline.services import Services
 from hotline.voice.params import printable
@@ -32,9 +32,12 @@ PURGE_EVERY = 60.0  # seconds between purges of expired caller flags
 
 
 def rest_client(settings: Any) -> TwilioRest | None:
-    """The REST adapter, when the account is known (production, or a stand-in)."""
+    """The REST adapter, when the account is known (production, or a stand-in); in development
+    without one, the service's own stand-in, in this process (`dev_account`)."""
     if not settings.twilio_account_sid:
         return None
+    if settings.dev_stand_in:
+        return dev_account.rest(settings)
     return TwilioRest(
         settings.twilio_account_sid,
         settings.auth_token,
@@ -58,6 +61,8 @@ async def reconcile_once(services: Services) -> int:
         # A callback's own CallSid ended when it was booked: Twilio cannot tell us about the
         # request (its legs report themselves), only the maximum length bounds its talk.
         rest = None if callback else services.rest
+        if rest is not None and not rest.pushes:
+            rest = None  # the development stand-in knows only the calls it placed
         reason = await _verdict(rest, sid, call_state, connected_at, now, max_talk)
         if reason is not None and await _end(services, sid, reason, now):
             ended += 1

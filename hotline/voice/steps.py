@@ -181,7 +181,7 @@ async def wait(t: Turn, p: VoiceParams, q: Query) -> Outcome:
         and s.pushes is not None,
         # Hold music only where a freed line pushes the caller out of the hold (REST
         # dequeue): with polling alone, a caller would hear of a line when the track ends.
-        music=s.pushes is not None and cfg.hold.music is not None,
+        music=s.rest is not None and s.rest.pushes and cfg.hold.music is not None,
     )
 
 

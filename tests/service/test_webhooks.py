@@ -14,7 +14,10 @@ from sqlalchemy import event, make_url, select, text
 from sqlalchemy.util import await_only
 
 from hotline.calls.models import Call, CallEvent
+from hotline.ivr.rest import TwilioRest
+from hotline.ivr.stand_in import TwilioApi
 from hotline.services import services_of
+from hotline.settings import DEV_ACCOUNT_SID
 from tests.conftest import CALLER, NUMBER_0120, PUBLIC, Twilio, new_sid, says
 
 
@@ -216,13 +219,20 @@ async def test_an_english_caller_on_hold_hears_their_place_and_no_callback_witho
 
 @pytest.mark.usefixtures("busy")
 async def test_hold_music_plays_where_reservations_are_pushed(twilio: Twilio, app, sid) -> None:
-    app.state.pushes = object()  # the lead's pushed reservations (REST dequeue)
-    try:
-        await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="4")
-        doc = await twilio.call("/voice/wait?o=gender&n=2", sid)
-    finally:
-        del app.state.pushes
-    assert [p.text for p in doc.iter("Play")] == [app.state.cfg.hold.music.url]
+    # A REST account that runs the hold (pushed reservations: REST dequeue); no request is
+    # made by a hold poll. A development service's own stand-in does not run it: no music.
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="4")
+    before = app.state.rest
+    for rest, music in [
+        (TwilioRest("AC" + "1" * 32, "token"), [app.state.cfg.hold.music.url]),
+        (TwilioRest(DEV_ACCOUNT_SID, "token", stand_in=TwilioApi(DEV_ACCOUNT_SID, "token")), []),
+    ]:
+        app.state.rest = rest
+        try:
+            doc = await twilio.call("/voice/wait?o=gender&n=2", sid)
+        finally:
+            app.state.rest = before
+        assert [p.text for p in doc.iter("Play")] == music
 
 
 @pytest.mark.usefixtures("busy")
