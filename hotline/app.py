@@ -26,17 +26,18 @@ from hotline.common.crypto import KeysUnfit, box_for
 from hotline.config import HotlineConfig
 from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, Timeouts, check_at_head, make_engine
+from hotline.flags import endpoints as flags_api
 from hotline.health import check_records_keys
 from hotline.hours import options_api
-from hotline.ivr import fallback, queues, webhooks
+from hotline.ivr import dev_account, fallback, queues, webhooks
 from hotline.ivr.guard import VoiceGuard
 from hotline.ivr.hold_load import HoldLoad, HoldLoadCounter
 from hotline.ivr.pushes import Pushes
 from hotline.ivr.spool import Spool
 from hotline.ivr.twiml import Renderer, Urls
 from hotline.ivr.upkeep import rest_client, start_upkeep
+from hotline.lines import care, care_api
 from hotline.lines import endpoints as lines_api
-from hotline.lines.lines import record_saved
 from hotline.logs import AccessLog
 from hotline.metrics import endpoints as metrics_api
 from hotline.metrics import observe
@@ -94,6 +95,7 @@ def create_app(
     app.services = services
     app.state = State(vars(services))  # a view: `app.state.router` is `services.router`
     _routes(app, settings)
+    dev_account.mount(app, services.rest)  # development without an account only
     # Inside the metrics: a fallback is counted as 200.
     app.add_middleware(VoiceGuard, services=services, prefix=webhooks.router.prefix)
     app.add_middleware(HoldLoadCounter, load=services.hold_load)
@@ -110,7 +112,8 @@ def build_services(
     rest = rest_client(settings)  # Twilio's REST API, when the account is set
     # With pushes a freed line takes the caller out of the hold at once: the poll is only
     # the safety net, so its segments can be long (6x fewer polls at the defaults).
-    pushed = rest is not None
+    # Not the development stand-in (`dev_account`): it places callbacks, nobody holds in it.
+    pushed = rest is not None and rest.pushes
     hold_seconds = settings.hold_pushed_segment_seconds if pushed else settings.hold_segment_seconds
     hold_load = HoldLoad(
         base_seconds=hold_seconds,
@@ -124,6 +127,7 @@ def build_services(
         callback_retry_after=dt.timedelta(minutes=cfg.callback.retry_after_minutes),
     )
     timing = _hold_timing(settings, cfg, hold_seconds, pushed=pushed)
+    router = Router(cfg, cooldown=settings.line_cooldown_seconds, limits=limits, **timing)
     services = Services(
         settings=settings,
         cfg=cfg,
@@ -132,12 +136,13 @@ def build_services(
         hold_load=hold_load,
         renderer=Renderer(cfg, Urls(settings.public_base), hold_seconds, hold_load),
         limits=limits,
-        router=Router(cfg, cooldown=settings.line_cooldown_seconds, limits=limits, **timing),
+        router=router,
         spool=Spool(settings.spool_dir, settings.spool_max_bytes),
         login_limiter=RateLimiter(settings.login_rate_per_minute, window_seconds=60),
         linkage=LINKAGE,  # records reach linkage cases through it, never by import
-        # A saved record ends its line's wrap-up; records reach routing only through this.
-        record_saved=record_saved,
+        # A saved record ends its line's wrap-up and may mark the call hard (a break, a
+        # debrief request); records reach lines and routing only through this.
+        record_saved=care.record_saved(router),
     )
     # Requests to Twilio that committed transitions ask for (a callback's legs); without a
     # REST account no callback is offered.
@@ -239,9 +244,11 @@ def _routes(app: HotlineApp, settings: Settings) -> None:
     app.include_router(fallback.router)  # needs no database: Twilio's fallback URL
     _audio(app, settings)
     app.include_router(lines_api.router)
+    app.include_router(care_api.router)
     app.include_router(options_api.router)
     app.include_router(records_api.router)
     app.include_router(cases_api.router)
+    app.include_router(flags_api.router)
     app.include_router(metrics_api.router)
     app.include_router(reports_api.router)
     console.install(app, settings)

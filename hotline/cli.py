@@ -255,7 +255,7 @@ def _call_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--speed",
         type=float,
         default=None,
-        help="1 plays hold pauses and talk time in real time, 0 skips them "
+        help="1 plays hold pauses, hold music and talk time in real time, 0 skips them "
         "(default 0, or 1 with --callers)",
     )
     c.add_argument("--talk", type=int, default=120, help="seconds each conversation lasts")

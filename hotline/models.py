@@ -4,6 +4,7 @@ from hotline.auth.models import ApiKey, ConsoleUser
 from hotline.calls.models import Call, CallEvent
 from hotline.cases import models as _cases  # noqa: F401
 from hotline.common.audit import AuditEntry
+from hotline.flags.models import CallerFlag
 from hotline.hours.closures import OptionClosure
 from hotline.lines.models import Line, LinePresenceLog
 from hotline.records import models as _records  # noqa: F401
@@ -14,6 +15,7 @@ __all__ = [
     "AuditEntry",
     "Call",
     "CallEvent",
+    "CallerFlag",
     "ConsoleUser",
     "Line",
     "LinePresenceLog",

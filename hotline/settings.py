@@ -19,10 +19,10 @@ from hotline import local_secrets
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
-# Development only: with no TWILIO_ACCOUNT_SID, the service talks to the terminal phone's
-# stand-in of Twilio's REST API (`hotline call --callback`), under this made-up account.
+# Development only: with no TWILIO_ACCOUNT_SID, the service holds a stand-in of Twilio's REST
+# API in its own process, under this made-up account (`hotline.ivr.dev_account`): it places the
+# callbacks `hotline call --callback` plays, and nothing else. Production refuses this SID.
 DEV_ACCOUNT_SID = "AC" + "0" * 32
-DEV_TWILIO_API_BASE = "http://127.0.0.1:8790"
 
 
 class SettingsError(ValueError):
@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     # (when TWILIO_ACCOUNT_SID is set), every `reconcile_every_seconds`; a conversation longer
     # than `max_talk_seconds` with no answer from Twilio is ended and its line freed.
     twilio_account_sid: str = Field(default="", validation_alias="TWILIO_ACCOUNT_SID")
-    twilio_api_base: str | None = None  # a stand-in of api.twilio.com (tests, the phone)
+    # A stand-in of api.twilio.com that the developer runs (the tests): never in production.
+    twilio_api_base: str | None = None
     # Twilio's processing region and edge for every REST request (and so for the calls we
     # place): Japan's by default. Twilio's guidelines for Japan: domestic calls from Japanese
     # numbers must go through the Tokyo edge or the caller ID may be removed. Both, or
@@ -158,9 +159,9 @@ class Settings(BaseSettings):
         else:
             self._fill_from_file()
         if self.env == "development" and not self.twilio_account_sid:
-            # The callback needs an account to place calls: the phone's stand-in plays it.
+            # The callback needs an account to place calls: without a stand-in of its own
+            # (HOTLINE_TWILIO_API_BASE), the service's own, in its process (`dev_stand_in`).
             self.twilio_account_sid = DEV_ACCOUNT_SID
-            self.twilio_api_base = self.twilio_api_base or DEV_TWILIO_API_BASE
         if self.env != "production":  # production lists it with the rest
             _check_records_keys(self.records_keys)
         _check_forwarded(self.forwarded_allow_ips)
@@ -191,6 +192,16 @@ class Settings(BaseSettings):
             self.db_connect_timeout_seconds,
             self.db_command_timeout_seconds,
             self.db_pool_timeout_seconds,
+        )
+
+    @property
+    def dev_stand_in(self) -> bool:
+        """Development without an account or a stand-in of its own: the REST stand-in lives in
+        this process and its token goes nowhere else (`hotline.ivr.dev_account`)."""
+        return (
+            self.env == "development"
+            and self.twilio_account_sid == DEV_ACCOUNT_SID
+            and not self.twilio_api_base
         )
 
     @property

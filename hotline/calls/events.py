@@ -189,6 +189,17 @@ class CallbackExpired:
     """The callback request passed its time (the end of its option's hours)."""
 
 
+@dataclass(frozen=True, slots=True)
+class TurnedAway:
+    """The call is not taken, before it joins a queue, and the caller heard why: a caller
+    flagged as abusive (`blocked`), or a withheld number where the option's policy does not
+    accept one (`withheld`, with the option chosen). Ends the call, counted by reason."""
+
+    reason: str  # one of states.TURNED_AWAY
+    option_id: str | None = None
+    language: str | None = None
+
+
 Event = (
     Arrived
     | MenuAnswered
@@ -209,6 +220,7 @@ Event = (
     | CallerAnswered
     | CallerLegEnded
     | CallbackExpired
+    | TurnedAway
 )
 EVENTS: tuple[type[Any], ...] = Event.__args__  # a UnionType
 
@@ -251,6 +263,8 @@ def step_key(call: CallFacts, event: Event, offer: str = "") -> str | None:
             return f"caller-answered:{a}"
         case CallerLegEnded(attempt=a):
             return f"caller-leg:{a}"
+        case TurnedAway(reason=r):
+            return f"turned-away:{r}"
     return None
 
 
@@ -268,4 +282,5 @@ def event_kind(event: Event) -> str:
         CounsellorUnreached: "callback-counsellor",
         CallerAnswered: "callback-answered",
         CallerLegEnded: "callback-leg",
+        TurnedAway: "turned-away",
     }.get(type(event), type(event).__name__.lower())

@@ -39,6 +39,7 @@ from hotline.calls.states import (
     ON_A_LINE as ON_A_LINE,
     CALLBACK_FAILED as CALLBACK_FAILED,
     CALLBACK_EXPIRED as CALLBACK_EXPIRED,
+    TURNED_AWAY as TURNED_AWAY,
     CallFacts as CallFacts,
     CallView as CallView,
     Limits as Limits,
@@ -65,6 +66,7 @@ from hotline.calls.events import (
     CallerAnswered as CallerAnswered,
     CallerLegEnded as CallerLegEnded,
     CallbackExpired as CallbackExpired,
+    TurnedAway as TurnedAway,
     Event as Event,
     EVENTS as EVENTS,
     step_key as step_key,
@@ -170,10 +172,7 @@ def transition(
                 return Transition({}, Nothing())
             return finish(call, state, now, Nothing())
         case LineReserved(line_id=line):
-            if state != S.WAITING or call.line_id is not None:
-                return Transition({}, Nothing())  # the pass only offers waiting callers
-            changes = {"state": S.RESERVED, "line_id": line, "reserved_at": now}
-            return Transition(changes, LeaveQueue(), (Dequeue(),))
+            return _reserved(call, state, line, now)
         case ReservationExpired():
             if state != S.RESERVED:
                 return Transition({}, Nothing())
@@ -192,10 +191,37 @@ def transition(
             return dataclasses.replace(ended, effects=(*ended.effects, forced))
         case CallbackAsked():
             return book_callback(call, state, event, now)
+        case TurnedAway():
+            return _turned_away(call, state, event, now)
         case CounsellorUnreached() | CallerAnswered() | CallerLegEnded() | CallbackExpired():
             # Events of a callback's own legs: a call that is not a callback has none.
             return Transition({}, Decline() if isinstance(event, CallerAnswered) else Nothing())
     raise TypeError(f"not a call event: {event!r}")  # pragma: no cover - typing guards it
+
+
+def _reserved(call: CallFacts, state: S, line: str, now: dt.datetime) -> Transition:
+    if state != S.WAITING or call.line_id is not None:
+        return Transition({}, Nothing())  # the pass only offers waiting callers
+    changes = {"state": S.RESERVED, "line_id": line, "reserved_at": now}
+    return Transition(changes, LeaveQueue(), (Dequeue(),))
+
+
+def _turned_away(call: CallFacts, state: S, event: TurnedAway, now: dt.datetime) -> Transition:
+    """Not taken, in the menu: ended as abandoned at a stage of its own (`blocked`,
+    `withheld`), which no abandoned figure counts (they count the stages callers hung up at);
+    it stays a call received. Counted live by reason."""
+    if state != S.MENU:
+        return Transition({}, Nothing())
+    option = event.option_id or call.option_id
+    changes: dict[str, Any] = {
+        "state": S.ABANDONED,
+        "end_stage": event.reason,
+        "ended_at": now,
+        "option_id": option,
+        "language": event.language or call.language,
+    }
+    counted = Count("turned_away", call.period_id, option=option, stage=event.reason)
+    return Transition(changes, Nothing(), (counted,))
 
 
 def _join(

@@ -40,6 +40,10 @@ QUEUED = (S.WAITING, S.CALLBACK)  # what the routing pass serves, in one queue o
 ON_A_LINE = (S.RESERVED, S.RINGING, S.CALLING, S.CONNECTED)  # a line is held for the call
 # Where an ended callback stopped (`end_stage`): not reached after every try, or past its time.
 CALLBACK_FAILED, CALLBACK_EXPIRED = "cb-failed", "cb-expired"
+# Why a call was turned away before any queue (`end_stage` of an abandoned call, and the label
+# of hotline_calls_turned_away_total): a caller flagged as abusive, or a withheld number the
+# option does not accept (hotline/flags, the options' `withheld` policy).
+TURNED_AWAY = ("blocked", "withheld")
 # A caller Twilio's full queue would not take (its QueueResult `queue-full`).
 QUEUE_FULL = "queue-full"
 

@@ -32,7 +32,14 @@ from hotline.calls.models import Call, CallEvent
 from hotline.calls.statements import AHEAD_OF as AHEAD_OF
 from hotline.calls.statements import StoredCall as StoredCall
 
-ANONYMOUS = {"", "anonymous", "unknown", "restricted", "private", "unavailable"}
+# What Twilio sends as `From` for a withheld number: since May 2023 `anonymous` (Twilio's
+# changelog, "Changes to withheld caller ID behavior"); before, the withheld word spelled on a
+# phone's keypad (ANONYMOUS +266696687, RESTRICTED +7378742833, UNAVAILABLE +86282452253),
+# which calls still replayed from that time may carry. None of them is a caller: each is
+# kept as no hash at all, never as one caller shared by everyone who withholds their number.
+ANONYMOUS = {"", "anonymous", "unknown", "restricted", "private", "unavailable", "blocked"}
+KEYPAD = ("266696687", "7378742833", "86282452253")
+ANONYMOUS |= {f"{plus}{digits}" for plus in ("", "+") for digits in KEYPAD}
 TERMINAL = lifecycle.TERMINAL
 WAITING = lifecycle.HOLDING
 

@@ -61,6 +61,7 @@ EVENTS: dict[str, lc.Event] = {
     "callback: caller pressed 1": lc.CallerAnswered(1),
     "callback: call to the caller ended": lc.CallerLegEnded(1, lc.DialOutcome.NO_ANSWER),
     "callback: past its time (sweep)": lc.CallbackExpired(),
+    "turned away (flagged, withheld number)": lc.TurnedAway("blocked"),
 }
 
 

@@ -8,6 +8,7 @@ This module is the face the rest of the service imports; the subjects live besid
     base.py         the frozen model, ids, keys, TOKYO, ConfigError
     words.py        what is said: sentences, closed and hold words, music, callbacks, voices,
                     caller languages, messages, and the placeholders each may use
+    care.py         looking after counsellors: breaks after hard calls, the talk limit
     hours.py        weekly windows, the calendar of day types, referrals
     schema.py       lines, organisations, staffing, options, menus, periods, records, and the
                     whole file (`HotlineConfig`) with its lookups
@@ -24,6 +25,7 @@ from hotline.config.base import (
     Id,
     Model,
 )
+from hotline.config.care import Care, CareOverride
 from hotline.config.hours import (
     DAY_TYPES,
     DAYS,
@@ -77,6 +79,8 @@ from hotline.config.words import (
 )
 
 __all__ = [
+    "Care",
+    "CareOverride",
     "CASE_STATUSES",
     "CLOSED_PARTS",
     "CLOSED_PLACEHOLDERS",

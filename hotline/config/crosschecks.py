@@ -7,6 +7,7 @@ import string
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from hotline.config.care import care_problems
 from hotline.config.checks import check_number, voice_problems
 from hotline.config.words import (
     CLOSED_PLACEHOLDERS,
@@ -54,6 +55,8 @@ def cross_problems(cfg: HotlineConfig) -> Iterable[str]:
             yield f"periods.{p.id}.menu: unknown menu {p.menu!r}"
     yield from _placeholder_problems(cfg)
     yield from _hours_problems(cfg, option_ids)
+    own = [o.care for o in cfg.organisations]
+    yield from care_problems(cfg.care, own, cfg.records.seriousness)
     yield from _staffing_problems(cfg)
     yield from voice_problems(cfg)
     yield from _caller_id_problems(cfg)

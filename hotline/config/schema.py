@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from hotline.config.base import KEY_RE, TOKYO, Id, Model
+from hotline.config.care import Care, CareOverride, merged
 from hotline.config.checks import check_number, check_sip_uri
 from hotline.config.crosschecks import cross_problems
 from hotline.config.hours import Calendar, Hours, HoursSpec, Referral
@@ -120,6 +121,8 @@ class Organisation(Model):
     wrap_up_seconds: int | None = Field(default=None, ge=0, le=3600)
     wrap_up_max_seconds: int | None = Field(default=None, ge=0, le=7200)
     missed_limit: int | None = Field(default=None, ge=1, le=20)
+    # Looking after its counsellors (None: the file's `care`): see hotline.config.care.
+    care: CareOverride | None = None
 
 
 class Staffing(Model):
@@ -163,6 +166,10 @@ class Option(Model):
     # the other lines open now (None: never).
     max_wait_seconds: int | None = Field(default=None, ge=30, le=24 * 3600)
     callback: bool = True  # may this option's callers ask to be called back
+    # A caller whose number is withheld (非通知), on choosing this option: `accept` them as
+    # any caller, `ask_186` (ask them to call again with 186 before the number, then end),
+    # or `refuse` (politely, with the other lines open now and the emergency numbers).
+    withheld: Literal["accept", "ask_186", "refuse"] = "accept"
 
 
 class Choice(Model):
@@ -358,6 +365,7 @@ class HotlineConfig(Model):
     messages: Messages
     records: Records = Records()
     staffing: Staffing = Staffing()
+    care: Care = Care()  # every organisation's, unless it gives its own
     calendar: Calendar = Calendar()
     # Other lines a caller hears of when an option is closed, only while they are open.
     referrals: list[Referral] = []
@@ -397,6 +405,10 @@ class HotlineConfig(Model):
             ),
             missed_limit=d.missed_limit if org.missed_limit is None else org.missed_limit,
         )
+
+    def care_of(self, org: Organisation) -> Care:
+        """The organisation's care of its counsellors: its own keys over the file's."""
+        return merged(self.care, org.care)
 
     def option(self, option_id: str) -> Option:
         return next(o for o in self.options if o.id == option_id)

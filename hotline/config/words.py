@@ -67,6 +67,12 @@ class ClosedWords(Model):
     # Said instead of `closed` when the option's queue is full (Twilio's queue-full): the
     # lines are very busy; then the other keys and lines open now, and `emergency`.
     full: list[Speech] = []
+    # Said instead of `closed` to a caller the service does not take (hotline/flags, the
+    # options' `withheld` policy), then the other lines and `emergency`. Empty: the Japanese
+    # words' part, then the `messages` default.
+    blocked: list[Speech] = []  # a caller flagged as abusive
+    withheld_186: list[Speech] = []  # a withheld number: call again with 186 (then end)
+    withheld_refused: list[Speech] = []  # a withheld number the option does not take
 
     @field_validator("when", "when_on_the_hour", "key_item")
     @classmethod
@@ -101,6 +107,8 @@ CLOSED_PLACEHOLDERS = {
     "others_redial": {"options"},
     "line": {"name", "number"},
 }
+# The words said instead of `closed` to a caller not taken (`flow.Closed.turned`).
+TURNED_PARTS = ("blocked", "withheld_186", "withheld_refused")
 
 
 class HoldWords(Model):
@@ -299,6 +307,9 @@ class Messages(Model):
     apology: Prompt
     whisper: Prompt  # {option}, {language}, {waited}: said to the counsellor
     whisper_declined: Prompt
+    # Said first in the whisper when the caller is flagged as a repeat caller (hotline/flags):
+    # a fact the counsellor can use, in neutral words; never the flag's reason.
+    whisper_repeat: Prompt = [Speech(text="以前から、何度もお電話をいただいている方です。")]
     # The whisper of a fallback dial (no database: no option, language or wait to tell).
     fallback_whisper: Prompt
     goodbye: Prompt
@@ -315,6 +326,20 @@ class Messages(Model):
         Speech(text="相談者が応答しませんでした。後ほど改めて発信します。ありがとうございました。")
     ]
     callback_gone: Prompt = [Speech(text="このご依頼は終了しました。失礼します。")]
+    # To a caller the service does not take (their language's `closed` words come first).
+    # Neutral: no reason, no name of the hotline, nothing a person beside them would learn.
+    blocked: Prompt = [
+        Speech(text="申し訳ありません。このお電話は、ただいまおつなぎすることができません。")
+    ]
+    withheld_186: Prompt = [
+        Speech(
+            text="この窓口は、電話番号を通知しておかけいただいています。"
+            "お手数ですが、番号の前に186をつけて、おかけ直しください。"
+        )
+    ]
+    withheld_refused: Prompt = [
+        Speech(text="申し訳ありません。この窓口では、番号を通知しないお電話はお受けしていません。")
+    ]
     # After the static fallback's lines (hotline.ivr.fallback.static_fallback): said both when
     # a conversation has just ended and when nobody answered, so it names no hotline and
     # promises nothing.

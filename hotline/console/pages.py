@@ -35,7 +35,13 @@ STATUS_LABELS = {
     "wrap_up": "後処理中",
     "away": "離席",
 }
-REASON_LABELS = {"break": "休憩", "meeting": "会議", "missed": "不在着信が続いたため"}
+REASON_LABELS = {
+    "break": "休憩",
+    "meeting": "会議",
+    "missed": "不在着信が続いたため",
+    "hard_call": "つらい通話のあとの休憩",
+    "talk_limit": "長く続いた通話のあとの休憩",
+}
 # What a counsellor can press, and what it asks for (the presence and a reason for away).
 ACTIONS = {"ready": "受付開始", "break": "休憩", "meeting": "会議", "offline": "サインアウト"}
 # One message whatever was wrong (name, password, lock-out): nothing to learn from it.
@@ -90,7 +96,14 @@ async def home(user: UserDep) -> Response:
 
 OVERSEERS = (Role.OPERATOR, Role.ADMIN)  # see every line, and may free one by hand
 WATCHERS = (Role.COORDINATOR, *OVERSEERS)  # see every line's presence live
-FLASH = {"1": "回線の状態を変更しました。", "freed": "回線を解放しました。"}
+FLASH = {
+    "1": "回線の状態を変更しました。",
+    "freed": "回線を解放しました。",
+    "hard": (
+        "つらい通話として伝えました。後処理のあと休憩に入り、"
+        "振り返りの依頼がコーディネーターに届きます。"
+    ),
+}
 
 
 @router.get("/lines")
@@ -111,8 +124,7 @@ async def lines(
         reasons=REASON_LABELS,
         actions=ACTIONS if Role(user.role) == Role.COUNSELLOR else {},
         overseer=overseer,
-        flash=done
-        and ("回線を解放しました。" if done == "freed" else "回線の状態を変更しました。"),
+        flash=FLASH.get(done or ""),
     )
 
 

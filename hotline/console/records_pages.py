@@ -36,6 +36,12 @@ def _values(form: Any) -> dict[str, Any]:
     }
 
 
+def _hard_levels(c: Ctx) -> list[str]:
+    """The risk levels that mark a call hard for the counsellor's organisation."""
+    org = next((o for o in c.cfg.organisations if o.id == c.user.org_id), None)
+    return c.cfg.care_of(org).hard_seriousness if org else c.cfg.care.hard_seriousness
+
+
 @router.get("/calls")
 async def calls(c: CtxDep) -> Response:
     require(c.user, Role.COUNSELLOR)
@@ -61,6 +67,7 @@ def _form(
         "record_form.html",
         c.user,
         lists=c.lists,
+        hard_levels=_hard_levels(c),
         action=action,
         v=values,
         errors=errors or {},
@@ -80,7 +87,9 @@ async def new_record(call_sid: PathWord, c: CtxDep) -> Response:
 @router.post("/calls/{call_sid}/record")
 async def create_record(call_sid: PathWord, c: CtxDep) -> Response:
     require(c.user, Role.COUNSELLOR)
-    values = _values(await form_of(c.request))
+    form = await form_of(c.request)
+    values = _values(form)
+    hard = form.get("hard_call") == "on"  # not kept with the record: a break, a debrief
     try:
         out = await service.create(
             c.session,
@@ -89,7 +98,7 @@ async def create_record(call_sid: PathWord, c: CtxDep) -> Response:
             box=c.box,
             linkage=linkage_of(c.request),
             saved=saved_of(c.request),  # the wrap-up ends
-            data=RecordIn(call_sid=call_sid, **values),
+            data=RecordIn(call_sid=call_sid, hard_call=hard, **values),
             now=c.now,
         )
     except Conflict as e:
@@ -99,7 +108,7 @@ async def create_record(call_sid: PathWord, c: CtxDep) -> Response:
         return _form(
             c,
             f"/console/calls/{call_sid}/record",
-            values,
+            {**values, "hard_call": hard},
             title="相談記録を書く",
             errors=field_errors(e),
         )

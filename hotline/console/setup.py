@@ -9,7 +9,15 @@ from fastapi.responses import RedirectResponse
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hotline.console import cases_pages, ops_pages, options_pages, pages, records_pages
+from hotline.console import (
+    care_pages,
+    cases_pages,
+    flags_pages,
+    ops_pages,
+    options_pages,
+    pages,
+    records_pages,
+)
 from hotline.console.web import LoginRequired, login_url
 from hotline.settings import Settings
 
@@ -25,7 +33,15 @@ def install(app: FastAPI, settings: Settings) -> None:
         https_only=settings.env == "production",
     )
     app.mount("/console/static", pages.static, name="console-static")
-    for module in (pages, records_pages, cases_pages, ops_pages, options_pages):
+    for module in (
+        pages,
+        records_pages,
+        cases_pages,
+        ops_pages,
+        options_pages,
+        flags_pages,
+        care_pages,
+    ):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

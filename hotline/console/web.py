@@ -27,6 +27,7 @@ from hotline.common.text import storable
 from hotline.config import TOKYO
 from hotline.deps import SessionDep
 from hotline.errors import Forbidden, Invalid
+from hotline.lines import care
 from hotline.services import services_of
 
 HERE = Path(__file__).resolve().parent
@@ -101,6 +102,8 @@ async def current_user(request: Request, session: SessionDep) -> ConsoleUser:
         request.session.clear()
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)
+    if user.role == Role.COORDINATOR:  # the badge of open debrief requests on every page
+        request.state.debriefs_open = sum((await care.open_by_org(session)).values())
     return user
 
 
@@ -128,6 +131,7 @@ def page(request: Request, template: str, user: ConsoleUser | None, **context: A
             "csrf": csrf_token(request),
             "role_home": ROLE_HOME,
             "org_name": org_name,
+            "debriefs_open": getattr(request.state, "debriefs_open", 0),
             **context,
         },
     )

@@ -3,7 +3,9 @@
 The lifecycle names them as effects (`RingCounsellor`, `RingCaller`); the calls service puts
 them in the step's unit of work (`calls.store.Pushed`, `hotline.uow`), which hands them here
 only after its transaction has committed, so Twilio is never asked to ring for a change that was
-rolled back. Each runs as a task of its own, off the webhook that caused it, through the one
+rolled back. A development service's own stand-in (`dev_account`) is asked to ring, never to
+dequeue or drop a queue: no Twilio holds its callers. Each runs as a task of its own, off the
+webhook that caused it, through the one
 REST adapter (`TwilioRest`). A request Twilio does not take is a lifecycle event of its own,
 applied in a short transaction: the counsellor's line is let go and the request waits in its
 place (`CounsellorUnreached`), or the caller's try ends (`CallerLegEnded`, failed).
@@ -58,9 +60,9 @@ class Pushes:
                     await self._ring_counsellor(fact, line)
                 case lifecycle.RingCaller(attempt=attempt):
                     await self._ring_caller(fact, attempt)
-                case lifecycle.Dequeue():
+                case lifecycle.Dequeue() if self.rest.pushes:
                     await self._dequeue(fact)
-                case lifecycle.DropQueue():
+                case lifecycle.DropQueue() if self.rest.pushes:
                     await drop_callback_queue(self.rest, fact.call_id, fact.call_sid)
         except Exception:  # a push must never take the process down; the sweeps recover
             log.exception("push %s for call %s failed", type(fact.effect).__name__, fact.call_id)

@@ -44,7 +44,7 @@ async def set_up_at_start(services: Services, wait: float) -> asyncio.Task[None]
     """At start-up: set the queues up, waiting at most `wait` seconds. Twilio slow or away
     never stops the service: a warning, and the upkeep tries again each round."""
     rest = services.rest
-    if rest is None:
+    if rest is None or not rest.pushes:  # no Twilio runs the hold: no queue to set up
         return None
 
     async def run() -> None:
@@ -77,7 +77,7 @@ async def sweep_callback_queues(services: Services) -> int:
     """Delete every empty callback queue whose callback is over (or unknown); the number
     deleted. Off the webhooks: it lists the account's queues (few, as they are swept)."""
     rest = services.rest
-    if rest is None:
+    if rest is None or not rest.pushes:
         return 0
     deleted = 0
     for name, (sid, _, size) in (await rest.list_queues()).items():
@@ -100,7 +100,7 @@ async def upkeep(services: Services) -> None:
     """One upkeep round of the queues: set-up if not done yet, then the callback sweep.
     Never raises: what fails is logged and tried again at the next round."""
     rest = services.rest
-    if rest is None:
+    if rest is None or not rest.pushes:
         return
     try:
         if not rest.queues_set_up:

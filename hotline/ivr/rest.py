@@ -6,7 +6,7 @@ call, takes a waiting caller out of a queue to a counsellor (pushed reservations
 the queues themselves: created or resized, their SIDs kept, deleted (`hotline.ivr.queues`). The
 client is twilio's own `Client`, with the processing region and edge of the settings
 (`HOTLINE_TWILIO_REGION`, `HOTLINE_TWILIO_EDGE`: jp1 and tokyo, so api.tokyo.jp1.twilio.com).
-Tests and the terminal phone set `HOTLINE_TWILIO_API_BASE`: the client still builds every URL
+Tests and benchmarks set `HOTLINE_TWILIO_API_BASE`: the client still builds every URL
 for that region and edge, and its transport (`StandInHttpClient`) sends it to the local
 stand-in on 127.0.0.1 with the intended host in `Host`, so the production code path is the
 one tested, region and edge included.
@@ -39,6 +39,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from hotline.ivr.stand_in import TwilioApi
 from hotline.voice.params import FINAL_STATUSES, printable
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,8 @@ class TwilioRest:
     `region` and `edge`: Twilio's processing region and edge (empty: the US default).
     `api_key` and `api_secret`: an API key of the account, used instead of the auth token
     when given (a region other than us1 needs credentials made in it). `base_url`: a local
-    stand-in of Twilio's REST API (tests, the terminal phone)."""
+    stand-in of Twilio's REST API (tests). `stand_in`: a development service's own, answered
+    in its process (`hotline.ivr.dev_account.DevRest`)."""
 
     def __init__(  # noqa: PLR0913 - the settings' REST access, each one argument
         self,
@@ -163,6 +165,7 @@ class TwilioRest:
         edge: str = "",
         api_key: str = "",
         api_secret: str = "",
+        stand_in: TwilioApi | None = None,
     ) -> None:
         # Its transport is set on first use, in the running event loop (`_ready`).
         user, password = (api_key, api_secret) if api_key else (account_sid, auth_token)
@@ -171,6 +174,9 @@ class TwilioRest:
         )
         self.base_url = base_url
         self.timeout = timeout
+        # A development service's own stand-in, answered in its process (`dev_account`): it
+        # places callbacks only; nothing is pushed to it, set up or reconciled with it.
+        self.stand_in = stand_in
         self._http: AsyncTwilioHttpClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queues: dict[str, str] = {}  # friendly name -> queue SID; a queue's SID never changes
@@ -182,13 +188,22 @@ class TwilioRest:
         """The client, with an aiohttp session of the running loop."""
         loop = asyncio.get_running_loop()
         if self._http is None or self._loop is not loop:
-            if self.base_url:
-                self._http = StandInHttpClient(self.base_url, timeout=self.timeout)
-            else:
-                self._http = AsyncTwilioHttpClient(timeout=self.timeout)
+            self._http = self._transport()
             self._loop, self._setting_up = loop, asyncio.Lock()
             self.client.http_client = self._http
         return self.client
+
+    def _transport(self) -> AsyncTwilioHttpClient:
+        """twilio's transport: to Twilio, or to the stand-in at `base_url`."""
+        if self.base_url:
+            return StandInHttpClient(self.base_url, timeout=self.timeout)
+        return AsyncTwilioHttpClient(timeout=self.timeout)
+
+    @property
+    def pushes(self) -> bool:
+        """A REST account that runs the hold (Twilio, or a stand-in given by
+        HOTLINE_TWILIO_API_BASE): freed lines are pushed to it, its queues set up."""
+        return self.stand_in is None
 
     async def aclose(self) -> None:
         """Close the connections to Twilio (at shutdown)."""

@@ -11,7 +11,7 @@ import asyncio
 import sys
 
 from hotline.ivr import queues
-from hotline.ivr.rest import TwilioFailure
+from hotline.ivr.rest import QUEUE_MAX_SIZE, TwilioFailure
 from hotline.ivr.upkeep import rest_client
 from hotline.startup import settings_and_config
 
@@ -34,6 +34,11 @@ async def _setup() -> int:
             "hotline: TWILIO_ACCOUNT_SID is not set: no Twilio account to set up", file=sys.stderr
         )
         return 2
+    if not rest.pushes:  # development without an account: its own stand-in holds no queue
+        size = max(1, min(cfg.hold.queue_max_size, QUEUE_MAX_SIZE))
+        for name in queues.option_queues(cfg):
+            print(f"{name}\tMaxSize {size}\tnot set up: no Twilio account (development)")
+        return 0
     try:
         done = await queues.set_up(cfg, rest)
     except TwilioFailure as e:

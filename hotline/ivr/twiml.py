@@ -9,6 +9,7 @@ from dataclasses import replace
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from hotline.config import HotlineConfig, Organisation, Referral, Speech
+from hotline.ivr import closed
 from hotline.ivr.dialling import dial_target
 from hotline.ivr.hold_load import HoldLoad, hold_sound
 from hotline.ivr.spoken import spoken_number, when
@@ -241,12 +242,17 @@ class Renderer:
         return r
 
     def callback_whisper(
-        self, option: str, language: str | None, waited: float, accept_url: str
+        self,
+        option: str,
+        language: str | None,
+        waited: float,
+        accept_url: str,
+        repeat: bool = False,
     ) -> VoiceResponse:
         """The counsellor's leg of a callback, before the caller is dialled: press 1 to call
         them. No key: hang up (the caller is not dialled)."""
         prompt = self.cfg.messages.callback_whisper
-        return self._whisper(prompt, option, language, waited, accept_url)
+        return self._whisper(prompt, option, language, waited, accept_url, repeat)
 
     def counsellor_calling(self) -> VoiceResponse:
         r = VoiceResponse()
@@ -271,14 +277,14 @@ class Renderer:
         return r
 
     def closed(self, d: flow.Closed | None = None) -> VoiceResponse:
-        """The closed message in the caller's language (`closed.<language>`), saying only
-        what is true now: why (an operator's pause, outside the hours, a full queue), when the
-        option opens, the keys and other lines open now. A language without its own words
-        hears its `languages.X.closed`, then Japanese. With `menu_id` (other keys can answer
-        now) the emergency numbers, then that menu again, instead of the lines and the end."""
+        """The closed message (or the full one, or why a caller is not taken:
+        hotline.ivr.closed), then the end of the call, or with `menu_id` (other keys can
+        answer now) the menu again."""
         d = d or flow.Closed()
         r = VoiceResponse()
-        if self._closed(r, d):  # other keys can answer: the menu again, at once
+        if closed.message(
+            self.cfg, self._say, r, d
+        ):  # other keys can answer: the menu again, at once
             return self.ask(flow.Ask(d.menu_id or "", attempt=1), r)
         r.hangup()
         return r
@@ -290,45 +296,12 @@ class Renderer:
         callback's terms and its confirm key; no key: on to the end (`queue-result`, step
         "full")."""
         r = VoiceResponse()
-        self._closed(r, d)
+        closed.message(self.cfg, self._say, r, d)
         self._confirm(
             r, d.language, self.urls.hold_key(option_id, d.language, 1, "full"), until, number
         )
         r.redirect(self.urls.queue_result(option_id, d.language, step="full"), method="POST")
         return r
-
-    def _closed(self, r: VoiceResponse, d: flow.Closed) -> bool:
-        """Says the closed message into `r`; True when the menu is to follow (`d.menu_id`)."""
-        words, lang_id = self.cfg.closed.get(d.language or "ja"), d.language
-        if words is None:
-            lang = self.cfg.languages.get(d.language) if d.language else None
-            if lang is not None and lang.closed:
-                self._say(r, lang.closed, d.language)
-            words, lang_id = self.cfg.closed.get("ja"), None
-        if words is None:  # a file without a `closed` section: the fixed message
-            self._say(r, self.cfg.messages.closed)
-            return False
-        # A full queue: the lines are very busy (a language without those words says its
-        # `closed`: this line cannot take the call now, which is as true).
-        why = {"paused": words.paused, "hours": words.after_hours}.get(d.why)
-        self._say(r, words.full if d.full and words.full else why or words.closed, lang_id)
-        if d.opens_at is not None and words.opens:
-            self._say(r, words.opens, lang_id, when=when(words, d.opens_at))
-        again = d.menu_id is not None and d.menu_id in self.cfg.menus
-        others = words.others if again else words.others_redial
-        if d.open_keys and others:
-            items = [words.key_item.format(key=k, name=name) for k, name in d.open_keys]
-            self._say(r, others, lang_id, options=words.separator.join(items))
-        if again:  # the emergency numbers, then the menu: the caller chooses another key
-            self._say(r, words.emergency, lang_id)
-            return True
-        if d.lines and words.line:
-            self._say(r, words.lines, lang_id)
-            for line in d.lines:
-                name = line.names.get(lang_id or "ja", line.name)
-                self._say(r, words.line, lang_id, name=name, number=line.number)
-        self._say(r, words.emergency, lang_id)
-        return False
 
     def fallback_menu(self) -> VoiceResponse:
         """Twilio's fallback: the usual greeting and menu, then the backup organisation."""
@@ -402,10 +375,18 @@ class Renderer:
         return Dial(caller_id=caller_id, timeout=timeout, ring_tone=RING_TONE, **kw)
 
     def whisper(
-        self, *, option: str, language: str | None, waited: float, accept_url: str
+        self,
+        *,
+        option: str,
+        language: str | None,
+        waited: float,
+        accept_url: str,
+        repeat: bool = False,
     ) -> VoiceResponse:
-        """The counsellor's leg: who is calling, then press 1 to accept. No key: hang up."""
-        return self._whisper(self.cfg.messages.whisper, option, language, waited, accept_url)
+        """The counsellor's leg: who is calling, then press 1 to accept. No key: hang up.
+        `repeat`: the caller is flagged as a repeat caller, said first as a neutral note."""
+        prompt = self.cfg.messages.whisper
+        return self._whisper(prompt, option, language, waited, accept_url, repeat)
 
     def _whisper(
         self,
@@ -414,10 +395,13 @@ class Renderer:
         language: str | None,
         waited: float,
         accept_url: str,
+        repeat: bool = False,
     ) -> VoiceResponse:
         r = VoiceResponse()
         lang = self.cfg.languages.get(language) if language else None
         gather = r.gather(input="dtmf", num_digits=1, timeout=8, action=accept_url, method="POST")
+        if repeat:
+            self._say(gather, self.cfg.messages.whisper_repeat)
         self._say(
             gather,
             prompt,

@@ -1,5 +1,6 @@
 """Upkeep that needs Twilio: reconciliation of calls whose end we never heard, and the replay
-of the spool of webhook facts kept while the database was away.
+of the spool of webhook facts kept while the database was away. With them, once a minute,
+the purge of expired caller flags (hotline/flags).
 
 Reconciliation: a line must never be held by a call that has ended. Calls still open after
 `reconcile_after_seconds` are asked about with Twilio's REST API (`TwilioRest`); a final status
@@ -19,19 +20,24 @@ import logging
 from typing import Any
 
 from hotline.calls import lifecycle, service, store
-from hotline.ivr import queues
+from hotline.flags import store as flags
+from hotline.ivr import dev_account, queues
 from hotline.ivr.rest import TwilioRest, TwilioUnavailable
 from hotline.services import Services
 from hotline.voice.params import printable
 
 log = logging.getLogger(__name__)
 BATCH = 200  # calls looked at per round; the rest wait for the next round
+PURGE_EVERY = 60.0  # seconds between purges of expired caller flags
 
 
 def rest_client(settings: Any) -> TwilioRest | None:
-    """The REST adapter, when the account is known (production, or a stand-in)."""
+    """The REST adapter, when the account is known (production, or a stand-in); in development
+    without one, the service's own stand-in, in this process (`dev_account`)."""
     if not settings.twilio_account_sid:
         return None
+    if settings.dev_stand_in:
+        return dev_account.rest(settings)
     return TwilioRest(
         settings.twilio_account_sid,
         settings.auth_token,
@@ -55,6 +61,8 @@ async def reconcile_once(services: Services) -> int:
         # A callback's own CallSid ended when it was booked: Twilio cannot tell us about the
         # request (its legs report themselves), only the maximum length bounds its talk.
         rest = None if callback else services.rest
+        if rest is not None and not rest.pushes:
+            rest = None  # the development stand-in knows only the calls it placed
         reason = await _verdict(rest, sid, call_state, connected_at, now, max_talk)
         if reason is not None and await _end(services, sid, reason, now):
             ended += 1
@@ -107,9 +115,18 @@ async def replay_spool(services: Services) -> int:
     return done
 
 
+async def purge_flags(services: Services) -> int:
+    """Delete the caller flags past their expiry (they stopped acting when they expired)."""
+    async with services.unit() as uow:
+        purged = await flags.purge(uow.session, services.clock())
+    if purged:
+        log.info("caller flags: %d expired flag(s) purged", purged)
+    return purged
+
+
 async def _loop(services: Services, every: float, reconcile_every: float) -> None:
     loop = asyncio.get_running_loop()
-    last = loop.time()
+    last = purged = loop.time()
     # Twilio's queues (set-up if still not done, the callback queues' sweep) run beside the
     # rounds: a slow Twilio never holds up the spool's replay. One at a time.
     queue_work: asyncio.Task[None] | None = None
@@ -118,6 +135,9 @@ async def _loop(services: Services, every: float, reconcile_every: float) -> Non
             await asyncio.sleep(every)  # the service's own period, not a test's wait
             try:
                 await replay_spool(services)
+                if loop.time() - purged >= PURGE_EVERY:
+                    purged = loop.time()
+                    await purge_flags(services)
                 if reconcile_every > 0 and loop.time() - last >= reconcile_every:
                     last = loop.time()
                     await reconcile_once(services)

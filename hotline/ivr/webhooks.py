@@ -145,7 +145,10 @@ def _whisper(services: Services, w: o.Whisper) -> VoiceResponse:
     accept_url = r.urls.whisper_accept(w.call_sid, w.line_id)
     # A callback's counsellor is rung first: told so, and that the caller is called on 1.
     say = r.callback_whisper if w.callback else r.whisper
-    return say(option=w.option, language=w.language, waited=w.waited, accept_url=accept_url)
+    return say(
+        option=w.option, language=w.language, waited=w.waited, accept_url=accept_url,
+        repeat=w.repeat,
+    )  # fmt: skip
 
 
 def _plain(services: Services, outcome: o.Plain) -> Response:
@@ -204,7 +207,7 @@ async def replay(services: Services, entry: dict[str, Any]) -> None:
     )
     async with services.unit() as uow:
         if step is not None:
-            await step(Turn(services, uow, at), p, q)
+            await step(Turn(services, uow, at, replayed=True), p, q)
 
 
 voice("/incoming", steps.arrive, name="incoming", alone=steps.always)

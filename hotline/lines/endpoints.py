@@ -52,6 +52,9 @@ class LineOut(BaseModel):
     wrap_up_until: dt.datetime | None
     after_call: str | None
     since: dt.datetime
+    # A break after a hard call or long talk: when it ends, or that one waits for the wrap-up.
+    break_until: dt.datetime | None
+    break_owed: bool
 
 
 def _out(v: LineView) -> LineOut:

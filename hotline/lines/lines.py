@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls.models import Call
-from hotline.config import Staffing
-from hotline.errors import Forbidden, NotFound, not_allowed
+from hotline.config import Care, Staffing
+from hotline.errors import Conflict, Forbidden, NotFound, not_allowed
 from hotline.lines import presence
-from hotline.lines.models import ALIASES, ON_A_CALL, AwayReason, Line, Presence
+from hotline.lines.models import ALIASES, CARE_BREAKS, ON_A_CALL, AwayReason, Line, Presence
 
 
 class Pass(Protocol):
@@ -27,6 +27,8 @@ class Pass(Protocol):
     def scheduled_ids(self, now: dt.datetime) -> list[str]: ...
 
     def staffing(self, line_id: str) -> Staffing: ...
+
+    def care(self, line_id: str) -> Care: ...
 
     async def assign(self, session: AsyncSession, now: dt.datetime) -> list[Any]: ...
 
@@ -56,6 +58,8 @@ class LineView:
     wrap_up_until: dt.datetime | None
     after_call: str | None  # where the counsellor goes when the call ends
     since: dt.datetime
+    break_until: dt.datetime | None = None  # the end of a break after a hard call or long talk
+    break_owed: bool = False  # a break waits for the end of the wrap-up
 
 
 def view(router: Pass, line: Line, now: dt.datetime) -> LineView:
@@ -69,6 +73,8 @@ def view(router: Pass, line: Line, now: dt.datetime) -> LineView:
         line.wrap_up_until,
         line.after_call,
         line.status_changed_at,
+        line.break_until,
+        (line.break_owed_seconds or 0) > 0,
     )
 
 
@@ -82,6 +88,10 @@ async def lines_of(
         for i in router.lines
         if i in rows and (org_id is None or rows[i].org_id == org_id)
     ]
+
+
+def on_a_care_break(line: Line) -> bool:
+    return line.status == Presence.AWAY and line.away_reason in CARE_BREAKS
 
 
 def parse_status(value: str) -> tuple[Presence, str | None]:
@@ -124,6 +134,14 @@ async def change_status(
     """Sign in (ready), step away (with a reason) or sign out; org_id None: any
     organisation's line. A line that becomes ready is offered to waiting callers at once."""
     line = await _line(session, router, line_id, org_id)
+    if status == Presence.READY and on_a_care_break(line) and org_id is not None:
+        # The break after a hard call is the counsellor's protection, not a choice made in the
+        # moment: their own organisation's console and keys cannot cut it short; an admin
+        # (org_id None) may, and signing out or a meeting ends it too.
+        raise Conflict(
+            "this line is on a break after a hard call or long talk; "
+            "it is ready by itself when the break is over"
+        )
     if status == Presence.AWAY:
         reason = reason or AwayReason.BREAK
         if reason not in REASONS:
@@ -159,7 +177,7 @@ async def wrap_up(
     return view(router, line, now)
 
 
-async def record_saved(session: AsyncSession, call_sid: str, now: dt.datetime) -> None:
+async def end_wrap_up_of(session: AsyncSession, call_sid: str, now: dt.datetime) -> None:
     """The record of a call is saved: the line that talked with it ends its wrap-up."""
     stmt = (
         select(Line)

@@ -27,6 +27,12 @@ class AwayReason(enum.StrEnum):
     BREAK = "break"
     MEETING = "meeting"
     MISSED = "missed"  # offers in a row not accepted: back when the counsellor says so
+    # Breaks the line takes by itself, over at `break_until` (docs/counsellor-care.md):
+    HARD_CALL = "hard_call"  # after a call marked hard
+    TALK_LIMIT = "talk_limit"  # after max_consecutive_talk_minutes of talk without a pause
+
+
+CARE_BREAKS = (AwayReason.HARD_CALL, AwayReason.TALK_LIMIT)
 
 
 SIGNED_IN = (
@@ -61,6 +67,14 @@ class Line(Base):
     # Where the counsellor asked to go while busy (offline, away): applied when the call ends.
     after_call: Mapped[str | None] = mapped_column(String(16))
     after_reason: Mapped[str | None] = mapped_column(String(16))
+    # A break owed (after a hard call, or the talk limit), taken when the wrap-up ends, and
+    # the break being taken (away, reason hard_call or talk_limit) until `break_until`.
+    break_owed_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    break_reason: Mapped[str | None] = mapped_column(String(16))
+    break_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Talk since the last pause of consecutive_break_minutes, and when the last talk ended.
+    talk_run_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    talk_ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class LinePresenceLog(Base):
@@ -76,3 +90,31 @@ class LinePresenceLog(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_line_presence_log_line_at", "line_id", "at"),)
+
+
+class DebriefState(enum.StrEnum):
+    OPEN = "open"  # nobody has taken it yet
+    ACKNOWLEDGED = "acknowledged"  # a coordinator is on it
+    CLOSED = "closed"  # the debrief took place (or is not needed)
+
+
+class DebriefRequest(Base):
+    """A counsellor's call was hard: a supervisor or coordinator should talk with them. One
+    per call. It names the line, the organisation and the call's row, never the caller's
+    number nor anything of the record."""
+
+    __tablename__ = "debrief_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(48))
+    line_id: Mapped[str] = mapped_column(String(48))
+    call_id: Mapped[int] = mapped_column(Integer, unique=True)
+    source: Mapped[str] = mapped_column(String(16))  # "counsellor" or "risk_level"
+    state: Mapped[str] = mapped_column(String(16), default=DebriefState.OPEN)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Who took it and who closed it: a console account's name or an API key's id.
+    handled_by: Mapped[str | None] = mapped_column(String(120))
+
+    __table_args__ = (Index("ix_debrief_requests_state", "state", "org_id"),)

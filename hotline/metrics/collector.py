@@ -25,6 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.config import HotlineConfig
+from hotline.lines import care
 from hotline.lines.models import SIGNED_IN, Presence
 from hotline.reports import labels, queries, tallies
 from hotline.reports.definitions import CALLBACK_OUTCOMES, NONE, STAGES
@@ -57,6 +58,7 @@ class Live:
     offered: dict[str, int] = field(default_factory=dict)  # option -> 1 if the menu offers it
     presence: dict[Key, int] = field(default_factory=dict)  # (org, presence) -> lines
     held_past: dict[str, int] = field(default_factory=dict)  # org -> lines past the talk bound
+    debriefs: dict[str, int] = field(default_factory=dict)  # org -> debrief requests not closed
 
 
 class StoredTotals:
@@ -165,8 +167,10 @@ class StoredTotals:
             if (org, st) in live.presence:
                 live.presence[(org, st)] += 1
         held = await queries.held_past(s, now - self.talk_bound)
+        debriefs = await care.open_by_org(s)
         for org in labels.orgs(self.cfg):
             live.held_past[org] = held.get(org, 0)
+            live.debriefs[org] = debriefs.get(org, 0)
             live.staffed[org] = sum(1 for i in staffed if org_of[i] == org)
             live.busy[org] = sum(1 for _, o, _, busy in rows if o == org and busy)
         for o in options:
@@ -235,6 +239,9 @@ class StoredTotals:
         yield by("hotline_lines_held_past_talk_bound",
                  "Lines held by a conversation longer than the talk bound (max_talk_seconds)",
                  "org", live.held_past)  # fmt: skip
+        yield by("hotline_debrief_requests_open",
+                 "Debrief requests after hard calls not closed yet (open or taken)", "org",
+                 live.debriefs)  # fmt: skip
         yield _gauge("hotline_lines_presence", "Lines in each presence state now",
                      ("org", "presence"), live.presence)  # fmt: skip
         yield by("hotline_option_lines_staffed", "Staffed lines that may serve the option",

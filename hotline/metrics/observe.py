@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from hotline.calls.lifecycle import QUEUE_FULL, Count
+from hotline.calls.lifecycle import QUEUE_FULL, TURNED_AWAY, Count
 from hotline.lines.presence import LineFact
-from hotline.metrics.prom import FORCED, Metrics
+from hotline.metrics.prom import CARE_BREAKS, FORCED, HARD_SOURCES, Metrics
 from hotline.reports.definitions import CALLBACK_OUTCOMES, NONE, STAGES
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,10 @@ def _line_fact(m: Metrics, f: LineFact) -> None:
             m.missed_away.labels(org).inc()
         elif f.kind == "wrap_up" and f.seconds is not None:
             m.wrap_up.labels(org).observe(f.seconds)
+        elif f.kind == "hard_call" and f.reason in HARD_SOURCES:
+            m.hard_calls.labels(org, f.reason).inc()
+        elif f.kind == "care_break" and f.reason in CARE_BREAKS:
+            m.care_breaks.labels(org, f.reason).inc()
     except Exception:  # metrics never block a call
         log.exception("metrics for line fact %s failed", f.kind)
 
@@ -85,6 +89,9 @@ def _one(m: Metrics, f: Count) -> None:
             m.callbacks.labels(period, option, f.stage).inc()
             if f.stage == "connected" and f.seconds is not None:
                 m.callback_wait.labels(option).observe(f.seconds)
+        case "turned_away":
+            if f.stage in TURNED_AWAY:  # a closed set: never a caller
+                m.turned_away.labels(f.stage).inc()
         case "forced":
             m.forced.labels(f.stage if f.stage in FORCED else "operator").inc()
         case _:

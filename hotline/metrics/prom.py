@@ -19,6 +19,7 @@ from __future__ import annotations
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from hotline.calls.states import TURNED_AWAY
 from hotline.config import HotlineConfig
 from hotline.reports import labels
 from hotline.reports.definitions import CALLBACK_OUTCOMES, NONE
@@ -34,6 +35,9 @@ WEBHOOK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 OUTCOMES = ("connected", "abandoned")
 # Why a call was ended by force (reconciliation), a closed set: see calls.lifecycle.ForceEnded.
 FORCED = ("twilio", "max-talk", "operator")
+# Who marked a call hard, and why a line took a break by itself (hotline.lines.care).
+HARD_SOURCES = ("counsellor", "risk_level")
+CARE_BREAKS = ("hard_call", "talk_limit")
 
 
 class Metrics:
@@ -49,8 +53,14 @@ class Metrics:
         for org in labels.orgs(cfg):
             self.missed_away.labels(org)
             self.wrap_up.labels(org)
+            for source in HARD_SOURCES:
+                self.hard_calls.labels(org, source)
+            for reason in CARE_BREAKS:
+                self.care_breaks.labels(org, reason)
         for reason in FORCED:
             self.forced.labels(reason)
+        for reason in TURNED_AWAY:
+            self.turned_away.labels(reason)
         self._zeros(cfg)
 
     def _calls(self, r: CollectorRegistry) -> None:
@@ -117,6 +127,12 @@ class Metrics:
             "Calls ended by reconciliation: Twilio said so, max conversation length, operator",
             ["reason"], registry=r,
         )  # fmt: skip
+        self.turned_away = Counter(
+            "hotline_calls_turned_away",
+            "Calls not taken in the menu: a flagged caller (blocked) or a withheld number the "
+            "option does not accept (withheld)",
+            ["reason"], registry=r,
+        )  # fmt: skip
         self.spool_backlog = Gauge(
             "hotline_spool_backlog",
             "Webhook facts kept in this instance's spool while the database was away",
@@ -133,6 +149,14 @@ class Metrics:
         self.wrap_up = Histogram(
             "hotline_wrap_up_seconds", "Wrap-up after a conversation (writing the record)",
             ["org"], buckets=TALK_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.hard_calls = Counter(
+            "hotline_hard_calls", "Calls marked hard (by the counsellor, or a record's risk level)",
+            ["org", "source"], registry=r,
+        )  # fmt: skip
+        self.care_breaks = Counter(
+            "hotline_care_breaks", "Breaks lines took by themselves (after a hard call, long talk)",
+            ["org", "reason"], registry=r,
         )  # fmt: skip
 
     def _zeros(self, cfg: HotlineConfig) -> None:

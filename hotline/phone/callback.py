@@ -1,13 +1,14 @@
 """`hotline call --callback`: the whole callback loop, with the phone as Twilio's REST API too.
 
 The caller holds, presses the callback key and confirms, and hangs up. The service then places
-calls through Twilio's REST API: here the stand-in (`hotline.testing.twilio_api`) on the port
-of `twilio_api_base`, so the service's own adapter is what runs. The phone answers each call
-it was asked to place by posting that call's webhooks, signed: the counsellor's leg first (the
-whisper, 1 to accept), then the caller's (the neutral question, 1 to join), then both final
-statuses. The caller's leg is placed with answering-machine detection, so its webhooks carry
-`AnsweredBy`: "human" (the phone presses 1), or with `--callback-answered-by machine_start`
-a voicemail box, which should hear nothing at all.
+calls through Twilio's REST API: a development service without an account holds a stand-in of it
+in its own process (`hotline.ivr.dev_account`), so the service's own adapter is what runs. The
+phone reads the calls placed there, at the service's own `/dev/twilio-api` (Basic auth with the
+development account and token, as Twilio's API asks), and answers each by posting that call's
+webhooks, signed: the counsellor's leg first (the whisper, 1 to accept), then the caller's (the
+neutral question, 1 to join), then both final statuses. The caller's leg is placed with
+answering-machine detection, so its webhooks carry `AnsweredBy`: "human" (the phone presses 1),
+or with `--callback-answered-by machine_start` a voicemail box, which should hear nothing at all.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import asyncio
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+
+import httpx
 
 from hotline.phone.client import Phone, Printer, new_sid
-from hotline.phone.twilio_api import Created, TwilioApi
 
 WAIT_AT_MOST = 120.0  # seconds for the service to place a call; retries wait longer
 POLL_EVERY = 0.2
@@ -32,25 +34,47 @@ class NotPlaced(Exception):
     """The service did not place the call it should have within the time allowed."""
 
 
-def stand_in_port(api_base: str | None) -> int:
-    """The loopback port of `twilio_api_base` the stand-in must listen on."""
-    parts = urlsplit(api_base or "")
-    if parts.hostname not in {"127.0.0.1", "localhost"} or parts.port is None:
-        raise ValueError(
-            f"HOTLINE_TWILIO_API_BASE={api_base!r} is not a loopback URL with a port: "
-            "the terminal phone can only play Twilio's REST API on this machine"
-        )
-    return parts.port
+class NoStandIn(Exception):
+    """The service holds no stand-in of Twilio's REST API (it has an account of its own)."""
+
+
+@dataclass(frozen=True)
+class Created:
+    """One call the service asked Twilio to place."""
+
+    sid: str
+    to: str
+    from_: str
+    url: str
+    status_callback: str | None
+    params: dict[str, str]  # every parameter the service asked for (MachineDetection...)
+
+
+class PlacedCalls:
+    """The calls a development service placed, read from its own stand-in."""
+
+    def __init__(self, client: httpx.AsyncClient, base: str, account: str, token: str) -> None:
+        self.client, self.auth = client, (account, token)
+        self.url = f"{base}/dev/twilio-api/2010-04-01/Accounts/{account}/Calls.json"
+
+    async def all(self) -> list[Created]:
+        resp = await self.client.get(self.url, auth=self.auth)
+        if resp.status_code in {404, 405, 401}:
+            raise NoStandIn(resp.status_code)
+        resp.raise_for_status()
+        return [
+            Created(c["sid"], c["to"], c["from"], c["url"], c.get("status_callback"), c["params"])
+            for c in resp.json()["calls"]
+        ]
 
 
 async def placed(
-    api: TwilioApi, seen: int, wanted: Callable[[Created], bool], wait: float
+    api: PlacedCalls, seen: int, wanted: Callable[[Created], bool], wait: float
 ) -> tuple[Created, int]:
     """The next call the service placed (after the first `seen`) that `wanted` picks."""
     give_up = time.monotonic() + wait
     while time.monotonic() < give_up:
-        with api.lock:
-            fresh = api.created[seen:]
+        fresh = (await api.all())[seen:]
         for n, created in enumerate(fresh, seen + 1):
             if wanted(created):
                 return created, n
@@ -115,7 +139,7 @@ async def _machine(phone: Phone, caller: Created, counsellor: Created, answered_
 
 
 async def callback_loop(
-    phone: Phone, api: TwilioApi, misses: int, out: Printer, answered_by: str = "human"
+    phone: Phone, api: PlacedCalls, misses: int, out: Printer, answered_by: str = "human"
 ) -> str:
     """After the caller booked: serve every try until the caller joins (`answered_by` not
     "human": the first answered try reaches a machine instead, and the loop ends there).

@@ -13,10 +13,15 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from hotline.config import HotlineConfig
-from hotline.phone.callback import MACHINE_HEARD_NOTHING, NotPlaced, callback_loop, stand_in_port
+from hotline.phone.callback import (
+    MACHINE_HEARD_NOTHING,
+    NoStandIn,
+    NotPlaced,
+    PlacedCalls,
+    callback_loop,
+)
 from hotline.phone.client import CallEnded, Phone, Script
-from hotline.phone.twilio_api import twilio_api
-from hotline.settings import Settings
+from hotline.settings import DEV_ACCOUNT_SID, Settings
 
 
 def dialled_number(cfg: HotlineConfig, to: str) -> str:
@@ -59,6 +64,7 @@ async def run_calls(args: argparse.Namespace, settings: Settings, cfg: HotlineCo
                     counsellors=modes,
                     speed=speed,
                     talk_seconds=args.talk,
+                    music_seconds=cfg.hold.music_seconds,
                 ),
                 out=_printer(f"caller {i + 1}: " if args.callers > 1 else ""),
             )
@@ -152,16 +158,8 @@ async def _fallback(phone: Phone) -> str:
 
 
 async def run_callback(args: argparse.Namespace, settings: Settings, cfg: HotlineConfig) -> int:
-    """One caller asks for a callback; the phone plays Twilio's REST API for the service and
-    answers the calls it places (see hotline.phone.callback)."""
-    if not settings.twilio_account_sid:
-        print("hotline call --callback: TWILIO_ACCOUNT_SID is unset (development sets one)")
-        return 2
-    try:
-        port = stand_in_port(settings.twilio_api_base)
-    except ValueError as e:
-        print(f"hotline call --callback: {e}", file=sys.stderr)
-        return 2
+    """One caller asks for a callback; the phone answers the calls the service places through
+    its own stand-in of Twilio's REST API (see hotline.phone.callback)."""
     base = (args.url or settings.public_base).rstrip("/")
     out = _printer("")
     keys = [cfg.callback.key, cfg.callback.confirm_key]
@@ -171,14 +169,9 @@ async def run_callback(args: argparse.Namespace, settings: Settings, cfg: Hotlin
         hold_presses=keys,
     )
     try:
-        stand_in = twilio_api(settings.twilio_account_sid, settings.auth_token, port=port)
-        api = stand_in.__enter__()
-    except OSError as e:
-        print(f"hotline call --callback: cannot listen on 127.0.0.1:{port}: {e}", file=sys.stderr)
-        return 1
-    out(f"[twilio api] the stand-in of Twilio's REST API listens on {api.base_url}")
-    try:
         async with httpx.AsyncClient(timeout=20) as client:
+            api = PlacedCalls(client, base, DEV_ACCOUNT_SID, settings.auth_token)
+            await api.all()  # before the caller dials: is there a stand-in to read?
             phone = Phone(
                 client,
                 base_url=base,
@@ -198,16 +191,19 @@ async def run_callback(args: argparse.Namespace, settings: Settings, cfg: Hotlin
                     phone, api, args.callback_miss, out, args.callback_answered_by
                 )
             except NotPlaced:
-                print(
-                    "[summary] the hotline placed no call in time: is every line busy, or did "
-                    "the service start with another HOTLINE_TWILIO_API_BASE?"
-                )
+                print("[summary] the hotline placed no call in time: is every line busy?")
                 return 1
+    except NoStandIn:
+        print(
+            f"hotline call --callback: the service at {base} places its calls through a Twilio "
+            "account of its own, not its development stand-in: the terminal phone cannot "
+            "answer them (start it with HOTLINE_ENV=development and no TWILIO_ACCOUNT_SID)",
+            file=sys.stderr,
+        )
+        return 2
     except httpx.HTTPError as e:
         print(f"hotline call: cannot reach the service at {base}: {e}", file=sys.stderr)
         return 1
-    finally:
-        stand_in.__exit__(None, None, None)
     print(f"[summary] {outcome}")
     # What the phone set out to show: the caller joined, or a machine that heard nothing.
     return 0 if outcome in {"callback connected", MACHINE_HEARD_NOTHING} else 1

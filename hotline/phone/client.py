@@ -52,6 +52,8 @@ class Script:
     # Keys pressed at the hold's Gathers, in turn (the callback key, then its confirmation);
     # none left: the caller holds on in silence.
     hold_presses: list[str] = field(default_factory=list)
+    # How long the hold's music plays (menus.yaml `hold.music_seconds`), at `speed`.
+    music_seconds: float = 0.0
 
 
 def new_sid(prefix: str = "CA") -> str:
@@ -170,8 +172,7 @@ class Phone:
             self.out(f"[play {(v.text or '').strip()}]")
         elif v.tag == "Pause":
             self.out(f"[pause {v.get('length', '1')}s]")
-            if self.script.speed > 0:  # the terminal phone plays the hold in real time
-                await asyncio.sleep(float(v.get("length", "1")) * self.script.speed)
+            await self._pause(float(v.get("length", "1")))
         elif v.tag == "Gather":
             return await self.gather(v)
         elif v.tag == "Redirect":
@@ -188,6 +189,11 @@ class Phone:
         else:
             self.out(f"[twilio] warning 12200: unknown verb <{v.tag}>")
         return None
+
+    async def _pause(self, seconds: float) -> None:
+        """Play `seconds` of the call (a pause, music) in real time at speed 1."""
+        if self.script.speed > 0:
+            await asyncio.sleep(seconds * self.script.speed)
 
     def _key(self) -> str:
         if self.presses:
@@ -246,7 +252,10 @@ class Phone:
             if v.tag == "Redirect":
                 next_url = v.text
                 break
-            if v.tag in {"Say", "Play", "Pause"}:
+            if v.tag == "Play":  # the hold's music, for its length (in real time at speed 1)
+                await self.verb(v)
+                await self._pause(self.script.music_seconds)
+            elif v.tag in {"Say", "Pause"}:
                 await self.verb(v)
             elif v.tag == "Gather":
                 # The hold's key (a callback, the maximum wait's choice): without a scripted

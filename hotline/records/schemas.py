@@ -36,6 +36,9 @@ class RecordIn(In):
     summary: Text | None = Field(default=None, max_length=SUMMARY_MAX)
     # The caller agreed that counsellors of this organisation may see that they called before.
     consent_history: bool = False
+    # The call was hard for the counsellor: a break and a debrief request (not stored with
+    # the record; docs/counsellor-care.md). A hard risk level (seriousness) does it too.
+    hard_call: bool = False
 
 
 def _none_is_empty(value: list[str] | None) -> list[str]:

@@ -13,7 +13,7 @@ hands in (`linkage.py`): records never import `hotline.cases`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,9 +60,21 @@ async def _taken_call(session: AsyncSession, who: Actor, call_sid: str) -> Call:
     return call
 
 
-# A saved record ends its line's wrap-up: the hook the app hands in
-# (`hotline.lines.lines.record_saved`); records reach routing only through it.
-RecordSaved = Callable[[AsyncSession, str, dt.datetime], Awaitable[None]]
+class RecordSaved(Protocol):
+    """A saved record ends its line's wrap-up, and a record marked hard (`hard`) or at a hard
+    risk level (`seriousness`) marks the call hard: the hook the app hands in
+    (`hotline.lines.care.record_saved`); records reach lines and routing only through it."""
+
+    async def __call__(
+        self,
+        session: AsyncSession,
+        call_sid: str,
+        now: dt.datetime,
+        *,
+        who: Actor,
+        seriousness: str,
+        hard: bool,
+    ) -> None: ...
 
 
 async def create(
@@ -85,7 +97,7 @@ async def create(
             org_id=who.org_id,
             author_key_id=who.key_id,
             author_user_id=who.user_id,
-            **data.model_dump(exclude={"call_sid", "summary"}),
+            **data.model_dump(exclude={"call_sid", "summary", "hard_call"}),
             summary_enc=box.seal(data.summary),
             created_at=now,
             updated_at=now,
@@ -112,7 +124,10 @@ async def create(
         if row.linkage_needed
         else None
     )
-    await saved(session, call.call_sid, now)  # ends the wrap-up
+    # Ends the wrap-up; a hard call gives the line its break and opens a debrief request.
+    await saved(
+        session, call.call_sid, now, who=who, seriousness=row.seriousness, hard=data.hard_call
+    )
     return out(row, call, case, box)
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hotline.calls import lifecycle
 from hotline.calls import store as calls_store
 from hotline.calls.models import Call, CallState
-from hotline.config import HotlineConfig, Organisation, Staffing
+from hotline.config import Care, HotlineConfig, Organisation, Staffing
 from hotline.config import Line as LineConfig
 from hotline.lines import presence
 from hotline.lines.models import Line, LinePresenceLog, Presence
@@ -125,6 +125,10 @@ class Router:
     def staffing(self, line_id: str) -> Staffing:
         return self.cfg.staffing_of(self.lines[line_id].org)
 
+    def care(self, line_id: str) -> Care:
+        """The line's organisation's care of its counsellors (breaks, the talk limit)."""
+        return self.cfg.care_of(self.lines[line_id].org)
+
     async def sync_lines(self, session: AsyncSession, now: dt.datetime) -> None:
         """Give every configured line a presence row: ready if its desk is staffed by
         schedule, offline (until its counsellor signs in) otherwise; keep existing rows."""
@@ -198,6 +202,7 @@ class Router:
                 missed=cooldown,
                 cooldown=self.cooldown,
                 rest=CALLBACK_REST if rest else None,
+                care=self.care(line_id),
             )
 
     async def mark(

@@ -1,7 +1,8 @@
 """The routing pass's sweeps: what changes with time rather than with an event. Reservations
 that expired, calls whose caller is gone though Twilio's callbacks never said so, callback
-requests past their time, and wrap-ups that are over. `Router.assign` runs them at most once
-per UPKEEP_EVERY of the pass's clock; each locks what it changes with SKIP LOCKED.
+requests past their time, wrap-ups that are over and breaks that are over. `Router.assign`
+runs them at most once per UPKEEP_EVERY of the pass's clock; each locks what it changes with
+SKIP LOCKED.
 
 A sweep reads its calls as every step does, into `StoredCall`s with one statement (calls.store),
 and moves each through the lifecycle. The call a step holds (`held`, locked by that step and
@@ -23,7 +24,7 @@ from hotline.calls import store as calls_store
 from hotline.calls.models import CallState
 from hotline.calls.store import StoredCall
 from hotline.lines import presence
-from hotline.lines.models import Line, Presence
+from hotline.lines.models import CARE_BREAKS, Line, Presence
 
 if TYPE_CHECKING:
     from hotline.routing.store import Router
@@ -63,6 +64,7 @@ async def expire(
         await carry_out(session, router, call, lifecycle.ReservationExpired(), now)
     await sweep(session, router, now, held)
     await wrap_ups_over(session, now)
+    await breaks_over(session, now)
 
 
 async def wrap_ups_over(session: AsyncSession, now: dt.datetime) -> None:
@@ -74,6 +76,22 @@ async def wrap_ups_over(session: AsyncSession, now: dt.datetime) -> None:
     )
     for line in (await session.execute(stmt)).scalars():
         presence.end_wrap_up(session, line, now)
+    await session.flush()
+
+
+async def breaks_over(session: AsyncSession, now: dt.datetime) -> None:
+    """Lines whose break after a hard call, or after the talk limit, is over are ready again."""
+    stmt = (
+        select(Line)
+        .where(
+            Line.status == Presence.AWAY,
+            Line.away_reason.in_(list(CARE_BREAKS)),
+            Line.break_until <= now,
+        )
+        .with_for_update(skip_locked=True)
+    )
+    for line in (await session.execute(stmt)).scalars():
+        presence.break_over(session, line, now)
     await session.flush()
 
 

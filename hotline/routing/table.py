@@ -81,6 +81,8 @@ def describe_lines(views: list[Any]) -> str:
         state = PRESENCE_WORDS.get(str(v.presence), str(v.presence))
         if v.reason:
             state += f" ({v.reason})"
+        if getattr(v, "break_until", None):  # a break after a hard call or long talk
+            state += f" until {v.break_until.astimezone(TOKYO).strftime('%H:%M')}"
         if not v.scheduled:
             state += ", outside its hours"
         if v.after_call:

@@ -102,6 +102,16 @@ class Closed:
     # Twilio's queue of the option is full: the option is open, but very busy (its words
     # are `closed.<language>.full`; no opening time)
     full: bool = False
+    # A caller not taken, whatever the hours (config.TURNED_PARTS): `blocked`, `withheld_186`
+    # or `withheld_refused` is said instead of the closed sentence, and no other key.
+    turned: str | None = None
+
+
+def turned_away(cfg: HotlineConfig, turned: str, language: str | None, now: dt.datetime) -> Closed:
+    """What a caller not taken hears: why, in neutral words, then (except to a caller asked
+    to call again with 186) the other lines open now; the emergency numbers always."""
+    lines = () if turned == "withheld_186" else tuple(referrals_open(cfg, language, now))
+    return Closed(language, lines=lines, turned=turned)
 
 
 Decision = Ask | Enqueue | Hold | LeaveQueue | Closed

@@ -58,6 +58,7 @@ class Whisper:
     language: str | None
     waited: float  # seconds
     callback: bool  # a callback's counsellor: told so, and that the caller is called on 1
+    repeat: bool = False  # the caller is flagged as a repeat caller: a neutral note first
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,7 +111,9 @@ class VoiceParams(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     call_sid: Annotated[str, _text(200)] = Field("", alias="CallSid")
-    caller: Annotated[str, _text(64)] = Field("", alias="From")  # hashed at once, never stored
+    # Hashed at once, never stored. 72: a spooled fact's "hash:" and 64 hex characters must
+    # reach the replay whole (cut to 64, the replayed call was another caller).
+    caller: Annotated[str, _text(72)] = Field("", alias="From")
     to: Annotated[str, _text(64)] = Field("", alias="To")
     digits: Annotated[str, _text(8)] = Field("", alias="Digits")
     queue_result: Annotated[str, _text(32)] = Field("", alias="QueueResult")

@@ -25,6 +25,8 @@ from hotline.calls.store import StoredCall
 from hotline.common.crypto import box_for
 from hotline.config import HotlineConfig
 from hotline.config.checks import check_number
+from hotline.flags import store as flags
+from hotline.flags.models import FlagKind
 from hotline.hours.schedule import referrals_open
 from hotline.voice import flow, params
 from hotline.voice.outcomes import (
@@ -60,9 +62,22 @@ def option_or_default(cfg: HotlineConfig, option_id: str | None) -> str:
 
 
 async def arrive(t: Turn, p: VoiceParams, q: Query) -> Outcome:
-    """A call comes in: its first menu (one statement: the INSERT logs the arrival)."""
+    """A call comes in: its first menu (one statement: the INSERT logs the arrival, after one
+    indexed read of the caller's flags when the number is not withheld). A caller flagged as
+    abusive hears the polite message with the other lines instead, and the call ends."""
+    cfg = t.services.cfg
+    caller = store.caller_hash(t.services.settings.caller_secret, p.caller)
+    # A replayed arrival is not turned away: the fallback served that caller (no flag is read
+    # while the database is away; a fault never refuses a caller).
+    blocked = not t.replayed and caller is not None
+    if blocked and FlagKind.ABUSIVE in await flags.kinds_for(t.uow.session, caller, t.now):
+        if t.alone:
+            raise NotAlone  # two writes: the arrival and its end, in one transaction
+        out = await t.arrive(p)
+        await t.apply(out.call, lc.TurnedAway("blocked"))
+        return flow.turned_away(cfg, "blocked", None, t.now)
     out = await t.arrive(p)
-    return flow.start(t.services.cfg, out.call.menu_id)
+    return flow.start(cfg, out.call.menu_id)
 
 
 async def menu(t: Turn, p: VoiceParams, q: Query) -> Outcome:
@@ -74,6 +89,9 @@ async def menu(t: Turn, p: VoiceParams, q: Query) -> Outcome:
     if isinstance(choice, flow.Ask):
         await t.apply(call, lc.MenuAnswered(menu_id, q.attempt, p.digits))
         return choice
+    refused = await _withheld(t, call, choice)
+    if refused is not None:
+        return refused
     staffed = await t.staffed(call, choice.option_id, choice.language)
     shut = None  # closed now: what the caller hears, and whether the menu comes again
     if staffed is False and call.state == CallState.MENU:
@@ -100,6 +118,20 @@ async def menu(t: Turn, p: VoiceParams, q: Query) -> Outcome:
 
 def schedule(cfg: HotlineConfig) -> flow.Schedule:
     return flow.Schedule(cfg.hold.announce_every_seconds, cfg.hold.position_repeat_seconds)
+
+
+async def _withheld(t: Turn, call: StoredCall, choice: flow.Enqueue) -> Outcome | None:
+    """A withheld number (非通知: no hash was kept) choosing an option that does not take one
+    (its `withheld` policy): what they hear, and the call ends. None: the caller goes on."""
+    cfg = t.services.cfg
+    policy = cfg.option(choice.option_id).withheld
+    if policy == "accept" or call.caller_hash is not None:
+        return None
+    if call.state not in (CallState.MENU, CallState.ABANDONED):  # past the menu already
+        return None
+    await t.apply(call, lc.TurnedAway("withheld", choice.option_id, choice.language))
+    said = "withheld_186" if policy == "ask_186" else "withheld_refused"
+    return flow.turned_away(cfg, said, choice.language, t.now)
 
 
 def wait_alone(cfg: HotlineConfig, p: VoiceParams, q: Query) -> bool:
@@ -164,7 +196,7 @@ async def wait(t: Turn, p: VoiceParams, q: Query) -> Outcome:
         and s.pushes is not None,
         # Hold music only where a freed line pushes the caller out of the hold (REST
         # dequeue): with polling alone, a caller would hear of a line when the track ends.
-        music=s.pushes is not None and cfg.hold.music is not None,
+        music=s.rest is not None and s.rest.pushes and cfg.hold.music is not None,
     )
 
 
@@ -234,7 +266,9 @@ async def whisper(t: Turn, p: VoiceParams, q: Query) -> Outcome:
     waited = (t.now - (call.waiting_since or call.created_at)).total_seconds()
     # A callback's counsellor is rung first: told so, and that the caller is called on 1.
     callback = call.callback_at is not None
-    return Whisper(call.call_sid, q.line_id, option, call.language, waited, callback)
+    # A caller flagged as a repeat caller: a neutral note to the counsellor, never the reason.
+    repeat = FlagKind.REPEAT in await flags.kinds_for(t.uow.session, call.caller_hash, t.now)
+    return Whisper(call.call_sid, q.line_id, option, call.language, waited, callback, repeat)
 
 
 async def whisper_accept(t: Turn, p: VoiceParams, q: Query) -> Outcome:

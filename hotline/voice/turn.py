@@ -34,6 +34,9 @@ class Turn:
     uow: UnitOfWork
     now: dt.datetime  # now, or a spooled fact's own time
     alone: bool = False
+    # A fact the spool kept while the database was away, applied afterwards: it records what
+    # happened (the fallback served the caller), it decides nothing for a caller any more.
+    replayed: bool = False
 
     async def call(self, p: VoiceParams) -> StoredCall:
         """This webhook's call; a CallSid never seen (lost state) is created so it goes on."""

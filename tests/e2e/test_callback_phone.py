@@ -2,8 +2,10 @@
 
 One caller keeps the only line of the loneliness option busy (talking a few seconds, in real
 time); a second caller holds, asks to be called back and hangs up. When the line is free the
-service asks Twilio's REST API (the phone's stand-in, on the port both are given) to ring the
-counsellor first, then the caller: the phone plays both legs, as Twilio and the two people.
+service asks Twilio's REST API (a development service's own stand-in, in its process, with
+nothing set: as the README runs it) to ring the counsellor first, then the caller: the phone
+reads those calls at the service's /dev/twilio-api and plays both legs, as Twilio and the two
+people.
 """
 
 from __future__ import annotations
@@ -14,20 +16,20 @@ from pathlib import Path
 
 import yaml
 
-from hotline.testing.servers import free_port, hotline_env, hotline_serve
+from hotline.testing.servers import hotline_env, hotline_serve
 from tests.e2e.conftest import CONFIG, ROOT
 
 TIMEOUT = 120
 
 
-def one_line_config(tmp_path: Path) -> Path:
+def one_line_config(tmp_path: Path, wrap_up_seconds: int = 1) -> Path:
     """Loneliness served by one line only, with a short wrap-up."""
     data = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
     option = next(o for o in data["options"] if o["id"] == "loneliness")
     option["tiers"] = {"primary": ["inochi"]}
     org = next(o for o in data["organisations"] if o["id"] == "inochi")
     org["lines"] = org["lines"][:1]
-    org["wrap_up_seconds"] = 1
+    org["wrap_up_seconds"] = wrap_up_seconds
     path = tmp_path / "menus.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
@@ -37,12 +39,12 @@ def play_callback(tmp_path: Path, *extra: str) -> tuple[str, str]:
     """One caller keeps the only line busy; a second holds and asks for a callback, then the
     phone plays the calls the hotline places (`extra`: more `hotline call` arguments). The
     phone's output and the server's log."""
-    config, api = one_line_config(tmp_path), f"http://127.0.0.1:{free_port()}"
+    config = one_line_config(tmp_path)
     database = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
-    env = {"HOTLINE_CONFIG_PATH": str(config), "HOTLINE_TWILIO_API_BASE": api}
+    env = {"HOTLINE_CONFIG_PATH": str(config)}
     with hotline_serve(database, tmp_path / "serve.log", cwd=ROOT, **env) as server:
         phone = [sys.executable, "-m", "hotline.cli", "call", "--url", server.url]
-        phone_env = hotline_env(database, config, HOTLINE_TWILIO_API_BASE=api)
+        phone_env = hotline_env(database, config)
         talking = subprocess.Popen(
             [*phone, "--press", "8", "--speed", "1", "--talk", "6"],
             cwd=ROOT,

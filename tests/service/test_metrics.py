@@ -112,8 +112,10 @@ async def test_lines_staffed_per_organisation_and_option(app, client) -> None:
 
 
 async def test_closed_calls_and_calls_outside_every_period(twilio, app, client, clock) -> None:
-    await only_lines(app, "inochi-01")
-    await queue(twilio, new_sid(), "3")  # 女性の悩み: only sisc serves it, and sisc is off
+    # Nobody on duty: 女性の悩み (3) is closed and so is every other key, so the call ends
+    # closed (with another key open, the caller would hear the menu again, not counted closed).
+    await only_lines(app)
+    await queue(twilio, new_sid(), "3")
     clock.now = dt.datetime(2025, 3, 1, 3, 0, tzinfo=dt.UTC)  # no period covers this
     await twilio.call("/voice/incoming", new_sid())
     s = await scrape(client)

@@ -14,7 +14,10 @@ from sqlalchemy import event, make_url, select, text
 from sqlalchemy.util import await_only
 
 from hotline.calls.models import Call, CallEvent
+from hotline.ivr.rest import TwilioRest
+from hotline.ivr.stand_in import TwilioApi
 from hotline.services import services_of
+from hotline.settings import DEV_ACCOUNT_SID
 from tests.conftest import CALLER, NUMBER_0120, PUBLIC, Twilio, new_sid, says
 
 
@@ -217,15 +220,28 @@ async def test_an_english_caller_on_hold_hears_their_place_and_no_callback_witho
 
 @pytest.mark.usefixtures("busy")
 async def test_hold_music_plays_where_reservations_are_pushed(twilio: Twilio, app, sid) -> None:
-    app.state.pushes = object()  # the lead's pushed reservations (REST dequeue)
-    try:
-        await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="4")
-        # The shipped track (music_seconds 300) fits only where 300 s remain before the
-        # next announcement (60 s apart): never; so the segment pauses instead.
-        doc = await twilio.call("/voice/wait?o=gender&n=2", sid, QueueTime="0")
-    finally:
-        del app.state.pushes
-    assert list(doc.iter("Play")) == [] and doc.find("Gather/Pause") is not None
+    # A REST account that runs the hold (pushed reservations: REST dequeue); no request is
+    # made by a hold poll. A development service's own stand-in does not run it: no music.
+    # Twilio cannot cut a track short: the shipped track (music_seconds 300) fits only where
+    # 300 s remain before the next announcement (60 s apart), never; a 20 s clip fits.
+    await twilio.call("/voice/menu?m=period-5&t=1", sid, Digits="4")
+    before, cfg = app.state.rest, app.state.cfg
+    clip = cfg.model_copy(update={"hold": cfg.hold.model_copy(update={"music_seconds": 20})})
+    real = TwilioRest("AC" + "1" * 32, "token")
+    dev = TwilioRest(DEV_ACCOUNT_SID, "token", stand_in=TwilioApi(DEV_ACCOUNT_SID, "token"))
+    for rest, config, music in [
+        (real, cfg, []),
+        (real, clip, [cfg.hold.music.url]),
+        (dev, clip, []),
+    ]:
+        renderer = services_of(app).renderer
+        app.state.rest, renderer.cfg = rest, config
+        try:
+            doc = await twilio.call("/voice/wait?o=gender&n=2", sid, QueueTime="0")
+        finally:
+            app.state.rest, renderer.cfg = before, cfg
+        assert [p.text for p in doc.iter("Play")] == music
+        assert music or doc.find("Gather/Pause") is not None
 
 
 @pytest.mark.usefixtures("busy")
@@ -460,7 +476,11 @@ async def test_an_outage_logs_each_failed_hold_poll_in_one_line(twilio, sid, cap
     failed = [
         r
         for r in caplog.records
-        if "/voice/wait" in r.getMessage() and r.name != "hotline.access"  # its one line
+        # The service's own lines, but its one access line (httpx's client logs too, at INFO
+        # once another test has set the root logger's level)
+        if "/voice/wait" in r.getMessage()
+        and r.name.startswith("hotline")
+        and r.name != "hotline.access"
     ]
     assert [r.levelname for r in failed] == ["WARNING"]
     assert "ConnectionRefusedError" in failed[0].getMessage()

@@ -24,7 +24,8 @@ ALL_EVENTS = list(table.EVENTS.items()) + [
     ("arrived", lc.Arrived()),
 ]
 CASES = [(s, name, e) for s in S for name, e in ALL_EVENTS]
-ENDS = ("completed", "abandoned", "closed")  # the counts of how a call ended
+# The counts of how a call ended (a call turned away in the menu is counted as such).
+ENDS = ("completed", "abandoned", "closed", "turned_away")
 
 
 def step(call: lc.CallView, event: lc.Event, now: dt.datetime = NOW) -> lc.Transition:
@@ -55,7 +56,8 @@ def test_every_state_and_event_keeps_the_invariants(state: S, name: str, event: 
     # callback once as its first call ends when it is booked, its own end counted apart.
     ends = [e.kind for e in t.effects if isinstance(e, lc.Count) and e.kind in ENDS]
     if state not in lc.TERMINAL and after.state in lc.TERMINAL and call.callback_at is None:
-        assert ends == [str(after.state)]
+        turned = t.changes.get("end_stage") in lc.TURNED_AWAY
+        assert ends == ["turned_away" if turned else str(after.state)]
     elif state == S.WAITING and after.state == S.CALLBACK:
         assert ends == ["abandoned"]
     else:
@@ -291,6 +293,14 @@ EXPECTED: dict[tuple[S, str], tuple[S | None, type, str]] = {
         lc.Nothing,
         "count callback/failed, count forced/operator, pass, release",
     ),
+    # Turned away in the menu (a flagged caller, a withheld number): counted as such, and
+    # nowhere once past the menu.
+    (S.MENU, "turned away (flagged, withheld number)"): (
+        S.ABANDONED,
+        lc.Nothing,
+        "count turned_away/blocked",
+    ),
+    (S.WAITING, "turned away (flagged, withheld number)"): (None, lc.Nothing, ""),
 }
 
 

@@ -148,15 +148,20 @@ def test_development_generates_private_secrets_once_and_keeps_them(tmp_path, cap
     assert other.auth_token != first.auth_token  # random, not a default of the source
 
 
-def test_development_calls_back_through_the_phones_stand_in_production_never(
+def test_development_calls_back_through_its_own_stand_in_production_never(
     monkeypatch, tmp_path
 ) -> None:
     dev = Settings(secrets_file=tmp_path / "secrets")
     assert dev.twilio_account_sid == DEV_ACCOUNT_SID
-    assert dev.twilio_api_base == "http://127.0.0.1:8790"  # `hotline call --callback`
+    # No address anyone may take: the stand-in is the service's own (hotline.ivr.dev_account).
+    assert dev.twilio_api_base is None and dev.dev_stand_in
+    monkeypatch.setenv("HOTLINE_TWILIO_API_BASE", "http://127.0.0.1:9")  # one the tests run
+    assert not Settings(secrets_file=tmp_path / "secrets").dev_stand_in
+    monkeypatch.delenv("HOTLINE_TWILIO_API_BASE")
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
     own = Settings(secrets_file=tmp_path / "secrets")
     assert (own.twilio_account_sid, own.twilio_api_base) == ("AC" + "1" * 32, None)
+    assert not own.dev_stand_in
     monkeypatch.delenv("TWILIO_ACCOUNT_SID")
     assert Settings(env="test", secrets_file=tmp_path / "s").twilio_account_sid == ""
     prod = production(monkeypatch, TWILIO_ACCOUNT_SID=None, HOTLINE_ALLOW_NO_REST="true")

@@ -1,4 +1,8 @@
-"""A local stand-in of the Twilio REST endpoints the service uses, on 127.0.0.1.
+"""A stand-in of the Twilio REST endpoints the service uses: what it knows and answers.
+
+No server here: the tests and benchmarks serve it on a loopback port
+(`hotline.testing.twilio_api`, a thread), and a development service holds one in its own process
+(`hotline.ivr.dev_account`), where its REST client reaches it without any socket.
 
 The service's own adapter (`hotline.ivr.rest.TwilioRest`, twilio's `Client` underneath) talks
 to it through `HOTLINE_TWILIO_API_BASE`, so the production code path is the one tested; no
@@ -10,6 +14,9 @@ requests (`"GET /2010-04-01/..."`).
 Endpoints, under `/2010-04-01/Accounts/{AccountSid}`:
 
 - `GET Calls/{CallSid}.json`: the call's status (`statuses`), 404 for an unknown call.
+- `GET Calls.json`: every call placed (`created`), as one page; beside Twilio's fields each
+  has what Twilio would fetch (`url`, `status_callback`: the stand-in's own, for the terminal
+  phone, which plays the calls a development service places).
 - `POST Calls.json` (To, From, Url required): a new call, `queued`, recorded in `created`;
   a To in `reject_numbers` answers 400 with Twilio's code 21211 (invalid 'To' number).
 - `POST Calls/{CallSid}.json`: recorded in `updates`; `Status=canceled|completed` ends it.
@@ -28,15 +35,11 @@ Errors carry Twilio's JSON shape (`code`, `message`, `status`).
 from __future__ import annotations
 
 import base64
-import json
 import re
 import secrets
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 ACCOUNT = r"^/2010-04-01/Accounts/(AC[0-9a-f]{32})"
@@ -260,6 +263,10 @@ def _get(api: TwilioApi, path: str) -> Answer:
         if status is None:
             return NOT_FOUND
         return 200, {"sid": sid, "account_sid": api.account_sid, "status": status}
+    if CALLS.match(path):
+        with api.lock:
+            calls: list[object] = [_call_json(api, c) for c in api.created]
+        return 200, _page(api, "Calls", "calls", calls)
     if match := QUEUE.match(path):
         with api.lock:
             name = api.name_of(match.group(2))
@@ -267,86 +274,66 @@ def _get(api: TwilioApi, path: str) -> Answer:
     if QUEUES.match(path):
         with api.lock:
             queues: list[object] = [api.queue_json(name, sid) for name, sid in api.queues.items()]
-        uri = f"/2010-04-01/Accounts/{api.account_sid}/Queues.json"
-        return 200, {
-            "queues": queues,
-            "first_page_uri": f"{uri}?PageSize=50&Page=0",
-            "next_page_uri": None,
-            "previous_page_uri": None,
-            "page": 0,
-            "page_size": 50,
-            "start": 0,
-            "end": max(len(queues) - 1, 0),
-            "uri": uri,
-        }
+        return 200, _page(api, "Queues", "queues", queues)
     return NOT_FOUND
 
 
-def _handler(api: TwilioApi) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # quiet
-            return
-
-        def _answer(self, answer: Answer) -> None:
-            status, body = answer
-            data = b"" if status == 204 else json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _checked(self) -> str | None:
-            """The path without its query when the request may go on; else it is answered."""
-            with api.lock:
-                api.requests.append(f"{self.command} {self.path}")
-                # The host the client meant (its region and edge), sent in Host by the
-                # service's transport (hotline.ivr.rest.StandInHttpClient).
-                api.hosts.append(self.headers.get("Host") or "")
-            if api.down:
-                self._answer(_error(503, 20503, "Service Unavailable"))
-                return None
-            if not api.authorised(self.headers.get("Authorization")):
-                self._answer(_error(401, 20003, "Authenticate"))
-                return None
-            path = self.path.split("?", 1)[0]
-            match = re.match(ACCOUNT, path)
-            if match is None or match.group(1) != api.account_sid:
-                self._answer(NOT_FOUND)
-                return None
-            return path
-
-        def do_GET(self) -> None:
-            path = self._checked()
-            if path is not None:
-                self._answer(_get(api, path))
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length).decode()
-            path = self._checked()
-            if path is not None:
-                self._answer(_post(api, path, parse_qs(body, keep_blank_values=True)))
-
-        def do_DELETE(self) -> None:
-            path = self._checked()
-            if path is not None:
-                self._answer(_delete(api, path))
-
-    return Handler
+def _call_json(api: TwilioApi, c: Created) -> dict[str, object]:
+    """A placed call as listed (call with the lock held)."""
+    return {
+        "sid": c.sid,
+        "account_sid": api.account_sid,
+        "to": c.to,
+        "from": c.from_,
+        "status": api.statuses.get(c.sid, "queued"),
+        "url": c.url,
+        "status_callback": c.status_callback,
+        "params": c.params,  # every parameter asked for (MachineDetection...)
+    }
 
 
-@contextmanager
-def twilio_api(account_sid: str, auth_token: str, port: int = 0) -> Iterator[TwilioApi]:
-    """Serve the stand-in on a loopback port (0: a free one) for the block; `api.base_url`
-    is its URL."""
-    api = TwilioApi(account_sid, auth_token)
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(api))
-    api.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield api
-    finally:
-        server.shutdown()
-        server.server_close()
+def _page(api: TwilioApi, resource: str, key: str, items: list[object]) -> dict[str, object]:
+    """One page holding every item, as Twilio's list resources answer."""
+    uri = f"/2010-04-01/Accounts/{api.account_sid}/{resource}.json"
+    return {
+        key: items,
+        "first_page_uri": f"{uri}?PageSize=50&Page=0",
+        "next_page_uri": None,
+        "previous_page_uri": None,
+        "page": 0,
+        "page_size": 50,
+        "start": 0,
+        "end": max(len(items) - 1, 0),
+        "uri": uri,
+    }
+
+
+def answer(
+    api: TwilioApi,
+    method: str,
+    target: str,
+    body: str,
+    authorization: str | None,
+    host: str = "",
+) -> Answer:
+    """One request, as Twilio would answer it: `target` the path (and query), `body` the
+    form-encoded body, `host` the host the client meant (its region and edge). Logged in
+    `requests` and `hosts`; 503 while `down`; Basic auth checked."""
+    with api.lock:
+        api.requests.append(f"{method} {target}")
+        api.hosts.append(host)
+    if api.down:
+        return _error(503, 20503, "Service Unavailable")
+    if not api.authorised(authorization):
+        return _error(401, 20003, "Authenticate")
+    path = target.split("?", 1)[0]
+    match = re.match(ACCOUNT, path)
+    if match is None or match.group(1) != api.account_sid:
+        return NOT_FOUND
+    if method == "GET":
+        return _get(api, path)
+    if method == "POST":
+        return _post(api, path, parse_qs(body, keep_blank_values=True))
+    if method == "DELETE":
+        return _delete(api, path)
+    return _error(405, 20004, "Method not allowed")
