@@ -19,10 +19,11 @@ import datetime as dt
 import json
 import logging
 import sys
-import time
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from hotline.common.asgi import answered
 
 FORMATS = ("text", "json")
 TEXT = "%(levelname)s %(name)s: %(message)s"
@@ -83,22 +84,14 @@ class AccessLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500  # what the client sees if nothing answered
-        start = time.perf_counter()
 
-        async def sent(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sent)
-        finally:
-            ms = round((time.perf_counter() - start) * 1000)
+        def done(status: int, seconds: float) -> None:
+            ms = round(seconds * 1000)
             path = template(scope)
             fields = {"method": scope["method"], "path": path, "status": status, "ms": ms}
             access.info("%s %s %s %s ms", scope["method"], path, status, ms, extra=fields)
+
+        await answered(self.app, scope, receive, send, done)
 
 
 def template(scope: Scope) -> str:

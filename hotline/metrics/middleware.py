@@ -7,10 +7,10 @@ request cannot open a new series. Plain ASGI (not BaseHTTPMiddleware): cheaper p
 from __future__ import annotations
 
 import logging
-import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hotline.common.asgi import answered
 from hotline.metrics.prom import Metrics
 
 log = logging.getLogger(__name__)
@@ -25,19 +25,9 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500  # what the client sees if the app raises before answering
-        start = time.perf_counter()
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            self._observe(scope, status, time.perf_counter() - start)
+        await answered(
+            self.app, scope, receive, send, lambda status, s: self._observe(scope, status, s)
+        )
 
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:
         try:
