@@ -276,6 +276,21 @@ async def test_a_counsellor_cannot_free_a_line(app, client) -> None:
 
 
 @pytest.mark.usefixtures("users")
+async def test_a_period_without_calls_shows_no_rate_not_zero(client) -> None:
+    """No call yet: 応答率 is a dash, never 0.0% (which would read as every caller lost), on
+    the dashboard, the period's report and the list of reports; a call makes it a figure."""
+    await login(client, "ito")
+    figures = (await client.get("/console/dashboard/figures")).text
+    assert 'id="fig-calls">0<' in figures
+    assert 'id="fig-rate">–<' in figures and 'id="fig-caller-rate">–<' in figures
+    assert "0.0%" not in figures
+    report = (await client.get("/console/reports/period_5")).text
+    assert '<div>応答率</div><div class="value">–</div>' in report and "0.0%" not in report
+    listed = (await client.get("/console/reports")).text
+    assert "0.0%" not in listed.split("<h2>")[0]
+
+
+@pytest.mark.usefixtures("users")
 async def test_the_dashboards_lines_agree_with_metrics_and_routes(client, app) -> None:
     """受付中の回線／通話中 counts what /metrics and `hotline routes` count: three lines signed
     in (one of them talking), the rest signed out."""
