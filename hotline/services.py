@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from hotline.auth.ratelimit import RateLimiter
     from hotline.calls.lifecycle import Limits
+    from hotline.common.hooks import RecordSaved
     from hotline.config import HotlineConfig
     from hotline.ivr.hold_load import HoldLoad
     from hotline.ivr.pushes import Pushes
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from hotline.metrics.collector import StoredTotals
     from hotline.metrics.prom import Metrics
     from hotline.records.linkage import Linkage
-    from hotline.records.service import RecordSaved
     from hotline.routing.store import Router
     from hotline.settings import Settings
 

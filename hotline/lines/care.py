@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +23,7 @@ from hotline.auth.models import Role
 from hotline.calls.models import Call
 from hotline.common import audit
 from hotline.common.audit import Actor
+from hotline.common.hooks import RecordSaved
 from hotline.errors import Conflict, NotFound, not_allowed
 from hotline.lines import breaks, presence
 from hotline.lines.lines import Pass, _line, end_wrap_up_of
@@ -165,21 +165,8 @@ async def mark_line_call(
     return out
 
 
-class Saved(Protocol):
-    async def __call__(
-        self,
-        session: AsyncSession,
-        call_sid: str,
-        now: dt.datetime,
-        *,
-        who: Actor,
-        seriousness: str,
-        hard: bool,
-    ) -> None: ...
-
-
-def record_saved(router: Pass) -> Saved:
-    """The hook a saved record calls (`hotline.records.service.RecordSaved`): a record marked
+def record_saved(router: Pass) -> RecordSaved:
+    """The hook a saved record calls (`hotline.common.hooks.RecordSaved`): a record marked
     hard, or at one of the organisation's hard risk levels, marks its call hard; then the
     line that talked with it ends its wrap-up (and takes the break it owes)."""
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from hotline.common.hooks import RecordSaved
 from hotline.records.linkage import Linkage
-from hotline.records.service import RecordSaved
 from hotline.services import services_of
 
 
@@ -23,7 +23,7 @@ async def wired_linkage(request: Request) -> Linkage:
 
 
 def saved_of(request: Request) -> RecordSaved:
-    """The hook a saved record calls (`hotline.records.service.RecordSaved`)."""
+    """The hook a saved record calls (`hotline.common.hooks.RecordSaved`)."""
     return services_of(request.app).record_saved
 
 

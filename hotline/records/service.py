@@ -13,7 +13,6 @@ hands in (`linkage.py`): records never import `hotline.cases`.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +21,7 @@ from hotline.calls.models import Call
 from hotline.common import audit
 from hotline.common.audit import Actor
 from hotline.common.crypto import Box
+from hotline.common.hooks import RecordSaved
 from hotline.config import TOKYO
 from hotline.config import Records as Lists
 from hotline.errors import (
@@ -58,23 +58,6 @@ async def _taken_call(session: AsyncSession, who: Actor, call_sid: str) -> Call:
     if call.org_id != who.org_id:  # another organisation's call, or never connected
         raise Forbidden("this call was not taken by your organisation")
     return call
-
-
-class RecordSaved(Protocol):
-    """A saved record ends its line's wrap-up, and a record marked hard (`hard`) or at a hard
-    risk level (`seriousness`) marks the call hard: the hook the app hands in
-    (`hotline.lines.care.record_saved`); records reach lines and routing only through it."""
-
-    async def __call__(
-        self,
-        session: AsyncSession,
-        call_sid: str,
-        now: dt.datetime,
-        *,
-        who: Actor,
-        seriousness: str,
-        hard: bool,
-    ) -> None: ...
 
 
 async def create(
