@@ -4,6 +4,7 @@ from hotline.auth.models import ApiKey, ConsoleUser
 from hotline.calls.models import Call, CallEvent
 from hotline.cases import models as _cases  # noqa: F401
 from hotline.common.audit import AuditEntry
+from hotline.conference.models import CallParty
 from hotline.flags.models import CallerFlag
 from hotline.hours.closures import OptionClosure
 from hotline.lines.models import Line, LinePresenceLog
@@ -15,6 +16,7 @@ __all__ = [
     "AuditEntry",
     "Call",
     "CallEvent",
+    "CallParty",
     "CallerFlag",
     "ConsoleUser",
     "Line",

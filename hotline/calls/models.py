@@ -64,6 +64,12 @@ class Call(Base):
     callback_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     callback_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     callback_tries: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    # The conference the caller and the counsellor meet in (hotline/conference): its SID,
+    # the counsellor leg's CallSid, and where the conversation is (states.Phase), None
+    # before a counsellor accepts and for a call put through as a two-leg bridge.
+    conference_sid: Mapped[str | None] = mapped_column(String(64))
+    leg_sid: Mapped[str | None] = mapped_column(String(64))
+    phase: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (
         Index("ix_calls_state_option", "state", "option_id"),

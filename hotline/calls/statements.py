@@ -72,6 +72,9 @@ class StoredCall:
     callback_until: dt.datetime | None
     callback_after: dt.datetime | None
     callback_tries: int
+    conference_sid: str | None
+    leg_sid: str | None
+    phase: str | None
 
 
 CALLS = cast(Table, Call.__table__)
