@@ -23,6 +23,7 @@ from hotline.calls.lifecycle import Limits
 from hotline.cases import endpoints as cases_api
 from hotline.cases.service import LINKAGE
 from hotline.common.crypto import KeysUnfit, box_for
+from hotline.conference import api as conference_api
 from hotline.config import HotlineConfig
 from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, Timeouts, check_at_head, make_engine
@@ -249,6 +250,7 @@ def _routes(app: HotlineApp, settings: Settings) -> None:
     app.include_router(records_api.router)
     app.include_router(cases_api.router)
     app.include_router(flags_api.router)
+    app.include_router(conference_api.router)
     app.include_router(metrics_api.router)
     app.include_router(reports_api.router)
     console.install(app, settings)
