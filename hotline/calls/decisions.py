@@ -46,10 +46,13 @@ class LeaveQueue:
 
 @dataclass(frozen=True, slots=True)
 class Dial:
-    """Ring the reserved line, with the whisper on the counsellor's leg."""
+    """Ring the reserved line, with the whisper on the counsellor's leg. `conference`: the
+    caller waits in the call's conference hearing the ringback, and the counsellor's leg is
+    placed by REST (`RingLeg`); else a two-leg <Dial> of the line."""
 
     line_id: str
     language: str | None
+    conference: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +84,10 @@ class Whisper:
 
 @dataclass(frozen=True, slots=True)
 class Bridge:
-    """The counsellor accepted: an empty document, and Twilio joins the two."""
+    """The counsellor accepted: an empty document, and Twilio joins the two; `conference`:
+    the counsellor's leg joins the call's conference, where the caller waits."""
+
+    conference: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,8 @@ def finish(
     if call.line_id is not None:
         effects.append(RunPass())  # the line is free for the next caller
     changes: dict[str, Any] = {"ended_at": now, "line_id": None}
+    if call.phase is not None:
+        changes["phase"] = None  # no conversation any more
     if call.callback_at is not None:
         changes["callback_number"] = None
         effects.append(DropQueue())  # the queue its counsellor held in, if one did
@@ -55,7 +57,8 @@ def finish(
         kind = "expired" if stage == CALLBACK_EXPIRED else "failed"
         effects.append(Count("callback", call.period_id, option=call.option_id, stage=kind))
         return Transition(changes, decision, tuple(effects))
-    if state == S.CONNECTED:
+    if state == S.CONNECTED or call.connected_at is not None:
+        # Connected once (a caller back in a queue after it, by a transfer: still completed)
         changes["state"] = S.COMPLETED
         effects.append(
             Count(

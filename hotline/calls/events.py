@@ -98,10 +98,12 @@ class WhisperAnswered:
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """The counsellor pressed 1 in the whisper; `org_id` owns the line."""
+    """The counsellor pressed 1 in the whisper; `org_id` owns the line; `leg_sid`: the
+    counsellor's leg (the whisper's CallSid)."""
 
     line_id: str
     org_id: str
+    leg_sid: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,7 +131,7 @@ from hotline.calls.effects import (
 
 # isort: on
 from hotline.calls.callback import book_callback, on_callback
-from hotline.calls.conference import CONFERENCE_EVENTS, in_conference
+from hotline.calls.conference import CONFERENCE_EVENTS, back_to_queue, in_conference
 from hotline.calls.ending import finish
 
 # -- the function -----------------------------------------------------------------------------
@@ -179,8 +179,8 @@ def transition(
         case WhisperAnswered(line_id=line):
             ok = state == S.RINGING and call.line_id == line
             return Transition({}, Whisper(line) if ok else Decline())
-        case Accepted(line_id=line, org_id=org):
-            return _accept(call, state, line, org, now)
+        case Accepted():
+            return _accept(call, state, event, now, limits)
         case Refused():
             return Transition({}, Decline())
         case DialEnded():
@@ -194,9 +194,7 @@ def transition(
         case ReservationExpired():
             return _expired(call, state)
         case WentSilent():
-            if state not in (S.MENU, S.WAITING, S.RESERVED, S.RINGING):
-                return Transition({}, Nothing())
-            return finish(call, state, now, Nothing())
+            return _silent(call, state, now, limits)
         case ForceEnded(reason=reason):
             if state in TERMINAL:
                 return Transition({}, Nothing())
@@ -213,6 +211,17 @@ def transition(
         case _ if isinstance(event, CONFERENCE_EVENTS):
             return in_conference(call, state, event, now)
     raise TypeError(f"not a call event: {event!r}")  # pragma: no cover - typing guards it
+
+
+def _silent(call: CallFacts, state: S, now: dt.datetime, limits: Limits) -> Transition:
+    """No word for too long. A caller ringing in the conference hears the ringback while the
+    counsellor's leg went unheard: back to the queue rather than ended (a caller who is gone
+    is ended when the redirect finds them so)."""
+    if state == S.RINGING and limits.conference:
+        return back_to_queue(call, now, cooldown=True)
+    if state not in (S.MENU, S.WAITING, S.RESERVED, S.RINGING):
+        return Transition({}, Nothing())
+    return finish(call, state, now, Nothing())
 
 
 def _expired(call: CallFacts, state: S) -> Transition:
@@ -320,8 +329,7 @@ def _left_queue(
         event = QueueLeft(QueueOutcome.LEAVE, event.result)  # otherwise as our own leave
     if event.outcome == QueueOutcome.LEAVE:
         if state == S.RESERVED and call.line_id is not None:
-            ring = (MarkLine(call.line_id, "ringing"),)
-            return Transition({"state": S.RINGING}, Dial(call.line_id, call.language), ring)
+            return _dial(call, call.line_id, limits)
         return _to_backup(call, state, now)  # left the hold without a line: the hold failed
     if event.outcome == QueueOutcome.FULL and state == S.WAITING:
         # Re-enqueueing a full queue fails at once again: say so honestly, with what is
@@ -330,8 +338,7 @@ def _left_queue(
         return finish(call, state, now, full, stage=QUEUE_FULL)
     if event.outcome == QueueOutcome.FULL and state == S.RESERVED and call.line_id is not None:
         # A line is held for them already: dial it rather than a full queue again.
-        ring = (MarkLine(call.line_id, "ringing"),)
-        return Transition({"state": S.RINGING}, Dial(call.line_id, call.language), ring)
+        return _dial(call, call.line_id, limits)
     # The queue failed: back in the same queue, waiting time kept, unless it keeps failing.
     if state in TERMINAL:
         return Transition({}, holding_answer(call, state))
@@ -349,11 +356,20 @@ def _left_queue(
     # Twilio answers a full or failing queue at once: re-enqueueing again would loop the
     # caller in silence. A held line is dialled directly; otherwise the backup serves.
     if state == S.RESERVED and call.line_id is not None:
-        changes = {**counted, "state": S.RINGING}
-        ring = (MarkLine(call.line_id, "ringing"),)
-        return Transition(changes, Dial(call.line_id, call.language), ring)
+        dial = _dial(call, call.line_id, limits)
+        return dataclasses.replace(dial, changes={**counted, **dial.changes})
     out = _to_backup(call, state, now)
     return dataclasses.replace(out, changes={**counted, **out.changes})
+
+
+def _dial(call: CallFacts, line: str, limits: Limits) -> Transition:
+    """Ring the held line: a two-leg <Dial>, or (`limits.conference`) the caller into the
+    call's conference and the counsellor's leg placed by REST after commit."""
+    effects: tuple[Effect, ...] = (MarkLine(line, "ringing"),)
+    if limits.conference:
+        effects += (RingLeg(line),)
+    dial = Dial(line, call.language, conference=limits.conference)
+    return Transition({"state": S.RINGING}, dial, effects)
 
 
 def _to_backup(call: CallFacts, state: S, now: dt.datetime) -> Transition:
@@ -382,27 +398,43 @@ def _requeue(
         # Twilio just spoke for this caller: they are here, and may be offered a line at once.
         "last_seen_at": now,
     }
+    if call.conference_sid or call.leg_sid:  # out of the call's conference: a new one next
+        changes.update(conference_sid=None, leg_sid=None, phase=None)
     effects = (*release(call.line_id, cooldown), RunPass())
     option = call.option_id
     decision: Decision = Enqueue(option, call.language) if option else Backup()
     return Transition(changes, decision, effects)
 
 
-def _accept(call: CallFacts, state: S, line: str, org: str, now: dt.datetime) -> Transition:
+def _accept(
+    call: CallFacts, state: S, event: Accepted, now: dt.datetime, limits: Limits
+) -> Transition:
+    line, org = event.line_id, event.org_id
     if state == S.CONNECTED and call.line_id == line:
-        return Transition({}, Bridge())  # a retried accept
+        return Transition({}, Bridge(call.phase is not None))  # a retried accept
     if state != S.RINGING or call.line_id != line:
         return Transition({}, Decline())
-    changes = {"state": S.CONNECTED, "connected_at": now, "org_id": org}
-    count = Count(
-        "connected",
-        call.period_id,
-        option=call.option_id,
-        entry=call.entry,
-        org=org,
-        seconds=seconds(call.waiting_since, now),
-    )
-    return Transition(changes, Bridge(), (MarkLine(line, "talking"), count))
+    changes: dict[str, Any] = {"state": S.CONNECTED, "connected_at": now, "org_id": org}
+    if limits.conference:
+        changes.update(phase=Phase.TALKING, leg_sid=event.leg_sid or None)
+    effects: tuple[Effect, ...] = (MarkLine(line, "talking"),)
+    if call.connected_at is not None:
+        # Connected before (then transferred, or back in the queue while held): counted
+        # connected once, from its first time.
+        changes["connected_at"] = call.connected_at
+    else:
+        wait = seconds(call.waiting_since, now)
+        effects += (
+            Count(
+                "connected",
+                call.period_id,
+                option=call.option_id,
+                entry=call.entry,
+                org=org,
+                seconds=wait,
+            ),
+        )
+    return Transition(changes, Bridge(limits.conference), effects)
 
 
 def _dial_ended(call: CallFacts, state: S, event: DialEnded, now: dt.datetime) -> Transition:

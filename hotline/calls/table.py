@@ -29,7 +29,7 @@ def typical_call(state: lc.CallState, phase: lc.Phase | None = None) -> lc.CallV
         state=state,
         option_id="loneliness" if chosen else None,
         waiting_since=SINCE if chosen else None,
-        line_id=LINE if state in lc.ON_A_LINE else None,
+        line_id=LINE if state in lc.ON_A_LINE and phase != lc.Phase.HANDED_OVER else None,
         org_id="org" if state in (lc.CallState.CONNECTED, lc.CallState.COMPLETED) else None,
         connected_at=SINCE if state in (lc.CallState.CONNECTED, lc.CallState.COMPLETED) else None,
         callback_at=NOW if callback else None,
