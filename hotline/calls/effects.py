@@ -75,9 +75,32 @@ class DropQueue:
     the caller) is deleted; best-effort, the upkeep's sweep deletes what this could not."""
 
 
-Push = RingCounsellor | RingCaller | Dequeue | DropQueue
+@dataclass(frozen=True, slots=True)
+class RingLeg:
+    """After commit: ask Twilio to place the counsellor's leg of a conference call (its
+    whisper, then 1 joins the call's conference, where the caller hears the ringback)."""
+
+    line_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Requeue:
+    """After commit: take the caller out of the call's conference (a REST redirect of their
+    leg to /voice/requeue, which answers the Enqueue of the call's current option)."""
+
+
+Push = RingCounsellor | RingCaller | Dequeue | DropQueue | RingLeg | Requeue
 Effect = (
-    ReleaseLine | MarkLine | RunPass | Count | RingCounsellor | RingCaller | Dequeue | DropQueue
+    ReleaseLine
+    | MarkLine
+    | RunPass
+    | Count
+    | RingCounsellor
+    | RingCaller
+    | Dequeue
+    | DropQueue
+    | RingLeg
+    | Requeue
 )
 
 

@@ -5,6 +5,7 @@ log, so that a retried webhook is applied once.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 from dataclasses import dataclass
@@ -200,6 +201,98 @@ class TurnedAway:
     language: str | None = None
 
 
+# -- the call's conference (hotline/conference; the counsellor's leg placed by REST) ----------
+
+
+@dataclass(frozen=True, slots=True)
+class LegEnded:
+    """The counsellor's leg of a conference call ended (its status callback, /voice/leg-status,
+    or Twilio refusing to place it: `failed`). Before acceptance the caller goes back to the
+    head of the queue; while the caller is held, too (they would be alone)."""
+
+    line_id: str
+    outcome: DialOutcome
+    leg_sid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceJoined:
+    """A participant joined the call's conference (Twilio's `participant-join`); `label`:
+    caller, counsellor, p<party id>, s<party id>."""
+
+    label: str
+    leg_sid: str
+    conference_sid: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceLeft:
+    """A participant left the call's conference (Twilio's `participant-leave`)."""
+
+    label: str
+    leg_sid: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceEnded:
+    """The call's conference ended (Twilio's `conference-end`, or found over by the upkeep)."""
+
+    conference_sid: str
+
+
+@dataclass(frozen=True, slots=True)
+class HoldSet:
+    """The counsellor put the caller on hold (`on`), or took them off it."""
+
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PartyAdded:
+    """A third party is being dialled into the conference; `consult`: the caller is held
+    while the counsellor talks to it first."""
+
+    party_id: int
+    kind: str
+    consult: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PartyGone:
+    """A third party left (dropped, hung up, or never answered)."""
+
+    party_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class AllJoined:
+    """The caller, held while the counsellor consulted, is brought in with the third party."""
+
+
+@dataclass(frozen=True, slots=True)
+class CounsellorLeft:
+    """The counsellor left the conference; `handover`: the caller stays with the third party
+    (the line goes to its wrap-up), else the call ends."""
+
+    handover: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TransferredToQueue:
+    """A cold transfer: the caller goes back to waiting, in that option's queue, keeping their
+    waiting time and priority; the line goes to its wrap-up."""
+
+    option_id: str
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Supervised:
+    """A supervisor joined the conference (`mode`: listen, coach, join): counted only."""
+
+    mode: str
+
+
 Event = (
     Arrived
     | MenuAnswered
@@ -221,19 +314,45 @@ Event = (
     | CallerLegEnded
     | CallbackExpired
     | TurnedAway
+    | LegEnded
+    | ConferenceJoined
+    | ConferenceLeft
+    | ConferenceEnded
+    | HoldSet
+    | PartyAdded
+    | PartyGone
+    | AllJoined
+    | CounsellorLeft
+    | TransferredToQueue
+    | Supervised
+)
+# The in-call actions (hotline/conference/service.py): each one a step of its own, keyed by
+# its time (an action asked twice is two steps; each is a no-op where the call is already so).
+ACTIONS = (
+    HoldSet,
+    PartyAdded,
+    PartyGone,
+    AllJoined,
+    CounsellorLeft,
+    TransferredToQueue,
+    Supervised,
 )
 EVENTS: tuple[type[Any], ...] = Event.__args__  # a UnionType
 
 # -- idempotency ------------------------------------------------------------------------------
 
 
-def step_key(call: CallFacts, event: Event, offer: str = "") -> str | None:
+def step_key(
+    call: CallFacts, event: Event, offer: str = "", at: dt.datetime | None = None
+) -> str | None:
     """The event log's key for this event: a retried webhook has the same key, so it is
     applied once and answered with the stored decision. None: not logged (hold polls and the
     routing pass repeat by nature and are idempotent by state). `offer` names the current offer
     of a line to this call (line and time reserved), so that a second offer of the same line
-    is a new step.
+    is a new step. `at`: the step's time, which keys the in-call actions (`ACTIONS`).
     """
+    if isinstance(event, ACTIONS):
+        return None if at is None else _action_key(event, at)
     match event:
         case Arrived():
             return "incoming"
@@ -265,11 +384,26 @@ def step_key(call: CallFacts, event: Event, offer: str = "") -> str | None:
             return f"caller-leg:{a}"
         case TurnedAway(reason=r):
             return f"turned-away:{r}"
+        case LegEnded(line_id=line, leg_sid=sid, outcome=outcome):
+            return f"leg:{line}:{sid or offer}:{outcome}"
+        case ConferenceJoined(label=label, leg_sid=sid):
+            return f"conf-join:{label}:{sid}"
+        case ConferenceLeft(label=label, leg_sid=sid):
+            return f"conf-leave:{label}:{sid}"
+        case ConferenceEnded(conference_sid=sid):
+            return f"conf-end:{sid}"
     return None
+
+
+def _action_key(event: Event, at: dt.datetime) -> str:
+    fields = ":".join(str(v) for v in dataclasses.astuple(event))
+    return f"{event_kind(event)}:{fields}:{at.isoformat()}"[:96]
 
 
 def event_kind(event: Event) -> str:
     """The event log's `kind` column."""
+    if isinstance(event, HoldSet):
+        return "hold" if event.on else "resume"
     return {
         Arrived: "incoming",
         MenuAnswered: "menu",
@@ -283,4 +417,14 @@ def event_kind(event: Event) -> str:
         CallerAnswered: "callback-answered",
         CallerLegEnded: "callback-leg",
         TurnedAway: "turned-away",
+        LegEnded: "leg",
+        ConferenceJoined: "conference-join",
+        ConferenceLeft: "conference-leave",
+        ConferenceEnded: "conference-end",
+        PartyAdded: "party",
+        PartyGone: "party-gone",
+        AllJoined: "three-way",
+        CounsellorLeft: "counsellor-left",
+        TransferredToQueue: "transfer",
+        Supervised: "supervised",
     }.get(type(event), type(event).__name__.lower())

@@ -11,7 +11,8 @@ state a call is in next.
 This module keeps `transition` and its dispatch; the declarations live beside it and stay
 importable from here: `states` (the states, `CallFacts`, `CallView`, `Limits`), `events`
 (and their event-log keys), `decisions`, `effects` (and `Transition`), `ending` (the end
-of a call) and `callback` (the callback branch).
+of a call), `callback` (the callback branch) and `conference` (the events of the call's
+conference: its legs, its phases, the in-call actions).
 
 Invariants (tested exhaustively and with a hypothesis state machine):
 - a terminal state (completed, abandoned, closed) never changes;
@@ -40,6 +41,8 @@ from hotline.calls.states import (
     CALLBACK_FAILED as CALLBACK_FAILED,
     CALLBACK_EXPIRED as CALLBACK_EXPIRED,
     TURNED_AWAY as TURNED_AWAY,
+    CALLER_HELD as CALLER_HELD,
+    Phase as Phase,
     CallFacts as CallFacts,
     CallView as CallView,
     Limits as Limits,
@@ -67,6 +70,18 @@ from hotline.calls.events import (
     CallerLegEnded as CallerLegEnded,
     CallbackExpired as CallbackExpired,
     TurnedAway as TurnedAway,
+    LegEnded as LegEnded,
+    ConferenceJoined as ConferenceJoined,
+    ConferenceLeft as ConferenceLeft,
+    ConferenceEnded as ConferenceEnded,
+    HoldSet as HoldSet,
+    PartyAdded as PartyAdded,
+    PartyGone as PartyGone,
+    AllJoined as AllJoined,
+    CounsellorLeft as CounsellorLeft,
+    TransferredToQueue as TransferredToQueue,
+    Supervised as Supervised,
+    ACTIONS as ACTIONS,
     Event as Event,
     EVENTS as EVENTS,
     step_key as step_key,
@@ -105,6 +120,8 @@ from hotline.calls.effects import (
     RingCaller as RingCaller,
     Dequeue as Dequeue,
     DropQueue as DropQueue,
+    RingLeg as RingLeg,
+    Requeue as Requeue,
     Push as Push,
     Effect as Effect,
     Transition as Transition,
@@ -114,6 +131,7 @@ from hotline.calls.effects import (
 
 # isort: on
 from hotline.calls.callback import book_callback, on_callback
+from hotline.calls.conference import CONFERENCE_EVENTS, in_conference
 from hotline.calls.ending import finish
 
 # -- the function -----------------------------------------------------------------------------
@@ -174,11 +192,7 @@ def transition(
         case LineReserved(line_id=line):
             return _reserved(call, state, line, now)
         case ReservationExpired():
-            if state != S.RESERVED:
-                return Transition({}, Nothing())
-            held = call.line_id
-            changes = {"state": S.WAITING, "reserved_at": None, "line_id": None}
-            return Transition(changes, Nothing(), release(held))
+            return _expired(call, state)
         case WentSilent():
             if state not in (S.MENU, S.WAITING, S.RESERVED, S.RINGING):
                 return Transition({}, Nothing())
@@ -196,7 +210,16 @@ def transition(
         case CounsellorUnreached() | CallerAnswered() | CallerLegEnded() | CallbackExpired():
             # Events of a callback's own legs: a call that is not a callback has none.
             return Transition({}, Decline() if isinstance(event, CallerAnswered) else Nothing())
+        case _ if isinstance(event, CONFERENCE_EVENTS):
+            return in_conference(call, state, event, now)
     raise TypeError(f"not a call event: {event!r}")  # pragma: no cover - typing guards it
+
+
+def _expired(call: CallFacts, state: S) -> Transition:
+    if state != S.RESERVED:
+        return Transition({}, Nothing())
+    changes = {"state": S.WAITING, "reserved_at": None, "line_id": None}
+    return Transition(changes, Nothing(), release(call.line_id))
 
 
 def _reserved(call: CallFacts, state: S, line: str, now: dt.datetime) -> Transition:

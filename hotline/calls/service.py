@@ -75,7 +75,7 @@ async def apply(
     is enough only for a step that writes nothing more (a hold poll, marked seen as it was
     read): any other raises `NotAlone` before writing."""
     t = lifecycle.transition(call, event, now, limits)
-    step = lifecycle.step_key(call, event, offer_of(call))
+    step = lifecycle.step_key(call, event, offer_of(call), now)
     if alone and (step is not None or not _alone(t, store.unwritten(call, t.changes))):
         raise NotAlone
     if step is not None:

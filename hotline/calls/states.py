@@ -48,6 +48,22 @@ TURNED_AWAY = ("blocked", "withheld")
 QUEUE_FULL = "queue-full"
 
 
+class Phase(enum.StrEnum):
+    """Where a connected call's conversation is, in the call's conference (None: not yet
+    connected, or put through as a two-leg bridge, without a conference)."""
+
+    TALKING = "talking"  # the caller and the counsellor
+    ON_HOLD = "on_hold"  # the caller held (hearing the calm on-hold words)
+    CONSULTING = "consulting"  # the caller held, the counsellor with a third party
+    THREE_WAY = "three_way"  # the caller, the counsellor and a third party
+    HANDED_OVER = "handed_over"  # the counsellor left; the caller with a third party
+
+
+# Phases in which the caller is held: the counsellor's leg dropping then leaves the caller
+# alone in the conference, so they go back to the head of the queue.
+CALLER_HELD = (Phase.ON_HOLD, Phase.CONSULTING)
+
+
 class CallFacts(Protocol):
     """What the lifecycle reads of a call (a stored call fits, and so does `CallView`)."""
 
@@ -77,6 +93,12 @@ class CallFacts(Protocol):
     def callback_at(self) -> dt.datetime | None: ...
     @property
     def callback_tries(self) -> int: ...
+    @property
+    def phase(self) -> str | None: ...
+    @property
+    def conference_sid(self) -> str | None: ...
+    @property
+    def leg_sid(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +118,9 @@ class CallView:
     queue_error_at: dt.datetime | None = None
     callback_at: dt.datetime | None = None
     callback_tries: int = 0
+    phase: str | None = None
+    conference_sid: str | None = None
+    leg_sid: str | None = None
 
     def with_changes(self, changes: dict[str, Any]) -> CallView:
         known = {f.name for f in dataclasses.fields(self)}
@@ -115,3 +140,6 @@ class Limits:
     callback_retry_after: dt.timedelta = dt.timedelta(minutes=5)
     # Twilio did not take our request to ring the counsellor: the request waits this long.
     callback_pause: dt.timedelta = dt.timedelta(seconds=60)
+    # The caller and the counsellor meet in a conference of the call's own (the service has
+    # Twilio's REST API to place the counsellor's leg); False: the two-leg <Dial> bridge.
+    conference: bool = False

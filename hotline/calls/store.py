@@ -284,7 +284,9 @@ async def carry_out(
             lifecycle.RingCounsellor
             | lifecycle.RingCaller
             | lifecycle.Dequeue
-            | lifecycle.DropQueue,
+            | lifecycle.DropQueue
+            | lifecycle.RingLeg
+            | lifecycle.Requeue,
         ):
             push(session, call.id, call.call_sid, effect)
         elif isinstance(effect, lifecycle.RunPass):

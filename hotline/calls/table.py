@@ -15,8 +15,14 @@ NOW = dt.datetime(2024, 1, 1, 12, 0, tzinfo=dt.UTC)
 SINCE = NOW - dt.timedelta(minutes=3)
 
 
-def typical_call(state: lc.CallState) -> lc.CallView:
-    """A call in `state` as the service would have it (a line when one is held)."""
+# The service as it runs with Twilio's REST API: the caller and the counsellor meet in a
+# conference of the call's own (without REST, the two-leg bridge: `lc.Limits()`).
+CONFERENCE = lc.Limits(conference=True)
+
+
+def typical_call(state: lc.CallState, phase: lc.Phase | None = None) -> lc.CallView:
+    """A call in `state` as the service would have it (a line when one is held); a connected
+    call of a conference in `phase`."""
     chosen = state != lc.CallState.MENU
     callback = state in (lc.CallState.CALLBACK, lc.CallState.CALLING)
     return lc.CallView(
@@ -27,6 +33,9 @@ def typical_call(state: lc.CallState) -> lc.CallView:
         org_id="org" if state in (lc.CallState.CONNECTED, lc.CallState.COMPLETED) else None,
         connected_at=SINCE if state in (lc.CallState.CONNECTED, lc.CallState.COMPLETED) else None,
         callback_at=NOW if callback else None,
+        phase=phase,
+        conference_sid="CF1" if phase is not None else None,
+        leg_sid="CA1" if phase is not None else None,
     )
 
 
@@ -62,11 +71,26 @@ EVENTS: dict[str, lc.Event] = {
     "callback: call to the caller ended": lc.CallerLegEnded(1, lc.DialOutcome.NO_ANSWER),
     "callback: past its time (sweep)": lc.CallbackExpired(),
     "turned away (flagged, withheld number)": lc.TurnedAway("blocked"),
+    "conference: counsellor's leg not answered": lc.LegEnded(LINE, lc.DialOutcome.NO_ANSWER, "CA1"),
+    "conference: counsellor's leg ended": lc.LegEnded(LINE, lc.DialOutcome.COMPLETED, "CA1"),
+    "conference: counsellor joined": lc.ConferenceJoined("counsellor", "CA1", "CF1"),
+    "conference: caller left": lc.ConferenceLeft("caller", "CA0"),
+    "conference: ended": lc.ConferenceEnded("CF1"),
+    "hold": lc.HoldSet(on=True),
+    "resume": lc.HoldSet(on=False),
+    "party added (consult)": lc.PartyAdded(1, "partner", consult=True),
+    "party added (three-way)": lc.PartyAdded(1, "partner", consult=False),
+    "party gone": lc.PartyGone(1),
+    "all joined (three-way)": lc.AllJoined(),
+    "counsellor left, handing over": lc.CounsellorLeft(handover=True),
+    "counsellor left": lc.CounsellorLeft(handover=False),
+    "cold transfer to a queue": lc.TransferredToQueue("loneliness", None),
+    "supervised": lc.Supervised("listen"),
 }
 
 
-def cell(state: lc.CallState, event: lc.Event) -> str:
-    t = lc.transition(typical_call(state), event, NOW)
+def cell(state: lc.CallState, event: lc.Event, phase: lc.Phase | None = None) -> str:
+    t = lc.transition(typical_call(state, phase), event, NOW, CONFERENCE)
     decision = type(t.decision).__name__
     effects = [
         "release" + ("+cool" if e.cooldown else "")
@@ -75,16 +99,32 @@ def cell(state: lc.CallState, event: lc.Event) -> str:
     ]
     effects += [f"line {e.presence}" for e in t.effects if isinstance(e, lc.MarkLine)]
     effects += ["pass" for e in t.effects if isinstance(e, lc.RunPass)]
+    effects += ["ring leg" for e in t.effects if isinstance(e, lc.RingLeg)]
+    effects += ["requeue" for e in t.effects if isinstance(e, lc.Requeue)]
     moved = f"**{t.state}**" if t.state is not None and t.state != state else "·"
+    went = t.changes.get("phase", phase)
+    if state == lc.CallState.CONNECTED and went != phase and t.state in (None, state):
+        moved = f"**{went or 'no phase'}**"
     return " ".join([moved, decision, *(f"({e})" for e in effects)])
 
 
+# The columns: every state a call is in for a while, the connected one in each phase.
+COLUMNS: list[tuple[lc.CallState, lc.Phase | None]] = [
+    (s, p)
+    for s in lc.CallState
+    if s not in (lc.CallState.COMPLETED, lc.CallState.CLOSED)
+    for p in (lc.Phase if s == lc.CallState.CONNECTED else (None,))
+]
+
+
 def markdown() -> str:
-    """Rows: events; columns: states. A cell: next state (· = stays), decision, effects."""
-    states = [s for s in lc.CallState if s not in (lc.CallState.COMPLETED, lc.CallState.CLOSED)]
-    head = "| event | " + " | ".join(str(s) for s in states) + " |"
-    rule = "|---" * (len(states) + 1) + "|"
+    """Rows: events; columns: states (connected: in each phase of its conference). A cell:
+    next state or phase (· = stays), decision, effects."""
+    names = [f"{s}" if p is None else f"{s}: {p}" for s, p in COLUMNS]
+    head = "| event | " + " | ".join(names) + " |"
+    rule = "|---" * (len(COLUMNS) + 1) + "|"
     rows = [
-        f"| {name} | " + " | ".join(cell(s, e) for s in states) + " |" for name, e in EVENTS.items()
+        f"| {name} | " + " | ".join(cell(s, e, p) for s, p in COLUMNS) + " |"
+        for name, e in EVENTS.items()
     ]
     return "\n".join([head, rule, *rows])
