@@ -82,6 +82,11 @@ def create_app(
     """The app: its services built once (`build_services`) and handed to what needs them."""
     settings = settings or Settings()
     cfg = cfg or config_mod.load(settings.config_path)
+    # An emergency direct line nobody has checked for a year: said at every start.
+    for stale in config_mod.stale_checks(
+        cfg.directory, clock().astimezone(config_mod.TOKYO).date()
+    ):
+        log.warning("menus.yaml: %s", stale)
     services = build_services(settings, cfg, clock)
     # No interactive docs or schema in production: they map every route for a stranger.
     dev = settings.env != "production"
