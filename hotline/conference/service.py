@@ -16,7 +16,7 @@ calls row's id, as `GET /api/live` lists it):
     drop_party(services, who, call_id, party_id) -> Card
     leave(services, who, call_id, *, handover) -> Card
     end(services, who, call_id) -> Card
-    transfer(services, who, call_id, *, option_id) -> Card
+    transfer(services, who, call_id, *, option_id) -> PartyView
     add_party(services, who, call_id, *, kind, target_id, consult) -> PartyView   (parties.py)
     emergency(services, who, call_id, *, prefecture, service, consult, confirm) -> PartyView
     supervise(services, who, call_id, *, mode, supervisor_id) -> PartyView
@@ -53,7 +53,7 @@ from hotline.conference.control import ControlFailed
 from hotline.conference.facts import RoomCount
 from hotline.conference.live import Card, TargetView, card, live_calls, targets_now
 from hotline.conference.models import CallParty, PartyKind, PartyRole, PartyStatus
-from hotline.conference.parties import PartyView, add_party, emergency, supervise
+from hotline.conference.parties import PartyView, add_party, emergency, supervise, view
 from hotline.conference.room import Step
 from hotline.conference.supervisors import (
     DutyView,
@@ -324,11 +324,12 @@ async def end(session: AsyncSession, services: Services, who: Actor, call_id: in
 
 async def transfer(
     session: AsyncSession, services: Services, who: Actor, call_id: int, *, option_id: str
-) -> Card:
+) -> PartyView:
     """A cold transfer: the caller leaves the conference for another option's queue, keeping
     their waiting time, priority and language (the lifecycle's `TransferredToQueue`; its
     `Requeue` effect redirects the caller's leg after the commit). Kept as a party of kind
-    `queue` (target the option, status `left`) so that reports count it; audited."""
+    `queue` (target the option, status `left`) so that reports count it, which is answered;
+    audited."""
     room.control_of(services)
     if not services.cfg.has_option(option_id):
         raise Invalid("option_id", "no such option")
@@ -355,6 +356,7 @@ async def transfer(
         outcome="transferred",
     )
     u.session.add(row)
+    await u.session.flush()
     step = Step(services, u.session, call, now, who)
     source = call.option_id
     await step.apply(TransferredToQueue(option_id, call.language))
@@ -370,4 +372,5 @@ async def transfer(
     )
     step.hand_on(RoomCount("transfer", option=source, target="queue", mode="cold"))
     step.changed("transfer")
-    return await card(session, services, who, call_id)
+    # The call is no longer on the counsellor's line: its card is not theirs to read now.
+    return view(row, services.cfg.option(option_id).name)
