@@ -135,9 +135,7 @@ async def hold(
     step.changed("hold" if on else "resume")
     await u.commit()
     try:
-        await control.hold(conference, call.call_sid, on=on, language=call.language)
-        if call.leg_sid is not None:  # while the caller is held, the counsellor may drop
-            await control.update_party(conference, call.leg_sid, end_conference_on_exit=not on)
+        await room.hold_caller(control, conference, call, on=on)
     except ControlFailed as e:
         await _undo(session, services, who, call_id, HoldSet(not on))
         raise Upstream(
@@ -164,7 +162,7 @@ async def join_all(session: AsyncSession, services: Services, who: Actor, call_i
     step.changed("three-way")
     await u.commit()
     try:
-        await control.hold(conference, call.call_sid, on=False, language=call.language)
+        await room.hold_caller(control, conference, call, on=False)
     except ControlFailed as e:
         raise Upstream(
             f"Twilio did not bring the caller in ({e.why}): the caller is still held; try "
@@ -215,7 +213,7 @@ async def drop_party(
         if leg is not None:
             await control.remove_party(conference, leg)
         if resume:
-            await control.hold(conference, call.call_sid, on=False, language=call.language)
+            await room.hold_caller(control, conference, call, on=False)
     except ControlFailed as e:
         raise Upstream(
             f"Twilio did not take the party out ({e.why}): it may still be on the line",

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import select, update
 
 from hotline.auth.models import Role
@@ -15,9 +17,37 @@ from hotline.calls.models import Call
 from hotline.common.audit import AuditEntry
 from hotline.conference.control import ControlFailed
 from hotline.conference.models import CallParty
+from hotline.config import HotlineConfig, parse
 from hotline.lines.models import Line
 from hotline.testing.rows import connected_row, new_sid
 from tests.service.test_records import make_key
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECKED = dt.date(2023, 11, 20)  # a month before the tests' clock
+# Fictional numbers, like the rest of the tests' file (050-5555-xxxx).
+FIRE, POLICE = "+815055550119", "+815055550110"
+SUPERVISOR = "+815055550201"
+
+
+def room_cfg() -> HotlineConfig:
+    """The shipped menus.yaml with Nagano's command centres' direct lines (fictional numbers),
+    and inochi in Nagano with two supervisors: what the conference tests dial. Tokyo (sisc's
+    prefecture) has no direct line, as everywhere the shipped file covers."""
+    data = yaml.safe_load((ROOT / "config" / "menus.yaml").read_text(encoding="utf-8"))
+    data["directory"]["emergency"] = [
+        {
+            "prefecture": "長野県",
+            "fire": {"number": FIRE, "checked_by": "山田", "checked_on": CHECKED},
+            "police": {"number": POLICE, "checked_by": "山田", "checked_on": CHECKED},
+        }
+    ]
+    inochi = next(o for o in data["organisations"] if o["id"] == "inochi")
+    inochi["prefecture"] = "長野県"
+    inochi["supervisors"] = [
+        {"id": "inochi-sv-01", "name": "当番SV 佐藤", "target": SUPERVISOR},
+        {"id": "inochi-sv-02", "name": "当番SV 鈴木", "target": "sip:sv02@inochi.example.invalid"},
+    ]
+    return parse(data)
 
 
 @dataclass
