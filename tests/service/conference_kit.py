@@ -83,9 +83,17 @@ class Control:
         muted: bool = False,
         coach_leg_sid: str | None = None,
     ) -> str:
-        self._do("add_party", conference_sid=conference_sid, call_id=call_id,
-                 party_id=party_id, label=label, to=to, org_id=org_id, muted=muted,
-                 coach_leg_sid=coach_leg_sid)  # fmt: skip
+        self._do(
+            "add_party",
+            conference_sid=conference_sid,
+            call_id=call_id,
+            party_id=party_id,
+            label=label,
+            to=to,
+            org_id=org_id,
+            muted=muted,
+            coach_leg_sid=coach_leg_sid,
+        )
         self.legs += 1
         return f"CAleg{self.legs:030d}"
 
@@ -99,8 +107,13 @@ class Control:
         coaching: bool | None = None,
         end_conference_on_exit: bool | None = None,
     ) -> None:
-        self._do("update_party", conference_sid=conference_sid, leg_sid=leg_sid, muted=muted,
-                 end_conference_on_exit=end_conference_on_exit)  # fmt: skip
+        self._do(
+            "update_party",
+            conference_sid=conference_sid,
+            leg_sid=leg_sid,
+            muted=muted,
+            end_conference_on_exit=end_conference_on_exit,
+        )
 
     async def remove_party(self, conference_sid: str, leg_sid: str) -> None:
         self._do("remove_party", conference_sid=conference_sid, leg_sid=leg_sid)
@@ -143,19 +156,38 @@ async def in_conference(  # type: ignore[no-untyped-def]
     leg, conference = new_sid(), "CF" + new_sid()[2:]
     since = now - dt.timedelta(seconds=talked)
     async with app.state.sessions.begin() as s:
-        call = Call(**connected_row(
-            since, line_id=line_id, org_id=org, option_id=option, language=language,
-            waiting_since=since - dt.timedelta(seconds=waited), conference_sid=conference,
-            leg_sid=leg, phase="talking", period_id="period_5",
-        ))  # fmt: skip
+        call = Call(
+            **connected_row(
+                since,
+                line_id=line_id,
+                org_id=org,
+                option_id=option,
+                language=language,
+                waiting_since=since - dt.timedelta(seconds=waited),
+                conference_sid=conference,
+                leg_sid=leg,
+                phase="talking",
+                period_id="period_5",
+            )
+        )
         s.add(call)
         await s.flush()
         await s.execute(
             update(Line).where(Line.id == line_id).values(call_id=call.id, status="talking")
         )
         for role, sid, target in (("caller", call.call_sid, None), ("counsellor", leg, line_id)):
-            s.add(CallParty(call_id=call.id, role=role, label=role, leg_sid=sid, target_id=target,
-                            status="joined", asked_at=since, joined_at=since))  # fmt: skip
+            s.add(
+                CallParty(
+                    call_id=call.id,
+                    role=role,
+                    label=role,
+                    leg_sid=sid,
+                    target_id=target,
+                    status="joined",
+                    asked_at=since,
+                    joined_at=since,
+                )
+            )
     return InCall(call.id, call.call_sid, leg, conference)
 
 

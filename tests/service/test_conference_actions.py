@@ -171,9 +171,17 @@ async def _with_party(app, call_id: int, kind: str, phase: str, status: str = "j
     """A third party in the call, as Twilio's join callback leaves it."""
     now: dt.datetime = app.state.clock()
     async with app.state.sessions.begin() as s:
-        row = CallParty(call_id=call_id, role="third", kind=kind, target_id=f"{kind}-1",
-                        label="p", leg_sid="CAthird" + kind, status=status, asked_at=now,
-                        joined_at=now)  # fmt: skip
+        row = CallParty(
+            call_id=call_id,
+            role="third",
+            kind=kind,
+            target_id=f"{kind}-1",
+            label="p",
+            leg_sid="CAthird" + kind,
+            status=status,
+            asked_at=now,
+            joined_at=now,
+        )
         s.add(row)
         await s.flush()
         row.label = f"p{row.id}"
@@ -213,9 +221,11 @@ async def test_a_warm_handover_leaves_the_caller_with_the_party(
     assert resp.status_code == 200, resp.text
     assert resp.json()["call"]["phase"] == "handed_over"
     assert fake.named("update_party")[-1] == {
-        "conference_sid": call.conference_sid, "leg_sid": call.leg_sid, "muted": None,
+        "conference_sid": call.conference_sid,
+        "leg_sid": call.leg_sid,
+        "muted": None,
         "end_conference_on_exit": False,
-    }  # fmt: skip
+    }
     assert fake.named("remove_party") == [
         {"conference_sid": call.conference_sid, "leg_sid": call.leg_sid}
     ]

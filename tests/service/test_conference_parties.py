@@ -33,8 +33,15 @@ async def test_consult_a_partner_then_bring_the_caller_in(app, client: httpx.Asy
     )
     assert party["asked_by"].startswith("key ") and "number" not in party
     # The caller hears the on-hold words while the counsellor talks to the partner first.
-    assert fake.calls[0] == ("hold", {"conference_sid": call.conference_sid,
-                                      "leg_sid": call.call_sid, "on": True, "language": "ja"})  # fmt: skip
+    assert fake.calls[0] == (
+        "hold",
+        {
+            "conference_sid": call.conference_sid,
+            "leg_sid": call.call_sid,
+            "on": True,
+            "language": "ja",
+        },
+    )
     dialled = fake.named("add_party")[-1]
     assert dialled["to"] == "sip:desk@inochi.example.invalid"
     assert (dialled["label"], dialled["muted"]) == (f"p{party['id']}", False)
@@ -48,9 +55,11 @@ async def test_consult_a_partner_then_bring_the_caller_in(app, client: httpx.Asy
     assert joined.status_code == 200, joined.text
     assert joined.json()["call"]["phase"] == "three_way"
     assert fake.named("hold")[-1] == {
-        "conference_sid": call.conference_sid, "leg_sid": call.call_sid, "on": False,
+        "conference_sid": call.conference_sid,
+        "leg_sid": call.call_sid,
+        "on": False,
         "language": "ja",
-    }  # fmt: skip
+    }
     s = await scrape(client)
     assert value(s, "hotline_three_way_calls_total", option="loneliness", target="partner") == 1
     twice = await client.post(f"/api/calls/{call.id}/three-way", headers=k["counsellor"])
