@@ -85,6 +85,34 @@ class _Asked:
     consult: bool  # the caller is held while the counsellor talks to the party
 
 
+async def _row(
+    session: AsyncSession,
+    call_id: int,
+    target: Target,
+    who: Actor,
+    now: dt.datetime,
+    mode: str | None,
+) -> CallParty:
+    """The party's row, dialling, labelled as Twilio will know it (`p<id>`, `s<id>`)."""
+    supervising = mode is not None
+    row = CallParty(
+        call_id=call_id,
+        role=PartyRole.SUPERVISOR if supervising else PartyRole.THIRD,
+        kind=target.kind,
+        target_id=target.id,
+        label="-",
+        status=PartyStatus.DIALLING,
+        muted=int(mode == "listen"),
+        coaching=int(mode == "coach"),
+        asked_by=room.asked_by(who),
+        asked_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    row.label = f"{'s' if supervising else 'p'}{row.id}"
+    return row
+
+
 async def _ask(
     session: AsyncSession,
     services: Services,
@@ -110,21 +138,7 @@ async def _ask(
         room.need_phase(call, *OPEN_PHASES)
         if room.third_parties_in(rows):
             raise Conflict("a third party is in the call already: drop it first")
-    row = CallParty(
-        call_id=call.id,
-        role=PartyRole.SUPERVISOR if supervising else PartyRole.THIRD,
-        kind=target.kind,
-        target_id=target.id,
-        label="-",
-        status=PartyStatus.DIALLING,
-        muted=int(mode == "listen"),
-        coaching=int(mode == "coach"),
-        asked_by=room.asked_by(who),
-        asked_at=now,
-    )
-    u.session.add(row)
-    await u.session.flush()
-    row.label = f"{'s' if supervising else 'p'}{row.id}"
+    row = await _row(session, call.id, target, who, now, mode)
     step = Step(services, u.session, call, now, who)
     if supervising:
         await step.apply(Supervised(str(mode)))
