@@ -24,6 +24,7 @@ from hotline.cases import endpoints as cases_api
 from hotline.cases.service import LINKAGE
 from hotline.common.crypto import KeysUnfit, box_for
 from hotline.conference import api as conference_api
+from hotline.conference.escalations import ESCALATIONS
 from hotline.config import HotlineConfig
 from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, Timeouts, check_at_head, make_engine
@@ -149,6 +150,7 @@ def build_services(
         # A saved record ends its line's wrap-up and may mark the call hard (a break, a
         # debrief request); records reach lines and routing only through this.
         record_saved=care.record_saved(router),
+        escalations=ESCALATIONS,  # records show a call's escalations, never by import
     )
     # Requests to Twilio that committed transitions ask for (a callback's legs); without a
     # REST account no callback is offered.

@@ -21,6 +21,7 @@ from tests.service.conference_kit import (
     room_cfg,
 )
 from tests.service.test_metrics import scrape, value
+from tests.service.test_records import FORM
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +83,27 @@ async def test_the_command_centre_is_dialled_in_with_the_caller_kept_on_the_line
     assert entry.detail["party_id"] == party["id"] and entry.at == clock.now
     stored = [p for p in await parties(app, call.id) if p.kind == "emergency"]
     assert [(p.target_id, p.asked_by) for p in stored] == [("長野県:police", party["asked_by"])]
+    # The call's record form starts at 緊急, the escalation shown (who, when, to whom).
+    draft = await client.get(
+        "/api/records/draft", params={"call_sid": call.call_sid}, headers=k["counsellor"]
+    )
+    assert draft.status_code == 200, draft.text
+    assert draft.json()["seriousness"] == "緊急"
+    [shown] = draft.json()["emergencies"]
+    assert (shown["prefecture"], shown["service"], shown["asked_by"]) == (
+        "長野県",
+        "police",
+        party["asked_by"],
+    )
+    other = await client.get(
+        "/api/records/draft", params={"call_sid": call.call_sid}, headers=k["other"]
+    )
+    assert other.status_code == 403
+    record = {**FORM, "call_sid": call.call_sid, "seriousness": "緊急"}
+    saved = await client.post("/api/records", json=record, headers=k["counsellor"])
+    assert saved.status_code == 201, saved.text
+    read = await client.get(f"/api/records/{saved.json()['id']}", headers=k["counsellor"])
+    assert [e["service"] for e in read.json()["emergencies"]] == ["police"]
     # The counsellor stays until the emergency service has left.
     leave = await client.post(
         f"/api/calls/{call.id}/leave", json={"handover": True}, headers=k["counsellor"]
