@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from hotline.auth.ratelimit import RateLimiter
     from hotline.calls.lifecycle import Limits
     from hotline.common.hooks import RecordSaved
+    from hotline.conference.control import ConferenceControl
     from hotline.config import HotlineConfig
     from hotline.ivr.hold_load import HoldLoad
     from hotline.ivr.pushes import Pushes
@@ -58,6 +59,9 @@ class Services:
     # Requests to Twilio that committed transitions ask for (a callback's legs, a freed
     # line's dequeue); None without a REST account (then no callback is offered).
     pushes: Pushes | None = None
+    # The conference room's commands to Twilio (hotline.conference.control), where callers and
+    # counsellors meet in a conference of the call's own (`limits.conference`); else None.
+    conference: ConferenceControl | None = None
     webhook_errors: int = 0  # voice webhooks answered with the fallback
     # Voice webhooks past their deadline, answered already and ending (`hotline.ivr.guard`):
     # awaited before the engines close.
