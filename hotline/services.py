@@ -62,8 +62,8 @@ class Services:
     # Requests to Twilio that committed transitions ask for (a callback's legs, a freed
     # line's dequeue); None without a REST account (then no callback is offered).
     pushes: Pushes | None = None
-    # The calls' conferences through Twilio's participants API (`hotline.ivr.conference`);
-    # None without a REST account (calls are bridged, and the in-call actions refuse).
+    # The conference room's commands to Twilio (hotline.conference.control), where callers and
+    # counsellors meet in a conference of the call's own (`limits.conference`); else None.
     conference: ConferenceControl | None = None
     webhook_errors: int = 0  # voice webhooks answered with the fallback
     # Voice webhooks past their deadline, answered already and ending (`hotline.ivr.guard`):
