@@ -8,26 +8,32 @@ queued; committed; then the command to Twilio (`ConferenceControl`). A command T
 is undone or recorded in a second unit of work, and the action answers `Upstream` (502)
 saying what was kept: never a change shown that Twilio did not make.
 
-Functions (each returns what the console shows next; `who` is the asker, `call_id` the
-calls row's id, as `GET /api/live` lists it):
+Functions (each takes the request's session, whose unit of work it commits before asking
+Twilio, the `Services`, the asker `who` (an `Actor`: a key or a console account) and the
+calls row's id, as `GET /api/live` lists it; each returns what the console shows next):
 
-    hold(services, who, call_id, *, on) -> Card
-    join_all(services, who, call_id) -> Card
-    drop_party(services, who, call_id, party_id) -> Card
-    leave(services, who, call_id, *, handover) -> Card
-    end(services, who, call_id) -> Card
-    transfer(services, who, call_id, *, option_id) -> PartyView
-    add_party(services, who, call_id, *, kind, target_id, consult) -> PartyView   (parties.py)
-    emergency(services, who, call_id, *, prefecture, service, consult, confirm) -> PartyView
-    supervise(services, who, call_id, *, mode, supervisor_id) -> PartyView
-    ask_help(services, who, call_id) -> HelpView                              (supervisors.py)
-    set_duty(services, who, *, on, supervisor_id) -> list[DutyView]
-    duty_now(services, who) -> list[DutyView]
-    help_requests(services, who) -> list[HelpView]
-    handle_help(services, who, help_id, *, action) -> HelpView
-    live_calls(services, who) -> list[LiveCall]                                   (live.py)
-    card(services, who, call_id) -> Card
-    targets_now(services, who, call_id) -> dict[str, list[TargetView]]
+    hold(session, services, who, call_id, *, on: bool) -> Card
+    join_all(session, services, who, call_id) -> Card
+    drop_party(session, services, who, call_id, party_id) -> Card
+    leave(session, services, who, call_id, *, handover: bool) -> Card
+    end(session, services, who, call_id) -> Card
+    transfer(session, services, who, call_id, *, option_id: str) -> PartyView
+    add_party(session, services, who, call_id, *, kind, target_id, consult) -> PartyView
+    emergency(session, services, who, call_id, *, prefecture, service, consult, confirm)
+        -> PartyView
+    supervise(session, services, who, call_id, *, mode, supervisor_id) -> PartyView
+    ask_help(session, services, who, call_id) -> HelpView
+    set_duty(session, services, who, *, on: bool, supervisor_id) -> list[DutyView]
+    duty_now(session, services, who) -> list[DutyView]
+    help_requests(session, services, who) -> list[HelpView]
+    handle_help(session, services, who, help_id, *, action) -> HelpView
+    live_calls(session, services, who) -> list[LiveCall]
+    card(session, services, who, call_id, *, prefecture=None) -> Card
+    targets_now(session, services, who, call_id) -> dict[str, list[TargetView]]
+
+(`add_party`, `emergency`, `supervise` live in parties.py; duty and help in supervisors.py;
+the reads in live.py; all are importable from here.) Refusals are `hotline.errors`: Forbidden,
+NotFound, Conflict (the phase; `emergency_missing`), Invalid (the field), Upstream (Twilio).
 """
 
 from __future__ import annotations
@@ -119,14 +125,17 @@ async def hold(
     session: AsyncSession, services: Services, who: Actor, call_id: int, *, on: bool
 ) -> Card:
     """Hold the caller (`on`: they hear the calm on-hold words in their language) or take
-    them off hold. Hold only while talking; resume only from hold (a caller held while the
-    counsellor consults a party is resumed by `join_all` or `drop_party`)."""
+    them off hold. Hold while talking (`on_hold`) or in a three-way call (the counsellor goes
+    on with the party alone: `consulting`); resume from either."""
     control = room.control_of(services)
     u = uow.of(session)
     call = await room.locked_call(u.session, call_id)
     room.may_act(services, who, call)
     conference = room.in_conversation(call)
-    room.need_phase(call, Phase.TALKING if on else Phase.ON_HOLD)
+    if on:  # from a three-way call the counsellor goes on with the party alone
+        room.need_phase(call, Phase.TALKING, Phase.THREE_WAY)
+    else:  # from consulting, back to the three-way call
+        room.need_phase(call, Phase.ON_HOLD, Phase.CONSULTING)
     step = Step(services, u.session, call, services.clock(), who)
     await step.apply(HoldSet(on))
     await _held(step, on)
@@ -226,6 +235,8 @@ def _may_leave(call_phase: Phase, rows: list[CallParty], *, handover: bool) -> l
     """The refusals of leaving: never a caller on hold alone, never with an emergency party
     in (the counsellor stays until help is on its way), never a handover to nobody."""
     third = room.third_parties_in(rows)
+    if call_phase == Phase.HANDED_OVER:
+        raise Conflict("the counsellor has left the call already", phase=call_phase)
     if call_phase == Phase.ON_HOLD:
         raise Conflict("the caller is on hold alone: resume them before leaving", phase=call_phase)
     if any(p.kind == PartyKind.EMERGENCY for p in third):

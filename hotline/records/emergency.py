@@ -74,4 +74,3 @@ async def draft(
     return DraftOut(
         call_sid=call_sid, seriousness=urgent(lists) if found else None, emergencies=found
     )
-

@@ -274,3 +274,28 @@ async def test_end_ends_the_conference(app, client: httpx.AsyncClient) -> None:
         await s.execute(update(Line).where(Line.id == "inochi-01").values(call_id=call.id))
     failed = await client.post(f"/api/calls/{call.id}/end", headers=k["counsellor"])
     assert failed.status_code == 502 and "hang up" in failed.text
+
+
+async def test_hold_in_a_three_way_call_consults_the_party_alone(
+    app, client: httpx.AsyncClient, clock
+) -> None:
+    fake = control(app)
+    call = await in_conference(app)
+    k = await keys(app)
+    await _with_party(app, call.id, "interpreter", "three_way")
+    url = f"/api/calls/{call.id}/hold"
+    held = await client.post(url, json={"on": True}, headers=k["counsellor"])
+    assert held.status_code == 200 and held.json()["call"]["phase"] == "consulting"
+    clock.advance(5)
+    back = await client.post(url, json={"on": False}, headers=k["counsellor"])
+    assert back.status_code == 200 and back.json()["call"]["phase"] == "three_way"
+    assert [c["on"] for c in fake.named("hold")] == [True, False]
+    clock.advance(5)
+    gone = await client.post(
+        f"/api/calls/{call.id}/leave", json={"handover": True}, headers=k["counsellor"]
+    )
+    assert gone.status_code == 200 and gone.json()["call"]["phase"] == "handed_over"
+    twice = await client.post(
+        f"/api/calls/{call.id}/leave", json={"handover": True}, headers=k["counsellor"]
+    )
+    assert twice.status_code == 409 and "left the call already" in twice.text
