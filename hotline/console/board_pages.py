@@ -64,7 +64,10 @@ async def _board_page(
     duty = await service.duty_now(session, services, who) if user.org_id else []
     done = DONE.get(request.query_params.get("done", ""))
     ctx = _board_context(request, user, calls)
-    resp = page(request, "board.html", user, flash=done, error=error, duty=duty, **ctx)
+    resp = page(
+        request, "board.html", user, flash=done, error=error, duty=duty,
+        version=events.version(calls), **ctx,
+    )  # fmt: skip
     resp.status_code = status
     return resp
 

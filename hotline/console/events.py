@@ -15,7 +15,8 @@ stopping server is not held up for long by the streams open on it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import hashlib
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
@@ -26,6 +27,12 @@ from hotline.services import services_of
 STREAM_SECONDS = 120.0
 PING_SECONDS = 15.0
 RETRY_MS = 2000
+
+
+def version(calls: Sequence[LiveCall]) -> str:
+    """A short digest of what a watcher sees: the page carries the one it was drawn from,
+    so that its stream does not draw the same again (and undo a choice being made)."""
+    return hashlib.sha256(repr(tuple(calls)).encode()).hexdigest()[:16]
 
 
 def event(name: str, data: str) -> str:
@@ -42,6 +49,7 @@ async def _events(
     loop = asyncio.get_running_loop()
     until = loop.time() + STREAM_SECONDS
     shown: list[LiveCall] | None = None
+    drawn = request.query_params.get("v")  # the version the page was drawn from
     yield f"retry: {RETRY_MS}\n\n"
     async with hub.subscribe() as sub:
         while (left := until - loop.time()) > 0:
@@ -50,6 +58,8 @@ async def _events(
                 yield ": still here\n\n"
                 continue
             mine = of_org(snapshot, org_id)
+            if shown is None and drawn is not None and version(mine) == drawn:
+                shown = mine  # the page shows it already
             if mine != shown:
                 shown = mine
                 yield event(name, render(mine))

@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from hotline.auth.models import ConsoleUser, Role
 from hotline.common.audit import Actor
-from hotline.conference import service, targets
+from hotline.conference import service
 from hotline.config import PREFECTURES, HotlineConfig, Service
 from hotline.console import events, live
 from hotline.console.forms import actor
@@ -37,6 +37,13 @@ router = APIRouter(prefix="/console/live", include_in_schema=False)
 WATCHERS = (Role.COUNSELLOR, Role.SUPERVISOR, Role.OPERATOR, Role.ADMIN)
 ACTORS = (Role.COUNSELLOR, Role.SUPERVISOR)
 DIRECTORY = ("partner", "support", "interpreter")
+# Where the prefecture has no direct line of the command centre (said on the card and on the
+# confirmation page).
+WHAT_TO_DO = (
+    "ご自身の電話から119（消防・救急）または110（警察）に通報してください。"
+    "相談者との通話は切らずに、そのままつながっていてください。通報したことを相談者に伝え、"
+    "通話の後、相談記録に緊急対応を記入してください。"
+)
 DONE = {
     "hold": "相談者を保留にしました。",
     "resume": "保留を解除しました。",
@@ -96,7 +103,7 @@ def context(request: Request, user: ConsoleUser, calls: list[live.LiveCall]) -> 
         "prefectures": PREFECTURES,
         "prefecture_of": prefecture_of,
         "emergency_missing": lambda call: _missing(cfg, call),
-        "what_to_do": targets.WHAT_TO_DO_JA,
+        "what_to_do": WHAT_TO_DO,
     }
 
 
@@ -113,7 +120,9 @@ async def _cards_page(
     calls = live.of_org(await live.snapshot(session, cfg), org_filter(user))
     done = DONE.get(request.query_params.get("done", ""))
     ctx = context(request, user, calls)
-    resp = page(request, "live.html", user, flash=done, error=error, **ctx)
+    resp = page(
+        request, "live.html", user, flash=done, error=error, version=events.version(calls), **ctx
+    )
     resp.status_code = status
     return resp
 
@@ -289,7 +298,7 @@ async def emergency(
         return page(
             request, "emergency_confirm.html", user, call_id=call_id, prefecture=prefecture,
             service=chosen, service_name=live.SERVICES[chosen], line=line,
-            what_to_do=targets.WHAT_TO_DO_JA,
+            what_to_do=WHAT_TO_DO,
         )  # fmt: skip
     consult = str(form.get("consult", "")) == "1"
     s = services_of(request.app)

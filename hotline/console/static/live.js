@@ -18,10 +18,28 @@
     const now = box.querySelector("[data-server-now]");
     if (now) offset = Number(now.dataset.serverNow) - Date.now();
   };
+  // What the watcher chose in the forms (a prefecture, a party, a box ticked) survives a swap.
+  const key = (el) => `${el.form ? el.form.getAttribute("action") : ""}|${el.name}|${el.type === "radio" ? el.value : ""}`;
+  const choices = () => {
+    const kept = new Map();
+    for (const el of box.querySelectorAll("select[name], input[type=checkbox], input[type=radio]")) {
+      kept.set(key(el), el.tagName === "SELECT" ? el.value : el.checked);
+    }
+    return kept;
+  };
+  const restore = (kept) => {
+    for (const el of box.querySelectorAll("select[name], input[type=checkbox], input[type=radio]")) {
+      const k = key(el);
+      if (!kept.has(k)) continue;
+      if (el.tagName === "SELECT") el.value = kept.get(k); else el.checked = kept.get(k);
+    }
+  };
   // Not while the counsellor is choosing in a list: the new cards wait until they leave it.
   const swap = (html) => {
     if (typing()) { pending = html; return; }
+    const kept = choices();
     box.innerHTML = html;
+    restore(kept);
     pending = null;
     calibrate();
     tick();
