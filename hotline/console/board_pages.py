@@ -61,7 +61,8 @@ async def _board_page(
     services = services_of(request.app)
     calls = live.of_org(await live.snapshot(session, services.cfg), org_filter(user))
     who = actor(request, user)
-    duty = await service.duty_now(session, services, who) if user.org_id else []
+    supervisor = Role(user.role) == Role.SUPERVISOR
+    duty = await service.duty_now(session, services, who) if supervisor else []
     done = DONE.get(request.query_params.get("done", ""))
     ctx = _board_context(request, user, calls)
     resp = page(

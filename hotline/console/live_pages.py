@@ -90,7 +90,9 @@ def context(request: Request, user: ConsoleUser, calls: list[live.LiveCall]) -> 
     def talked(call: live.LiveCall) -> float | None:
         return (now - call.connected_at).total_seconds() if call.connected_at else None
 
+    names = {o.id: o.name for o in cfg.organisations}
     return {
+        "org_name": lambda org_id: names.get(org_id or "", org_id or "—"),
         "calls": calls,
         "L": live.labels(cfg),
         "csrf": csrf_token(request),

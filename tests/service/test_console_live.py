@@ -141,3 +141,51 @@ async def test_a_supervisor_listening_shows_on_the_counsellors_card(
 
 def test_an_event_carries_html_line_by_line() -> None:
     assert event("calls", "<p>\r\n保留中</p>") == "event: calls\ndata: <p>\ndata: 保留中</p>\n\n"
+
+
+async def test_operators_see_every_organisations_live_calls_and_change_nothing(
+    site: httpx.AsyncClient,
+) -> None:
+    app = site.app  # type: ignore[attr-defined]
+    control(app)
+    ours = await in_conference(app, "sisc-01", "sisc")
+    theirs = await in_conference(app, "inochi-01", "inochi")
+    await as_user(site, "ito", "sisc", Role.OPERATOR)
+    board = await site.get("/console/board")
+    assert board.status_code == 200
+    assert "通話中の電話（すべての団体）" in board.text
+    assert f'id="board-call-{ours.id}"' in board.text
+    assert f'id="board-call-{theirs.id}"' in board.text and "日本いのちの電話連盟" in board.text
+    assert ">聞く</button>" not in board.text and "当番を始める" not in board.text
+    resp = await post(
+        site, "/console/board", f"/console/board/{ours.id}/supervise",
+        mode="listen", supervisor_id="sisc-sv-01",
+    )  # fmt: skip
+    assert resp.status_code == 403
+
+
+async def test_a_help_request_taken_by_a_supervisor_shows_on_the_card(
+    site: httpx.AsyncClient,
+) -> None:
+    app = site.app  # type: ignore[attr-defined]
+    control(app)
+    call = await in_conference(app, "sisc-01", "sisc")
+    await make_user(app, "yamada", "sisc", Role.SUPERVISOR)
+    await as_user(site, "tanaka", "sisc", Role.COUNSELLOR)
+    asked = await post(site, "/console/live", f"/console/live/{call.id}/help")
+    assert asked.headers["location"] == "/console/live?done=help"
+    card = (await site.get("/console/live")).text
+    assert "ヘルプを求めています（スーパーバイザーに通知済み）" in card
+    await site.post("/console/logout", data={"csrf": csrf_of(card)})
+    await login(site, "yamada")
+    board = (await site.get("/console/board")).text
+    assert "ヘルプ要請があります" in board and "未対応" in board
+    help_id = board.split('action="/console/board/help/', 1)[1].split('"', 1)[0]
+    taken = await post(
+        site, "/console/board", f"/console/board/help/{help_id}", action="acknowledge"
+    )
+    assert taken.headers["location"] == "/console/board?done=acknowledge"
+    await site.post("/console/logout", data={"csrf": csrf_of(board)})
+    await login(site, "tanaka")
+    card = (await site.get("/console/live")).text
+    assert "スーパーバイザーがヘルプ要請に対応しています" in card
