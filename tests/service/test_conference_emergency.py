@@ -73,9 +73,14 @@ async def test_the_command_centre_is_dialled_in_with_the_caller_kept_on_the_line
     assert party["asked_by"].startswith("key ") and party["asked_at"]
     assert fake.named("add_party")[-1]["to"] == POLICE and POLICE not in resp.text
     # The caller is held while the counsellor speaks first, never taken out of the call.
-    assert [c["on"] for c in fake.named("hold")] == [] or all(
-        c["leg_sid"] == call.call_sid for c in fake.named("hold")
-    )
+    assert fake.named("hold") == [
+        {
+            "conference_sid": call.conference_sid,
+            "leg_sid": call.call_sid,
+            "on": True,
+            "language": "ja",
+        }
+    ]
     assert not fake.named("remove_party") and not fake.named("end")
     entry = (await audited(app, "conference.emergency"))[-1]
     assert entry.entity_id == str(call.id)
