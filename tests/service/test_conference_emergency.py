@@ -5,6 +5,8 @@ line configured: a plain refusal that says what to do. On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 import pytest
 
@@ -52,8 +54,9 @@ async def test_an_escalation_needs_a_confirmation_and_a_known_service(
 
 
 async def test_the_command_centre_is_dialled_in_with_the_caller_kept_on_the_line(
-    app, client: httpx.AsyncClient, clock
+    app, client: httpx.AsyncClient, clock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     fake = control(app)
     call = await in_conference(app)
     k = await keys(app)
@@ -114,6 +117,12 @@ async def test_the_command_centre_is_dialled_in_with_the_caller_kept_on_the_line
         f"/api/calls/{call.id}/leave", json={"handover": True}, headers=k["counsellor"]
     )
     assert leave.status_code == 409 and "emergency" in leave.text
+    logged = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("hotline") and r.name != "hotline.access"
+    ]
+    assert not [m for m in logged if POLICE in m or FIRE in m]  # never a number in the log
 
 
 async def test_an_emergency_line_that_does_not_connect_is_counted_and_shown(
