@@ -12,6 +12,7 @@ import pytest
 
 from hotline.conference.control import ControlFailed
 from hotline.config import HotlineConfig
+from tests.conftest import Twilio
 from tests.service.conference_kit import (
     FIRE,
     POLICE,
@@ -166,3 +167,43 @@ async def test_no_direct_line_configured_says_what_to_do(app, client: httpx.Asyn
     assert (
         await client.post(f"/api/calls/{call.id}/emergency", json=body, headers=k["counsellor"])
     ).status_code == 403
+
+
+async def test_twilios_callbacks_count_the_line_connected_or_failed_once(
+    app, client: httpx.AsyncClient, twilio: Twilio, clock
+) -> None:
+    control(app)
+    call = await in_conference(app)
+    k = await keys(app)
+    body = {"service": "fire", "confirm": True, "consult": False}
+    url = f"/api/calls/{call.id}/emergency"
+    fire = (await client.post(url, json=body, headers=k["counsellor"])).json()
+    joined = {
+        "StatusCallbackEvent": "participant-join",
+        "ParticipantLabel": f"p{fire['id']}",
+        "CallSid": "CAleg" + "0" * 29 + "1",
+        "ConferenceSid": call.conference_sid,
+    }
+    for _ in range(2):  # Twilio retries: counted once
+        resp = await twilio.post(f"/voice/conference?call={call.call_sid}", **joined)
+        assert resp.status_code in (200, 204), resp.text
+    s = await scrape(client)
+    assert value(s, "hotline_emergency_escalations_total", service="fire", outcome="connected") == 1
+    card = (await client.get(f"/api/calls/{call.id}/conference", headers=k["counsellor"])).json()
+    assert next(p for p in card["parties"] if p["id"] == fire["id"])["status"] == "joined"
+    # The fire line dropped once help was on its way; the police line never answers.
+    await client.delete(f"/api/calls/{call.id}/parties/{fire['id']}", headers=k["counsellor"])
+    clock.advance(5)
+    police = (
+        await client.post(url, json={**body, "service": "police"}, headers=k["counsellor"])
+    ).json()
+    label = f"p{police['id']}"
+    status = {"CallStatus": "no-answer", "CallSid": "CAleg" + "0" * 29 + "2"}
+    for _ in range(2):
+        resp = await twilio.post(f"/voice/party-status?cid={call.id}&label={label}", **status)
+        assert resp.status_code in (200, 204), resp.text
+    s = await scrape(client)
+    assert value(s, "hotline_emergency_escalations_total", service="police", outcome="failed") == 1
+    card = (await client.get(f"/api/calls/{call.id}/conference", headers=k["counsellor"])).json()
+    shown = next(p for p in card["parties"] if p["id"] == police["id"])
+    assert (shown["status"], shown["outcome"]) == ("failed", "no-answer")
