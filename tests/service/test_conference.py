@@ -303,3 +303,29 @@ async def test_the_on_hold_words_are_calm_in_the_callers_language_without_the_da
     assert (doc.find("Redirect").text or "").endswith("/voice/on-hold?l=en")
     ja = await reserved.caller_twiml("/voice/on-hold")
     assert "保留" in (ja.find("Say").text or "")
+
+
+async def test_a_call_ended_by_a_move_in_the_conference_ends_the_conference(
+    app: Any, api: TwilioApi, reserved: ConferenceCall
+) -> None:
+    """The counsellor leaves without handing over (an in-call action): the call completes, its
+    line is freed, and after commit the conference is ended at Twilio."""
+    from hotline.calls import lifecycle as lc
+    from hotline.calls import service, store
+
+    call = reserved
+    await call.dial()
+    await call.ringing()
+    await call.press("1")
+    services = services_of(app)
+    async with services.unit() as uow:
+        row = await store.get_call(uow.session, call.caller_sid, lock=True)
+        assert row is not None
+        left = lc.CounsellorLeft(handover=False)
+        await service.apply(uow.session, services.router, row, left, services.clock())
+        await uow.commit()
+    await app.state.pushes.drain()
+    assert ("end", call.conference_sid) in [entry[:2] for entry in api.rooms.log]
+    assert (await call_of(app, call.caller_sid)).state == "completed"
+    goodbye = await call.caller_twiml(call.dial_action, DialCallStatus="completed")
+    assert goodbye[-1].tag == "Hangup"

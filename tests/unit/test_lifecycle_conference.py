@@ -163,6 +163,9 @@ def test_the_phases_of_a_warm_transfer_and_a_handover() -> None:
         call = call.with_changes(step(call, event).changes)
         assert (call.state, call.phase) == (S.CONNECTED, phase), event
     assert call.line_id is None  # the line went to its wrap-up at the handover
+    # The third party leaving the caller alone ends the call, and the conference after commit.
+    alone = step(call, lc.PartyGone(2))
+    assert alone.state == S.COMPLETED and lc.EndConference() in alone.effects
     over = step(call, lc.ConferenceEnded("CF1"))
     assert over.state == S.COMPLETED and noticed(over) == ["count completed"]
 
@@ -171,9 +174,9 @@ def test_a_counsellor_cannot_leave_a_caller_on_hold_alone() -> None:
     held = call_in(S.CONNECTED, P.ON_HOLD)
     assert step(held, lc.CounsellorLeft(handover=False)).changes == {}
     assert step(held, lc.CounsellorLeft(handover=True)).changes == {}
-    # Leaving without a handover ends the call.
+    # Leaving without a handover ends the call, and its conference.
     done = step(call_in(S.CONNECTED, P.TALKING), lc.CounsellorLeft(handover=False))
-    assert done.state == S.COMPLETED
+    assert done.state == S.COMPLETED and lc.EndConference() in done.effects
 
 
 def test_the_conference_ending_ends_the_call_and_frees_its_line() -> None:
