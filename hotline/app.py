@@ -26,6 +26,7 @@ from hotline.cases.service import LINKAGE
 from hotline.common.crypto import KeysUnfit, box_for
 from hotline.common.hub import Hub
 from hotline.conference import api as conference_api
+from hotline.conference.escalations import ESCALATIONS
 from hotline.config import HotlineConfig
 from hotline.console import live as live_calls
 from hotline.console import setup as console
@@ -33,7 +34,8 @@ from hotline.db import SchemaNotAtHead, Timeouts, check_at_head, make_engine
 from hotline.flags import endpoints as flags_api
 from hotline.health import check_records_keys
 from hotline.hours import options_api
-from hotline.ivr import dev_account, fallback, queues, webhooks
+from hotline.ivr import dev_account, fallback, queues, ringback, webhooks
+from hotline.ivr.conference import TwilioConference
 from hotline.ivr.guard import VoiceGuard
 from hotline.ivr.hold_load import HoldLoad, HoldLoadCounter
 from hotline.ivr.pushes import Pushes
@@ -136,6 +138,10 @@ def build_services(
         queue_error_window=dt.timedelta(seconds=settings.queue_error_window_seconds),
         callback_retries=cfg.callback.retries,
         callback_retry_after=dt.timedelta(minutes=cfg.callback.retry_after_minutes),
+        # The caller and the counsellor meet in a conference of the call's own where a REST
+        # account runs the calls (the counsellor's leg is placed by it); without one, the
+        # two-leg bridge (no hold, no transfer).
+        conference=pushed,
     )
     timing = _hold_timing(settings, cfg, hold_seconds, pushed=pushed)
     router = Router(cfg, cooldown=settings.line_cooldown_seconds, limits=limits, **timing)
@@ -154,10 +160,14 @@ def build_services(
         # A saved record ends its line's wrap-up and may mark the call hard (a break, a
         # debrief request); records reach lines and routing only through this.
         record_saved=care.record_saved(router),
+        escalations=ESCALATIONS,  # records show a call's escalations, never by import
     )
     # Requests to Twilio that committed transitions ask for (a callback's legs); without a
     # REST account no callback is offered.
     services.pushes = Pushes(services, rest) if rest is not None else None
+    # The conference room's commands to Twilio (hold, parties, end), where calls meet in one.
+    if rest is not None and limits.conference:
+        services.conference = TwilioConference(rest, services.renderer.urls, cfg)
     return services
 
 
@@ -253,6 +263,7 @@ async def _close(services: Services) -> None:
 def _routes(app: HotlineApp, settings: Settings) -> None:
     http_errors.install(app)  # the domain's refusals (hotline.errors) as HTTP, in one place
     app.include_router(webhooks.router)
+    app.include_router(ringback.router)  # needs no database: the conference's sounds
     app.include_router(fallback.router)  # needs no database: Twilio's fallback URL
     _audio(app, settings)
     app.include_router(lines_api.router)

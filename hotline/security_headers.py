@@ -22,7 +22,7 @@ ALWAYS = {
     "x-frame-options": "DENY",
     "referrer-policy": "no-referrer",
 }
-CACHEABLE = ("/audio/", "/console/static/")
+CACHEABLE = ("/audio/", "/console/static/", "/voice/ringback.wav")
 OWN_POLICY = ("/docs", "/redoc")
 
 

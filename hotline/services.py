@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from hotline.ivr.twiml import Renderer
     from hotline.metrics.collector import StoredTotals
     from hotline.metrics.prom import Metrics
+    from hotline.records.emergency import Escalations
     from hotline.records.linkage import Linkage
     from hotline.routing.store import Router
     from hotline.settings import Settings
@@ -58,11 +59,13 @@ class Services:
     login_limiter: RateLimiter
     linkage: Linkage  # records reach linkage cases through it, never by import
     record_saved: RecordSaved  # a saved record ends its line's wrap-up
+    # A call's emergency escalations, which records show (the conference room's, by hook).
+    escalations: Escalations
     # Requests to Twilio that committed transitions ask for (a callback's legs, a freed
     # line's dequeue); None without a REST account (then no callback is offered).
     pushes: Pushes | None = None
-    # The calls' conferences through Twilio's participants API (`hotline.ivr.conference`);
-    # None without a REST account (calls are bridged, and the in-call actions refuse).
+    # The conference room's commands to Twilio (hotline.conference.control), where callers and
+    # counsellors meet in a conference of the call's own (`limits.conference`); else None.
     conference: ConferenceControl | None = None
     webhook_errors: int = 0  # voice webhooks answered with the fallback
     # Voice webhooks past their deadline, answered already and ending (`hotline.ivr.guard`):

@@ -171,7 +171,7 @@ async def end(call_id: RowId, services: ServicesDep, who: ActorDep, session: Ses
 @router.post("/calls/{call_id}/transfer", responses=ACT)
 async def transfer(
     call_id: RowId, body: TransferIn, services: ServicesDep, who: ActorDep, session: SessionDep
-) -> Card:
+) -> PartyView:
     """Cold transfer to another option's queue (waiting time, priority, language kept)."""
     return await service.transfer(session, services, who, call_id, option_id=body.option_id)
 

@@ -9,25 +9,29 @@ directory id, or `<prefecture>:<service>` for an emergency line).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline import uow
 from hotline.auth.models import Role
-from hotline.calls.events import PartyAdded, PartyGone, Supervised
+from hotline.calls.events import HoldSet, PartyAdded, PartyGone, Supervised
 from hotline.calls.states import Phase
+from hotline.calls.store import StoredCall
 from hotline.common import audit
 from hotline.common.audit import Actor
 from hotline.conference import room, targets
-from hotline.conference.control import ControlFailed
+from hotline.conference.control import ConferenceControl, ControlFailed
 from hotline.conference.facts import SUPERVISION, RoomCount
 from hotline.conference.models import CallParty, PartyKind, PartyRole, PartyStatus
 from hotline.conference.room import Step
 from hotline.conference.targets import Target
+from hotline.config.directory import PREFECTURES
 from hotline.errors import Conflict, Forbidden, Invalid, Upstream, not_allowed
 from hotline.services import Services
 
+log = logging.getLogger(__name__)
 OPEN_PHASES = (Phase.TALKING, Phase.ON_HOLD)  # a third party is brought into these
 
 
@@ -77,7 +81,36 @@ class _Asked:
     row: CallParty
     conference: str
     coach: str | None
-    call_option: str | None
+    call: StoredCall
+    consult: bool  # the caller is held while the counsellor talks to the party
+
+
+async def _row(
+    session: AsyncSession,
+    call_id: int,
+    target: Target,
+    who: Actor,
+    now: dt.datetime,
+    mode: str | None,
+) -> CallParty:
+    """The party's row, dialling, labelled as Twilio will know it (`p<id>`, `s<id>`)."""
+    supervising = mode is not None
+    row = CallParty(
+        call_id=call_id,
+        role=PartyRole.SUPERVISOR if supervising else PartyRole.THIRD,
+        kind=target.kind,
+        target_id=target.id,
+        label="-",
+        status=PartyStatus.DIALLING,
+        muted=int(mode == "listen"),
+        coaching=int(mode == "coach"),
+        asked_by=room.asked_by(who),
+        asked_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    row.label = f"{'s' if supervising else 'p'}{row.id}"
+    return row
 
 
 async def _ask(
@@ -105,21 +138,7 @@ async def _ask(
         room.need_phase(call, *OPEN_PHASES)
         if room.third_parties_in(rows):
             raise Conflict("a third party is in the call already: drop it first")
-    row = CallParty(
-        call_id=call.id,
-        role=PartyRole.SUPERVISOR if supervising else PartyRole.THIRD,
-        kind=target.kind,
-        target_id=target.id,
-        label="-",
-        status=PartyStatus.DIALLING,
-        muted=int(mode == "listen"),
-        coaching=int(mode == "coach"),
-        asked_by=room.asked_by(who),
-        asked_at=now,
-    )
-    u.session.add(row)
-    await u.session.flush()
-    row.label = f"{'s' if supervising else 'p'}{row.id}"
+    row = await _row(session, call.id, target, who, now, mode)
     step = Step(services, u.session, call, now, who)
     if supervising:
         await step.apply(Supervised(str(mode)))
@@ -145,7 +164,7 @@ async def _ask(
     step.changed("party")
     await u.commit()
     coach = call.leg_sid if mode == "coach" else None
-    return _Asked(row, conference, coach, call.option_id)
+    return _Asked(row, conference, coach, call, consult and not supervising)
 
 
 async def _dial(
@@ -156,6 +175,8 @@ async def _dial(
     control = room.control_of(services)
     row = asked.row
     try:
+        if asked.consult:  # the caller hears the calm on-hold words meanwhile
+            await room.hold_caller(control, asked.conference, asked.call, on=True)
         leg = await control.add_party(
             asked.conference,
             call_id=row.call_id,
@@ -167,7 +188,8 @@ async def _dial(
             coach_leg_sid=asked.coach,
         )
     except ControlFailed as e:
-        await _failed(session, services, who, row.call_id, row.id, e)
+        if await _failed(session, services, who, row.call_id, row.id, e):
+            await _resume(control, asked)
         raise Upstream(
             f"Twilio did not dial the {target.kind} ({e.why}): the party is marked failed",
             party_id=row.id,
@@ -186,14 +208,16 @@ async def _failed(
     call_id: int,
     party_id: int,
     e: ControlFailed,
-) -> None:
+) -> bool:
+    """The party marked failed (unless Twilio's callback settled it first), and a caller
+    held only for it taken off hold; True when the caller is to be resumed."""
     u = uow.of(session)
     call = await room.locked_call(u.session, call_id)
     party = await room.party(u.session, call_id, party_id)
     now = services.clock()
     if party.status != PartyStatus.DIALLING:
         await u.commit()
-        return  # Twilio's callback said something first
+        return False  # Twilio's callback said something first
     party.status, party.outcome, party.left_at = PartyStatus.FAILED, f"twilio-{e.why}", now
     step = Step(services, u.session, call, now, who)
     if party.role == PartyRole.THIRD:
@@ -212,8 +236,20 @@ async def _failed(
             target_id=party.target_id,
             why=e.why,
         )
+    resume = room.phase_of(call) == Phase.ON_HOLD and party.role == PartyRole.THIRD
+    if resume:
+        await step.apply(HoldSet(False))
     step.changed("party-failed")
     await u.commit()  # kept: the refusal that follows rolls back nothing of it
+    return resume
+
+
+async def _resume(control: ConferenceControl, asked: _Asked) -> None:
+    """Best effort: the caller held for a party that never came is taken off hold."""
+    try:
+        await room.hold_caller(control, asked.conference, asked.call, on=False)
+    except ControlFailed:
+        log.warning("call %s: Twilio did not resume the caller", asked.call.id)
 
 
 async def add_party(
@@ -266,6 +302,8 @@ async def emergency(  # noqa: PLR0913 - the form's fields, each one argument
     where = prefecture or targets.prefecture_of(services.cfg, room.org_of(services, call))
     if not where:
         raise Invalid("prefecture", "required: the organisation has no default prefecture")
+    if where not in PREFECTURES:
+        raise Invalid("prefecture", "not a prefecture as written in Japanese (長野県, 東京都)")
     line = targets.emergency(services.cfg, where, service)
     if line is None:
         raise Conflict(

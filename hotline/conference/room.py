@@ -120,6 +120,17 @@ class Step:
         self.hand_on(RoomChanged(self.call.id, self.call.org_id, what))
 
 
+async def hold_caller(
+    control: ConferenceControl, conference: str, call: StoredCall, *, on: bool
+) -> None:
+    """Hold (or resume) the caller's leg; while they are held the counsellor's leg leaving
+    must not end the conference (the caller goes back to the queue instead), so its
+    `endConferenceOnExit` follows."""
+    await control.hold(conference, call.call_sid, on=on, language=call.language)
+    if call.leg_sid is not None:
+        await control.update_party(conference, call.leg_sid, end_conference_on_exit=not on)
+
+
 async def locked_call(session: AsyncSession, call_id: int) -> StoredCall:
     call = await call_store.get_call_by_id(session, call_id, lock=True)
     if call is None:

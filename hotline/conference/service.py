@@ -8,26 +8,32 @@ queued; committed; then the command to Twilio (`ConferenceControl`). A command T
 is undone or recorded in a second unit of work, and the action answers `Upstream` (502)
 saying what was kept: never a change shown that Twilio did not make.
 
-Functions (each returns what the console shows next; `who` is the asker, `call_id` the
-calls row's id, as `GET /api/live` lists it):
+Functions (each takes the request's session, whose unit of work it commits before asking
+Twilio, the `Services`, the asker `who` (an `Actor`: a key or a console account) and the
+calls row's id, as `GET /api/live` lists it; each returns what the console shows next):
 
-    hold(services, who, call_id, *, on) -> Card
-    join_all(services, who, call_id) -> Card
-    drop_party(services, who, call_id, party_id) -> Card
-    leave(services, who, call_id, *, handover) -> Card
-    end(services, who, call_id) -> Card
-    transfer(services, who, call_id, *, option_id) -> Card
-    add_party(services, who, call_id, *, kind, target_id, consult) -> PartyView   (parties.py)
-    emergency(services, who, call_id, *, prefecture, service, consult, confirm) -> PartyView
-    supervise(services, who, call_id, *, mode, supervisor_id) -> PartyView
-    ask_help(services, who, call_id) -> HelpView                              (supervisors.py)
-    set_duty(services, who, *, on, supervisor_id) -> list[DutyView]
-    duty_now(services, who) -> list[DutyView]
-    help_requests(services, who) -> list[HelpView]
-    handle_help(services, who, help_id, *, action) -> HelpView
-    live_calls(services, who) -> list[LiveCall]                                   (live.py)
-    card(services, who, call_id) -> Card
-    targets_now(services, who, call_id) -> dict[str, list[TargetView]]
+    hold(session, services, who, call_id, *, on: bool) -> Card
+    join_all(session, services, who, call_id) -> Card
+    drop_party(session, services, who, call_id, party_id) -> Card
+    leave(session, services, who, call_id, *, handover: bool) -> Card
+    end(session, services, who, call_id) -> Card
+    transfer(session, services, who, call_id, *, option_id: str) -> PartyView
+    add_party(session, services, who, call_id, *, kind, target_id, consult) -> PartyView
+    emergency(session, services, who, call_id, *, prefecture, service, consult, confirm)
+        -> PartyView
+    supervise(session, services, who, call_id, *, mode, supervisor_id) -> PartyView
+    ask_help(session, services, who, call_id) -> HelpView
+    set_duty(session, services, who, *, on: bool, supervisor_id) -> list[DutyView]
+    duty_now(session, services, who) -> list[DutyView]
+    help_requests(session, services, who) -> list[HelpView]
+    handle_help(session, services, who, help_id, *, action) -> HelpView
+    live_calls(session, services, who) -> list[LiveCall]
+    card(session, services, who, call_id, *, prefecture=None) -> Card
+    targets_now(session, services, who, call_id) -> dict[str, list[TargetView]]
+
+(`add_party`, `emergency`, `supervise` live in parties.py; duty and help in supervisors.py;
+the reads in live.py; all are importable from here.) Refusals are `hotline.errors`: Forbidden,
+NotFound, Conflict (the phase; `emergency_missing`), Invalid (the field), Upstream (Twilio).
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ from hotline.conference.control import ControlFailed
 from hotline.conference.facts import RoomCount
 from hotline.conference.live import Card, TargetView, card, live_calls, targets_now
 from hotline.conference.models import CallParty, PartyKind, PartyRole, PartyStatus
-from hotline.conference.parties import PartyView, add_party, emergency, supervise
+from hotline.conference.parties import PartyView, add_party, emergency, supervise, view
 from hotline.conference.room import Step
 from hotline.conference.supervisors import (
     DutyView,
@@ -119,14 +125,17 @@ async def hold(
     session: AsyncSession, services: Services, who: Actor, call_id: int, *, on: bool
 ) -> Card:
     """Hold the caller (`on`: they hear the calm on-hold words in their language) or take
-    them off hold. Hold only while talking; resume only from hold (a caller held while the
-    counsellor consults a party is resumed by `join_all` or `drop_party`)."""
+    them off hold. Hold while talking (`on_hold`) or in a three-way call (the counsellor goes
+    on with the party alone: `consulting`); resume from either."""
     control = room.control_of(services)
     u = uow.of(session)
     call = await room.locked_call(u.session, call_id)
     room.may_act(services, who, call)
     conference = room.in_conversation(call)
-    room.need_phase(call, Phase.TALKING if on else Phase.ON_HOLD)
+    if on:  # from a three-way call the counsellor goes on with the party alone
+        room.need_phase(call, Phase.TALKING, Phase.THREE_WAY)
+    else:  # from consulting, back to the three-way call
+        room.need_phase(call, Phase.ON_HOLD, Phase.CONSULTING)
     step = Step(services, u.session, call, services.clock(), who)
     await step.apply(HoldSet(on))
     await _held(step, on)
@@ -135,9 +144,7 @@ async def hold(
     step.changed("hold" if on else "resume")
     await u.commit()
     try:
-        await control.hold(conference, call.call_sid, on=on, language=call.language)
-        if call.leg_sid is not None:  # while the caller is held, the counsellor may drop
-            await control.update_party(conference, call.leg_sid, end_conference_on_exit=not on)
+        await room.hold_caller(control, conference, call, on=on)
     except ControlFailed as e:
         await _undo(session, services, who, call_id, HoldSet(not on))
         raise Upstream(
@@ -164,7 +171,7 @@ async def join_all(session: AsyncSession, services: Services, who: Actor, call_i
     step.changed("three-way")
     await u.commit()
     try:
-        await control.hold(conference, call.call_sid, on=False, language=call.language)
+        await room.hold_caller(control, conference, call, on=False)
     except ControlFailed as e:
         raise Upstream(
             f"Twilio did not bring the caller in ({e.why}): the caller is still held; try "
@@ -215,7 +222,7 @@ async def drop_party(
         if leg is not None:
             await control.remove_party(conference, leg)
         if resume:
-            await control.hold(conference, call.call_sid, on=False, language=call.language)
+            await room.hold_caller(control, conference, call, on=False)
     except ControlFailed as e:
         raise Upstream(
             f"Twilio did not take the party out ({e.why}): it may still be on the line",
@@ -228,6 +235,8 @@ def _may_leave(call_phase: Phase, rows: list[CallParty], *, handover: bool) -> l
     """The refusals of leaving: never a caller on hold alone, never with an emergency party
     in (the counsellor stays until help is on its way), never a handover to nobody."""
     third = room.third_parties_in(rows)
+    if call_phase == Phase.HANDED_OVER:
+        raise Conflict("the counsellor has left the call already", phase=call_phase)
     if call_phase == Phase.ON_HOLD:
         raise Conflict("the caller is on hold alone: resume them before leaving", phase=call_phase)
     if any(p.kind == PartyKind.EMERGENCY for p in third):
@@ -324,11 +333,12 @@ async def end(session: AsyncSession, services: Services, who: Actor, call_id: in
 
 async def transfer(
     session: AsyncSession, services: Services, who: Actor, call_id: int, *, option_id: str
-) -> Card:
+) -> PartyView:
     """A cold transfer: the caller leaves the conference for another option's queue, keeping
     their waiting time, priority and language (the lifecycle's `TransferredToQueue`; its
     `Requeue` effect redirects the caller's leg after the commit). Kept as a party of kind
-    `queue` (target the option, status `left`) so that reports count it; audited."""
+    `queue` (target the option, status `left`) so that reports count it, which is answered;
+    audited."""
     room.control_of(services)
     if not services.cfg.has_option(option_id):
         raise Invalid("option_id", "no such option")
@@ -355,6 +365,7 @@ async def transfer(
         outcome="transferred",
     )
     u.session.add(row)
+    await u.session.flush()
     step = Step(services, u.session, call, now, who)
     source = call.option_id
     await step.apply(TransferredToQueue(option_id, call.language))
@@ -370,4 +381,5 @@ async def transfer(
     )
     step.hand_on(RoomCount("transfer", option=source, target="queue", mode="cold"))
     step.changed("transfer")
-    return await card(session, services, who, call_id)
+    # The call is no longer on the counsellor's line: its card is not theirs to read now.
+    return view(row, services.cfg.option(option_id).name)

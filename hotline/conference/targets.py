@@ -1,20 +1,17 @@
-"""Who a party may be: the directory of config/menus.yaml (`directory:`, `hotline.config`'s
-directory) read as this room needs it, and the organisation's supervisors and prefecture.
-
-The config's own types are the directory's; this module names only what the room reads of
-them (`Entry`, `EmergencyLine`, `Supervisor`), so that the room depends on the few attributes it
-uses. A number is read here only to be handed to `ConferenceControl.add_party` as `to`: it is
-never stored, logged or shown.
+"""Who a party may be: the directory of config/menus.yaml (`directory:`, read through
+`HotlineConfig`'s helpers) as this room needs it, and each organisation's supervisors and
+default prefecture. A number is read here only to be handed to `ConferenceControl.add_party`
+as `to`: it is never stored, logged or shown.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import cast
 
 from hotline.config import HotlineConfig
+from hotline.config.directory import DirectLine, DirectoryEntry, DirectoryKind, Service, Supervisor
 from hotline.errors import Invalid, not_allowed
 
 # Kinds of a third party the counsellor brings in from the directory.
@@ -34,47 +31,6 @@ WHAT_TO_DO_JA = (
 )
 
 
-class Entry(Protocol):
-    """A directory entry (partner, support organisation, interpreter)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def number(self) -> str: ...
-
-
-class EmergencyLine(Protocol):
-    @property
-    def number(self) -> str: ...
-    @property
-    def checked_by(self) -> str: ...
-    @property
-    def checked_on(self) -> dt.date: ...
-
-
-class Supervisor(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def target(self) -> str: ...
-
-
-class Directory(Protocol):
-    """The config's directory helpers (`hotline.config`'s HotlineConfig)."""
-
-    def directory_entry(self, kind: str, id: str) -> Any: ...  # noqa: A002 - the config's name
-    def open_targets(self, kind: str, now: dt.datetime) -> Sequence[Any]: ...
-    def emergency_line(self, prefecture: str, service: str) -> Any: ...
-
-
-def _dir(cfg: HotlineConfig) -> Directory:
-    return cast(Directory, cfg)
-
-
 @dataclass(frozen=True, slots=True)
 class Target:
     """A party to dial: its kind, its id (stored as the party's target), name (shown) and
@@ -90,34 +46,34 @@ def entry(cfg: HotlineConfig, kind: str, target_id: str) -> Target:
     """A partner, support organisation or interpreter of the directory, by id."""
     if kind not in DIRECTORY_KINDS:
         raise not_allowed("kind", DIRECTORY_KINDS)
-    found = cast(Entry | None, _dir(cfg).directory_entry(kind, target_id))
+    found = cfg.directory_entry(cast(DirectoryKind, kind), target_id)
     if found is None:
         raise Invalid("target_id", f"no {kind} with this id in the directory")
-    return Target(kind, found.id, found.name, found.number)
+    return Target(kind, found.id, found.name, found.target)
 
 
-def open_now(cfg: HotlineConfig, kind: str, now: dt.datetime) -> list[Entry]:
+def open_now(cfg: HotlineConfig, kind: str, now: dt.datetime) -> list[DirectoryEntry]:
     """The directory's entries of a kind open at `now` (their hours)."""
-    return list(cast(Sequence[Entry], _dir(cfg).open_targets(kind, now)))
+    return cfg.open_targets(cast(DirectoryKind, kind), now)
 
 
-def emergency(cfg: HotlineConfig, prefecture: str, service: str) -> EmergencyLine | None:
+def emergency(cfg: HotlineConfig, prefecture: str, service: str) -> DirectLine | None:
     """The configured direct line of the prefecture's fire or police command centre."""
     if service not in SERVICES:
         raise not_allowed("service", SERVICES)
-    return cast(EmergencyLine | None, _dir(cfg).emergency_line(prefecture, service))
+    return cfg.emergency_line(prefecture, cast(Service, service))
 
 
 def prefecture_of(cfg: HotlineConfig, org_id: str | None) -> str | None:
     """The organisation's default prefecture for an emergency escalation, if it has one."""
     org = next((o for o in cfg.organisations if o.id == org_id), None)
-    return cast(str | None, getattr(org, "prefecture", None))
+    return None if org is None else org.prefecture
 
 
 def supervisors_of(cfg: HotlineConfig, org_id: str | None) -> list[Supervisor]:
     """The organisation's configured supervisors (whose phones a supervision dials)."""
     org = next((o for o in cfg.organisations if o.id == org_id), None)
-    return list(cast(Sequence[Supervisor], getattr(org, "supervisors", None) or ()))
+    return [] if org is None else list(org.supervisors)
 
 
 def supervisor(cfg: HotlineConfig, org_id: str | None, supervisor_id: str) -> Supervisor:

@@ -126,8 +126,10 @@ class HoldWords(Model):
     (someone else, or a voicemail box, may answer: it names neither the hotline nor the
     request; no key and the leg hangs up without a word), then after their 1
     `callback_joining` (now it may name the hotline). `goodbye`: the last words after a
-    conversation (default: the Japanese messages.goodbye). `when` and `when_on_the_hour`
-    format {until} as in ClosedWords."""
+    conversation (default: the Japanese messages.goodbye). `on_hold`: what a caller the
+    counsellor put on hold hears, again and again, until they are back (calm, never a
+    promise of when; default: the Japanese on_hold, else the first hold message). `when`
+    and `when_on_the_hour` format {until} as in ClosedWords."""
 
     messages: Annotated[list[Prompt], Field(min_length=1)]
     position: Prompt
@@ -148,6 +150,7 @@ class HoldWords(Model):
     callback_greeting: Prompt
     callback_joining: Prompt  # after the 1: who is calling, now that it is the caller
     goodbye: list[Speech] = []
+    on_hold: list[Speech] = []
     when: str = "{month}/{day} {hour}:{minute}"
     when_on_the_hour: str | None = None
 

@@ -41,6 +41,7 @@ from hotline.ivr.signature import signed_by_twilio
 from hotline.ivr.spool import FACTS, database_away
 from hotline.ivr.twiml import Renderer
 from hotline.services import Services
+from hotline.voice import flow
 from hotline.voice.spooled import without_numbers
 from hotline.voice.urls import Query
 
@@ -231,6 +232,15 @@ async def _spool(services: Services, request: Request, body: bytes) -> None:
         log.exception("spool: the fact could not be kept")
 
 
+STATUS_CALLBACKS = (
+    "/voice/status",
+    "/voice/callback/status",
+    "/voice/leg-status",
+    "/voice/conference",
+    "/voice/party-status",
+)
+
+
 def failure_answer(
     r: Renderer, path: str, body: bytes = b"", *, query: Query | None = None, hold_failures: int = 3
 ) -> Response:
@@ -243,8 +253,19 @@ def failure_answer(
         return twiml(r.goodbye(None))
     if path.startswith(("/voice/whisper", "/voice/callback/hold")):
         return twiml(r.whisper_declined())  # the counsellor's leg: end it, never dial from it
-    if path in ("/voice/status", "/voice/callback/status"):
+    if path in (
+        "/voice/status",
+        "/voice/callback/status",
+        "/voice/leg-status",
+        "/voice/conference",
+    ):
         return Response(status_code=204)  # status callbacks control nothing
+    if path == "/voice/requeue" and query is not None and r.cfg.has_option(query.option_id):
+        # Out of the conference, back in the queue of the call's option (in our URL): the
+        # call is still waiting in our records, and its place kept.
+        priority = r.cfg.option(query.option_id).priority
+        lang = query.language or None
+        return twiml(r.enqueue(flow.Enqueue(query.option_id, lang, priority, None)))
     if path in ("/voice/callback/held", "/voice/callback/joined"):
         return twiml(r.hang_up())  # a callback's leg after its conversation: end it
     # The caller (a callback's leg too: the caller we called back is served by the backup).

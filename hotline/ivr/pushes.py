@@ -1,4 +1,6 @@
-"""Requests to Twilio that a committed transition asked for: a callback's two legs.
+"""Requests to Twilio that a committed transition asked for: a callback's two legs, the
+counsellor's leg of a conference call (`RingLeg`) and the caller taken out of its conference
+back to the queue (`Requeue`).
 
 The lifecycle names them as effects (`RingCounsellor`, `RingCaller`); the calls service puts
 them in the step's unit of work (`calls.store.Pushed`, `hotline.uow`), which hands them here
@@ -32,6 +34,7 @@ from hotline.services import Services
 from hotline.voice.params import printable
 
 log = logging.getLogger(__name__)
+LEG_RING_SECONDS = 25  # the counsellor's leg of a conference call rings this long, as a Dial
 
 
 class Pushes:
@@ -64,6 +67,10 @@ class Pushes:
                     await self._dequeue(fact)
                 case lifecycle.DropQueue() if self.rest.pushes:
                     await drop_callback_queue(self.rest, fact.call_id, fact.call_sid)
+                case lifecycle.RingLeg(line_id=line):
+                    await self._ring_leg(fact, line)
+                case lifecycle.Requeue():
+                    await self._requeue(fact)
         except Exception:  # a push must never take the process down; the sweeps recover
             log.exception("push %s for call %s failed", type(fact.effect).__name__, fact.call_id)
 
@@ -99,6 +106,54 @@ class Pushes:
         except TwilioFailure as e:
             log.warning("callback of call %s: line %s not rung: %s", fact.call_id, line_id, e)
             await self._apply(fact, lambda: lifecycle.CounsellorUnreached(line_id))
+
+    async def _ring_leg(self, fact: Pushed, line_id: str) -> None:
+        """The counsellor's leg of a conference call: the whisper, then 1 joins the call's
+        conference, where the caller hears the ringback. Not placed: the caller goes back to
+        the head of the queue (`LegEnded`, failed) and the line is let go."""
+        routed = self.services.router.lines.get(line_id)
+        urls = self.renderer.urls
+        try:
+            if routed is None:
+                raise TwilioFailure(f"line {line_id} is no longer configured")
+            sip = routed.line.sip
+            created = await self.rest.create_call(
+                to=routed.target,
+                # the hotline's (or the organisation's) number, never the caller's
+                from_=self.cfg.caller_id_for(routed.org) or "",
+                url=urls.whisper(fact.call_sid, line_id),
+                # Our whisper failing: the counsellor hears, without the database, that this
+                # call is not put through, and the leg ends; its status requeues the caller.
+                fallback_url=urls.fallback_whisper("accept"),
+                status_callback=urls.leg_status(fact.call_sid, line_id),
+                timeout=LEG_RING_SECONDS,
+                sip_auth=(sip.username, routed.line.sip_password or "") if sip else None,
+            )
+            log.info(
+                "call %s: line %s rung for its conference (%s)", fact.call_id, line_id, created.sid
+            )
+        except TwilioFailure as e:
+            log.warning("call %s: line %s not rung: %s", fact.call_id, line_id, e)
+            failed = lifecycle.DialOutcome.FAILED
+            await self._apply(fact, lambda: lifecycle.LegEnded(line_id, failed, ""))
+
+    async def _requeue(self, fact: Pushed) -> None:
+        """Take the caller out of the call's conference back to the queue (`/voice/requeue`).
+        A caller Twilio says is gone is ended; Twilio away: the upkeep ends the conference,
+        which sends the caller back by the Dial's action."""
+        async with self.services.unit() as uow:
+            call = await store.get_call(uow.session, fact.call_sid)
+            if call is None or call.state != lifecycle.CallState.WAITING or not call.option_id:
+                return
+            url = self.renderer.urls.requeue(call.option_id, call.language)
+        try:
+            await self.rest.update_call(fact.call_sid, url=url)
+            log.info("call %s: out of its conference, back in the queue", fact.call_id)
+        except TwilioRejected as e:
+            log.info("call %s: not redirected to the queue (%s)", fact.call_id, e.code)
+            await self._gone(fact, only_in=lifecycle.CallState.WAITING)
+        except TwilioFailure as e:
+            log.warning("call %s: not redirected to the queue: %s", fact.call_id, e)
 
     async def _ring_caller(self, fact: Pushed, attempt: int) -> None:
         number = await self._number(fact)
@@ -148,15 +203,17 @@ class Pushes:
         except TwilioFailure as e:
             log.info("reservation of call %s left to its poll: %s", fact.call_id, e)
 
-    async def _gone(self, fact: Pushed) -> None:
-        """End a reserved caller Twilio says has hung up; its line goes to the next."""
+    async def _gone(
+        self, fact: Pushed, only_in: lifecycle.CallState = lifecycle.CallState.RESERVED
+    ) -> None:
+        """End a caller Twilio says has hung up (reserved: its line goes to the next)."""
         try:
             answer = await self.rest.call_status(fact.call_sid)
         except TwilioFailure:
-            return  # the reservation's own time ends it
+            return  # the reservation's own time ends it; a waiting caller's, the sweeps
         if answer.final:
             ended = lifecycle.ForceEnded("twilio")
-            await self._apply(fact, lambda: ended, only_in=lifecycle.CallState.RESERVED)
+            await self._apply(fact, lambda: ended, only_in=only_in)
 
     async def _number(self, fact: Pushed) -> str | None:
         """The number to call back, opened from the call (sealed with the records' key)."""

@@ -54,7 +54,15 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 log = logging.getLogger(__name__)
-FACTS = ("/voice/incoming", "/voice/status", "/voice/dial-result", "/voice/callback/status")
+FACTS = (
+    "/voice/incoming",
+    "/voice/status",
+    "/voice/dial-result",
+    "/voice/callback/status",
+    "/voice/leg-status",
+    "/voice/conference",
+    "/voice/party-status",
+)
 
 # SQLSTATEs (PostgreSQL's appendix A) of a database away or refusing us for now: the
 # connection failed or was never made (class 08), the server is out of resources or connection

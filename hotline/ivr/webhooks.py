@@ -20,13 +20,14 @@ from starlette.responses import Response
 from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.calls import lifecycle as lc
+from hotline.ivr import twiml_conference
 from hotline.ivr.guard import TwiML, twiml
 from hotline.ivr.rest import TwilioRest
 from hotline.ivr.signature import REFUSALS, twilio_params
 from hotline.ivr.spool import FACTS
 from hotline.ivr.twiml import queue_name
 from hotline.services import Services, services_of
-from hotline.voice import flow, steps
+from hotline.voice import conference_steps, flow, steps
 from hotline.voice import outcomes as o
 from hotline.voice.params import VoiceParams
 from hotline.voice.steps import Alone, NotAlone, Step, Turn
@@ -176,8 +177,13 @@ def _decided(services: Services, d: o.Decided) -> VoiceResponse:
             return r.enqueue(flow.Enqueue(option, language, priority, d.notice))
         case lc.LeaveQueue():
             return r.leave()
+        case lc.Dial(line_id=line, conference=True) if d.target is not None:
+            # The counsellor's leg is placed by REST (the lifecycle's RingLeg, after commit).
+            return twiml_conference.caller_conference(r, d.call_id, d.call_sid, line)
         case lc.Dial(line_id=line, language=language) if d.target is not None:
             return r.dial(d.target, line_id=line, call_sid=d.call_sid, language=language)
+        case lc.Bridge(conference=True):
+            return twiml_conference.counsellor_conference(r, d.call_id, d.call_sid)
         case lc.Closed(language=language):
             return r.closed(flow.Closed(language))
         case lc.QueueFull(language=language):
@@ -224,3 +230,9 @@ voice("/callback/hold", steps.callback_hold, name="callback_hold")
 voice("/callback/held", steps.callback_over, name="callback_held")
 voice("/callback/joined", steps.callback_over, name="callback_joined")
 voice("/callback/status", steps.callback_status, name="callback_status")
+# The call's conference (docs/call-flow.md): the counsellor's leg placed by REST, Twilio's
+# conference callbacks, and the caller taken out of the conference back to the queue.
+voice("/leg-status", conference_steps.leg_status, name="leg_status")
+voice("/conference", conference_steps.conference_status, name="conference_status")
+voice("/requeue", conference_steps.requeue, name="requeue")
+voice("/party-status", conference_steps.party_status, name="party_status")

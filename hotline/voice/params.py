@@ -129,6 +129,12 @@ class VoiceParams(BaseModel):
     # A waitUrl's time in the queue, in seconds (Twilio sends it on every hold poll, with
     # QueuePosition and AvgQueueTime): the hold's announcements are timed by it. None: absent.
     queue_time: Annotated[int | None, BeforeValidator(_seconds)] = Field(None, alias="QueueTime")
+    # A conference's status callback: which conference, what happened (participant-join,
+    # participant-leave, participant-hold, participant-unhold, conference-start,
+    # conference-end, ...), and whose leg (CallSid, and the label we gave it).
+    conference_sid: Annotated[str, _text(64)] = Field("", alias="ConferenceSid")
+    conference_event: Annotated[str, _text(32)] = Field("", alias="StatusCallbackEvent")
+    participant_label: Annotated[str, _text(32)] = Field("", alias="ParticipantLabel")
 
     def valid_call_sid(self) -> bool:
         """A CallSid we may store and log: present, short, printable ASCII."""

@@ -23,6 +23,7 @@ from hotline.calls.models import CallState
 from hotline.calls.service import NotAlone
 from hotline.calls.store import StoredCall
 from hotline.common.crypto import box_for
+from hotline.conference import store as parties
 from hotline.config import HotlineConfig
 from hotline.config.checks import check_number
 from hotline.flags import store as flags
@@ -277,9 +278,21 @@ async def whisper_accept(t: Turn, p: VoiceParams, q: Query) -> Outcome:
     if call is None or line is None:
         return "whisper_declined"
     event: lc.Event = (
-        lc.Accepted(q.line_id, line.org_id) if p.digits == "1" else lc.Refused(q.line_id)
+        lc.Accepted(q.line_id, line.org_id, p.call_sid)
+        if p.digits == "1"
+        else lc.Refused(q.line_id)
     )
     out = await t.apply(call, event)
+    if isinstance(out.decision, lc.Bridge) and out.decision.conference:
+        # The caller's and the counsellor's parties of the call's conference.
+        await parties.own_parties(
+            t.uow.session,
+            call.id,
+            line_id=q.line_id,
+            leg_sid=p.call_sid or None,
+            caller_sid=call.call_sid,
+            now=t.now,
+        )
     return t.decided(call, out.decision)
 
 

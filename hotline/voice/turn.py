@@ -59,6 +59,10 @@ class Turn:
             return None
         return await store.get_call(self.uow.session, call_sid, lock=True)
 
+    async def by_id(self, call_id: int) -> StoredCall | None:
+        """A call by its id (a conference party's leg names it so), locked."""
+        return await store.get_call_by_id(self.uow.session, call_id, lock=True)
+
     async def arrive(self, p: VoiceParams) -> service.Outcome:
         """Twilio's first webhook of a call: the call, most likely new, and its arrival."""
         if not p.valid_call_sid():

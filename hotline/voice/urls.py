@@ -118,6 +118,37 @@ class Urls:
         """The caller's leg after the conversation (Dial action)."""
         return self._u("callback/joined", call=call_sid, t=attempt)
 
+    # The call's conference (hotline/ivr/twiml_conference.py): `call` names the caller's call.
+    def ringback(self) -> str:
+        """The caller's wait in the conference until a counsellor accepts (its waitUrl)."""
+        return self._u("ringback")
+
+    def ringback_audio(self) -> str:
+        """Japan's ringback tone, a WAV file (fetched with GET, cacheable)."""
+        return f"{self.base}/voice/ringback.wav"
+
+    def leg_status(self, call_sid: str, line_id: str) -> str:
+        """The final status of the counsellor's leg of a conference call, placed by REST."""
+        return self._u("leg-status", call=call_sid, line=line_id)
+
+    def conference(self, call_sid: str) -> str:
+        """The call's conference's status callbacks (join, leave, hold, start, end)."""
+        return self._u("conference", call=call_sid)
+
+    def requeue(self, option_id: str | None, language: str | None) -> str:
+        """Where the caller taken out of the conference goes: back in the queue (the option
+        and language carried, so that it answers without the database too)."""
+        return self._u("requeue", o=option_id, l=language)
+
+    def party_status(self, call_id: int, label: str) -> str:
+        """The final status of a third party's (or a supervisor's) leg: `cid` the call's id,
+        `label` the party's participant label."""
+        return self._u("party-status", cid=call_id, label=label)
+
+    def on_hold(self, language: str | None) -> str:
+        """What a caller on hold in the conference hears (its holdUrl), in their language."""
+        return self._u("on-hold", l=language)
+
     def audio(self, play: str) -> str:
         """A recording: an https URL as given, or a file of config/audio/ that we serve."""
         if play.startswith("https://"):
@@ -125,9 +156,9 @@ class Urls:
         return f"{self.base}/audio/{quote(play)}"
 
 
-def _number(value: str | None, default: int = 1) -> int:
+def _number(value: str | None, default: int = 1, digits: int = 5) -> int:
     """ASCII digits only: "²" is a digit to `str.isdigit`, not to `int`."""
-    ok = value and value.isascii() and value.isdigit() and len(value) < 6
+    ok = value and value.isascii() and value.isdigit() and len(value) <= digits
     return int(value) if ok and value else default
 
 
@@ -157,6 +188,8 @@ class Query:
     announced: int = -1  # a: the queue time of the hold's last announcement; -1 none yet
     said: int = -1  # w: the place in line said then; -1 none
     keyed: bool = False  # k: back to the hold after a key was answered
+    call_id: int = 0  # cid: a call's id (a conference party's status)
+    label: str = ""  # a conference participant's label
 
     @classmethod
     def parse(cls, q: Mapping[str, str]) -> Query:
@@ -177,4 +210,6 @@ class Query:
             announced=_number(q.get("a"), -1),
             said=_number(q.get("w"), -1),
             keyed=q.get("k") == "1",
+            call_id=_number(q.get("cid"), 0, digits=12),
+            label=_word(q.get("label"), 32),
         )

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import select, update
 
 from hotline.auth.models import Role
@@ -15,9 +17,37 @@ from hotline.calls.models import Call
 from hotline.common.audit import AuditEntry
 from hotline.conference.control import ControlFailed
 from hotline.conference.models import CallParty
+from hotline.config import HotlineConfig, parse
 from hotline.lines.models import Line
 from hotline.testing.rows import connected_row, new_sid
 from tests.service.test_records import make_key
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECKED = dt.date(2023, 11, 20)  # a month before the tests' clock
+# Fictional numbers, like the rest of the tests' file (050-5555-xxxx).
+FIRE, POLICE = "+815055550119", "+815055550110"
+SUPERVISOR = "+815055550201"
+
+
+def room_cfg() -> HotlineConfig:
+    """The shipped menus.yaml with Nagano's command centres' direct lines (fictional numbers),
+    and inochi in Nagano with two supervisors: what the conference tests dial. Tokyo (sisc's
+    prefecture) has no direct line, as everywhere the shipped file covers."""
+    data = yaml.safe_load((ROOT / "config" / "menus.yaml").read_text(encoding="utf-8"))
+    data["directory"]["emergency"] = [
+        {
+            "prefecture": "長野県",
+            "fire": {"number": FIRE, "checked_by": "山田", "checked_on": CHECKED},
+            "police": {"number": POLICE, "checked_by": "山田", "checked_on": CHECKED},
+        }
+    ]
+    inochi = next(o for o in data["organisations"] if o["id"] == "inochi")
+    inochi["prefecture"] = "長野県"
+    inochi["supervisors"] = [
+        {"id": "inochi-sv-01", "name": "当番SV 佐藤", "target": SUPERVISOR},
+        {"id": "inochi-sv-02", "name": "当番SV 鈴木", "target": "sip:sv02@inochi.example.invalid"},
+    ]
+    return parse(data)
 
 
 @dataclass
@@ -53,9 +83,17 @@ class Control:
         muted: bool = False,
         coach_leg_sid: str | None = None,
     ) -> str:
-        self._do("add_party", conference_sid=conference_sid, call_id=call_id,
-                 party_id=party_id, label=label, to=to, org_id=org_id, muted=muted,
-                 coach_leg_sid=coach_leg_sid)  # fmt: skip
+        self._do(
+            "add_party",
+            conference_sid=conference_sid,
+            call_id=call_id,
+            party_id=party_id,
+            label=label,
+            to=to,
+            org_id=org_id,
+            muted=muted,
+            coach_leg_sid=coach_leg_sid,
+        )
         self.legs += 1
         return f"CAleg{self.legs:030d}"
 
@@ -69,8 +107,13 @@ class Control:
         coaching: bool | None = None,
         end_conference_on_exit: bool | None = None,
     ) -> None:
-        self._do("update_party", conference_sid=conference_sid, leg_sid=leg_sid, muted=muted,
-                 end_conference_on_exit=end_conference_on_exit)  # fmt: skip
+        self._do(
+            "update_party",
+            conference_sid=conference_sid,
+            leg_sid=leg_sid,
+            muted=muted,
+            end_conference_on_exit=end_conference_on_exit,
+        )
 
     async def remove_party(self, conference_sid: str, leg_sid: str) -> None:
         self._do("remove_party", conference_sid=conference_sid, leg_sid=leg_sid)
@@ -113,19 +156,38 @@ async def in_conference(  # type: ignore[no-untyped-def]
     leg, conference = new_sid(), "CF" + new_sid()[2:]
     since = now - dt.timedelta(seconds=talked)
     async with app.state.sessions.begin() as s:
-        call = Call(**connected_row(
-            since, line_id=line_id, org_id=org, option_id=option, language=language,
-            waiting_since=since - dt.timedelta(seconds=waited), conference_sid=conference,
-            leg_sid=leg, phase="talking", period_id="period_5",
-        ))  # fmt: skip
+        call = Call(
+            **connected_row(
+                since,
+                line_id=line_id,
+                org_id=org,
+                option_id=option,
+                language=language,
+                waiting_since=since - dt.timedelta(seconds=waited),
+                conference_sid=conference,
+                leg_sid=leg,
+                phase="talking",
+                period_id="period_5",
+            )
+        )
         s.add(call)
         await s.flush()
         await s.execute(
             update(Line).where(Line.id == line_id).values(call_id=call.id, status="talking")
         )
         for role, sid, target in (("caller", call.call_sid, None), ("counsellor", leg, line_id)):
-            s.add(CallParty(call_id=call.id, role=role, label=role, leg_sid=sid, target_id=target,
-                            status="joined", asked_at=since, joined_at=since))  # fmt: skip
+            s.add(
+                CallParty(
+                    call_id=call.id,
+                    role=role,
+                    label=role,
+                    leg_sid=sid,
+                    target_id=target,
+                    status="joined",
+                    asked_at=since,
+                    joined_at=since,
+                )
+            )
     return InCall(call.id, call.call_sid, leg, conference)
 
 

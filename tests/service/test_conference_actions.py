@@ -143,33 +143,45 @@ async def test_a_cold_transfer_puts_the_caller_in_the_other_queue_keeping_their_
     before = await stored_call(app, call.id)
     k = await keys(app)
     resp = await client.post(
-        f"/api/calls/{call.id}/transfer", json={"option_id": "children"}, headers=k["counsellor"]
+        f"/api/calls/{call.id}/transfer", json={"option_id": "under18"}, headers=k["counsellor"]
     )
     assert resp.status_code == 200, resp.text
+    assert (resp.json()["kind"], resp.json()["name"]) == ("queue", "18歳以下の方")
     after = await stored_call(app, call.id)
-    assert (after.state, after.option_id, after.language) == ("waiting", "children", "ja")
+    # Back in a queue, and offered at once the next free line that may serve it (not the
+    # counsellor's, which is in its wrap-up).
+    assert (after.option_id, after.language) == ("under18", "ja")
+    assert after.state in ("waiting", "reserved") and after.line_id != "inochi-01"
     assert (after.waiting_since, after.priority) == (before.waiting_since, before.priority)
     assert after.connected_at == before.connected_at  # counted as connected once
     queued = [p for p in await parties(app, call.id) if p.kind == "queue"]
-    assert [(p.target_id, p.status) for p in queued] == [("children", "left")]
+    assert [(p.target_id, p.status) for p in queued] == [("under18", "left")]
     entry = (await audited(app, "conference.transfer"))[-1]
-    assert entry.detail["option_id"] == "children" and entry.entity_id == str(call.id)
+    assert entry.detail["option_id"] == "under18" and entry.entity_id == str(call.id)
     s = await scrape(client)
     labels = {"option": "loneliness", "target": "queue", "mode": "cold"}
     assert value(s, "hotline_transfers_total", **labels) == 1
     same = await client.post(
-        f"/api/calls/{call.id}/transfer", json={"option_id": "children"}, headers=k["counsellor"]
+        f"/api/calls/{call.id}/transfer", json={"option_id": "under18"}, headers=k["counsellor"]
     )
-    assert same.status_code == 409  # not in conversation any more
+    assert same.status_code in (403, 409)  # offered another line, or waiting: not theirs
 
 
 async def _with_party(app, call_id: int, kind: str, phase: str, status: str = "joined") -> int:  # type: ignore[no-untyped-def]
     """A third party in the call, as Twilio's join callback leaves it."""
     now: dt.datetime = app.state.clock()
     async with app.state.sessions.begin() as s:
-        row = CallParty(call_id=call_id, role="third", kind=kind, target_id=f"{kind}-1",
-                        label="p", leg_sid="CAthird" + kind, status=status, asked_at=now,
-                        joined_at=now)  # fmt: skip
+        row = CallParty(
+            call_id=call_id,
+            role="third",
+            kind=kind,
+            target_id=f"{kind}-1",
+            label="p",
+            leg_sid="CAthird" + kind,
+            status=status,
+            asked_at=now,
+            joined_at=now,
+        )
         s.add(row)
         await s.flush()
         row.label = f"p{row.id}"
@@ -209,9 +221,11 @@ async def test_a_warm_handover_leaves_the_caller_with_the_party(
     assert resp.status_code == 200, resp.text
     assert resp.json()["call"]["phase"] == "handed_over"
     assert fake.named("update_party")[-1] == {
-        "conference_sid": call.conference_sid, "leg_sid": call.leg_sid, "muted": None,
+        "conference_sid": call.conference_sid,
+        "leg_sid": call.leg_sid,
+        "muted": None,
         "end_conference_on_exit": False,
-    }  # fmt: skip
+    }
     assert fake.named("remove_party") == [
         {"conference_sid": call.conference_sid, "leg_sid": call.leg_sid}
     ]
@@ -260,3 +274,28 @@ async def test_end_ends_the_conference(app, client: httpx.AsyncClient) -> None:
         await s.execute(update(Line).where(Line.id == "inochi-01").values(call_id=call.id))
     failed = await client.post(f"/api/calls/{call.id}/end", headers=k["counsellor"])
     assert failed.status_code == 502 and "hang up" in failed.text
+
+
+async def test_hold_in_a_three_way_call_consults_the_party_alone(
+    app, client: httpx.AsyncClient, clock
+) -> None:
+    fake = control(app)
+    call = await in_conference(app)
+    k = await keys(app)
+    await _with_party(app, call.id, "interpreter", "three_way")
+    url = f"/api/calls/{call.id}/hold"
+    held = await client.post(url, json={"on": True}, headers=k["counsellor"])
+    assert held.status_code == 200 and held.json()["call"]["phase"] == "consulting"
+    clock.advance(5)
+    back = await client.post(url, json={"on": False}, headers=k["counsellor"])
+    assert back.status_code == 200 and back.json()["call"]["phase"] == "three_way"
+    assert [c["on"] for c in fake.named("hold")] == [True, False]
+    clock.advance(5)
+    gone = await client.post(
+        f"/api/calls/{call.id}/leave", json={"handover": True}, headers=k["counsellor"]
+    )
+    assert gone.status_code == 200 and gone.json()["call"]["phase"] == "handed_over"
+    twice = await client.post(
+        f"/api/calls/{call.id}/leave", json={"handover": True}, headers=k["counsellor"]
+    )
+    assert twice.status_code == 409 and "left the call already" in twice.text
