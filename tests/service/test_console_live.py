@@ -78,6 +78,9 @@ async def test_the_card_shows_the_call_and_the_hold_goes_to_the_conference(
     assert f'id="call-{call.id}"' in html and f'id="call-{other.id}"' not in html
     assert "孤独・孤立" in html and "英語" in html and "1分35秒" in html and "通話中" in html
     assert "+81" not in html and call.call_sid not in html  # never a number, nor a SID
+    # A transfer offers the other options of the menu in force, open now; not the call's own.
+    queues = html.split(f'id="queue-{call.id}"', 1)[1].split("</select>", 1)[0]
+    assert '<option value="under18">' in queues and 'value="loneliness"' not in queues
     # 東京都 (the organisation's prefecture) has no direct line: said, with what to do.
     assert "東京都: 消防・警察の指令センター直通番号は登録されていません" in html
     assert "119" in html and "110" in html
