@@ -192,3 +192,14 @@ async def test_a_help_request_taken_by_a_supervisor_shows_on_the_card(
     await login(site, "tanaka")
     card = (await site.get("/console/live")).text
     assert "スーパーバイザーがヘルプ要請に対応しています" in card
+
+
+async def test_the_events_need_a_session_and_a_role_that_sees_live_calls(
+    site: httpx.AsyncClient,
+) -> None:
+    for url in ("/console/live/events", "/console/board/events"):
+        resp = await site.get(url)
+        assert resp.status_code == 303 and resp.headers["location"].startswith("/console/login")
+    await as_user(site, "sato", "sisc", Role.COORDINATOR)
+    for url in ("/console/live", "/console/live/events", "/console/board"):
+        assert (await site.get(url)).status_code == 403, url
