@@ -59,7 +59,6 @@ class Hub(Generic[T]):
         self._poked = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last: T | None = None
-        self.loads = 0  # snapshots loaded since the start (for tests and the curious)
 
     @property
     def watching(self) -> int:
@@ -112,7 +111,6 @@ class Hub(Generic[T]):
         except Exception as e:  # a database away: keep the last snapshot, try again later
             log.warning("live snapshot not loaded: %s", type(e).__name__)
             return
-        self.loads += 1
         if snapshot == self._last:
             return
         self._last = snapshot

@@ -24,13 +24,15 @@ from starlette.responses import Response
 from hotline.auth.models import ConsoleUser, Role
 from hotline.common.audit import Actor
 from hotline.conference import service
-from hotline.config import PREFECTURES, HotlineConfig, Service
+from hotline.config import PREFECTURES, HotlineConfig, Option, Service
 from hotline.console import events, live
 from hotline.console.forms import actor
 from hotline.console.web import UserDep, csrf_token, form_of, page, require, templates
 from hotline.deps import RowId, SessionDep
 from hotline.errors import HotlineError, Invalid
+from hotline.hours import schedule
 from hotline.http_errors import status_of
+from hotline.reports import labels
 from hotline.services import services_of
 
 router = APIRouter(prefix="/console/live", include_in_schema=False)
@@ -78,6 +80,18 @@ def _missing(cfg: HotlineConfig, call: live.LiveCall) -> dict[str, str] | None:
     return {"where": prefecture, "which": "・".join(gone)} if gone else None
 
 
+def queues_open(cfg: HotlineConfig, call: live.LiveCall, now: dt.datetime) -> list[Option]:
+    """The options a caller may be transferred to now: another option of the menu in force,
+    open by its hours for the caller's language (an operator's closure is the room's to
+    refuse)."""
+    offered = labels.offered_options(cfg, cfg.menu_at(now))
+    return [
+        cfg.option(o)
+        for o in offered
+        if o != call.option_id and schedule.option_open(cfg, o, call.language, now)
+    ]
+
+
 def context(request: Request, user: ConsoleUser, calls: list[live.LiveCall]) -> dict[str, Any]:
     """What the live cards are rendered with, on the page and in each event alike."""
     services = services_of(request.app)
@@ -101,7 +115,7 @@ def context(request: Request, user: ConsoleUser, calls: list[live.LiveCall]) -> 
         "since": lambda call: _ms(call.connected_at),
         "talked": talked,
         "open_targets": {kind: cfg.open_targets(kind, now) for kind in DIRECTORY},  # type: ignore[arg-type]
-        "queues": cfg.options,
+        "queues": lambda call: queues_open(cfg, call, now),
         "prefectures": PREFECTURES,
         "prefecture_of": prefecture_of,
         "emergency_missing": lambda call: _missing(cfg, call),

@@ -78,6 +78,9 @@ async def test_the_card_shows_the_call_and_the_hold_goes_to_the_conference(
     assert f'id="call-{call.id}"' in html and f'id="call-{other.id}"' not in html
     assert "孤独・孤立" in html and "英語" in html and "1分35秒" in html and "通話中" in html
     assert "+81" not in html and call.call_sid not in html  # never a number, nor a SID
+    # A transfer offers the other options of the menu in force, open now; not the call's own.
+    queues = html.split(f'id="queue-{call.id}"', 1)[1].split("</select>", 1)[0]
+    assert '<option value="under18">' in queues and 'value="loneliness"' not in queues
     # 東京都 (the organisation's prefecture) has no direct line: said, with what to do.
     assert "東京都: 消防・警察の指令センター直通番号は登録されていません" in html
     assert "119" in html and "110" in html
@@ -189,3 +192,14 @@ async def test_a_help_request_taken_by_a_supervisor_shows_on_the_card(
     await login(site, "tanaka")
     card = (await site.get("/console/live")).text
     assert "スーパーバイザーがヘルプ要請に対応しています" in card
+
+
+async def test_the_events_need_a_session_and_a_role_that_sees_live_calls(
+    site: httpx.AsyncClient,
+) -> None:
+    for url in ("/console/live/events", "/console/board/events"):
+        resp = await site.get(url)
+        assert resp.status_code == 303 and resp.headers["location"].startswith("/console/login")
+    await as_user(site, "sato", "sisc", Role.COORDINATOR)
+    for url in ("/console/live", "/console/live/events", "/console/board"):
+        assert (await site.get(url)).status_code == 403, url

@@ -47,6 +47,9 @@
   box.addEventListener("focusout", () => setTimeout(() => { if (pending !== null && !typing()) swap(pending); }, 0));
   const source = new EventSource(box.dataset.events);
   for (const name of ["calls", "board"]) source.addEventListener(name, (e) => swap(e.data));
+  // A stream refused (the session ended: the answer is the login page) is not retried by the
+  // browser: load the page again, which leads to the login and back.
+  source.addEventListener("error", () => { if (source.readyState === EventSource.CLOSED) location.reload(); });
   calibrate();
   setInterval(tick, 1000);
 })();
