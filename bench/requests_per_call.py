@@ -136,6 +136,7 @@ class Call:
     params: dict[str, str]
     ledger: Ledger = field(default_factory=Ledger)
     seq: int = 0
+    placed: int = 0  # calls the service had placed by REST before this one began
 
     @property
     def sid(self) -> str:
@@ -161,6 +162,7 @@ class Call:
 async def play(call: Call, base: str, presses: list[str]) -> None:
     """From the first webhook to the end of the caller's last document, then the final
     status callback."""
+    call.placed = len(call.twilio.api.created)
     doc = await call.post(f"{base}/voice/incoming")
     call.params["CallStatus"] = "in-progress"
     while doc is not None:
@@ -270,11 +272,10 @@ async def conference(call: Call, dial: ET.Element, noun: ET.Element) -> ET.Eleme
     which ends the room (endConferenceOnExit), and the caller's Dial action."""
     call.ledger.flow = "conference"
     room = Room(call, noun)
-    since = len(call.twilio.api.created)
     if noun.get("waitUrl"):
         await call.post(noun.get("waitUrl") or "")  # the ringback document, once
     await room.event("join", "caller", call.params)
-    created = await call.twilio.placed(since)
+    created = await call.twilio.placed(call.placed)  # after the commit: maybe already
     if created is None:
         call.ledger.problems.append("no counsellor's leg was placed by REST")
         return None
@@ -344,39 +345,46 @@ FLOWS: dict[str, Flow] = {"Sip": bridge, "Number": bridge, "Conference": confere
 
 
 # -- the run -------------------------------------------------------------------------------
-async def settled(api: TwilioApi) -> int:
-    """The request log's length once no new REST request came for SETTLE seconds."""
+async def settled(api: TwilioApi, quiet: float = SETTLE) -> int:
+    """The request log's length once no new REST request came for `quiet` seconds."""
     deadline, last, since = time.monotonic() + SETTLE_AT_MOST, -1, time.monotonic()
     while time.monotonic() < deadline:
         n = len(api.requests)
         if n != last:
             last, since = n, time.monotonic()
-        elif time.monotonic() - since >= SETTLE:
+        elif time.monotonic() - since >= quiet:
             break
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(min(quiet, 0.05))
     return last
 
 
 async def run_calls(
     base: str, api: TwilioApi, calls: int, late: bool
 ) -> tuple[list[Ledger], Counter[str]]:
-    """`calls` connected calls, one at a time; their ledgers, and the REST requests made
-    before the first (start-up: queues looked up)."""
+    """`calls` connected calls, one at a time, over HTTP to the service at `base`."""
     async with httpx.AsyncClient(timeout=30) as client:
-        twilio = Twilio(client, api, late=late)
-        start = twilio.seen = await settled(api)
-        before = Counter(rest_kind(r) for r in api.requests[:start])
-        ledgers = []
-        for i in range(calls):
-            call = Call(twilio, inbound_params("CA" + uuid.uuid4().hex, numbered_caller(i)))
-            with api.lock:
-                api.statuses[call.sid] = "in-progress"  # Twilio knows its own call
-            await play(call, base, ["8"])
-            end = await settled(api)
-            twilio.rest_since(call.ledger)
-            call.ledger.rest.update(rest_kind(r) for r in api.requests[start:end])
-            start = end
-            ledgers.append(call.ledger)
+        return await drive(Twilio(client, api, late=late), base, calls)
+
+
+async def drive(
+    twilio: Twilio, base: str, calls: int, quiet: float = SETTLE
+) -> tuple[list[Ledger], Counter[str]]:
+    """The calls' ledgers, and the REST requests made before the first (start-up: the
+    queues looked up)."""
+    api = twilio.api
+    start = twilio.seen = await settled(api, quiet)
+    before = Counter(rest_kind(r) for r in api.requests[:start])
+    ledgers = []
+    for i in range(calls):
+        call = Call(twilio, inbound_params("CA" + uuid.uuid4().hex, numbered_caller(i)))
+        with api.lock:
+            api.statuses[call.sid] = "in-progress"  # Twilio knows its own call
+        await play(call, base, ["8"])
+        end = await settled(api, quiet)
+        twilio.rest_since(call.ledger)
+        call.ledger.rest.update(rest_kind(r) for r in api.requests[start:end])
+        start = end
+        ledgers.append(call.ledger)
     return ledgers, before
 
 

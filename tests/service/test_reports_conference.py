@@ -10,11 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from hotline.auth.models import Role
 from hotline.calls.models import Call, CallEvent
 from hotline.conference.models import CallParty
 from hotline.reports import render, report, tallies
 from hotline.testing.rows import connected_row
+from tests.service.test_console import login, users  # noqa: F401 - the users fixture
 from tests.service.test_lines_api import bearer, make_key
 
 T0 = dt.datetime(2023, 12, 20, 3, 0, tzinfo=dt.UTC)  # inside 第5期
@@ -205,3 +208,14 @@ async def test_the_api_the_table_and_the_csv_show_them(app: Any, client: Any) ->
     )
     side = render.table_all([r, await build(app, "none")]).splitlines()
     assert any(line.startswith("保留") and line.split()[1:] == ["2", "1"] for line in side)
+
+
+@pytest.mark.usefixtures("users")
+async def test_the_consoles_report_page_shows_them(app: Any, client: Any) -> None:
+    await conference_calls(app)
+    await login(client, "ito")
+    page = (await client.get("/console/reports/period_5")).text
+    assert '<div>保留</div><div class="value">2</div>' in page
+    assert '<div class="value">3（1／2）</div>' in page  # transfers: warm / cold
+    assert '<div class="value">2（1）</div>' in page  # escalations (failed)
+    assert "<tr><td>連携団体</td><td>1</td><td>1</td><td>1</td></tr>" in page
