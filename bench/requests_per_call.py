@@ -37,7 +37,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import yaml
@@ -82,6 +82,7 @@ class Twilio:
 
     def __init__(self, client: httpx.AsyncClient, api: TwilioApi, *, late: bool = False) -> None:
         self.client, self.api, self.signer = client, api, Signer(TEST_TOKEN)
+        self.base = ""  # the service's URL: a relative URL in TwiML is resolved against it
         self.late = late  # a caller joins Twilio's queue only after its first hold poll
         self.seen = 0  # REST requests already in a trace
 
@@ -94,6 +95,7 @@ class Twilio:
     async def post(self, ledger: Ledger, url: str, params: dict[str, str]) -> ET.Element | None:
         """One webhook, counted by route; its TwiML, or None (an error, noted)."""
         self.rest_since(ledger)
+        url = urljoin(self.base + "/", url)
         ledger.webhooks[urlsplit(url).path] += 1
         extra = (
             params.get("Digits") or params.get("QueueResult") or params.get("StatusCallbackEvent")
@@ -106,6 +108,11 @@ class Twilio:
             ledger.problems.append(f"{urlsplit(url).path}: {resp.status_code} {resp.text[:120]}")
             return None
         return ET.fromstring(resp.content)
+
+    def finished(self, sid: str) -> None:
+        """Twilio says the call is over, if the service asks."""
+        with self.api.lock:
+            self.api.statuses[sid] = "completed"
 
     async def dequeued(self, sid: str, within: float) -> str | None:
         """The URL the service sent this caller to by a REST dequeue, if one comes in time."""
@@ -168,6 +175,7 @@ async def play(call: Call, base: str, presses: list[str]) -> None:
     while doc is not None:
         doc = await execute(call, doc, presses)
     await call.status(f"{base}/voice/status")
+    call.twilio.finished(call.sid)
 
 
 async def execute(call: Call, doc: ET.Element, presses: list[str]) -> ET.Element | None:
@@ -281,6 +289,8 @@ async def conference(call: Call, dial: ET.Element, noun: ET.Element) -> ET.Eleme
         return None
     leg = leg_params(call, created.sid, created.to, "outbound-api")
     await legs_status(call, created, leg, ("initiated", "ringing", "answered"))
+    with call.twilio.api.lock:
+        call.twilio.api.statuses[created.sid] = "in-progress"
     doc = await whisper(call, created.url, leg)
     inner = doc.find("Dial/Conference") if doc is not None else None
     if inner is None:
@@ -293,6 +303,7 @@ async def conference(call: Call, dial: ET.Element, noun: ET.Element) -> ET.Eleme
     await room.event("leave", "counsellor", leg)
     await room.event("leave", "caller", call.params)
     await room.event("end", None, call.params)
+    call.twilio.finished(created.sid)
     await legs_status(call, created, leg, ("completed",))
     extra = {"DialCallStatus": "completed", "DialCallSid": created.sid}
     return await call.post(dial.get("action") or "", extra) if dial.get("action") else None
@@ -372,6 +383,7 @@ async def drive(
     """The calls' ledgers, and the REST requests made before the first (start-up: the
     queues looked up)."""
     api = twilio.api
+    twilio.base = base
     start = twilio.seen = await settled(api, quiet)
     before = Counter(rest_kind(r) for r in api.requests[:start])
     ledgers = []
