@@ -8,7 +8,8 @@ few rows per conversation (第5期 had 3,032), however many calls the period hol
 tallies exist because counting every call of a period was slow; these rows never were many.
 An ended call's parties and events do not change again, so a closed period always reports
 the same; a call still in conversation counts as it stands, like the open calls elsewhere in
-the report. docs/metrics.md defines each figure.
+the report. docs/metrics.md defines each figure; docs/performance.md says what they cost
+over a large event log.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ TARGET_NAMES = {
 }
 MODES = ("warm", "cold")
 SUPERVISION_MODES = ("listen", "coach", "join")
-# The event log's kinds these figures read (hotline.calls.events, `event_kind`).
+# The event log's kinds these figures read (hotline.calls.events, `event_kind`), each with
+# its event's fields as detail: `hold` (HoldSet on), `party` (PartyAdded: party_id, kind,
+# consult), `counsellor-left` (CounsellorLeft: handover), and `alljoined` (AllJoined, whose
+# kind is its class name, event_kind's default).
 HOLD, PARTY, LEFT, ALL_JOINED = "hold", "party", "counsellor-left", "alljoined"
 EVENT_KINDS = (HOLD, PARTY, LEFT, ALL_JOINED)
 QUEUE = "queue"
