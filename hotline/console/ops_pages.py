@@ -20,7 +20,7 @@ from hotline.deps import ConfigDep, NowDep, SessionDep
 from hotline.errors import NotFound
 from hotline.hours import closures
 from hotline.lines.models import SIGNED_IN
-from hotline.reports import chart, labels, queries, report
+from hotline.reports import chart, conference, labels, queries, report
 from hotline.reports.definitions import NONE
 from hotline.services import services_of
 from hotline.simulate import LATEST_DIR
@@ -134,7 +134,8 @@ async def one_report(
     require(user, *OPS)
     r = await _report(session, cfg, period_id)
     missing = None if chart.available() else chart.MISSING
-    return page(request, "report.html", user, r=r, chart_missing=missing)
+    names = conference.TARGET_NAMES
+    return page(request, "report.html", user, r=r, chart_missing=missing, target_names=names)
 
 
 @router.get("/reports/{period_id}/chart.png")

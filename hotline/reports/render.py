@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from hotline.reports.conference import MODES, SUPERVISION_MODES, TARGET_NAMES, TARGETS
 from hotline.reports.definitions import CALLBACK_OUTCOMES, FIGURES, STAGES
 
 Report = dict[str, Any]
@@ -67,7 +68,21 @@ def _summary(r: Report) -> list[list[str]]:
     rows += [[ja("caller_days"), num(u["caller_days"])]]
     rows += [[ja("caller_days_connected"), num(u["connected"])]]
     rows += [[ja("caller_answer_rate"), pct(u["answer_rate"])]]
-    return rows + [[ja(f"callbacks_{o}"), num(r["callbacks"][o])] for o in CALLBACK_OUTCOMES]
+    rows += [[ja(f"callbacks_{o}"), num(r["callbacks"][o])] for o in CALLBACK_OUTCOMES]
+    return rows + [[label, num(value)] for label, value in _conference(r["conference"])]
+
+
+def _conference(c: dict[str, Any]) -> list[tuple[str, int]]:
+    """The conference calls' figures as (label, count) rows, in the table's order."""
+    t, e, s = c["transfers"], c["emergency"], c["supervisions"]
+    rows = [(ja("holds"), c["holds"]), (ja("transfers"), t["total"])]
+    rows += [("  " + ja(f"transfers_{m}"), t[m]) for m in MODES]
+    rows += [(f"  転送先：{TARGET_NAMES[k]}", sum(t["by_target"][k].values())) for k in TARGETS]
+    rows += [(ja("three_way"), c["three_way"]["total"])]
+    rows += [(ja("emergency_escalations"), e["escalations"])]
+    rows += [("  " + ja(f"emergency_{k}"), e[k]) for k in ("connected", "failed")]
+    rows += [(ja("supervisions"), s["total"])]
+    return rows + [("  " + ja(f"supervisions_{m}"), s[m]) for m in SUPERVISION_MODES]
 
 
 def _counted(items: list[dict[str, Any]], first: str) -> list[str]:
@@ -147,6 +162,7 @@ def _tidy(r: Report) -> Iterator[list[Any]]:
     for outcome in CALLBACK_OUTCOMES:
         key = f"callbacks_{outcome}"
         yield [pid, "total", "", "", key, ja(key), r["callbacks"][outcome]]
+    yield from _tidy_conference(pid, r["conference"])
     for section, items in (("option", r["options"]), ("entry", r["entries"])):
         for i in items:
             for key in ("calls", "connected", "answer_rate"):
@@ -157,6 +173,23 @@ def _tidy(r: Report) -> Iterator[list[Any]]:
     for section, key in (("age_group", "age_groups"), ("category", "categories")):
         for name, n in r[key].items():
             yield [pid, section, name, name, "records", "件数", n]
+
+
+def _tidy_conference(pid: str, c: dict[str, Any]) -> Iterator[list[Any]]:
+    t, e, s = c["transfers"], c["emergency"], c["supervisions"]
+    totals = {"holds": c["holds"], "transfers": t["total"], "three_way": c["three_way"]["total"]}
+    totals |= {f"transfers_{m}": t[m] for m in MODES}
+    totals |= {f"emergency_{k}": e[k] for k in ("escalations", "connected", "failed")}
+    totals |= {"supervisions": s["total"]}
+    totals |= {f"supervisions_{m}": s[m] for m in SUPERVISION_MODES}
+    for key, value in totals.items():
+        yield [pid, "total", "", "", key, ja(key), value]
+    for k in TARGETS:
+        for m in MODES:
+            key = f"transfers_{m}"
+            yield [pid, "transfer_target", k, TARGET_NAMES[k], key, ja(key), t["by_target"][k][m]]
+        n = c["three_way"]["by_target"][k]
+        yield [pid, "three_way_target", k, TARGET_NAMES[k], "three_way", ja("three_way"), n]
 
 
 def to_csv(reports: Iterable[Report]) -> str:

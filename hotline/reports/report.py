@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.config import TOKYO, HotlineConfig
+from hotline.reports import conference, labels, queries, tallies
 from hotline.reports import definitions as d
-from hotline.reports import labels, queries, tallies
+from hotline.reports.conference import empty as empty_conference
 from hotline.reports.definitions import CALLBACK_OUTCOMES, NONE, STAGES
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -79,6 +80,7 @@ async def build_all(session: AsyncSession, cfg: HotlineConfig) -> list[dict[str,
 async def _facts(s: AsyncSession, period_id: str) -> dict[str, Any]:
     ages, kinds = await queries.records(s, period_id)
     return {
+        "conference": conference.fold(*await conference.rows(s, period_id)),
         "groups": await queries.period_groups(s, period_id),
         "waits": await queries.waits(s, period_id),
         "serious": await queries.serious_cases(s, period_id),
@@ -113,6 +115,7 @@ def assemble(
     serious: int,
     ages: dict[str, int],
     kinds: dict[str, int],
+    conference: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     total = {k: _sum(groups, k)[""] for k in d.KEYS}
     abandoned = {s: total[f"abandoned_{s}"] for s in STAGES}
@@ -134,6 +137,9 @@ def assemble(
         # Callback requests, counted apart from the attempts (definitions.py): each was also
         # counted above as a call abandoned at stage `callback`.
         "callbacks": {o: total[f"callbacks_{o}"] for o in CALLBACK_OUTCOMES},
+        # Holds, transfers, three-way calls, emergency escalations and supervisions of the
+        # calls in conversation (`conference.py`: from their parties, not the tallies).
+        "conference": conference if conference is not None else empty_conference(),
         "unique_callers": {
             "caller_days": caller_days,
             "connected": reached,
