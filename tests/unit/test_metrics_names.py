@@ -19,19 +19,6 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 DEPLOY = ROOT / "deploy"
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless"}
 KEYWORDS |= {"bool", "offset", "inf", "nan", "le"}
-# The conference calls' counters, named by the shared contract of that work: the dashboard's
-# panels and the alert HotlineEmergencyEscalationFailed use them, and hotline/metrics
-# publishes them in a branch merged beside this one. Until then they are known by name here;
-# once exported they are checked as every other name is (`test_the_contracts_names_...`
-# says when this set can go).
-CONFERENCE = {
-    "hotline_conference_holds_total",
-    "hotline_transfers_total",
-    "hotline_three_way_calls_total",
-    "hotline_emergency_escalations_total",
-    "hotline_supervisions_total",
-    "hotline_help_requests_total",
-}
 
 
 def exported(cfg: HotlineConfig) -> set[str]:
@@ -88,7 +75,7 @@ def test_the_parser_finds_series_names_only() -> None:
 
 
 def known_names(cfg: HotlineConfig) -> set[str]:
-    return exported(cfg) | recorded() | CONFERENCE
+    return exported(cfg) | recorded()
 
 
 def test_every_dashboard_panel_uses_known_names(cfg: HotlineConfig) -> None:
@@ -112,11 +99,3 @@ def test_process_metric_names_follow_the_conventions(cfg: HotlineConfig) -> None
         assert name.startswith("hotline_")
         if name.endswith(("_bucket", "_count", "_sum")):
             assert "_seconds_" in name, name  # histograms measure seconds
-
-
-def test_the_contracts_names_are_exported_all_or_none(cfg: HotlineConfig) -> None:
-    """The conference's counters arrive together: some exported and others not means one
-    was misnamed (the dashboard would show nothing for it). All exported: CONFERENCE above
-    is no longer needed and the names are checked as any other."""
-    published = CONFERENCE & exported(cfg)
-    assert published in (set(), CONFERENCE), f"not exported: {sorted(CONFERENCE - published)}"
