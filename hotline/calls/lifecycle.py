@@ -122,6 +122,7 @@ from hotline.calls.effects import (
     DropQueue as DropQueue,
     RingLeg as RingLeg,
     Requeue as Requeue,
+    EndConference as EndConference,
     Push as Push,
     Effect as Effect,
     Transition as Transition,
@@ -438,6 +439,9 @@ def _accept(
 
 
 def _dial_ended(call: CallFacts, state: S, event: DialEnded, now: dt.datetime) -> Transition:
+    if state == S.COMPLETED:
+        # Ended already (the conference's end came first): the caller still hears goodbye.
+        return Transition({}, Goodbye(call.language))
     if state in TERMINAL:
         return Transition({}, Nothing())
     if state == S.MENU:  # lost state: after a conversation say goodbye, else the backup

@@ -202,8 +202,10 @@ async def drop_party(
     step = Step(services, u.session, call, now, who)
     if row.role == PartyRole.THIRD:
         await step.apply(PartyGone(row.id))
-    resume = was == Phase.CONSULTING and room.phase_of(call) != Phase.CONSULTING
+    # The caller held while the counsellor consulted the party goes back to them.
+    resume = was == Phase.CONSULTING and room.phase_of(call) == Phase.ON_HOLD
     if resume:
+        await step.apply(HoldSet(False))
         await _held(step, False)
     await audit.write(
         u.session,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from hotline.calls import lifecycle as lc
 from hotline.calls.store import StoredCall
+from hotline.conference import outcomes
 from hotline.conference import store as parties
 from hotline.voice import params
 from hotline.voice.outcomes import Outcome
@@ -46,6 +47,7 @@ async def conference_status(t: Turn, p: VoiceParams, q: Query) -> Outcome:
     sid = p.conference_sid
     if event == JOIN and label:
         await parties.joined(session, call.id, label, leg, t.now)
+        await outcomes.settled(session, call, label, t.now)  # an emergency line: connected
         await t.apply(call, lc.ConferenceJoined(label, leg, sid))
     elif event == LEAVE and label:
         changed = await parties.left(session, call.id, label, leg, t.now)
@@ -71,6 +73,9 @@ async def requeue(t: Turn, p: VoiceParams, q: Query) -> Outcome:
         return t.decided(call, lc.Enqueue(call.option_id, call.language))
     if state == lc.CallState.COMPLETED:
         return t.decided(call, lc.Goodbye(call.language))
+    if state == lc.CallState.MENU and t.services.cfg.has_option(q.option_id):
+        # Lost state: the queue our URL names, which the next hold poll joins.
+        return t.decided(call, lc.Enqueue(q.option_id, q.language or None))
     return t.decided(call, lc.holding_answer(call, state))
 
 
@@ -84,6 +89,7 @@ async def party_status(t: Turn, p: VoiceParams, q: Query) -> Outcome:
         return "no_content"
     session, label, leg = t.uow.session, q.label, p.call_sid
     changed = await parties.left(session, call.id, label, leg, t.now, p.call_status)
+    await outcomes.settled(session, call, label, t.now)  # an emergency line never joined
     await _party_gone(t, call, label, changed)
     return "no_content"
 

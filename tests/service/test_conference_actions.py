@@ -247,6 +247,7 @@ async def test_dropping_a_consulted_party_resumes_the_caller(
     assert resp.status_code == 200, resp.text
     dropped = next(p for p in resp.json()["parties"] if p["id"] == party)
     assert (dropped["status"], dropped["outcome"]) == ("left", "dropped")
+    assert resp.json()["call"]["phase"] == "talking"
     assert fake.named("remove_party")[-1]["leg_sid"] == "CAthirdsupport"
     assert fake.named("hold")[-1]["on"] is False
     assert (await client.delete(url, headers=k["counsellor"])).status_code == 409
