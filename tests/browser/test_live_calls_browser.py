@@ -145,13 +145,16 @@ async def test_the_live_card_the_emergency_and_the_supervisor(
     site: Site, pages: list[Page], shots: Path
 ) -> None:
     card_page, other, board = pages
-    call = await in_its_room(site, "sisc", "sisc-01", language="en", waited=95)
-    card = f"#call-{call.id}"
-
-    # The card appears for the connected call, in Japanese, with the notice for 東京都.
+    # The card appears for a call connected while the page is open, in Japanese, with the
+    # notice for 東京都 (no direct line), without the page being loaded again.
     await log_in(card_page, "tanaka")
     await card_page.goto("/console/live")
-    await expect(card_page.locator(f"{card} h2")).to_contain_text("孤独・孤立")
+    await expect(card_page.locator("#no-live-call")).to_have_text("いま通話中の電話はありません。")
+    await stays(card_page)
+    call = await in_its_room(site, "sisc", "sisc-01", language="en", waited=95)
+    card = f"#call-{call.id}"
+    await expect(card_page.locator(f"{card} h2")).to_contain_text("孤独・孤立", timeout=LIVE)
+    assert await not_reloaded(card_page)
     await expect(card_page.locator(f"{card} .language")).to_have_text("英語")
     await expect(card_page.locator(f"{card} .phase")).to_have_text("通話中")
     notice = card_page.locator(f"{card} .emergency-missing")
