@@ -27,7 +27,7 @@ from hotline.cases.models import LinkageCase
 from hotline.common.hub import Hub
 from hotline.conference.duty import HelpRequest, HelpState
 from hotline.conference.models import CallParty, PartyKind, PartyRole, PartyStatus
-from hotline.config import HotlineConfig
+from hotline.config import DirectoryKind, HotlineConfig
 from hotline.services import Services
 
 PHASES = {
@@ -50,6 +50,13 @@ KINDS = {
 MODES = {"listen": "聞いています", "coach": "助言中（相談員にだけ聞こえます）", "join": "参加中"}
 SERVICES = {"fire": "消防", "police": "警察"}
 IN_PLAY = (PartyStatus.DIALLING, PartyStatus.JOINED)
+# A party's kind as the directory knows it (hotline.config.directory).
+DIRECTORY: dict[str, DirectoryKind] = {
+    PartyKind.PARTNER: "partner",
+    PartyKind.SUPPORT: "support",
+    PartyKind.INTERPRETER: "interpreter",
+    PartyKind.SUPERVISOR: "supervisor",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,12 +204,10 @@ def namer(cfg: HotlineConfig) -> Callable[[LiveCall, Party], str]:
         if p.kind == PartyKind.QUEUE:
             known = cfg.has_option(p.target_id or "")
             return cfg.option(p.target_id or "").name if known else p.target_id or ""
-        if p.kind in (PartyKind.PARTNER, PartyKind.SUPPORT, PartyKind.INTERPRETER):
-            entry = cfg.directory_entry(p.kind, p.target_id or "")  # type: ignore[arg-type]
+        kind = DIRECTORY.get(p.kind or "")
+        if kind is not None:
+            entry = cfg.directory_entry(kind, p.target_id or "")
             return entry.name if entry is not None else p.target_id or ""
-        if p.kind == PartyKind.SUPERVISOR:
-            found = cfg.directory_entry("supervisor", p.target_id or "")
-            return found.name if found is not None else p.target_id or ""
         return p.target_id or KINDS.get(p.kind or "", "")
 
     return name

@@ -24,7 +24,7 @@ from starlette.responses import Response
 from hotline.auth.models import ConsoleUser, Role
 from hotline.common.audit import Actor
 from hotline.conference import service
-from hotline.config import PREFECTURES, HotlineConfig, Option, Service
+from hotline.config import PREFECTURES, DirectoryKind, HotlineConfig, Option, Service
 from hotline.console import events, live
 from hotline.console.forms import actor
 from hotline.console.web import UserDep, csrf_token, form_of, page, require, templates
@@ -38,7 +38,7 @@ from hotline.services import services_of
 router = APIRouter(prefix="/console/live", include_in_schema=False)
 WATCHERS = (Role.COUNSELLOR, Role.SUPERVISOR, Role.OPERATOR, Role.ADMIN)
 ACTORS = (Role.COUNSELLOR, Role.SUPERVISOR)
-DIRECTORY = ("partner", "support", "interpreter")
+DIRECTORY: tuple[DirectoryKind, ...] = ("partner", "support", "interpreter")
 # Where the prefecture has no direct line of the command centre (said on the card and on the
 # confirmation page).
 WHAT_TO_DO = (
@@ -114,7 +114,7 @@ def context(request: Request, user: ConsoleUser, calls: list[live.LiveCall]) -> 
         "server_now": _ms(now),
         "since": lambda call: _ms(call.connected_at),
         "talked": talked,
-        "open_targets": {kind: cfg.open_targets(kind, now) for kind in DIRECTORY},  # type: ignore[arg-type]
+        "open_targets": {kind: cfg.open_targets(kind, now) for kind in DIRECTORY},
         "queues": lambda call: queues_open(cfg, call, now),
         "prefectures": PREFECTURES,
         "prefecture_of": prefecture_of,

@@ -4,48 +4,99 @@ page without reloading it (server-sent events), the emergency escalation asks fo
 confirmation, a prefecture without a direct line says what to do instead, a supervisor
 listening shows on the counsellor's card, and a help request on the supervisor's board.
 
-The app runs in this process (uvicorn on a free port) so that Twilio's side can be the
-recording stand-in of `ConferenceControl` the conference tests use; the rest is real: the
-database, the console, the hub, the events, Chromium.
+The app runs in this process (uvicorn on a free port) with a Twilio account whose REST API is
+the stand-in (`hotline.testing.twilio_api`): the conference room's commands go through the
+real `ConferenceControl` and the twilio client to the stand-in's conference, where the test
+reads them; Twilio's callback of a leg that joined is posted, signed, to the app.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from playwright.async_api import Browser, Page, expect
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from hotline.app import HotlineApp, create_app
 from hotline.auth import accounts
 from hotline.auth.models import Role
+from hotline.calls.models import Call
 from hotline.conference.models import CallParty
 from hotline.testing.servers import free_port
+from hotline.testing.twilio_api import TwilioApi, twilio_api
 from tests.browser.conftest import PASSWORD
 from tests.browser.test_console_browser import log_in
-from tests.conftest import Clock, make_settings
-from tests.service.conference_kit import Control, control, in_conference
+from tests.conftest import Clock, Twilio, make_settings
+from tests.service.conference_kit import InCall, in_conference
 from tests.service.test_console_live import NAGANO_FIRE, live_config
 
 pytestmark = pytest.mark.e2e
 LIVE = 15_000  # ms: a bound on waiting for an event, well above the hub's 5 s safety net
 
 
+ACCOUNT = "AC" + "5" * 32
+TOKEN = "stand-in-token"
+
+
 @dataclass
 class Site:
     app: HotlineApp
     url: str
-    fake: Control
+    api: TwilioApi
+
+    def asked(self, action: str) -> list[dict[str, str]]:
+        """What the room asked of the stand-in's conferences, by action (create, update)."""
+        return [params for done, _, _, params in self.api.rooms.log if done == action]
 
 
 @pytest.fixture
-async def site(db_url: str, clock: Clock) -> AsyncIterator[Site]:
-    app = create_app(make_settings(db_url), live_config(), clock=clock)
+def api() -> Iterator[TwilioApi]:
+    with twilio_api(ACCOUNT, TOKEN) as stand_in:
+        yield stand_in
+
+
+async def in_its_room(site: Site, org: str, line: str, **kw: object) -> InCall:
+    """A caller and a counsellor in the call's conference, in the database and in Twilio's."""
+    call = await in_conference(site.app, line, org, **kw)  # type: ignore[arg-type]
+    rooms = site.api.rooms
+    sid = rooms.conference(f"hotline-call-{call.id}")
+    rooms.join(sid, call.call_sid, "caller")
+    rooms.join(sid, call.leg_sid, "counsellor", starts=True)
+    async with site.app.state.sessions.begin() as s:
+        await s.execute(update(Call).where(Call.id == call.id).values(conference_sid=sid))
+    return InCall(call.id, call.call_sid, call.leg_sid, sid)
+
+
+async def joined(site: Site, call: InCall, role: str) -> None:
+    """Twilio's conference callback (signed) saying the party's leg joined."""
+    async with site.app.state.sessions() as s:
+        stmt = select(CallParty).where(CallParty.call_id == call.id, CallParty.role == role)
+        party = (await s.execute(stmt)).scalars().one()
+    transport = httpx.ASGITransport(app=site.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        resp = await Twilio(client, TOKEN).post(
+            f"/voice/conference?call={call.call_sid}",
+            StatusCallbackEvent="participant-join",
+            ParticipantLabel=party.label,
+            CallSid=party.leg_sid or "",
+            ConferenceSid=call.conference_sid,
+        )
+    assert resp.status_code in (200, 204), resp.text
+
+
+@pytest.fixture
+async def site(db_url: str, clock: Clock, api: TwilioApi) -> AsyncIterator[Site]:
+    settings = make_settings(
+        db_url, TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_AUTH_TOKEN=TOKEN, twilio_api_base=api.base_url
+    )
+    app = create_app(settings, live_config(), clock=clock)
+    assert app.services.conference is not None  # the real one, through the twilio client
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, lifespan="off", log_config=None,
@@ -53,7 +104,6 @@ async def site(db_url: str, clock: Clock) -> AsyncIterator[Site]:
     )  # fmt: skip
     server = uvicorn.Server(config)
     async with app.router.lifespan_context(app):
-        fake = control(app)
         for name, role in (("tanaka", Role.COUNSELLOR), ("yamada", Role.SUPERVISOR)):
             async with app.state.sessions.begin() as s:
                 await accounts.create(
@@ -63,7 +113,7 @@ async def site(db_url: str, clock: Clock) -> AsyncIterator[Site]:
         while not server.started:  # up: waiting for it, not timing it
             await asyncio.sleep(0.02)
         try:
-            yield Site(app, f"http://127.0.0.1:{port}", fake)
+            yield Site(app, f"http://127.0.0.1:{port}", api)
         finally:
             server.should_exit = True
             await serving
@@ -95,13 +145,16 @@ async def test_the_live_card_the_emergency_and_the_supervisor(
     site: Site, pages: list[Page], shots: Path
 ) -> None:
     card_page, other, board = pages
-    call = await in_conference(site.app, "sisc-01", "sisc", language="en", waited=95)
-    card = f"#call-{call.id}"
-
-    # The card appears for the connected call, in Japanese, with the notice for 東京都.
+    # The card appears for a call connected while the page is open, in Japanese, with the
+    # notice for 東京都 (no direct line), without the page being loaded again.
     await log_in(card_page, "tanaka")
     await card_page.goto("/console/live")
-    await expect(card_page.locator(f"{card} h2")).to_contain_text("孤独・孤立")
+    await expect(card_page.locator("#no-live-call")).to_have_text("いま通話中の電話はありません。")
+    await stays(card_page)
+    call = await in_its_room(site, "sisc", "sisc-01", language="en", waited=95)
+    card = f"#call-{call.id}"
+    await expect(card_page.locator(f"{card} h2")).to_contain_text("孤独・孤立", timeout=LIVE)
+    assert await not_reloaded(card_page)
     await expect(card_page.locator(f"{card} .language")).to_have_text("英語")
     await expect(card_page.locator(f"{card} .phase")).to_have_text("通話中")
     notice = card_page.locator(f"{card} .emergency-missing")
@@ -119,7 +172,7 @@ async def test_the_live_card_the_emergency_and_the_supervisor(
     await expect(card_page.locator(".flash")).to_have_text("相談者を保留にしました。")
     await expect(other.locator(f"{card} .phase")).to_contain_text("保留中", timeout=LIVE)
     assert await not_reloaded(other)
-    assert site.fake.named("hold")[-1]["on"] is True
+    assert site.asked("update")[0]["Hold"] == "true"
     # ... and resume from that other page shows on the first, again live.
     await stays(card_page)
     await other.locator(card).get_by_role("button", name="保留を解除").click()
@@ -142,11 +195,11 @@ async def test_the_live_card_the_emergency_and_the_supervisor(
     await expect(card_page.locator(".emergency-confirm")).to_contain_text(
         "長野県の消防指令センターの直通番号に発信し、この通話に加えます。"
     )
-    assert site.fake.named("add_party") == []  # nothing dialled before the confirmation
+    assert site.asked("create") == []  # nothing dialled before the confirmation
     await card_page.screenshot(path=shots / "live-02-emergency-confirm.png", full_page=True)
     await card_page.get_by_role("button", name="発信する").click()
     await expect(card_page.locator(".flash")).to_contain_text("指令センターを呼び出しています")
-    assert site.fake.named("add_party")[-1]["to"] == NAGANO_FIRE
+    assert site.asked("create")[-1]["To"] == NAGANO_FIRE
     await expect(card_page.locator(f"{card} .parties")).to_contain_text("長野県 消防 指令センター")
 
     # A supervisor listens from the board: the counsellor's card shows who, live.
@@ -157,14 +210,10 @@ async def test_the_live_card_the_emergency_and_the_supervisor(
     await expect(row).to_contain_text("孤独・孤立")
     await row.get_by_role("button", name="聞く").click()
     await expect(board.locator(".flash")).to_contain_text("通話を聞いています")
-    assert site.fake.named("add_party")[-1]["muted"] is True
+    assert site.asked("create")[-1]["Muted"] == "true"
     listening = card_page.locator(f"{card} .listening")
     await expect(listening).to_contain_text("当番スーパーバイザー1: 呼出中", timeout=LIVE)
-    async with site.app.state.sessions.begin() as s:  # Twilio's callback: the leg joined
-        await s.execute(
-            update(CallParty).where(CallParty.role == "supervisor").values(status="joined")
-        )
-    site.app.services.live.poke()
+    await joined(site, call, "supervisor")  # Twilio's callback: the supervisor's leg joined
     await expect(listening).to_contain_text("当番スーパーバイザー1: 聞いています", timeout=LIVE)
     assert await not_reloaded(card_page)
     await card_page.screenshot(path=shots / "live-03-listening.png", full_page=True)
