@@ -438,6 +438,9 @@ def _accept(
 
 
 def _dial_ended(call: CallFacts, state: S, event: DialEnded, now: dt.datetime) -> Transition:
+    if state == S.COMPLETED:
+        # Ended already (the conference's end came first): the caller still hears goodbye.
+        return Transition({}, Goodbye(call.language))
     if state in TERMINAL:
         return Transition({}, Nothing())
     if state == S.MENU:  # lost state: after a conversation say goodbye, else the backup

@@ -400,3 +400,21 @@ async def open_before(
     )
     rows = (await session.execute(stmt)).all()
     return [(sid, state, at, bool(callback)) for sid, state, at, callback in rows]
+
+
+async def in_conferences(
+    session: AsyncSession, before: dt.datetime, limit: int
+) -> list[tuple[int, str, str | None]]:
+    """Calls in a conference of their own (ringing or connected with a conference) since
+    before `before`, oldest first: (id, CallSid, conference SID, if known)."""
+    stmt = (
+        select(Call.id, Call.call_sid, Call.conference_sid)
+        .where(
+            Call.state.in_([lifecycle.CallState.RINGING, lifecycle.CallState.CONNECTED]),
+            (Call.phase.is_not(None)) | (Call.conference_sid.is_not(None)),
+            Call.created_at < before,
+        )
+        .order_by(Call.created_at)
+        .limit(limit)
+    )
+    return [(i, sid, conf) for i, sid, conf in (await session.execute(stmt)).all()]

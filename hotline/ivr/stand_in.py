@@ -29,6 +29,8 @@ Endpoints, under `/2010-04-01/Accounts/{AccountSid}`:
   (`members`), recorded in `dequeued` (and the moment, `time.monotonic()`, in
   `dequeued_at`: the benchmarks time a push by it); 404 (code 20404) when it is not a member.
 
+- `Conferences` and their `Participants`: `hotline.ivr.stand_in_conference` (`rooms`).
+
 Errors carry Twilio's JSON shape (`code`, `message`, `status`).
 """
 
@@ -41,6 +43,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
+
+from hotline.ivr import stand_in_conference as conf
 
 ACCOUNT = r"^/2010-04-01/Accounts/(AC[0-9a-f]{32})"
 CALLS = re.compile(ACCOUNT + r"/Calls\.json$")
@@ -89,6 +93,11 @@ class TwilioApi:
     dequeued: list[tuple[str, str, str]] = field(default_factory=list)  # (name, call, url)
     dequeued_at: list[float] = field(default_factory=list)  # time.monotonic() of each
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Conferences and their participants (hotline.ivr.stand_in_conference).
+    rooms: conf.Rooms = field(default_factory=conf.Rooms)
+
+    def __post_init__(self) -> None:
+        self.rooms.account_sid = self.account_sid
 
     def authorised(self, header: str | None) -> bool:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
@@ -326,14 +335,31 @@ def answer(
         return _error(503, 20503, "Service Unavailable")
     if not api.authorised(authorization):
         return _error(401, 20003, "Authenticate")
-    path = target.split("?", 1)[0]
+    path, _, query = target.partition("?")
     match = re.match(ACCOUNT, path)
     if match is None or match.group(1) != api.account_sid:
         return NOT_FOUND
+    if conf.handles(path):
+        return _conferences(api, method, path, query, body)
     if method == "GET":
         return _get(api, path)
     if method == "POST":
         return _post(api, path, parse_qs(body, keep_blank_values=True))
     if method == "DELETE":
         return _delete(api, path)
+    return _error(405, 20004, "Method not allowed")
+
+
+def _conferences(api: TwilioApi, method: str, path: str, query: str, body: str) -> Answer:
+    def page(resource: str, key: str, items: list[object]) -> dict[str, object]:
+        return _page(api, resource, key, items)
+
+    if method == "GET":
+        asked = {k: v[-1] for k, v in parse_qs(query).items()}
+        return conf.get(api.rooms, path, asked, page)
+    if method == "POST":
+        form = {k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()}
+        return conf.post(api.rooms, path, form, api.statuses)
+    if method == "DELETE":
+        return conf.delete(api.rooms, path, api.statuses)
     return _error(405, 20004, "Method not allowed")

@@ -1,4 +1,5 @@
-"""Upkeep that needs Twilio: reconciliation of calls whose end we never heard, and the replay
+"""Upkeep that needs Twilio: reconciliation of calls whose end we never heard (and of
+conferences nobody is in any more), and the replay
 of the spool of webhook facts kept while the database was away. With them, once a minute,
 the purge of expired caller flags (hotline/flags).
 
@@ -17,12 +18,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from contextlib import suppress
 from typing import Any
 
 from hotline.calls import lifecycle, service, store
+from hotline.conference.control import ControlFailed
 from hotline.flags import store as flags
 from hotline.ivr import dev_account, queues
+from hotline.ivr.conference import TwilioConference
 from hotline.ivr.rest import TwilioRest, TwilioUnavailable
+from hotline.ivr.twiml_conference import conference_name
 from hotline.services import Services
 from hotline.voice.params import printable
 
@@ -104,6 +109,59 @@ async def _end(services: Services, sid: str, reason: str, now: dt.datetime) -> b
         return True
 
 
+async def reconcile_conferences(services: Services) -> int:
+    """A conference nobody (but supervisors) is in ends, and its call with it: its line is
+    freed (`ConferenceEnded`). Asked of Twilio for the calls in a conference since before
+    `reconcile_after_seconds`; the number of calls it ended."""
+    control = services.conference
+    if not isinstance(control, TwilioConference):
+        return 0
+    now, settings = services.clock(), services.settings
+    async with services.unit() as uow:
+        before = now - dt.timedelta(seconds=settings.reconcile_after_seconds)
+        calls = await store.in_conferences(uow.session, before, BATCH)
+    ended = 0
+    for call_id, sid, conference_sid in calls:
+        try:
+            empty = await _empty(control, conference_name(call_id), conference_sid)
+        except ControlFailed:
+            continue  # Twilio away: the next round asks again
+        if empty is None:
+            continue
+        if empty:  # ended at Twilio, or nobody in it: end it, and the call
+            with suppress(ControlFailed):
+                await control.end(empty)
+        if await _end_conference(services, sid, empty, now):
+            ended += 1
+    return ended
+
+
+async def _empty(control: TwilioConference, name: str, known: str | None) -> str | None:
+    """The conference's SID if nobody but supervisors is in it (or it is over: "" when its
+    SID is unknown); None while someone is."""
+    live = await control.find(name)
+    if not live:
+        return known or ""
+    for conference in live:
+        legs = await control.participants(conference.sid)
+        if any(not p.label.startswith("s") or not p.label[1:].isdigit() for p in legs):
+            return None
+    return live[0].sid
+
+
+async def _end_conference(
+    services: Services, sid: str, conference_sid: str, now: dt.datetime
+) -> bool:
+    async with services.unit() as uow:
+        call = await store.get_call(uow.session, sid, lock=True)
+        if call is None or call.state in lifecycle.TERMINAL:
+            return False
+        log.warning("reconciliation: call %s: its conference is empty or over", printable(sid))
+        ended = lifecycle.ConferenceEnded(conference_sid)
+        out = await service.apply(uow.session, services.router, call, ended, now)
+        return out.call.state in lifecycle.TERMINAL
+
+
 async def replay_spool(services: Services) -> int:
     """Apply what the spool kept while the database was away (nothing if it is empty)."""
     from hotline.ivr import webhooks  # the handlers the facts go through
@@ -141,6 +199,7 @@ async def _loop(services: Services, every: float, reconcile_every: float) -> Non
                 if reconcile_every > 0 and loop.time() - last >= reconcile_every:
                     last = loop.time()
                     await reconcile_once(services)
+                    await reconcile_conferences(services)
                     if queue_work is None or queue_work.done():
                         queue_work = asyncio.create_task(queues.upkeep(services))
             except Exception:  # a failed round must not stop the next one

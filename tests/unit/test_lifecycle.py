@@ -245,7 +245,8 @@ EXPECTED: dict[tuple[S, str], tuple[S | None, type, str]] = {
     (S.ABANDONED, "accepted (1)"): (None, lc.Decline, ""),
     (S.ABANDONED, "ended by force (Twilio, max talk, operator)"): (None, lc.Nothing, ""),
     (S.COMPLETED, "status: final"): (None, lc.Nothing, ""),
-    (S.COMPLETED, "dial: completed"): (None, lc.Nothing, ""),
+    # Ended by the conference's end first: the caller's dial result still hears goodbye.
+    (S.COMPLETED, "dial: completed"): (None, lc.Goodbye, ""),
     (S.CLOSED, "hold poll"): (None, lc.Closed, ""),
     (S.CLOSED, "option chosen, staffed"): (None, lc.Closed, ""),
     # callback: the request keeps its place; the counsellor first, then the caller
