@@ -22,6 +22,7 @@ from contextlib import suppress
 from typing import Any
 
 from hotline.calls import lifecycle, service, store
+from hotline.conference import store as parties
 from hotline.conference.control import ControlFailed
 from hotline.flags import store as flags
 from hotline.ivr import dev_account, queues
@@ -106,6 +107,8 @@ async def _end(services: Services, sid: str, reason: str, now: dt.datetime) -> b
         )
         ended = lifecycle.ForceEnded(reason)
         await service.apply(uow.session, services.router, call, ended, now)
+        if call.leg_sid or call.conference_sid:  # nobody is left in its conference
+            await parties.all_left(uow.session, call.id, now)
         return True
 
 
