@@ -26,7 +26,7 @@ import pytest
 from hotline.testing import pgcluster
 from hotline.testing.pgcluster import PrivateCluster, private_cluster
 from tests.conftest import new_sid
-from tests.e2e.conferencekit import Conf, make_key, only_line_ready, parties, row
+from tests.e2e.conferencekit import Conf, make_key, only_line_ready, parties, row, until
 from tests.e2e.conftest import CONFIG
 from tests.e2e.faultkit import eventually, spool_empty
 from tests.e2e.faultkit import take as snapshot
@@ -176,3 +176,52 @@ def test_the_counsellors_leg_reported_before_the_conference_end_while_held(
         finally:
             fault.end(stage)
         eventually(lambda: recovered(stage, call), "after the fault", stage.log)
+
+
+def test_the_counsellors_leg_lost_while_the_caller_is_held_takes_them_back_to_the_queue(
+    cluster: PrivateCluster, tmp_path: Path
+) -> None:
+    """The service killed; meanwhile the counsellor hangs up while the caller is on hold
+    (their exit does not end the conference then), and every callback saying so is lost. The
+    caller must not stay alone on hold in the conference: once a new process runs, the upkeep
+    asks Twilio about the counsellor's leg and takes the caller back to the head of the queue
+    (the lifecycle's `LegEnded`, its `Requeue` redirecting the caller's leg)."""
+    fault = Lost()
+    with staged(cluster, tmp_path, fault) as stage:
+        api = stage.api
+        call, _ = in_phase(stage, "on_hold")
+        assert call.leg is not None
+        redirects = len(api.updates)
+        fault.begin(stage)
+        try:
+            with api.lock:
+                api.statuses[call.leg.sid] = "completed"
+            api.rooms.leave(call.sid, call.leg.sid)
+        finally:
+            fault.end(stage)
+
+        def redirected() -> dict[str, str] | None:
+            return next((u for s, u in api.updates[redirects:] if s == call.caller_sid), None)
+
+        redirect = until(redirected, "the held caller taken out of the conference", stage.log)
+        assert "/voice/requeue" in redirect["Url"], redirect
+        api.rooms.leave(call.sid, call.caller_sid)  # Twilio: out, and their exit ends it
+        queued = call.twilio.twiml(redirect["Url"], call.caller_sid).find("Enqueue")
+        assert queued is not None
+
+        def back_in_the_queue() -> str | None:
+            got = row(
+                stage.database, f"SELECT state, connected_at FROM calls WHERE id = {call.call_id}"
+            )
+            if got[0] not in ("waiting", "reserved") or got[1] is None:
+                return f"the call is {tuple(got)}"
+            counsellor = [
+                p.status for p in parties(stage.database, call.call_id) if p.label == "counsellor"
+            ]
+            if counsellor != ["left"]:
+                return f"the counsellor's party is {counsellor}"
+            if not spool_empty(stage.tmp / "spool"):
+                return "the spool is not empty"
+            return None
+
+        eventually(back_in_the_queue, "after the restart", stage.log)
