@@ -134,9 +134,10 @@ def build_services(
         callback_retries=cfg.callback.retries,
         callback_retry_after=dt.timedelta(minutes=cfg.callback.retry_after_minutes),
         # The caller and the counsellor meet in a conference of the call's own where a REST
-        # account runs the calls (the counsellor's leg is placed by it); without one, the
-        # two-leg bridge (no hold, no transfer).
-        conference=pushed,
+        # account places the counsellor's leg (Twilio, a stand-in, or a development service's
+        # own, which the terminal phone plays); without one, the two-leg bridge (no hold, no
+        # transfer).
+        conference=rest is not None,
     )
     timing = _hold_timing(settings, cfg, hold_seconds, pushed=pushed)
     router = Router(cfg, cooldown=settings.line_cooldown_seconds, limits=limits, **timing)

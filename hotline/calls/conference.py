@@ -17,11 +17,12 @@ not counted so again, and ends as completed whenever it ends.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
 from hotline.calls.decisions import Decision, Enqueue, Goodbye, Nothing
-from hotline.calls.effects import Requeue, RunPass, Transition, release
+from hotline.calls.effects import EndConference, Requeue, RunPass, Transition, release
 from hotline.calls.ending import finish
 from hotline.calls.events import (
     AllJoined,
@@ -98,8 +99,9 @@ def in_conference(
         case PartyAdded(kind=kind, consult=consult) if connected and kind != SUPERVISOR:
             return _phase(call, ADDED.get((consult, call.phase)))
         case PartyGone() if connected and call.phase == Phase.HANDED_OVER:
-            # The caller would be alone in the conference: the call is over.
-            return finish(call, state, now, Goodbye(call.language))
+            # The caller would be alone in the conference: the call is over, and the
+            # conference with it.
+            return _ended_here(call, state, now)
         case PartyGone() if connected:
             return _phase(call, GONE.get(call.phase))
         case AllJoined() if connected:
@@ -148,12 +150,18 @@ def _counsellor_left(call: CallFacts, state: S, handover: bool, now: dt.datetime
     if not handover:
         if call.phase in CALLER_HELD:
             return Transition({}, Nothing())  # never leave a caller on hold alone
-        return finish(call, state, now, Goodbye(call.language))
+        return _ended_here(call, state, now)
     if call.phase not in (Phase.THREE_WAY, Phase.CONSULTING):
         return Transition({}, Nothing())  # nobody to hand the caller over to
     # The caller stays with the third party; the line goes to its wrap-up now.
     changes = {"phase": Phase.HANDED_OVER, "line_id": None}
     return Transition(changes, Nothing(), (*release(call.line_id), RunPass()))
+
+
+def _ended_here(call: CallFacts, state: S, now: dt.datetime) -> Transition:
+    """The call ends by a move in the conference: the conference is ended after commit."""
+    ended = finish(call, state, now, Goodbye(call.language))
+    return dataclasses.replace(ended, effects=(*ended.effects, EndConference()))
 
 
 def back_to_queue(

@@ -89,7 +89,14 @@ class Requeue:
     leg to /voice/requeue, which answers the Enqueue of the call's current option)."""
 
 
-Push = RingCounsellor | RingCaller | Dequeue | DropQueue | RingLeg | Requeue
+@dataclass(frozen=True, slots=True)
+class EndConference:
+    """After commit: end the call's conference (every leg in it leaves): the call ended while
+    someone may still be in it (the counsellor left without a handover, the third party the
+    caller was handed to left). The caller's Dial action then says goodbye."""
+
+
+Push = RingCounsellor | RingCaller | Dequeue | DropQueue | RingLeg | Requeue | EndConference
 Effect = (
     ReleaseLine
     | MarkLine
@@ -101,6 +108,7 @@ Effect = (
     | DropQueue
     | RingLeg
     | Requeue
+    | EndConference
 )
 
 

@@ -122,6 +122,7 @@ from hotline.calls.effects import (
     DropQueue as DropQueue,
     RingLeg as RingLeg,
     Requeue as Requeue,
+    EndConference as EndConference,
     Push as Push,
     Effect as Effect,
     Transition as Transition,

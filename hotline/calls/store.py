@@ -286,7 +286,8 @@ async def carry_out(
             | lifecycle.Dequeue
             | lifecycle.DropQueue
             | lifecycle.RingLeg
-            | lifecycle.Requeue,
+            | lifecycle.Requeue
+            | lifecycle.EndConference,
         ):
             push(session, call.id, call.call_sid, effect)
         elif isinstance(effect, lifecycle.RunPass):

@@ -101,6 +101,7 @@ def cell(state: lc.CallState, event: lc.Event, phase: lc.Phase | None = None) ->
     effects += ["pass" for e in t.effects if isinstance(e, lc.RunPass)]
     effects += ["ring leg" for e in t.effects if isinstance(e, lc.RingLeg)]
     effects += ["requeue" for e in t.effects if isinstance(e, lc.Requeue)]
+    effects += ["end conference" for e in t.effects if isinstance(e, lc.EndConference)]
     moved = f"**{t.state}**" if t.state is not None and t.state != state else "·"
     went = t.changes.get("phase", phase)
     if state == lc.CallState.CONNECTED and went != phase and t.state in (None, state):

@@ -75,7 +75,7 @@ class DevRest(TwilioRest):
 def rest(settings: Settings) -> TwilioRest:
     """The REST client of a development service without an account: its stand-in in-process,
     its base the service's own origin (nothing is sent there: `InProcess`)."""
-    api = TwilioApi(DEV_ACCOUNT_SID, settings.auth_token)
+    api = TwilioApi(DEV_ACCOUNT_SID, settings.auth_token, every_call=True)
     api.base_url = settings.public_base + DEV_PATH
     return DevRest(
         DEV_ACCOUNT_SID,

@@ -26,10 +26,13 @@ from collections.abc import Callable
 from hotline.calls import lifecycle, service, store
 from hotline.calls.store import Pushed
 from hotline.common.crypto import box_for
+from hotline.conference.control import ControlFailed
 from hotline.config import HotlineConfig
+from hotline.ivr.conference import Conference, TwilioConference
 from hotline.ivr.queues import drop_callback_queue
 from hotline.ivr.rest import TwilioFailure, TwilioRejected, TwilioRest
 from hotline.ivr.twiml import Renderer, queue_name
+from hotline.ivr.twiml_conference import conference_name
 from hotline.services import Services
 from hotline.voice.params import printable
 
@@ -71,6 +74,8 @@ class Pushes:
                     await self._ring_leg(fact, line)
                 case lifecycle.Requeue():
                     await self._requeue(fact)
+                case lifecycle.EndConference():
+                    await self._end_conference(fact)
         except Exception:  # a push must never take the process down; the sweeps recover
             log.exception("push %s for call %s failed", type(fact.effect).__name__, fact.call_id)
 
@@ -154,6 +159,29 @@ class Pushes:
             await self._gone(fact, only_in=lifecycle.CallState.WAITING)
         except TwilioFailure as e:
             log.warning("call %s: not redirected to the queue: %s", fact.call_id, e)
+
+    async def _end_conference(self, fact: Pushed) -> None:
+        """End the call's conference (by its SID, else found by its name); best-effort: the
+        upkeep ends a conference nobody is in."""
+        control = self.services.conference
+        if control is None:
+            return
+        async with self.services.unit() as uow:
+            call = await store.get_call(uow.session, fact.call_sid)
+            known = call.conference_sid if call is not None else None
+        try:
+            sids = [known] if known else [c.sid for c in await self._named(fact.call_id)]
+            for sid in sids:
+                await control.end(sid)
+            log.info("call %s: its conference ended", fact.call_id)
+        except ControlFailed as e:
+            log.warning("call %s: its conference not ended: %s", fact.call_id, e)
+
+    async def _named(self, call_id: int) -> list[Conference]:
+        control = self.services.conference
+        if not isinstance(control, TwilioConference):
+            return []
+        return await control.find(conference_name(call_id))
 
     async def _ring_caller(self, fact: Pushed, attempt: int) -> None:
         number = await self._number(fact)

@@ -93,6 +93,9 @@ class TwilioApi:
     dequeued: list[tuple[str, str, str]] = field(default_factory=list)  # (name, call, url)
     dequeued_at: list[float] = field(default_factory=list)  # time.monotonic() of each
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # A development service's stand-in: every call of the account is the terminal phone's,
+    # whose inbound calls it never saw arrive, and which may be redirected all the same.
+    every_call: bool = False
     # Conferences and their participants (hotline.ivr.stand_in_conference).
     rooms: conf.Rooms = field(default_factory=conf.Rooms)
 
@@ -235,6 +238,8 @@ def _create(api: TwilioApi, form: dict[str, list[str]], params: dict[str, str]) 
 
 def _update(api: TwilioApi, sid: str, params: dict[str, str]) -> Answer:
     with api.lock:
+        if sid not in api.statuses and api.every_call and sid.startswith("CA"):
+            api.statuses[sid] = "in-progress"  # the terminal phone's call, never seen arrive
         if sid not in api.statuses:
             return NOT_FOUND
         api.updates.append((sid, params))
@@ -271,7 +276,15 @@ def _get(api: TwilioApi, path: str) -> Answer:
             status = api.statuses.get(sid)
         if status is None:
             return NOT_FOUND
-        return 200, {"sid": sid, "account_sid": api.account_sid, "status": status}
+        # Beside Twilio's fields, the URLs the call was redirected to (the terminal phone
+        # follows them, as Twilio would).
+        redirects = [u["Url"] for s, u in api.updates if s == sid and u.get("Url")]
+        return 200, {
+            "sid": sid,
+            "account_sid": api.account_sid,
+            "status": status,
+            "redirects": redirects,
+        }
     if CALLS.match(path):
         with api.lock:
             calls: list[object] = [_call_json(api, c) for c in api.created]

@@ -138,6 +138,13 @@ async def _machine(phone: Phone, caller: Created, counsellor: Created, answered_
     return MACHINE_HEARD_NOTHING if not heard else f"the machine heard {len(heard)} sentences"
 
 
+def _callback_counsellor(created: Created) -> bool:
+    """A callback's counsellor's leg (not its caller's, nor the counsellor's leg of a call
+    put through a conference, whose status goes to /voice/leg-status)."""
+    conference = "/voice/leg-status" in (created.status_callback or "")
+    return "/callback/caller" not in created.url and not conference
+
+
 async def callback_loop(
     phone: Phone, api: PlacedCalls, misses: int, out: Printer, answered_by: str = "human"
 ) -> str:
@@ -148,7 +155,7 @@ async def callback_loop(
     while True:
         wait = WAIT_AT_MOST if tries == 0 else WAIT_AT_MOST + 15 * 60  # a retry's pause
         out("[callback] waiting for the hotline to ring a counsellor")
-        counsellor, seen = await placed(api, seen, lambda c: "/callback/caller" not in c.url, wait)
+        counsellor, seen = await placed(api, seen, _callback_counsellor, wait)
         c_leg = _leg(phone, counsellor)
         out(f"[counsellor] rung for the callback ({counsellor.to})")
         held = await _play(phone, counsellor.url, c_leg, "counsellor", "1")

@@ -76,6 +76,9 @@ class Phone:
     ) -> None:
         self.client, self.base, self.public = client, base_url.rstrip("/"), public_url.rstrip("/")
         self.validator, self.script, self.out = RequestValidator(token), script, out
+        self.token = token  # the development stand-in's, for the legs the service places
+        self.legs: set[str] = set()  # the counsellors' legs played already
+        self.redirects = 0  # the service's redirects of this call followed so far
         self.sid = call_sid or new_sid()
         self.common = {
             "CallSid": self.sid,
@@ -279,6 +282,10 @@ class Phone:
         target = next(iter(d), None)
         if target is None:
             return None
+        if target.tag == "Conference":  # the call's conference: the counsellor's leg by REST
+            from hotline.phone.conference import Room
+
+            return await Room(self, target, d.get("action")).play()
         self.bridged = True
         status = await self.counsellor(target, d.get("callerId"))
         if status == "completed" and self.bridged:

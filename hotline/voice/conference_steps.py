@@ -71,6 +71,9 @@ async def requeue(t: Turn, p: VoiceParams, q: Query) -> Outcome:
         return t.decided(call, lc.Enqueue(call.option_id, call.language))
     if state == lc.CallState.COMPLETED:
         return t.decided(call, lc.Goodbye(call.language))
+    if state == lc.CallState.MENU and t.services.cfg.has_option(q.option_id):
+        # Lost state: the queue our URL names, which the next hold poll joins.
+        return t.decided(call, lc.Enqueue(q.option_id, q.language or None))
     return t.decided(call, lc.holding_answer(call, state))
 
 

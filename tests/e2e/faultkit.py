@@ -24,7 +24,7 @@ from hotline.db import make_engine
 from hotline.lines.models import Line
 from hotline.testing.proxy import CuttableProxy
 from hotline.testing.servers import LiveServer, ServerFailed, hotline_env, hotline_serve
-from hotline.testing.twilio_api import TwilioApi
+from hotline.testing.twilio_api import Created, TwilioApi
 from hotline.testing.twilio_requests import Signer, inbound_params
 from tests.conftest import new_sid
 from tests.e2e.conftest import CONFIG, ROOT
@@ -39,8 +39,8 @@ class Twilio:
     A URL the server gave (absolute or not) is posted to the server in `self.server`, which a
     test may replace by a new process on another port, as a load balancer would send it."""
 
-    def __init__(self, server: LiveServer, timeout: float = 20) -> None:
-        self.server, self.signer = server, Signer(TOKEN)
+    def __init__(self, server: LiveServer, api: TwilioApi, timeout: float = 20) -> None:
+        self.server, self.signer, self.api = server, Signer(TOKEN), api
         self.http = httpx.Client(timeout=timeout)
         self.dial_actions: dict[str, str] = {}  # by caller: where their <Dial> reports its end
 
@@ -70,12 +70,29 @@ class Twilio:
         dial = self.twiml(queued.get("action", ""), sid, QueueResult="leave").find("Dial")
         assert dial is not None and len(dial)
         self.dial_actions[sid] = dial.get("action", "")
-        whisper_url = dial[0].get("url", "")
+        if dial[0].tag != "Conference":  # the two-leg bridge: the whisper is on the Dial
+            whisper_url, leg = dial[0].get("url", ""), new_sid()
+        else:  # the call's conference: the counsellor's leg placed through the stand-in
+            room = self.api.rooms.conference(dial[0].text or "")
+            self.api.rooms.join(room, sid, "caller")
+            placed = self.placed_leg(sid)
+            whisper_url, leg = placed.url, placed.sid
+            self.api.rooms.join(room, leg, "counsellor", starts=True)
         line = parse_qs(urlsplit(whisper_url).query)["line"][0]
-        gather = self.twiml(whisper_url, new_sid()).find("Gather")
+        gather = self.twiml(whisper_url, leg).find("Gather")
         assert gather is not None
-        self.twiml(gather.get("action", ""), new_sid(), Digits="1")  # the counsellor accepts
+        self.twiml(gather.get("action", ""), leg, Digits="1")  # the counsellor accepts
         return line
+
+    def placed_leg(self, sid: str) -> Created:
+        """The counsellor's leg the service placed for this caller (after its commit)."""
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline:
+            legs = [c for c in self.api.created if f"call={sid}" in c.url]
+            if legs:
+                return legs[-1]
+            time.sleep(0.1)  # a poll interval, not a wait for anything timed
+        pytest.fail("the service placed no counsellor's leg")
 
     def held_until_offered(self, wait_url: str, sid: str) -> None:
         """Poll the hold until it says <Leave/> (a line is held for the caller), as Twilio

@@ -57,7 +57,7 @@ def test_an_outage_and_a_killed_process_lose_no_line_and_no_call(
     with twilio_api(ACCOUNT, TOKEN) as api, cuttable_proxy(pg.host or "", pg.port or 5432) as proxy:
         served = serve(through(proxy, database), tmp_path / "first.log", spool, api)
         server = next(served)
-        twilio = Twilio(server)
+        twilio = Twilio(server, api)
         talked, lost = new_sid(), new_sid()  # both reach a counsellor
         twilio.connect(talked)
         twilio.connect(lost)
@@ -133,7 +133,7 @@ def test_a_stalled_database_is_answered_with_our_fallback_within_the_deadline(
         served = serve(through(proxy, database), log, spool, api, **deadlines)
         server = next(served)
         try:
-            twilio = Twilio(server)
+            twilio = Twilio(server, api)
             twilio.http = httpx.Client(timeout=14)  # Twilio waits 15 s, then gives up
             holding = new_sid()
             menu = twilio.twiml("/voice/incoming", holding).find("Gather")

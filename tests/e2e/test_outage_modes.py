@@ -326,7 +326,7 @@ def staged(cluster: PrivateCluster, tmp: Path, fault: Fault) -> Iterator[Stage]:
         stack.callback(hand.close)
         stage = Stage(cluster, database, proxy, api, tmp, hand, fault.proxied)
         stack.callback(stage.servers.close)
-        stage.twilio = Twilio(stage.start_server(), timeout=TWILIO_WAITS)
+        stage.twilio = Twilio(stage.start_server(), api, timeout=TWILIO_WAITS)
         yield stage
 
 

@@ -9,12 +9,15 @@ import datetime as dt
 import json
 
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import invariant, rule
 
 from hotline.calls import lifecycle as lc
 from hotline.calls import table
 from hotline.calls.lifecycle import CallState as S
 from hotline.calls.lifecycle import Phase as P
-from tests.unit.test_lifecycle import ALL_EVENTS, ENDS, noticed
+from tests.unit.test_lifecycle import ALL_EVENTS, ENDS, CallMachine, noticed
 
 NOW = table.NOW
 LINE = table.LINE
@@ -160,6 +163,9 @@ def test_the_phases_of_a_warm_transfer_and_a_handover() -> None:
         call = call.with_changes(step(call, event).changes)
         assert (call.state, call.phase) == (S.CONNECTED, phase), event
     assert call.line_id is None  # the line went to its wrap-up at the handover
+    # The third party leaving the caller alone ends the call, and the conference after commit.
+    alone = step(call, lc.PartyGone(2))
+    assert alone.state == S.COMPLETED and lc.EndConference() in alone.effects
     over = step(call, lc.ConferenceEnded("CF1"))
     assert over.state == S.COMPLETED and noticed(over) == ["count completed"]
 
@@ -168,9 +174,9 @@ def test_a_counsellor_cannot_leave_a_caller_on_hold_alone() -> None:
     held = call_in(S.CONNECTED, P.ON_HOLD)
     assert step(held, lc.CounsellorLeft(handover=False)).changes == {}
     assert step(held, lc.CounsellorLeft(handover=True)).changes == {}
-    # Leaving without a handover ends the call.
+    # Leaving without a handover ends the call, and its conference.
     done = step(call_in(S.CONNECTED, P.TALKING), lc.CounsellorLeft(handover=False))
-    assert done.state == S.COMPLETED
+    assert done.state == S.COMPLETED and lc.EndConference() in done.effects
 
 
 def test_the_conference_ending_ends_the_call_and_frees_its_line() -> None:
@@ -214,3 +220,57 @@ def test_step_keys_of_the_conference() -> None:
         lc.Supervised("listen"): "supervised",
     }
     assert {e: lc.event_kind(e) for e in kinds} == kinds
+
+
+class ConferenceMachine(CallMachine):
+    """The random walk of test_lifecycle with the conference on, and its events besides."""
+
+    limits = ON
+
+    @rule(
+        line=st.sampled_from(["line-1", "line-2"]),
+        outcome=st.sampled_from(list(lc.DialOutcome)),
+        sid=st.sampled_from(["", "CA1", "CA2"]),
+    )
+    def leg_ended(self, line: str, outcome: lc.DialOutcome, sid: str) -> None:
+        self.apply(lc.LegEnded(line, outcome, sid))
+
+    @rule(line=st.sampled_from(["line-1", "line-2"]), sid=st.sampled_from(["CA1", "CA2"]))
+    def accept_leg(self, line: str, sid: str) -> None:
+        self.apply(lc.Accepted(line, "org", sid))
+
+    @rule(
+        event=st.sampled_from(
+            [
+                lc.ConferenceJoined("caller", "CA0", "CF1"),
+                lc.ConferenceLeft("counsellor", "CA1"),
+                lc.ConferenceLeft("caller", "CA0"),
+                lc.ConferenceEnded("CF1"),
+                lc.ConferenceEnded(""),
+                lc.HoldSet(on=True),
+                lc.HoldSet(on=False),
+                lc.PartyAdded(1, "partner", consult=True),
+                lc.PartyAdded(2, "support", consult=False),
+                lc.PartyAdded(3, "supervisor", consult=False),
+                lc.PartyGone(1),
+                lc.AllJoined(),
+                lc.CounsellorLeft(handover=True),
+                lc.CounsellorLeft(handover=False),
+                lc.TransferredToQueue("child", "en"),
+                lc.Supervised("listen"),
+            ]
+        )
+    )
+    def in_the_conference(self, event: lc.Event) -> None:
+        self.apply(event)
+
+    @invariant()
+    def a_phase_only_while_connected(self) -> None:
+        connected = self.call.state == S.CONNECTED and self.call.callback_at is None
+        assert (self.call.phase is not None) == connected
+
+
+ConferenceMachine.TestCase.settings = settings(
+    max_examples=200, stateful_step_count=30, deadline=None
+)
+test_conference_machine = ConferenceMachine.TestCase
