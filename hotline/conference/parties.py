@@ -21,7 +21,7 @@ from hotline.calls.states import Phase
 from hotline.calls.store import StoredCall
 from hotline.common import audit
 from hotline.common.audit import Actor
-from hotline.conference import room, targets
+from hotline.conference import outcomes, room, targets
 from hotline.conference.control import ConferenceControl, ControlFailed
 from hotline.conference.facts import SUPERVISION, RoomCount
 from hotline.conference.models import CallParty, PartyKind, PartyRole, PartyStatus
@@ -223,8 +223,7 @@ async def _failed(
     if party.role == PartyRole.THIRD:
         await step.apply(PartyGone(party.id))
     if party.kind == PartyKind.EMERGENCY:
-        service = (party.target_id or "").rpartition(":")[2]
-        step.hand_on(RoomCount("emergency", service=service, outcome="failed"))
+        await outcomes.settled(u.session, call, party.label, now)  # counted failed, once
         await audit.write(
             u.session,
             who,

@@ -12,6 +12,7 @@ The rules of who may do what:
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -25,12 +26,13 @@ from hotline.calls import store as call_store
 from hotline.calls.states import CallState, Phase
 from hotline.calls.store import StoredCall
 from hotline.common.audit import Actor
-from hotline.conference.control import ConferenceControl
+from hotline.conference.control import ConferenceControl, ControlFailed
 from hotline.conference.facts import RoomChanged
 from hotline.conference.models import CallParty, PartyRole, PartyStatus
 from hotline.errors import Conflict, Forbidden, NotFound
 from hotline.services import Services
 
+log = logging.getLogger(__name__)
 ACTORS = (Role.COUNSELLOR, Role.SUPERVISOR)  # act on calls of their own organisation
 READERS = (*ACTORS, Role.OPERATOR, Role.ADMIN)  # see live calls (operators, admins: all)
 SEE_ALL = (Role.OPERATOR, Role.ADMIN)
@@ -127,8 +129,12 @@ async def hold_caller(
     must not end the conference (the caller goes back to the queue instead), so its
     `endConferenceOnExit` follows."""
     await control.hold(conference, call.call_sid, on=on, language=call.language)
-    if call.leg_sid is not None:
+    if call.leg_sid is None:
+        return
+    try:  # the hold is made: a failure here is logged, not taken for the hold's
         await control.update_party(conference, call.leg_sid, end_conference_on_exit=not on)
+    except ControlFailed as e:
+        log.warning("call %s: Twilio did not set the counsellor's leg's end (%s)", call.id, e.why)
 
 
 async def locked_call(session: AsyncSession, call_id: int) -> StoredCall:

@@ -51,7 +51,7 @@ ROLE_HOME = {
     Role.COORDINATOR: "/console/cases",
     Role.OPERATOR: "/console/dashboard",
     Role.ADMIN: "/console/dashboard",
-    Role.SUPERVISOR: "/console/lines",  # until the supervisor's board of live calls
+    Role.SUPERVISOR: "/console/board",
 }
 
 

@@ -5,11 +5,14 @@ line configured: a plain refusal that says what to do. On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 import pytest
 
 from hotline.conference.control import ControlFailed
 from hotline.config import HotlineConfig
+from tests.conftest import Twilio
 from tests.service.conference_kit import (
     FIRE,
     POLICE,
@@ -52,8 +55,9 @@ async def test_an_escalation_needs_a_confirmation_and_a_known_service(
 
 
 async def test_the_command_centre_is_dialled_in_with_the_caller_kept_on_the_line(
-    app, client: httpx.AsyncClient, clock
+    app, client: httpx.AsyncClient, clock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     fake = control(app)
     call = await in_conference(app)
     k = await keys(app)
@@ -73,9 +77,14 @@ async def test_the_command_centre_is_dialled_in_with_the_caller_kept_on_the_line
     assert party["asked_by"].startswith("key ") and party["asked_at"]
     assert fake.named("add_party")[-1]["to"] == POLICE and POLICE not in resp.text
     # The caller is held while the counsellor speaks first, never taken out of the call.
-    assert [c["on"] for c in fake.named("hold")] == [] or all(
-        c["leg_sid"] == call.call_sid for c in fake.named("hold")
-    )
+    assert fake.named("hold") == [
+        {
+            "conference_sid": call.conference_sid,
+            "leg_sid": call.call_sid,
+            "on": True,
+            "language": "ja",
+        }
+    ]
     assert not fake.named("remove_party") and not fake.named("end")
     entry = (await audited(app, "conference.emergency"))[-1]
     assert entry.entity_id == str(call.id)
@@ -109,6 +118,12 @@ async def test_the_command_centre_is_dialled_in_with_the_caller_kept_on_the_line
         f"/api/calls/{call.id}/leave", json={"handover": True}, headers=k["counsellor"]
     )
     assert leave.status_code == 409 and "emergency" in leave.text
+    logged = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("hotline") and r.name != "hotline.access"
+    ]
+    assert not [m for m in logged if POLICE in m or FIRE in m]  # never a number in the log
 
 
 async def test_an_emergency_line_that_does_not_connect_is_counted_and_shown(
@@ -152,3 +167,43 @@ async def test_no_direct_line_configured_says_what_to_do(app, client: httpx.Asyn
     assert (
         await client.post(f"/api/calls/{call.id}/emergency", json=body, headers=k["counsellor"])
     ).status_code == 403
+
+
+async def test_twilios_callbacks_count_the_line_connected_or_failed_once(
+    app, client: httpx.AsyncClient, twilio: Twilio, clock
+) -> None:
+    control(app)
+    call = await in_conference(app)
+    k = await keys(app)
+    body = {"service": "fire", "confirm": True, "consult": False}
+    url = f"/api/calls/{call.id}/emergency"
+    fire = (await client.post(url, json=body, headers=k["counsellor"])).json()
+    joined = {
+        "StatusCallbackEvent": "participant-join",
+        "ParticipantLabel": f"p{fire['id']}",
+        "CallSid": "CAleg" + "0" * 29 + "1",
+        "ConferenceSid": call.conference_sid,
+    }
+    for _ in range(2):  # Twilio retries: counted once
+        resp = await twilio.post(f"/voice/conference?call={call.call_sid}", **joined)
+        assert resp.status_code in (200, 204), resp.text
+    s = await scrape(client)
+    assert value(s, "hotline_emergency_escalations_total", service="fire", outcome="connected") == 1
+    card = (await client.get(f"/api/calls/{call.id}/conference", headers=k["counsellor"])).json()
+    assert next(p for p in card["parties"] if p["id"] == fire["id"])["status"] == "joined"
+    # The fire line dropped once help was on its way; the police line never answers.
+    await client.delete(f"/api/calls/{call.id}/parties/{fire['id']}", headers=k["counsellor"])
+    clock.advance(5)
+    police = (
+        await client.post(url, json={**body, "service": "police"}, headers=k["counsellor"])
+    ).json()
+    label = f"p{police['id']}"
+    status = {"CallStatus": "no-answer", "CallSid": "CAleg" + "0" * 29 + "2"}
+    for _ in range(2):
+        resp = await twilio.post(f"/voice/party-status?cid={call.id}&label={label}", **status)
+        assert resp.status_code in (200, 204), resp.text
+    s = await scrape(client)
+    assert value(s, "hotline_emergency_escalations_total", service="police", outcome="failed") == 1
+    card = (await client.get(f"/api/calls/{call.id}/conference", headers=k["counsellor"])).json()
+    shown = next(p for p in card["parties"] if p["id"] == police["id"])
+    assert (shown["status"], shown["outcome"]) == ("failed", "no-answer")

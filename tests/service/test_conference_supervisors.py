@@ -155,3 +155,27 @@ async def test_live_calls_each_role_sees_never_a_number(app, client: httpx.Async
     )
     assert (live["waited_seconds"], live["talking_seconds"]) == (90, 120)
     assert live["in_call"] == ["caller", "counsellor"]
+
+
+async def test_the_console_calls_the_same_functions_as_a_console_account(app) -> None:
+    """The console hands the service its account (an `Actor` with `user_id`), not a key."""
+    from hotline.common.audit import Actor
+    from hotline.conference import service
+
+    fake = control(app)
+    call = await in_conference(app)
+    who = Actor(None, "inochi", "supervisor", "console", user_id=7)
+    services = app.services
+    async with services.console_unit() as u:
+        duty = await service.set_duty(
+            u.session, services, who, on=True, supervisor_id="inochi-sv-02"
+        )
+    assert [d.supervisor_id for d in duty] == ["inochi-sv-02"]
+    async with services.console_unit() as u:
+        party = await service.supervise(
+            u.session, services, who, call.id, mode="listen", supervisor_id="inochi-sv-02"
+        )
+    assert party.asked_by == "user 7" and fake.named("add_party")[-1]["muted"] is True
+    async with services.console_unit() as u:
+        card = await service.card(u.session, services, who, call.id)
+    assert card.call.listening == ["当番SV 鈴木 (listen)"]
