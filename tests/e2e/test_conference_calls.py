@@ -50,7 +50,7 @@ class Stage:
 
     def conf(self) -> Conf:
         only_line_ready(self.database)
-        return Conf(Twilio(self.server), self.api, new_sid()).connect()
+        return Conf(Twilio(self.server, self.api), self.api, new_sid()).connect()
 
 
 def _stage(database: str, tmp: Path) -> Iterator[Stage]:
