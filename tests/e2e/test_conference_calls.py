@@ -7,6 +7,7 @@ emergency three-way call, a supervisor coaching. Waits are polls with a deadline
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,6 +230,10 @@ def test_an_emergency_three_way_call(stage: Stage) -> None:
         f"AND entity_id = '{call.call_id}'",
     )
     assert audit is not None, "no conference.emergency in the audit log"
+    assert audit[1] is not None and audit[2] is not None  # who (the key) and when
+    detail = json.loads(audit[3]) if isinstance(audit[3], str) else audit[3]
+    assert detail["target_id"] == "長野県:police" and detail["party_id"] == party["id"], detail
+    assert POLICE not in str(detail)
     with stage.http() as c:
         draft = ok(c.get("/api/records/draft", params={"call_sid": call.caller_sid}))
     assert "緊急" in str(draft) and "長野県" in str(draft), draft
