@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from hotline.calls import lifecycle as lc
+from hotline.common.audit import Actor
 from hotline.ivr import upkeep
+from hotline.routing import operator
 from hotline.services import services_of
 from hotline.testing.conference import ConferenceCall
 from hotline.testing.twilio_api import TwilioApi
@@ -97,3 +99,17 @@ async def test_a_partys_status_while_the_database_is_away_is_answered_204(
             CallStatus="completed",
         )
     assert resp.status_code == 204, resp.text
+
+
+async def test_an_operator_ending_a_conference_call_leaves_nobody_in_it(
+    app: Any, reserved: ConferenceCall, clock: Clock
+) -> None:
+    call = reserved
+    await connected(call)
+    async with app.state.sessions.begin() as s:
+        state = await operator.end_call(
+            s, app.state.router, call_sid=call.caller_sid, who=Actor.console(), now=clock()
+        )
+    assert state == "completed"
+    row = await room.call_of(app, call.caller_sid)
+    assert await room.parties(app, row.id) == [("caller", "left"), ("counsellor", "left")]
