@@ -172,7 +172,9 @@ def _keys_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     create = ks.add_parser("create", help="create a key; prints it once, on the last line")
     create.add_argument("--org", required=True, help="organisation id from menus.yaml")
     create.add_argument(
-        "--role", required=True, choices=["counsellor", "coordinator", "operator", "admin"]
+        "--role",
+        required=True,
+        choices=["counsellor", "supervisor", "coordinator", "operator", "admin"],
     )
     create.add_argument("--name", default="", help="who or what uses the key")
     ks.add_parser("list", help="list keys (never the keys themselves)")

@@ -253,12 +253,7 @@ def failure_answer(
         return twiml(r.goodbye(None))
     if path.startswith(("/voice/whisper", "/voice/callback/hold")):
         return twiml(r.whisper_declined())  # the counsellor's leg: end it, never dial from it
-    if path in (
-        "/voice/status",
-        "/voice/callback/status",
-        "/voice/leg-status",
-        "/voice/conference",
-    ):
+    if path in STATUS_CALLBACKS:
         return Response(status_code=204)  # status callbacks control nothing
     if path == "/voice/requeue" and query is not None and r.cfg.has_option(query.option_id):
         # Out of the conference, back in the queue of the call's option (in our URL): the

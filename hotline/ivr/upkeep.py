@@ -22,6 +22,8 @@ from contextlib import suppress
 from typing import Any
 
 from hotline.calls import lifecycle, service, store
+from hotline.calls.states import CALLER_HELD
+from hotline.conference import store as parties
 from hotline.conference.control import ControlFailed
 from hotline.flags import store as flags
 from hotline.ivr import dev_account, queues
@@ -29,7 +31,7 @@ from hotline.ivr.conference import TwilioConference
 from hotline.ivr.rest import TwilioRest, TwilioUnavailable
 from hotline.ivr.twiml_conference import conference_name
 from hotline.services import Services
-from hotline.voice.params import printable
+from hotline.voice.params import dial_outcome, printable
 
 log = logging.getLogger(__name__)
 BATCH = 200  # calls looked at per round; the rest wait for the next round
@@ -106,6 +108,8 @@ async def _end(services: Services, sid: str, reason: str, now: dt.datetime) -> b
         )
         ended = lifecycle.ForceEnded(reason)
         await service.apply(uow.session, services.router, call, ended, now)
+        if call.leg_sid or call.conference_sid:  # nobody is left in its conference
+            await parties.all_left(uow.session, call.id, now)
         return True
 
 
@@ -127,7 +131,8 @@ async def reconcile_conferences(services: Services) -> int:
             empty = await _empty(control, conference_name(call_id), conference_sid)
         except ControlFailed:
             continue  # Twilio away: the next round asks again
-        if empty is None:
+        if empty is None:  # someone is in it: a caller held alone, though?
+            await _held_alone(services, sid, now)
             continue
         if empty:  # ended at Twilio, or nobody in it: end it, and the call
             with suppress(ControlFailed):
@@ -148,6 +153,34 @@ async def _empty(control: TwilioConference, name: str, known: str | None) -> str
         if any(not p.label.startswith("s") or not p.label[1:].isdigit() for p in legs):
             return None
     return live[0].sid
+
+
+async def _held_alone(services: Services, sid: str, now: dt.datetime) -> None:
+    """A caller held (on hold, or while the counsellor consults a party) whose counsellor's
+    leg Twilio says has ended, its callbacks lost (the service was down): held, the
+    counsellor's exit ended nothing, and the caller would stay alone on hold. The leg's end
+    (`LegEnded`) takes them back to the head of the queue (its `Requeue`), as its callback
+    would have."""
+    rest = services.rest
+    async with services.unit() as uow:
+        call = await store.get_call(uow.session, sid)
+    if rest is None or call is None or call.phase not in CALLER_HELD or not call.leg_sid:
+        return
+    try:
+        answer = await rest.call_status(call.leg_sid)
+    except TwilioUnavailable:
+        return  # the next round asks again
+    if not answer.final:
+        return
+    async with services.unit() as uow:
+        call = await store.get_call(uow.session, sid, lock=True)
+        if call is None or call.phase not in CALLER_HELD or not call.leg_sid or not call.line_id:
+            return
+        log.warning("reconciliation: call %s: held, its counsellor's leg ended", printable(sid))
+        leg, outcome = call.leg_sid, dial_outcome(answer.status, call.leg_sid)
+        ended = lifecycle.LegEnded(call.line_id, outcome, leg)
+        await service.apply(uow.session, services.router, call, ended, now)
+        await parties.left(uow.session, call.id, parties.COUNSELLOR, leg, now, outcome)
 
 
 async def _end_conference(

@@ -16,9 +16,20 @@ from hotline.calls import lifecycle, service
 from hotline.calls import store as calls_store
 from hotline.common import audit
 from hotline.common.audit import Actor
+from hotline.conference import store as parties
 from hotline.errors import NotFound
 from hotline.lines.models import Line
 from hotline.routing.store import Router
+
+
+async def _force_end(
+    session: AsyncSession, router: Router, call: calls_store.StoredCall, now: dt.datetime
+) -> None:
+    """The call ended by the operator; nobody is left in its conference in our records."""
+    was_open = call.state not in lifecycle.TERMINAL
+    await service.apply(session, router, call, lifecycle.ForceEnded("operator"), now)
+    if was_open and call.state in lifecycle.TERMINAL and (call.leg_sid or call.conference_sid):
+        await parties.all_left(session, call.id, now)
 
 
 async def end_call(
@@ -29,7 +40,7 @@ async def end_call(
     if call is None:
         raise NotFound(f"unknown call {call_sid!r}")
     before = call.state
-    await service.apply(session, router, call, lifecycle.ForceEnded("operator"), now)
+    await _force_end(session, router, call, now)
     await audit.write(
         session, who, action="call.end", entity="call", entity_id=call_sid, now=now,
         state_before=before, state_after=call.state,
@@ -50,7 +61,7 @@ async def free_line(
     ended = None
     if call is not None and call.state not in lifecycle.TERMINAL and call.line_id == line_id:
         ended = call.call_sid
-        await service.apply(session, router, call, lifecycle.ForceEnded("operator"), now)
+        await _force_end(session, router, call, now)
     elif line.call_id is not None:  # held by a call that ended elsewhere: a stale hold
         # Released as any call releases its line, so its presence moves on too.
         await router.release(session, line_id, line.call_id, now)

@@ -14,6 +14,7 @@ from hotline.calls import lifecycle as lc
 from hotline.calls import service, store
 from hotline.calls.models import CallState
 from hotline.calls.store import StoredCall
+from hotline.conference import store as parties
 from hotline.hours import closures
 from hotline.services import Services
 from hotline.uow import UnitOfWork
@@ -102,10 +103,15 @@ class Turn:
         return await self.call(p)
 
     async def apply(self, call: StoredCall, event: lc.Event) -> service.Outcome:
-        s = self.services
-        return await service.apply(
+        s, was_open = self.services, call.state not in lc.TERMINAL
+        out = await service.apply(
             self.uow.session, s.router, call, event, self.now, limits=s.limits, alone=self.alone
         )
+        if was_open and call.state in lc.TERMINAL and (call.leg_sid or call.conference_sid):
+            # Ended otherwise than by its conference's end (the caller's status first): nobody
+            # is left in its conference in our records.
+            await parties.all_left(self.uow.session, call.id, self.now)
+        return out
 
     async def staffed(self, call: StoredCall, option_id: str, language: str | None) -> bool | None:
         """May the caller who chose this option join its queue: within its hours, not closed

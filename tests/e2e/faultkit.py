@@ -107,14 +107,16 @@ class Twilio:
         pytest.fail(f"no line offered to the caller: the hold answered {tags}")
 
 
-def serve(url: str, log: Path, spool: Path, api: TwilioApi, **env: str) -> Iterator[LiveServer]:
+def serve(
+    url: str, log: Path, spool: Path, api: TwilioApi, config: Path = CONFIG, **env: str
+) -> Iterator[LiveServer]:
     """`hotline serve` with the REST stand-in, a spool, a fast ticker and reconciliation."""
     try:
         with hotline_serve(
             url,
             log,
             cwd=ROOT,
-            HOTLINE_CONFIG_PATH=str(CONFIG),
+            HOTLINE_CONFIG_PATH=str(config),
             TWILIO_AUTH_TOKEN=TOKEN,
             TWILIO_ACCOUNT_SID=ACCOUNT,
             HOTLINE_TWILIO_API_BASE=api.base_url,
