@@ -9,6 +9,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -23,7 +24,11 @@ from hotline.calls.lifecycle import Limits
 from hotline.cases import endpoints as cases_api
 from hotline.cases.service import LINKAGE
 from hotline.common.crypto import KeysUnfit, box_for
+from hotline.common.hub import Hub
+from hotline.conference import api as conference_api
+from hotline.conference.escalations import ESCALATIONS
 from hotline.config import HotlineConfig
+from hotline.console import live as live_calls
 from hotline.console import setup as console
 from hotline.db import SchemaNotAtHead, Timeouts, check_at_head, make_engine
 from hotline.flags import endpoints as flags_api
@@ -82,6 +87,11 @@ def create_app(
     """The app: its services built once (`build_services`) and handed to what needs them."""
     settings = settings or Settings()
     cfg = cfg or config_mod.load(settings.config_path)
+    # An emergency direct line nobody has checked for a year: said at every start.
+    for stale in config_mod.stale_checks(
+        cfg.directory, clock().astimezone(config_mod.TOKYO).date()
+    ):
+        log.warning("menus.yaml: %s", stale)
     services = build_services(settings, cfg, clock)
     # No interactive docs or schema in production: they map every route for a stranger.
     dev = settings.env != "production"
@@ -102,6 +112,8 @@ def create_app(
     app.add_middleware(HoldLoadCounter, load=services.hold_load)
     metrics_api.install(app, services)  # registry, stored totals, webhook latency middleware
     services.publish = _after_commit(observe.publisher(services.metrics), services.pushes)
+    services.live = live_calls.hub_for(services)  # the console's live pages, one per process
+    services.publish = _poking(services.publish, services.live)
     services.spool.on_change = _spool_metrics(services.metrics)
     return app
 
@@ -149,6 +161,7 @@ def build_services(
         # A saved record ends its line's wrap-up and may mark the call hard (a break, a
         # debrief request); records reach lines and routing only through this.
         record_saved=care.record_saved(router),
+        escalations=ESCALATIONS,  # records show a call's escalations, never by import
     )
     # Requests to Twilio that committed transitions ask for (a callback's legs); without a
     # REST account no callback is offered.
@@ -239,6 +252,7 @@ async def _open_database(services: Services) -> None:
 async def _close(services: Services) -> None:
     # Webhooks past their deadline (answered already) end before their connections close.
     await asyncio.gather(*services.late_webhooks, return_exceptions=True)
+    await services.live.close()  # its task loads no snapshot past this point
     for name in ("engine", "console_engine"):
         engine = getattr(services, name, None)  # not made when start-up failed early
         if engine is not None:
@@ -259,6 +273,7 @@ def _routes(app: HotlineApp, settings: Settings) -> None:
     app.include_router(records_api.router)
     app.include_router(cases_api.router)
     app.include_router(flags_api.router)
+    app.include_router(conference_api.router)
     app.include_router(metrics_api.router)
     app.include_router(reports_api.router)
     console.install(app, settings)
@@ -316,6 +331,19 @@ def _hold_timing(
         music = min(cfg.hold.music_seconds, cfg.hold.announce_every_seconds)
         gap = max(gap, music + HOLD_SPEECH_SECONDS)
     return {**timing, "stale_after": max(90, gap + 60), "fresh_after": gap + 15}
+
+
+def _poking(
+    publish: Callable[[list[object]], None], hub: Hub[Any]
+) -> Callable[[list[object]], None]:
+    """A committed unit of work may have changed a live call: the console's watchers (if
+    any) get a fresh look within the hub's floor."""
+
+    def committed(facts: list[object]) -> None:
+        publish(facts)
+        hub.poke()
+
+    return committed
 
 
 def _after_commit(

@@ -53,6 +53,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         timeout_keep_alive=75,
+        # The console's live pages keep a server-sent events stream open (two minutes at
+        # most): a stopping server closes them after this, rather than waiting for them.
+        timeout_graceful_shutdown=10,
         **forwarded_options(settings),
     )
     if args.workers > 1:

@@ -12,6 +12,7 @@ a note, a caller or other input (input may be what a caller said).
     ├── NotFound      (404)  unknown call, record, case, line or period
     ├── Conflict      (409)  it exists already: `context` names the existing id
     ├── Invalid       (422)  a value outside the allowed ones: the field and the allowed values
+    ├── Upstream      (502)  Twilio did not do what was asked: what was kept is said
     ├── Misconfigured (500)  the service's own settings cannot do this (e.g. records keys)
     └── NotInstalled  (501)  an optional part this installation lacks (the charts extra)
 
@@ -49,6 +50,11 @@ class NotFound(HotlineError):
 
 class Conflict(HotlineError):
     """It exists already; `context` names the existing one (e.g. `record_id`)."""
+
+
+class Upstream(HotlineError):
+    """A request to Twilio (a conference's command) failed after the change was committed:
+    the message says what the service undid or kept, `context` names the party."""
 
 
 class Misconfigured(HotlineError):

@@ -27,6 +27,7 @@ from hotline.errors import (
     NotFound,
     NotInstalled,
     Unauthorized,
+    Upstream,
 )
 
 STATUS: dict[type[HotlineError], int] = {
@@ -35,6 +36,7 @@ STATUS: dict[type[HotlineError], int] = {
     NotFound: 404,
     Conflict: 409,
     Invalid: 422,
+    Upstream: 502,
     Misconfigured: 500,
     NotInstalled: 501,
 }

@@ -4,6 +4,7 @@ from hotline.auth.models import ApiKey, ConsoleUser
 from hotline.calls.models import Call, CallEvent
 from hotline.cases import models as _cases  # noqa: F401
 from hotline.common.audit import AuditEntry
+from hotline.conference.duty import HelpRequest, SupervisorDuty
 from hotline.conference.models import CallParty
 from hotline.flags.models import CallerFlag
 from hotline.hours.closures import OptionClosure
@@ -19,7 +20,9 @@ __all__ = [
     "CallParty",
     "CallerFlag",
     "ConsoleUser",
+    "HelpRequest",
     "Line",
     "LinePresenceLog",
     "OptionClosure",
+    "SupervisorDuty",
 ]

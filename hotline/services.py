@@ -24,8 +24,10 @@ if TYPE_CHECKING:
     from hotline.auth.ratelimit import RateLimiter
     from hotline.calls.lifecycle import Limits
     from hotline.common.hooks import RecordSaved
+    from hotline.common.hub import Hub
     from hotline.conference.control import ConferenceControl
     from hotline.config import HotlineConfig
+    from hotline.console.live import Snapshot
     from hotline.ivr.hold_load import HoldLoad
     from hotline.ivr.pushes import Pushes
     from hotline.ivr.rest import TwilioRest
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from hotline.ivr.twiml import Renderer
     from hotline.metrics.collector import StoredTotals
     from hotline.metrics.prom import Metrics
+    from hotline.records.emergency import Escalations
     from hotline.records.linkage import Linkage
     from hotline.routing.store import Router
     from hotline.settings import Settings
@@ -56,6 +59,8 @@ class Services:
     login_limiter: RateLimiter
     linkage: Linkage  # records reach linkage cases through it, never by import
     record_saved: RecordSaved  # a saved record ends its line's wrap-up
+    # A call's emergency escalations, which records show (the conference room's, by hook).
+    escalations: Escalations
     # Requests to Twilio that committed transitions ask for (a callback's legs, a freed
     # line's dequeue); None without a REST account (then no callback is offered).
     pushes: Pushes | None = None
@@ -76,6 +81,9 @@ class Services:
     # Steps of one statement on PostgreSQL, without a transaction; None elsewhere.
     alone_sessions: Units | None = field(init=False)
     console_sessions: Units = field(init=False)  # the console's and the API's own pool
+    # The console's live calls, one snapshot per process for every browser watching
+    # (`hotline.console.live`); poked by every committed unit of work.
+    live: Hub[Snapshot] = field(init=False)
 
     def unit(self) -> UnitOfWork:
         """A unit of work on the voice pool (webhooks, the ticker, upkeep, pushes)."""

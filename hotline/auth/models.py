@@ -18,6 +18,8 @@ class Role(enum.StrEnum):
     COORDINATOR = "coordinator"  # linkage cases across organisations
     OPERATOR = "operator"  # aggregates and pseudonymous exports only
     ADMIN = "admin"  # keys and configuration
+    # live calls of its own organisation: listens, coaches, joins; answers help requests
+    SUPERVISOR = "supervisor"
 
 
 class ApiKey(Base):

@@ -30,6 +30,7 @@ class PartyKind(enum.StrEnum):
     INTERPRETER = "interpreter"  # an interpreter service (directory)
     EMERGENCY = "emergency"  # a fire or police command centre's direct line (directory)
     SUPERVISOR = "supervisor"  # a supervisor on duty
+    QUEUE = "queue"  # a cold transfer to an option's queue (target_id: the option; status left)
 
 
 class PartyStatus(enum.StrEnum):

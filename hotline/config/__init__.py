@@ -9,6 +9,9 @@ This module is the face the rest of the service imports; the subjects live besid
     words.py        what is said: sentences, closed and hold words, music, callbacks, voices,
                     caller languages, messages, and the placeholders each may use
     care.py         looking after counsellors: breaks after hard calls, the talk limit
+    directory.py    who a counsellor can bring into a call: emergency direct lines per
+                    prefecture, partners, support organisations, interpreters, supervisors
+    targets.py      what is dialled: an E.164 number or SIP URI, a SIP line's credentials
     hours.py        weekly windows, the calendar of day types, referrals
     schema.py       lines, organisations, staffing, options, menus, periods, records, and the
                     whole file (`HotlineConfig`) with its lookups
@@ -26,6 +29,20 @@ from hotline.config.base import (
     Model,
 )
 from hotline.config.care import Care, CareOverride
+from hotline.config.directory import (
+    PREFECTURES,
+    DirectLine,
+    Directory,
+    DirectoryEntry,
+    DirectoryKind,
+    EmergencyLines,
+    Interpreter,
+    Partner,
+    Service,
+    Supervisor,
+    SupportOrg,
+    stale_checks,
+)
 from hotline.config.hours import (
     DAY_TYPES,
     DAYS,
@@ -52,11 +69,11 @@ from hotline.config.schema import (
     Period,
     Records,
     RecordsExport,
-    SipAuth,
     Staffing,
     Tier,
     Tiers,
 )
+from hotline.config.targets import SipAuth
 from hotline.config.words import (
     CLOSED_PARTS,
     CLOSED_PLACEHOLDERS,
@@ -89,6 +106,18 @@ __all__ = [
     "Choice",
     "ClosedWords",
     "ConfigError",
+    "DirectLine",
+    "Directory",
+    "DirectoryEntry",
+    "DirectoryKind",
+    "EmergencyLines",
+    "Interpreter",
+    "PREFECTURES",
+    "Partner",
+    "Service",
+    "Supervisor",
+    "SupportOrg",
+    "stale_checks",
     "DAYS",
     "DAY_TYPES",
     "EntryNumber",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from hotline.config.care import care_problems
 from hotline.config.checks import check_number, voice_problems
+from hotline.config.directory import directory_problems
 from hotline.config.words import (
     CLOSED_PLACEHOLDERS,
     HOLD_PLACEHOLDERS,
@@ -60,6 +61,7 @@ def cross_problems(cfg: HotlineConfig) -> Iterable[str]:
     yield from _staffing_problems(cfg)
     yield from voice_problems(cfg)
     yield from _caller_id_problems(cfg)
+    yield from directory_problems(cfg)
 
 
 def _caller_id_problems(cfg: HotlineConfig) -> Iterable[str]:

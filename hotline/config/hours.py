@@ -7,15 +7,23 @@ calendar (`holiday`: a Japanese public holiday, as the `jpholiday` library knows
 `year_end`: the days `calendar.year_end` names, 12/29-1/3 by default). A day of such a type
 keeps only the windows that name its type, when there are any (holidays carry their own
 hours); otherwise its weekday's windows apply.
+
+The rules themselves are pure (`now` is a parameter): which windows apply on a day and
+whether hours are open at a moment (`is_open`), here so that the file's own lookups
+(`HotlineConfig.open_targets`) use them; hotline.hours.calendar adds when hours next open.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Literal
 
+import jpholiday
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hotline.config.base import TOKYO
 
 WEEKDAY = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[WEEKDAY, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -70,3 +78,45 @@ class Referral(_Model):
     number: str = Field(min_length=1, max_length=64)  # as said: 0120-279-338
     languages: list[str] = ["ja"]
     hours: HoursSpec = "24h"
+
+
+def day_type(day: dt.date, calendar: Calendar) -> str | None:
+    if day.strftime("%m-%d") in calendar.year_end:
+        return "year_end"
+    if jpholiday.is_holiday(day):
+        return "holiday"
+    return None
+
+
+def windows_on(hours: Sequence[Hours], day: dt.date, calendar: Calendar) -> list[Hours]:
+    """The windows that start on this day."""
+    kind = day_type(day, calendar)
+    typed = [w for w in hours if kind is not None and kind in w.days]
+    if not typed:
+        typed = [w for w in hours if DAYS[day.weekday()] in w.days]
+    return [w for w in typed if w.monthdays is None or day.day in w.monthdays]
+
+
+def intervals(
+    hours: Sequence[Hours], day: dt.date, calendar: Calendar
+) -> Iterable[tuple[dt.datetime, dt.datetime]]:
+    """[start, end) of the windows starting on `day`; one past midnight ends the next day."""
+    for w in windows_on(hours, day, calendar):
+        start = dt.datetime.combine(day, w.start, TOKYO)
+        end_day = day if w.start < w.end else day + dt.timedelta(days=1)
+        end = dt.datetime.combine(end_day, w.end, TOKYO)
+        if w.start == w.end:  # the whole day
+            end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), TOKYO)
+            start = dt.datetime.combine(day, dt.time(), TOKYO)
+        yield start, end
+
+
+def is_open(hours: HoursSpec, now: dt.datetime, calendar: Calendar) -> bool:
+    if hours == "24h":
+        return True
+    today = now.astimezone(TOKYO).date()
+    return any(
+        start <= now < end
+        for day in (today - dt.timedelta(days=1), today)
+        for start, end in intervals(hours, day, calendar)
+    )

@@ -6,23 +6,32 @@ hotline.config.hours; the checks across sections in hotline.config.crosschecks."
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Literal
 
 from pydantic import (
     Field,
-    PrivateAttr,
     field_validator,
     model_validator,
 )
 
 from hotline.config.base import KEY_RE, TOKYO, Id, Model
 from hotline.config.care import Care, CareOverride, merged
-from hotline.config.checks import check_number, check_sip_uri
+from hotline.config.checks import check_number
 from hotline.config.crosschecks import cross_problems
-from hotline.config.hours import Calendar, Hours, HoursSpec, Referral
+from hotline.config.directory import (
+    DirectLine,
+    Directory,
+    DirectoryEntry,
+    DirectoryKind,
+    Prefecture,
+    Service,
+    Supervisor,
+    entries,
+)
+from hotline.config.hours import Calendar, Hours, HoursSpec, Referral, is_open
+from hotline.config.targets import Dialled
 from hotline.config.words import (
     CallbackConfig,
     ClosedWords,
@@ -49,63 +58,9 @@ class EntryNumber(Model):
         return numbers
 
 
-class SipAuth(Model):
-    """Credentials of a SIP line (`<Sip username password>`); the password stays out of
-    menus.yaml: `password_env` names the environment variable that holds it."""
-
-    username: str = Field(min_length=1, max_length=128)
-    password_env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$", max_length=128)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_password(cls, data: object) -> object:
-        if isinstance(data, dict) and "password" in data:
-            raise ValueError(
-                "a password never goes in menus.yaml: put it in an environment variable "
-                "and name that variable in password_env"
-            )
-        return data
-
-
-class Line(Model):
-    id: Id
-    target: str  # E.164 number, or a SIP URI with Twilio's parameters (;transport=tls ...)
-    sip: SipAuth | None = None
+class Line(Dialled):
     languages: list[str] | None = None  # None: the organisation's languages
     hours: list[Hours] | None = None  # None: the organisation's hours
-    _password: str | None = PrivateAttr(default=None)
-
-    @field_validator("target")
-    @classmethod
-    def _target(cls, target: str) -> str:
-        if target.startswith("sip:"):
-            check_sip_uri(target)
-        elif target.startswith("+"):
-            check_number(target)
-        else:
-            raise ValueError(f"{target!r} is neither an E.164 number nor a sip: URI")
-        return target
-
-    @model_validator(mode="after")
-    def _credentials(self) -> Line:
-        if self.sip is None:
-            return self
-        if not self.target.startswith("sip:"):
-            raise ValueError(f"line {self.id!r}: 'sip' credentials go with a sip: target")
-        # Read once at start-up: a missing variable stops the service, naming the line,
-        # rather than failing the first caller put through to it.
-        password = os.environ.get(self.sip.password_env)
-        if not password:
-            raise ValueError(
-                f"line {self.id!r}: environment variable {self.sip.password_env} "
-                "(its SIP password) is not set"
-            )
-        self._password = password
-        return self
-
-    @property
-    def sip_password(self) -> str | None:
-        return self._password
 
 
 class Organisation(Model):
@@ -123,6 +78,10 @@ class Organisation(Model):
     missed_limit: int | None = Field(default=None, ge=1, le=20)
     # Looking after its counsellors (None: the file's `care`): see hotline.config.care.
     care: CareOverride | None = None
+    # The default prefecture of an emergency escalation from its lines (長野県), and the
+    # supervisors a counsellor's help request reaches: see hotline.config.directory.
+    prefecture: Prefecture | None = None
+    supervisors: list[Supervisor] = []
 
 
 class Staffing(Model):
@@ -376,6 +335,8 @@ class HotlineConfig(Model):
     # What a holding caller hears, per caller language: `ja` and every `languages` id.
     hold_words: dict[str, HoldWords]
     callback: CallbackConfig = CallbackConfig()
+    # Who a counsellor can bring into a call: hotline.config.directory.
+    directory: Directory = Directory()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> HotlineConfig:
@@ -412,6 +373,23 @@ class HotlineConfig(Model):
 
     def option(self, option_id: str) -> Option:
         return next(o for o in self.options if o.id == option_id)
+
+    def directory_entry(self, kind: DirectoryKind, entry_id: str) -> DirectoryEntry | None:
+        """A partner, support organisation, interpreter or supervisor by its id."""
+        return next((e for e in entries(self, kind) if e.id == entry_id), None)
+
+    def open_targets(self, kind: DirectoryKind, now: dt.datetime) -> list[DirectoryEntry]:
+        """The entries of a kind open now by their hours (Asia/Tokyo, the file's calendar);
+        supervisors have no hours (whether one is on duty is stored, not configured)."""
+        return [
+            e
+            for e in entries(self, kind)
+            if isinstance(e, Supervisor) or is_open(e.hours, now, self.calendar)
+        ]
+
+    def emergency_line(self, prefecture: str, service: Service) -> DirectLine | None:
+        """The prefecture's fire or police command centre's direct line (None: none set)."""
+        return self.directory.emergency_line(prefecture, service)
 
     def has_option(self, option_id: str) -> bool:
         return any(o.id == option_id for o in self.options)

@@ -10,9 +10,11 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hotline.console import (
+    board_pages,
     care_pages,
     cases_pages,
     flags_pages,
+    live_pages,
     ops_pages,
     options_pages,
     pages,
@@ -41,6 +43,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         options_pages,
         flags_pages,
         care_pages,
+        live_pages,
+        board_pages,
     ):
         app.include_router(module.router)
 

@@ -51,6 +51,7 @@ ROLE_HOME = {
     Role.COORDINATOR: "/console/cases",
     Role.OPERATOR: "/console/dashboard",
     Role.ADMIN: "/console/dashboard",
+    Role.SUPERVISOR: "/console/board",
 }
 
 

@@ -15,6 +15,8 @@ import logging
 from collections.abc import Callable, Iterable
 
 from hotline.calls.lifecycle import QUEUE_FULL, TURNED_AWAY, Count
+from hotline.conference import facts as room
+from hotline.conference.facts import RoomCount
 from hotline.lines.presence import LineFact
 from hotline.metrics.prom import CARE_BREAKS, FORCED, HARD_SOURCES, Metrics
 from hotline.reports.definitions import CALLBACK_OUTCOMES, NONE, STAGES
@@ -30,6 +32,8 @@ def publisher(metrics: Metrics) -> Callable[[list[object]], None]:
         for fact in facts:
             if isinstance(fact, LineFact):
                 _line_fact(metrics, fact)
+            elif isinstance(fact, RoomCount):
+                _room_fact(metrics, fact)
 
     return publish_all
 
@@ -55,6 +59,28 @@ def _line_fact(m: Metrics, f: LineFact) -> None:
             m.care_breaks.labels(org, f.reason).inc()
     except Exception:  # metrics never block a call
         log.exception("metrics for line fact %s failed", f.kind)
+
+
+def _room_fact(m: Metrics, f: RoomCount) -> None:
+    """A conference room's fact (`hotline.conference.facts`): labels from closed sets."""
+    try:
+        option = m.closed.option(f.option)
+        if f.kind == "hold":
+            m.holds.labels(option).inc()
+        elif f.kind == "transfer" and f.target in room.TARGETS and f.mode in room.MODES:
+            m.transfers.labels(option, f.target, f.mode).inc()
+        elif f.kind == "three_way" and f.target in room.TARGETS:
+            m.three_way.labels(option, f.target).inc()
+        elif f.kind == "emergency" and f.service in room.SERVICES and f.outcome in room.OUTCOMES:
+            m.escalations.labels(f.service, f.outcome).inc()
+        elif f.kind == "supervision" and f.mode in room.SUPERVISION:
+            m.supervisions.labels(f.mode).inc()
+        elif f.kind == "help":
+            m.help_requests.labels(m.closed.org(f.org)).inc()
+        else:
+            log.warning("unknown conference fact %r", f.kind)
+    except Exception:  # metrics never block a call
+        log.exception("metrics for conference fact %s failed", f.kind)
 
 
 def _one(m: Metrics, f: Count) -> None:

@@ -20,6 +20,7 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from hotline.calls.states import TURNED_AWAY
+from hotline.conference import facts as room
 from hotline.config import HotlineConfig
 from hotline.reports import labels
 from hotline.reports.definitions import CALLBACK_OUTCOMES, NONE
@@ -50,9 +51,11 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=False)
         self._calls(self.registry)
         self._service(self.registry)
+        self._room(self.registry)
         for org in labels.orgs(cfg):
             self.missed_away.labels(org)
             self.wrap_up.labels(org)
+            self.help_requests.labels(org)
             for source in HARD_SOURCES:
                 self.hard_calls.labels(org, source)
             for reason in CARE_BREAKS:
@@ -158,6 +161,42 @@ class Metrics:
             "hotline_care_breaks", "Breaks lines took by themselves (after a hard call, long talk)",
             ["org", "reason"], registry=r,
         )  # fmt: skip
+
+    def _room(self, r: CollectorRegistry) -> None:
+        """The conference room (docs/conference.md): holds, transfers, three-way calls,
+        emergency escalations, supervisions and help requests."""
+        self.holds = Counter(
+            "hotline_conference_holds", "Callers put on hold by their counsellor",
+            ["option"], registry=r,
+        )  # fmt: skip
+        self.transfers = Counter(
+            "hotline_transfers",
+            "Calls handed to another party: warm (the counsellor talked to it first, then "
+            "left the caller with it) or cold (to another option's queue)",
+            ["option", "target", "mode"], registry=r,
+        )  # fmt: skip
+        self.three_way = Counter(
+            "hotline_three_way_calls", "Third parties brought into a conversation",
+            ["option", "target"], registry=r,
+        )  # fmt: skip
+        self.escalations = Counter(
+            "hotline_emergency_escalations",
+            "Emergency direct lines dialled into a call: connected (joined) or failed",
+            ["service", "outcome"], registry=r,
+        )  # fmt: skip
+        self.supervisions = Counter(
+            "hotline_supervisions", "Supervisors who listened to, coached or joined a call",
+            ["mode"], registry=r,
+        )  # fmt: skip
+        self.help_requests = Counter(
+            "hotline_help_requests", "Counsellors' help requests to the supervisors on duty",
+            ["org"], registry=r,
+        )  # fmt: skip
+        for service in room.SERVICES:
+            for outcome in room.OUTCOMES:
+                self.escalations.labels(service, outcome)
+        for mode in room.SUPERVISION:
+            self.supervisions.labels(mode)
 
     def _zeros(self, cfg: HotlineConfig) -> None:
         # Every configured period x offered option starts at zero. Organisations and the

@@ -32,8 +32,9 @@ from hotline.common.http import (
 )
 from hotline.common.text import Stored
 from hotline.deps import MAX_ROW_ID, ConfigDep, NowDep, RowId, SessionDep
-from hotline.records import export, service
-from hotline.records.http import LinkageDep, SavedDep
+from hotline.records import emergency, export, service
+from hotline.records.emergency import DraftOut
+from hotline.records.http import EscalationsDep, LinkageDep, SavedDep
 from hotline.records.schemas import (
     AuditOut,
     CallOut,
@@ -128,6 +129,21 @@ async def export_period(
     return StreamingResponse(chunks, media_type=media, headers=headers)
 
 
+@router.get("/api/records/draft", tags=["records"], responses=errors(E401, E403, E404, E422))
+async def record_draft(
+    who: ActorDep,
+    session: SessionDep,
+    lists: ListsDep,
+    escalations: EscalationsDep,
+    call_sid: Annotated[str, Query(min_length=1, max_length=64), Stored],
+) -> DraftOut:
+    """The record form of a call, pre-filled: a call escalated to the emergency services
+    starts at the most serious level (緊急), with its escalations (who, when, to whom)."""
+    return await emergency.draft(
+        session, who=who, lists=lists, escalations=escalations, call_sid=call_sid
+    )
+
+
 @router.get("/api/records/{record_id}", tags=["records"], responses=errors(E401, E403, E404, E500))
 async def read_record(
     record_id: RowId,
@@ -135,13 +151,17 @@ async def read_record(
     session: SessionDep,
     box: BoxDep,
     linkage: LinkageDep,
+    escalations: EscalationsDep,
     now: NowDep,
 ) -> RecordOut:
     """A record with its summary: counsellors of its organisation, or coordinators when the
-    record is behind a linkage case. Audited."""
-    return await service.read(
+    record is behind a linkage case; with the call's emergency escalations. Audited."""
+    record = await service.read(
         session, who=who, box=box, linkage=linkage, record_id=record_id, now=now
     )
+    call_id = await service.call_id_of(session, record.id)
+    record.emergencies = await escalations.of_call(session, call_id)
+    return record
 
 
 @router.patch(

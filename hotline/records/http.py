@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from hotline.common.hooks import RecordSaved
+from hotline.records.emergency import Escalations
 from hotline.records.linkage import Linkage
 from hotline.services import services_of
 
@@ -31,5 +32,12 @@ async def wired_saved(request: Request) -> RecordSaved:
     return saved_of(request)
 
 
+async def wired_escalations(request: Request) -> Escalations:
+    """A call's emergency escalations (the conference room's, wired by `create_app`)."""
+    escalations: Escalations = services_of(request.app).escalations
+    return escalations
+
+
+EscalationsDep = Annotated[Escalations, Depends(wired_escalations)]
 LinkageDep = Annotated[Linkage, Depends(wired_linkage)]
 SavedDep = Annotated[RecordSaved, Depends(wired_saved)]

@@ -14,6 +14,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from hotline.common.text import Stored, Text
+from hotline.records.emergency import EmergencyOut
 
 SUMMARY_MAX = 4000
 
@@ -76,6 +77,8 @@ class RecordOut(BaseModel):
     case_status: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    # The call's emergency escalations (records.emergency), on a record read alone.
+    emergencies: list[EmergencyOut] = []
 
 
 class CallOut(BaseModel):

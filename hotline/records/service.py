@@ -156,6 +156,14 @@ async def read(
     return out(row, call, case, box)
 
 
+async def call_id_of(session: AsyncSession, record_id: int) -> int:
+    """The calls row of a record (read after `read` allowed it)."""
+    found = await store.get_record(session, record_id)
+    if found is None:
+        raise NotFound("unknown record")
+    return found[0].call_id
+
+
 async def update(
     session: AsyncSession,
     *,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from hotline.calls import lifecycle as lc
 from hotline.calls.store import StoredCall
+from hotline.conference import outcomes
 from hotline.conference import store as parties
 from hotline.voice import params
 from hotline.voice.outcomes import Outcome
@@ -46,6 +47,7 @@ async def conference_status(t: Turn, p: VoiceParams, q: Query) -> Outcome:
     sid = p.conference_sid
     if event == JOIN and label:
         await parties.joined(session, call.id, label, leg, t.now)
+        await outcomes.settled(session, call, label, t.now)  # an emergency line: connected
         await t.apply(call, lc.ConferenceJoined(label, leg, sid))
     elif event == LEAVE and label:
         changed = await parties.left(session, call.id, label, leg, t.now)
@@ -87,6 +89,7 @@ async def party_status(t: Turn, p: VoiceParams, q: Query) -> Outcome:
         return "no_content"
     session, label, leg = t.uow.session, q.label, p.call_sid
     changed = await parties.left(session, call.id, label, leg, t.now, p.call_status)
+    await outcomes.settled(session, call, label, t.now)  # an emergency line never joined
     await _party_gone(t, call, label, changed)
     return "no_content"
 

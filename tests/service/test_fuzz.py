@@ -124,6 +124,7 @@ async def _keys(app) -> dict[str, str]:  # type: ignore[no-untyped-def]
             ("inochi", Role.COUNSELLOR),
             ("sisc", Role.COORDINATOR),
             ("sisc", Role.OPERATOR),
+            ("inochi", Role.SUPERVISOR),
         ):
             _, keys[role.value] = await store.create(
                 s, org_id=org, role=role, name="fuzz", now=app.state.clock()
