@@ -14,9 +14,13 @@ import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 from twilio.request_validator import RequestValidator
+
+if TYPE_CHECKING:
+    from hotline.phone.scenes import Console
 
 Printer = Callable[[str], None]
 
@@ -99,6 +103,8 @@ class Phone:
         self.outcome = "hung up"
         self.bridged = False
         self.connected = False
+        # `--transfer`, `--supervise`: the console played once the counsellor accepts.
+        self.console: Console | None = None
 
     # -- HTTP as Twilio does it -------------------------------------------------------------
     def _local(self, url: str) -> str:
