@@ -22,7 +22,7 @@ from hotline.conference.duty import open_help_count
 from hotline.conference.models import CallParty, PartyKind, PartyRole, PartyStatus
 from hotline.conference.parties import PartyView, view
 from hotline.config import HotlineConfig
-from hotline.errors import Forbidden, NotFound
+from hotline.errors import Forbidden, Invalid, NotFound
 from hotline.records import store as records
 from hotline.services import Services
 
@@ -102,7 +102,7 @@ def party_name(cfg: HotlineConfig, p: CallParty, org_id: str | None) -> str | No
         return (p.target_id or "").replace(":", " ")
     try:
         return targets.entry(cfg, p.kind or "", p.target_id or "").name
-    except Exception:  # an entry since taken out of the directory: its id
+    except Invalid:  # an entry since taken out of the directory: its id
         return p.target_id
 
 

@@ -51,11 +51,12 @@ from hotline.calls.events import (
     PartyGone,
     TransferredToQueue,
 )
-from hotline.calls.states import Phase
+from hotline.calls.states import TERMINAL, Phase
+from hotline.calls.store import StoredCall
 from hotline.common import audit
 from hotline.common.audit import Actor
 from hotline.conference import room
-from hotline.conference.control import ControlFailed
+from hotline.conference.control import ConferenceControl, ControlFailed
 from hotline.conference.facts import RoomCount
 from hotline.conference.live import Card, TargetView, card, live_calls, targets_now
 from hotline.conference.models import CallParty, PartyKind, PartyRole, PartyStatus
@@ -233,6 +234,21 @@ async def drop_party(
     return await card(session, services, who, call_id)
 
 
+async def _end_conference(control: ConferenceControl, conference: str, call: StoredCall) -> None:
+    """End the conference for everyone in it. The lifecycle ended the call too (and asks for
+    the same after the commit, `EndConference`): whichever reaches Twilio second finds it
+    over, which is no failure."""
+    try:
+        await control.end(conference)
+    except ControlFailed as e:
+        if e.why == "rejected" and call.state in TERMINAL:
+            return  # ended already
+        raise Upstream(
+            f"Twilio did not end the conference ({e.why}): hang up your phone, which ends it",
+            why=e.why,
+        ) from None
+
+
 def _may_leave(call_phase: Phase, rows: list[CallParty], *, handover: bool) -> list[CallParty]:
     """The refusals of leaving: never a caller on hold alone, never with an emergency party
     in (the counsellor stays until help is on its way), never a handover to nobody."""
@@ -285,19 +301,19 @@ async def leave(
     )
     step.changed("counsellor-left")
     await u.commit()
+    if not handover:
+        await _end_conference(control, conference, call)
+        return await card(session, services, who, call_id)
     try:
-        if handover and phase == Phase.CONSULTING:
+        if phase == Phase.CONSULTING:
             await control.hold(conference, call.call_sid, on=False, language=call.language)
-        if leg is not None:
-            if handover:  # the conference must outlive the counsellor's leg
-                await control.update_party(conference, leg, end_conference_on_exit=False)
+        if leg is not None:  # the conference must outlive the counsellor's leg
+            await control.update_party(conference, leg, end_conference_on_exit=False)
             await control.remove_party(conference, leg)
-        elif not handover:
-            await control.end(conference)
     except ControlFailed as e:
         raise Upstream(
             f"Twilio did not take the counsellor's leg out ({e.why}): hang up your phone; "
-            "the call goes on as recorded",
+            "the caller stays with the party as recorded",
             why=e.why,
         ) from None
     return await card(session, services, who, call_id)
@@ -323,13 +339,7 @@ async def end(session: AsyncSession, services: Services, who: Actor, call_id: in
     )
     step.changed("ended")
     await u.commit()
-    try:
-        await control.end(conference)
-    except ControlFailed as e:
-        raise Upstream(
-            f"Twilio did not end the conference ({e.why}): hang up your phone, which ends it",
-            why=e.why,
-        ) from None
+    await _end_conference(control, conference, call)
     return await card(session, services, who, call_id)
 
 

@@ -329,3 +329,71 @@ async def test_a_call_ended_by_a_move_in_the_conference_ends_the_conference(
     assert (await call_of(app, call.caller_sid)).state == "completed"
     goodbye = await call.caller_twiml(call.dial_action, DialCallStatus="completed")
     assert goodbye[-1].tag == "Hangup"
+
+
+async def _apply(app: Any, sid: str, event: Any) -> None:
+    from hotline.calls import service, store
+
+    services = services_of(app)
+    async with services.unit() as uow:
+        row = await store.get_call(uow.session, sid, lock=True)
+        assert row is not None
+        await service.apply(uow.session, services.router, row, event, services.clock())
+        await uow.commit()
+    await app.state.pushes.drain()
+
+
+async def test_the_counsellor_dropping_while_the_caller_is_held_requeues_the_caller(
+    app: Any, api: TwilioApi, reserved: ConferenceCall
+) -> None:
+    from hotline.calls import lifecycle as lc
+
+    call = reserved
+    await call.dial()
+    await call.ringing()
+    await call.press("1")
+    connected = await call_of(app, call.caller_sid)
+    await _apply(app, call.caller_sid, lc.HoldSet(on=True))
+    assert (await call_of(app, call.caller_sid)).phase == "on_hold"
+    assert call.leg is not None
+    api.rooms.leave(call.conference_sid, call.leg.sid)  # their phone drops
+    await call.event("participant-leave", call.leg.sid, "counsellor")
+    await call.leg_status("completed")
+    row = await call_of(app, call.caller_sid)
+    assert (row.state, row.phase, row.line_id) == ("waiting", None, None)
+    assert (row.waiting_since, row.connected_at) == (
+        connected.waiting_since,
+        connected.connected_at,
+    )
+    line = await line_of(app)
+    assert line.call_id is None and line.status == "wrap_up"  # no miss: it took the call
+    await app.state.pushes.drain()
+    redirected = [u["Url"] for sid, u in api.updates if sid == call.caller_sid]
+    assert redirected and "/voice/requeue?o=loneliness" in redirected[-1]
+    assert (await call.caller_twiml(redirected[-1])).find("Enqueue") is not None
+    # Hanging up while waiting again: the call was connected once, so it completes.
+    await call.caller_twiml("/voice/queue-result?o=loneliness", QueueResult="hangup")
+    assert (await call_of(app, call.caller_sid)).state == "completed"
+
+
+async def test_a_cold_transfer_takes_the_caller_to_the_other_queue_with_their_wait(
+    app: Any, api: TwilioApi, reserved: ConferenceCall
+) -> None:
+    from hotline.calls import lifecycle as lc
+
+    call = reserved
+    await call.dial()
+    await call.ringing()
+    await call.press("1")
+    before = await call_of(app, call.caller_sid)
+    await _apply(app, call.caller_sid, lc.TransferredToQueue("under18", None))
+    row = await call_of(app, call.caller_sid)
+    assert (row.state, row.option_id, row.waiting_since) == (
+        "waiting",
+        "under18",
+        before.waiting_since,
+    )
+    redirected = [u["Url"] for sid, u in api.updates if sid == call.caller_sid]
+    assert redirected and "/voice/requeue?o=under18" in redirected[-1]
+    queue = (await call.caller_twiml(redirected[-1])).find("Enqueue")
+    assert queue is not None and queue.text == "hotline-under18"

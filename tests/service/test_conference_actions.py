@@ -300,3 +300,18 @@ async def test_hold_in_a_three_way_call_consults_the_party_alone(
         f"/api/calls/{call.id}/leave", json={"handover": True}, headers=k["counsellor"]
     )
     assert twice.status_code == 409 and "left the call already" in twice.text
+
+
+async def test_a_conference_ended_already_is_no_failure(app, client: httpx.AsyncClient) -> None:
+    """The lifecycle ends the conference after the commit too (`EndConference`): whichever
+    reaches Twilio second finds it over."""
+    fake = control(app)
+    fake.fail["end"] = ControlFailed("rejected", 404)
+    call = await in_conference(app)
+    k = await keys(app)
+    resp = await client.post(
+        f"/api/calls/{call.id}/leave", json={"handover": False}, headers=k["counsellor"]
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["state"] == "completed"
+    assert fake.named("end") == [{"conference_sid": call.conference_sid}]
