@@ -234,6 +234,21 @@ def _not_with(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _console_script(args: argparse.Namespace, cfg: HotlineConfig) -> Script:
+    scripted = args.press is not None or not sys.stdin.isatty()
+    return Script(
+        presses=list(args.press or []),
+        interactive=not scripted,
+        hold_segments=args.hold if args.hold is not None else 20,
+        counsellors=itertools.cycle(args.counsellor.split(",")),
+        speed=args.speed or 0.0,
+        talk_seconds=args.talk,
+        music_seconds=cfg.hold.music_seconds,
+        # Waiting for a line in its wrap-up takes real time: the plan needs a counsellor.
+        hold_speed=args.speed if args.speed is not None else 1.0,
+    )
+
+
 NO_KEY = (
     "hotline call: the console needs an API key of the organisation whose line takes the "
     "call: set HOTLINE_API_KEY (hotline keys create --org ORG --role supervisor); a "
@@ -262,16 +277,7 @@ async def run_console_call(
         return 2
     base = (args.url or settings.public_base).rstrip("/")
     console = Console(plan, chosen, cfg, _printer(""))
-    scripted = args.press is not None or not sys.stdin.isatty()
-    script = Script(
-        presses=list(args.press or []),
-        interactive=not scripted,
-        hold_segments=args.hold if args.hold is not None else 20,
-        counsellors=itertools.cycle(args.counsellor.split(",")),
-        speed=args.speed or 0.0,
-        talk_seconds=args.talk,
-        music_seconds=cfg.hold.music_seconds,
-    )
+    script = _console_script(args, cfg)
     try:
         async with httpx.AsyncClient(timeout=20) as client:
             await PlacedCalls(client, base, DEV_ACCOUNT_SID, settings.auth_token).all()

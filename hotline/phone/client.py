@@ -58,6 +58,9 @@ class Script:
     hold_presses: list[str] = field(default_factory=list)
     # How long the hold's music plays (menus.yaml `hold.music_seconds`), at `speed`.
     music_seconds: float = 0.0
+    # The hold's pauses at this speed instead (None: `speed`): a caller who must get through
+    # waits for a line in its wrap-up in real time, however fast the rest is played.
+    hold_speed: float | None = None
 
 
 def new_sid(prefix: str = "CA") -> str:
@@ -264,6 +267,10 @@ class Phone:
             if v.tag == "Play":  # the hold's music, for its length (in real time at speed 1)
                 await self.verb(v)
                 await self._pause(self.script.music_seconds)
+            elif v.tag == "Pause" and self.script.hold_speed is not None:
+                length = float(v.get("length", "1"))
+                self.out(f"[pause {v.get('length', '1')}s]")
+                await asyncio.sleep(length * self.script.hold_speed)  # the hold, as heard
             elif v.tag in {"Say", "Pause"}:
                 await self.verb(v)
             elif v.tag == "Gather":

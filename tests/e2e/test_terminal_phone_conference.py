@@ -41,7 +41,6 @@ pytestmark = pytest.mark.e2e
 
 FIRE = "+815055550119"  # fictional, as the rest of the file's numbers
 ON_HOLD = "[caller hears, on hold] 相談員が少しのあいだ"
-HOLD_POLLS = "400"  # the hold polls at once here (speed 0): a line freed meanwhile is found
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class Service:
     config: Path
 
 
-def test_config(tmp: Path) -> Path:
+def service_config(tmp: Path) -> Path:
     data = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
     data["staffing"]["wrap_up_seconds"] = 0
     checked = {"checked_by": "テスト", "checked_on": "2026-11-20"}
@@ -74,7 +73,7 @@ def service(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
     tmp = tmp_path_factory.mktemp(f"phone-conference-{request.param}")
-    config = test_config(tmp)
+    config = service_config(tmp)
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp / 'hotline.db'}"
         for server in serve(url, tmp / "serve.log", HOTLINE_CONFIG_PATH=str(config)):
@@ -91,7 +90,7 @@ def service(
 
 def phone(service: Service, *args: str, **env: str) -> Transcript:
     """`hotline call ARGS` against the service, with its settings (database, config)."""
-    argv = ["call", "--url", service.server.url, "--hold", HOLD_POLLS, *args]
+    argv = ["call", "--url", service.server.url, *args]
     done = subprocess.run(
         [sys.executable, "-m", "hotline.cli", *argv],
         cwd=ROOT,
