@@ -21,7 +21,7 @@ import httpx
 
 from hotline.config import HotlineConfig
 from hotline.phone.callback import Created
-from hotline.phone.console import ConsoleApi, Keys, NoKey, Refused, said
+from hotline.phone.console import ConsoleApi, GivenKey, Keys, NoKey, Refused, said
 from hotline.phone.plans import Plan, Supervision, Transfer
 from hotline.phone.stage import Stage, Stuck
 
@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from hotline.phone.conference import Room
 
 IN_PLAY = ("dialling", "joined")
+WRONG_DATABASE = (
+    "a key the phone made is in the database its own settings name: run it with the "
+    "service's HOTLINE_DATABASE_URL, or set HOTLINE_API_KEY"
+)
 HEARD = {
     "listen": [
         "[supervisor hears] the caller and the counsellor",
@@ -79,6 +83,8 @@ class Console:
             return await scene.run()
         except Refused as e:
             self.failed = f"the service refused ({e.status}): {said(e.detail)}"
+            if e.status == 401 and not isinstance(self.keys, GivenKey):
+                self.failed += f" ({WRONG_DATABASE})"
         except (NoKey, Stuck) as e:
             self.failed = str(e)
         except httpx.HTTPError as e:
