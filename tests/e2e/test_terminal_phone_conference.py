@@ -33,6 +33,7 @@ from hotline.calls.models import Call
 from hotline.common.audit import AuditEntry
 from hotline.conference.models import CallParty
 from hotline.db import make_engine
+from hotline.lines.models import Line
 from hotline.testing.servers import hotline_env
 from tests.conftest import pg_database
 from tests.e2e.conftest import CALL_TIMEOUT, CONFIG, ROOT, LiveServer, Transcript, serve
@@ -131,8 +132,15 @@ async def _stored(url: str, call_id: int) -> dict[str, Any]:
                 )
             ).all()
             keys = (await conn.execute(select(ApiKey))).all()
+            holding = (await conn.execute(select(Line.id).where(Line.call_id == call_id))).all()
             audit = (await conn.execute(select(AuditEntry.action))).scalars().all()
-        return {"call": call, "parties": parties, "keys": keys, "audit": list(audit)}
+        return {
+            "call": call,
+            "parties": parties,
+            "keys": keys,
+            "audit": list(audit),
+            "holding": holding,
+        }
     finally:
         await engine.dispose()
 
@@ -146,9 +154,11 @@ def party_rows(found: dict[str, Any]) -> list[tuple[str, str | None, str | None,
 
 
 def ended_cleanly(service: Service, call_id: int) -> dict[str, Any]:
-    """The call completed, nobody left in its conference, the phone's keys revoked."""
+    """The call completed, nobody left in its conference, no line held for it, the phone's
+    keys revoked."""
     found = stored(service, call_id)
     assert (found["call"].state, found["call"].phase) == ("completed", None)
+    assert found["holding"] == []
     assert not [p for p in found["parties"] if p.status in ("dialling", "joined")]
     assert found["keys"] and all(k.revoked_at is not None for k in found["keys"])
     return found
