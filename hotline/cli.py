@@ -13,10 +13,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hotline import logs
 from hotline.auth import cli as auth_cli
+from hotline.auth.models import Role
 from hotline.cases.service import LINKAGE
 from hotline.config import HotlineConfig
 from hotline.db import is_sqlite, upgrade
 from hotline.ivr import twilio_cli
+from hotline.phone import plans
 from hotline.records import cli as records_cli
 from hotline.reports import cli as reports_cli
 from hotline.routing import cli as routing_cli
@@ -110,9 +112,21 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_call(args: argparse.Namespace) -> int:
     from hotline.phone.cli import run_calls
+    from hotline.phone.console import MadeKeys
 
     settings, cfg = settings_and_config()
-    return asyncio.run(run_calls(args, settings, cfg))
+    keys = None
+    if settings.env == "development":  # the console's keys, made in its database for the call
+
+        async def make(org_id: str, role: str) -> tuple[int, str]:
+            name = f"terminal phone ({role})"
+            return await auth_cli.make_key(settings, org_id=org_id, role=role, name=name)
+
+        async def revoke(key_ids: list[int]) -> None:
+            await auth_cli.revoke_keys(settings, key_ids)
+
+        keys = MadeKeys(make, revoke)
+    return asyncio.run(run_calls(args, settings, cfg, keys))
 
 
 def cmd_routes(args: argparse.Namespace) -> int:
@@ -171,11 +185,7 @@ def _keys_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     ks = k.add_subparsers(dest="keys_command", required=True)
     create = ks.add_parser("create", help="create a key; prints it once, on the last line")
     create.add_argument("--org", required=True, help="organisation id from menus.yaml")
-    create.add_argument(
-        "--role",
-        required=True,
-        choices=["counsellor", "supervisor", "coordinator", "operator", "admin"],
-    )
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--name", default="", help="who or what uses the key")
     ks.add_parser("list", help="list keys (never the keys themselves)")
     revoke = ks.add_parser("revoke", help="revoke a key by its id")
@@ -288,7 +298,22 @@ def _call_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     who = ["human", "machine_start", "fax", "unknown"]  # AnsweredBy, as Twilio reports it
     c.add_argument("--callback-answered-by", choices=who, default="human", help=ANSWERED_BY)
+    _console_arguments(c)
     c.set_defaults(func=cmd_call)
+
+
+def _console_arguments(c: argparse.ArgumentParser) -> None:
+    """`hotline call --transfer`, `--supervise`: the console's part once a counsellor accepts."""
+    console = c.add_mutually_exclusive_group()
+    console.add_argument(
+        "--transfer", type=plans.transfer, metavar="KIND:ID[:MODE]", help=plans.TRANSFER_HELP
+    )
+    console.add_argument(
+        "--supervise",
+        type=plans.supervision,
+        metavar="listen|coach|join[:SUPERVISOR]",
+        help=plans.SUPERVISE_HELP,
+    )
 
 
 def _twiml_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -62,6 +62,33 @@ async def _run_keys(args: argparse.Namespace, session: AsyncSession) -> int:
     return 0
 
 
+async def make_key(settings: Settings, *, org_id: str, role: str, name: str) -> tuple[int, str]:
+    """A new API key in the configured database (`hotline keys create` without the printing):
+    its id and the key. The terminal phone's console uses one for a call, then revokes it."""
+    engine = make_engine(settings.database_url)
+    try:
+        await check_at_head(engine)
+        async with session_factory(engine).begin() as session:
+            now = dt.datetime.now(dt.UTC)
+            row, key = await store.create(
+                session, org_id=org_id, role=Role(role), name=name, now=now
+            )
+            return row.id, key
+    finally:
+        await engine.dispose()
+
+
+async def revoke_keys(settings: Settings, key_ids: list[int]) -> None:
+    engine = make_engine(settings.database_url)
+    try:
+        async with session_factory(engine).begin() as session:
+            now = dt.datetime.now(dt.UTC)
+            for key_id in key_ids:
+                await store.revoke(session, key_id, now)
+    finally:
+        await engine.dispose()
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     users = sub.add_parser("users", help="web console accounts")
     us = users.add_subparsers(dest="users_command", required=True)

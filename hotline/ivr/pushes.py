@@ -148,7 +148,10 @@ class Pushes:
         which sends the caller back by the Dial's action."""
         async with self.services.unit() as uow:
             call = await store.get_call(uow.session, fact.call_sid)
-            if call is None or call.state != lifecycle.CallState.WAITING or not call.option_id:
+            # Reserved already: the routing pass offered a free line at once, which the
+            # caller takes at the queue's first poll; they must leave the conference for it.
+            queued = (lifecycle.CallState.WAITING, lifecycle.CallState.RESERVED)
+            if call is None or call.state not in queued or not call.option_id:
                 return
             url = self.renderer.urls.requeue(call.option_id, call.language)
         try:

@@ -101,6 +101,7 @@ class TwilioApi:
 
     def __post_init__(self) -> None:
         self.rooms.account_sid = self.account_sid
+        self.rooms.every_room = self.every_call  # the terminal phone's rooms too
 
     def authorised(self, header: str | None) -> bool:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()

@@ -17,6 +17,12 @@ Under `/2010-04-01/Accounts/{AccountSid}`:
 
 Every request that changes something is appended to `log` as `(action, conference sid,
 participant or "", params)`: "create", "update", "delete", "end".
+
+A development service's stand-in (`every_room`) never sees the terminal phone's `<Conference>`:
+a conference or a participant (by CallSid) it is asked about is taken to be the phone's, and
+made on first use, as `every_call` does for calls. Beside Twilio's fields a participant shows
+what Twilio itself would use, for the terminal phone, which plays Twilio's part: `to`,
+`status_callback` (from its create) and `hold_url` (from its latest hold).
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ class Rooms:
     created: list[dict[str, str]] = field(default_factory=list)  # participants created
     log: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
     calls_ended: list[str] = field(default_factory=list)  # legs that left by a request
+    every_room: bool = False  # a development service's: the terminal phone's rooms
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # -- what a test (or the terminal phone's TwiML) does, as Twilio would ------------------
@@ -155,10 +162,10 @@ def get(rooms: Rooms, path: str, query: dict[str, str], page: Any) -> Answer:
             ]
             return 200, page("Conferences", "conferences", listed)
         if match := ROOM.match(path):
-            room = rooms.rooms.get(match.group(2))
+            room = _room(rooms, match.group(2))
             return NOT_FOUND if room is None else (200, rooms.room_json(room))
         if match := LEGS.match(path):
-            room = rooms.rooms.get(match.group(2))
+            room = _room(rooms, match.group(2))
             if room is None:
                 return NOT_FOUND
             return 200, page("Participants", "participants", [dict(v) for v in room.legs.values()])
@@ -168,12 +175,25 @@ def get(rooms: Rooms, path: str, query: dict[str, str], page: Any) -> Answer:
     return NOT_FOUND
 
 
-def _find(rooms: Rooms, sid: str, who: str) -> dict[str, Any] | None:
-    """A participant by CallSid or label (call with the lock held)."""
+def _room(rooms: Rooms, sid: str) -> Room | None:
+    """A conference by SID (call with the lock held); a development service's stand-in makes
+    the terminal phone's on first use, in progress."""
     room = rooms.rooms.get(sid)
+    if room is None and rooms.every_room and sid.startswith("CF"):
+        room = rooms.rooms[sid] = Room(sid, "", "in-progress")
+    return room
+
+
+def _find(rooms: Rooms, sid: str, who: str) -> dict[str, Any] | None:
+    """A participant by CallSid or label (call with the lock held); a development service's
+    stand-in takes an unknown CallSid for the terminal phone's leg, in the conference."""
+    room = _room(rooms, sid)
     if room is None:
         return None
-    return room.legs.get(who) or next((v for v in room.legs.values() if v["label"] == who), None)
+    found = room.legs.get(who) or next((v for v in room.legs.values() if v["label"] == who), None)
+    if found is None and rooms.every_room and who.startswith("CA"):
+        found = room.legs[who] = _leg(rooms.account_sid, sid, who, "") | {"status": "connected"}
+    return found
 
 
 def post(rooms: Rooms, path: str, params: dict[str, str], statuses: dict[str, str]) -> Answer:
@@ -188,7 +208,7 @@ def post(rooms: Rooms, path: str, params: dict[str, str], statuses: dict[str, st
 
 def _end(rooms: Rooms, sid: str, params: dict[str, str], statuses: dict[str, str]) -> Answer:
     with rooms.lock:
-        room = rooms.rooms.get(sid)
+        room = _room(rooms, sid)
         if room is None:
             return NOT_FOUND
         if params.get("Status") not in (None, "completed"):
@@ -210,7 +230,7 @@ def _create(rooms: Rooms, sid: str, params: dict[str, str], statuses: dict[str, 
     if _true(params.get("Coaching")) and not params.get("CallSidToCoach"):
         return _error(400, 21201, "CallSidToCoach is required when Coaching is true")
     with rooms.lock:
-        room = rooms.rooms.get(sid)
+        room = _room(rooms, sid)
         if room is None or room.status == "completed":
             return NOT_FOUND
         call_sid = "CA" + secrets.token_hex(16)
@@ -222,6 +242,8 @@ def _create(rooms: Rooms, sid: str, params: dict[str, str], statuses: dict[str, 
             end_conference_on_exit=_true(params.get("EndConferenceOnExit")),
             start_conference_on_enter=params.get("StartConferenceOnEnter", "true") != "false",
         )
+        if rooms.every_room:  # what Twilio itself would use, for the terminal phone
+            leg.update(to=params["To"], status_callback=params.get("StatusCallback"))
         room.legs[call_sid] = leg
         statuses[call_sid] = "queued"
         rooms.created.append({**params, "CallSid": call_sid, "ConferenceSid": sid})
@@ -243,6 +265,8 @@ def _update(rooms: Rooms, sid: str, who: str, params: dict[str, str]) -> Answer:
             leg["call_sid_to_coach"] = params["CallSidToCoach"]
         if "EndConferenceOnExit" in params:
             leg["end_conference_on_exit"] = _true(params["EndConferenceOnExit"])
+        if rooms.every_room and "Hold" in params:
+            leg["hold_url"] = params.get("HoldUrl") if leg["hold"] else None
         rooms.log.append(("update", sid, str(leg["call_sid"]), params))
         return 200, dict(leg)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -21,6 +22,9 @@ from hotline.phone.callback import (
     callback_loop,
 )
 from hotline.phone.client import CallEnded, Phone, Script
+from hotline.phone.console import GivenKey, Keys
+from hotline.phone.plans import Plan, check, describe
+from hotline.phone.scenes import Console
 from hotline.settings import DEV_ACCOUNT_SID, Settings
 
 
@@ -38,9 +42,19 @@ def _printer(prefix: str) -> Callable[[str], None]:
     return out
 
 
-async def run_calls(args: argparse.Namespace, settings: Settings, cfg: HotlineConfig) -> int:
+async def run_calls(
+    args: argparse.Namespace, settings: Settings, cfg: HotlineConfig, keys: Keys | None = None
+) -> int:
     if getattr(args, "callback", False):
         return await run_callback(args, settings, cfg)
+    plan: Plan | None = getattr(args, "transfer", None) or getattr(args, "supervise", None)
+    if plan is not None:
+        return await run_console_call(args, settings, cfg, plan, keys)
+    return await run_phones(args, settings, cfg)
+
+
+async def run_phones(args: argparse.Namespace, settings: Settings, cfg: HotlineConfig) -> int:
+    """One or several callers, each as far as the script takes them."""
     scripted = args.press is not None or not sys.stdin.isatty() or args.callers > 1
     presses = [p for p in (args.press or [])]
     hold = args.hold if args.hold is not None else (3 if scripted and args.callers == 1 else 20)
@@ -97,6 +111,11 @@ async def run_calls(args: argparse.Namespace, settings: Settings, cfg: HotlineCo
     return 0
 
 
+STAND_IN_ONLY = (
+    "hotline call {flag}: the service at {base} places its calls through a Twilio account "
+    "of its own, not its development stand-in: the terminal phone cannot answer them (start "
+    "it with HOTLINE_ENV=development and no TWILIO_ACCOUNT_SID)"
+)
 SHOWN = ("ready", "reserved", "ringing", "talking", "wrap_up", "away")
 BUSY = ("reserved", "ringing", "talking", "wrap_up")
 WATCH_AT_MOST = 900.0  # seconds after the calls; longer than any wrap-up may be extended
@@ -194,12 +213,7 @@ async def run_callback(args: argparse.Namespace, settings: Settings, cfg: Hotlin
                 print("[summary] the hotline placed no call in time: is every line busy?")
                 return 1
     except NoStandIn:
-        print(
-            f"hotline call --callback: the service at {base} places its calls through a Twilio "
-            "account of its own, not its development stand-in: the terminal phone cannot "
-            "answer them (start it with HOTLINE_ENV=development and no TWILIO_ACCOUNT_SID)",
-            file=sys.stderr,
-        )
+        print(STAND_IN_ONLY.format(base=base, flag="--callback"), file=sys.stderr)
         return 2
     except httpx.HTTPError as e:
         print(f"hotline call: cannot reach the service at {base}: {e}", file=sys.stderr)
@@ -207,3 +221,88 @@ async def run_callback(args: argparse.Namespace, settings: Settings, cfg: Hotlin
     print(f"[summary] {outcome}")
     # What the phone set out to show: the caller joined, or a machine that heard nothing.
     return 0 if outcome in {"callback connected", MACHINE_HEARD_NOTHING} else 1
+
+
+def _not_with(args: argparse.Namespace) -> str | None:
+    """What `--transfer` and `--supervise` cannot be played with."""
+    if args.callback or args.fallback:
+        return "--transfer and --supervise play a call put through to a counsellor, not " + (
+            "--callback" if args.callback else "--fallback"
+        )
+    if args.callers > 1:
+        return "--transfer and --supervise play one caller's call: leave out --callers"
+    return None
+
+
+def _console_script(args: argparse.Namespace, cfg: HotlineConfig) -> Script:
+    scripted = args.press is not None or not sys.stdin.isatty()
+    return Script(
+        presses=list(args.press or []),
+        interactive=not scripted,
+        hold_segments=args.hold if args.hold is not None else 20,
+        counsellors=itertools.cycle(args.counsellor.split(",")),
+        speed=args.speed or 0.0,
+        talk_seconds=args.talk,
+        music_seconds=cfg.hold.music_seconds,
+        # Waiting for a line in its wrap-up takes real time: the plan needs a counsellor.
+        hold_speed=args.speed if args.speed is not None else 1.0,
+    )
+
+
+NO_KEY = (
+    "hotline call: the console needs an API key of the organisation whose line takes the "
+    "call: set HOTLINE_API_KEY (hotline keys create --org ORG --role supervisor); a "
+    "development service's phone (HOTLINE_ENV=development) makes its own"
+)
+
+
+async def run_console_call(
+    args: argparse.Namespace,
+    settings: Settings,
+    cfg: HotlineConfig,
+    plan: Plan,
+    keys: Keys | None,
+) -> int:
+    """One caller put through to a counsellor, then the console plays `plan` (a transfer, a
+    supervision) against a development service: its own stand-in places every leg, which the
+    phone plays (hotline.phone.scenes)."""
+    problem = _not_with(args) or check(cfg, plan)
+    if problem:
+        print(f"hotline call: {problem}", file=sys.stderr)
+        return 2
+    secret = os.environ.get("HOTLINE_API_KEY", "").strip()
+    chosen = GivenKey(secret) if secret else keys
+    if chosen is None:
+        print(NO_KEY, file=sys.stderr)
+        return 2
+    base = (args.url or settings.public_base).rstrip("/")
+    console = Console(plan, chosen, cfg, _printer(""))
+    script = _console_script(args, cfg)
+    try:
+        async with httpx.AsyncClient(timeout=20) as client:
+            await PlacedCalls(client, base, DEV_ACCOUNT_SID, settings.auth_token).all()
+            phone = Phone(
+                client,
+                base_url=base,
+                public_url=settings.public_url or base,
+                token=settings.auth_token,
+                caller=args.caller,
+                to=dialled_number(cfg, args.to),
+                script=script,
+                out=_printer(""),
+            )
+            phone.console = console
+            print(f"[plan] {describe(plan)}, once a counsellor accepts")
+            outcome = await phone.run()
+            await console.report(client, base)
+    except NoStandIn:
+        print(STAND_IN_ONLY.format(base=base, flag="--transfer/--supervise"), file=sys.stderr)
+        return 2
+    except httpx.HTTPError as e:
+        print(f"hotline call: cannot reach the service at {base}: {e}", file=sys.stderr)
+        return 1
+    finally:
+        await chosen.close()
+    played = console.done and console.failed is None
+    print(f"[summary] 1 call(s), {outcome}; the plan {'played' if played else 'NOT played'}")
+    return 0 if played else 1

@@ -14,9 +14,13 @@ import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 from twilio.request_validator import RequestValidator
+
+if TYPE_CHECKING:
+    from hotline.phone.scenes import Console
 
 Printer = Callable[[str], None]
 
@@ -54,6 +58,9 @@ class Script:
     hold_presses: list[str] = field(default_factory=list)
     # How long the hold's music plays (menus.yaml `hold.music_seconds`), at `speed`.
     music_seconds: float = 0.0
+    # The hold's pauses at this speed instead (None: `speed`): a caller who must get through
+    # waits for a line in its wrap-up in real time, however fast the rest is played.
+    hold_speed: float | None = None
 
 
 def new_sid(prefix: str = "CA") -> str:
@@ -99,6 +106,8 @@ class Phone:
         self.outcome = "hung up"
         self.bridged = False
         self.connected = False
+        # `--transfer`, `--supervise`: the console played once the counsellor accepts.
+        self.console: Console | None = None
 
     # -- HTTP as Twilio does it -------------------------------------------------------------
     def _local(self, url: str) -> str:
@@ -258,6 +267,10 @@ class Phone:
             if v.tag == "Play":  # the hold's music, for its length (in real time at speed 1)
                 await self.verb(v)
                 await self._pause(self.script.music_seconds)
+            elif v.tag == "Pause" and self.script.hold_speed is not None:
+                length = float(v.get("length", "1"))
+                self.out(f"[pause {v.get('length', '1')}s]")
+                await asyncio.sleep(length * self.script.hold_speed)  # the hold, as heard
             elif v.tag in {"Say", "Pause"}:
                 await self.verb(v)
             elif v.tag == "Gather":

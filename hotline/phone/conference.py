@@ -16,6 +16,7 @@ phone follows the redirect as Twilio would.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
@@ -37,7 +38,7 @@ class Room:
         self.name = (noun.text or "").strip()
         self.callback = noun.get("statusCallback") or ""
         self.wait_url = noun.get("waitUrl") or ""
-        self.sid = "CF" + phone.sid[2:]  # one conference per call, as its name
+        self.sid = "CF" + secrets.token_hex(16)  # a caller transferred meets in a new one
         self.seq = 0
         self.api = PlacedCalls(phone.client, phone.base, DEV_ACCOUNT_SID, phone.token)
 
@@ -76,8 +77,13 @@ class Room:
         phone.out(f"[rest] the service places the counsellor's leg ({leg.sid})")
         phone.out(f"[dial {_kind(leg.to)}] {leg.to} (caller ID {leg.from_})")
         if await self._counsellor(leg, mode):
+            console = phone.console  # `--transfer`, `--supervise`: played once, by the first
+            if console is not None and not console.done:
+                return await console.play(self, leg)
+            if console is not None:
+                console.met(leg)  # the next counsellor, after a transfer to a queue
             return await self._talk(leg)
-        return await self._requeued()
+        return await self.requeued()
 
     def _ours(self, created: Created) -> bool:
         phone = self.phone
@@ -89,7 +95,7 @@ class Room:
         phone = self.phone
         if mode in {"no-answer", "busy"}:
             phone.out(f"[counsellor] {mode}")
-            await _status(phone, leg, mode)
+            await leg_status(phone, leg, mode)
             return False
         params = _leg_params(phone, leg)
         doc = ET.fromstring((await phone.post(leg.url, common=params)).content)
@@ -108,7 +114,7 @@ class Room:
                     return True
                 break
         phone.out("[counsellor] the whisper ended the counsellor's leg")
-        await _status(phone, leg, "completed")
+        await leg_status(phone, leg, "completed")
         return False
 
     async def _talk(self, leg: Created) -> ET.Element | None:
@@ -117,19 +123,30 @@ class Room:
         phone.connected = True
         if phone.script.speed > 0:
             await asyncio.sleep(phone.script.talk_seconds * phone.script.speed)
+        return await self.counsellor_hangs_up(leg)
+
+    async def counsellor_hangs_up(self, leg: Created) -> ET.Element | None:
+        """The counsellor hangs up while talking: the conference ends (their leg ends it),
+        and the caller's Dial action runs."""
+        phone = self.phone
         phone.out("[counsellor] hangs up: the conference ends")
         await self.event("participant-leave", leg.sid, "counsellor")
         await self.event("participant-leave", phone.sid, "caller")
         await self.event("conference-end")
-        await _status(phone, leg, "completed")
+        await leg_status(phone, leg, "completed")
+        return await self.dial_action(leg)
+
+    async def dial_action(self, leg: Created) -> ET.Element | None:
+        """The caller's `<Dial>` is over: its action, as Twilio requests it."""
         if not self.action:
             return None
         extra = {"DialCallStatus": "completed", "DialCallSid": leg.sid, "DialBridged": "true"}
-        return await phone.fetch(self.action, extra)
+        return await self.phone.fetch(self.action, extra)
 
-    async def _requeued(self) -> ET.Element | None:
+    async def requeued(self, leg: Created | None = None) -> ET.Element | None:
         """The service takes the caller out of the conference (a REST redirect of their
-        call): follow it, as Twilio would."""
+        call): follow it, as Twilio would. The caller leaving ends the conference, and with
+        it the counsellor's `leg` if one was in it."""
         phone = self.phone
         url = (
             phone.base
@@ -145,6 +162,10 @@ class Room:
                 phone.out("[twilio] the service redirects the caller out of the conference")
                 await self.event("participant-leave", phone.sid, "caller")
                 await self.event("conference-end")
+                if leg is not None:
+                    phone.out("[twilio] the conference has ended: the counsellor's leg ends")
+                    await self.event("participant-leave", leg.sid, "counsellor")
+                    await leg_status(phone, leg, "completed")
                 return await phone.fetch(redirect)
             await asyncio.sleep(POLL_EVERY)  # a poll interval, not a wait for anything timed
         phone.out("[twilio] the caller is left in the conference: they hang up")
@@ -168,7 +189,8 @@ def _leg_params(phone: Phone, leg: Created) -> dict[str, str]:
     }
 
 
-async def _status(phone: Phone, leg: Created, status: str) -> None:
+async def leg_status(phone: Phone, leg: Created, status: str) -> None:
+    """The counsellor's leg's final status callback (`/voice/leg-status`)."""
     if leg.status_callback:
         extra = {"CallStatus": status, "CallDuration": "60" if status == "completed" else "0"}
         await phone.post(leg.status_callback, extra, common=_leg_params(phone, leg))

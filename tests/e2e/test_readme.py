@@ -95,6 +95,31 @@ RUN: dict[str, Check] = {
     ".venv/bin/hotline call --press 8 --callers 20 --talk 20 --hold 60 --speed 0.5": has(
         "caller 20: ", "[pause 5s]", "[lines]", "[summary] 20 call(s), 20 connected"
     ),
+    # The conference's in-call actions: each plays its plan through and says so.
+    ".venv/bin/hotline call --press 8 --transfer partner:inochi-desk:warm": has(
+        "[caller hears, on hold]",
+        "[conference] consulting: caller (on hold)",
+        "[conference] handed_over: caller, partner",
+        "the plan played",
+    ),
+    ".venv/bin/hotline call --press 8 --transfer interpreter:example-interpreters:three-way": has(
+        "[conference] three_way: caller, counsellor", "(dropped)", "the plan played"
+    ),
+    ".venv/bin/hotline call --press 8 --transfer interpreter:example-interpreters:cold": has(
+        "[conference] handed_over: caller, interpreter", "the plan played"
+    ),
+    ".venv/bin/hotline call --press 8 --transfer queue:women": has(
+        "[enqueue hotline-women]", "cold transfer to the queue of", "the plan played"
+    ),
+    # (shlex quotes the prefecture's characters: bash reads the same word)
+    ".venv/bin/hotline call --press 3 --transfer 'emergency:長野県:fire'": has(
+        "no direct line of the 長野県 fire command centre", "[card] what to do:", "119"
+    ),
+    ".venv/bin/hotline call --press 3 --supervise coach": has(
+        "[twilio] the supervisor's leg coaches the counsellor's leg",
+        "listening: 当番スーパーバイザー1 (coach)",
+        "the plan played",
+    ),
 }
 TYPED = {".venv/bin/hotline call": "8\n" + "\n" * 40}  # keys typed at the prompts
 
