@@ -88,7 +88,9 @@ async def joined(
 ) -> bool:
     """A participant joined; False when no such party is known (or it is over already)."""
     party = await _current(session, call_id, label, leg_sid)
-    if party is None and label in OWN:  # its row was never made (a lost accept): make it
+    if label in OWN and (party is None or party.status in OVER):
+        # Its row was never made (a lost accept), or the caller joins the call's next
+        # conference (after a transfer or a requeue, with the same CallSid): a new row.
         party = _row(call_id, label, None, leg_sid or None, now)
         session.add(party)
     if party is None or party.status in OVER:

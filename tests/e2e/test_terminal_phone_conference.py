@@ -232,6 +232,9 @@ def test_a_cold_transfer_to_a_queue_meets_the_next_counsellor_of_that_option(
     assert found["call"].option_id == "women"
     queued = [p for p in found["parties"] if p.kind == "queue"]
     assert [(p.target_id, p.status) for p in queued] == [("women", "left")]
+    # The caller was in two conferences, with the same CallSid: a row each, both left.
+    callers = [p.status for p in found["parties"] if p.role == "caller"]
+    assert callers == ["left", "left"], callers
     assert "conference.transfer" in found["audit"]
 
 
