@@ -269,7 +269,7 @@ async def add_party(
         raise Invalid("kind", "an emergency line is dialled with POST /emergency (a confirmation)")
     if kind == PartyKind.SUPERVISOR:
         raise Invalid("kind", "a supervisor joins with POST /supervise")
-    target = targets.entry(services.cfg, kind, target_id)
+    target = targets.entry_open(services.cfg, kind, target_id, services.clock())
     asked = await _ask(session, services, who, call_id, target, consult=consult)
     return await _dial(session, services, who, asked, target)
 

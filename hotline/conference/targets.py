@@ -12,7 +12,7 @@ from typing import cast
 
 from hotline.config import HotlineConfig
 from hotline.config.directory import DirectLine, DirectoryEntry, DirectoryKind, Service, Supervisor
-from hotline.errors import Invalid, not_allowed
+from hotline.errors import Conflict, Invalid, not_allowed
 
 # Kinds of a third party the counsellor brings in from the directory.
 DIRECTORY_KINDS = ("partner", "support", "interpreter")
@@ -50,6 +50,15 @@ def entry(cfg: HotlineConfig, kind: str, target_id: str) -> Target:
     if found is None:
         raise Invalid("target_id", f"no {kind} with this id in the directory")
     return Target(kind, found.id, found.name, found.target)
+
+
+def entry_open(cfg: HotlineConfig, kind: str, target_id: str, now: dt.datetime) -> Target:
+    """`entry`, open at `now` by its hours: a desk that is closed would ring nobody (or a
+    night porter) while the caller waits on hold."""
+    target = entry(cfg, kind, target_id)
+    if target.id not in {e.id for e in open_now(cfg, kind, now)}:
+        raise Conflict(f"this {kind} is closed now (its hours): choose one that is open")
+    return target
 
 
 def open_now(cfg: HotlineConfig, kind: str, now: dt.datetime) -> list[DirectoryEntry]:

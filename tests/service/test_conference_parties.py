@@ -135,3 +135,18 @@ async def test_targets_open_now(app, client: httpx.AsyncClient) -> None:
     assert (
         await client.get(f"/api/calls/{call.id}/targets", headers=k["operator"])
     ).status_code == 403
+
+
+async def test_a_desk_closed_now_is_refused_and_nothing_is_dialled(
+    app, client: httpx.AsyncClient
+) -> None:
+    fake = control(app)
+    call = await in_conference(app)
+    k = await keys(app)
+    # 12:00 in Tokyo on a Monday: ChildLine's desk opens at 16:00.
+    body = {"kind": "partner", "target_id": "childline-desk", "consult": True}
+    resp = await client.post(f"/api/calls/{call.id}/parties", json=body, headers=k["counsellor"])
+    assert resp.status_code == 409, resp.text
+    assert "closed now" in resp.text
+    assert not fake.named("add_party")
+    assert not [p for p in await parties(app, call.id) if p.role == "third"]
