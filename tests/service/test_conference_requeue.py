@@ -194,3 +194,22 @@ async def test_a_connected_caller_gone_before_the_redirect_ends_completed(
     row = await call_of(app, call.caller_sid)
     assert (row.state, row.phase) == ("completed", None)
     assert redirects(api, call.caller_sid) == []
+
+
+async def test_an_owed_redirect_survives_a_restart(
+    app: Any, api: TwilioApi, reserved: ConferenceCall, clock: Clock
+) -> None:
+    """The schedule of tries is the process's; the phase is the database's: a process that
+    never saw the failure (a restart, another instance) tries an owed redirect once it is
+    older than the first back-off."""
+    call = reserved
+    await owed_after_an_outage(app, api, call)
+    api.down = False
+    app.state.pushes.requeues.owed.clear()  # a new process knows no schedule
+    services = services_of(app)
+    assert await upkeep.retry_requeues(services) == 0  # too fresh: the push may be under way
+    assert tries(api, call.caller_sid) == 1
+    clock.advance(requeue.RETRY_FIRST.total_seconds() + 1)
+    assert await upkeep.retry_requeues(services) == 1
+    assert len(redirects(api, call.caller_sid)) == 1
+    assert (await call_of(app, call.caller_sid)).phase is None
