@@ -124,6 +124,7 @@ from hotline.calls.effects import (
     DropQueue as DropQueue,
     RingLeg as RingLeg,
     Requeue as Requeue,
+    FreeCounsellor as FreeCounsellor,
     EndConference as EndConference,
     Push as Push,
     Effect as Effect,

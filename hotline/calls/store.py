@@ -287,6 +287,7 @@ async def carry_out(
             | lifecycle.DropQueue
             | lifecycle.RingLeg
             | lifecycle.Requeue
+            | lifecycle.FreeCounsellor
             | lifecycle.EndConference,
         ):
             push(session, call.id, call.call_sid, effect)

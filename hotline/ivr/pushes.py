@@ -76,6 +76,8 @@ class Pushes:
                     await self._ring_leg(fact, line)
                 case lifecycle.Requeue():
                     await self._requeue(fact)
+                case lifecycle.FreeCounsellor(leg_sid=leg, line_id=line):
+                    await self._free_counsellor(fact, leg, line)
                 case lifecycle.EndConference():
                     await self._end_conference(fact)
         except Exception:  # a push must never take the process down; the sweeps recover
@@ -148,6 +150,17 @@ class Pushes:
         """Take the caller out of the call's conference back to the queue (`/voice/requeue`);
         what Twilio does not take is owed, and retried by the upkeep (`hotline.ivr.requeue`)."""
         await self.requeues.redirect(fact.call_id, fact.call_sid)
+
+    async def _free_counsellor(self, fact: Pushed, leg_sid: str, line_id: str) -> None:
+        """A callback's counsellor waiting in the call's conference for a caller who was not
+        reached: their leg is taken out of it to the Dial's action, which says why and ends
+        it. Twilio away: the conference's waitUrl says it too, and the counsellor hangs up."""
+        url = self.renderer.urls.callback_held(fact.call_sid, line_id)
+        try:
+            await self.rest.update_call(leg_sid, url=url)
+            log.info("callback of call %s: the counsellor let go", fact.call_id)
+        except TwilioFailure as e:
+            log.warning("callback of call %s: the counsellor not let go: %s", fact.call_id, e)
 
     async def _end_conference(self, fact: Pushed) -> None:
         """End the call's conference (by its SID, else found by its name); best-effort: the
