@@ -20,6 +20,8 @@ from hotline.calls.decisions import (
 )
 from hotline.calls.effects import (
     Count,
+    Effect,
+    FreeCounsellor,
     MarkLine,
     RingCaller,
     RingCounsellor,
@@ -106,8 +108,8 @@ def on_callback(
                 return Transition({}, Nothing())
             after = {"callback_after": now + limits.callback_pause}
             return _back_to_callback(call, cooldown=False, extra=after)
-        case Accepted(line_id=accepted, org_id=org):
-            return _accepted(call, state, accepted, org, now)
+        case Accepted(line_id=accepted, org_id=org, leg_sid=leg):
+            return _accepted(call, state, (accepted, org, leg), now)
         case DialEnded(line_id=ended) if ended == line:  # the counsellor's leg ended
             return _counsellor_leg_ended(call, state, now, limits)
         case DialEnded():
@@ -135,15 +137,18 @@ def on_callback(
     return None
 
 
-def _accepted(call: CallFacts, state: S, accepted: str, org: str, now: dt.datetime) -> Transition:
-    """The counsellor accepted in the whisper: now the caller is called."""
+def _accepted(call: CallFacts, state: S, by: tuple[str, str, str], now: dt.datetime) -> Transition:
+    """The counsellor accepted in the whisper: now the caller is called, while the counsellor
+    waits in the call's conference (their leg kept, to take them out of it if the caller is
+    not reached). `by`: the line, its organisation and the counsellor's leg."""
+    accepted, org, leg = by
     line = call.line_id
     if state == S.CALLING and line == accepted:
         return Transition({}, CallCaller(accepted))  # a retried accept
     if state != S.RINGING or line != accepted:
         return Transition({}, Decline())
     attempt = call.callback_tries + 1
-    changes = {"state": S.CALLING, "org_id": org, "reserved_at": now}
+    changes = {"state": S.CALLING, "org_id": org, "reserved_at": now, "leg_sid": leg or None}
     tried = Count("callback", call.period_id, option=call.option_id, stage="attempted")
     return Transition(changes, CallCaller(accepted), (RingCaller(attempt), tried))
 
@@ -192,8 +197,18 @@ def _back_to_callback(
         "reserved_at": None,
         "org_id": None,
     }
-    effects = (*release(call.line_id, cooldown, rest), RunPass())
+    if call.leg_sid is not None:
+        changes["leg_sid"] = None
+    effects = (*release(call.line_id, cooldown, rest), RunPass(), *_free(call, rest))
     return Transition(changes, Nothing(), effects)
+
+
+def _free(call: CallFacts, waiting: bool) -> tuple[Effect, ...]:
+    """The counsellor still waiting in the conference (`waiting`) for a caller not reached is
+    taken out of it after commit, and told why."""
+    if not waiting or call.leg_sid is None or call.line_id is None:
+        return ()
+    return (FreeCounsellor(call.leg_sid, call.line_id),)
 
 
 def _not_reached(call: CallFacts, now: dt.datetime, limits: Limits, *, rest: bool) -> Transition:
@@ -205,4 +220,6 @@ def _not_reached(call: CallFacts, now: dt.datetime, limits: Limits, *, rest: boo
         extra = {"callback_tries": tries, "callback_after": now + limits.callback_retry_after}
         return _back_to_callback(call, cooldown=False, rest=rest, extra=extra)
     ended = finish(call, S(call.state), now, Nothing(), stage=CALLBACK_FAILED, rest=rest)
-    return dataclasses.replace(ended, changes={**ended.changes, "callback_tries": tries})
+    effects = (*ended.effects, *_free(call, rest))
+    changes = {**ended.changes, "callback_tries": tries}
+    return dataclasses.replace(ended, changes=changes, effects=effects)

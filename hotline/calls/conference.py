@@ -34,13 +34,15 @@ from hotline.calls.events import (
     LegEnded,
     PartyAdded,
     PartyGone,
+    Requeued,
     Supervised,
     TransferredToQueue,
 )
-from hotline.calls.states import CALLER_HELD, TERMINAL, CallFacts, Phase, S
+from hotline.calls.states import CALLER_HELD, HOLDING, REQUEUE, TERMINAL, CallFacts, Phase, S
 
 ConferenceEvent = (
     LegEnded
+    | Requeued
     | ConferenceJoined
     | ConferenceLeft
     | ConferenceEnded
@@ -82,6 +84,9 @@ def in_conference(
     match event:
         case LegEnded():
             return _leg_ended(call, state, event, now)
+        case Requeued() if state in HOLDING and call.phase == REQUEUE:
+            # The redirect owed is done: the caller is heard in the queue from now on.
+            return Transition({"phase": None, "last_seen_at": now}, Nothing())
         case ConferenceJoined(conference_sid=sid):
             # The conference's SID, from its first callback (kept for the upkeep's checks).
             fresh = sid and call.conference_sid is None and state in (S.RINGING, S.CONNECTED)
@@ -174,7 +179,9 @@ def back_to_queue(
 ) -> Transition:
     """Back to the head of the queue (of `option`, else the call's own) with the waiting
     time and priority kept, out of the conference (`Requeue`: the caller's leg redirected);
-    the line is let go (`cooldown`: it did not take the call)."""
+    the line is let go (`cooldown`: it did not take the call). Until Twilio takes that
+    redirect the call keeps the phase `REQUEUE` (the redirect owed: the upkeep retries it,
+    and the silent sweep leaves the call alone, since its caller cannot poll)."""
     option = option or call.option_id
     if option is None:  # lost state: no queue known to go back to
         return finish(call, S(call.state), now, Nothing())
@@ -183,7 +190,7 @@ def back_to_queue(
         "line_id": None,
         "reserved_at": None,
         "last_seen_at": now,
-        "phase": None,
+        "phase": REQUEUE,
         "conference_sid": None,
         "leg_sid": None,
     }

@@ -90,13 +90,32 @@ class Requeue:
 
 
 @dataclass(frozen=True, slots=True)
+class FreeCounsellor:
+    """After commit: a callback's counsellor waiting in the call's conference for a caller who
+    was not reached is taken out of it (a REST redirect of their leg, `leg_sid`, to the
+    Dial's action of line `line_id`, where they hear why, and the leg ends)."""
+
+    leg_sid: str
+    line_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class EndConference:
     """After commit: end the call's conference (every leg in it leaves): the call ended while
     someone may still be in it (the counsellor left without a handover, the third party the
     caller was handed to left). The caller's Dial action then says goodbye."""
 
 
-Push = RingCounsellor | RingCaller | Dequeue | DropQueue | RingLeg | Requeue | EndConference
+Push = (
+    RingCounsellor
+    | RingCaller
+    | Dequeue
+    | DropQueue
+    | RingLeg
+    | Requeue
+    | FreeCounsellor
+    | EndConference
+)
 Effect = (
     ReleaseLine
     | MarkLine
@@ -108,6 +127,7 @@ Effect = (
     | DropQueue
     | RingLeg
     | Requeue
+    | FreeCounsellor
     | EndConference
 )
 

@@ -218,6 +218,12 @@ class LegEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class Requeued:
+    """The caller owed a redirect out of the conference (`states.REQUEUE`) is on their way
+    back to the queue: Twilio took the redirect, or their leg reached /voice/requeue."""
+
+
+@dataclass(frozen=True, slots=True)
 class ConferenceJoined:
     """A participant joined the call's conference (Twilio's `participant-join`); `label`:
     caller, counsellor, p<party id>, s<party id>."""
@@ -317,6 +323,7 @@ Event = (
     | CallbackExpired
     | TurnedAway
     | LegEnded
+    | Requeued
     | ConferenceJoined
     | ConferenceLeft
     | ConferenceEnded
@@ -420,6 +427,7 @@ def event_kind(event: Event) -> str:
         CallerLegEnded: "callback-leg",
         TurnedAway: "turned-away",
         LegEnded: "leg",
+        Requeued: "requeued",
         ConferenceJoined: "conference-join",
         ConferenceLeft: "conference-leave",
         ConferenceEnded: "conference-end",

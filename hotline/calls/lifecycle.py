@@ -42,6 +42,7 @@ from hotline.calls.states import (
     CALLBACK_EXPIRED as CALLBACK_EXPIRED,
     TURNED_AWAY as TURNED_AWAY,
     CALLER_HELD as CALLER_HELD,
+    REQUEUE as REQUEUE,
     Phase as Phase,
     CallFacts as CallFacts,
     CallView as CallView,
@@ -71,6 +72,7 @@ from hotline.calls.events import (
     CallbackExpired as CallbackExpired,
     TurnedAway as TurnedAway,
     LegEnded as LegEnded,
+    Requeued as Requeued,
     ConferenceJoined as ConferenceJoined,
     ConferenceLeft as ConferenceLeft,
     ConferenceEnded as ConferenceEnded,
@@ -122,6 +124,7 @@ from hotline.calls.effects import (
     DropQueue as DropQueue,
     RingLeg as RingLeg,
     Requeue as Requeue,
+    FreeCounsellor as FreeCounsellor,
     EndConference as EndConference,
     Push as Push,
     Effect as Effect,
@@ -161,6 +164,17 @@ def transition(
     call: CallFacts, event: Event, now: dt.datetime, limits: Limits = Limits()
 ) -> Transition:
     """What `event` does to `call` at `now`: changes, the decision, and the effects."""
+    t = _transition(call, event, now, limits)
+    if call.phase == REQUEUE and "phase" not in t.changes:
+        # A redirect is owed only while holding, and until the caller is heard from the
+        # queue: a call that moves on, or whose queue speaks, owes none.
+        moved = t.state not in (None, *HOLDING)
+        if moved or isinstance(event, QueueLeft):
+            return dataclasses.replace(t, changes={**t.changes, "phase": None})
+    return t
+
+
+def _transition(call: CallFacts, event: Event, now: dt.datetime, limits: Limits) -> Transition:
     state = S(call.state)
     if call.callback_at is not None and state not in TERMINAL:
         answer = on_callback(call, state, event, now, limits)
@@ -220,6 +234,8 @@ def _silent(call: CallFacts, state: S, now: dt.datetime, limits: Limits) -> Tran
     is ended when the redirect finds them so)."""
     if state == S.RINGING and limits.conference:
         return back_to_queue(call, now, cooldown=True)
+    if state in HOLDING and call.phase == REQUEUE:
+        return Transition({}, Nothing())  # still in the conference: it cannot poll
     if state not in (S.MENU, S.WAITING, S.RESERVED, S.RINGING):
         return Transition({}, Nothing())
     return finish(call, state, now, Nothing())
@@ -297,8 +313,12 @@ def _hold(call: CallFacts, state: S, event: HoldPolled, now: dt.datetime) -> Tra
             option, language = event.option_id, event.language
             return dataclasses.replace(joined, decision=Hold(option, language))
         return joined
+    # Polling: in the queue, so no redirect is owed any more.
+    seen: dict[str, Any] = {"last_seen_at": now}
+    if call.phase == REQUEUE:
+        seen["phase"] = None
     if state == S.RESERVED:
-        return Transition({"last_seen_at": now}, LeaveQueue())
+        return Transition(seen, LeaveQueue())
     if state == S.CLOSED:
         return Transition({}, Closed(call.language))
     if state in TERMINAL:
@@ -312,7 +332,7 @@ def _hold(call: CallFacts, state: S, event: HoldPolled, now: dt.datetime) -> Tra
             changes, Closed(call.language), (Count("closed", call.period_id, option=option),)
         )
     # Still holding: may be offered a line (and is not swept as silent).
-    return Transition({"last_seen_at": now}, Hold(option, call.language))
+    return Transition(seen, Hold(option, call.language))
 
 
 def _left_queue(
@@ -448,8 +468,11 @@ def _dial_ended(call: CallFacts, state: S, event: DialEnded, now: dt.datetime) -
         done = event.outcome == DialOutcome.COMPLETED
         return Transition({}, Goodbye(call.language) if done else Backup())
     if call.line_id != event.line_id:
-        # A late result of an earlier offer: the call has moved on.
-        return Transition({}, holding_answer(call, state))
+        # A late result of an earlier offer: the call has moved on. A caller owed the
+        # redirect out of the conference is back by the Dial's own action (its answer is
+        # the Enqueue): nothing is owed any more.
+        back = {"phase": None, "last_seen_at": now} if call.phase == REQUEUE else {}
+        return Transition(back, holding_answer(call, state))
     if state == S.CONNECTED:
         return finish(call, state, now, Goodbye(call.language))
     if event.outcome == DialOutcome.CANCELED:  # the caller hung up while the line rang

@@ -130,8 +130,9 @@ POLLED = (
 )
 # The routing sweeps' batches, each locked with SKIP LOCKED: reservations that expired
 # (reserved before `before`), and calls whose caller is gone though Twilio's callbacks never
-# said so (in the menu since before `menu_before`, holding and last seen before `seen_before`,
-# ringing or calling since before `rung_before`) or whose callback request is past its time.
+# said so (in the menu since before `menu_before`, holding and last seen before `seen_before`
+# unless a redirect out of the conference is owed, ringing or calling since before
+# `rung_before`) or whose callback request is past its time.
 EXPIRED = (
     select(*COLUMNS)
     .where(CALLS.c.state == CallState.RESERVED, CALLS.c.reserved_at <= _at("before", "reserved_at"))
@@ -144,7 +145,10 @@ SILENT = (
             (CALLS.c.state == CallState.MENU)
             & (CALLS.c.created_at < _at("menu_before", "created_at")),
             CALLS.c.state.in_(lifecycle.HOLDING)
-            & (CALLS.c.last_seen_at < _at("seen_before", "last_seen_at")),
+            & (CALLS.c.last_seen_at < _at("seen_before", "last_seen_at"))
+            # A caller still in the call's conference cannot poll: the redirect back to
+            # the queue is owed (the upkeep retries it, or Twilio says the caller is gone).
+            & or_(CALLS.c.phase.is_(None), CALLS.c.phase != lifecycle.REQUEUE),
             CALLS.c.state.in_((CallState.RINGING, CallState.CALLING))
             & (CALLS.c.reserved_at < _at("rung_before", "reserved_at")),
             (CALLS.c.state == CallState.CALLBACK)

@@ -62,6 +62,11 @@ class Phase(enum.StrEnum):
 # Phases in which the caller is held: the counsellor's leg dropping then leaves the caller
 # alone in the conference, so they go back to the head of the queue.
 CALLER_HELD = (Phase.ON_HOLD, Phase.CONSULTING)
+# The `phase` of a holding call (waiting, reserved) whose caller is still in the call's
+# conference: the REST redirect back to the queue (`Requeue`) is owed. Kept until Twilio takes
+# the redirect or the caller's leg is heard in the queue (`Requeued`, a hold poll, the Dial's
+# action); meanwhile the silent sweep leaves the call alone and the upkeep retries.
+REQUEUE = "requeue"
 
 
 class CallFacts(Protocol):

@@ -287,6 +287,7 @@ async def carry_out(
             | lifecycle.DropQueue
             | lifecycle.RingLeg
             | lifecycle.Requeue
+            | lifecycle.FreeCounsellor
             | lifecycle.EndConference,
         ):
             push(session, call.id, call.call_sid, effect)
@@ -419,3 +420,21 @@ async def in_conferences(
         .limit(limit)
     )
     return [(i, sid, conf) for i, sid, conf in (await session.execute(stmt)).all()]
+
+
+async def requeues_owed(
+    session: AsyncSession, before: dt.datetime, limit: int
+) -> list[tuple[int, str]]:
+    """Holding calls owed the redirect out of their conference back to the queue
+    (`lifecycle.REQUEUE`) since before `before`, oldest first: (id, CallSid)."""
+    stmt = (
+        select(Call.id, Call.call_sid)
+        .where(
+            Call.state.in_(lifecycle.HOLDING),
+            Call.phase == lifecycle.REQUEUE,
+            Call.last_seen_at < before,
+        )
+        .order_by(Call.last_seen_at)
+        .limit(limit)
+    )
+    return [(i, sid) for i, sid in (await session.execute(stmt)).all()]

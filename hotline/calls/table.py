@@ -20,9 +20,10 @@ SINCE = NOW - dt.timedelta(minutes=3)
 CONFERENCE = lc.Limits(conference=True)
 
 
-def typical_call(state: lc.CallState, phase: lc.Phase | None = None) -> lc.CallView:
+def typical_call(state: lc.CallState, phase: str | None = None) -> lc.CallView:
     """A call in `state` as the service would have it (a line when one is held); a connected
-    call of a conference in `phase`."""
+    call of a conference in `phase` (a waiting one: `requeue`, owed the redirect out of it)."""
+    in_it = phase is not None and state == lc.CallState.CONNECTED
     chosen = state != lc.CallState.MENU
     callback = state in (lc.CallState.CALLBACK, lc.CallState.CALLING)
     return lc.CallView(
@@ -34,8 +35,8 @@ def typical_call(state: lc.CallState, phase: lc.Phase | None = None) -> lc.CallV
         connected_at=SINCE if state in (lc.CallState.CONNECTED, lc.CallState.COMPLETED) else None,
         callback_at=NOW if callback else None,
         phase=phase,
-        conference_sid="CF1" if phase is not None else None,
-        leg_sid="CA1" if phase is not None else None,
+        conference_sid="CF1" if in_it else None,
+        leg_sid="CA1" if in_it else None,
     )
 
 
@@ -76,6 +77,7 @@ EVENTS: dict[str, lc.Event] = {
     "conference: counsellor joined": lc.ConferenceJoined("counsellor", "CA1", "CF1"),
     "conference: caller left": lc.ConferenceLeft("caller", "CA0"),
     "conference: ended": lc.ConferenceEnded("CF1"),
+    "caller back in the queue (redirect taken)": lc.Requeued(),
     "hold": lc.HoldSet(on=True),
     "resume": lc.HoldSet(on=False),
     "party added (consult)": lc.PartyAdded(1, "partner", consult=True),
@@ -89,7 +91,7 @@ EVENTS: dict[str, lc.Event] = {
 }
 
 
-def cell(state: lc.CallState, event: lc.Event, phase: lc.Phase | None = None) -> str:
+def cell(state: lc.CallState, event: lc.Event, phase: str | None = None) -> str:
     t = lc.transition(typical_call(state, phase), event, NOW, CONFERENCE)
     decision = type(t.decision).__name__
     effects = [
@@ -104,17 +106,22 @@ def cell(state: lc.CallState, event: lc.Event, phase: lc.Phase | None = None) ->
     effects += ["end conference" for e in t.effects if isinstance(e, lc.EndConference)]
     moved = f"**{t.state}**" if t.state is not None and t.state != state else "·"
     went = t.changes.get("phase", phase)
-    if state == lc.CallState.CONNECTED and went != phase and t.state in (None, state):
+    if phase is not None and went != phase and t.state in (None, state):
         moved = f"**{went or 'no phase'}**"
     return " ".join([moved, decision, *(f"({e})" for e in effects)])
 
 
-# The columns: every state a call is in for a while, the connected one in each phase.
-COLUMNS: list[tuple[lc.CallState, lc.Phase | None]] = [
+# The columns: every state a call is in for a while, the connected one in each phase, and
+# the waiting one whose redirect out of the conference is still owed (`requeue`).
+PHASES: dict[lc.CallState, tuple[str | None, ...]] = {
+    lc.CallState.CONNECTED: tuple(lc.Phase),
+    lc.CallState.WAITING: (None, lc.REQUEUE),
+}
+COLUMNS: list[tuple[lc.CallState, str | None]] = [
     (s, p)
     for s in lc.CallState
     if s not in (lc.CallState.COMPLETED, lc.CallState.CLOSED)
-    for p in (lc.Phase if s == lc.CallState.CONNECTED else (None,))
+    for p in PHASES.get(s, (None,))
 ]
 
 

@@ -37,6 +37,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from twilio.twiml.voice_response import VoiceResponse
 
+from hotline.ivr import twiml_conference
 from hotline.ivr.signature import signed_by_twilio
 from hotline.ivr.spool import FACTS, database_away
 from hotline.ivr.twiml import Renderer
@@ -251,6 +252,12 @@ def failure_answer(
         # but we cannot tell them apart without the database): say goodbye rather than ring
         # the backup for a caller who has just been heard.
         return twiml(r.goodbye(None))
+    if path == "/voice/callback/hold" and query is not None:
+        # A callback's counsellor waiting in the call's conference (its waitUrl: no Hangup
+        # there, error 13238): a pause and ask again.
+        return twiml(
+            twiml_conference.counsellor_waits(r, query.call_sid, query.line_id, over=False)
+        )
     if path.startswith(("/voice/whisper", "/voice/callback/hold")):
         return twiml(r.whisper_declined())  # the counsellor's leg: end it, never dial from it
     if path in STATUS_CALLBACKS:

@@ -1,6 +1,6 @@
 """Requests to Twilio that a committed transition asked for: a callback's two legs, the
 counsellor's leg of a conference call (`RingLeg`) and the caller taken out of its conference
-back to the queue (`Requeue`).
+back to the queue (`Requeue`: `hotline.ivr.requeue`, which also retries it).
 
 The lifecycle names them as effects (`RingCounsellor`, `RingCaller`); the calls service puts
 them in the step's unit of work (`calls.store.Pushed`, `hotline.uow`), which hands them here
@@ -30,6 +30,7 @@ from hotline.conference.control import ControlFailed
 from hotline.config import HotlineConfig
 from hotline.ivr.conference import Conference, TwilioConference
 from hotline.ivr.queues import drop_callback_queue
+from hotline.ivr.requeue import Requeues
 from hotline.ivr.rest import TwilioFailure, TwilioRejected, TwilioRest
 from hotline.ivr.twiml import Renderer, queue_name
 from hotline.ivr.twiml_conference import conference_name
@@ -46,6 +47,7 @@ class Pushes:
     def __init__(self, services: Services, rest: TwilioRest) -> None:
         self.services, self.rest = services, rest
         self.tasks: set[asyncio.Task[None]] = set()
+        self.requeues = Requeues(services, rest)  # the redirects out of a conference owed
 
     def __call__(self, facts: list[object]) -> None:
         for fact in facts:
@@ -74,6 +76,8 @@ class Pushes:
                     await self._ring_leg(fact, line)
                 case lifecycle.Requeue():
                     await self._requeue(fact)
+                case lifecycle.FreeCounsellor(leg_sid=leg, line_id=line):
+                    await self._free_counsellor(fact, leg, line)
                 case lifecycle.EndConference():
                     await self._end_conference(fact)
         except Exception:  # a push must never take the process down; the sweeps recover
@@ -143,25 +147,20 @@ class Pushes:
             await self._apply(fact, lambda: lifecycle.LegEnded(line_id, failed, ""))
 
     async def _requeue(self, fact: Pushed) -> None:
-        """Take the caller out of the call's conference back to the queue (`/voice/requeue`).
-        A caller Twilio says is gone is ended; Twilio away: the upkeep ends the conference,
-        which sends the caller back by the Dial's action."""
-        async with self.services.unit() as uow:
-            call = await store.get_call(uow.session, fact.call_sid)
-            # Reserved already: the routing pass offered a free line at once, which the
-            # caller takes at the queue's first poll; they must leave the conference for it.
-            queued = (lifecycle.CallState.WAITING, lifecycle.CallState.RESERVED)
-            if call is None or call.state not in queued or not call.option_id:
-                return
-            url = self.renderer.urls.requeue(call.option_id, call.language)
+        """Take the caller out of the call's conference back to the queue (`/voice/requeue`);
+        what Twilio does not take is owed, and retried by the upkeep (`hotline.ivr.requeue`)."""
+        await self.requeues.redirect(fact.call_id, fact.call_sid)
+
+    async def _free_counsellor(self, fact: Pushed, leg_sid: str, line_id: str) -> None:
+        """A callback's counsellor waiting in the call's conference for a caller who was not
+        reached: their leg is taken out of it to the Dial's action, which says why and ends
+        it. Twilio away: the conference's waitUrl says it too, and the counsellor hangs up."""
+        url = self.renderer.urls.callback_held(fact.call_sid, line_id)
         try:
-            await self.rest.update_call(fact.call_sid, url=url)
-            log.info("call %s: out of its conference, back in the queue", fact.call_id)
-        except TwilioRejected as e:
-            log.info("call %s: not redirected to the queue (%s)", fact.call_id, e.code)
-            await self._gone(fact, only_in=lifecycle.CallState.WAITING)
+            await self.rest.update_call(leg_sid, url=url)
+            log.info("callback of call %s: the counsellor let go", fact.call_id)
         except TwilioFailure as e:
-            log.warning("call %s: not redirected to the queue: %s", fact.call_id, e)
+            log.warning("callback of call %s: the counsellor not let go: %s", fact.call_id, e)
 
     async def _end_conference(self, fact: Pushed) -> None:
         """End the call's conference (by its SID, else found by its name); best-effort: the
@@ -234,9 +233,7 @@ class Pushes:
         except TwilioFailure as e:
             log.info("reservation of call %s left to its poll: %s", fact.call_id, e)
 
-    async def _gone(
-        self, fact: Pushed, only_in: lifecycle.CallState = lifecycle.CallState.RESERVED
-    ) -> None:
+    async def _gone(self, fact: Pushed) -> None:
         """End a caller Twilio says has hung up (reserved: its line goes to the next)."""
         try:
             answer = await self.rest.call_status(fact.call_sid)
@@ -244,7 +241,7 @@ class Pushes:
             return  # the reservation's own time ends it; a waiting caller's, the sweeps
         if answer.final:
             ended = lifecycle.ForceEnded("twilio")
-            await self._apply(fact, lambda: ended, only_in=only_in)
+            await self._apply(fact, lambda: ended, only_in=lifecycle.CallState.RESERVED)
 
     async def _number(self, fact: Pushed) -> str | None:
         """The number to call back, opened from the call (sealed with the records' key)."""

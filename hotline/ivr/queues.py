@@ -5,8 +5,9 @@ Twilio makes a queue on its first `<Enqueue>` with a MaxSize of 1000 (its maximu
 and keeps it for ever. So the service sets up every option's queue itself (`set_up`, by
 `hotline twilio setup` and at start-up): created if missing, its MaxSize set to the
 configured `hold.queue_max_size`, its SID kept in the REST adapter, so that a push never has
-to list every queue to find one. A callback's own queue (`hotline-callback-<id>`, where its
-counsellor holds for the caller) is deleted when the callback ends (`DropQueue`, after the
+to list every queue to find one. An older callback's own queue (`hotline-callback-<id>`,
+where its counsellor held for the caller before callbacks met in the call's conference) is
+deleted when the callback ends (`DropQueue`, after the
 commit), and the upkeep's sweep (`sweep_callback_queues`) deletes any that a push could not
 (no SID known in this process, Twilio away, a counsellor still in it, a restart).
 """

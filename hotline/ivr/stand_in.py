@@ -19,7 +19,8 @@ Endpoints, under `/2010-04-01/Accounts/{AccountSid}`:
   phone, which plays the calls a development service places).
 - `POST Calls.json` (To, From, Url required): a new call, `queued`, recorded in `created`;
   a To in `reject_numbers` answers 400 with Twilio's code 21211 (invalid 'To' number).
-- `POST Calls/{CallSid}.json`: recorded in `updates`; `Status=canceled|completed` ends it.
+- `POST Calls/{CallSid}.json`: recorded in `updates`; `Status=canceled|completed` ends it; a
+  redirect (Url) of a call that is over answers 400 with Twilio's code 21220.
 - `GET Queues.json`: the queues (`queue(name)` makes one, as an `<Enqueue>` would), as one
   page; `POST Queues.json` (FriendlyName required, MaxSize 1..5000, default 1000) creates
   one (recorded in `queue_creates`); `GET`/`POST`/`DELETE Queues/{QueueSid}.json` fetch it,
@@ -53,6 +54,7 @@ QUEUES = re.compile(ACCOUNT + r"/Queues\.json$")
 QUEUE = re.compile(ACCOUNT + r"/Queues/([A-Za-z0-9]{1,64})\.json$")
 MEMBER = re.compile(ACCOUNT + r"/Queues/([A-Za-z0-9]{1,64})/Members/([A-Za-z0-9]{1,64})\.json$")
 FINAL_UPDATES = {"canceled", "completed"}
+CALL_OVER = {"canceled", "completed", "busy", "failed", "no-answer"}  # Twilio's final statuses
 QUEUE_DEFAULT_SIZE, QUEUE_MAX_SIZE = 1000, 5000  # Twilio's Queue resource
 
 
@@ -243,6 +245,8 @@ def _update(api: TwilioApi, sid: str, params: dict[str, str]) -> Answer:
             api.statuses[sid] = "in-progress"  # the terminal phone's call, never seen arrive
         if sid not in api.statuses:
             return NOT_FOUND
+        if params.get("Url") and api.statuses[sid] in CALL_OVER:
+            return _error(400, 21220, "Call is not in-progress. Cannot redirect.")
         api.updates.append((sid, params))
         if params.get("Status") in FINAL_UPDATES:
             api.statuses[sid] = params["Status"]

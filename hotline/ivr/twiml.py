@@ -427,39 +427,6 @@ class Renderer:
         r.hangup()
         return r
 
-    # -- the structure of a callback's legs (their words are above) -------------------------
-
-    def hold_for_caller(self, call_id: int, call_sid: str, line_id: str) -> VoiceResponse:
-        """The counsellor accepted a callback: say the caller is being called, and hold the
-        counsellor's leg in a queue of this call's own, where the caller's leg joins it (the
-        caller's number appears in no TwiML: Twilio dials it on our REST request)."""
-        r = self.counsellor_calling()
-        r.enqueue(
-            callback_queue(call_id),
-            wait_url=self.urls.callback_hold(call_sid, line_id),
-            wait_url_method="POST",
-            action=self.urls.callback_held(call_sid, line_id),
-            method="POST",
-        )
-        return r
-
-    def counsellor_waits(self, seconds: int = 3) -> VoiceResponse:
-        """The counsellor's hold while the caller is called: short, to hear the outcome soon."""
-        r = VoiceResponse()
-        r.pause(length=seconds)
-        return r
-
-    def join_counsellor(
-        self, call_id: int, call_sid: str, attempt: int, language: str | None = None
-    ) -> VoiceResponse:
-        """The caller pressed 1: told who calls (only now), they join the counsellor."""
-        r = VoiceResponse()
-        self._hold_say(r, language, "callback_joining")
-        dial = Dial(action=self.urls.callback_joined(call_sid, attempt), method="POST")
-        dial.queue(callback_queue(call_id))
-        r.append(dial)
-        return r
-
     def hang_up(self) -> VoiceResponse:
         r = VoiceResponse()
         r.hangup()

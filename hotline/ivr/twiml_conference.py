@@ -26,6 +26,7 @@ CALLER, COUNSELLOR = "caller", "counsellor"
 # Twilio's <Conference statusCallbackEvent> values, space-separated.
 EVENTS = "start end join leave hold"
 ON_HOLD_PAUSE = 20  # seconds between the on-hold words
+WAIT_PAUSE = 3  # a callback's counsellor's wait: short, to hear the outcome soon
 
 
 def conference_name(call_id: int) -> str:
@@ -33,10 +34,18 @@ def conference_name(call_id: int) -> str:
     return f"hotline-call-{call_id}"
 
 
-def _conference(
-    r: Renderer, dial: Dial, call_id: int, call_sid: str, *, label: str, starts: bool
+def _conference(  # noqa: PLR0913 - the noun's settings, each one argument
+    r: Renderer,
+    dial: Dial,
+    call_id: int,
+    call_sid: str,
+    *,
+    label: str,
+    starts: bool,
+    wait_url: str | None = None,
 ) -> None:
-    extra = {"wait_url": r.urls.ringback(), "wait_method": "POST"} if not starts else {}
+    wait = wait_url or r.urls.ringback()
+    extra = {"wait_url": wait, "wait_method": "POST"} if not starts else {}
     dial.conference(
         conference_name(call_id),
         start_conference_on_enter=starts,
@@ -100,4 +109,47 @@ def ringback(r: Renderer) -> VoiceResponse:
     (`loop=0`: for as long as the caller waits)."""
     resp = VoiceResponse()
     resp.play(r.urls.ringback_audio(), loop=0)
+    return resp
+
+
+# -- a callback's two legs meet in the call's conference too ------------------------------
+
+
+def callback_counsellor(r: Renderer, call_id: int, call_sid: str, line_id: str) -> VoiceResponse:
+    """The counsellor accepted a callback: told the caller is being called, they wait in the
+    call's conference (not starting it) while we call; its waitUrl pauses and asks again,
+    and says so when the try ends without the caller. The Dial's action ends their leg (or
+    tells them why, when the service takes them out of the conference). The caller's number
+    appears in no TwiML: Twilio dials it on our REST request."""
+    resp = r.counsellor_calling()
+    dial = Dial(action=r.urls.callback_held(call_sid, line_id), method="POST")
+    wait = r.urls.callback_hold(call_sid, line_id)
+    _conference(r, dial, call_id, call_sid, label=COUNSELLOR, starts=False, wait_url=wait)
+    resp.append(dial)
+    return resp
+
+
+def callback_caller(
+    r: Renderer, call_id: int, call_sid: str, attempt: int, language: str | None
+) -> VoiceResponse:
+    """The caller we called back pressed 1: told who calls (only now), they join the
+    counsellor waiting in the call's conference, and start it."""
+    resp = VoiceResponse()
+    words, lang = r.cfg.hold_words_for(language)
+    r._say(resp, words.callback_joining, lang)
+    dial = Dial(action=r.urls.callback_joined(call_sid, attempt), method="POST")
+    _conference(r, dial, call_id, call_sid, label=CALLER, starts=True)
+    resp.append(dial)
+    return resp
+
+
+def counsellor_waits(r: Renderer, call_sid: str, line_id: str, *, over: bool) -> VoiceResponse:
+    """The waitUrl of a callback's counsellor (Say, Pause and Redirect only, as Twilio allows):
+    a short pause and again, to hear the outcome soon; `over`, the try ended without the
+    caller: the words that say so (the service takes the leg out of the conference)."""
+    resp = VoiceResponse()
+    if over:
+        r._say(resp, r.cfg.messages.callback_no_answer)
+    resp.pause(length=ON_HOLD_PAUSE if over else WAIT_PAUSE)
+    resp.redirect(r.urls.callback_hold(call_sid, line_id), method="POST")
     return resp

@@ -1,5 +1,6 @@
 """Upkeep that needs Twilio: reconciliation of calls whose end we never heard (and of
-conferences nobody is in any more), and the replay
+conferences nobody is in any more), the retries of a caller's redirect out of a conference
+back to the queue that Twilio did not take (`hotline.ivr.requeue`), and the replay
 of the spool of webhook facts kept while the database was away. With them, once a minute,
 the purge of expired caller flags (hotline/flags).
 
@@ -36,6 +37,7 @@ from hotline.voice.params import dial_outcome, printable
 log = logging.getLogger(__name__)
 BATCH = 200  # calls looked at per round; the rest wait for the next round
 PURGE_EVERY = 60.0  # seconds between purges of expired caller flags
+REQUEUE_EVERY = 5.0  # seconds between looks at the redirects owed out of a conference
 
 
 def rest_client(settings: Any) -> TwilioRest | None:
@@ -196,6 +198,14 @@ async def _end_conference(
         return out.call.state in lifecycle.TERMINAL
 
 
+async def retry_requeues(services: Services) -> int:
+    """The redirects out of a conference that Twilio did not take, tried again when due
+    (`hotline.ivr.requeue`); the number of calls that owe none any more."""
+    if services.pushes is None:
+        return 0
+    return await services.pushes.requeues.retry_due()
+
+
 async def replay_spool(services: Services) -> int:
     """Apply what the spool kept while the database was away (nothing if it is empty)."""
     from hotline.ivr import webhooks  # the handlers the facts go through
@@ -218,7 +228,7 @@ async def purge_flags(services: Services) -> int:
 
 async def _loop(services: Services, every: float, reconcile_every: float) -> None:
     loop = asyncio.get_running_loop()
-    last = purged = loop.time()
+    last = purged = requeued = loop.time()
     # Twilio's queues (set-up if still not done, the callback queues' sweep) run beside the
     # rounds: a slow Twilio never holds up the spool's replay. One at a time.
     queue_work: asyncio.Task[None] | None = None
@@ -227,6 +237,9 @@ async def _loop(services: Services, every: float, reconcile_every: float) -> Non
             await asyncio.sleep(every)  # the service's own period, not a test's wait
             try:
                 await replay_spool(services)
+                if loop.time() - requeued >= REQUEUE_EVERY:
+                    requeued = loop.time()
+                    await retry_requeues(services)
                 if loop.time() - purged >= PURGE_EVERY:
                     purged = loop.time()
                     await purge_flags(services)

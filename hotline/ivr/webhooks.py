@@ -100,7 +100,7 @@ def _remember_queue(
     option = q.option_id
     if step is steps.wait and option and services.cfg.has_option(option):
         rest.remember_queue(queue_name(option), p.queue_sid)
-    elif step is steps.callback_hold and q.call_sid:
+    elif step is steps.callback_hold and q.call_sid:  # an older callback's own queue
         rest.remember_callback_queue(q.call_sid, p.queue_sid)
 
 
@@ -138,6 +138,8 @@ def render(services: Services, outcome: o.Outcome) -> Response:
             return twiml(r.callback_greeting(language, accept))
         case o.NotReached():  # a machine, another key, a try over: not a word
             return twiml(r.hang_up())
+        case o.CounsellorWaits(call_sid=sid, line_id=line, over=over):
+            return twiml(twiml_conference.counsellor_waits(r, sid, line, over=over))
     return _plain(services, outcome)
 
 
@@ -160,8 +162,6 @@ def _plain(services: Services, outcome: o.Plain) -> Response:
         return twiml(r.leave())
     if outcome == "hang_up":
         return twiml(r.hang_up())
-    if outcome == "counsellor_waits":
-        return twiml(r.counsellor_waits())
     if outcome == "no_answer":
         return twiml(r.counsellor_no_answer())
     return twiml(r.whisper_declined())
@@ -195,9 +195,10 @@ def _decided(services: Services, d: o.Decided) -> VoiceResponse:
         case lc.CallbackBooked(language=language, until=until):
             return r.callback_booked(language, until)
         case lc.CallCaller(line_id=line):
-            return r.hold_for_caller(d.call_id, d.call_sid, line)
+            return twiml_conference.callback_counsellor(r, d.call_id, d.call_sid, line)
         case lc.JoinCounsellor(language=language):
-            return r.join_counsellor(d.call_id, d.call_sid, d.callback_tries + 1, language)
+            attempt = d.callback_tries + 1
+            return twiml_conference.callback_caller(r, d.call_id, d.call_sid, attempt, language)
         case lc.Bridge() | lc.Nothing():
             return VoiceResponse()  # nothing to say (Bridge: Twilio joins the two)
     return r.fallback()  # Backup, or a line no longer in config: the backup serves
@@ -227,7 +228,7 @@ voice("/status", steps.status, name="status")
 voice("/hold-key", steps.hold_key, name="hold_key")
 voice("/callback/caller", steps.callback_caller, name="callback_caller")
 voice("/callback/hold", steps.callback_hold, name="callback_hold")
-voice("/callback/held", steps.callback_over, name="callback_held")
+voice("/callback/held", steps.callback_held, name="callback_held")
 voice("/callback/joined", steps.callback_over, name="callback_joined")
 voice("/callback/status", steps.callback_status, name="callback_status")
 # The call's conference (docs/call-flow.md): the counsellor's leg placed by REST, Twilio's

@@ -57,6 +57,19 @@ class PlacedCalls:
         self.client, self.auth = client, (account, token)
         self.url = f"{base}/dev/twilio-api/2010-04-01/Accounts/{account}/Calls.json"
 
+    async def redirected(self, sid: str, wait: float) -> str | None:
+        """The first redirect the service asked of call `sid` (a REST update), within `wait`
+        seconds; None if none came."""
+        url = self.url.replace("/Calls.json", f"/Calls/{sid}.json")
+        give_up = time.monotonic() + wait
+        while time.monotonic() < give_up:
+            resp = await self.client.get(url, auth=self.auth)
+            redirects = resp.json().get("redirects", []) if resp.status_code == 200 else []
+            if redirects:
+                return str(redirects[0])
+            await asyncio.sleep(POLL_EVERY)  # a poll interval, not a wait for anything timed
+        return None
+
     async def all(self) -> list[Created]:
         resp = await self.client.get(self.url, auth=self.auth)
         if resp.status_code in {404, 405, 401}:
@@ -159,19 +172,23 @@ async def callback_loop(
         c_leg = _leg(phone, counsellor)
         out(f"[counsellor] rung for the callback ({counsellor.to})")
         held = await _play(phone, counsellor.url, c_leg, "counsellor", "1")
-        queue = held.find(".//Enqueue")
-        if queue is None:
+        room = held.find(".//Dial/Conference")
+        if room is None:
             await _status(phone, counsellor, "completed")
             return "the counsellor was not put on hold for the caller"
-        out("[counsellor] holds while the hotline calls the caller")
+        out(f"[dial conference] {(room.text or '').strip()}: the counsellor waits for the caller")
         caller, seen = await placed(api, seen, lambda c: "/callback/caller" in c.url, WAIT_AT_MOST)
         tries += 1
         if tries <= misses:
             out(f"[callback] the hotline calls you back (try {tries}): you do not answer")
             await _status(phone, caller, "no-answer")
-            told = await _play(phone, queue.get("waitUrl") or "", c_leg, "counsellor", "")
-            if told.find(".//Hangup") is not None:
-                out("[counsellor] the leg ends")
+            await _play(phone, room.get("waitUrl") or "", c_leg, "counsellor", "")
+            # The service takes the counsellor out of the conference (a REST redirect).
+            if redirect := await api.redirected(counsellor.sid, WAIT_AT_MOST):
+                out("[twilio] the service takes the counsellor out of the conference")
+                told = await _play(phone, redirect, c_leg, "counsellor", "")
+                if told.find(".//Hangup") is not None:
+                    out("[counsellor] the leg ends")
             await _status(phone, counsellor, "completed")
             continue
         if answered_by != "human":
@@ -179,18 +196,15 @@ async def callback_loop(
         out(f"[callback] the hotline calls you back (try {tries})")
         joined = await _play(phone, caller.url, _leg(phone, caller), "caller", "1")
         dial = joined.find(".//Dial")
-        if dial is None or dial.find("Queue") is None:
+        if dial is None or dial.find("Conference") is None:
             await _status(phone, caller, "completed")
             await _status(phone, counsellor, "completed")
             return "the caller was not joined to the counsellor"
-        out(f"[dial queue] {(dial.findtext('Queue') or '').strip()}: joined the counsellor")
+        name = (dial.findtext("Conference") or "").strip()
+        out(f"[dial conference] {name}: joined the counsellor")
         out("[talk] the caller and the counsellor talk")
         if action := dial.get("action"):
-            extra = {
-                "DialCallStatus": "completed",
-                "DialCallSid": new_sid(),
-                "QueueResult": "bridged",
-            }
+            extra = {"DialCallStatus": "completed", "DialCallSid": new_sid()}
             await phone.post(action, extra, common=_leg(phone, caller))
         await _status(phone, caller, "completed")
         await _status(phone, counsellor, "completed")

@@ -68,6 +68,8 @@ async def requeue(t: Turn, p: VoiceParams, q: Query) -> Outcome:
     call's option (their place kept: the lifecycle kept their waiting time); a call that
     ended meanwhile hears what the lifecycle says of it."""
     call = await t.call(p)
+    if call.phase == lc.REQUEUE:  # the redirect owed is done: the caller is back
+        await t.apply(call, lc.Requeued())
     state = lc.CallState(call.state)
     if state in (lc.CallState.WAITING, lc.CallState.RESERVED) and call.option_id:
         return t.decided(call, lc.Enqueue(call.option_id, call.language))

@@ -40,12 +40,9 @@ class Decided:
 #   whisper_declined  the counsellor's leg ends (the caller is gone, or a refusal)
 #   leave             out of the hold, to the queue result (a reserved line, or a failure)
 #   hang_up           a callback's leg after its conversation
-#   counsellor_waits  the counsellor's hold while the caller is called
 #   no_answer         the try to reach the caller is over: the counsellor's leg ends
 #   no_content        a status callback (204: it controls nothing)
-Plain = Literal[
-    "whisper_declined", "leave", "hang_up", "counsellor_waits", "no_answer", "no_content"
-]
+Plain = Literal["whisper_declined", "leave", "hang_up", "no_answer", "no_content"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +130,16 @@ class NotReached:
     hung up on without a word."""
 
 
+@dataclass(frozen=True, slots=True)
+class CounsellorWaits:
+    """A callback's counsellor waiting in the call's conference while the caller is called
+    (its waitUrl): a pause and again; `over`: the try ended without the caller, say so."""
+
+    call_sid: str
+    line_id: str
+    over: bool
+
+
 Outcome = (
     Decided
     | flow.Ask
@@ -146,5 +153,6 @@ Outcome = (
     | FullOffer
     | CallbackGreeting
     | NotReached
+    | CounsellorWaits
     | Plain
 )

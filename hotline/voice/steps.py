@@ -8,7 +8,8 @@ the menus' own decisions are `hotline.voice.flow`'s. A step runs in the unit of 
 
 The callback's steps come last: the caller's keys while holding (`hold_key`), then the two
 legs we create through Twilio's REST API (`hotline.ivr.pushes`): the counsellor's first (the
-whisper, then a hold of its own while the caller is called), then the caller's.
+whisper, then a wait in the call's conference while the caller is called), then the
+caller's, whose 1 joins them there.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from hotline.voice.outcomes import (
     CallbackConfirm,
     CallbackGreeting,
     CallbackRefused,
+    CounsellorWaits,
     FullOffer,
     LinesNow,
     NotReached,
@@ -442,18 +444,27 @@ async def callback_caller(t: Turn, p: VoiceParams, q: Query) -> Outcome:
 
 
 async def callback_hold(t: Turn, p: VoiceParams, q: Query) -> Outcome:
-    """The counsellor's hold while the caller is called (its waitUrl): a pause while we try;
-    when the try is over without the caller, say so and end the counsellor's leg."""
+    """The counsellor's wait in the call's conference while the caller is called (its
+    waitUrl): a pause while we try; when the try is over without the caller, say so (the
+    service takes their leg out of the conference, `FreeCounsellor`)."""
     call = await t.parent(q.call_sid)
     on_it = call is not None and call.line_id == q.line_id
-    if on_it and call is not None and call.state in (CallState.CALLING, CallState.CONNECTED):
-        return "counsellor_waits"
+    trying = on_it and call is not None and call.state in (CallState.CALLING, CallState.CONNECTED)
+    return CounsellorWaits(q.call_sid, q.line_id, over=not trying)
+
+
+async def callback_held(t: Turn, p: VoiceParams, q: Query) -> Outcome:
+    """The counsellor's leg out of the call's conference (its Dial's action): after the
+    conversation, it ends; taken out because the caller was not reached, told so first."""
+    call = await t.parent(q.call_sid)
+    if call is not None and call.connected_at is not None:
+        return "hang_up"
     return "no_answer"
 
 
 async def callback_over(t: Turn, p: VoiceParams, q: Query) -> Outcome:
-    """A callback's leg after its conversation (the counsellor's left its hold, or the
-    caller's Dial ended): end it; the leg's final status ends the call."""
+    """The caller's leg of a callback after its conversation (its Dial ended): end it; the
+    leg's final status ends the call."""
     return "hang_up"
 
 

@@ -156,7 +156,14 @@ async def test_a_callback_is_served_in_its_turn_counsellor_first_then_the_caller
     assert "折り返し" in says(whisper)
     accept = whisper.find(".//Gather").get("action")  # type: ignore[union-attr]
     calling = await leg(twilio, accept, "CA" + "c" * 32, Digits="1")
-    assert calling.find(".//Enqueue") is not None  # the counsellor holds for the caller
+    # The counsellor waits in the call's conference (not starting it) for the caller.
+    waiting = calling.find(".//Dial/Conference")
+    row = await call_of(app, first)
+    assert waiting is not None and waiting.text == f"hotline-call-{row.id}"
+    assert waiting.get("startConferenceOnEnter") == "false"
+    assert "/voice/callback/hold" in (waiting.get("waitUrl") or "")
+    pause = await leg(twilio, waiting.get("waitUrl") or "", "CA" + "c" * 32)
+    assert [el.tag for el in pause] == ["Pause", "Redirect"]  # a waitUrl: no Hangup, no Dial
     await app.state.pushes.drain()
     assert len(api.created) == 2  # only now is the caller dialled
     caller_leg = api.created[1]
@@ -175,7 +182,10 @@ async def test_a_callback_is_served_in_its_turn_counsellor_first_then_the_caller
     greeting = await leg(twilio, caller_leg.url, "CA" + "d" * 32)
     key_url = greeting.find(".//Gather").get("action")  # type: ignore[union-attr]
     joined = await leg(twilio, key_url, "CA" + "d" * 32, Digits="1")
-    assert joined.find(".//Dial/Queue") is not None
+    meets = joined.find(".//Dial/Conference")  # the caller joins the counsellor, starting it
+    assert meets is not None and meets.text == waiting.text
+    assert meets.get("startConferenceOnEnter") == "true"
+    assert CALLER not in ET.tostring(joined).decode()
     call = await call_of(app, first)
     assert call.state == "connected" and call.callback_number is None
 
@@ -193,11 +203,19 @@ async def test_a_caller_not_reached_is_tried_again_then_dropped_and_the_number_e
     for attempt in (1, 2, 3):
         made = await free_line(app)
         assert len(made) == 1, f"try {attempt} was not made"
-        caller_leg = await accepted(twilio, app, api, f"CA{attempt:032d}")
+        counsellor = api.created[-1].sid
+        caller_leg = await accepted(twilio, app, api, counsellor)
         assert caller_leg.to == CALLER
         await status(twilio, caller_leg.status_callback, f"CB{attempt:032d}", "no-answer")
-        told = await leg(twilio, f"{PUBLIC}/voice/callback/hold?call={sid}&line={LINE}", "CAx")
-        assert told.find(".//Hangup") is not None  # the counsellor hears it and is let go
+        # The counsellor waiting in the conference hears it, and is taken out of it.
+        hold = f"{PUBLIC}/voice/callback/hold?call={sid}&line={LINE}"
+        told = await leg(twilio, hold, counsellor)
+        assert says(told) and told.find(".//Hangup") is None  # a waitUrl: words only
+        await app.state.pushes.drain()
+        out = [u["Url"] for leg_sid, u in api.updates if leg_sid == counsellor]
+        assert len(out) == 1 and "/voice/callback/held" in out[0]
+        let_go = await leg(twilio, out[0], counsellor)
+        assert says(let_go) == says(told) and let_go[-1].tag == "Hangup"
         async with app.state.sessions() as s:
             line = await s.get(Line, LINE)
             assert line is not None and line.call_id is None and line.missed_in_row == 0
@@ -409,3 +427,42 @@ async def test_a_reserved_caller_twilio_says_has_hung_up_is_ended_and_the_line_g
     assert (await call_of(app, gone)).state == "abandoned"
     assert (await call_of(app, next_one)).state == "reserved"
     assert [d[1] for d in api.dequeued] == [next_one]
+
+
+async def test_the_callbacks_legs_meet_in_the_calls_conference_whose_end_ends_it(
+    app, api, twilio, busy_lines
+) -> None:
+    """Twilio's conference callbacks of a callback: both legs joined (the call's parties),
+    and the conference's end completes the callback and frees its line."""
+    sid = await booked(twilio)
+    await free_line(app)
+    counsellor = api.created[-1].sid
+    caller_leg = await accepted(twilio, app, api, counsellor)
+    greeting = await leg(twilio, caller_leg.url, caller_leg.sid)
+    key_url = greeting.find(".//Gather").get("action")  # type: ignore[union-attr]
+    joined = await leg(twilio, key_url or "", caller_leg.sid, Digits="1")
+    room = joined.find(".//Dial/Conference")
+    assert room is not None
+    callback = room.get("statusCallback") or ""
+    events = [
+        ("participant-join", counsellor, "counsellor"),
+        ("conference-start", "", ""),
+        ("participant-join", caller_leg.sid, "caller"),
+        ("participant-leave", caller_leg.sid, "caller"),
+        ("participant-leave", counsellor, "counsellor"),
+        ("conference-end", "", ""),
+    ]
+    for n, (event, leg_sid, label) in enumerate(events, 1):
+        params = {"ConferenceSid": "CF" + "7" * 32, "FriendlyName": room.text or ""}
+        params |= {"StatusCallbackEvent": event, "SequenceNumber": str(n)}
+        params |= {"CallSid": leg_sid, "ParticipantLabel": label} if leg_sid else {}
+        resp = await twilio.post(callback, **params)
+        assert resp.status_code == 204
+    call = await call_of(app, sid)
+    assert call.state == "completed" and call.callback_number is None
+    async with app.state.sessions() as s:
+        line = await s.get(Line, LINE)
+        assert line is not None and line.call_id is None
+        rows = (await s.execute(text("SELECT label, status FROM call_parties"))).all()
+    assert sorted(tuple(r) for r in rows) == [("caller", "left"), ("counsellor", "left")]
+    assert CALLER not in await everything_stored(app)

@@ -56,7 +56,11 @@ async def not_reached(twilio: Any, sid: str, caller_leg: Created, n: int, clock:
     """The try's leg ends; the counsellor is told and let go; the pause between tries."""
     await status(twilio, caller_leg.status_callback or "", f"CB{n:032d}", "completed")
     told = await leg(twilio, f"{PUBLIC}/voice/callback/hold?call={sid}&line={LINE}", "CAx")
-    assert told.find(".//Hangup") is not None
+    # The counsellor waiting in the conference hears it (a waitUrl: words, never a Hangup);
+    # the service then takes their leg out of it, to the Dial's action, which ends it.
+    assert told.find("Say") is not None and told.find(".//Hangup") is None
+    let_go = await leg(twilio, f"{PUBLIC}/voice/callback/held?call={sid}&line={LINE}", "CAx")
+    assert let_go[-1].tag == "Hangup"
     clock.advance(5 * 60)
 
 
@@ -90,7 +94,7 @@ async def test_only_the_caller_hears_anything_that_names_the_hotline(
     question = await leg(twilio, third.url, f"CB{3:032d}", AnsweredBy="human")
     key_url = question.find("Gather").get("action")  # type: ignore[union-attr]
     joined = await leg(twilio, key_url or "", f"CB{3:032d}", Digits="1")
-    assert joined.find(".//Dial/Queue") is not None
+    assert joined.find(".//Dial/Conference") is not None  # joins the counsellor waiting
     assert (await call_of(app, sid)).state == "connected"
 
     by_whom = {

@@ -360,7 +360,7 @@ async def test_the_counsellor_dropping_while_the_caller_is_held_requeues_the_cal
     await call.event("participant-leave", call.leg.sid, "counsellor")
     await call.leg_status("completed")
     row = await call_of(app, call.caller_sid)
-    assert (row.state, row.phase, row.line_id) == ("waiting", None, None)
+    assert (row.state, row.line_id) == ("waiting", None)
     assert (row.waiting_since, row.connected_at) == (
         connected.waiting_since,
         connected.connected_at,
@@ -370,6 +370,8 @@ async def test_the_counsellor_dropping_while_the_caller_is_held_requeues_the_cal
     await app.state.pushes.drain()
     redirected = [u["Url"] for sid, u in api.updates if sid == call.caller_sid]
     assert redirected and "/voice/requeue?o=loneliness" in redirected[-1]
+    # Twilio took the redirect: nothing is owed (`requeue` until then).
+    assert (await call_of(app, call.caller_sid)).phase is None
     assert (await call.caller_twiml(redirected[-1])).find("Enqueue") is not None
     # Hanging up while waiting again: the call was connected once, so it completes.
     await call.caller_twiml("/voice/queue-result?o=loneliness", QueueResult="hangup")

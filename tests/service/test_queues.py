@@ -20,8 +20,16 @@ from hotline.config import HotlineConfig
 from hotline.ivr import queues
 from hotline.services import services_of
 from hotline.testing.twilio_api import TwilioApi, twilio_api
-from tests.conftest import Clock, Twilio, make_settings, new_sid, says, talking_on
-from tests.service.test_callback import accepted, ask_callback, free_line, holding, leg, status
+from tests.conftest import PUBLIC, Clock, Twilio, make_settings, new_sid, says, talking_on
+from tests.service.test_callback import (
+    LINE,
+    accepted,
+    ask_callback,
+    free_line,
+    holding,
+    leg,
+    status,
+)
 from tests.service.test_metrics import scrape, value
 
 ACCOUNT = "AC" + "2" * 32
@@ -262,8 +270,9 @@ async def _cli(argv: list[str]) -> int:
 async def test_a_callback_queue_named_by_its_hold_is_deleted_as_the_callback_ends(
     app: Any, api: TwilioApi, twilio: Twilio
 ) -> None:
-    """The counsellor's hold poll carries Twilio's QueueSid: once the callback is over, its
-    queue is deleted after the commit, without waiting for the sweep or listing queues."""
+    """A callback of an earlier version held its counsellor in a queue of the call's own,
+    whose hold polls carry Twilio's QueueSid: once the callback is over, its queue is
+    deleted after the commit, without waiting for the sweep or listing queues."""
     await talking_on(app)
     sid = new_sid()
     await holding(twilio, sid)
@@ -272,12 +281,13 @@ async def test_a_callback_queue_named_by_its_hold_is_deleted_as_the_callback_end
     counsellor = new_sid()
     whisper = await leg(twilio, api.created[-1].url, counsellor)
     accept = whisper.find(".//Gather").get("action")  # type: ignore[union-attr]
-    held = await leg(twilio, accept, counsellor, Digits="1")  # type: ignore[arg-type]
+    await leg(twilio, accept, counsellor, Digits="1")  # type: ignore[arg-type]
     await app.state.pushes.drain()
     caller_leg = api.created[-1]
     name = f"hotline-callback-{(await call_of(app, sid)).id}"
-    wait_url = held.find("Enqueue").get("waitUrl")  # type: ignore[union-attr]
-    await leg(twilio, wait_url, counsellor, QueueSid=api.queue(name))  # type: ignore[arg-type]
+    # The older counsellor's hold poll, in that queue (its waitUrl is the same step's).
+    wait_url = f"{PUBLIC}/voice/callback/hold?call={sid}&line={LINE}"
+    await leg(twilio, wait_url, counsellor, QueueSid=api.queue(name))
     join = await leg(twilio, caller_leg.url, caller_leg.sid)
     await leg(twilio, join.find(".//Gather").get("action"), caller_leg.sid, Digits="1")  # type: ignore[union-attr,arg-type]
     assert name in api.queues  # talking: the callback is not over

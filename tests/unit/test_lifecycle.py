@@ -361,6 +361,19 @@ def test_a_caller_not_reached_is_tried_again_then_the_request_is_dropped() -> No
     assert stale.changes == {}  # a late status of an earlier try changes nothing
 
 
+def test_a_counsellor_waiting_for_a_caller_not_reached_is_taken_out_of_the_conference() -> None:
+    ringing = callback_ringing()
+    accepted = step(ringing, lc.Accepted(LINE, "org", "CA7"))
+    call = ringing.with_changes(accepted.changes)
+    assert (call.state, call.leg_sid) == (S.CALLING, "CA7")  # the leg that waits
+    for event in (lc.CallerLegEnded(1, lc.DialOutcome.NO_ANSWER), lc.WentSilent()):
+        t = step(call, event)
+        assert lc.FreeCounsellor("CA7", LINE) in t.effects and t.changes["leg_sid"] is None
+    # The counsellor hung up themselves: nobody to take out.
+    hung_up = step(call, lc.DialEnded(LINE, lc.DialOutcome.COMPLETED))
+    assert not [e for e in hung_up.effects if isinstance(e, lc.FreeCounsellor)]
+
+
 def test_a_counsellor_who_misses_a_callback_rests_and_the_request_keeps_its_place() -> None:
     t = step(callback_ringing(), lc.DialEnded(LINE, lc.DialOutcome.NO_ANSWER))
     assert t.state == S.CALLBACK and lc.ReleaseLine(LINE, cooldown=True) in t.effects

@@ -60,8 +60,9 @@ def test_every_state_phase_and_event_keeps_the_invariants(
     # A line is held while the call is on it, but for a call handed over to a third party.
     handed = after.state == S.CONNECTED and after.phase == P.HANDED_OVER
     assert (after.line_id is not None) == (after.state in lc.ON_A_LINE and not handed)
-    # A phase only while connected; a connected call of the conference always has one.
-    assert (after.phase is not None) == (after.state == S.CONNECTED and call.callback_at is None)
+    # A phase only while connected (a connected call of the conference always has one), or
+    # `requeue` while holding: the redirect out of the conference owed.
+    assert phase_fits(after)
     if after.state == S.CONNECTED and state != S.CONNECTED:
         assert isinstance(event, (lc.Accepted, lc.CallerAnswered))
     counts = [(e.kind, e.stage) for e in t.effects if isinstance(e, lc.Count)]
@@ -81,7 +82,20 @@ def test_every_state_phase_and_event_keeps_the_invariants(
     if left:
         assert after.conference_sid is None and after.leg_sid is None
         assert after.waiting_since == call.waiting_since  # the place in the queue kept
+        # The redirect is owed until Twilio takes it (or the caller's dial answered).
+        assert (after.phase == lc.REQUEUE) == redirect
+    if phase == lc.REQUEUE and after.phase == lc.REQUEUE:
+        assert t.effects == () or noticed(t) == ["dequeue"]  # waits, or is offered a line
     assert lc.load_decision(json.loads(json.dumps(lc.dump_decision(t.decision)))) == t.decision
+
+
+def phase_fits(call: lc.CallView) -> bool:
+    """A phase only while connected (a connected call of the conference always has one), or
+    `requeue` while holding (the redirect out of the conference owed)."""
+    if call.state in lc.HOLDING:
+        return call.phase in (None, lc.REQUEUE)
+    connected = call.state == S.CONNECTED and call.callback_at is None
+    return (call.phase is not None) == connected
 
 
 def test_the_caller_waits_in_the_conference_while_the_counsellor_is_rung() -> None:
@@ -134,7 +148,7 @@ def test_a_call_back_in_the_queue_after_a_conversation_is_counted_connected_once
     t = step(talking, lc.TransferredToQueue("child", "en"))
     waiting = talking.with_changes(t.changes)
     assert (waiting.state, waiting.option_id, waiting.language) == (S.WAITING, "child", "en")
-    assert waiting.connected_at == talking.connected_at and waiting.phase is None
+    assert waiting.connected_at == talking.connected_at and waiting.phase == lc.REQUEUE
     assert noticed(t) == ["pass", "release"]  # no cooldown: the line goes to its wrap-up
     again = waiting.with_changes({"state": S.RINGING, "line_id": "line-2"})
     accepted = step(again, lc.Accepted("line-2", "org2", "CA8"))
@@ -202,6 +216,36 @@ def test_a_ringing_caller_whose_leg_went_unheard_goes_back_to_the_queue() -> Non
     assert t.state == S.WAITING and lc.Requeue() in t.effects
 
 
+def test_a_redirect_owed_out_of_the_conference_lasts_until_the_caller_is_heard() -> None:
+    """Back in the queue from the conference: `requeue` until Twilio takes the redirect or
+    the caller is heard from the queue; meanwhile never swept as silent (they cannot poll),
+    and a line may be held for them as for any waiting caller."""
+    owed = call_in(S.RINGING).with_changes(
+        step(call_in(S.RINGING), lc.LegEnded(LINE, lc.DialOutcome.BUSY, "CA1")).changes
+    )
+    assert (owed.state, owed.phase) == (S.WAITING, lc.REQUEUE)
+    assert step(owed, lc.WentSilent()).changes == {}
+    later = NOW + dt.timedelta(seconds=30)
+    assert step(owed, lc.Requeued(), later).changes == {"phase": None, "last_seen_at": later}
+    polled = step(owed, lc.HoldPolled("loneliness", None, 0, None), later)
+    assert polled.changes == {"phase": None, "last_seen_at": later}
+    # The conference ended around them: the caller's Dial action brings them back.
+    dialled = step(owed, lc.DialEnded(LINE, lc.DialOutcome.COMPLETED, "CA1"), later)
+    assert dialled.changes["phase"] is None and dialled.decision == lc.Enqueue("loneliness", None)
+    reserved = owed.with_changes(step(owed, lc.LineReserved("line-2")).changes)
+    assert (reserved.state, reserved.phase) == (S.RESERVED, lc.REQUEUE)
+    assert step(reserved, lc.Requeued()).changes["phase"] is None
+    # Twilio says the caller hung up: ended as what it was (abandoned while waiting).
+    gone = step(owed, lc.ForceEnded("twilio"))
+    assert (gone.state, gone.changes["phase"], gone.changes["end_stage"]) == (
+        S.ABANDONED,
+        None,
+        "waiting",
+    )
+    # Nothing owed: Requeued changes nothing.
+    assert step(call_in(S.WAITING), lc.Requeued()).changes == {}
+
+
 def test_step_keys_of_the_conference() -> None:
     call = call_in(S.RINGING)
     assert lc.step_key(call, lc.LegEnded(LINE, lc.DialOutcome.BUSY, "CA1")) == "leg:line-1:CA1:busy"
@@ -266,8 +310,7 @@ class ConferenceMachine(CallMachine):
 
     @invariant()
     def a_phase_only_while_connected(self) -> None:
-        connected = self.call.state == S.CONNECTED and self.call.callback_at is None
-        assert (self.call.phase is not None) == connected
+        assert phase_fits(self.call)
 
 
 ConferenceMachine.TestCase.settings = settings(
