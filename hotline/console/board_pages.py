@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
@@ -22,11 +21,9 @@ from hotline.common.audit import Actor
 from hotline.conference import service
 from hotline.console import events, live
 from hotline.console.forms import actor
-from hotline.console.live_pages import context, org_filter, refusal
+from hotline.console.live_pages import carry_out, context, org_filter
 from hotline.console.web import UserDep, form_of, page, require, templates
 from hotline.deps import RowId, SessionDep
-from hotline.errors import HotlineError
-from hotline.http_errors import status_of
 from hotline.services import services_of
 
 router = APIRouter(prefix="/console/board", include_in_schema=False)
@@ -97,13 +94,7 @@ async def _act(
     do: Callable[[Actor], Awaitable[object]],
     done: str,
 ) -> Response:
-    try:
-        await do(actor(request, user))
-    except HotlineError as e:
-        await session.rollback()
-        await session.refresh(user)  # read again after the rollback, for the page
-        return await _board_page(request, user, session, error=refusal(e), status=status_of(e))
-    return RedirectResponse(f"/console/board?done={done}", 303)
+    return await carry_out(request, user, session, do, _board_page, f"/console/board?done={done}")
 
 
 @router.post("/{call_id}/supervise")

@@ -160,6 +160,29 @@ async def cards_events(request: Request, user: UserDep) -> Response:
     return events.stream(request, org_filter(user), render, "calls")
 
 
+# A page drawn again with a refusal: (request, user, session, error=, status=) -> the page.
+Redraw = Callable[..., Awaitable[Response]]
+
+
+async def carry_out(  # noqa: PLR0913 - the request's parts, the action, where to go after
+    request: Request,
+    user: ConsoleUser,
+    session: AsyncSession,
+    do: Callable[[Actor], Awaitable[object]],
+    redraw: Redraw,
+    done_url: str,
+) -> Response:
+    """Carry out a card's or the board's action for the user in the request's unit of work;
+    a refusal is rolled back and said on the page (`redraw`), else on to `done_url`."""
+    try:
+        await do(actor(request, user))
+    except HotlineError as e:
+        await session.rollback()
+        await session.refresh(user)  # read again after the rollback, for the page
+        return await redraw(request, user, session, error=refusal(e), status=status_of(e))
+    return RedirectResponse(done_url, 303)
+
+
 async def _act(
     request: Request,
     user: ConsoleUser,
@@ -167,15 +190,7 @@ async def _act(
     do: Callable[[Actor], Awaitable[object]],
     done: str,
 ) -> Response:
-    """Carry out a card's action for the user in the request's unit of work; a refusal is
-    rolled back and said on the card's page."""
-    try:
-        await do(actor(request, user))
-    except HotlineError as e:
-        await session.rollback()
-        await session.refresh(user)  # read again after the rollback, for the page
-        return await _cards_page(request, user, session, error=refusal(e), status=status_of(e))
-    return RedirectResponse(f"/console/live?done={done}", 303)
+    return await carry_out(request, user, session, do, _cards_page, f"/console/live?done={done}")
 
 
 def refusal(e: HotlineError) -> str:
