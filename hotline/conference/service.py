@@ -128,11 +128,7 @@ async def hold(
     """Hold the caller (`on`: they hear the calm on-hold words in their language) or take
     them off hold. Hold while talking (`on_hold`) or in a three-way call (the counsellor goes
     on with the party alone: `consulting`); resume from either."""
-    control = room.control_of(services)
-    u = uow.of(session)
-    call = await room.locked_call(u.session, call_id)
-    room.may_act(services, who, call)
-    conference = room.in_conversation(call)
+    control, u, call, conference = await _opened(session, services, who, call_id)
     if on:  # from a three-way call the counsellor goes on with the party alone
         room.need_phase(call, Phase.TALKING, Phase.THREE_WAY)
     else:  # from consulting, back to the three-way call
@@ -157,11 +153,7 @@ async def hold(
 
 async def join_all(session: AsyncSession, services: Services, who: Actor, call_id: int) -> Card:
     """Bring the caller, held while the counsellor consulted a party, into a three-way call."""
-    control = room.control_of(services)
-    u = uow.of(session)
-    call = await room.locked_call(u.session, call_id)
-    room.may_act(services, who, call)
-    conference = room.in_conversation(call)
+    control, u, call, conference = await _opened(session, services, who, call_id)
     room.need_phase(call, Phase.CONSULTING)
     step = Step(services, u.session, call, services.clock(), who)
     third = room.third_parties_in(await room.parties(u.session, call.id))
@@ -187,11 +179,7 @@ async def drop_party(
 ) -> Card:
     """Take a third party (or a supervisor) out of the call; a caller held while the
     counsellor consulted it is resumed."""
-    control = room.control_of(services)
-    u = uow.of(session)
-    call = await room.locked_call(u.session, call_id)
-    room.may_act(services, who, call)
-    conference = room.in_conversation(call)
+    control, u, call, conference = await _opened(session, services, who, call_id)
     row = await room.party(u.session, call.id, party_id)
     if row.role not in (PartyRole.THIRD, PartyRole.SUPERVISOR):
         raise Invalid("party_id", "only a third party or a supervisor is dropped", where="path")
@@ -275,11 +263,7 @@ async def leave(
     party in the call (counted as a warm transfer; the line goes to its wrap-up); otherwise
     the call ends for everyone. Refused while the caller is on hold alone and while an
     emergency party is in."""
-    control = room.control_of(services)
-    u = uow.of(session)
-    call = await room.locked_call(u.session, call_id)
-    room.may_act(services, who, call)
-    conference = room.in_conversation(call)
+    control, u, call, conference = await _opened(session, services, who, call_id)
     phase = room.phase_of(call)
     joined = _may_leave(phase, await room.parties(u.session, call.id), handover=handover)
     now = services.clock()
@@ -321,11 +305,7 @@ async def leave(
 
 async def end(session: AsyncSession, services: Services, who: Actor, call_id: int) -> Card:
     """End the call for everyone in it (refused while an emergency party is in)."""
-    control = room.control_of(services)
-    u = uow.of(session)
-    call = await room.locked_call(u.session, call_id)
-    room.may_act(services, who, call)
-    conference = room.in_conversation(call)
+    control, u, call, conference = await _opened(session, services, who, call_id)
     third = room.third_parties_in(await room.parties(u.session, call.id))
     if any(p.kind == PartyKind.EMERGENCY for p in third):
         raise Conflict(
@@ -395,3 +375,16 @@ async def transfer(
     step.changed("transfer")
     # The call is no longer on the counsellor's line: its card is not theirs to read now.
     return view(row, services.cfg.option(option_id).name)
+
+
+async def _opened(
+    session: AsyncSession, services: Services, who: Actor, call_id: int
+) -> tuple[ConferenceControl, uow.UnitOfWork, StoredCall, str]:
+    """What every action on a conversation starts with: the conference's control, the
+    request's unit of work, the call locked and the asker allowed, the conference's SID (a
+    call not in one is refused)."""
+    control = room.control_of(services)
+    u = uow.of(session)
+    call = await room.locked_call(u.session, call_id)
+    room.may_act(services, who, call)
+    return control, u, call, room.in_conversation(call)
