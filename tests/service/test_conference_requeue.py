@@ -6,55 +6,26 @@ waiting, or completed when it was connected once). The stand-in plays the outage
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import pytest
-from sqlalchemy import update
-
-from hotline.app import create_app
 from hotline.calls import lifecycle as lc
 from hotline.calls import service, store
 from hotline.ivr import requeue, upkeep
-from hotline.lines.models import Line
 from hotline.services import services_of
 from hotline.testing.conference import ConferenceCall
-from hotline.testing.twilio_api import TwilioApi, twilio_api
-from tests.conftest import Clock, Twilio, make_settings, new_sid
-from tests.service.test_conference import ACCOUNT, LINE, TOKEN, call_of, line_of
+from hotline.testing.twilio_api import TwilioApi
+from tests.conftest import Clock
+from tests.service.test_conference import (
+    ACCOUNT,
+    api,
+    app,
+    call_of,
+    line_of,
+    reserved,
+    twilio,
+)
 
-
-@pytest.fixture
-def api() -> Iterator[TwilioApi]:
-    with twilio_api(ACCOUNT, TOKEN) as stand_in:
-        yield stand_in
-
-
-@pytest.fixture
-async def app(db_url: str, cfg, clock: Clock, api: TwilioApi, tmp_path) -> AsyncIterator[Any]:  # type: ignore[no-untyped-def]
-    settings = make_settings(
-        db_url,
-        TWILIO_ACCOUNT_SID=ACCOUNT,
-        TWILIO_AUTH_TOKEN=TOKEN,
-        twilio_api_base=api.base_url,
-        spool_dir=tmp_path / "spool",
-    )
-    application = create_app(settings, cfg, clock=clock)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def reserved(app: Any, client, api: TwilioApi) -> ConferenceCall:  # type: ignore[no-untyped-def]
-    """A caller who chose loneliness (8) with only inochi-01 on duty: its line is reserved."""
-    async with app.state.sessions.begin() as s:
-        await s.execute(update(Line).values(status="offline"))
-        await s.execute(update(Line).where(Line.id == LINE).values(status="ready"))
-    twilio, sid = Twilio(client, TOKEN), new_sid()
-    doc = await twilio.call("/voice/incoming", sid)
-    await twilio.call(doc.find("Gather").get("action"), sid, Digits="8")
-    await app.state.pushes.drain()
-    return ConferenceCall(client, api, app, caller_sid=sid, token=TOKEN)
+__all__ = ["api", "app", "reserved", "twilio"]  # the fixtures, shared with test_conference.py
 
 
 def redirects(api: TwilioApi, sid: str) -> list[str]:
