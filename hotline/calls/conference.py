@@ -55,7 +55,6 @@ ConferenceEvent = (
     | Supervised
 )
 CONFERENCE_EVENTS = ConferenceEvent.__args__
-SUPERVISOR = "supervisor"  # a party kind that changes no phase (counted: "monitored")
 
 # The in-call actions' moves between phases: (event, phase it acts in) -> next phase.
 HOLD: dict[tuple[bool, str | None], Phase] = {
@@ -101,7 +100,9 @@ def in_conference(
             return _ended(call, state, sid, now)
         case HoldSet(on=on) if connected:
             return _phase(call, HOLD.get((on, call.phase)))
-        case PartyAdded(kind=kind, consult=consult) if connected and kind != SUPERVISOR:
+        case PartyAdded(consult=consult) if connected:
+            # A third party (a supervisor brought in by the counsellor is one too); a
+            # supervisor who listens, coaches or joins is `Supervised`: no phase moves.
             return _phase(call, ADDED.get((consult, call.phase)))
         case PartyGone() if connected and call.phase == Phase.HANDED_OVER:
             # The caller would be alone in the conference: the call is over, and the

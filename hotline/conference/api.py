@@ -51,7 +51,7 @@ class HoldIn(Body):
 
 
 class PartyIn(Body):
-    kind: Literal["partner", "support", "interpreter"]
+    kind: Literal["partner", "support", "interpreter", "supervisor"]  # supervisor: on duty
     target_id: Text = Word
     consult: bool = True
 

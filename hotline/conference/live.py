@@ -17,7 +17,7 @@ from hotline.calls import store as call_store
 from hotline.calls.models import Call
 from hotline.calls.states import CallState
 from hotline.common.audit import Actor
-from hotline.conference import room, targets
+from hotline.conference import duty, room, targets
 from hotline.conference.duty import open_help_count
 from hotline.conference.models import CallParty, PartyKind, PartyRole, PartyStatus
 from hotline.conference.parties import PartyView, view
@@ -236,7 +236,7 @@ async def targets_now(
 ) -> dict[str, list[TargetView]]:
     """Who may be brought into the call now, per kind: the directory's partners, support
     organisations and interpreters open now, the options' queues (a cold transfer), and the
-    organisation's supervisors."""
+    organisation's supervisors on duty now."""
     u = uow.of(session)
     call = await call_store.get_call_by_id(u.session, call_id)
     if call is None:
@@ -249,5 +249,8 @@ async def targets_now(
     }
     out["queue"] = [TargetView(o.id, o.name) for o in cfg.options if o.id != call.option_id]
     org = room.org_of(services, call)
-    out["supervisor"] = [TargetView(s.id, s.name) for s in targets.supervisors_of(cfg, org)]
+    duty_now = {d.supervisor_id for d in await duty.on_duty(u.session, org or "")}
+    out["supervisor"] = [
+        TargetView(s.id, s.name) for s in targets.supervisors_of(cfg, org) if s.id in duty_now
+    ]
     return out

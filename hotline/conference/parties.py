@@ -21,7 +21,7 @@ from hotline.calls.states import Phase
 from hotline.calls.store import StoredCall
 from hotline.common import audit
 from hotline.common.audit import Actor
-from hotline.conference import outcomes, room, targets
+from hotline.conference import duty, outcomes, room, targets
 from hotline.conference.control import ConferenceControl, ControlFailed
 from hotline.conference.facts import SUPERVISION, RoomCount
 from hotline.conference.models import CallParty, PartyKind, PartyRole, PartyStatus
@@ -261,17 +261,34 @@ async def add_party(
     target_id: str,
     consult: bool,
 ) -> PartyView:
-    """Dial a partner, support organisation or interpreter of the directory into the call;
-    `consult`: the caller is held while the counsellor talks to it first (then `join_all`,
-    `leave(handover=True)` or `drop_party`). An emergency line is `emergency`; a supervisor
-    `supervise`."""
+    """Dial a partner, support organisation or interpreter of the directory (open now), or a
+    supervisor of the call's organisation on duty now, into the call; `consult`: the caller
+    is held while the counsellor talks to it first (then `join_all`, `leave(handover=True)`
+    or `drop_party`). An emergency line is `emergency`; a supervisor who listens, coaches or
+    joins on their own asks with `supervise`."""
     if kind == PartyKind.EMERGENCY:
         raise Invalid("kind", "an emergency line is dialled with POST /emergency (a confirmation)")
     if kind == PartyKind.SUPERVISOR:
-        raise Invalid("kind", "a supervisor joins with POST /supervise")
-    target = targets.entry_open(services.cfg, kind, target_id, services.clock())
+        target = await _supervisor_on_duty(session, services, who, call_id, target_id)
+    else:
+        target = targets.entry_open(services.cfg, kind, target_id, services.clock())
     asked = await _ask(session, services, who, call_id, target, consult=consult)
     return await _dial(session, services, who, asked, target)
+
+
+async def _supervisor_on_duty(
+    session: AsyncSession, services: Services, who: Actor, call_id: int, supervisor_id: str
+) -> Target:
+    """A supervisor of the call's organisation on duty now, brought in by the counsellor as
+    a third party (consulted, a three-way call, or handed the caller); one who listens,
+    coaches or joins on their own asks with `supervise`."""
+    call = await room.locked_call(uow.of(session).session, call_id)
+    room.may_act(services, who, call)
+    org = room.org_of(services, call)
+    chosen = targets.supervisor(services.cfg, org, supervisor_id)
+    if chosen.id not in {d.supervisor_id for d in await duty.on_duty(session, org or "")}:
+        raise Conflict("this supervisor is not on duty now: ask for help, or choose one on duty")
+    return Target(PartyKind.SUPERVISOR, chosen.id, chosen.name, chosen.target)
 
 
 async def emergency(  # noqa: PLR0913 - the form's fields, each one argument

@@ -116,6 +116,11 @@ def context(request: Request, user: ConsoleUser, calls: list[live.LiveCall]) -> 
         "talked": talked,
         "open_targets": {kind: cfg.open_targets(kind, now) for kind in DIRECTORY},
         "queues": lambda call: queues_open(cfg, call, now),
+        # The organisation's supervisors, to bring in as a third party (refused, and said
+        # so, when the one chosen is not on duty: the board is where they go on duty).
+        "supervisors": lambda call: next(
+            (list(o.supervisors) for o in cfg.organisations if o.id == call.org_id), []
+        ),
         "prefectures": PREFECTURES,
         "prefecture_of": prefecture_of,
         "emergency_missing": lambda call: _missing(cfg, call),
@@ -240,8 +245,8 @@ async def add_party(
     s = services_of(request.app)
 
     async def do(who: Actor) -> object:
-        if kind not in DIRECTORY:
-            raise Invalid("target", "choose one of the directory's entries")
+        if kind not in (*DIRECTORY, "supervisor"):
+            raise Invalid("target", "choose one of the directory's entries or a supervisor")
         return await service.add_party(
             session, s, who, call_id, kind=kind, target_id=target_id, consult=consult
         )

@@ -4,9 +4,12 @@ the targets open now; refusals and Twilio's failures, on SQLite and PostgreSQL."
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
 import pytest
 
+from hotline.conference import store
 from hotline.conference.control import ControlFailed
 from hotline.config import HotlineConfig
 from tests.service.conference_kit import control, in_conference, keys, parties, room_cfg
@@ -129,12 +132,16 @@ async def test_targets_open_now(app, client: httpx.AsyncClient) -> None:
     # 12:00 in Tokyo on a Monday: ChildLine's desk (16:00-21:00) is closed.
     assert "inochi-desk" in found["partner"] and "childline-desk" not in found["partner"]
     assert found["support"] == ["example-nagano"]
-    assert found["supervisor"] == ["inochi-sv-01", "inochi-sv-02"]
+    assert found["supervisor"] == []  # the organisation's supervisors, none on duty yet
     assert "loneliness" not in found["queue"] and "under18" in found["queue"]
     assert "+81" not in resp.text and "sip:" not in resp.text
     assert (
         await client.get(f"/api/calls/{call.id}/targets", headers=k["operator"])
     ).status_code == 403
+    on = {"on": True, "supervisor_id": "inochi-sv-02"}
+    assert (await client.post("/api/duty", json=on, headers=k["supervisor"])).status_code == 200
+    resp = await client.get(f"/api/calls/{call.id}/targets", headers=k["counsellor"])
+    assert [t["id"] for t in resp.json()["supervisor"]] == ["inochi-sv-02"]
 
 
 async def test_a_desk_closed_now_is_refused_and_nothing_is_dialled(
@@ -150,3 +157,37 @@ async def test_a_desk_closed_now_is_refused_and_nothing_is_dialled(
     assert "closed now" in resp.text
     assert not fake.named("add_party")
     assert not [p for p in await parties(app, call.id) if p.role == "third"]
+
+
+async def test_a_supervisor_on_duty_consulted_then_handed_the_caller(
+    app, client: httpx.AsyncClient
+) -> None:
+    """The counsellor brings the supervisor on duty in as a third party (not a supervision:
+    everyone hears everyone), talks to them first, then leaves the caller with them."""
+    fake = control(app)
+    call = await in_conference(app)
+    k = await keys(app)
+    url = f"/api/calls/{call.id}/parties"
+    body = {"kind": "supervisor", "target_id": "inochi-sv-01", "consult": True}
+    off = await client.post(url, json=body, headers=k["counsellor"])
+    assert off.status_code == 409 and "not on duty" in off.text, off.text
+    assert not fake.named("add_party")
+    on = {"on": True, "supervisor_id": "inochi-sv-01"}
+    assert (await client.post("/api/duty", json=on, headers=k["supervisor"])).status_code == 200
+    resp = await client.post(url, json=body, headers=k["counsellor"])
+    assert resp.status_code == 201, resp.text
+    party = resp.json()
+    assert (party["kind"], party["role"], party["status"]) == ("supervisor", "third", "dialling")
+    card = await client.get(f"/api/calls/{call.id}/conference", headers=k["counsellor"])
+    assert card.json()["call"]["phase"] == "consulting"
+    async with app.state.sessions.begin() as session:  # Twilio: the supervisor's leg joined
+        label, leg = f"p{party['id']}", fake.named("add_party")[-1]["label"]
+        assert label == leg
+        assert await store.joined(session, call.id, label, "CAsv", dt.datetime.now(dt.UTC))
+    left = await client.post(
+        f"/api/calls/{call.id}/leave", json={"handover": True}, headers=k["counsellor"]
+    )
+    assert left.status_code == 200, left.text
+    assert left.json()["call"]["phase"] == "handed_over"
+    other = await client.post(url, json=body, headers=k["other"])
+    assert other.status_code == 403

@@ -17,6 +17,7 @@ import yaml
 
 from hotline.app import create_app
 from hotline.auth.models import Role
+from hotline.conference.duty import SupervisorDuty
 from hotline.config import HotlineConfig, parse
 from hotline.console.events import event
 from tests.conftest import ROOT, Clock, make_settings
@@ -203,3 +204,30 @@ async def test_the_events_need_a_session_and_a_role_that_sees_live_calls(
     await as_user(site, "sato", "sisc", Role.COORDINATOR)
     for url in ("/console/live", "/console/live/events", "/console/board"):
         assert (await site.get(url)).status_code == 403, url
+
+
+async def test_the_card_brings_in_a_supervisor_on_duty_and_says_so_when_none_is(
+    site: httpx.AsyncClient,
+) -> None:
+    app = site.app  # type: ignore[attr-defined]
+    fake = control(app)
+    call = await in_conference(app, "sisc-01", "sisc")
+    await as_user(site, "tanaka", "sisc", Role.COUNSELLOR)
+    html = (await site.get("/console/live")).text
+    options = html.split(f'id="target-{call.id}"', 1)[1].split("</select>", 1)[0]
+    assert "スーパーバイザー（当番中の方）" in options
+    supervisor = options.split('value="supervisor:', 1)[1].split('"', 1)[0]
+    off = await post(
+        site, "/console/live", f"/console/live/{call.id}/parties", target=f"supervisor:{supervisor}"
+    )
+    assert off.status_code == 409 and "できませんでした" in off.text
+    assert not fake.named("add_party")
+    # On duty (the board's button; here its row), the same form dials them.
+    async with app.state.console_sessions.begin() as session:
+        now = app.services.clock()
+        session.add(SupervisorDuty(org_id="sisc", supervisor_id=supervisor, on_at=now))
+    done = await post(
+        site, "/console/live", f"/console/live/{call.id}/parties", target=f"supervisor:{supervisor}"
+    )
+    assert done.status_code == 303, done.text
+    assert fake.named("add_party")[-1]["label"].startswith("p")  # a third party, heard by all

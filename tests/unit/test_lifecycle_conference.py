@@ -170,7 +170,7 @@ def test_the_phases_of_a_warm_transfer_and_a_handover() -> None:
         (lc.HoldSet(on=False), P.THREE_WAY),
         (lc.PartyGone(1), P.TALKING),
         (lc.PartyAdded(2, "support", consult=False), P.THREE_WAY),
-        (lc.PartyAdded(3, "supervisor", consult=False), P.THREE_WAY),  # monitored: no move
+        (lc.PartyAdded(3, "supervisor", consult=False), P.THREE_WAY),  # a second: no move
         (lc.CounsellorLeft(handover=True), P.HANDED_OVER),
     ]
     for event, phase in moves:
