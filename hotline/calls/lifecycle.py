@@ -215,7 +215,10 @@ def _transition(call: CallFacts, event: Event, now: dt.datetime, limits: Limits)
                 return Transition({}, Nothing())
             ended = finish(call, state, now, Nothing())
             forced = Count("forced", call.period_id, option=call.option_id, stage=reason)
-            return dataclasses.replace(ended, effects=(*ended.effects, forced))
+            # Ended by an operator or a bound while someone may still be in its conference:
+            # the conference is ended too (after commit), not left to the upkeep.
+            room = (EndConference(),) if call.conference_sid is not None else ()
+            return dataclasses.replace(ended, effects=(*ended.effects, forced, *room))
         case CallbackAsked():
             return book_callback(call, state, event, now)
         case TurnedAway():

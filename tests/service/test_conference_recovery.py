@@ -111,5 +111,9 @@ async def test_an_operator_ending_a_conference_call_leaves_nobody_in_it(
             s, app.state.router, call_sid=call.caller_sid, who=Actor.console(), now=clock()
         )
     assert state == "completed"
+    await app.state.pushes.drain()
+    # The conference is ended at Twilio too, at once (not left to the upkeep's check).
+    ended = [r for r in call.api.requests if r.startswith("POST") and "/Conferences/CF" in r]
+    assert ended, call.api.requests
     row = await room.call_of(app, call.caller_sid)
     assert await room.parties(app, row.id) == [("caller", "left"), ("counsellor", "left")]
