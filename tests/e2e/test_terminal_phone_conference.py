@@ -131,7 +131,10 @@ async def _stored(url: str, call_id: int) -> dict[str, Any]:
                     select(CallParty).where(CallParty.call_id == call_id).order_by(CallParty.id)
                 )
             ).all()
-            keys = (await conn.execute(select(ApiKey))).all()
+            # The keys the phone made for itself (a key given in the environment is the
+            # user's own, never revoked by the phone).
+            phones = ApiKey.name.like("terminal phone%")
+            keys = (await conn.execute(select(ApiKey).where(phones))).all()
             holding = (await conn.execute(select(Line.id).where(Line.call_id == call_id))).all()
             audit = (await conn.execute(select(AuditEntry.action))).scalars().all()
         return {
