@@ -21,7 +21,7 @@ from hotline.calls.states import Phase
 from hotline.calls.store import StoredCall
 from hotline.common import audit
 from hotline.common.audit import Actor
-from hotline.conference import duty, outcomes, room, targets
+from hotline.conference import duty, outcomes, room, store, targets
 from hotline.conference.control import ConferenceControl, ControlFailed
 from hotline.conference.facts import SUPERVISION, RoomCount
 from hotline.conference.models import CallParty, PartyKind, PartyRole, PartyStatus
@@ -109,7 +109,7 @@ async def _row(
     )
     session.add(row)
     await session.flush()
-    row.label = f"{'s' if supervising else 'p'}{row.id}"
+    row.label = store.label_of(row.role, row.id)
     return row
 
 
