@@ -21,8 +21,8 @@ from hotline.common.audit import Actor
 from hotline.conference import service
 from hotline.console import events, live
 from hotline.console.forms import actor
-from hotline.console.live_pages import carry_out, context, org_filter
-from hotline.console.web import UserDep, form_of, page, require, templates
+from hotline.console.live_pages import carry_out, context, live_stream, org_filter
+from hotline.console.web import UserDep, form_of, page, require
 from hotline.deps import RowId, SessionDep
 from hotline.services import services_of
 
@@ -79,12 +79,7 @@ async def board(request: Request, user: UserDep, session: SessionDep) -> Respons
 @router.get("/events")
 async def board_events(request: Request, user: UserDep) -> Response:
     require(user, *WATCHERS)
-    template = templates.get_template("_board.html")
-
-    def render(calls: list[live.LiveCall]) -> str:
-        return template.render(_board_context(request, user, calls))
-
-    return events.stream(request, org_filter(user), render, "board")
+    return live_stream(request, user, "_board.html", _board_context, "board")
 
 
 async def _act(

@@ -154,15 +154,27 @@ async def cards(request: Request, user: UserDep, session: SessionDep) -> Respons
     return await _cards_page(request, user, session)
 
 
+def live_stream(
+    request: Request,
+    user: ConsoleUser,
+    template_name: str,
+    context_of: Callable[[Request, ConsoleUser, list[live.LiveCall]], dict[str, Any]],
+    name: str,
+) -> Response:
+    """The events of a page of live calls (the cards, the board): its part `template_name`
+    rendered with `context_of` for each snapshot the hub hands on."""
+    template = templates.get_template(template_name)
+
+    def render(calls: list[live.LiveCall]) -> str:
+        return template.render(context_of(request, user, calls))
+
+    return events.stream(request, org_filter(user), render, name)
+
+
 @router.get("/events")
 async def cards_events(request: Request, user: UserDep) -> Response:
     require(user, *WATCHERS)
-    template = templates.get_template("_live_cards.html")
-
-    def render(calls: list[live.LiveCall]) -> str:
-        return template.render(context(request, user, calls))
-
-    return events.stream(request, org_filter(user), render, "calls")
+    return live_stream(request, user, "_live_cards.html", context, "calls")
 
 
 # A page drawn again with a refusal: (request, user, session, error=, status=) -> the page.
